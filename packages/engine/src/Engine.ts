@@ -1,0 +1,241 @@
+import { createActor, fromTransition, type Actor, type AnyActorLogic } from 'xstate';
+import { MAX_TIMER_MS, type Clock } from './clock.js';
+import type { EngineConfig } from './config.js';
+import { EngineError } from './errors.js';
+import { ChangeSet } from './persistence/ChangeSet.js';
+import type { Store } from './persistence/Store.js';
+import type { Command, CommandOf, CommandResults, CommandType } from './supervisor/commands.js';
+import type { Supervisor } from './supervisor/Supervisor.js';
+import type {
+  CatalogInput,
+  CatalogLoadResult,
+  Concert,
+  EngineStats,
+  IdempotencyOptions,
+  IssuedToken,
+  Payment,
+  QueueToken,
+  Reservation,
+  Schedule,
+  SeatList,
+  TickReport,
+  Wallet,
+} from './types.js';
+
+/** A command on its way into the supervisor's mailbox, with where its answer goes. */
+interface Envelope {
+  readonly type: 'command';
+  readonly command: Command;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Timer = 'tick' | 'sweep' | 'deadline';
+
+/**
+ * The usher engine: a supervisor actor that owns every seat, hold, token,
+ * wallet and payment, and takes one command at a time from its mailbox.
+ *
+ * Every method answers only once what it changed — and everything any earlier
+ * command changed — is durable in the store: nothing it tells you can be lost
+ * by a crash, not even a refusal that was caused by an unsaved change.
+ *
+ * Create one with {@link createEngine}.
+ */
+export class Engine {
+  readonly config: EngineConfig;
+  readonly #clock: Clock;
+  readonly #store: Store;
+  readonly #supervisor: Supervisor;
+  readonly #actor: Actor<AnyActorLogic>;
+  readonly #timers = new Map<Timer, unknown>();
+  #deadlineAt = Infinity;
+  #closing: Promise<void> | undefined;
+  #failure: unknown;
+
+  /** @internal Use {@link createEngine}. */
+  constructor(options: { config: EngineConfig; clock: Clock; store: Store; supervisor: Supervisor }) {
+    this.config = options.config;
+    this.#clock = options.clock;
+    this.#store = options.store;
+    this.#supervisor = options.supervisor;
+    const logic = fromTransition((supervisor: Supervisor, event: Envelope | { type: string }) => {
+      // XState also delivers its own lifecycle events (e.g. on stop); only envelopes are commands.
+      if (event.type === 'command') this.#process(event as Envelope);
+      return supervisor;
+    }, this.#supervisor);
+    this.#actor = createActor(logic, { clock: this.#clock }).start();
+    this.#every('tick', this.config.queueTickMs);
+    this.#every('sweep', this.config.holdSweepMs);
+    this.#armDeadline();
+  }
+
+  /** Adds concerts and schedules. Entries that exist identically are skipped; conflicting ones are refused. */
+  loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult> {
+    return this.#ask({ type: 'loadCatalog', catalog });
+  }
+
+  /**
+   * The user's live queue token (`created: false`), or a new one. A new token
+   * waits in line, or is active at once when nobody waits and there is room.
+   */
+  issueToken(userId: string): Promise<IssuedToken> {
+    return this.#ask({ type: 'issueToken', userId });
+  }
+
+  /** A token's status, position and wait estimate. Polling keeps a waiting token from being abandoned. */
+  getToken(token: string): Promise<QueueToken> {
+    return this.#ask({ type: 'getToken', token });
+  }
+
+  listConcerts(token: string): Promise<readonly Concert[]> {
+    return this.#ask({ type: 'listConcerts', token });
+  }
+
+  /** The concert's dates that still have available seats, by start time. */
+  listSchedules(token: string, concertId: string): Promise<readonly Schedule[]> {
+    return this.#ask({ type: 'listSchedules', token, concertId });
+  }
+
+  /** The available seats of a date, ascending. The list is shared and frozen: do not mutate it. */
+  listSeats(token: string, scheduleId: string): Promise<SeatList> {
+    return this.#ask({ type: 'listSeats', token, scheduleId });
+  }
+
+  /** Holds a seat for `holdTtlMs`. */
+  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation> {
+    return this.#ask({ type: 'reserve', token, scheduleId: seat.scheduleId, seatNo: seat.seatNo });
+  }
+
+  getReservation(token: string, reservationId: string): Promise<Reservation> {
+    return this.#ask({ type: 'getReservation', token, reservationId });
+  }
+
+  /** Releases a hold. Cancelling a cancelled reservation answers it again. */
+  cancelReservation(token: string, reservationId: string): Promise<Reservation> {
+    return this.#ask({ type: 'cancelReservation', token, reservationId });
+  }
+
+  /**
+   * Pays a held reservation from the user's balance, all at once or not at
+   * all. The token then expires, unless its user still holds other seats.
+   */
+  pay(token: string, payment: { readonly reservationId: string }, options: IdempotencyOptions = {}): Promise<Payment> {
+    return this.#ask({ type: 'pay', token, reservationId: payment.reservationId, idempotencyKey: options.idempotencyKey });
+  }
+
+  getBalance(token: string, userId: string): Promise<Wallet> {
+    return this.#ask({ type: 'getBalance', token, userId });
+  }
+
+  /** Adds `amount` (integer minor units) to the user's own balance. */
+  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options: IdempotencyOptions = {}): Promise<Wallet> {
+    return this.#ask({
+      type: 'charge',
+      token,
+      userId: charge.userId,
+      amount: charge.amount,
+      idempotencyKey: options.idempotencyKey,
+    });
+  }
+
+  /** Runs the scheduler now: expires what is due, then admits waiting tokens. It also runs every `queueTickMs`. */
+  tick(): Promise<TickReport> {
+    return this.#ask({ type: 'tick' });
+  }
+
+  /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
+  sweep(): Promise<void> {
+    return this.#ask({ type: 'sweep' }).then(() => undefined);
+  }
+
+  stats(): Promise<EngineStats> {
+    return this.#ask({ type: 'stats' });
+  }
+
+  /**
+   * Stops the timers, refuses new commands with `SHUTTING_DOWN`, waits until
+   * everything answered is durable, and closes the store. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
+      this.#timers.clear();
+      this.#actor.stop();
+      await this.#store.flush().catch(() => undefined);
+      await this.#store.close();
+    })();
+    return this.#closing;
+  }
+
+  #ask<K extends CommandType>(command: CommandOf<K>): Promise<CommandResults[K]> {
+    if (this.#closing || this.#failure !== undefined) return Promise.reject(this.#refusal());
+    return new Promise((resolve, reject) => {
+      this.#actor.send({ type: 'command', command, resolve: resolve as (value: unknown) => void, reject } satisfies Envelope);
+    });
+  }
+
+  /** Runs inside the actor: one command, start to end, then its answer waits for durability. */
+  #process({ command, resolve, reject }: Envelope): void {
+    const tx = new ChangeSet();
+    let ok = true;
+    let result: unknown;
+    try {
+      result = this.#supervisor.handle(command, this.#clock.now(), tx);
+    } catch (error) {
+      ok = false;
+      result = error;
+    }
+    let durable: Promise<void>;
+    try {
+      durable = tx.size > 0 ? this.#store.append(tx.changes) : this.#store.flush();
+    } catch (error) {
+      durable = Promise.reject(error);
+    }
+    durable.then(
+      () => (ok ? resolve(result) : reject(result)),
+      (error: unknown) => {
+        this.#failure ??= error;
+        reject(this.#refusal());
+      },
+    );
+    this.#armDeadline();
+  }
+
+  #refusal(): EngineError {
+    if (this.#failure !== undefined) {
+      return new EngineError('SHUTTING_DOWN', 'the store failed; the engine must be restarted', { cause: this.#failure });
+    }
+    return new EngineError('SHUTTING_DOWN', 'the engine is shutting down');
+  }
+
+  #every(timer: 'tick' | 'sweep', ms: number): void {
+    this.#timers.set(
+      timer,
+      this.#clock.setTimeout(() => {
+        if (this.#closing) return;
+        this.#every(timer, ms);
+        this.#ask({ type: timer }).catch(() => undefined);
+      }, ms),
+    );
+  }
+
+  /** One timer for the earliest deadline of all holds and tokens. */
+  #armDeadline(): void {
+    const at = this.#supervisor.nextDeadline();
+    if (at >= this.#deadlineAt || this.#closing) return;
+    const previous = this.#timers.get('deadline');
+    if (previous !== undefined) this.#clock.clearTimeout(previous);
+    this.#deadlineAt = at;
+    const delay = Math.min(Math.max(0, at - this.#clock.now()), MAX_TIMER_MS);
+    this.#timers.set(
+      'deadline',
+      this.#clock.setTimeout(() => {
+        this.#timers.delete('deadline');
+        this.#deadlineAt = Infinity;
+        if (this.#closing) return;
+        this.#ask({ type: 'expireDue' }).catch(() => undefined);
+      }, delay),
+    );
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Every reason the engine refuses a command. The HTTP adapter maps each code to
+ * a status in one table; the engine itself knows nothing of HTTP.
+ */
+export const engineErrorCodes = [
+  'VALIDATION_FAILED',
+  'TOKEN_MISSING',
+  'TOKEN_INVALID',
+  'TOKEN_NOT_ACTIVE',
+  'FORBIDDEN',
+  'CONCERT_NOT_FOUND',
+  'SCHEDULE_NOT_FOUND',
+  'SEAT_NOT_FOUND',
+  'RESERVATION_NOT_FOUND',
+  'SEAT_UNAVAILABLE',
+  'HOLD_LIMIT_REACHED',
+  'HOLD_EXPIRED',
+  'ALREADY_PAID',
+  'INSUFFICIENT_BALANCE',
+  'BALANCE_LIMIT',
+  'IDEMPOTENCY_KEY_REUSED',
+  'SHUTTING_DOWN',
+] as const;
+
+export type EngineErrorCode = (typeof engineErrorCodes)[number];
+
+/** Extra facts some errors carry, e.g. the queue position with `TOKEN_NOT_ACTIVE`. */
+export interface EngineErrorDetails {
+  readonly position?: number;
+  readonly estimatedWaitSeconds?: number;
+}
+
+/**
+ * The one error type of the engine. `code` is stable and meant for programs;
+ * `message` is a sentence meant for people.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await engine.reserve(token, { scheduleId, seatNo: 7 });
+ * } catch (error) {
+ *   if (error instanceof EngineError && error.code === 'SEAT_UNAVAILABLE') pickAnotherSeat();
+ *   else throw error;
+ * }
+ * ```
+ */
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  readonly code: EngineErrorCode;
+  readonly details: EngineErrorDetails;
+
+  constructor(code: EngineErrorCode, message: string, options: { cause?: unknown; details?: EngineErrorDetails } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Whether `error` is an {@link EngineError}, optionally with the given code. */
+export function isEngineError(error: unknown, code?: EngineErrorCode): error is EngineError {
+  return error instanceof EngineError && (code === undefined || error.code === code);
+}

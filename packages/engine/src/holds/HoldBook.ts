@@ -1,0 +1,171 @@
+import { newId } from '../ids.js';
+import type { Catalog, ScheduleEntry } from '../catalog/Catalog.js';
+import type { ChangeSet } from '../persistence/ChangeSet.js';
+import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
+import { DeadlineHeap } from '../timers/DeadlineHeap.js';
+
+/**
+ * Reservations and the seats they occupy, kept consistent together: a seat is
+ * `held` exactly while a `held` reservation points at it, and `paid` exactly
+ * when a `paid` one does.
+ */
+export class HoldBook {
+  readonly #catalog: Catalog;
+  readonly #reservations = new Map<string, ReservationRecord>();
+  readonly #heldByUser = new Map<string, Set<ReservationRecord>>();
+  readonly #deadlines = new DeadlineHeap<ReservationRecord>();
+  /** Expired and cancelled reservations, in the order they ended, for retention. */
+  readonly #ended = new Map<string, ReservationRecord>();
+  #held = 0;
+  #paid = 0;
+
+  constructor(catalog: Catalog) {
+    this.#catalog = catalog;
+  }
+
+  get heldCount(): number {
+    return this.#held;
+  }
+
+  get paidCount(): number {
+    return this.#paid;
+  }
+
+  get size(): number {
+    return this.#reservations.size;
+  }
+
+  find(id: string): ReservationRecord | undefined {
+    return this.#reservations.get(id);
+  }
+
+  /** How many seats the user holds right now. */
+  heldBy(userId: string): number {
+    return this.#heldByUser.get(userId)?.size ?? 0;
+  }
+
+  /** Holds a seat that the caller checked is available. */
+  hold(userId: string, schedule: ScheduleEntry, seatNo: number, now: number, ttlMs: number, tx: ChangeSet): ReservationRecord {
+    const reservation: ReservationRecord = {
+      id: newId(),
+      userId,
+      scheduleId: schedule.record.id,
+      seatNo,
+      price: schedule.priceOf(seatNo),
+      status: 'held',
+      createdAt: now,
+      expiresAt: now + ttlMs,
+    };
+    if (!schedule.seats.hold(reservation)) throw new Error(`seat ${seatNo} of ${schedule.record.id} is not available`);
+    this.#reservations.set(reservation.id, reservation);
+    this.#addHeld(reservation);
+    tx.put('reservations', reservation.id, reservation);
+    return reservation;
+  }
+
+  /** `held → cancelled`, the seat becomes available. */
+  cancel(reservation: ReservationRecord, now: number, tx: ChangeSet): void {
+    this.#seats(reservation).release(reservation.seatNo);
+    this.#end(reservation, 'cancelled', now, tx);
+  }
+
+  /** `held → paid`, the seat is sold. */
+  markPaid(reservation: ReservationRecord, tx: ChangeSet): void {
+    this.#seats(reservation).pay(reservation.seatNo);
+    this.#removeHeld(reservation);
+    reservation.status = 'paid';
+    this.#paid++;
+    tx.put('reservations', reservation.id, reservation);
+  }
+
+  /** Expires holds whose deadline is at or before `now`, each at its exact deadline. */
+  expireDue(now: number, tx: ChangeSet): void {
+    for (let reservation = this.#deadlines.popDue(now); reservation; reservation = this.#deadlines.popDue(now)) {
+      if (reservation.status === 'held') this.#expire(reservation, tx);
+    }
+  }
+
+  /** The safety net: looks at every hold, whatever the timers did. */
+  sweep(now: number, tx: ChangeSet): void {
+    for (const holds of [...this.#heldByUser.values()]) {
+      for (const reservation of [...holds]) {
+        if (reservation.expiresAt <= now) this.#expire(reservation, tx);
+      }
+    }
+  }
+
+  /** Forgets expired and cancelled reservations that ended at or before `before`. */
+  purgeEnded(before: number, tx: ChangeSet): void {
+    for (const reservation of this.#ended.values()) {
+      if ((reservation.endedAt ?? 0) > before) break;
+      this.#ended.delete(reservation.id);
+      this.#reservations.delete(reservation.id);
+      tx.delete('reservations', reservation.id);
+    }
+  }
+
+  nextDeadline(): number {
+    return this.#deadlines.peekAt();
+  }
+
+  /**
+   * Rebuilds reservations and seat states from stored reservations; holds
+   * whose deadline passed while the process was down expire now (in `tx`).
+   */
+  restore(records: Iterable<ReservationRecord>, now: number, tx: ChangeSet): void {
+    const ended: ReservationRecord[] = [];
+    for (const reservation of records) {
+      const schedule = this.#catalog.schedule(reservation.scheduleId);
+      if (!schedule) throw new Error(`reservation ${reservation.id} names unknown schedule ${reservation.scheduleId}`);
+      this.#reservations.set(reservation.id, reservation);
+      if (reservation.status === 'expired' || reservation.status === 'cancelled') {
+        ended.push(reservation);
+        continue;
+      }
+      if (!schedule.seats.hold(reservation)) {
+        throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is claimed by two reservations`);
+      }
+      if (reservation.status === 'paid') {
+        schedule.seats.pay(reservation.seatNo);
+        this.#paid++;
+      } else {
+        this.#addHeld(reservation);
+        if (reservation.expiresAt <= now) this.#expire(reservation, tx);
+      }
+    }
+    ended.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
+    for (const reservation of ended) this.#ended.set(reservation.id, reservation);
+  }
+
+  #expire(reservation: ReservationRecord, tx: ChangeSet): void {
+    this.#seats(reservation).expire(reservation.seatNo);
+    this.#end(reservation, 'expired', reservation.expiresAt, tx);
+  }
+
+  #end(reservation: ReservationRecord, status: ReservationStatus, at: number, tx: ChangeSet): void {
+    this.#removeHeld(reservation);
+    reservation.status = status;
+    reservation.endedAt = at;
+    this.#ended.set(reservation.id, reservation);
+    tx.put('reservations', reservation.id, reservation);
+  }
+
+  #addHeld(reservation: ReservationRecord): void {
+    let holds = this.#heldByUser.get(reservation.userId);
+    if (!holds) this.#heldByUser.set(reservation.userId, (holds = new Set()));
+    holds.add(reservation);
+    this.#deadlines.push(reservation.expiresAt, reservation);
+    this.#held++;
+  }
+
+  #removeHeld(reservation: ReservationRecord): void {
+    const holds = this.#heldByUser.get(reservation.userId);
+    if (!holds?.delete(reservation)) return;
+    if (holds.size === 0) this.#heldByUser.delete(reservation.userId);
+    this.#held--;
+  }
+
+  #seats(reservation: ReservationRecord) {
+    return this.#catalog.schedule(reservation.scheduleId)!.seats;
+  }
+}

@@ -1,0 +1,57 @@
+import { EngineError } from '../errors.js';
+import type { ChangeSet } from '../persistence/ChangeSet.js';
+import type { IdempotencyRecord } from '../persistence/records.js';
+
+/**
+ * The first successful answer of each idempotent request, per user and key.
+ *
+ * Only successes are kept: a refused request changed nothing, so retrying it
+ * with the same key (after charging the wallet, say) runs it again. The map is
+ * in creation order, so forgetting old keys reads from the front.
+ */
+export class IdempotencyKeys {
+  readonly #records = new Map<string, IdempotencyRecord>();
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /**
+   * The stored answer for this user's key, if any. Throws
+   * `IDEMPOTENCY_KEY_REUSED` when the key was used for a different request.
+   */
+  replay(userId: string, key: string, fingerprint: string): { result: unknown } | undefined {
+    const record = this.#records.get(recordKey(userId, key));
+    if (!record) return undefined;
+    if (record.fingerprint !== fingerprint) {
+      throw new EngineError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request');
+    }
+    return { result: record.result };
+  }
+
+  remember(userId: string, key: string, fingerprint: string, result: unknown, now: number, tx: ChangeSet): void {
+    const id = recordKey(userId, key);
+    const record: IdempotencyRecord = { userId, key, fingerprint, result, createdAt: now };
+    this.#records.set(id, record);
+    tx.put('idempotency', id, record);
+  }
+
+  /** Forgets keys created at or before `before`. */
+  purge(before: number, tx: ChangeSet): void {
+    for (const [id, record] of this.#records) {
+      if (record.createdAt > before) break;
+      this.#records.delete(id);
+      tx.delete('idempotency', id);
+    }
+  }
+
+  restore(records: Iterable<IdempotencyRecord>): void {
+    for (const record of [...records].sort((a, b) => a.createdAt - b.createdAt)) {
+      this.#records.set(recordKey(record.userId, record.key), record);
+    }
+  }
+}
+
+function recordKey(userId: string, key: string): string {
+  return JSON.stringify([userId, key]);
+}

@@ -1,0 +1,21 @@
+export { createEngine, type EngineOptions } from './createEngine.js';
+export { Engine } from './Engine.js';
+export { EngineError, engineErrorCodes, isEngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
+export { defaultConfig, type EngineConfig } from './config.js';
+export { systemClock, type Clock } from './clock.js';
+export { seatMachine, type SeatContext, type SeatEvent, type SeatState } from './machines/seatMachine.js';
+export {
+  queueTokenMachine,
+  type QueueTokenContext,
+  type QueueTokenEvent,
+  type QueueTokenState,
+} from './machines/queueTokenMachine.js';
+export { compileLifecycle, TIMEOUT, type Lifecycle } from './machines/compileLifecycle.js';
+export { seatLifecycle, queueTokenLifecycle } from './machines/lifecycles.js';
+export { MemoryStore } from './persistence/MemoryStore.js';
+export { emptyContents, applyChanges, type Store, type StoreContents, type Change } from './persistence/Store.js';
+export { collectionNames } from './persistence/records.js';
+export type * from './persistence/records.js';
+export { MAX_ID_LENGTH } from './validate.js';
+export { MAX_SEATS_PER_SCHEDULE } from './catalog/Catalog.js';
+export type * from './types.js';

@@ -1,0 +1,110 @@
+import type { QueueTokenState } from '../machines/queueTokenMachine.js';
+
+/** One price for a contiguous range of seats, both ends included. */
+export interface PriceTier {
+  readonly from: number;
+  readonly to: number;
+  readonly price: number;
+}
+
+export interface ConcertRecord {
+  readonly id: string;
+  readonly title: string;
+  readonly artist?: string;
+  readonly venue?: string;
+}
+
+export interface ScheduleRecord {
+  readonly id: string;
+  readonly concertId: string;
+  /** ISO 8601. */
+  readonly startsAt: string;
+  readonly totalSeats: number;
+  /** Cover `1..totalSeats` without gaps, ascending. */
+  readonly prices: readonly PriceTier[];
+}
+
+export type ReservationStatus = 'held' | 'paid' | 'expired' | 'cancelled';
+
+/** Seats are not stored: a seat is held or paid exactly when a reservation says so. */
+export interface ReservationRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly scheduleId: string;
+  readonly seatNo: number;
+  readonly price: number;
+  status: ReservationStatus;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** End of the hold, epoch ms. */
+  readonly expiresAt: number;
+  /** When it left `held`, epoch ms. */
+  endedAt?: number;
+}
+
+/**
+ * A token as stored. The last poll time is not stored (polls are reads): a
+ * restart gives every waiting token a full `waitingTtl` from the restart.
+ */
+export interface TokenRecord {
+  readonly token: string;
+  readonly userId: string;
+  readonly status: QueueTokenState;
+  /** Place in the waiting line; smaller came first. */
+  readonly seq: number;
+  readonly issuedAt: number;
+  /** Active: end of the active period. Expired (kept for idempotent replays): when it is forgotten. */
+  readonly expiresAt?: number;
+}
+
+export interface WalletRecord {
+  readonly userId: string;
+  balance: number;
+  /** Σ charges, so invariant 2 (`balance = charged − paid`) can be checked. */
+  charged: number;
+  /** Σ payments. */
+  paid: number;
+}
+
+export interface PaymentRecord {
+  readonly id: string;
+  readonly reservationId: string;
+  readonly userId: string;
+  readonly amount: number;
+  /** Balance after the payment. */
+  readonly balance: number;
+  readonly createdAt: number;
+}
+
+/** The first successful answer to an idempotent request, replayed for retries. */
+export interface IdempotencyRecord {
+  readonly userId: string;
+  readonly key: string;
+  /** What was asked (command and arguments); a retry must ask the same. */
+  readonly fingerprint: string;
+  readonly result: unknown;
+  readonly createdAt: number;
+}
+
+/** Every collection the engine persists, and the type of its records. */
+export interface Records {
+  concerts: ConcertRecord;
+  schedules: ScheduleRecord;
+  tokens: TokenRecord;
+  reservations: ReservationRecord;
+  wallets: WalletRecord;
+  payments: PaymentRecord;
+  idempotency: IdempotencyRecord;
+}
+
+export type CollectionName = keyof Records;
+
+export const collectionNames: readonly CollectionName[] = [
+  'concerts',
+  'schedules',
+  'tokens',
+  'reservations',
+  'wallets',
+  'payments',
+  'idempotency',
+];

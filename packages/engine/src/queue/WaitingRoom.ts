@@ -1,0 +1,262 @@
+import { newId } from '../ids.js';
+import type { EngineConfig } from '../config.js';
+import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
+import { queueTokenLifecycle } from '../machines/lifecycles.js';
+import type { QueueTokenEvent, QueueTokenState } from '../machines/queueTokenMachine.js';
+import type { ChangeSet } from '../persistence/ChangeSet.js';
+import type { TokenRecord } from '../persistence/records.js';
+import { DeadlineHeap } from '../timers/DeadlineHeap.js';
+import type { QueueToken } from '../types.js';
+import { AdmissionRate } from './AdmissionRate.js';
+import { RecencyList, type RecencyNode } from './RecencyList.js';
+import { WaitingLine } from './WaitingLine.js';
+
+/**
+ * One token: the snapshot of a {@link queueTokenMachine} as plain data. The
+ * links of the poll-recency list live on it, so the list costs no extra object.
+ */
+export class TokenEntry implements RecencyNode<TokenEntry> {
+  readonly token: string;
+  readonly userId: string;
+  readonly seq: number;
+  readonly issuedAt: number;
+  status: QueueTokenState = queueTokenLifecycle.initial;
+  /** Active: end of the active period. Expired: when the kept record is forgotten. */
+  expiresAt = 0;
+  /** Last poll while waiting. Not persisted. */
+  lastSeenAt: number;
+  older: TokenEntry | null = null;
+  newer: TokenEntry | null = null;
+
+  constructor(token: string, userId: string, seq: number, issuedAt: number) {
+    this.token = token;
+    this.userId = userId;
+    this.seq = seq;
+    this.issuedAt = issuedAt;
+    this.lastSeenAt = issuedAt;
+  }
+
+  /** The persisted form (see {@link TokenRecord}). */
+  toJSON(): TokenRecord {
+    const { token, userId, status, seq, issuedAt, expiresAt } = this;
+    return status === 'waiting' ? { token, userId, status, seq, issuedAt } : { token, userId, status, seq, issuedAt, expiresAt };
+  }
+}
+
+/**
+ * The waiting room: every queue token, the FIFO line of waiting ones, the
+ * active set and its deadlines.
+ *
+ * Costs: issue, poll, rank and abandon are O(log n) or better; an admission
+ * tick is O(admitted); expiring is O(expired). Nothing scans the line.
+ */
+export class WaitingRoom {
+  readonly #config: EngineConfig;
+  readonly #tokens = new Map<string, TokenEntry>();
+  /** The user's waiting or active token. */
+  readonly #liveByUser = new Map<string, TokenEntry>();
+  readonly #line = new WaitingLine<TokenEntry>();
+  /** Waiting tokens from least to most recently polled. */
+  readonly #recency = new RecencyList<TokenEntry>();
+  readonly #deadlines = new DeadlineHeap<TokenEntry>();
+  /** Tokens expired by a payment, kept (in order) for idempotent replays. */
+  readonly #kept = new Map<string, TokenEntry>();
+  #active = 0;
+  readonly rate: AdmissionRate;
+
+  constructor(config: EngineConfig) {
+    this.#config = config;
+    this.rate = new AdmissionRate({
+      admitPerTick: config.queueAdmitPerTick,
+      tickMs: config.queueTickMs,
+      maxActive: config.queueMaxActive,
+      activeTtlMs: config.tokenActiveTtlMs,
+    });
+  }
+
+  get waitingCount(): number {
+    return this.#line.size;
+  }
+
+  get activeCount(): number {
+    return this.#active;
+  }
+
+  find(token: string): TokenEntry | undefined {
+    return this.#tokens.get(token);
+  }
+
+  /**
+   * The user's live token, or a new one. A new token is admitted at once when
+   * nobody is waiting and there is room.
+   */
+  issue(userId: string, now: number, tx: ChangeSet): { entry: TokenEntry; created: boolean } {
+    const live = this.#liveByUser.get(userId);
+    if (live) {
+      this.poll(live, now);
+      return { entry: live, created: false };
+    }
+    const entry = new TokenEntry(newId(), userId, this.#line.nextSeq, now);
+    this.#tokens.set(entry.token, entry);
+    this.#liveByUser.set(userId, entry);
+    if (this.#line.size === 0 && this.#active < this.#config.queueMaxActive) {
+      this.#admit(entry, now);
+    } else {
+      this.#line.push(entry, entry.seq);
+      this.#recency.append(entry);
+    }
+    tx.put('tokens', entry.token, entry.toJSON());
+    return { entry, created: true };
+  }
+
+  /** Records a poll: a waiting token polled within `waitingTtl` is not abandoned. */
+  poll(entry: TokenEntry, now: number): void {
+    if (entry.status !== 'waiting') return;
+    entry.lastSeenAt = now;
+    this.#recency.touch(entry);
+  }
+
+  position(entry: TokenEntry): number {
+    return entry.status === 'waiting' ? this.#line.rank(entry.seq) : 0;
+  }
+
+  /** Admits up to `min(admitPerTick, maxActive - active)` waiting tokens, first come first served. */
+  admit(now: number, tx: ChangeSet): number {
+    const hadWaiting = this.#line.size > 0;
+    const room = Math.min(this.#config.queueAdmitPerTick, this.#config.queueMaxActive - this.#active);
+    let admitted = 0;
+    while (admitted < room) {
+      const entry = this.#line.shift();
+      if (!entry) break;
+      this.#recency.remove(entry);
+      this.#admit(entry, now);
+      tx.put('tokens', entry.token, entry.toJSON());
+      admitted++;
+    }
+    if (hadWaiting) this.rate.observe(admitted);
+    return admitted;
+  }
+
+  /** Moves an active token's deadline to `until` if that is later. */
+  extend(entry: TokenEntry, until: number, tx: ChangeSet): void {
+    if (until <= entry.expiresAt) return;
+    this.#fire(entry, 'EXTEND');
+    entry.expiresAt = until;
+    this.#deadlines.push(until, entry);
+    tx.put('tokens', entry.token, entry.toJSON());
+  }
+
+  /** Expires an active token after its user paid; it is kept for replays of idempotent requests. */
+  complete(entry: TokenEntry, now: number, tx: ChangeSet): void {
+    this.#fire(entry, 'COMPLETE');
+    this.#active--;
+    this.#liveByUser.delete(entry.userId);
+    entry.expiresAt = now + this.#config.idempotencyTtlMs;
+    this.#kept.set(entry.token, entry);
+    tx.put('tokens', entry.token, entry.toJSON());
+  }
+
+  /** Expires active tokens past their deadline and abandons waiting ones not polled for `waitingTtl`. */
+  expireDue(now: number, tx: ChangeSet): void {
+    for (let entry = this.#deadlines.popDue(now); entry; entry = this.#deadlines.popDue(now)) {
+      if (entry.status !== 'active' || entry.expiresAt > now) continue;
+      this.#fire(entry, TIMEOUT);
+      this.#active--;
+      this.#forget(entry, tx);
+    }
+    const cutoff = now - this.#config.queueWaitingTtlMs;
+    for (let entry = this.#recency.oldest; entry && entry.lastSeenAt <= cutoff; entry = this.#recency.oldest) {
+      this.#fire(entry, 'ABANDON');
+      this.#recency.remove(entry);
+      this.#line.remove(entry.seq);
+      this.#forget(entry, tx);
+    }
+  }
+
+  /** Forgets kept tokens whose retention ended. */
+  purgeKept(now: number, tx: ChangeSet): void {
+    for (const entry of this.#kept.values()) {
+      if (entry.expiresAt > now) break;
+      this.#kept.delete(entry.token);
+      this.#tokens.delete(entry.token);
+      tx.delete('tokens', entry.token);
+    }
+  }
+
+  /** The earliest moment something here is due. */
+  nextDeadline(): number {
+    const oldest = this.#recency.oldest;
+    const abandonAt = oldest ? oldest.lastSeenAt + this.#config.queueWaitingTtlMs : Infinity;
+    return Math.min(this.#deadlines.peekAt(), abandonAt);
+  }
+
+  view(entry: TokenEntry): QueueToken {
+    const position = this.position(entry);
+    const expiresAt = entry.status === 'waiting' ? entry.lastSeenAt + this.#config.queueWaitingTtlMs : entry.expiresAt;
+    return {
+      token: entry.token,
+      userId: entry.userId,
+      status: entry.status,
+      position,
+      estimatedWaitSeconds: this.rate.secondsFor(position),
+      issuedAt: new Date(entry.issuedAt).toISOString(),
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
+  }
+
+  /**
+   * Rebuilds the room from stored tokens. Waiting tokens keep their order and
+   * get a full `waitingTtl` from `now`; active tokens re-arm their stored
+   * deadline; what ended while the process was down ends now (in `tx`).
+   */
+  restore(records: Iterable<TokenRecord>, now: number, tx: ChangeSet): void {
+    const waiting: TokenEntry[] = [];
+    const kept: TokenEntry[] = [];
+    for (const record of records) {
+      const entry = new TokenEntry(record.token, record.userId, record.seq, record.issuedAt);
+      entry.status = record.status;
+      entry.expiresAt = record.expiresAt ?? 0;
+      entry.lastSeenAt = now;
+      this.#tokens.set(entry.token, entry);
+      if (entry.status === 'waiting') waiting.push(entry);
+      else if (entry.status === 'expired') kept.push(entry);
+      else if (entry.expiresAt <= now) {
+        this.#fire(entry, TIMEOUT);
+        this.#forget(entry, tx);
+      } else {
+        this.#active++;
+        this.#liveByUser.set(entry.userId, entry);
+        this.#deadlines.push(entry.expiresAt, entry);
+      }
+    }
+    waiting.sort((a, b) => a.seq - b.seq);
+    for (const entry of waiting) {
+      this.#line.push(entry, entry.seq);
+      this.#recency.append(entry);
+      this.#liveByUser.set(entry.userId, entry);
+    }
+    kept.sort((a, b) => a.expiresAt - b.expiresAt);
+    for (const entry of kept) this.#kept.set(entry.token, entry);
+    this.purgeKept(now, tx);
+  }
+
+  #admit(entry: TokenEntry, now: number): void {
+    this.#fire(entry, 'ADMIT');
+    entry.expiresAt = now + this.#config.tokenActiveTtlMs;
+    this.#active++;
+    this.#deadlines.push(entry.expiresAt, entry);
+  }
+
+  /** Drops an expired token: unknown and expired tokens are answered alike. */
+  #forget(entry: TokenEntry, tx: ChangeSet): void {
+    this.#tokens.delete(entry.token);
+    if (this.#liveByUser.get(entry.userId) === entry) this.#liveByUser.delete(entry.userId);
+    tx.delete('tokens', entry.token);
+  }
+
+  #fire(entry: TokenEntry, event: QueueTokenEvent['type'] | Timeout): void {
+    const next = queueTokenLifecycle.next(entry.status, event);
+    if (next === undefined) throw new Error(`queue token in "${entry.status}" cannot take ${event}`);
+    entry.status = next;
+  }
+}

@@ -1,0 +1,139 @@
+import type { QueueTokenState } from './machines/queueTokenMachine.js';
+import type { PriceTier, ReservationStatus } from './persistence/records.js';
+
+export type { PriceTier, ReservationStatus };
+export type TokenStatus = QueueTokenState;
+
+/** A waiting-room token as users see it. Times are ISO 8601. */
+export interface QueueToken {
+  readonly token: string;
+  readonly userId: string;
+  readonly status: TokenStatus;
+  /** 1-based rank among waiting tokens; 0 once active. */
+  readonly position: number;
+  /** Expected wait until admission, from the observed admission rate; 0 once active. */
+  readonly estimatedWaitSeconds: number;
+  readonly issuedAt: string;
+  /** Waiting: when it is abandoned unless polled again. Active: end of the active period. */
+  readonly expiresAt: string;
+}
+
+/** The answer to {@link Engine.issueToken}: `created` is false when the user already had a live token. */
+export interface IssuedToken {
+  readonly token: QueueToken;
+  readonly created: boolean;
+}
+
+export interface Concert {
+  readonly id: string;
+  readonly title: string;
+  readonly artist?: string;
+  readonly venue?: string;
+}
+
+/** A date of a concert with how many seats are still available. */
+export interface Schedule {
+  readonly id: string;
+  readonly concertId: string;
+  readonly startsAt: string;
+  readonly totalSeats: number;
+  readonly availableSeats: number;
+}
+
+export interface Seat {
+  readonly seatNo: number;
+  readonly price: number;
+}
+
+/** The available seats of one schedule, ascending by `seatNo`. */
+export interface SeatList {
+  readonly scheduleId: string;
+  readonly seats: readonly Seat[];
+}
+
+export interface Reservation {
+  readonly id: string;
+  readonly userId: string;
+  readonly scheduleId: string;
+  readonly seatNo: number;
+  readonly price: number;
+  readonly status: ReservationStatus;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export interface Wallet {
+  readonly userId: string;
+  readonly balance: number;
+}
+
+export interface Payment {
+  readonly id: string;
+  readonly reservationId: string;
+  readonly userId: string;
+  readonly amount: number;
+  /** Balance after the payment. */
+  readonly balance: number;
+  readonly createdAt: string;
+}
+
+/** A concert to load. */
+export interface ConcertInput {
+  readonly id: string;
+  readonly title: string;
+  readonly artist?: string;
+  readonly venue?: string;
+}
+
+/**
+ * A date to load. Give either one `price` for every seat or `prices`, tiers
+ * that cover `1..totalSeats` without gaps or overlaps.
+ */
+export interface ScheduleInput {
+  readonly id: string;
+  readonly concertId: string;
+  readonly startsAt: string;
+  readonly totalSeats: number;
+  readonly price?: number;
+  readonly prices?: readonly PriceTier[];
+}
+
+export interface CatalogInput {
+  readonly concerts: readonly ConcertInput[];
+  readonly schedules: readonly ScheduleInput[];
+}
+
+/** What {@link Engine.loadCatalog} added; entries that already existed identically are skipped. */
+export interface CatalogLoadResult {
+  readonly concertsAdded: number;
+  readonly schedulesAdded: number;
+}
+
+/** Options of idempotent commands (pay, charge). */
+export interface IdempotencyOptions {
+  /** Same key from the same user: the first successful answer is replayed. */
+  readonly idempotencyKey?: string;
+}
+
+/** What one run of the scheduler did. */
+export interface TickReport {
+  readonly admitted: number;
+  readonly waiting: number;
+  readonly active: number;
+}
+
+/** Counts, for health checks, metrics and tests. */
+export interface EngineStats {
+  readonly concerts: number;
+  readonly schedules: number;
+  readonly waitingTokens: number;
+  readonly activeTokens: number;
+  readonly heldSeats: number;
+  readonly paidSeats: number;
+  readonly reservations: number;
+  readonly payments: number;
+  readonly wallets: number;
+  readonly idempotencyKeys: number;
+  /** Current estimate of admissions per second. */
+  readonly admissionRatePerSecond: number;
+}

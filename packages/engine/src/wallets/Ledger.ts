@@ -1,0 +1,59 @@
+import { newId } from '../ids.js';
+import type { ChangeSet } from '../persistence/ChangeSet.js';
+import type { PaymentRecord, WalletRecord } from '../persistence/records.js';
+
+/**
+ * Wallets and payments. Every wallet carries its running totals, so invariant
+ * 2 (`balance = Σ charges − Σ payments`, never negative) is checkable per user.
+ * Callers check limits first; these methods only apply.
+ */
+export class Ledger {
+  readonly #wallets = new Map<string, WalletRecord>();
+  readonly #payments = new Map<string, PaymentRecord>();
+
+  get walletCount(): number {
+    return this.#wallets.size;
+  }
+
+  get paymentCount(): number {
+    return this.#payments.size;
+  }
+
+  balanceOf(userId: string): number {
+    return this.#wallets.get(userId)?.balance ?? 0;
+  }
+
+  wallet(userId: string): WalletRecord | undefined {
+    return this.#wallets.get(userId);
+  }
+
+  payment(id: string): PaymentRecord | undefined {
+    return this.#payments.get(id);
+  }
+
+  credit(userId: string, amount: number, tx: ChangeSet): WalletRecord {
+    let wallet = this.#wallets.get(userId);
+    if (!wallet) this.#wallets.set(userId, (wallet = { userId, balance: 0, charged: 0, paid: 0 }));
+    wallet.balance += amount;
+    wallet.charged += amount;
+    tx.put('wallets', userId, wallet);
+    return wallet;
+  }
+
+  /** Debits a wallet that the caller checked covers `amount`, and records the payment. */
+  pay(userId: string, reservationId: string, amount: number, now: number, tx: ChangeSet): PaymentRecord {
+    const wallet = this.#wallets.get(userId)!;
+    wallet.balance -= amount;
+    wallet.paid += amount;
+    const payment: PaymentRecord = { id: newId(), reservationId, userId, amount, balance: wallet.balance, createdAt: now };
+    this.#payments.set(payment.id, payment);
+    tx.put('wallets', userId, wallet);
+    tx.put('payments', payment.id, payment);
+    return payment;
+  }
+
+  restore(wallets: Iterable<WalletRecord>, payments: Iterable<PaymentRecord>): void {
+    for (const wallet of wallets) this.#wallets.set(wallet.userId, wallet);
+    for (const payment of payments) this.#payments.set(payment.id, payment);
+  }
+}

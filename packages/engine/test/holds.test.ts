@@ -1,0 +1,141 @@
+import test from 'ava';
+import { Catalog } from '../src/catalog/Catalog.js';
+import { HoldBook } from '../src/holds/HoldBook.js';
+import { ChangeSet } from '../src/persistence/ChangeSet.js';
+import { createEngine, type Clock } from '@usher/engine';
+import { activeToken, catalog, rejects, START, startEngine } from './helpers/fixture.js';
+
+const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
+
+test('a hold takes the seat off the list and lasts holdTtl', async (t) => {
+  const { engine } = await startEngine({ config: manual });
+  const ann = await activeToken(engine, 'ann');
+  const hold = await engine.reserve(ann, { scheduleId: 's2', seatNo: 1 });
+  t.like(hold, { userId: 'ann', scheduleId: 's2', seatNo: 1, price: 3_000, status: 'held' });
+  t.is(hold.createdAt, new Date(START).toISOString());
+  t.is(hold.expiresAt, new Date(START + 300_000).toISOString());
+  t.true(hold.id.length >= 21);
+  t.deepEqual((await engine.listSeats(ann, 's2')).seats, [
+    { seatNo: 2, price: 3_000 },
+    { seatNo: 3, price: 2_000 },
+    { seatNo: 4, price: 2_000 },
+    { seatNo: 5, price: 2_000 },
+  ]);
+  t.deepEqual(await engine.getReservation(ann, hold.id), hold);
+});
+
+test('invariant 1: a held seat cannot be held again, by anyone', async (t) => {
+  const { engine } = await startEngine({ config: manual });
+  const ann = await activeToken(engine, 'ann');
+  const bob = await activeToken(engine, 'bob');
+  await engine.reserve(ann, { scheduleId: 's1', seatNo: 3 });
+  await rejects(t, engine.reserve(bob, { scheduleId: 's1', seatNo: 3 }), 'SEAT_UNAVAILABLE');
+  const own = await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo: 3 }), 'SEAT_UNAVAILABLE');
+  t.regex(own.message, /you hold it/);
+  t.is((await engine.stats()).heldSeats, 1);
+});
+
+test('unknown schedules and seats are refused; malformed input is a validation error', async (t) => {
+  const { engine } = await startEngine({ config: manual });
+  const ann = await activeToken(engine, 'ann');
+  await rejects(t, engine.reserve(ann, { scheduleId: 'nope', seatNo: 1 }), 'SCHEDULE_NOT_FOUND');
+  await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo: 11 }), 'SEAT_NOT_FOUND');
+  for (const seatNo of [0, -1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+    await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo }), 'VALIDATION_FAILED');
+  }
+  await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo: '1' as unknown as number }), 'VALIDATION_FAILED');
+  await rejects(t, engine.reserve(ann, { scheduleId: '', seatNo: 1 }), 'VALIDATION_FAILED');
+  await rejects(t, engine.listSeats(ann, 'nope'), 'SCHEDULE_NOT_FOUND');
+  await rejects(t, engine.listSchedules(ann, 'nope'), 'CONCERT_NOT_FOUND');
+  await rejects(t, engine.getReservation(ann, 'nope'), 'RESERVATION_NOT_FOUND');
+  t.is((await engine.stats()).reservations, 0, 'nothing was held');
+});
+
+test('a user holds at most maxHoldsPerUser seats at once', async (t) => {
+  const { engine } = await startEngine({ config: { ...manual, maxHoldsPerUser: 2 } });
+  const ann = await activeToken(engine, 'ann');
+  const first = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
+  await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 });
+  await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo: 3 }), 'HOLD_LIMIT_REACHED');
+  await engine.cancelReservation(ann, first.id);
+  t.is((await engine.reserve(ann, { scheduleId: 's1', seatNo: 3 })).status, 'held', 'a cancelled hold frees a place');
+});
+
+test('invariant 4: a hold expires exactly at its deadline and the seat is available again', async (t) => {
+  const { engine, clock } = await startEngine({ config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
+  const ann = await activeToken(engine, 'ann');
+  const bob = await activeToken(engine, 'bob');
+  const hold = await engine.reserve(ann, { scheduleId: 's3', seatNo: 1 });
+  clock.increment(299_999);
+  t.is((await engine.getReservation(ann, hold.id)).status, 'held');
+  await rejects(t, engine.reserve(bob, { scheduleId: 's3', seatNo: 1 }), 'SEAT_UNAVAILABLE');
+  clock.increment(1);
+  t.is((await engine.getReservation(ann, hold.id)).status, 'expired');
+  t.is((await engine.reserve(bob, { scheduleId: 's3', seatNo: 1 })).status, 'held');
+  await rejects(t, engine.cancelReservation(ann, hold.id), 'HOLD_EXPIRED');
+  await rejects(t, engine.pay(ann, { reservationId: hold.id }), 'HOLD_EXPIRED');
+});
+
+test('an expired hold is expired even if no timer fired and no command came in', async (t) => {
+  // A clock whose timers never fire: only the check before each command can expire the hold.
+  let now = START;
+  const clock: Clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => undefined };
+  const engine = await createEngine({ clock, config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
+  await engine.loadCatalog(catalog);
+  const ann = await activeToken(engine, 'ann');
+  const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
+  now += 300_000;
+  t.is((await engine.stats()).heldSeats, 0);
+  t.is((await engine.getReservation(ann, hold.id)).status, 'expired');
+});
+
+test('the safety sweep expires an overdue hold without the deadline heap', (t) => {
+  const catalog = new Catalog();
+  const schedule = catalog.addSchedule({ id: 's', concertId: 'c', startsAt: '2027-01-01T00:00:00Z', totalSeats: 3, prices: [{ from: 1, to: 3, price: 10 }] });
+  const holds = new HoldBook(catalog);
+  const tx = new ChangeSet();
+  const hold = holds.hold('ann', schedule, 2, START, 1_000, tx);
+  holds.sweep(START + 999, tx);
+  t.is(hold.status, 'held');
+  holds.sweep(START + 1_000, tx);
+  t.is(hold.status, 'expired');
+  t.is(hold.endedAt, START + 1_000, 'it expired at its deadline, not when the sweep ran');
+  t.is(schedule.seats.state(2), 'available');
+  t.is(holds.heldBy('ann'), 0);
+  t.deepEqual(tx.changes.map(([collection, key]) => [collection, key]), [['reservations', hold.id], ['reservations', hold.id]]);
+});
+
+test('a user cancels their own hold; cancelling twice answers the same; a paid one cannot be cancelled', async (t) => {
+  const { engine } = await startEngine({ config: manual });
+  const ann = await activeToken(engine, 'ann');
+  const bob = await activeToken(engine, 'bob');
+  const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 5 });
+  await rejects(t, engine.cancelReservation(bob, hold.id), 'RESERVATION_NOT_FOUND');
+  await rejects(t, engine.getReservation(bob, hold.id), 'RESERVATION_NOT_FOUND');
+  const cancelled = await engine.cancelReservation(ann, hold.id);
+  t.is(cancelled.status, 'cancelled');
+  t.deepEqual(await engine.cancelReservation(ann, hold.id), cancelled);
+  t.true((await engine.listSeats(ann, 's1')).seats.some((seat) => seat.seatNo === 5));
+  await rejects(t, engine.pay(ann, { reservationId: hold.id }), 'HOLD_EXPIRED');
+
+  const kept = await engine.reserve(ann, { scheduleId: 's1', seatNo: 6 });
+  await engine.charge(ann, { userId: 'ann', amount: 5_000 });
+  await engine.pay(ann, { reservationId: kept.id });
+  const annAgain = await activeToken(engine, 'ann');
+  await rejects(t, engine.cancelReservation(annAgain, kept.id), 'ALREADY_PAID');
+});
+
+test('listings: concerts by id, schedules by start with available seats only, seats ascending', async (t) => {
+  const { engine } = await startEngine({ config: manual });
+  const ann = await activeToken(engine, 'ann');
+  t.deepEqual((await engine.listConcerts(ann)).map((concert) => concert.id), ['c1', 'c2']);
+  t.deepEqual(await engine.listSchedules(ann, 'c1'), [
+    { id: 's2', concertId: 'c1', startsAt: '2027-04-30T19:00:00+09:00', totalSeats: 5, availableSeats: 5 },
+    { id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 10, availableSeats: 10 },
+  ]);
+  await engine.reserve(ann, { scheduleId: 's3', seatNo: 1 });
+  t.deepEqual(await engine.listSchedules(ann, 'c2'), [], 'a sold-out date is not listed');
+  t.deepEqual((await engine.listSeats(ann, 's3')).seats, []);
+  const seats = (await engine.listSeats(ann, 's1')).seats.map((seat) => seat.seatNo);
+  t.deepEqual(seats, [...seats].sort((a, b) => a - b));
+});
