@@ -13,6 +13,7 @@ export {
 export { compileLifecycle, TIMEOUT, type Lifecycle } from './machines/compileLifecycle.js';
 export { seatLifecycle, queueTokenLifecycle } from './machines/lifecycles.js';
 export { MemoryStore } from './persistence/MemoryStore.js';
+export { StoreCorruptedError } from './persistence/StoreCorruptedError.js';
 export { emptyContents, applyChanges, type Store, type StoreContents, type Change } from './persistence/Store.js';
 export { collectionNames } from './persistence/records.js';
 export type * from './persistence/records.js';

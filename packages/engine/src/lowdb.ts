@@ -1,0 +1,2 @@
+export { LowdbStore, type LowdbStoreOptions } from './persistence/lowdb/LowdbStore.js';
+export { StoreCorruptedError } from './persistence/StoreCorruptedError.js';
