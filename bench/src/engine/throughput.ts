@@ -3,7 +3,7 @@
  * the engine's public API with its durability barrier. Commands are sent 1,000
  * at a time (`Promise.all`), as a server under load would send them.
  *
- * `node throughput.js memory 200000`
+ * `node throughput.js lowdb 200000` (store: discard | memory | lowdb | lowdb-nofsync)
  */
 import { createEngine, type Engine } from '@usher/engine';
 import { openStore, type StoreKind } from './stores.js';
@@ -25,8 +25,9 @@ async function timed<T>(count: number, run: (i: number) => Promise<T>): Promise<
   return { opsPerSecond: Math.round(count / ((performance.now() - started) / 1000)), results };
 }
 
+const opened = openStore(storeKind as StoreKind);
 const engine: Engine = await createEngine({
-  store: openStore(storeKind as StoreKind),
+  store: opened.store,
   config: { queueMaxActive: users, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, maxHoldsPerUser: HOLDS_PER_USER },
 });
 await engine.loadCatalog({
@@ -42,6 +43,7 @@ const pay = await timed(count, (i) => engine.pay(tokens[i % users]!, { reservati
 const stats = await engine.stats();
 if (stats.paidSeats !== count) throw new Error(`expected ${count} paid seats, got ${stats.paidSeats}`);
 await engine.close();
+opened.cleanup();
 
 process.stdout.write(
   `${JSON.stringify({
