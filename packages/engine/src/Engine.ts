@@ -88,6 +88,14 @@ export class Engine {
     return this.#ask({ type: 'getToken', token });
   }
 
+  /**
+   * The user a token belongs to, or `undefined` for an unknown token. Unlike
+   * {@link getToken} it is not a poll and also knows tokens kept for replays.
+   */
+  tokenOwner(token: string): Promise<string | undefined> {
+    return this.#ask({ type: 'tokenOwner', token });
+  }
+
   listConcerts(token: string): Promise<readonly Concert[]> {
     return this.#ask({ type: 'listConcerts', token });
   }

@@ -77,6 +77,8 @@ export class Supervisor {
       return this.#room.view(entry);
     },
 
+    tokenOwner: ({ token }) => (typeof token === 'string' ? this.#room.find(token)?.userId : undefined),
+
     listConcerts: ({ token }) => {
       this.#activeUser(token);
       return this.#catalog.concerts();

@@ -18,6 +18,7 @@ export type Command =
   | { readonly type: 'loadCatalog'; readonly catalog: CatalogInput }
   | { readonly type: 'issueToken'; readonly userId: string }
   | { readonly type: 'getToken'; readonly token: string }
+  | { readonly type: 'tokenOwner'; readonly token: string }
   | { readonly type: 'listConcerts'; readonly token: string }
   | { readonly type: 'listSchedules'; readonly token: string; readonly concertId: string }
   | { readonly type: 'listSeats'; readonly token: string; readonly scheduleId: string }
@@ -43,6 +44,7 @@ export interface CommandResults {
   loadCatalog: CatalogLoadResult;
   issueToken: IssuedToken;
   getToken: QueueToken;
+  tokenOwner: string | undefined;
   listConcerts: readonly Concert[];
   listSchedules: readonly Schedule[];
   listSeats: SeatList;
