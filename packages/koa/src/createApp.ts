@@ -1,0 +1,124 @@
+import Router, { type RouterMiddleware } from '@koa/router';
+import type { Engine } from '@usher/engine';
+import Koa, { type Context } from 'koa';
+import bodyParser from 'koa-bodyparser';
+import type * as z from 'zod';
+import { HttpProblem, problems } from './errors.js';
+import { openApiDocument, type DocumentInfo } from './openapi.js';
+import { apiRoutes, type Route } from './routes.js';
+import { IdempotencyKey } from './schemas.js';
+
+export interface AppOptions {
+  /**
+   * Take the user's identity from the host application's own authentication
+   * instead of the request body. When given, `POST /queue/tokens` queues the
+   * resolved user (a different `userId` in the body is 403 `FORBIDDEN`), and
+   * every request carrying a queue token must come from that token's user.
+   *
+   * @example
+   * ```ts
+   * createApp(engine, { resolveUserId: (ctx) => ctx.state.user?.id });
+   * ```
+   */
+  readonly resolveUserId?: (ctx: Context) => string | undefined | Promise<string | undefined>;
+  /** While this is true every request is answered 503 `SHUTTING_DOWN` (graceful shutdown). */
+  readonly isShuttingDown?: () => boolean;
+  /** Largest JSON body; larger is 413 `PAYLOAD_TOO_LARGE`. Default `16kb`. */
+  readonly bodyLimit?: string;
+  /** Prefix of every problem `type`. Default `urn:usher:problem:`, giving e.g. `urn:usher:problem:seat-unavailable`. */
+  readonly problemTypeBase?: string;
+  /** `info` of the OpenAPI document. */
+  readonly info?: DocumentInfo;
+}
+
+/**
+ * The usher REST API (SPEC §6) as a Koa app over `engine`. It validates
+ * requests, calls the engine and maps its errors to RFC 9457 problem details;
+ * it never listens. Unexpected errors are answered as a bare 500 and emitted
+ * as the app's `error` event: log them with `app.on('error', ...)`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createEngine } from '@usher/engine';
+ * import { createApp } from '@usher/koa';
+ *
+ * const app = createApp(await createEngine());
+ * app.on('error', (error) => console.error(error));
+ * createServer(app.callback()).listen(3000);
+ * ```
+ */
+export function createApp(engine: Engine, options: AppOptions = {}): Koa {
+  const isShuttingDown = options.isShuttingDown ?? (() => false);
+  const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
+  let document: unknown;
+  const routes = apiRoutes(engine.config, { health: () => !isShuttingDown(), document: () => (document ??= openApiDocument(routes, info)) });
+  const router = new Router();
+  for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options));
+
+  const app = new Koa();
+  app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
+  app.use(async (ctx, next) => {
+    if (isShuttingDown()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.bodyLimit ?? '16kb', strict: true }));
+  app.use(router.routes());
+  app.use(unmatched(router));
+  return app;
+}
+
+function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddleware {
+  const hostAuth = options.resolveUserId !== undefined;
+  return async (ctx) => {
+    const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
+    if (route.body && hasBody(ctx) && !ctx.is('application/json')) {
+      throw new HttpProblem('VALIDATION_FAILED', 'send the body as JSON (Content-Type: application/json)');
+    }
+    const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
+    const rawKey = ctx.get('Idempotency-Key');
+    const idempotencyKey = route.idempotent && rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
+    const token = bearerToken(ctx);
+    const hostUserId = hostAuth ? await options.resolveUserId!(ctx) : undefined;
+    if (hostAuth && route.bearer && token !== '') {
+      const owner = await engine.tokenOwner(token);
+      if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
+    }
+    const answer = await route.handle({ engine, ctx, params, body, token, idempotencyKey, hostUserId, hostAuth });
+    ctx.status = answer.status ?? route.success.status;
+    ctx.body = answer.body;
+  };
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((issue) => ({ path: [where, ...issue.path].join('.'), message: issue.message }));
+  throw new HttpProblem('VALIDATION_FAILED', `${errors[0]!.path}: ${errors[0]!.message}`, { extra: { errors } });
+}
+
+function hasBody(ctx: Context): boolean {
+  return ctx.get('Transfer-Encoding') !== '' || Number(ctx.get('Content-Length') || 0) > 0;
+}
+
+/** `Authorization: Bearer <token>`; anything else counts as no token. */
+function bearerToken(ctx: Context): string {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(ctx.get('Authorization'));
+  return match?.[1] ?? '';
+}
+
+/** What no route took: 405 with `Allow` when the path exists for other methods (204 for OPTIONS), else 404. */
+function unmatched(router: Router): Koa.Middleware {
+  return (ctx) => {
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    if (allowed.length === 0) throw new HttpProblem('NOT_FOUND', `there is no ${ctx.path}`);
+    const allow = [...allowed, 'OPTIONS'].join(', ');
+    if (ctx.method === 'OPTIONS') {
+      ctx.status = 204;
+      ctx.set('Allow', allow);
+      return;
+    }
+    throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, { headers: { Allow: allow } });
+  };
+}

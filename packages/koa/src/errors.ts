@@ -1,0 +1,120 @@
+import { isEngineError, type EngineErrorCode, type EngineErrorDetails } from '@usher/engine';
+import type { Context, Middleware } from 'koa';
+
+/** Codes only the HTTP layer raises. */
+export type HttpErrorCode = 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR';
+export type ProblemCode = EngineErrorCode | HttpErrorCode;
+
+/**
+ * The one table from error codes to HTTP: every engine code must appear (the
+ * type checker enforces it), and nothing else maps codes to statuses.
+ */
+export const problemTable = {
+  VALIDATION_FAILED: { status: 400, title: 'Invalid request' },
+  TOKEN_MISSING: { status: 401, title: 'Queue token missing' },
+  TOKEN_INVALID: { status: 401, title: 'Queue token unknown or expired' },
+  TOKEN_NOT_ACTIVE: { status: 403, title: 'Still waiting in line' },
+  FORBIDDEN: { status: 403, title: 'Not yours' },
+  CONCERT_NOT_FOUND: { status: 404, title: 'Concert not found' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'Date not found' },
+  SEAT_NOT_FOUND: { status: 404, title: 'Seat not found' },
+  RESERVATION_NOT_FOUND: { status: 404, title: 'Reservation not found' },
+  NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  SEAT_UNAVAILABLE: { status: 409, title: 'Seat unavailable' },
+  HOLD_LIMIT_REACHED: { status: 409, title: 'Too many holds' },
+  HOLD_EXPIRED: { status: 409, title: 'Hold no longer held' },
+  ALREADY_PAID: { status: 409, title: 'Already paid' },
+  INSUFFICIENT_BALANCE: { status: 409, title: 'Balance too low' },
+  BALANCE_LIMIT: { status: 409, title: 'Balance limit reached' },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'Idempotency key reused' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal error' },
+  SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+} as const satisfies Record<ProblemCode, { status: number; title: string }>;
+
+/** An error raised by the HTTP layer itself, with the same shape of answer as an engine error. */
+export class HttpProblem extends Error {
+  override readonly name = 'HttpProblem';
+  readonly code: ProblemCode;
+  readonly extra: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.code = code;
+    this.extra = options.extra ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+export interface ProblemAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { type: string; title: string; status: number; detail: string; code: ProblemCode } & Record<string, unknown>;
+  /** Not a refusal but a fault: log it. */
+  readonly unexpected: boolean;
+}
+
+const kebab = (code: string) => code.toLowerCase().replaceAll('_', '-');
+
+/** Turns any thrown value into an RFC 9457 answer. Only refusals (4xx, 503) say why; faults say nothing. */
+export function toProblem(error: unknown, typeBase: string): ProblemAnswer {
+  let code: ProblemCode;
+  let detail: string;
+  let extra: Record<string, unknown> = {};
+  let headers: Record<string, string> = {};
+  let unexpected = false;
+  if (isEngineError(error)) {
+    code = error.code;
+    detail = error.message;
+    extra = detailsOf(error.details);
+  } else if (error instanceof HttpProblem) {
+    ({ code, extra, headers } = error);
+    detail = error.message;
+  } else if (isClientHttpError(error)) {
+    // Thrown by the body parser: too large, malformed JSON, unsupported charset.
+    code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED';
+    detail = code === 'PAYLOAD_TOO_LARGE' ? 'the body is over the size limit' : `the body is not valid JSON: ${error.message}`;
+  } else {
+    code = 'INTERNAL_ERROR';
+    detail = 'something went wrong on our side; it has been logged';
+    unexpected = true;
+  }
+  const { status, title } = problemTable[code];
+  if (status === 401) headers = { ...headers, 'WWW-Authenticate': 'Bearer' };
+  if (status === 503) headers = { ...headers, 'Retry-After': '5', Connection: 'close' };
+  return { status, headers, body: { type: `${typeBase}${kebab(code)}`, title, status, detail, code, ...extra }, unexpected };
+}
+
+function detailsOf(details: EngineErrorDetails): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  if (details.position !== undefined) extra.position = details.position;
+  if (details.estimatedWaitSeconds !== undefined) extra.estimatedWaitSeconds = details.estimatedWaitSeconds;
+  return extra;
+}
+
+function isClientHttpError(error: unknown): error is Error & { status: number } {
+  const status = (error as { status?: unknown } | null)?.status;
+  return error instanceof Error && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * The one error path: whatever a later middleware throws becomes a problem+json
+ * answer. Faults are emitted as the app's `error` event (Koa's convention for
+ * logging) and answered as a bare 500, with no message or stack.
+ */
+export function problems(typeBase: string): Middleware {
+  return async (ctx: Context, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const problem = toProblem(error, typeBase);
+      if (problem.unexpected) ctx.app.emit('error', error, ctx);
+      ctx.status = problem.status;
+      ctx.set(problem.headers);
+      ctx.type = 'application/problem+json';
+      ctx.body = JSON.stringify(problem.body);
+    }
+  };
+}

@@ -1,0 +1,61 @@
+import * as z from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { problemTable, type ProblemCode } from './errors.js';
+import type { Route } from './routes.js';
+import { IdempotencyKey, Problem } from './schemas.js';
+
+export interface DocumentInfo {
+  readonly title: string;
+  readonly version: string;
+  readonly description?: string;
+}
+
+/** The OpenAPI 3.1 document of `routes`, generated from the very schemas the routes validate with. */
+export function openApiDocument(routes: readonly Route[], info: DocumentInfo): ReturnType<typeof createDocument> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    const operation: ZodOpenApiOperationObject = {
+      operationId: route.operationId,
+      summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
+      ...(route.bearer ? { security: [{ queueToken: [] }] } : {}),
+      requestParams: {
+        ...(route.params ? { path: route.params as z.ZodObject } : {}),
+        ...(route.idempotent ? { header: z.object({ 'Idempotency-Key': IdempotencyKey.optional() }) } : {}),
+      },
+      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+      responses: responsesOf(route),
+    };
+    paths[path] = { ...paths[path], [route.method]: operation };
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: { ...info },
+    paths,
+    components: {
+      securitySchemes: {
+        queueToken: { type: 'http', scheme: 'bearer', description: 'The queue token from `POST /queue/tokens`' },
+      },
+    },
+  });
+}
+
+function responsesOf(route: Route): ZodOpenApiResponsesObject {
+  const json = { 'application/json': { schema: route.success.schema } };
+  const responses: ZodOpenApiResponsesObject = { [`${route.success.status}`]: { description: route.success.description, content: json } };
+  if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json };
+  const codes = new Set<ProblemCode>(route.errors);
+  if (route.body || route.params || route.idempotent) codes.add('VALIDATION_FAILED');
+  if (route.body) codes.add('PAYLOAD_TOO_LARGE');
+  codes.add('SHUTTING_DOWN');
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of codes) byStatus.set(problemTable[code].status, [...(byStatus.get(problemTable[code].status) ?? []), code]);
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[String(status) as `${4 | 5}${string}`] = {
+      description: list.map((code) => `\`${code}\`: ${problemTable[code].title}`).join('; '),
+      content: { 'application/problem+json': { schema: Problem } },
+    };
+  }
+  return responses;
+}

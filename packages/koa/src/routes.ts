@@ -1,0 +1,230 @@
+import type { Engine } from '@usher/engine';
+import type { Context } from 'koa';
+import type * as z from 'zod';
+import { HttpProblem, type ProblemCode } from './errors.js';
+import * as schemas from './schemas.js';
+
+/** What a route handler gets: validated input and the engine. */
+export interface RouteInput<P, B> {
+  readonly engine: Engine;
+  readonly ctx: Context;
+  readonly params: P;
+  readonly body: B;
+  /** The bearer token, `''` when there is none (the engine answers `TOKEN_MISSING`). */
+  readonly token: string;
+  readonly idempotencyKey: string | undefined;
+  /** With `resolveUserId`: the user the host application identified (`undefined` if it did not). */
+  readonly hostUserId: string | undefined;
+  /** Whether the app was given `resolveUserId`. */
+  readonly hostAuth: boolean;
+}
+
+/** One route: its contract (for the router, the validation and the OpenAPI document) and its handler. */
+export interface Route<P = unknown, B = unknown> {
+  readonly operationId: string;
+  readonly method: 'get' | 'post' | 'delete';
+  /** Koa style: `/reservations/:reservationId`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly description?: string;
+  /** Whether the route reads a queue token (`Authorization: Bearer`). */
+  readonly bearer: boolean;
+  readonly params?: z.ZodType<P>;
+  readonly body?: z.ZodType<B>;
+  readonly idempotent?: boolean;
+  readonly success: { readonly status: 200 | 201; readonly schema: z.ZodType; readonly description: string };
+  /** A second success status with the same body (issuing answers 200 for an existing token). */
+  readonly alsoAnswers?: { readonly status: 200; readonly description: string };
+  /** Refusals this route documents (besides the ones every route can give). */
+  readonly errors: readonly ProblemCode[];
+  readonly handle: (input: RouteInput<P, B>) => Promise<{ readonly status?: number; readonly body: unknown }>;
+}
+
+const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as Route;
+
+const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
+
+/** Every route of the API (SPEC §6), for an engine with the given limits. */
+export function apiRoutes(limits: { maxChargeAmount: number }, service: { health: () => boolean; document: () => unknown }): Route[] {
+  return [
+    route({
+      operationId: 'health',
+      method: 'get',
+      path: '/health',
+      summary: 'Liveness',
+      description: 'Answers 503 `SHUTTING_DOWN` while the server drains.',
+      bearer: false,
+      success: { status: 200, schema: schemas.Health, description: 'Up' },
+      errors: [],
+      handle: async () => {
+        if (!service.health()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
+        return { body: { status: 'ok' } };
+      },
+    }),
+    route({
+      operationId: 'openapi',
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document',
+      bearer: false,
+      success: { status: 200, schema: schemas.OpenApiDocument, description: 'The document' },
+      errors: [],
+      handle: async () => ({ body: service.document() }),
+    }),
+    route({
+      operationId: 'issueToken',
+      method: 'post',
+      path: '/queue/tokens',
+      summary: 'Join the waiting room',
+      description:
+        'Answers the user\'s live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. ' +
+        'With `resolveUserId`, the user comes from the host application and the body may be empty.',
+      bearer: false,
+      body: schemas.IssueTokenBody,
+      success: { status: 201, schema: schemas.QueueToken, description: 'A new token' },
+      alsoAnswers: { status: 200, description: 'The user\'s live token' },
+      errors: ['VALIDATION_FAILED', 'FORBIDDEN'],
+      handle: async ({ engine, body, hostAuth, hostUserId }) => {
+        const userId = hostAuth ? hostUserId : body.userId;
+        if (hostAuth && (hostUserId === undefined || (body.userId !== undefined && body.userId !== hostUserId))) {
+          throw new HttpProblem('FORBIDDEN', hostUserId === undefined ? 'you are not signed in' : 'you may only queue as yourself');
+        }
+        if (userId === undefined) {
+          throw new HttpProblem('VALIDATION_FAILED', 'userId is required', { extra: { errors: [{ path: 'body.userId', message: 'Required' }] } });
+        }
+        const { token, created } = await engine.issueToken(userId);
+        return { status: created ? 201 : 200, body: token };
+      },
+    }),
+    route({
+      operationId: 'getCurrentToken',
+      method: 'get',
+      path: '/queue/tokens/current',
+      summary: 'Your token: status, position, wait estimate',
+      description: 'Polling keeps a waiting token from being abandoned.',
+      bearer: true,
+      success: { status: 200, schema: schemas.QueueToken, description: 'The token' },
+      errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
+      handle: async ({ engine, token }) => ({ body: await engine.getToken(token) }),
+    }),
+    route({
+      operationId: 'listConcerts',
+      method: 'get',
+      path: '/concerts',
+      summary: 'Concerts',
+      bearer: true,
+      success: { status: 200, schema: schemas.ConcertList, description: 'Every concert' },
+      errors: needsActiveToken,
+      handle: async ({ engine, token }) => ({ body: { concerts: await engine.listConcerts(token) } }),
+    }),
+    route({
+      operationId: 'listSchedules',
+      method: 'get',
+      path: '/concerts/:concertId/schedules',
+      summary: 'Dates of a concert with seats left',
+      bearer: true,
+      params: schemas.ConcertParams,
+      success: { status: 200, schema: schemas.ScheduleList, description: 'Dates with available seats, by start time' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'CONCERT_NOT_FOUND'],
+      handle: async ({ engine, token, params }) => ({ body: { schedules: await engine.listSchedules(token, params.concertId) } }),
+    }),
+    route({
+      operationId: 'listSeats',
+      method: 'get',
+      path: '/schedules/:scheduleId/seats',
+      summary: 'Available seats of a date',
+      bearer: true,
+      params: schemas.ScheduleParams,
+      success: { status: 200, schema: schemas.SeatList, description: 'Available seats, ascending' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND'],
+      handle: async ({ engine, token, params }) => ({ body: await engine.listSeats(token, params.scheduleId) }),
+    }),
+    route({
+      operationId: 'reserve',
+      method: 'post',
+      path: '/reservations',
+      summary: 'Hold a seat',
+      description: 'The hold lasts `holdTtlMs` (5 minutes by default), then the seat is available again.',
+      bearer: true,
+      body: schemas.ReserveBody,
+      success: { status: 201, schema: schemas.Reservation, description: 'The hold' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND', 'SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'HOLD_LIMIT_REACHED'],
+      handle: async ({ engine, token, body }) => ({ status: 201, body: await engine.reserve(token, body) }),
+    }),
+    route({
+      operationId: 'getReservation',
+      method: 'get',
+      path: '/reservations/:reservationId',
+      summary: 'One of your reservations',
+      bearer: true,
+      params: schemas.ReservationParams,
+      success: { status: 200, schema: schemas.Reservation, description: 'The reservation' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND'],
+      handle: async ({ engine, token, params }) => ({ body: await engine.getReservation(token, params.reservationId) }),
+    }),
+    route({
+      operationId: 'cancelReservation',
+      method: 'delete',
+      path: '/reservations/:reservationId',
+      summary: 'Release your hold',
+      description: 'Cancelling a cancelled reservation answers it again.',
+      bearer: true,
+      params: schemas.ReservationParams,
+      success: { status: 200, schema: schemas.Reservation, description: 'The cancelled reservation' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND', 'HOLD_EXPIRED', 'ALREADY_PAID'],
+      handle: async ({ engine, token, params }) => ({ body: await engine.cancelReservation(token, params.reservationId) }),
+    }),
+    route({
+      operationId: 'pay',
+      method: 'post',
+      path: '/payments',
+      summary: 'Pay a hold from your balance',
+      description:
+        'All or nothing: balance debited, seat sold, reservation paid, payment recorded. The token then expires unless you hold other seats. ' +
+        'A retry with the same `Idempotency-Key` answers the first payment again, even after the token expired.',
+      bearer: true,
+      body: schemas.PayBody,
+      idempotent: true,
+      success: { status: 201, schema: schemas.Payment, description: 'The payment' },
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'RESERVATION_NOT_FOUND',
+        'HOLD_EXPIRED',
+        'ALREADY_PAID',
+        'INSUFFICIENT_BALANCE',
+        'IDEMPOTENCY_KEY_REUSED',
+      ],
+      handle: async ({ engine, token, body, idempotencyKey }) => ({
+        status: 201,
+        body: await engine.pay(token, body, idempotencyKey === undefined ? {} : { idempotencyKey }),
+      }),
+    }),
+    route({
+      operationId: 'getBalance',
+      method: 'get',
+      path: '/users/:userId/balance',
+      summary: 'Your balance',
+      bearer: true,
+      params: schemas.UserParams,
+      success: { status: 200, schema: schemas.Wallet, description: 'The balance' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'FORBIDDEN'],
+      handle: async ({ engine, token, params }) => ({ body: await engine.getBalance(token, params.userId) }),
+    }),
+    route({
+      operationId: 'charge',
+      method: 'post',
+      path: '/users/:userId/balance/charge',
+      summary: 'Add money to your balance',
+      bearer: true,
+      params: schemas.UserParams,
+      body: schemas.chargeBody(limits.maxChargeAmount),
+      idempotent: true,
+      success: { status: 200, schema: schemas.Wallet, description: 'The new balance' },
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'FORBIDDEN', 'BALANCE_LIMIT', 'IDEMPOTENCY_KEY_REUSED'],
+      handle: async ({ engine, token, params, body, idempotencyKey }) => ({
+        body: await engine.charge(token, { userId: params.userId, amount: body.amount }, idempotencyKey === undefined ? {} : { idempotencyKey }),
+      }),
+    }),
+  ];
+}

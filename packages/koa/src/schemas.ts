@@ -1,0 +1,113 @@
+import { MAX_ID_LENGTH } from '@usher/engine';
+import * as z from 'zod';
+import 'zod-openapi';
+
+/**
+ * Every shape the API reads or writes, as zod schemas. Routes validate requests
+ * with them, the OpenAPI document is generated from them, and the tests check
+ * every response against them: one definition, no drift.
+ */
+
+const printable = /^[^\u0000-\u001f\u007f]+$/;
+
+/** An opaque id: 1 to 128 printable characters. */
+export const Id = z.string().min(1).max(MAX_ID_LENGTH).regex(printable, 'must not contain control characters');
+const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
+const Money = z.int().min(0).meta({ description: 'Integer minor units (e.g. KRW won)' });
+
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII')
+  .meta({ description: 'Retries with the same key replay the first successful answer' });
+
+// Requests
+
+export const IssueTokenBody = z.strictObject({ userId: Id.optional() }).meta({ id: 'IssueTokenRequest' });
+export const ReserveBody = z.strictObject({ scheduleId: Id, seatNo: z.int().min(1) }).meta({ id: 'ReserveRequest' });
+export const PayBody = z.strictObject({ reservationId: Id }).meta({ id: 'PaymentRequest' });
+export const chargeBody = (maxChargeAmount: number) =>
+  z.strictObject({ amount: z.int().min(1).max(maxChargeAmount) }).meta({ id: 'ChargeRequest' });
+
+export const ConcertParams = z.object({ concertId: Id });
+export const ScheduleParams = z.object({ scheduleId: Id });
+export const ReservationParams = z.object({ reservationId: Id });
+export const UserParams = z.object({ userId: Id });
+
+// Responses
+
+export const QueueToken = z
+  .object({
+    token: z.string(),
+    userId: z.string(),
+    status: z.enum(['waiting', 'active', 'expired']),
+    position: z.int().min(0).meta({ description: '1-based rank among waiting tokens; 0 once active' }),
+    estimatedWaitSeconds: z.int().min(0),
+    issuedAt: Timestamp,
+    expiresAt: Timestamp.meta({ description: 'Waiting: abandoned unless polled by then. Active: end of the active period.' }),
+  })
+  .meta({ id: 'QueueToken' });
+
+export const Concert = z
+  .object({ id: z.string(), title: z.string(), artist: z.string().optional(), venue: z.string().optional() })
+  .meta({ id: 'Concert' });
+export const ConcertList = z.object({ concerts: z.array(Concert) }).meta({ id: 'ConcertList' });
+
+export const Schedule = z
+  .object({
+    id: z.string(),
+    concertId: z.string(),
+    startsAt: z.string().meta({ description: 'ISO 8601' }),
+    totalSeats: z.int().min(1),
+    availableSeats: z.int().min(1),
+  })
+  .meta({ id: 'Schedule' });
+export const ScheduleList = z.object({ schedules: z.array(Schedule) }).meta({ id: 'ScheduleList' });
+
+export const Seat = z.object({ seatNo: z.int().min(1), price: Money }).meta({ id: 'Seat' });
+export const SeatList = z.object({ scheduleId: z.string(), seats: z.array(Seat) }).meta({ id: 'SeatList' });
+
+export const Reservation = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    scheduleId: z.string(),
+    seatNo: z.int().min(1),
+    price: Money,
+    status: z.enum(['held', 'paid', 'expired', 'cancelled']),
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+  })
+  .meta({ id: 'Reservation' });
+
+export const Payment = z
+  .object({
+    id: z.string(),
+    reservationId: z.string(),
+    userId: z.string(),
+    amount: Money,
+    balance: Money.meta({ description: 'Balance after the payment' }),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Payment' });
+
+export const Wallet = z.object({ userId: z.string(), balance: Money }).meta({ id: 'Wallet' });
+export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const OpenApiDocument = z.looseObject({ openapi: z.literal('3.1.0') }).meta({ id: 'OpenApiDocument' });
+
+export const Problem = z
+  .object({
+    type: z.string().meta({ description: 'URI reference identifying the problem type' }),
+    title: z.string(),
+    status: z.int().min(400).max(599),
+    detail: z.string(),
+    code: z.string().meta({ description: 'Stable, machine-readable code (see the error table)' }),
+    position: z.int().min(1).optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line' }),
+    estimatedWaitSeconds: z.int().min(0).optional().meta({ description: 'TOKEN_NOT_ACTIVE: expected wait' }),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .meta({ description: 'VALIDATION_FAILED: what is wrong, field by field' }),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
