@@ -1,0 +1,127 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { schemas } from '@usher/koa';
+import { activeToken, bearer, durable, startApi } from './helpers/api.js';
+
+const METHODS = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'] as const;
+/** Each route with the method it takes. */
+const ROUTES: [method: (typeof METHODS)[number], path: string][] = [
+  ['POST', '/queue/tokens'],
+  ['GET', '/queue/tokens/current'],
+  ['GET', '/concerts'],
+  ['GET', '/concerts/:id/schedules'],
+  ['GET', '/schedules/:id/seats'],
+  ['POST', '/reservations'],
+  ['GET', '/reservations/:id'],
+  ['DELETE', '/reservations/:id'],
+  ['POST', '/payments'],
+  ['GET', '/users/:id/balance'],
+  ['POST', '/users/:id/balance/charge'],
+  ['GET', '/health'],
+  ['GET', '/openapi.json'],
+];
+const visible = (max: number) => fc.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${max}}$`));
+
+test('random requests at every route: never a 5xx, refusals are problem+json, and a refusal changes nothing', async (t) => {
+  const api = await startApi({ config: { queueMaxActive: 2, maxChargeAmount: 100_000 } });
+  const ann = await activeToken(api, 'ann');
+  const bob = await activeToken(api, 'bob');
+  const waiting = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
+  const hold = (await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 1 })).body.id as string;
+  await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 500 });
+
+  const id = fc.oneof(
+    fc.constantFrom('c1', 'c2', 's1', 's2', 's3', 'ann', 'bob', 'cat', hold, ''),
+    fc.string({ maxLength: 30 }),
+    fc.string({ minLength: 120, maxLength: 300 }),
+    fc.stringMatching(/^%[0-9A-Fa-f]?[0-9A-Za-z]?$/),
+  );
+  const fill = (path: string, value: string) => path.replace(':id', /^%/.test(value) ? value : encodeURIComponent(value));
+  const target = fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), id).map(([[method, path], value]) => ({ method, path: fill(path, value) })) },
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.constantFrom(...ROUTES), id).map(([method, [, path], value]) => ({ method, path: fill(path, value) })) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{1,12}$/), { maxLength: 5 })).map(([method, segments]) => ({
+        method,
+        path: `/${segments.join('/')}`,
+      })),
+    },
+  );
+  const token = fc.constantFrom(ann, bob, waiting, '', 'not-a-token', 'x'.repeat(300));
+  const authorization = fc.option(
+    fc.oneof(
+      token.map((value) => `Bearer ${value}`),
+      fc.tuple(fc.constantFrom('Basic', 'Token', 'bearer', ''), visible(40)).map(([scheme, rest]) => `${scheme} ${rest}`),
+    ),
+  );
+  const jsonBody = fc.oneof(
+    fc.jsonValue(),
+    fc.oneof(
+      fc.tuple(fc.constantFrom('s1', 's2', 's3'), fc.integer({ min: 1, max: 12 })).map(([scheduleId, seatNo]) => ({ scheduleId, seatNo })),
+      fc.integer({ min: 1, max: 120_000 }).map((amount) => ({ amount })),
+      fc.constantFrom({ reservationId: hold }, { userId: 'dan' }, { userId: 'eve' }),
+    ),
+    fc.record(
+      {
+        userId: id,
+        scheduleId: id,
+        seatNo: fc.oneof(fc.integer({ min: -5, max: 15 }), fc.double(), fc.string(), fc.constant(null)),
+        reservationId: fc.oneof(id, fc.constant(hold)),
+        amount: fc.oneof(fc.integer({ min: -10, max: 200_000 }), fc.double(), fc.constant(2 ** 60)),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const body = fc.option(
+    fc.oneof(
+      { weight: 6, arbitrary: jsonBody.map((value) => JSON.stringify(value) ?? 'null') },
+      { weight: 2, arbitrary: fc.string({ maxLength: 60 }) },
+      { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 4 }).map((chunk) => `{"userId":"${chunk.repeat(5_000)}"}`) },
+    ),
+  );
+  const contentType = fc.option(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constant('application/json') },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom('application/json; charset=utf-8', 'application/json; charset=utf-16', 'text/plain', 'application/x-www-form-urlencoded', 'application/merge-patch+json'),
+      },
+    ),
+  );
+  const request = fc.record({
+    target,
+    authorization,
+    idempotencyKey: fc.option(visible(140)),
+    contentType,
+    body,
+  });
+
+  const seen = new Map<string, number>();
+  const run = fc.assert(
+    fc.asyncProperty(request, async ({ target: { method, path }, ...r }) => {
+      const before = await durable(api);
+      let call = api.http[method.toLowerCase() as 'get'](path);
+      if (r.authorization !== null) call = call.set('Authorization', r.authorization);
+      if (r.idempotencyKey !== null) call = call.set('Idempotency-Key', r.idempotencyKey);
+      if (r.contentType !== null) call = call.set('Content-Type', r.contentType);
+      const response = await (r.body !== null && method !== 'GET' && method !== 'HEAD' ? call.send(r.body) : call);
+      const key = `${response.status}${response.status >= 400 && method !== 'HEAD' ? ` ${JSON.parse(response.text).code}` : ''}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      if (response.status >= 500) return false;
+      if (response.status < 400) return true;
+      if (method === 'HEAD') return (await durable(api)) === before;
+      const problem = schemas.Problem.safeParse(JSON.parse(response.text));
+      return (
+        /^application\/problem\+json/.test(response.headers['content-type'] ?? '') &&
+        problem.success &&
+        problem.data.status === response.status &&
+        (await durable(api)) === before
+      );
+    }),
+    { numRuns: 1_000 },
+  );
+  await t.notThrowsAsync(run);
+  t.deepEqual(api.faults, [], 'no request was a fault');
+  t.log([...seen].sort(([a], [b]) => a.localeCompare(b)).map(([answer, count]) => `${answer}: ${count}`).join(', '));
+});
