@@ -1,0 +1,65 @@
+import type { EngineConfig } from '@usher/engine';
+import * as z from 'zod';
+
+const positive = z.coerce.number().int().min(1);
+
+/** The environment the server reads (SPEC §7), with defaults. */
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  CATALOG: z.string().min(1).optional(),
+  HOLD_TTL_MS: positive.default(300_000),
+  HOLD_SWEEP_MS: positive.default(10_000),
+  QUEUE_TICK_MS: positive.default(1_000),
+  QUEUE_ADMIT_PER_TICK: positive.default(100),
+  QUEUE_MAX_ACTIVE: positive.default(1_000),
+  TOKEN_ACTIVE_TTL_MS: positive.default(600_000),
+  QUEUE_WAITING_TTL_MS: positive.default(300_000),
+  MAX_HOLDS_PER_USER: positive.default(4),
+  /** `false` trades power-loss safety for speed (acknowledged writes still survive a process crash). */
+  FSYNC: z.enum(['true', 'false']).default('true'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a graceful shutdown waits for in-flight requests before closing connections. */
+  SHUTDOWN_GRACE_MS: positive.default(10_000),
+});
+
+export interface ServerConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly catalog: string | undefined;
+  readonly fsync: boolean;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly engine: Partial<EngineConfig>;
+}
+
+/** Reads the environment; throws one readable error listing every bad variable. */
+export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`bad environment: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    catalog: e.CATALOG,
+    fsync: e.FSYNC === 'true',
+    logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    engine: {
+      holdTtlMs: e.HOLD_TTL_MS,
+      holdSweepMs: e.HOLD_SWEEP_MS,
+      queueTickMs: e.QUEUE_TICK_MS,
+      queueAdmitPerTick: e.QUEUE_ADMIT_PER_TICK,
+      queueMaxActive: e.QUEUE_MAX_ACTIVE,
+      tokenActiveTtlMs: e.TOKEN_ACTIVE_TTL_MS,
+      queueWaitingTtlMs: e.QUEUE_WAITING_TTL_MS,
+      maxHoldsPerUser: e.MAX_HOLDS_PER_USER,
+    },
+  };
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * The usher server: `pnpm start`. Reads the environment (SPEC §7), opens the
+ * lowdb store in DATA_DIR, loads the demo catalog (or CATALOG) on first start,
+ * listens, and shuts down gracefully on SIGTERM or SIGINT.
+ */
+import { pino } from 'pino';
+import { readConfig } from './config.js';
+import { startServer } from './startServer.js';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'usher' } });
+
+try {
+  const config = readConfig(process.env);
+  const running = await startServer(config, logger);
+  logger.info({ url: running.url, dataDir: config.dataDir }, `usher listening on ${running.url}`);
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+} catch (error) {
+  logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createEngine, type CatalogInput, type Engine } from '@usher/engine';
+import { LowdbStore } from '@usher/engine/lowdb';
+import { createApp, toProblem } from '@usher/koa';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+
+const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
+
+export interface RunningServer {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly server: Server;
+  /** Graceful shutdown: refuse new requests, finish in-flight ones, flush the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the lowdb store in `dataDir`, loads the catalog on first start, and
+ * serves the API on `host:port`.
+ */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
+  const engine = await createEngine({ store, config: config.engine });
+  const stats = await engine.stats();
+  if (stats.concerts === 0) {
+    const source = config.catalog ?? demoCatalog;
+    const catalog = JSON.parse(await readFile(source, 'utf8')) as CatalogInput;
+    const added = await engine.loadCatalog(catalog);
+    logger.info({ catalog: String(source), ...added }, 'catalog loaded');
+  } else {
+    logger.info({ dataDir: config.dataDir, ...stats }, 'state restored');
+  }
+
+  let shuttingDown = false;
+  const app = createApp(engine, { isShuttingDown: () => shuttingDown });
+  app.on('error', (error: unknown) => logger.error({ err: error }, 'unexpected error'));
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  // Malformed HTTP never reaches Koa: answer it as a problem too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return socket.destroy();
+    const body = JSON.stringify({ ...toProblem(Object.assign(new Error('malformed HTTP request'), { status: 400 }), 'urn:usher:problem:').body, detail: 'malformed HTTP request' });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    engine,
+    server,
+    close: () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive connections go as soon as they are idle; after the grace period, all of them.
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
+        const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+        await closed;
+        clearInterval(idle);
+        clearTimeout(force);
+        await engine.close();
+      })()),
+  };
+}
