@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+
+/** Starts a server script as a child process, pinned to CPU 0 when `taskset` exists; resolves its URL. */
+export async function startServer(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess }> {
+  const pinned = await hasTaskset();
+  const command = pinned ? 'taskset' : process.execPath;
+  const argv = pinned ? ['-c', '0', process.execPath, script, ...args] : [script, ...args];
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const match = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+    if (match) {
+      child.stdout!.resume();
+      return { url: match[1]!, child };
+    }
+  }
+  throw new Error(`${script} exited before it listened`);
+}
+
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+let taskset: Promise<boolean> | undefined;
+function hasTaskset(): Promise<boolean> {
+  taskset ??= new Promise((resolve) => {
+    const probe = spawn('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    probe.once('error', () => resolve(false));
+    probe.once('exit', (code) => resolve(code === 0));
+  });
+  return taskset;
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  /** Responses by status code. */
+  readonly statuses: Record<string, number>;
+}
+
+/** Runs autocannon against 127.0.0.1 only, for a bounded time. */
+export async function load(options: autocannon.Options): Promise<LoadResult> {
+  if (!String(options.url).startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
+  const result = await autocannon({ connections: 100, duration: 5, timeout: 10, ...options });
+  const statuses: Record<string, number> = {};
+  for (const [key, value] of Object.entries(result.statusCodeStats ?? {})) statuses[key] = value.count ?? 0;
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statuses,
+  };
+}
