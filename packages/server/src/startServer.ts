@@ -67,7 +67,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         await closed;
         clearInterval(idle);
         clearTimeout(force);
+        const journal = store.stats;
         await engine.close();
+        logger.info({ journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10 }, 'store closed');
       })()),
   };
 }

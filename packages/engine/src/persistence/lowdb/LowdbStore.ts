@@ -6,13 +6,13 @@ import { emptyContents, type Change, type Store, type StoreContents } from '../S
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
 import type { CompactionInput, CompactionResult } from './compact.js';
 import { fsyncDir, listDataFiles } from './files.js';
-import { JournalWriter, replaySegments } from './journal.js';
+import { JournalWriter, replaySegments, type JournalStats } from './journal.js';
 import { readSnapshot } from './snapshot.js';
 
 export interface LowdbStoreOptions {
   /**
-   * fdatasync every group commit (default `true`): an acknowledged command
-   * survives a power loss. With `false` it survives a process crash (the OS
+   * Make every group write durable before acknowledging it (default `true`;
+   * the journal is opened `O_DSYNC`): an acknowledged command survives a power loss. With `false` it survives a process crash (the OS
    * still has the write) but not a power loss.
    */
   readonly fsync?: boolean;
@@ -117,6 +117,11 @@ export class LowdbStore implements Store {
 
   flush(): Promise<void> {
     return this.#open().flush();
+  }
+
+  /** Records, group writes, bytes and fsync time since the store opened. */
+  get stats(): JournalStats {
+    return this.#open().stats;
   }
 
   /** Closes the current journal segment and folds everything into a new snapshot now. */
