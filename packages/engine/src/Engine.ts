@@ -100,7 +100,7 @@ export class Engine {
     return this.#ask({ type: 'listConcerts', token });
   }
 
-  /** The concert's dates that still have available seats, by start time. */
+  /** The concert's dates that still have available seats, by start time. The list is shared and frozen: do not mutate it. */
   listSchedules(token: string, concertId: string): Promise<readonly Schedule[]> {
     return this.#ask({ type: 'listSchedules', token, concertId });
   }

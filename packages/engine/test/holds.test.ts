@@ -133,6 +133,8 @@ test('listings: concerts by id, schedules by start with available seats only, se
     { id: 's2', concertId: 'c1', startsAt: '2027-04-30T19:00:00+09:00', totalSeats: 5, availableSeats: 5 },
     { id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 10, availableSeats: 10 },
   ]);
+  await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
+  t.is((await engine.listSchedules(ann, 'c1'))[1]!.availableSeats, 9, 'a hold shows at once in the listing');
   await engine.reserve(ann, { scheduleId: 's3', seatNo: 1 });
   t.deepEqual(await engine.listSchedules(ann, 'c2'), [], 'a sold-out date is not listed');
   t.deepEqual((await engine.listSeats(ann, 's3')).seats, []);

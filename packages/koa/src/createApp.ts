@@ -73,7 +73,8 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
-    if (route.body && hasBody(ctx) && !ctx.is('application/json')) {
+    // The body parser leaves `rawBody` unset for anything but JSON.
+    if (route.body && hasBody(ctx) && (ctx.request as { rawBody?: string }).rawBody === undefined) {
       throw new HttpProblem('VALIDATION_FAILED', 'send the body as JSON (Content-Type: application/json)');
     }
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
@@ -87,7 +88,10 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
     }
     const answer = await route.handle({ engine, ctx, params, body, token, idempotencyKey, hostUserId, hostAuth });
     ctx.status = answer.status ?? route.success.status;
-    ctx.body = answer.body;
+    if ('json' in answer) {
+      ctx.type = 'application/json; charset=utf-8';
+      ctx.body = answer.json;
+    } else ctx.body = answer.body;
   };
 }
 

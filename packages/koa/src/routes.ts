@@ -37,7 +37,22 @@ export interface Route<P = unknown, B = unknown> {
   readonly alsoAnswers?: { readonly status: 200; readonly description: string };
   /** Refusals this route documents (besides the ones every route can give). */
   readonly errors: readonly ProblemCode[];
-  readonly handle: (input: RouteInput<P, B>) => Promise<{ readonly status?: number; readonly body: unknown }>;
+  readonly handle: (input: RouteInput<P, B>) => Promise<RouteAnswer>;
+}
+
+/** A route's answer: a body to serialize, or JSON already serialized. */
+export type RouteAnswer = { readonly status?: number } & ({ readonly body: unknown } | { readonly json: string });
+
+/**
+ * The engine returns the same frozen seat and date lists until something in
+ * them changes, so their JSON is kept by identity: browsing does not serialize
+ * them again for every request.
+ */
+const serialized = new WeakMap<object, string>();
+function cachedJson(list: readonly object[]): string {
+  let json = serialized.get(list);
+  if (json === undefined) serialized.set(list, (json = JSON.stringify(list)));
+  return json;
 }
 
 const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as Route;
@@ -126,7 +141,9 @@ export function apiRoutes(limits: { maxChargeAmount: number }, service: { health
       params: schemas.ConcertParams,
       success: { status: 200, schema: schemas.ScheduleList, description: 'Dates with available seats, by start time' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'CONCERT_NOT_FOUND'],
-      handle: async ({ engine, token, params }) => ({ body: { schedules: await engine.listSchedules(token, params.concertId) } }),
+      handle: async ({ engine, token, params }) => ({
+        json: `{"schedules":${cachedJson(await engine.listSchedules(token, params.concertId))}}`,
+      }),
     }),
     route({
       operationId: 'listSeats',
@@ -137,7 +154,10 @@ export function apiRoutes(limits: { maxChargeAmount: number }, service: { health
       params: schemas.ScheduleParams,
       success: { status: 200, schema: schemas.SeatList, description: 'Available seats, ascending' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND'],
-      handle: async ({ engine, token, params }) => ({ body: await engine.listSeats(token, params.scheduleId) }),
+      handle: async ({ engine, token, params }) => {
+        const { scheduleId, seats } = await engine.listSeats(token, params.scheduleId);
+        return { json: `{"scheduleId":${JSON.stringify(scheduleId)},"seats":${cachedJson(seats)}}` };
+      },
     }),
     route({
       operationId: 'reserve',

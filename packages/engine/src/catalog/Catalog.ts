@@ -2,7 +2,7 @@ import { EngineError } from '../errors.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ConcertRecord, PriceTier, ScheduleRecord } from '../persistence/records.js';
 import { SeatMap } from '../seats/SeatMap.js';
-import type { CatalogInput, CatalogLoadResult, Concert, ScheduleInput } from '../types.js';
+import type { CatalogInput, CatalogLoadResult, Concert, Schedule, ScheduleInput } from '../types.js';
 import { requireId, requireInteger } from '../validate.js';
 
 /** Most seats one schedule may have. */
@@ -38,6 +38,7 @@ export class Catalog {
   readonly #concerts = new Map<string, ConcertRecord>();
   readonly #schedules = new Map<string, ScheduleEntry>();
   readonly #byConcert = new Map<string, ScheduleEntry[]>();
+  readonly #availability = new Map<string, { versions: number[]; list: readonly Schedule[] }>();
   #concertList: readonly Concert[] = [];
 
   get concertCount(): number {
@@ -62,6 +63,26 @@ export class Catalog {
 
   schedulesOf(concertId: string): readonly ScheduleEntry[] {
     return this.#byConcert.get(concertId) ?? [];
+  }
+
+  /**
+   * The concert's dates that still have seats, by start time. The same frozen
+   * list is returned until one of its dates changes (a seat, or a new date).
+   */
+  availableSchedules(concertId: string): readonly Schedule[] {
+    const entries = this.schedulesOf(concertId);
+    const cached = this.#availability.get(concertId);
+    if (cached && cached.versions.length === entries.length && entries.every((entry, i) => entry.seats.version === cached.versions[i])) {
+      return cached.list;
+    }
+    const list: Schedule[] = [];
+    for (const { record, seats } of entries) {
+      if (seats.availableCount === 0) continue;
+      const { id, startsAt, totalSeats } = record;
+      list.push(Object.freeze({ id, concertId, startsAt, totalSeats, availableSeats: seats.availableCount }));
+    }
+    this.#availability.set(concertId, { versions: entries.map((entry) => entry.seats.version), list: Object.freeze(list) });
+    return list;
   }
 
   *allSchedules(): IterableIterator<ScheduleEntry> {

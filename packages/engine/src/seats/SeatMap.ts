@@ -32,6 +32,11 @@ export class SeatMap {
     return this.#available;
   }
 
+  /** Changes whenever a seat does. */
+  get version(): number {
+    return this.#version;
+  }
+
   state(seatNo: number): SeatState {
     return seatLifecycle.states[this.#states[seatNo]!]!;
   }

@@ -7,7 +7,7 @@ import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ReservationRecord } from '../persistence/records.js';
 import type { StoreContents } from '../persistence/Store.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
-import type { Payment, Schedule, Wallet } from '../types.js';
+import type { Payment, Wallet } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
 import { MAX_ID_LENGTH, requireId, requireInteger } from '../validate.js';
 import { paymentView, reservationView } from '../views.js';
@@ -88,13 +88,7 @@ export class Supervisor {
       requireId(concertId, 'concertId');
       this.#activeUser(token);
       if (!this.#catalog.concert(concertId)) throw new EngineError('CONCERT_NOT_FOUND', `no concert "${concertId}"`);
-      const schedules: Schedule[] = [];
-      for (const { record, seats } of this.#catalog.schedulesOf(concertId)) {
-        if (seats.availableCount === 0) continue;
-        const { id, startsAt, totalSeats } = record;
-        schedules.push({ id, concertId, startsAt, totalSeats, availableSeats: seats.availableCount });
-      }
-      return schedules;
+      return this.#catalog.availableSchedules(concertId);
     },
 
     listSeats: ({ token, scheduleId }) => {
