@@ -3,19 +3,26 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
 /** Starts a server script as a child process, pinned to CPU 0 when `taskset` exists; resolves its URL. */
-export async function startServer(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess }> {
+export async function startServer(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
+): Promise<{ url: string; child: ChildProcess; output: string[] }> {
   const pinned = await hasTaskset();
   const command = pinned ? 'taskset' : process.execPath;
-  const argv = pinned ? ['-c', '0', process.execPath, script, ...args] : [script, ...args];
+  const argv = pinned ? ['-c', '0', process.execPath, ...nodeArgs, script, ...args] : [...nodeArgs, script, ...args];
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const match = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-    if (match) {
-      child.stdout!.resume();
-      return { url: match[1]!, child };
-    }
-  }
-  throw new Error(`${script} exited before it listened`);
+  const output: string[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    lines.on('line', (line) => {
+      output.push(line);
+      const match = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match) resolve({ url: match[1]!, child, output });
+    });
+    child.once('exit', () => reject(new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`)));
+  });
 }
 
 export async function stopServer(child: ChildProcess): Promise<void> {

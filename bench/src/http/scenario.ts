@@ -1,0 +1,119 @@
+import autocannon from 'autocannon';
+
+/** One HTTP request of a scenario, made from the scenario's request counter. */
+export interface BenchRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+}
+
+export interface HttpScenario {
+  readonly name: string;
+  /** Which baseline the ratio is taken against. */
+  readonly baseline: 'koa-get' | 'koa-post';
+  readonly request: (i: number) => BenchRequest;
+  /** Sees every answer (e.g. to keep the ids it created). */
+  readonly onResponse?: (status: number, body: string, i: number) => void;
+  /** Run for this many seconds, or exactly this many requests. */
+  readonly limit: { readonly seconds: number } | { readonly requests: number };
+  /**
+   * The requests carry idempotency keys: when the run stops, requests still in
+   * flight lose their answers (the server may have applied them), so each is
+   * sent again with the same key and its replayed answer counted. Every request
+   * then has exactly one answer, and the books can be checked exactly.
+   */
+  readonly retryUnanswered?: boolean;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly baseline: string;
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  /** Answers by status, and by problem code for refusals: `{ "201": 50, "409 SEAT_UNAVAILABLE": 4_100 }`. */
+  readonly answers: Record<string, number>;
+  /** Requests whose answer was lost when the run stopped and that were sent again (idempotent scenarios). */
+  readonly retried: number;
+  ratio?: number;
+}
+
+/** Runs one scenario with autocannon against 127.0.0.1, 100 connections. */
+export async function runScenario(url: string, scenario: HttpScenario, connections = 100): Promise<ScenarioResult> {
+  if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
+  let next = 0;
+  const answers: Record<string, number> = {};
+  const unanswered = new Set<number>();
+  let lastAnswerAt = 0;
+  const record = (status: number, body: string, i: number) => {
+    lastAnswerAt = performance.now();
+    let key = String(status);
+    if (status >= 400) {
+      try {
+        key += ` ${(JSON.parse(body) as { code?: string }).code ?? ''}`;
+      } catch {
+        key += ' (not JSON)';
+      }
+    }
+    answers[key] = (answers[key] ?? 0) + 1;
+    unanswered.delete(i);
+    scenario.onResponse?.(status, body, i);
+  };
+  const started = performance.now();
+  const result = await autocannon({
+    url,
+    connections,
+    timeout: 10,
+    ...('seconds' in scenario.limit ? { duration: scenario.limit.seconds } : { amount: scenario.limit.requests }),
+    requests: [
+      {
+        setupRequest: (request, context: object) => {
+          const i = next++;
+          (context as { i: number }).i = i;
+          unanswered.add(i);
+          const made = scenario.request(i);
+          return {
+            ...request,
+            method: made.method,
+            path: made.path,
+            headers: { ...(made.body === undefined ? {} : { 'content-type': 'application/json' }), ...made.headers },
+            ...(made.body === undefined ? {} : { body: JSON.stringify(made.body) }),
+          };
+        },
+        onResponse: (status: number, body: string, context: object) => record(status, body, (context as { i: number }).i),
+      },
+    ],
+  });
+  // A run capped by request count ends on autocannon's next one-second tick, not at its last answer.
+  const elapsedMs = ('requests' in scenario.limit ? lastAnswerAt : performance.now()) - started;
+  const lost = [...unanswered];
+  if (scenario.retryUnanswered) {
+    for (const i of lost) {
+      const made = scenario.request(i);
+      const response = await fetch(`${url}${made.path}`, {
+        method: made.method,
+        headers: { ...(made.body === undefined ? {} : { 'content-type': 'application/json' }), ...made.headers },
+        ...(made.body === undefined ? {} : { body: JSON.stringify(made.body) }),
+      });
+      record(response.status, await response.text(), i);
+    }
+  }
+  return {
+    name: scenario.name,
+    baseline: scenario.baseline,
+    // Timed here: autocannon's `requests.average` averages whole-second buckets (a last partial
+    // second counts as a full one) and its `duration` is rounded, which skews short runs.
+    requestsPerSecond: Math.round(result.requests.total / (elapsedMs / 1000)),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    answers,
+    retried: scenario.retryUnanswered ? lost.length : 0,
+  };
+}

@@ -1,0 +1,61 @@
+import { cpus, release, totalmem } from 'node:os';
+import type { ScenarioResult } from './http/scenario.js';
+
+export function machine() {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: release(),
+  };
+}
+
+const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+
+/** The markdown tables of a run. */
+export function markdown(results: BenchResults): string {
+  const lines = [
+    `Measured ${results.date} (${results.mode} mode) on ${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, Linux ${results.machine.kernel}.`,
+    results.pinned ? 'Servers pinned to CPU 0, autocannon to CPU 1; 100 connections.' : 'Not pinned (no taskset); 100 connections.',
+    '',
+    '| scenario | req/s | × baseline | p50 ms | p99 ms | answers |',
+    '|---|---:|---:|---:|---:|---|',
+    ...results.http.map(
+      (r) =>
+        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
+          .map(([key, count]) => `${key}: ${count.toLocaleString('en')}`)
+          .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of the run, retried with their key` : ''} |`,
+    ),
+    '',
+    `Invariants after the HTTP scenarios: ${results.invariants}.`,
+    '',
+    '| in-process engine | memory store | lowdb store (fsync) |',
+    '|---|---:|---:|',
+    ...(['issue', 'reserve', 'charge', 'pay'] as const).map(
+      (op) => `| ${op} commands/s | ${results.engine.throughput.memory[op].toLocaleString('en')} | ${results.engine.throughput.lowdb[op].toLocaleString('en')} |`,
+    ),
+    '',
+    '| state | in memory (heap + buffers) | RSS | time |',
+    '|---|---:|---:|---:|',
+    `| ${results.engine.tokens.count.toLocaleString('en')} waiting tokens | ${mb(results.engine.tokens.heapAndBuffersBytes)} (${results.engine.tokens.bytesPerEntity} B each) | ${mb(results.engine.tokens.rssBytes)} | built in ${results.engine.tokens.buildMs} ms |`,
+    `| ${results.engine.seats.count.toLocaleString('en')} seats | ${mb(results.engine.seats.heapAndBuffersBytes)} (${results.engine.seats.bytesPerEntity} B each) | ${mb(results.engine.seats.rssBytes)} | |`,
+    `| both, restored from lowdb (${mb(results.engine.restore.snapshotBytes)} snapshot) | ${mb(results.engine.restore.heapBytes)} | ${mb(results.engine.restore.rssBytes)} | restored in ${results.engine.restore.restoreMs} ms |`,
+  ];
+  return lines.join('\n');
+}
+
+export interface BenchResults {
+  date: string;
+  mode: 'quick' | 'full';
+  pinned: boolean;
+  machine: ReturnType<typeof machine>;
+  http: ScenarioResult[];
+  invariants: string;
+  engine: {
+    throughput: Record<'memory' | 'lowdb', Record<'issue' | 'reserve' | 'charge' | 'pay', number>>;
+    tokens: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number; buildMs: number };
+    seats: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number };
+    restore: { restoreMs: number; rssBytes: number; heapBytes: number; snapshotBytes: number; waitingTokens: number };
+  };
+}
