@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
+import { constants as osConstants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { emptyContents, type Change, type Store, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
@@ -213,6 +214,8 @@ export class LowdbStore implements Store {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.#compactor = child;
+    // Background work yields to serving: on a busy core the compaction waits, not the requests.
+    if (child.pid !== undefined) setPriority(child.pid, osConstants.priority.PRIORITY_LOW);
     return new Promise((resolve, reject) => {
       child.once('message', (answer: { ok: true; result: CompactionResult } | { ok: false; error: string }) =>
         answer.ok ? resolve(answer.result) : reject(new Error(answer.error)),
