@@ -19,6 +19,7 @@ import type {
   Schedule,
   SeatList,
   TickReport,
+  TokenWatcher,
   Wallet,
 } from './types.js';
 
@@ -50,6 +51,9 @@ export class Engine {
   readonly #actor: Actor<AnyActorLogic>;
   readonly #timers = new Map<Timer, unknown>();
   #deadlineAt = Infinity;
+  readonly #watchers = new Map<string, Set<TokenWatcher>>();
+  #lastTickMs = 0;
+  #maxTickMs = 0;
   #closing: Promise<void> | undefined;
   #failure: unknown;
 
@@ -149,7 +153,43 @@ export class Engine {
 
   /** Runs the scheduler now: expires what is due, then admits waiting tokens. It also runs every `queueTickMs`. */
   tick(): Promise<TickReport> {
-    return this.#ask({ type: 'tick' });
+    return this.#ask({ type: 'tick' }).then(({ report, updates }) => {
+      this.#deliver(updates);
+      return report;
+    });
+  }
+
+  /**
+   * Watches a token: `watcher.update` gets its view at once, then after each
+   * scheduler tick in which its status, position or wait estimate changed. When
+   * it becomes active or expires, a last update comes, then `end`. A watched
+   * waiting token counts as polled, so it is not abandoned while watched.
+   * Returns a function that stops watching.
+   *
+   * @example
+   * ```ts
+   * const stop = await engine.watchToken(token, {
+   *   update: (view) => console.log(view.status, view.position),
+   *   end: () => console.log('done'),
+   * });
+   * ```
+   */
+  async watchToken(token: string, watcher: TokenWatcher): Promise<() => void> {
+    const view = await this.#ask({ type: 'watch', token });
+    watcher.update(view);
+    if (view.status !== 'waiting') {
+      watcher.end();
+      return () => undefined;
+    }
+    let watchers = this.#watchers.get(token);
+    if (!watchers) this.#watchers.set(token, (watchers = new Set()));
+    watchers.add(watcher);
+    return () => {
+      const current = this.#watchers.get(token);
+      if (!current?.delete(watcher) || current.size > 0) return;
+      this.#watchers.delete(token);
+      this.#ask({ type: 'unwatch', token }).catch(() => undefined);
+    };
   }
 
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
@@ -158,7 +198,12 @@ export class Engine {
   }
 
   stats(): Promise<EngineStats> {
-    return this.#ask({ type: 'stats' });
+    return this.#ask({ type: 'stats' }).then((stats) => ({
+      ...stats,
+      watchedTokens: this.#watchers.size,
+      lastTickMs: this.#lastTickMs,
+      maxTickMs: this.#maxTickMs,
+    }));
   }
 
   /**
@@ -169,6 +214,8 @@ export class Engine {
     this.#closing ??= (async () => {
       for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
       this.#timers.clear();
+      for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.end();
+      this.#watchers.clear();
       this.#actor.stop();
       await this.#store.flush().catch(() => undefined);
       await this.#store.close();
@@ -188,11 +235,16 @@ export class Engine {
     const tx = new ChangeSet();
     let ok = true;
     let result: unknown;
+    const started = command.type === 'tick' ? performance.now() : 0;
     try {
       result = this.#supervisor.handle(command, this.#clock.now(), tx);
     } catch (error) {
       ok = false;
       result = error;
+    }
+    if (command.type === 'tick') {
+      this.#lastTickMs = performance.now() - started;
+      this.#maxTickMs = Math.max(this.#maxTickMs, this.#lastTickMs);
     }
     let durable: Promise<void>;
     try {
@@ -223,9 +275,29 @@ export class Engine {
       this.#clock.setTimeout(() => {
         if (this.#closing) return;
         this.#every(timer, ms);
-        this.#ask({ type: timer }).catch(() => undefined);
+        (timer === 'tick' ? this.tick() : this.sweep()).catch(() => undefined);
       }, ms),
     );
+  }
+
+  /**
+   * Hands a tick's updates (durable by now) to their watchers, a thousand at a
+   * time with a turn of the event loop between: ten thousand open streams do
+   * not hold up requests.
+   */
+  #deliver(updates: readonly QueueToken[], from = 0): void {
+    const to = Math.min(updates.length, from + 1_000);
+    for (let i = from; i < to; i++) {
+      const view = updates[i]!;
+      const watchers = this.#watchers.get(view.token);
+      if (!watchers) continue;
+      for (const watcher of watchers) {
+        watcher.update(view);
+        if (view.status !== 'waiting') watcher.end();
+      }
+      if (view.status !== 'waiting') this.#watchers.delete(view.token);
+    }
+    if (to < updates.length) setImmediate(() => this.#deliver(updates, to));
   }
 
   /** One timer for the earliest deadline of all holds and tokens. */

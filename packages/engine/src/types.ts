@@ -136,4 +136,17 @@ export interface EngineStats {
   readonly idempotencyKeys: number;
   /** Current estimate of admissions per second. */
   readonly admissionRatePerSecond: number;
+  /** Tokens with at least one watcher. */
+  readonly watchedTokens: number;
+  /** How long the last scheduler tick took, and the longest so far (ms). */
+  readonly lastTickMs: number;
+  readonly maxTickMs: number;
+}
+
+/** Receives a watched token's updates (see {@link Engine.watchToken}). */
+export interface TokenWatcher {
+  /** The token as it is now; called at once, then whenever status, position or wait change (at most once per tick). */
+  update(token: QueueToken): void;
+  /** No more updates will come: the token is active or expired (after its last update), or the engine is closing. */
+  end(): void;
 }

@@ -7,7 +7,7 @@ import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ReservationRecord } from '../persistence/records.js';
 import type { StoreContents } from '../persistence/Store.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
-import type { Payment, Wallet } from '../types.js';
+import type { Payment, QueueToken, Wallet } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
 import { MAX_ID_LENGTH, requireId, requireInteger } from '../validate.js';
 import { paymentView, reservationView } from '../views.js';
@@ -32,6 +32,8 @@ export class Supervisor {
   readonly #holds: HoldBook;
   readonly #ledger = new Ledger();
   readonly #keys = new IdempotencyKeys();
+  /** Tokens someone watches, with what they were last told. */
+  readonly #watched = new Map<string, QueueToken>();
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -78,6 +80,20 @@ export class Supervisor {
     },
 
     tokenOwner: ({ token }) => (typeof token === 'string' ? this.#room.find(token)?.userId : undefined),
+
+    watch: ({ token }, now) => {
+      const entry = this.#identify(token);
+      if (entry.status === 'expired') throw tokenInvalid();
+      this.#room.poll(entry, now);
+      const view = this.#room.view(entry);
+      if (entry.status === 'waiting') this.#watched.set(entry.token, view);
+      return view;
+    },
+
+    unwatch: ({ token }) => {
+      this.#watched.delete(token);
+      return null;
+    },
 
     listConcerts: ({ token }) => {
       this.#activeUser(token);
@@ -183,7 +199,8 @@ export class Supervisor {
 
     tick: (_command, now, tx) => {
       const admitted = this.#room.admit(now, tx);
-      return { admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
+      const report = { admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
+      return { report, updates: this.#watchUpdates(now) };
     },
 
     sweep: (_command, now, tx) => {
@@ -208,8 +225,33 @@ export class Supervisor {
       wallets: this.#ledger.walletCount,
       idempotencyKeys: this.#keys.size,
       admissionRatePerSecond: this.#room.rate.perSecond,
+      watchedTokens: this.#watched.size,
+      lastTickMs: 0,
+      maxTickMs: 0,
     }),
   };
+
+  /**
+   * What changed for watched tokens since they were last told: status,
+   * position or wait. A watched waiting token counts as polled (its watcher is
+   * there). A token that is no longer waiting gets a last update and is dropped.
+   */
+  #watchUpdates(now: number): QueueToken[] {
+    const updates: QueueToken[] = [];
+    for (const [token, last] of this.#watched) {
+      const entry = this.#room.find(token);
+      if (entry?.status === 'waiting') {
+        this.#room.poll(entry, now);
+        const position = this.#room.position(entry);
+        if (position === last.position && this.#room.rate.secondsFor(position) === last.estimatedWaitSeconds) continue;
+      }
+      const view = entry && entry.status !== 'expired' ? this.#room.view(entry) : { ...last, status: 'expired' as const, position: 0, estimatedWaitSeconds: 0 };
+      updates.push(view);
+      if (view.status === 'waiting') this.#watched.set(token, view);
+      else this.#watched.delete(token);
+    }
+    return updates;
+  }
 
   #expireDue(now: number, tx: ChangeSet): void {
     this.#holds.expireDue(now, tx);

@@ -19,6 +19,8 @@ export type Command =
   | { readonly type: 'issueToken'; readonly userId: string }
   | { readonly type: 'getToken'; readonly token: string }
   | { readonly type: 'tokenOwner'; readonly token: string }
+  | { readonly type: 'watch'; readonly token: string }
+  | { readonly type: 'unwatch'; readonly token: string }
   | { readonly type: 'listConcerts'; readonly token: string }
   | { readonly type: 'listSchedules'; readonly token: string; readonly concertId: string }
   | { readonly type: 'listSeats'; readonly token: string; readonly scheduleId: string }
@@ -45,6 +47,8 @@ export interface CommandResults {
   issueToken: IssuedToken;
   getToken: QueueToken;
   tokenOwner: string | undefined;
+  watch: QueueToken;
+  unwatch: null;
   listConcerts: readonly Concert[];
   listSchedules: readonly Schedule[];
   listSeats: SeatList;
@@ -54,7 +58,7 @@ export interface CommandResults {
   pay: Payment;
   getBalance: Wallet;
   charge: Wallet;
-  tick: TickReport;
+  tick: { readonly report: TickReport; readonly updates: readonly QueueToken[] };
   sweep: null;
   expireDue: null;
   stats: EngineStats;
