@@ -7,6 +7,7 @@ import { HttpProblem, problems } from './errors.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
 import { apiRoutes, type Route } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
+import { TokenEventStreams } from './tokenEvents.js';
 
 export interface AppOptions {
   /**
@@ -52,7 +53,8 @@ export function createApp(engine: Engine, options: AppOptions = {}): Koa {
   const isShuttingDown = options.isShuttingDown ?? (() => false);
   const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
   let document: unknown;
-  const routes = apiRoutes(engine.config, { health: () => !isShuttingDown(), document: () => (document ??= openApiDocument(routes, info)) });
+  const events = new TokenEventStreams(isShuttingDown);
+  const routes = apiRoutes(engine.config, { health: () => !isShuttingDown(), document: () => (document ??= openApiDocument(routes, info)), events });
   const router = new Router();
   for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options));
 
@@ -80,7 +82,7 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
     const rawKey = ctx.get('Idempotency-Key');
     const idempotencyKey = route.idempotent && rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
-    const token = bearerToken(ctx);
+    const token = bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '');
     const hostUserId = hostAuth ? await options.resolveUserId!(ctx) : undefined;
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
@@ -91,6 +93,11 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
     if ('json' in answer) {
       ctx.type = 'application/json; charset=utf-8';
       ctx.body = answer.json;
+    } else if ('events' in answer) {
+      ctx.type = 'text/event-stream';
+      ctx.set('X-Accel-Buffering', 'no');
+      ctx.req.socket.setNoDelay(true);
+      ctx.body = answer.events;
     } else ctx.body = answer.body;
   };
 }

@@ -23,6 +23,7 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
         ...(route.idempotent ? { header: z.object({ 'Idempotency-Key': IdempotencyKey.optional() }) } : {}),
+        ...(route.queryToken ? { query: z.object({ access_token: z.string().optional().meta({ description: 'The queue token, for clients that cannot send headers' }) }) } : {}),
       },
       ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
       responses: responsesOf(route),
@@ -42,7 +43,7 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
 }
 
 function responsesOf(route: Route): ZodOpenApiResponsesObject {
-  const json = { 'application/json': { schema: route.success.schema } };
+  const json = { [route.success.mediaType ?? 'application/json']: { schema: route.success.schema } };
   const responses: ZodOpenApiResponsesObject = { [`${route.success.status}`]: { description: route.success.description, content: json } };
   if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json };
   const codes = new Set<ProblemCode>(route.errors);

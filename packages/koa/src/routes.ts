@@ -1,7 +1,9 @@
+import type { Readable } from 'node:stream';
 import type { Engine } from '@usher/engine';
 import type { Context } from 'koa';
 import type * as z from 'zod';
 import { HttpProblem, type ProblemCode } from './errors.js';
+import type { TokenEventStreams } from './tokenEvents.js';
 import * as schemas from './schemas.js';
 
 /** What a route handler gets: validated input and the engine. */
@@ -29,10 +31,18 @@ export interface Route<P = unknown, B = unknown> {
   readonly description?: string;
   /** Whether the route reads a queue token (`Authorization: Bearer`). */
   readonly bearer: boolean;
+  /** Whether the token may also come as `?access_token=` (RFC 6750; for `EventSource`, which cannot send headers). */
+  readonly queryToken?: boolean;
   readonly params?: z.ZodType<P>;
   readonly body?: z.ZodType<B>;
   readonly idempotent?: boolean;
-  readonly success: { readonly status: 200 | 201; readonly schema: z.ZodType; readonly description: string };
+  readonly success: {
+    readonly status: 200 | 201;
+    readonly schema: z.ZodType;
+    readonly description: string;
+    /** Default `application/json`. */
+    readonly mediaType?: 'text/event-stream';
+  };
   /** A second success status with the same body (issuing answers 200 for an existing token). */
   readonly alsoAnswers?: { readonly status: 200; readonly description: string };
   /** Refusals this route documents (besides the ones every route can give). */
@@ -40,8 +50,8 @@ export interface Route<P = unknown, B = unknown> {
   readonly handle: (input: RouteInput<P, B>) => Promise<RouteAnswer>;
 }
 
-/** A route's answer: a body to serialize, or JSON already serialized. */
-export type RouteAnswer = { readonly status?: number } & ({ readonly body: unknown } | { readonly json: string });
+/** A route's answer: a body to serialize, JSON already serialized, or an event stream. */
+export type RouteAnswer = { readonly status?: number } & ({ readonly body: unknown } | { readonly json: string } | { readonly events: Readable });
 
 /**
  * The engine returns the same frozen seat and date lists until something in
@@ -60,7 +70,10 @@ const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
 
 /** Every route of the API (SPEC §6), for an engine with the given limits. */
-export function apiRoutes(limits: { maxChargeAmount: number }, service: { health: () => boolean; document: () => unknown }): Route[] {
+export function apiRoutes(
+  limits: { maxChargeAmount: number },
+  service: { health: () => boolean; document: () => unknown; events: TokenEventStreams },
+): Route[] {
   return [
     route({
       operationId: 'health',
@@ -121,6 +134,21 @@ export function apiRoutes(limits: { maxChargeAmount: number }, service: { health
       success: { status: 200, schema: schemas.QueueToken, description: 'The token' },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
       handle: async ({ engine, token }) => ({ body: await engine.getToken(token) }),
+    }),
+    route({
+      operationId: 'watchCurrentToken',
+      method: 'get',
+      path: '/queue/tokens/current/events',
+      summary: 'Your token, live (Server-Sent Events)',
+      description:
+        'A `text/event-stream`: an `event: token` with the QueueToken at once, then whenever its status, position or wait estimate ' +
+        'changes (at most once per scheduler tick); the stream ends once the token is active or expired. An open stream counts as polling. ' +
+        '`EventSource` cannot send headers, so the token may also come as `?access_token=` (RFC 6750).',
+      bearer: true,
+      queryToken: true,
+      success: { status: 200, schema: schemas.QueueToken, description: 'Events, each `data` a QueueToken', mediaType: 'text/event-stream' },
+      errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
+      handle: async ({ engine, token }) => ({ events: await service.events.open(engine, token) }),
     }),
     route({
       operationId: 'listConcerts',

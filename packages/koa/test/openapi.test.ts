@@ -30,6 +30,7 @@ test('the document describes exactly the routes the app serves, with their schem
     'GET /health',
     'GET /openapi.json',
     'GET /queue/tokens/current',
+    'GET /queue/tokens/current/events',
     'GET /reservations/{reservationId}',
     'GET /schedules/{scheduleId}/seats',
     'GET /users/{userId}/balance',

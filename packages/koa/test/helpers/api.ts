@@ -20,6 +20,7 @@ export const catalog: CatalogInput = {
 };
 
 export interface Api {
+  readonly app: ReturnType<typeof createApp>;
   readonly engine: Engine;
   readonly clock: SimulatedClock;
   readonly store: MemoryStore;
@@ -42,7 +43,16 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
   const app = createApp(engine, options.app);
   const faults: unknown[] = [];
   app.on('error', (error) => faults.push(error));
-  return { engine, clock, store, http: request(app.callback()), faults };
+  return { app, engine, clock, store, http: request(app.callback()), faults };
+}
+
+/** Waits, turn by turn of the event loop (no timers), until `check` holds. */
+export async function until(check: () => Promise<boolean>, turns = 1_000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('the condition never held');
 }
 
 /** Queues `userId` and runs ticks until the token is active. */
