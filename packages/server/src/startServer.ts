@@ -4,6 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type Engine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { createApp, toProblem } from '@usher/koa';
+import { webPaths, webRoot } from '@usher/web';
+import { send } from '@koa/send';
+import Koa from 'koa';
+import mount from 'koa-mount';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 
@@ -35,9 +39,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   }
 
   let shuttingDown = false;
-  const app = createApp(engine, { isShuttingDown: () => shuttingDown });
-  app.on('error', (error: unknown) => logger.error({ err: error }, 'unexpected error'));
-  const server = createServer(app.callback());
+  // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
+  const host = new Koa();
+  host.use(async (ctx, next) => {
+    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
+    await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
+  });
+  host.use(mount(createApp(engine, { isShuttingDown: () => shuttingDown })));
+  // Mounted, the API's faults are emitted by the host app.
+  host.on('error', (error: unknown) => logger.error({ err: error }, 'unexpected error'));
+  const server = createServer(host.callback());
   server.keepAliveTimeout = 65_000;
   // Malformed HTTP never reaches Koa: answer it as a problem too.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -50,11 +61,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     server.listen(config.port, config.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${hostname}:${port}`,
     engine,
     server,
     close: () =>
@@ -68,8 +79,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         clearInterval(idle);
         clearTimeout(force);
         const journal = store.stats;
+        const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats();
         await engine.close();
-        logger.info({ journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10 }, 'store closed');
+        logger.info(
+          { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10, lastTickMs, maxTickMs, watchedTokens },
+          'store closed',
+        );
       })()),
   };
 }

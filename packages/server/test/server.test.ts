@@ -134,3 +134,39 @@ test('malformed HTTP is answered 400 problem+json too', async (t) => {
   t.regex(reply, /Content-Type: application\/problem\+json/);
   t.regex(reply, /"code":"VALIDATION_FAILED"/);
 });
+
+test('the page is served at / with its files; API routes and unknown paths are untouched', async (t) => {
+  const DATA_DIR = await dataDir(t);
+  const server = await startServerProcess({ DATA_DIR });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  const page = await fetch(`${server.url}/`);
+  t.is(page.status, 200);
+  t.regex(page.headers.get('content-type') ?? '', /^text\/html/);
+  t.regex(await page.text(), /<script type="module" src="\/app.js">/);
+  for (const [path, type] of [['/app.js', /javascript/], ['/styles.css', /^text\/css/], ['/favicon.svg', /^image\/svg\+xml/]] as const) {
+    const response = await fetch(`${server.url}${path}`);
+    t.is(response.status, 200, path);
+    t.regex(response.headers.get('content-type') ?? '', type, path);
+  }
+  t.deepEqual((await client(server.url)('GET', '/health')).body, { status: 'ok' });
+  const missing = await client(server.url)('GET', '/index.htm');
+  t.deepEqual([missing.status, missing.body.code], [404, 'NOT_FOUND']);
+  t.is((await client(server.url)('POST', '/')).body.code, 'NOT_FOUND', 'the page only takes GET; the API has no /');
+});
+
+test('SIGTERM ends open event streams and the server still exits 0', async (t) => {
+  const DATA_DIR = await dataDir(t);
+  const server = await startServerProcess({ DATA_DIR, QUEUE_MAX_ACTIVE: '1' });
+  const api = client(server.url);
+  await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
+  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body.token as string;
+  const stream = await fetch(`${server.url}/queue/tokens/current/events?access_token=${bob}`);
+  t.regex(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const reader = stream.body!.getReader();
+  let text = '';
+  while (!text.includes('event: token')) text += new TextDecoder().decode((await reader.read()).value);
+  t.regex(text, /"status":"waiting","position":1/);
+  server.process.kill('SIGTERM');
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+  t.is((await server.exited).code, 0, 'the stream ended and the server stopped cleanly');
+});
