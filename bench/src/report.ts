@@ -1,5 +1,6 @@
 import { cpus, release, totalmem } from 'node:os';
 import type { ScenarioResult } from './http/scenario.js';
+import type { EventsResult } from './scenarios/events.js';
 
 export function machine() {
   return {
@@ -30,6 +31,15 @@ export function markdown(results: BenchResults): string {
     '',
     `Invariants after the HTTP scenarios: ${results.invariants}.`,
     '',
+    `Server-Sent Events: ${results.events.streams.toLocaleString('en')} streams of waiting tokens open; every 1 s tick admits 1% of them (active tokens last 1 s), so every tick moves everyone. The two \`poll\` rows above are \`GET /queue/tokens/current\` on that server before and with the streams open (× = with / without).`,
+    '',
+    '| events | value |',
+    '|---|---:|',
+    `| events per tick (median) | ${results.events.eventsPerTick.toLocaleString('en')} |`,
+    `| first to last event of a tick, as clients saw it (median / worst) | ${results.events.spreadMs.p50} / ${results.events.spreadMs.max} ms |`,
+    `| time between ticks, as clients saw it (median / worst; the tick is 1,000 ms) | ${results.events.intervalMs.p50} / ${results.events.intervalMs.max} ms |`,
+    `| the server's tick, computing every watcher's view (last / worst) | ${results.events.serverTickMs.last} / ${results.events.serverTickMs.max} ms |`,
+    '',
     '| in-process engine | memory store | lowdb store (fsync) |',
     '|---|---:|---:|',
     ...(['issue', 'reserve', 'charge', 'pay'] as const).map(
@@ -52,6 +62,7 @@ export interface BenchResults {
   machine: ReturnType<typeof machine>;
   http: ScenarioResult[];
   invariants: string;
+  events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & { pollWithout: number; pollWith: number };
   engine: {
     throughput: Record<'memory' | 'lowdb', Record<'issue' | 'reserve' | 'charge' | 'pay', number>>;
     tokens: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number; buildMs: number };

@@ -12,6 +12,7 @@ import { startServer, stopServer } from './http/load.js';
 import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { machine, markdown, type BenchResults } from './report.js';
 import { browse, charge, checkContention, contention, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import { eventStreams } from './scenarios/events.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
@@ -89,7 +90,12 @@ for (const result of http) {
   if (baseline && !result.name.startsWith('baseline')) result.ratio = Math.round((result.requestsPerSecond / baseline.requestsPerSecond) * 100) / 100;
 }
 
-// 3. The engine in-process, each measurement in a fresh process.
+// 3. Server-Sent Events: thousands of open streams while the scheduler ticks.
+log(`- event streams: ${quick ? 1_000 : 10_000} waiting tokens watching`);
+const events = await eventStreams(quick ? 1_000 : 10_000, quick ? 5 : 10);
+for (const poll of [events.pollWithout, events.pollWith]) http.push({ ...poll, ratio: Math.round((poll.requestsPerSecond / events.pollWithout.requestsPerSecond) * 100) / 100 });
+
+// 4. The engine in-process, each measurement in a fresh process.
 const node = (args: string[], nodeArgs: string[] = []) => JSON.parse(execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!);
 const count = quick ? 100_000 : 1_000_000;
 log('- engine throughput (memory, lowdb)');
@@ -117,6 +123,7 @@ const results: BenchResults = {
   machine: machine(),
   http,
   invariants,
+  events: { ...events, pollWithout: events.pollWithout.requestsPerSecond, pollWith: events.pollWith.requestsPerSecond },
   engine: { throughput, tokens, seats, restore },
 };
 const resultsDir = here('../results');

@@ -66,7 +66,8 @@ export async function runScenario(url: string, scenario: HttpScenario, connectio
   const started = performance.now();
   const result = await autocannon({
     url,
-    connections,
+    // autocannon refuses more connections than requests.
+    connections: 'requests' in scenario.limit ? Math.min(connections, scenario.limit.requests) : connections,
     timeout: 10,
     ...('seconds' in scenario.limit ? { duration: scenario.limit.seconds } : { amount: scenario.limit.requests }),
     requests: [
