@@ -10,10 +10,10 @@
  */
 import { createEngine } from '@usher/engine';
 import type { LowdbStore } from '@usher/engine/lowdb';
+import { stadiumCatalog, stadiumSeat } from './bigState.js';
 import { openStore } from './stores.js';
 
 const seats = Number(process.argv[2] ?? 1_000);
-const PER_SCHEDULE = 50_000;
 const HOLDS = 4;
 const sold = Math.floor(seats / 10);
 const users = Math.ceil(sold / HOLDS) + 100;
@@ -23,18 +23,7 @@ const engine = await createEngine({
   store: opened.store,
   config: { queueMaxActive: users, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, maxHoldsPerUser: HOLDS },
 });
-const schedules = Math.ceil(seats / PER_SCHEDULE);
-await engine.loadCatalog({
-  concerts: [{ id: 'c', title: 'Bench' }],
-  schedules: Array.from({ length: schedules }, (_, i) => ({
-    id: `s${i}`,
-    concertId: 'c',
-    startsAt: '2027-07-01T10:00:00Z',
-    totalSeats: Math.min(PER_SCHEDULE, seats - i * PER_SCHEDULE),
-    price: 1_000,
-  })),
-});
-const seat = (i: number) => ({ scheduleId: `s${Math.floor(i / PER_SCHEDULE)}`, seatNo: (i % PER_SCHEDULE) + 1 });
+await engine.loadCatalog(stadiumCatalog(seats, 1_000));
 
 async function inBatches(count: number, size: number, run: (i: number) => Promise<unknown>): Promise<void> {
   for (let from = 0; from < count; from += size) await Promise.all(Array.from({ length: Math.min(size, count - from) }, (_, i) => run(from + i)));
@@ -46,7 +35,7 @@ await inBatches(users, 1_000, async (i) => (tokens[i] = (await engine.issueToken
 const buyers = Math.ceil(sold / HOLDS);
 await inBatches(buyers, 1_000, (i) => engine.charge(tokens[i]!, { userId: `user-${i}`, amount: HOLDS * 1_000 }));
 await inBatches(sold, 1_000, async (i) => {
-  const hold = await engine.reserve(tokens[Math.floor(i / HOLDS)]!, seat(i));
+  const hold = await engine.reserve(tokens[Math.floor(i / HOLDS)]!, stadiumSeat(i));
   await engine.pay(tokens[Math.floor(i / HOLDS)]!, { reservationId: hold.id });
 });
 await (opened.store as LowdbStore).whenCompacted();

@@ -3,7 +3,8 @@
  * this process after a full GC and against the same engine empty. Run it in a
  * fresh process per scenario (`run.ts` does): `node --expose-gc memory.js tokens 1000000`.
  */
-import { createEngine, type CatalogInput } from '@usher/engine';
+import { createEngine } from '@usher/engine';
+import { issueMany, stadiumCatalog } from './bigState.js';
 import { DiscardStore } from './stores.js';
 
 const [kind = 'tokens', countArg = '1000000'] = process.argv.slice(2);
@@ -25,25 +26,8 @@ const engine = await createEngine({
 });
 const before = measure();
 const started = performance.now();
-if (kind === 'tokens') {
-  const batch = 10_000;
-  for (let from = 0; from < count; from += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, count - from) }, (_, i) => engine.issueToken(`user-${from + i}`)));
-  }
-} else {
-  const perSchedule = 50_000;
-  const catalog: CatalogInput = {
-    concerts: [{ id: 'big', title: 'Stadium Tour' }],
-    schedules: Array.from({ length: Math.ceil(count / perSchedule) }, (_, i) => ({
-      id: `day-${i + 1}`,
-      concertId: 'big',
-      startsAt: '2027-07-01T10:00:00Z',
-      totalSeats: Math.min(perSchedule, count - i * perSchedule),
-      price: 99_000,
-    })),
-  };
-  await engine.loadCatalog(catalog);
-}
+if (kind === 'tokens') await issueMany(engine, count);
+else await engine.loadCatalog(stadiumCatalog(count));
 const elapsedMs = performance.now() - started;
 const after = measure();
 const stats = await engine.stats();

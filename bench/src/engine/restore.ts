@@ -11,29 +11,18 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
+import { issueMany, stadiumCatalog } from './bigState.js';
 
 const [mode, dir, tokensArg = '1000000', seatsArg = '1000000'] = process.argv.slice(2) as [string, string, string?, string?];
 const config = { queueMaxActive: 1, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, queueWaitingTtlMs: 86_400_000 };
-const PER_SCHEDULE = 50_000;
 
 if (mode === 'build') {
   const tokens = Number(tokensArg);
   const seats = Number(seatsArg);
   const store = new LowdbStore(dir, { fsync: false });
   const engine = await createEngine({ store, config });
-  await engine.loadCatalog({
-    concerts: [{ id: 'big', title: 'Stadium Tour' }],
-    schedules: Array.from({ length: Math.ceil(seats / PER_SCHEDULE) }, (_, i) => ({
-      id: `day-${i + 1}`,
-      concertId: 'big',
-      startsAt: '2027-07-01T10:00:00Z',
-      totalSeats: Math.min(PER_SCHEDULE, seats - i * PER_SCHEDULE),
-      price: 99_000,
-    })),
-  });
-  for (let from = 0; from < tokens; from += 10_000) {
-    await Promise.all(Array.from({ length: Math.min(10_000, tokens - from) }, (_, i) => engine.issueToken(`user-${from + i}`)));
-  }
+  await engine.loadCatalog(stadiumCatalog(seats));
+  await issueMany(engine, tokens);
   await store.compact();
   await engine.close();
   const snapshot = readdirSync(dir).find((name) => name.startsWith('snapshot-'))!;

@@ -198,12 +198,7 @@ export class Engine {
   }
 
   stats(): Promise<EngineStats> {
-    return this.#ask({ type: 'stats' }).then((stats) => ({
-      ...stats,
-      watchedTokens: this.#watchers.size,
-      lastTickMs: this.#lastTickMs,
-      maxTickMs: this.#maxTickMs,
-    }));
+    return this.#ask({ type: 'stats' }).then((stats) => ({ ...stats, lastTickMs: this.#lastTickMs, maxTickMs: this.#maxTickMs }));
   }
 
   /**

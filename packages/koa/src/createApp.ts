@@ -88,7 +88,7 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const answer = await route.handle({ engine, ctx, params, body, token, idempotencyKey, hostUserId, hostAuth });
+    const answer = await route.handle({ engine, params, body, token, idempotencyKey, hostUserId, hostAuth });
     ctx.status = answer.status ?? route.success.status;
     if ('json' in answer) {
       ctx.type = 'application/json; charset=utf-8';

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import type { Engine } from '@usher/engine';
-import type { Context } from 'koa';
 import type * as z from 'zod';
 import { HttpProblem, type ProblemCode } from './errors.js';
 import type { TokenEventStreams } from './tokenEvents.js';
@@ -9,7 +8,6 @@ import * as schemas from './schemas.js';
 /** What a route handler gets: validated input and the engine. */
 export interface RouteInput<P, B> {
   readonly engine: Engine;
-  readonly ctx: Context;
   readonly params: P;
   readonly body: B;
   /** The bearer token, `''` when there is none (the engine answers `TOKEN_MISSING`). */

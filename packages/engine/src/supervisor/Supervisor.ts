@@ -226,8 +226,6 @@ export class Supervisor {
       idempotencyKeys: this.#keys.size,
       admissionRatePerSecond: this.#room.rate.perSecond,
       watchedTokens: this.#watched.size,
-      lastTickMs: 0,
-      maxTickMs: 0,
     }),
   };
 

@@ -61,7 +61,8 @@ export interface CommandResults {
   tick: { readonly report: TickReport; readonly updates: readonly QueueToken[] };
   sweep: null;
   expireDue: null;
-  stats: EngineStats;
+  /** The engine adds the tick timing it measures itself. */
+  stats: Omit<EngineStats, 'lastTickMs' | 'maxTickMs'>;
 }
 
 export type CommandType = Command['type'];

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { emptyContents, type Change, type Store, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
 import type { CompactionInput, CompactionResult } from './compact.js';
-import { fsyncDir, listDataFiles } from './files.js';
+import { fsyncPath, listDataFiles } from './files.js';
 import { JournalWriter, replaySegments, type JournalStats } from './journal.js';
 import { readSnapshot } from './snapshot.js';
 
@@ -203,7 +203,7 @@ export class LowdbStore implements Store {
     const result = await this.#inChildProcess({ dir: this.directory, snapshot: files.snapshots[0]?.path ?? null, segments: closed });
     for (const snapshot of files.snapshots) if (snapshot.path !== result.snapshot) await rm(snapshot.path, { force: true });
     for (const segment of closed) await rm(segment, { force: true });
-    await fsyncDir(this.directory);
+    await fsyncPath(this.directory);
   }
 
   #inChildProcess(input: CompactionInput): Promise<CompactionResult> {

@@ -30,19 +30,9 @@ export async function listDataFiles(dir: string): Promise<DataFiles> {
   return { snapshots, segments };
 }
 
-/** Makes a file's data durable. */
-export async function fsyncFile(path: string): Promise<void> {
+/** Makes a file's data, or a directory's entries (created, renamed, removed files), durable. */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Makes a directory's entries (created, renamed, removed files) durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
   try {
     await handle.sync();
   } finally {

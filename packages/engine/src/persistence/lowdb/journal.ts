@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { applyChanges, type Change, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
-import { fsyncDir, segmentName } from './files.js';
+import { fsyncPath, segmentName } from './files.js';
 
 /** One command's changes, numbered; the journal holds them in order, one per line. */
 export interface JournalRecord {
@@ -164,7 +164,7 @@ export class JournalWriter {
     const target = path ?? join(dir, segmentName(nextSeq));
     const handle = await open(target, appendFlags(options.fsync));
     const { size } = await handle.stat();
-    if (path === undefined) await fsyncDir(dir);
+    if (path === undefined) await fsyncPath(dir);
     return new JournalWriter(dir, target, handle, size, nextSeq, options);
   }
 
@@ -269,7 +269,7 @@ export class JournalWriter {
     const firstSeq = this.#nextSeq - this.#pending.length;
     const path = join(this.#dir, segmentName(firstSeq));
     const handle = await open(path, appendFlags(this.#options.fsync));
-    await fsyncDir(this.#dir);
+    await fsyncPath(this.#dir);
     const previous = this.#handle;
     this.#handle = handle;
     this.#path = path;

@@ -3,7 +3,7 @@ import { DataFile } from 'lowdb/node';
 import { collectionNames, type CollectionName } from '../records.js';
 import { emptyContents, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
-import { fsyncDir, fsyncFile, snapshotName } from './files.js';
+import { fsyncPath, snapshotName } from './files.js';
 
 export const SNAPSHOT_FORMAT = 'usher-snapshot/1';
 
@@ -72,7 +72,7 @@ export async function writeSnapshot(dir: string, seq: number, contents: StoreCon
   const path = join(dir, snapshotName(seq));
   const collections = Object.fromEntries(collectionNames.map((name) => [name, [...(contents[name] as Map<string, unknown>)]])) as SnapshotDocument['collections'];
   await snapshotFile(path).write({ format: SNAPSHOT_FORMAT, seq, createdAt: new Date().toISOString(), collections });
-  await fsyncFile(path);
-  await fsyncDir(dir);
+  await fsyncPath(path);
+  await fsyncPath(dir);
   return path;
 }
