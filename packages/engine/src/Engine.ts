@@ -33,6 +33,12 @@ interface Envelope {
 
 type Timer = 'tick' | 'sweep' | 'deadline';
 
+/** A watcher, and the updates held back until it has had the initial view. */
+interface Watch {
+  readonly watcher: TokenWatcher;
+  held: QueueToken[] | undefined;
+}
+
 /**
  * The usher engine: a supervisor actor that owns every seat, hold, token,
  * wallet and payment, and takes one command at a time from its mailbox.
@@ -51,7 +57,7 @@ export class Engine {
   readonly #actor: Actor<AnyActorLogic>;
   readonly #timers = new Map<Timer, unknown>();
   #deadlineAt = Infinity;
-  readonly #watchers = new Map<string, Set<TokenWatcher>>();
+  readonly #watchers = new Map<string, Set<Watch>>();
   #lastTickMs = 0;
   #maxTickMs = 0;
   #closing: Promise<void> | undefined;
@@ -175,21 +181,34 @@ export class Engine {
    * ```
    */
   async watchToken(token: string, watcher: TokenWatcher): Promise<() => void> {
-    const view = await this.#ask({ type: 'watch', token });
-    watcher.update(view);
-    if (view.status !== 'waiting') {
-      watcher.end();
-      return () => undefined;
-    }
-    let watchers = this.#watchers.get(token);
-    if (!watchers) this.#watchers.set(token, (watchers = new Set()));
-    watchers.add(watcher);
-    return () => {
+    // Registered before asking, so no tick's update can slip between the answer and the registration;
+    // updates that come first are held until the initial view is out.
+    const watch: Watch = { watcher, held: [] };
+    let watches = this.#watchers.get(token);
+    if (!watches) this.#watchers.set(token, (watches = new Set()));
+    watches.add(watch);
+    const stop = () => {
       const current = this.#watchers.get(token);
-      if (!current?.delete(watcher) || current.size > 0) return;
+      if (!current?.delete(watch) || current.size > 0) return;
       this.#watchers.delete(token);
       this.#ask({ type: 'unwatch', token }).catch(() => undefined);
     };
+    let view: QueueToken;
+    try {
+      view = await this.#ask({ type: 'watch', token });
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    const held = watch.held!;
+    watch.held = undefined;
+    for (const next of [view, ...held]) {
+      if (!this.#send(watch, next)) {
+        stop();
+        break;
+      }
+    }
+    return stop;
   }
 
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
@@ -209,7 +228,7 @@ export class Engine {
     this.#closing ??= (async () => {
       for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
       this.#timers.clear();
-      for (const watchers of this.#watchers.values()) for (const watcher of watchers) watcher.end();
+      for (const watches of this.#watchers.values()) for (const { watcher } of watches) watcher.end();
       this.#watchers.clear();
       this.#actor.stop();
       await this.#store.flush().catch(() => undefined);
@@ -284,15 +303,23 @@ export class Engine {
     const to = Math.min(updates.length, from + 1_000);
     for (let i = from; i < to; i++) {
       const view = updates[i]!;
-      const watchers = this.#watchers.get(view.token);
-      if (!watchers) continue;
-      for (const watcher of watchers) {
-        watcher.update(view);
-        if (view.status !== 'waiting') watcher.end();
+      const watches = this.#watchers.get(view.token);
+      if (!watches) continue;
+      for (const watch of watches) {
+        if (watch.held) watch.held.push(view);
+        else if (!this.#send(watch, view)) watches.delete(watch);
       }
-      if (view.status !== 'waiting') this.#watchers.delete(view.token);
+      if (watches.size === 0) this.#watchers.delete(view.token);
     }
     if (to < updates.length) setImmediate(() => this.#deliver(updates, to));
+  }
+
+  /** Gives a watcher a view; after a last one (no longer waiting) it ends. Answers whether the watch goes on. */
+  #send({ watcher }: Watch, view: QueueToken): boolean {
+    watcher.update(view);
+    if (view.status === 'waiting') return true;
+    watcher.end();
+    return false;
   }
 
   /** One timer for the earliest deadline of all holds and tokens. */

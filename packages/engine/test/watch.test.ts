@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { QueueToken } from '@usher/engine';
+import { MemoryStore, type QueueToken } from '@usher/engine';
 import { rejects, startEngine } from './helpers/fixture.js';
 
 const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
@@ -89,4 +89,43 @@ test('ten thousand watchers: one tick tells each the new position, and the tick 
   const stats = await engine.stats();
   t.is(stats.watchedTokens, 9_999);
   t.true(stats.lastTickMs > 0);
+});
+
+test('a tick that admits the token while the watch is being set up still reaches the watcher, in order', async (t) => {
+  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
+  await engine.issueToken('ann');
+  const bob = (await engine.issueToken('bob')).token.token;
+  clock.increment(1_000); // ann's time is up: the next tick admits bob
+  const watch = recorder();
+  await Promise.all([engine.watchToken(bob, watch.watcher), engine.tick()]);
+  t.deepEqual(watch.updates.map((view) => view.status), ['waiting', 'active']);
+  t.is(watch.ended(), 1);
+});
+
+test('an update that arrives before the watch is answered is held back and sent after the initial view', async (t) => {
+  // A store whose flush answers late (allowed: it only promises durability by the time it resolves),
+  // so the tick's update reaches the engine before the watch's answer does.
+  class LateFlushStore extends MemoryStore {
+    release: () => void = () => undefined;
+    late = false;
+    override flush(): Promise<void> {
+      return this.late ? new Promise((resolve) => (this.release = resolve)) : super.flush();
+    }
+  }
+  const store = new LateFlushStore();
+  const { engine, clock } = await startEngine({ store, config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
+  await engine.issueToken('ann');
+  const bob = (await engine.issueToken('bob')).token.token;
+  clock.increment(1_000);
+  const watch = recorder();
+  store.late = true;
+  const watching = engine.watchToken(bob, watch.watcher);
+  store.late = false;
+  await engine.tick(); // admits bob; its update is delivered while the watch still waits
+  t.deepEqual(watch.updates, [], 'nothing before the initial view');
+  store.release();
+  await watching;
+  t.deepEqual(watch.updates.map((view) => view.status), ['waiting', 'active']);
+  t.is(watch.ended(), 1);
+  t.is((await engine.stats()).watchedTokens, 0);
 });
