@@ -13,6 +13,8 @@ export async function startServer(
   const command = pinned ? 'taskset' : process.execPath;
   const argv = pinned ? ['-c', '0', process.execPath, ...nodeArgs, script, ...args] : [...nodeArgs, script, ...args];
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  // 'close', not 'exit': it comes after the child's output (its last log lines) has all been read.
+  closed.set(child, new Promise((resolve) => child.once('close', resolve)));
   const output: string[] = [];
   const lines = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
@@ -25,12 +27,13 @@ export async function startServer(
   });
 }
 
+/** Stops a server started by {@link startServer} and waits until its output has all been read. */
 export async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await closed.get(child);
 }
+
+const closed = new WeakMap<ChildProcess, Promise<unknown>>();
 
 let taskset: Promise<boolean> | undefined;
 function hasTaskset(): Promise<boolean> {

@@ -8,7 +8,9 @@ import { pino } from 'pino';
 import { readConfig } from './config.js';
 import { startServer } from './startServer.js';
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'usher' } });
+// Synchronous writes: the server logs rarely (start, stop, faults), and a line written
+// just before `process.exit` must not be lost.
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'usher' } }, pino.destination({ dest: 1, sync: true }));
 
 try {
   const config = readConfig(process.env);

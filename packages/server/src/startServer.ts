@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface RunningServer {
   readonly url: string;
@@ -46,8 +47,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
   });
   host.use(mount(createApp(engine, { isShuttingDown: () => shuttingDown })));
-  // Mounted, the API's faults are emitted by the host app.
-  host.on('error', (error: unknown) => logger.error({ err: error }, 'unexpected error'));
+  // Mounted, the API's faults are emitted by the host app. A client hanging up
+  // mid-answer (closing the waiting page ends its event stream) is not a fault.
+  host.on('error', (error: NodeJS.ErrnoException) => {
+    if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
+    else logger.error({ err: error }, 'unexpected error');
+  });
   const server = createServer(host.callback());
   server.keepAliveTimeout = 65_000;
   // Malformed HTTP never reaches Koa: answer it as a problem too.

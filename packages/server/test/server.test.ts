@@ -170,3 +170,18 @@ test('SIGTERM ends open event streams and the server still exits 0', async (t) =
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
   t.is((await server.exited).code, 0, 'the stream ended and the server stopped cleanly');
 });
+
+test('a client that hangs up on its event stream is not logged as an error', async (t) => {
+  const DATA_DIR = await dataDir(t);
+  const server = await startServerProcess({ DATA_DIR, QUEUE_MAX_ACTIVE: '1', LOG_LEVEL: 'debug' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  const api = client(server.url);
+  await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
+  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body.token as string;
+  const hangUp = new AbortController();
+  const stream = await fetch(`${server.url}/queue/tokens/current/events?access_token=${bob}`, { signal: hangUp.signal });
+  await stream.body!.getReader().read();
+  hangUp.abort();
+  await eventually(async () => (server.logs.some((entry) => entry.msg === 'client went away') ? true : undefined));
+  t.deepEqual(server.logs.filter((entry) => (entry.level as number) >= 50), [], 'no error logged');
+});

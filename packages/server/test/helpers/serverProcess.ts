@@ -18,8 +18,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_TICK_MS: '20', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // 'close', not 'exit': it comes after the child's output has all been read.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const logs: Record<string, unknown>[] = [];
   const lines = createInterface({ input: child.stdout! });
