@@ -80,9 +80,9 @@ function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddl
       throw new HttpProblem('VALIDATION_FAILED', 'send the body as JSON (Content-Type: application/json)');
     }
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
-    const rawKey = ctx.get('Idempotency-Key');
-    const idempotencyKey = route.idempotent && rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
-    const token = bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '');
+    const rawKey = route.idempotent ? ctx.get('Idempotency-Key') : '';
+    const idempotencyKey = rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
+    const token = route.bearer ? bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '') : '';
     const hostUserId = hostAuth ? await options.resolveUserId!(ctx) : undefined;
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
