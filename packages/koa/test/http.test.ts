@@ -85,3 +85,21 @@ test('API answers are not cached and problems use the configured type base', asy
   t.is(response.headers['cache-control'], 'no-store');
   t.is(JSON.parse(response.text).type, 'https://docs.example.com/problems/token-missing');
 });
+
+test('an id over 128 characters in any path is 400 VALIDATION_FAILED, before anything is looked up', async (t) => {
+  const api = await startApi();
+  const token = await activeToken(api, 'ann');
+  const long = 'x'.repeat(129);
+  for (const [method, path] of [
+    ['get', `/concerts/${long}/schedules`],
+    ['get', `/schedules/${long}/seats`],
+    ['get', `/reservations/${long}`],
+    ['delete', `/reservations/${long}`],
+    ['get', `/users/${long}/balance`],
+    ['post', `/users/${long}/balance/charge`],
+  ] as const) {
+    const call = api.http[method](path).set(bearer(token));
+    const problem = assertProblem(t, await (method === 'post' ? call.send({ amount: 1 }) : call), 'VALIDATION_FAILED');
+    t.regex(problem.errors?.[0]?.path ?? '', /^path\./, path);
+  }
+});
