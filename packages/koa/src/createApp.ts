@@ -54,7 +54,7 @@ export function createApp(engine: Engine, options: AppOptions = {}): Koa {
   const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
   let document: unknown;
   const events = new TokenEventStreams(isShuttingDown);
-  const routes = apiRoutes(engine.config, { health: () => !isShuttingDown(), document: () => (document ??= openApiDocument(routes, info)), events });
+  const routes = apiRoutes(engine.config, { document: () => (document ??= openApiDocument(routes, info)), events });
   const router = new Router();
   for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options));
 

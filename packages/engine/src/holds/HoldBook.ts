@@ -87,11 +87,11 @@ export class HoldBook {
 
   /** The safety net: looks at every hold, whatever the timers did. */
   sweep(now: number, tx: ChangeSet): void {
-    for (const holds of [...this.#heldByUser.values()]) {
-      for (const reservation of [...holds]) {
-        if (reservation.expiresAt <= now) this.#expire(reservation, tx);
-      }
+    const overdue: ReservationRecord[] = [];
+    for (const holds of this.#heldByUser.values()) {
+      for (const reservation of holds) if (reservation.expiresAt <= now) overdue.push(reservation);
     }
+    for (const reservation of overdue) this.#expire(reservation, tx);
   }
 
   /** Forgets expired and cancelled reservations that ended at or before `before`. */

@@ -190,8 +190,8 @@ export class WaitingRoom {
     return Math.min(this.#deadlines.peekAt(), abandonAt);
   }
 
-  view(entry: TokenEntry): QueueToken {
-    const position = this.position(entry);
+  /** The token as users see it; `position` may be passed when the caller has just ranked it. */
+  view(entry: TokenEntry, position = this.position(entry)): QueueToken {
     const expiresAt = entry.status === 'waiting' ? entry.lastSeenAt + this.#config.queueWaitingTtlMs : entry.expiresAt;
     return {
       token: entry.token,

@@ -72,19 +72,12 @@ export class Supervisor {
       return { token: this.#room.view(entry), created };
     },
 
-    getToken: ({ token }, now) => {
-      const entry = this.#identify(token);
-      if (entry.status === 'expired') throw tokenInvalid();
-      this.#room.poll(entry, now);
-      return this.#room.view(entry);
-    },
+    getToken: ({ token }, now) => this.#room.view(this.#polled(token, now)),
 
     tokenOwner: ({ token }) => (typeof token === 'string' ? this.#room.find(token)?.userId : undefined),
 
     watch: ({ token }, now) => {
-      const entry = this.#identify(token);
-      if (entry.status === 'expired') throw tokenInvalid();
-      this.#room.poll(entry, now);
+      const entry = this.#polled(token, now);
       const view = this.#room.view(entry);
       if (entry.status === 'waiting') this.#watched.set(entry.token, view);
       return view;
@@ -238,12 +231,13 @@ export class Supervisor {
     const updates: QueueToken[] = [];
     for (const [token, last] of this.#watched) {
       const entry = this.#room.find(token);
+      const position = entry ? this.#room.position(entry) : 0;
       if (entry?.status === 'waiting') {
         this.#room.poll(entry, now);
-        const position = this.#room.position(entry);
         if (position === last.position && this.#room.rate.secondsFor(position) === last.estimatedWaitSeconds) continue;
       }
-      const view = entry && entry.status !== 'expired' ? this.#room.view(entry) : { ...last, status: 'expired' as const, position: 0, estimatedWaitSeconds: 0 };
+      const view =
+        entry && entry.status !== 'expired' ? this.#room.view(entry, position) : { ...last, status: 'expired' as const, position: 0, estimatedWaitSeconds: 0 };
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);
       else this.#watched.delete(token);
@@ -261,6 +255,14 @@ export class Supervisor {
     if (typeof token !== 'string' || token.length === 0) throw new EngineError('TOKEN_MISSING', 'a queue token is required');
     const entry = token.length <= MAX_ID_LENGTH ? this.#room.find(token) : undefined;
     if (!entry) throw tokenInvalid();
+    return entry;
+  }
+
+  /** A live (waiting or active) token, counted as polled. */
+  #polled(token: unknown, now: number): TokenEntry {
+    const entry = this.#identify(token);
+    if (entry.status === 'expired') throw tokenInvalid();
+    this.#room.poll(entry, now);
     return entry;
   }
 
