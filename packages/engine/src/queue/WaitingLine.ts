@@ -76,12 +76,6 @@ export class WaitingLine<T> {
     return sum;
   }
 
-  /** The first in line, without taking it. */
-  peek(): T | undefined {
-    this.#skipGaps();
-    return this.#items[this.#head];
-  }
-
   /** Takes the first in line. */
   shift(): T | undefined {
     this.#skipGaps();

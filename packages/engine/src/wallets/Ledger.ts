@@ -23,14 +23,6 @@ export class Ledger {
     return this.#wallets.get(userId)?.balance ?? 0;
   }
 
-  wallet(userId: string): WalletRecord | undefined {
-    return this.#wallets.get(userId);
-  }
-
-  payment(id: string): PaymentRecord | undefined {
-    return this.#payments.get(id);
-  }
-
   credit(userId: string, amount: number, tx: ChangeSet): WalletRecord {
     let wallet = this.#wallets.get(userId);
     if (!wallet) this.#wallets.set(userId, (wallet = { userId, balance: 0, charged: 0, paid: 0 }));
