@@ -1,12 +1,14 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { constants as osConstants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { emptyContents, type Change, type Store, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
 import type { CompactionInput, CompactionResult } from './compact.js';
-import { fsyncPath, listDataFiles } from './files.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { FileLock } from './FileLock.js';
+import { COMPACTION_LOCK, FOLDER_LOCK, fsyncPath, listDataFiles, removeCompactionLeftovers } from './files.js';
 import { JournalWriter, replaySegments, type JournalStats } from './journal.js';
 import { readSnapshot } from './snapshot.js';
 
@@ -21,7 +23,16 @@ export interface LowdbStoreOptions {
   readonly segmentBytes?: number;
   /** Told about repairs and failed compactions. Default: `process.emitWarning`. */
   readonly onWarning?: (message: string, cause?: unknown) => void;
+  /**
+   * The checkpoint (the highest acknowledged record, which a shorter journal
+   * is checked against at open) is rewritten at most this often while records
+   * are acknowledged, and at close. Default 1000 ms.
+   */
+  readonly checkpointMs?: number;
 }
+
+/** Folders open in this process, for a clearer refusal. */
+const openHere = new Set<string>();
 
 /**
  * The embedded default store: lowdb snapshots plus an append-only journal, in
@@ -35,10 +46,16 @@ export interface LowdbStoreOptions {
  *   folds the closed ones into a new lowdb snapshot (`snapshot-<seq>.json`,
  *   written atomically by lowdb, then fsynced with its folder). Old snapshots
  *   and segments are deleted only after that.
- * - Opening reads the newest snapshot and replays the journal after it. A torn
- *   last record (a crash mid-write: never acknowledged) is cut off; a damaged
- *   newest snapshot falls back to the previous one if the journal still covers
- *   everything since; any other damage throws {@link StoreCorruptedError}.
+ * - Opening takes the folder's lock first (`usher.lock`, a kernel lock held
+ *   while the store is open and released when its process dies, however it
+ *   dies); a folder open elsewhere is refused before anything in it is touched.
+ * - Opening reads the newest snapshot and replays the journal after it. An
+ *   unfinished last line (a crash mid-write: never acknowledged) is cut off; a
+ *   damaged newest snapshot falls back to the previous one if the journal
+ *   still covers everything since. The `checkpoint` file, kept within
+ *   `checkpointMs` of every acknowledged record, catches a journal that was
+ *   truncated, emptied or deleted. Any other damage throws
+ *   {@link StoreCorruptedError}.
  *
  * @example
  * ```ts
@@ -53,7 +70,14 @@ export class LowdbStore implements Store {
   readonly #fsync: boolean;
   readonly #segmentBytes: number;
   readonly #warn: (message: string, cause?: unknown) => void;
+  readonly #checkpointMs: number;
+  #lock: FileLock | undefined;
   #writer: JournalWriter | undefined;
+  /** The last durable record, and the last one the checkpoint file holds. */
+  #durableSeq = 0;
+  #checkpointedSeq = 0;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #checkpointing: Promise<void> = Promise.resolve();
   #compaction: Promise<void> | undefined;
   #compactor: ChildProcess | undefined;
   /** A segment closed while a compaction ran: compact again when it ends. */
@@ -65,12 +89,27 @@ export class LowdbStore implements Store {
     this.#fsync = options.fsync ?? true;
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, 'UsherStoreWarning'));
+    this.#checkpointMs = options.checkpointMs ?? 1_000;
   }
 
+  /**
+   * Takes the folder's lock, then reads the newest snapshot and replays the
+   * journal after it. Refuses a folder another store has open, in this
+   * process or any other, before touching anything in it.
+   */
   async load(): Promise<StoreContents | null> {
     await mkdir(this.directory, { recursive: true });
-    await this.#lock();
+    const where = resolve(this.directory);
+    const lock = await FileLock.tryAcquire(join(this.directory, FOLDER_LOCK));
+    if (!lock) {
+      if (openHere.has(where)) throw new Error(`the store in ${this.directory} is already open in this process`);
+      const note = (await readFile(join(this.directory, FOLDER_LOCK), 'utf8').catch(() => '')).trim();
+      throw new Error(`the store in ${this.directory} is in use by another process${/^\d+$/.test(note) ? ` (pid ${note})` : ''}`);
+    }
+    this.#lock = lock;
+    openHere.add(where);
     try {
+      await lock.note(`${process.pid}\n`);
       return await this.#load();
     } catch (error) {
       await this.#unlock();
@@ -79,7 +118,9 @@ export class LowdbStore implements Store {
   }
 
   async #load(): Promise<StoreContents | null> {
+    await this.#removeLeftovers();
     const files = await listDataFiles(this.directory);
+    const checkpoint = await readCheckpoint(this.directory);
     let base: { seq: number; contents: StoreContents } = { seq: 0, contents: emptyContents() };
     for (const [i, snapshot] of files.snapshots.entries()) {
       try {
@@ -97,17 +138,29 @@ export class LowdbStore implements Store {
     if (firstSeq !== undefined && firstSeq > base.seq + 1) {
       throw new StoreCorruptedError(files.segments[0]!.path, `the journal starts at record ${firstSeq} but no snapshot covers records up to ${firstSeq - 1}`);
     }
-    const seq = await replaySegments(
-      base.contents,
-      files.segments.map((segment) => segment.path),
-      base.seq,
-      { repairTail: true, onRepair: (message) => this.#warn(message) },
-    );
+    const { seq, torn } = await replaySegments(base.contents, files.segments, base.seq);
+    if (checkpoint && seq < checkpoint.seq) {
+      throw new StoreCorruptedError(
+        files.segments.at(-1)?.path ?? checkpoint.path,
+        `records up to ${checkpoint.seq} were acknowledged, but what is left ends at record ${seq}: a journal or snapshot file was truncated, emptied or deleted. ` +
+          `Restore the folder from a backup; to open it with what is left (losing acknowledged data), delete ${checkpoint.path}`,
+      );
+    }
+    if (!checkpoint && seq > 0) {
+      this.#warn(`${this.directory} has no checkpoint (a folder from an older version, or it was deleted): whether records were lost cannot be checked this time; one is written now`);
+    }
+    if (torn) {
+      await truncate(torn.path, torn.offset);
+      this.#warn(`${torn.path}:${torn.line}: cut an unfinished last record (${torn.bytes} bytes): a crash during its write, so it was never acknowledged`);
+    }
     this.#writer = await JournalWriter.open(this.directory, files.segments.at(-1)?.path, seq + 1, {
       fsync: this.#fsync,
       segmentBytes: this.#segmentBytes,
       onRotate: () => this.#startCompaction(),
+      onDurable: (durable) => this.#acknowledged(durable),
     });
+    this.#durableSeq = this.#checkpointedSeq = seq;
+    if (checkpoint?.seq !== seq) await writeCheckpoint(this.directory, seq, this.#fsync);
     if (files.segments.length > 1) this.#startCompaction();
     return seq === 0 ? null : base.contents;
   }
@@ -138,38 +191,67 @@ export class LowdbStore implements Store {
     while (this.#compaction) await this.#compaction;
   }
 
-  /** Flushes, stops a compaction in progress (it is safe to interrupt), and closes the journal. */
+  /** Resolves once the checkpoint holds every record acknowledged so far. */
+  async whenCheckpointed(): Promise<void> {
+    if (this.#checkpointTimer) this.#checkpoint();
+    await this.#checkpointing;
+  }
+
+  /**
+   * Flushes, stops a compaction in progress (it is safe to interrupt), closes
+   * the journal, brings the checkpoint up to date and releases the folder.
+   * After a failed write it still releases the folder.
+   */
   async close(): Promise<void> {
     if (!this.#writer || this.#closing) return;
     this.#closing = true;
     this.#compactor?.kill();
     await this.#compaction;
     await this.#writer.close();
+    await this.whenCheckpointed();
     await this.#unlock();
   }
 
-  get #lockPath(): string {
-    return join(this.directory, 'usher.lock');
+  async #unlock(): Promise<void> {
+    openHere.delete(resolve(this.directory));
+    await this.#lock?.release();
+    this.#lock = undefined;
   }
 
-  /** One process per folder: two writers would interleave their journals. A lock whose process is gone is stale. */
-  async #lock(): Promise<void> {
-    for (;;) {
-      try {
-        await writeFile(this.#lockPath, String(process.pid), { flag: 'wx' });
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const owner = Number(await readFile(this.#lockPath, 'utf8').catch(() => ''));
-      if (owner === process.pid) throw new Error(`the store in ${this.directory} is already open in this process`);
-      if (owner > 0 && isAlive(owner)) throw new Error(`the store in ${this.directory} is in use by process ${owner}`);
-      await rm(this.#lockPath, { force: true });
+  /** What interrupted compactions left behind, unless a compaction (maybe one whose server died) still runs and owns it. */
+  async #removeLeftovers(): Promise<void> {
+    const compaction = await FileLock.tryAcquire(join(this.directory, COMPACTION_LOCK));
+    if (!compaction) {
+      this.#warn(`a compaction of ${this.directory} from an earlier process is still running; its temp files are left to it`);
+      return;
+    }
+    try {
+      await removeCompactionLeftovers(this.directory);
+      await rm(join(this.directory, 'checkpoint.tmp'), { force: true });
+    } finally {
+      await compaction.release();
     }
   }
 
-  async #unlock(): Promise<void> {
-    await rm(this.#lockPath, { force: true });
+  /** A group is durable: the checkpoint follows within `checkpointMs`. */
+  #acknowledged(seq: number): void {
+    this.#durableSeq = seq;
+    this.#checkpointTimer ??= setTimeout(() => this.#checkpoint(), this.#checkpointMs).unref();
+  }
+
+  #checkpoint(): void {
+    clearTimeout(this.#checkpointTimer);
+    this.#checkpointTimer = undefined;
+    this.#checkpointing = this.#checkpointing.then(async () => {
+      const seq = this.#durableSeq;
+      if (seq <= this.#checkpointedSeq) return;
+      try {
+        await writeCheckpoint(this.directory, seq, this.#fsync);
+        this.#checkpointedSeq = seq;
+      } catch (error) {
+        this.#warn(`could not update the checkpoint (it guards against lost journal records): ${String(error)}`, error);
+      }
+    });
   }
 
   #open(): JournalWriter {
@@ -198,11 +280,11 @@ export class LowdbStore implements Store {
   async #compactClosedSegments(): Promise<void> {
     const files = await listDataFiles(this.directory);
     const current = this.#writer!.currentSegment;
-    const closed = files.segments.filter((segment) => segment.path !== current).map((segment) => segment.path);
+    const closed = files.segments.filter((segment) => segment.path !== current);
     if (closed.length === 0) return;
     const result = await this.#inChildProcess({ dir: this.directory, snapshot: files.snapshots[0]?.path ?? null, segments: closed });
-    for (const snapshot of files.snapshots) if (snapshot.path !== result.snapshot) await rm(snapshot.path, { force: true });
-    for (const segment of closed) await rm(segment, { force: true });
+    for (const snapshot of (await listDataFiles(this.directory)).snapshots) if (snapshot.seq < result.seq) await rm(snapshot.path, { force: true });
+    for (const segment of closed) await rm(segment.path, { force: true });
     await fsyncPath(this.directory);
   }
 
@@ -224,14 +306,5 @@ export class LowdbStore implements Store {
       child.once('exit', (code, signal) => reject(new Error(`compaction process exited (${signal ?? code})`)));
       child.send(input);
     });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

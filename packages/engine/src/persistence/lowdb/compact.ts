@@ -1,5 +1,6 @@
 import { emptyContents } from '../Store.js';
-import { replaySegments } from './journal.js';
+import { StoreCorruptedError } from '../StoreCorruptedError.js';
+import { replaySegments, type Segment } from './journal.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
 
 export interface CompactionInput {
@@ -7,7 +8,7 @@ export interface CompactionInput {
   /** The snapshot to start from, or null for an empty state. */
   readonly snapshot: string | null;
   /** Closed journal segments, oldest first. */
-  readonly segments: readonly string[];
+  readonly segments: readonly Segment[];
 }
 
 export interface CompactionResult {
@@ -17,10 +18,15 @@ export interface CompactionResult {
   readonly snapshot: string | null;
 }
 
-/** Folds closed segments into a new snapshot. Runs in a child process: the server's thread never serializes the whole state. */
-export async function compact(input: CompactionInput): Promise<CompactionResult> {
+/**
+ * Folds closed segments into a new snapshot. Runs in a child process: the
+ * server's thread never serializes the whole state. `beforePublish` runs just
+ * before the new snapshot is renamed into place, and may throw to abandon it.
+ */
+export async function compact(input: CompactionInput, beforePublish?: () => void): Promise<CompactionResult> {
   const base = input.snapshot ? await readSnapshot(input.snapshot) : { seq: 0, contents: emptyContents() };
-  const seq = await replaySegments(base.contents, input.segments, base.seq, { repairTail: false });
+  const { seq, torn } = await replaySegments(base.contents, input.segments, base.seq);
+  if (torn) throw new StoreCorruptedError(torn.path, 'a closed journal segment ends in an unfinished record', { line: torn.line });
   if (seq === base.seq) return { seq, snapshot: input.snapshot };
-  return { seq, snapshot: await writeSnapshot(input.dir, seq, base.contents) };
+  return { seq, snapshot: await writeSnapshot(input.dir, seq, base.contents, beforePublish) };
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { applyChanges, type Change, type StoreContents } from '../Store.js';
@@ -32,41 +32,72 @@ function decodeLine(line: Buffer): JournalRecord | undefined {
   }
 }
 
+/** A journal segment: its file, and the number of its first record (from its name). */
+export interface Segment {
+  readonly firstSeq: number;
+  readonly path: string;
+}
+
+/** An unfinished last line: a crash during its write. Nothing can have been acknowledged from it. */
+export interface TornTail {
+  readonly path: string;
+  /** Where the whole records end: cut the file back to here. */
+  readonly offset: number;
+  readonly line: number;
+  readonly bytes: number;
+}
+
+export interface Replay {
+  /** The last record applied (or `afterSeq` when none was). */
+  readonly seq: number;
+  /** An unfinished last line of the last segment, left in place for the caller to judge and cut. */
+  readonly torn: TornTail | undefined;
+}
+
 /**
- * Replays journal segments onto `contents`, from record `afterSeq + 1` on.
+ * Replays journal segments onto `contents`, applying records `afterSeq + 1`
+ * on (earlier ones are already in the snapshot the caller started from).
  *
- * Records must follow each other without gaps. The only damage it repairs is
- * a torn tail — the last line of the last segment, unfinished or failing its
- * checksum, which no answer can have depended on since answers wait for the
- * write and its fsync — and only when `repairTail` is set: the file is cut
- * back to the last whole record. Any other damage throws
- * {@link StoreCorruptedError}.
+ * Every record must be numbered one past the one before it, across
+ * segments, and each segment must start with the record its name says.
+ * The only damage tolerated is a torn tail: an unfinished last line of the
+ * last segment (no newline), which no answer can have depended on, since
+ * answers wait for the whole write. It is reported, not cut: the caller
+ * first checks it lost nothing acknowledged. Anything else — a complete line
+ * that fails its checksum, a number that repeats, goes back or skips —
+ * throws {@link StoreCorruptedError} naming the file and line.
  */
-export async function replaySegments(
-  contents: StoreContents,
-  segments: readonly string[],
-  afterSeq: number,
-  options: { repairTail: boolean; onRepair?: (message: string) => void },
-): Promise<number> {
+export async function replaySegments(contents: StoreContents, segments: readonly Segment[], afterSeq: number): Promise<Replay> {
   let seq = afterSeq;
-  for (const [index, path] of segments.entries()) {
-    const isLast = index === segments.length - 1;
+  let previous: number | undefined;
+  for (const [index, segment] of segments.entries()) {
+    const { path } = segment;
     const data = await readFile(path);
     let start = 0;
     let lineNo = 0;
     while (start < data.length) {
       lineNo++;
       const end = data.indexOf(NEWLINE, start);
-      const record = end === -1 ? undefined : decodeLine(data.subarray(start, end));
-      if (!record) {
-        const atTail = isLast && (end === -1 || end === data.length - 1);
-        if (!atTail || !options.repairTail) {
-          throw new StoreCorruptedError(path, 'a journal record is damaged (bad checksum or JSON) before the end of the journal', { line: lineNo });
-        }
-        await truncate(path, start);
-        options.onRepair?.(`${path}:${lineNo}: cut a torn last record (${data.length - start} bytes) that was never acknowledged`);
-        break;
+      if (end === -1) {
+        if (index === segments.length - 1) return { seq, torn: { path, offset: start, line: lineNo, bytes: data.length - start } };
+        throw new StoreCorruptedError(path, 'a closed journal segment ends in an unfinished record', { line: lineNo });
       }
+      const record = decodeLine(data.subarray(start, end));
+      if (!record) {
+        throw new StoreCorruptedError(path, 'a complete journal record fails its checksum (or is not a record): acknowledged data is damaged', { line: lineNo });
+      }
+      if (lineNo === 1 && previous !== undefined && segment.firstSeq !== previous + 1) {
+        throw new StoreCorruptedError(path, `journal record ${previous + 1} is missing (this segment starts at ${segment.firstSeq})`, { line: lineNo });
+      }
+      const expected = lineNo === 1 ? segment.firstSeq : previous! + 1;
+      if (record.seq !== expected) {
+        const what =
+          previous !== undefined && record.seq <= previous
+            ? `record ${record.seq} after record ${previous}: sequence numbers repeat or go back (two writers, or copied lines)`
+            : `journal record ${expected} is missing (found ${record.seq})`;
+        throw new StoreCorruptedError(path, what, { line: lineNo });
+      }
+      previous = record.seq;
       if (record.seq > seq) {
         if (record.seq !== seq + 1) {
           throw new StoreCorruptedError(path, `journal record ${seq + 1} is missing (found ${record.seq})`, { line: lineNo });
@@ -77,7 +108,7 @@ export async function replaySegments(
       start = end + 1;
     }
   }
-  return seq;
+  return { seq, torn: undefined };
 }
 
 /**
@@ -126,6 +157,8 @@ export interface JournalWriterOptions {
   readonly segmentBytes: number;
   /** Called after a segment is closed (and a new one started). */
   readonly onRotate: () => void;
+  /** Called after each durable group write with the number of its last record. */
+  readonly onDurable?: (seq: number) => void;
 }
 
 /**
@@ -237,6 +270,7 @@ export class JournalWriter {
   async #writeGroup(): Promise<void> {
     const group = this.#next!;
     const data = Buffer.from(this.#pending.join(''), 'utf8');
+    const lastSeq = this.#nextSeq - 1;
     this.#stats.records += this.#pending.length;
     this.#stats.groups++;
     this.#stats.bytes += data.length;
@@ -249,6 +283,7 @@ export class JournalWriter {
       while (written < data.length) written += (await this.#handle.write(data, written)).bytesWritten;
       this.#stats.writeMs += performance.now() - started;
       this.#size += data.length;
+      this.#options.onDurable?.(lastSeq);
       group.resolve();
     } catch (error) {
       group.reject(error);

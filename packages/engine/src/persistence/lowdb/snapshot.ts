@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataFile } from 'lowdb/node';
 import { collectionNames, type CollectionName } from '../records.js';
@@ -64,15 +66,21 @@ export async function readSnapshot(path: string): Promise<{ seq: number; content
 }
 
 /**
- * Writes `contents` as the snapshot up to `seq` through lowdb (temp file and
- * rename), then fsyncs it and its directory: only then may what it replaces
- * be deleted. Returns the new file's path.
+ * Writes `contents` as the snapshot up to `seq`: through lowdb to a file of
+ * its own (`snapshot-<seq>.json.<unique>.partial`, so that no two writers
+ * ever share a temp name), fsynced, then renamed into place and the folder
+ * fsynced: only then may what it replaces be deleted. `beforePublish` runs
+ * just before the rename and may throw to abandon the snapshot. Returns the
+ * new file's path.
  */
-export async function writeSnapshot(dir: string, seq: number, contents: StoreContents): Promise<string> {
+export async function writeSnapshot(dir: string, seq: number, contents: StoreContents, beforePublish: () => void = () => undefined): Promise<string> {
   const path = join(dir, snapshotName(seq));
+  const partial = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
   const collections = Object.fromEntries(collectionNames.map((name) => [name, [...(contents[name] as Map<string, unknown>)]])) as SnapshotDocument['collections'];
-  await snapshotFile(path).write({ format: SNAPSHOT_FORMAT, seq, createdAt: new Date().toISOString(), collections });
-  await fsyncPath(path);
+  await snapshotFile(partial).write({ format: SNAPSHOT_FORMAT, seq, createdAt: new Date().toISOString(), collections });
+  await fsyncPath(partial);
+  beforePublish();
+  await rename(partial, path);
   await fsyncPath(dir);
   return path;
 }
