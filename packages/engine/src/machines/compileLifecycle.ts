@@ -19,6 +19,12 @@ export interface Lifecycle<S extends string, E extends string> {
   next(state: S, event: E | Timeout): S | undefined;
   /** The delay name of the state's `after` transition, if it has one. */
   timerOf(state: S): string | undefined;
+  /**
+   * How long the state lasts before its `after` transition, in ms, when the
+   * machine was given that delay as a number (`machine.provide({ delays })`,
+   * see {@link lifecyclesFor}); `undefined` otherwise.
+   */
+  delayOf(state: S): number | undefined;
   isFinal(state: S): boolean;
 }
 
@@ -51,6 +57,7 @@ export function compileLifecycle<S extends string, E extends string>(
 
   const table = new Map<string, Map<string, S>>();
   const timers = new Map<string, string>();
+  const delays = new Map<string, number>();
   const finals = new Set<string>();
   const initialValue = machine.config.initial;
 
@@ -69,14 +76,20 @@ export function compileLifecycle<S extends string, E extends string>(
 
     const row = new Map<string, S>();
     const afterEvent = node.after[0]?.eventType;
-    const snapshot = machine.resolveState({ value: state, context: machine.config.context ?? {} });
+    const context = typeof machine.config.context === 'function' ? {} : (machine.config.context ?? {});
+    const snapshot = machine.resolveState({ value: state, context });
     for (const type of machine.events) {
       const event = { type };
       if (!snapshot.can(event)) continue;
       const [nextSnapshot] = transition(machine, snapshot, event);
       row.set(type === afterEvent ? TIMEOUT : type, nextSnapshot.value as S);
     }
-    if (afterEvent !== undefined) timers.set(state, String(node.after[0]!.delay));
+    if (afterEvent !== undefined) {
+      const delay = node.after[0]!.delay;
+      timers.set(state, String(delay));
+      const provided = typeof delay === 'string' ? (machine.implementations.delays as Record<string, unknown>)[delay] : delay;
+      if (typeof provided === 'number') delays.set(state, provided);
+    }
     table.set(state, row);
   }
 
@@ -90,6 +103,7 @@ export function compileLifecycle<S extends string, E extends string>(
     states,
     next: (state, event) => table.get(state)?.get(event),
     timerOf: (state) => timers.get(state),
+    delayOf: (state) => delays.get(state),
     isFinal: (state) => finals.has(state),
   };
 }

@@ -1,0 +1,73 @@
+import type { EngineConfig } from './config.js';
+import type {
+  CatalogInput,
+  CatalogLoadResult,
+  Concert,
+  EngineHealth,
+  EngineStats,
+  IdempotencyOptions,
+  IssuedToken,
+  Payment,
+  QueueToken,
+  Reservation,
+  Schedule,
+  SeatList,
+  TickReport,
+  TokenWatcher,
+  Wallet,
+} from './types.js';
+
+/**
+ * What every usher engine offers, whatever keeps its state: the embedded
+ * engine ({@link createEngine}: memory, a journal, one process) and the
+ * PostgreSQL engine (`@usher/postgres`: any number of processes over one
+ * database). `@usher/koa` and the server take this interface.
+ *
+ * Both decide with the same rules (`@usher/engine/rules`) and keep the same
+ * promises: a command's answer comes only once what it changed is durable;
+ * a refusal is an `EngineError` with a stable `code` and changes nothing.
+ */
+export interface UsherEngine {
+  readonly config: EngineConfig;
+  /** `ok`, `closing`, or `failed` (with a reason). A PostgreSQL engine that cannot reach its database is not failed: its commands answer `UNAVAILABLE` until it can. */
+  readonly health: EngineHealth;
+  /** Resolves once the engine has failed for good (a restart is needed); stays pending otherwise. */
+  readonly whenFailed: Promise<Error>;
+
+  /** Adds concerts and schedules. Entries that exist identically are skipped; conflicting ones are refused. */
+  loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult>;
+  /** The user's live queue token (`created: false`), or a new one. */
+  issueToken(userId: string): Promise<IssuedToken>;
+  /** A token's status, position and wait estimate. Polling keeps a waiting token from being abandoned. */
+  getToken(token: string): Promise<QueueToken>;
+  /** The user a token belongs to, or `undefined` for an unknown token; not a poll. */
+  tokenOwner(token: string): Promise<string | undefined>;
+  /** Pushes the token's view at once, then its changes after each tick, until it is active or expired. Answers a function that stops watching. */
+  watchToken(token: string, watcher: TokenWatcher): Promise<() => void>;
+
+  listConcerts(token: string): Promise<readonly Concert[]>;
+  /** The concert's dates that still have available seats, by start time. */
+  listSchedules(token: string, concertId: string): Promise<readonly Schedule[]>;
+  /** The available seats of a date, ascending. */
+  listSeats(token: string, scheduleId: string): Promise<SeatList>;
+
+  /** Holds a seat for `holdTtlMs`. */
+  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation>;
+  getReservation(token: string, reservationId: string): Promise<Reservation>;
+  /** Releases a hold. Cancelling a cancelled reservation answers it again. */
+  cancelReservation(token: string, reservationId: string): Promise<Reservation>;
+
+  /** Pays a held reservation from the user's balance, all at once or not at all. */
+  pay(token: string, payment: { readonly reservationId: string }, options?: IdempotencyOptions): Promise<Payment>;
+  getBalance(token: string, userId: string): Promise<Wallet>;
+  /** Adds `amount` (integer minor units) to the user's own balance. */
+  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options?: IdempotencyOptions): Promise<Wallet>;
+
+  /** Runs the scheduler now: expires what is due, then admits waiting tokens. */
+  tick(): Promise<TickReport>;
+  /** Runs the safety sweep now: expires overdue holds and forgets old keys. */
+  sweep(): Promise<void>;
+  stats(): Promise<EngineStats>;
+  /** Stops, waits until everything answered is durable, and releases what it holds. Safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+import type { QueueTokenState } from '../machines/queueTokenMachine.js';
+import type { ConcertRecord, IdempotencyRecord, PaymentRecord, ReservationRecord, ScheduleRecord } from '../persistence/records.js';
+
+/**
+ * A token as the rules see it: the snapshot of a {@link queueTokenMachine}
+ * as plain data, whatever engine keeps it.
+ */
+export interface TokenState {
+  readonly token: string;
+  readonly userId: string;
+  readonly status: QueueTokenState;
+  /** Place in the waiting line: smaller came first. */
+  readonly seq: number;
+  readonly issuedAt: number;
+  /** Active: end of the active period. Expired (kept for replays): when it is forgotten. Waiting: 0. */
+  readonly expiresAt: number;
+}
+
+/**
+ * What a decision changes, as facts an engine applies: the embedded engine
+ * to its memory and journal, the PostgreSQL engine as conditional writes that
+ * restate what the decision assumed. One decision's changes are applied all
+ * together or not at all.
+ */
+export type StateChange =
+  /** A new token, waiting or (nobody waiting, room left) active at once. */
+  | { readonly type: 'tokenIssued'; readonly token: TokenState }
+  /** The first `count` waiting tokens, in line order, become active until `expiresAt`. */
+  | { readonly type: 'tokensAdmitted'; readonly count: number; readonly expiresAt: number }
+  /** An active token's deadline moves later (to cover a hold). */
+  | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }
+  /** After a payment the token expires; it is kept until `keepUntil` so retries can be answered. */
+  | { readonly type: 'tokenCompleted'; readonly token: string; readonly keepUntil: number }
+  | { readonly type: 'reservationHeld'; readonly reservation: ReservationRecord }
+  /** `held →` `paid`, `cancelled` or `expired` at `at` (the reservation lifecycle's answer). */
+  | { readonly type: 'reservationEnded'; readonly id: string; readonly status: 'paid' | 'cancelled' | 'expired'; readonly at: number }
+  | { readonly type: 'walletCredited'; readonly userId: string; readonly amount: number }
+  /** The wallet is debited `payment.amount` (to `payment.balance`) and the payment recorded. */
+  | { readonly type: 'paymentMade'; readonly payment: PaymentRecord }
+  | { readonly type: 'keyRemembered'; readonly record: IdempotencyRecord }
+  | { readonly type: 'catalogAdded'; readonly concerts: readonly ConcertRecord[]; readonly schedules: readonly ScheduleRecord[] };
+
+/** A decision: the changes to apply, and the answer to give once they are durable. Refusals are thrown as `EngineError`. */
+export interface Decision<A> {
+  readonly changes: readonly StateChange[];
+  readonly answer: A;
+}
+
+export const unchanged = <A>(answer: A): Decision<A> => ({ changes: [], answer });

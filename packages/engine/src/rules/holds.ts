@@ -1,0 +1,143 @@
+/**
+ * Hold rules (SPEC §4, "Holds"): reserving, reading and cancelling a hold.
+ * Pure: state + command + time in, changes + answer out, or an `EngineError`.
+ */
+import type { EngineConfig } from '../config.js';
+import { EngineError } from '../errors.js';
+import { TIMEOUT } from '../machines/compileLifecycle.js';
+import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
+import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
+import { requireId, requireInteger } from '../validate.js';
+import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
+import { requireActive, type TokenFacts } from './queue.js';
+
+/** The reservation occupying a seat (held or paid), as far as the reserve rule cares. */
+export interface Occupant {
+  readonly id: string;
+  readonly userId: string;
+  readonly status: ReservationStatus;
+  readonly expiresAt: number;
+}
+
+/** A schedule as the reserve rule needs it. */
+export interface ScheduleFacts {
+  readonly id: string;
+  readonly totalSeats: number;
+  priceOf(seatNo: number): number;
+}
+
+/** What reserving looks at, read by the engine for the validated command. */
+export interface ReserveView extends TokenFacts {
+  readonly schedule: ScheduleFacts | undefined;
+  /** The live reservation of the seat, if any (only meaningful for a seat in range). */
+  readonly occupant: Occupant | undefined;
+  /** How many seats the user holds now. */
+  readonly heldByUser: number;
+}
+
+export interface ReserveCommand {
+  readonly scheduleId: string;
+  readonly seatNo: number;
+}
+
+/** Validates a reserve command before anything is looked up. */
+export function checkReserve(command: { scheduleId: unknown; seatNo: unknown }): ReserveCommand {
+  return { scheduleId: requireId(command.scheduleId, 'scheduleId'), seatNo: requireInteger(command.seatNo, 'seatNo', 1) };
+}
+
+/** `SCHEDULE_NOT_FOUND` for an unknown date. */
+export function requireSchedule<S>(schedule: S | undefined, scheduleId: string): S {
+  if (schedule === undefined) throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${scheduleId}"`);
+  return schedule;
+}
+
+/**
+ * Holds a seat for `holdTtl` (the reservation machine's delay): the seat must
+ * exist and be free, and the user under `maxHoldsPerUser`. The user's token
+ * is extended to the end of the hold, so nobody is locked out of paying for
+ * a seat they hold.
+ */
+export function decideReserve(view: ReserveView, command: ReserveCommand, now: number, config: EngineConfig, lifecycles: Lifecycles, reservationId: string): Decision<ReservationRecord> {
+  const user = requireActive(view.token, now, lifecycles, view.placeOf);
+  const { scheduleId, seatNo } = command;
+  const schedule = requireSchedule(view.schedule, scheduleId);
+  if (seatNo > schedule.totalSeats) throw new EngineError('SEAT_NOT_FOUND', `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`);
+  const occupant = view.occupant;
+  const changes: StateChange[] = [];
+  if (occupant) {
+    const status = reservationStatusAt(occupant as ReservationRecord, now, lifecycles);
+    if (status === 'held' || status === 'paid') {
+      const yours = occupant.userId === user.userId && status === 'held' ? ` (you hold it: ${occupant.id})` : '';
+      throw new EngineError('SEAT_UNAVAILABLE', `seat ${seatNo} is ${status}${yours}`);
+    }
+    // A hold past its deadline that nothing has expired yet: it ends now, at its own deadline.
+    if (occupant.status === 'held') changes.push({ type: 'reservationEnded', id: occupant.id, status: 'expired', at: occupant.expiresAt });
+  }
+  if (view.heldByUser >= config.maxHoldsPerUser) {
+    throw new EngineError('HOLD_LIMIT_REACHED', `you already hold ${config.maxHoldsPerUser} seats`);
+  }
+  const reservation: ReservationRecord = {
+    id: reservationId,
+    userId: user.userId,
+    scheduleId,
+    seatNo,
+    price: schedule.priceOf(seatNo),
+    status: lifecycles.reservation.initial,
+    createdAt: now,
+    expiresAt: now + delayOf(lifecycles.reservation, 'held'),
+  };
+  changes.push({ type: 'reservationHeld', reservation });
+  if (reservation.expiresAt > user.expiresAt) changes.push({ type: 'tokenExtended', token: user.token, expiresAt: reservation.expiresAt });
+  return { changes, answer: reservation };
+}
+
+/** A reservation's status at `now`: a hold past its deadline has expired (the machine's `after holdTtl`), whatever the timers did. */
+export function reservationStatusAt(reservation: ReservationRecord, now: number, lifecycles: Lifecycles): ReservationStatus {
+  if (reservation.status === 'held' && reservation.expiresAt <= now) return lifecycles.reservation.next('held', TIMEOUT)!;
+  return reservation.status;
+}
+
+/** The user's own reservation: another user's is answered like a missing one. */
+export function requireOwn(reservation: ReservationRecord | undefined, user: TokenState, reservationId: string): ReservationRecord {
+  if (!reservation || reservation.userId !== user.userId) throw new EngineError('RESERVATION_NOT_FOUND', `no reservation "${reservationId}"`);
+  return reservation;
+}
+
+export const alreadyPaid = (): EngineError => new EngineError('ALREADY_PAID', 'this reservation is already paid');
+export const holdExpired = (status: string): EngineError => new EngineError('HOLD_EXPIRED', `this hold is no longer held (it is ${status})`);
+
+/** What reading or cancelling a reservation looks at. */
+export interface ReservationView extends TokenFacts {
+  readonly reservation: ReservationRecord | undefined;
+}
+
+/** Reading a reservation: the user's own, as it stands at `now`. */
+export function decideGetReservation(view: ReservationView, reservationId: unknown, now: number, lifecycles: Lifecycles): ReservationRecord {
+  const id = requireId(reservationId, 'reservationId');
+  const user = requireActive(view.token, now, lifecycles, view.placeOf);
+  const reservation = requireOwn(view.reservation, user, id);
+  const status = reservationStatusAt(reservation, now, lifecycles);
+  return status === reservation.status ? reservation : { ...reservation, status, endedAt: reservation.expiresAt };
+}
+
+/**
+ * Cancelling releases a hold. Cancelling a cancelled reservation answers it
+ * again (DELETE is idempotent); a paid or expired one is refused.
+ */
+export function decideCancel(view: ReservationView, reservationId: unknown, now: number, lifecycles: Lifecycles): Decision<ReservationRecord> {
+  const reservation = decideGetReservation(view, reservationId, now, lifecycles);
+  if (reservation.status === 'paid') throw alreadyPaid();
+  if (reservation.status === 'expired') throw holdExpired('expired');
+  if (reservation.status !== 'held') return unchanged(reservation);
+  const cancelled = lifecycles.reservation.next('held', 'CANCEL') as 'cancelled';
+  return {
+    changes: [{ type: 'reservationEnded', id: reservation.id, status: cancelled, at: now }],
+    answer: { ...reservation, status: cancelled, endedAt: now },
+  };
+}
+
+/** A hold past its deadline expires at its own deadline. */
+export function decideExpireHold(reservation: ReservationRecord, now: number, lifecycles: Lifecycles): Decision<null> {
+  if (reservation.status !== 'held' || reservationStatusAt(reservation, now, lifecycles) !== 'expired') return unchanged(null);
+  return { changes: [{ type: 'reservationEnded', id: reservation.id, status: 'expired', at: reservation.expiresAt }], answer: null };
+}

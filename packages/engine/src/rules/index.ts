@@ -1,0 +1,73 @@
+/**
+ * `@usher/engine/rules`: the rules of SPEC §4 as pure decisions, shared by
+ * every engine. Each takes the state it needs, the command and `now`, and
+ * returns the changes to apply and the answer, or throws an `EngineError`.
+ * No I/O, no clock, no storage: the embedded engine reads its views from
+ * memory, the PostgreSQL engine from a few indexed rows.
+ */
+export type { Decision, StateChange, TokenState } from './changes.js';
+export { unchanged } from './changes.js';
+export {
+  decideAdmit,
+  decideIssue,
+  isAbandoned,
+  requireActive,
+  requireKnown,
+  requireLive,
+  requireTokenArg,
+  statusAt,
+  tokenInvalid,
+  tokenView,
+  type IssueView,
+  type Place,
+  type TokenFacts,
+} from './queue.js';
+export {
+  alreadyPaid,
+  checkReserve,
+  decideCancel,
+  decideGetReservation,
+  decideExpireHold,
+  decideReserve,
+  holdExpired,
+  requireOwn,
+  requireSchedule,
+  reservationStatusAt,
+  type Occupant,
+  type ReserveCommand,
+  type ReserveView,
+  type ReservationView,
+  type ScheduleFacts,
+} from './holds.js';
+export {
+  checkCharge,
+  checkKey,
+  checkPay,
+  chargeFingerprint,
+  decideCharge,
+  decideGetBalance,
+  decidePay,
+  payFingerprint,
+  replayOf,
+  requireSelf,
+  type ChargeCommand,
+  type ChargeView,
+  type PayCommand,
+  type PayView,
+} from './wallets.js';
+export {
+  checkListConcerts,
+  checkListSchedules,
+  checkListSeats,
+  decideLoadCatalog,
+  MAX_SEATS_PER_SCHEDULE,
+  priceOf,
+  requireConcert,
+  type KnownCatalog,
+} from './catalog.js';
+export { lifecyclesFor, delayOf, type Lifecycles } from '../machines/lifecycles.js';
+export { AdmissionRate } from '../queue/AdmissionRate.js';
+export { TokenWatchers } from '../watch/TokenWatchers.js';
+export { reservationView, paymentView } from '../views.js';
+export { resolveConfig } from '../config.js';
+export { requireId, requireInteger, MAX_ID_LENGTH } from '../validate.js';
