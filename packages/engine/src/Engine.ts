@@ -1,7 +1,7 @@
 import { createActor, fromTransition, type Actor, type AnyActorLogic } from 'xstate';
 import { MAX_TIMER_MS, type Clock } from './clock.js';
 import type { EngineConfig } from './config.js';
-import { EngineError } from './errors.js';
+import { EngineError, isEngineError } from './errors.js';
 import { ChangeSet } from './persistence/ChangeSet.js';
 import type { Store } from './persistence/Store.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './supervisor/commands.js';
@@ -10,6 +10,7 @@ import type {
   CatalogInput,
   CatalogLoadResult,
   Concert,
+  EngineHealth,
   EngineStats,
   IdempotencyOptions,
   IssuedToken,
@@ -47,6 +48,13 @@ interface Watch {
  * command changed — is durable in the store: nothing it tells you can be lost
  * by a crash, not even a refusal that was caused by an unsaved change.
  *
+ * Commands are atomic: a refusal changes nothing, and a command that faults
+ * (throws anything but a refusal, or refuses after it changed something)
+ * appends nothing and fails the engine, since memory may then hold half of it.
+ * So does a write the store cannot make durable. A failed engine refuses every
+ * command with `UNAVAILABLE` (see {@link Engine.health} and
+ * {@link Engine.whenFailed}); a restart restores what is durable.
+ *
  * Create one with {@link createEngine}.
  */
 export class Engine {
@@ -61,7 +69,25 @@ export class Engine {
   #lastTickMs = 0;
   #maxTickMs = 0;
   #closing: Promise<void> | undefined;
-  #failure: unknown;
+  #failure: Error | undefined;
+  #failed!: (failure: Error) => void;
+
+  /**
+   * Resolves, with what happened, once the engine has failed: a write the
+   * store could not make durable, or a command that faulted. It never rejects,
+   * and stays pending while the engine is fine (a normal close included).
+   * Close the engine then (which still closes the store) and restart.
+   *
+   * @example
+   * ```ts
+   * engine.whenFailed.then(async (failure) => {
+   *   logger.fatal({ err: failure }, 'the engine failed');
+   *   await engine.close();
+   *   process.exit(1); // a supervisor restarts the process, which restores what is durable
+   * });
+   * ```
+   */
+  readonly whenFailed: Promise<Error> = new Promise((resolve) => (this.#failed = resolve));
 
   /** @internal Use {@link createEngine}. */
   constructor(options: { config: EngineConfig; clock: Clock; store: Store; supervisor: Supervisor }) {
@@ -78,6 +104,16 @@ export class Engine {
     this.#every('tick', this.config.queueTickMs);
     this.#every('sweep', this.config.holdSweepMs);
     this.#armDeadline();
+  }
+
+  /**
+   * `ok` while the engine takes commands; `closing` once {@link close} was
+   * called; `failed` for good after a failed write or a faulted command (with
+   * the `reason`). For readiness and liveness checks.
+   */
+  get health(): EngineHealth {
+    if (this.#failure) return { status: 'failed', reason: this.#failure.message || String(this.#failure) };
+    return this.#closing ? { status: 'closing' } : { status: 'ok' };
   }
 
   /** Adds concerts and schedules. Entries that exist identically are skipped; conflicting ones are refused. */
@@ -222,7 +258,8 @@ export class Engine {
 
   /**
    * Stops the timers, refuses new commands with `SHUTTING_DOWN`, waits until
-   * everything answered is durable, and closes the store. Safe to call twice.
+   * everything answered is durable, and closes the store. Safe to call twice,
+   * and after a failure (the store is still closed).
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -238,47 +275,85 @@ export class Engine {
   }
 
   #ask<K extends CommandType>(command: CommandOf<K>): Promise<CommandResults[K]> {
-    if (this.#closing || this.#failure !== undefined) return Promise.reject(this.#refusal());
+    if (this.#closing || this.#failure) return Promise.reject(this.#refusal());
     return new Promise((resolve, reject) => {
       this.#actor.send({ type: 'command', command, resolve: resolve as (value: unknown) => void, reject } satisfies Envelope);
     });
   }
 
-  /** Runs inside the actor: one command, start to end, then its answer waits for durability. */
+  /**
+   * Runs inside the actor: one command, start to end, then its answer waits
+   * for durability. What was due expires first; that is a change of its own,
+   * kept even when the command is then refused.
+   */
   #process({ command, resolve, reject }: Envelope): void {
+    // Commands already in the mailbox when the engine failed must not touch memory either.
+    if (this.#failure) return reject(this.#refusal());
     const tx = new ChangeSet();
-    let ok = true;
+    const now = this.#clock.now();
     let result: unknown;
+    let refused: EngineError | undefined;
+    let fault: Error | undefined;
     const started = command.type === 'tick' ? performance.now() : 0;
     try {
-      result = this.#supervisor.handle(command, this.#clock.now(), tx);
+      this.#supervisor.expireDue(now, tx);
+      const expired = tx.size;
+      try {
+        result = this.#supervisor.handle(command, now, tx);
+      } catch (error) {
+        if (!isEngineError(error)) throw error;
+        if (tx.size > expired) throw new Error(`${command.type} was refused after it changed state: ${error.message}`, { cause: error });
+        refused = error;
+      }
     } catch (error) {
-      ok = false;
-      result = error;
+      fault = error instanceof Error ? error : new Error(`${command.type} threw ${String(error)}`, { cause: error });
     }
     if (command.type === 'tick') {
       this.#lastTickMs = performance.now() - started;
       this.#maxTickMs = Math.max(this.#maxTickMs, this.#lastTickMs);
     }
-    let durable: Promise<void>;
-    try {
-      durable = tx.size > 0 ? this.#store.append(tx.changes) : this.#store.flush();
-    } catch (error) {
-      durable = Promise.reject(error);
+    if (fault) {
+      // Memory may hold half of this command, and nothing rolls it back: append none of it, and stop.
+      this.#fail(fault);
+      this.#durable([]).then(
+        () => reject(this.#refusal()),
+        () => reject(this.#refusal()),
+      );
+      return;
     }
-    durable.then(
-      () => (ok ? resolve(result) : reject(result)),
+    this.#durable(tx.changes).then(
+      () => (refused ? reject(refused) : resolve(result)),
       (error: unknown) => {
-        this.#failure ??= error;
+        this.#fail(error instanceof Error ? error : new Error(String(error), { cause: error }));
         reject(this.#refusal());
       },
     );
     this.#armDeadline();
   }
 
+  /** Appends `changes` (or, with none, waits for what was appended before); resolves once durable. */
+  #durable(changes: ChangeSet['changes']): Promise<void> {
+    try {
+      return changes.length > 0 ? this.#store.append(changes) : this.#store.flush();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** For good: stops the timers, ends every watch, and from now on refuses every command. */
+  #fail(failure: Error): void {
+    if (this.#failure) return;
+    this.#failure = failure;
+    for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
+    this.#timers.clear();
+    for (const watches of this.#watchers.values()) for (const { watcher } of watches) watcher.end();
+    this.#watchers.clear();
+    this.#failed(failure);
+  }
+
   #refusal(): EngineError {
-    if (this.#failure !== undefined) {
-      return new EngineError('SHUTTING_DOWN', 'the store failed; the engine must be restarted', { cause: this.#failure });
+    if (this.#failure) {
+      return new EngineError('UNAVAILABLE', 'the engine failed and must be restarted', { cause: this.#failure });
     }
     return new EngineError('SHUTTING_DOWN', 'the engine is shutting down');
   }
@@ -287,7 +362,7 @@ export class Engine {
     this.#timers.set(
       timer,
       this.#clock.setTimeout(() => {
-        if (this.#closing) return;
+        if (this.#closing || this.#failure) return;
         this.#every(timer, ms);
         (timer === 'tick' ? this.tick() : this.sweep()).catch(() => undefined);
       }, ms),
@@ -325,7 +400,7 @@ export class Engine {
   /** One timer for the earliest deadline of all holds and tokens. */
   #armDeadline(): void {
     const at = this.#supervisor.nextDeadline();
-    if (at >= this.#deadlineAt || this.#closing) return;
+    if (at >= this.#deadlineAt || this.#closing || this.#failure) return;
     const previous = this.#timers.get('deadline');
     if (previous !== undefined) this.#clock.clearTimeout(previous);
     this.#deadlineAt = at;
@@ -335,7 +410,7 @@ export class Engine {
       this.#clock.setTimeout(() => {
         this.#timers.delete('deadline');
         this.#deadlineAt = Infinity;
-        if (this.#closing) return;
+        if (this.#closing || this.#failure) return;
         this.#ask({ type: 'expireDue' }).catch(() => undefined);
       }, delay),
     );

@@ -20,6 +20,7 @@ export const engineErrorCodes = [
   'BALANCE_LIMIT',
   'IDEMPOTENCY_KEY_REUSED',
   'SHUTTING_DOWN',
+  'UNAVAILABLE',
 ] as const;
 
 export type EngineErrorCode = (typeof engineErrorCodes)[number];

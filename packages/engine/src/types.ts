@@ -143,10 +143,22 @@ export interface EngineStats {
   readonly maxTickMs: number;
 }
 
+/**
+ * Whether the engine takes commands (see {@link Engine.health}). `failed` is
+ * for good: a write failed, or a command faulted halfway, so memory may differ
+ * from the store. Every command is then refused with `UNAVAILABLE`, and only a
+ * restart, which restores what is durable, recovers.
+ */
+export interface EngineHealth {
+  readonly status: 'ok' | 'closing' | 'failed';
+  /** With `failed`: what happened, for operators (logs, health checks); not meant for end users. */
+  readonly reason?: string;
+}
+
 /** Receives a watched token's updates (see {@link Engine.watchToken}). */
 export interface TokenWatcher {
   /** The token as it is now; called at once, then whenever status, position or wait change (at most once per tick). */
   update(token: QueueToken): void;
-  /** No more updates will come: the token is active or expired (after its last update), or the engine is closing. */
+  /** No more updates will come: the token is active or expired (after its last update), or the engine is closing or failed. */
   end(): void;
 }

@@ -31,6 +31,7 @@ export const problemTable = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+  UNAVAILABLE: { status: 503, title: 'Unavailable' },
 } as const satisfies Record<ProblemCode, { status: number; title: string }>;
 
 /** An error raised by the HTTP layer itself, with the same shape of answer as an engine error. */

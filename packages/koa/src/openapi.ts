@@ -50,6 +50,7 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
   if (route.body || route.params || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
   codes.add('SHUTTING_DOWN');
+  codes.add('UNAVAILABLE');
   const byStatus = new Map<number, ProblemCode[]>();
   for (const code of codes) byStatus.set(problemTable[code].status, [...(byStatus.get(problemTable[code].status) ?? []), code]);
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {

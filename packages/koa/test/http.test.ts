@@ -12,8 +12,8 @@ test('every engine error code has a status and a title in the one table', (t) =>
   }
   t.deepEqual(
     Object.values(problemTable).filter(({ status }) => status >= 500).map(({ status }) => status).sort(),
-    [500, 503],
-    'only a fault (500) and shutting down (503) are 5xx',
+    [500, 503, 503],
+    'only a fault (500), shutting down and a failed engine (503) are 5xx',
   );
 });
 

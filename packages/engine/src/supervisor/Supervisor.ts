@@ -41,9 +41,18 @@ export class Supervisor {
     this.#holds = new HoldBook(this.#catalog);
   }
 
-  /** Applies one command. Throws {@link EngineError} when it is refused. */
+  /** Expires whatever is past its deadline at `now`. Runs before every command. */
+  expireDue(now: number, tx: ChangeSet): void {
+    this.#holds.expireDue(now, tx);
+    this.#room.expireDue(now, tx);
+  }
+
+  /**
+   * Applies one command, after {@link expireDue}. Throws {@link EngineError}
+   * when it is refused, and then has changed nothing. Anything else it throws
+   * is a fault, after which memory may hold half a command.
+   */
   handle<K extends CommandType>(command: CommandOf<K>, now: number, tx: ChangeSet): CommandResults[K] {
-    this.#expireDue(now, tx);
     const handler = this.#handlers[command.type] as Handler<K>;
     return handler(command, now, tx);
   }
@@ -243,11 +252,6 @@ export class Supervisor {
       else this.#watched.delete(token);
     }
     return updates;
-  }
-
-  #expireDue(now: number, tx: ChangeSet): void {
-    this.#holds.expireDue(now, tx);
-    this.#room.expireDue(now, tx);
   }
 
   /** Any token the engine still knows, whatever its state. */
