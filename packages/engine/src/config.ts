@@ -1,6 +1,6 @@
 import { EngineError } from './errors.js';
 
-/** Tunables of the engine. Every value is a positive safe integer (times in ms, money in minor units). */
+/** Tunables of the engine. Every value is an integer within {@link configBounds} (times in ms, money in minor units). */
 export interface EngineConfig {
   /** How long a hold lasts. SPEC default: 5 minutes. */
   readonly holdTtlMs: number;
@@ -43,17 +43,46 @@ export const defaultConfig: EngineConfig = Object.freeze({
   reservationRetentionMs: 86_400_000,
 });
 
-/** Fills in defaults and rejects anything that is not a positive safe integer. */
+const DAY_MS = 86_400_000;
+
+/** The inclusive range of one option. */
+export interface ConfigBound {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * The range every option must lie in, checked at start. Durations and periods
+ * stay within a day, far below the longest timer (`MAX_TIMER_MS`, ~24.8 days)
+ * and the end of `Date`; how long records are kept stays within 30 days (keys
+ * at least 24 h); counts stay within what one process holds; money stays where
+ * a balance plus a charge is still a safe integer. The server derives its
+ * environment's limits from these.
+ */
+export const configBounds: { readonly [K in keyof EngineConfig]: ConfigBound } = Object.freeze({
+  holdTtlMs: { min: 1, max: DAY_MS },
+  holdSweepMs: { min: 1, max: DAY_MS },
+  queueTickMs: { min: 1, max: DAY_MS },
+  queueAdmitPerTick: { min: 1, max: 1_000_000 },
+  queueMaxActive: { min: 1, max: 5_000_000 },
+  tokenActiveTtlMs: { min: 1, max: DAY_MS },
+  queueWaitingTtlMs: { min: 1, max: DAY_MS },
+  maxHoldsPerUser: { min: 1, max: 100 },
+  maxChargeAmount: { min: 1, max: 1_000_000_000_000_000 },
+  maxBalance: { min: 1, max: 8_000_000_000_000_000 },
+  idempotencyTtlMs: { min: DAY_MS, max: 30 * DAY_MS },
+  reservationRetentionMs: { min: 1, max: 30 * DAY_MS },
+});
+
+/** Fills in defaults and rejects anything that is not an integer within {@link configBounds}, naming the option. */
 export function resolveConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
   const config: EngineConfig = { ...defaultConfig, ...overrides };
   for (const [key, value] of Object.entries(config)) {
-    if (!(key in defaultConfig)) throw new EngineError('VALIDATION_FAILED', `unknown config option "${key}"`);
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new EngineError('VALIDATION_FAILED', `config ${key} must be a positive safe integer, got ${String(value)}`);
+    if (!Object.hasOwn(configBounds, key)) throw new EngineError('VALIDATION_FAILED', `unknown config option "${key}"`);
+    const bound = configBounds[key as keyof EngineConfig];
+    if (!Number.isSafeInteger(value) || value < bound.min || value > bound.max) {
+      throw new EngineError('VALIDATION_FAILED', `config ${key} must be an integer from ${bound.min} to ${bound.max}, got ${String(value)}`);
     }
-  }
-  if (config.idempotencyTtlMs < 86_400_000) {
-    throw new EngineError('VALIDATION_FAILED', 'config idempotencyTtlMs must keep keys at least 24 h');
   }
   return Object.freeze(config);
 }

@@ -1,7 +1,7 @@
 export { createEngine, type EngineOptions } from './createEngine.js';
 export { Engine } from './Engine.js';
 export { EngineError, engineErrorCodes, isEngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
-export { defaultConfig, type EngineConfig } from './config.js';
+export { configBounds, defaultConfig, type ConfigBound, type EngineConfig } from './config.js';
 export { systemClock, type Clock } from './clock.js';
 export { seatMachine, type SeatContext, type SeatEvent, type SeatState } from './machines/seatMachine.js';
 export {
