@@ -61,6 +61,8 @@ export function createApp(engine: Engine, options: AppOptions = {}): Koa {
   const app = new Koa();
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
   app.use(async (ctx, next) => {
+    // A failed engine refuses everything until the process is restarted; say so rather than "shutting down".
+    if (engine.health.status === 'failed') throw new HttpProblem('UNAVAILABLE', 'the service failed and must be restarted; try again shortly');
     if (isShuttingDown()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
     ctx.set('Cache-Control', 'no-store');
     await next();

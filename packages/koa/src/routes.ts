@@ -67,6 +67,13 @@ const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as
 
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
 
+/** Refuses unless the engine takes commands. Why it failed is for the operator's log, not for this answer. */
+function requireHealthy(engine: Engine): void {
+  const { status } = engine.health;
+  if (status === 'failed') throw new HttpProblem('UNAVAILABLE', 'the service failed and must be restarted; try again shortly');
+  if (status === 'closing') throw new HttpProblem('SHUTTING_DOWN', 'the service is shutting down');
+}
+
 /** Every route of the API (SPEC §6), for an engine with the given limits. */
 export function apiRoutes(
   limits: { maxChargeAmount: number },
@@ -78,11 +85,30 @@ export function apiRoutes(
       method: 'get',
       path: '/health',
       summary: 'Liveness',
-      description: 'Answers 503 `SHUTTING_DOWN` while the server drains (as every route does).',
+      description:
+        'Answers 503 `UNAVAILABLE` once the engine failed (a write it could not make durable, or a command that faulted): ' +
+        'the process must be restarted, which restores what is durable. 503 `SHUTTING_DOWN` while the server drains or the engine closes.',
       bearer: false,
       success: { status: 200, schema: schemas.Health, description: 'Up' },
       errors: [],
-      handle: async () => ({ body: { status: 'ok' } }),
+      handle: async ({ engine }) => {
+        requireHealthy(engine);
+        return { body: { status: 'ok' } };
+      },
+    }),
+    route({
+      operationId: 'ready',
+      method: 'get',
+      path: '/ready',
+      summary: 'Readiness: whether to send traffic here',
+      description: '200 only while the engine takes commands. 503 `UNAVAILABLE` once it failed, 503 `SHUTTING_DOWN` while the server drains or the engine closes.',
+      bearer: false,
+      success: { status: 200, schema: schemas.Ready, description: 'Taking requests' },
+      errors: [],
+      handle: async ({ engine }) => {
+        requireHealthy(engine);
+        return { body: { status: 'ready' } };
+      },
     }),
     route({
       operationId: 'openapi',

@@ -94,6 +94,7 @@ export const Payment = z
 
 export const Wallet = z.object({ userId: z.string(), balance: Money }).meta({ id: 'Wallet' });
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const Ready = z.object({ status: z.literal('ready') }).meta({ id: 'Ready' });
 export const OpenApiDocument = z.looseObject({ openapi: z.literal('3.1.0') }).meta({ id: 'OpenApiDocument' });
 
 export const Problem = z

@@ -31,6 +31,7 @@ test('the document describes exactly the routes the app serves, with their schem
     'GET /openapi.json',
     'GET /queue/tokens/current',
     'GET /queue/tokens/current/events',
+    'GET /ready',
     'GET /reservations/{reservationId}',
     'GET /schedules/{scheduleId}/seats',
     'GET /users/{userId}/balance',

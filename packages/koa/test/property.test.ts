@@ -18,6 +18,7 @@ const ROUTES: [method: (typeof METHODS)[number], path: string][] = [
   ['GET', '/users/:id/balance'],
   ['POST', '/users/:id/balance/charge'],
   ['GET', '/health'],
+  ['GET', '/ready'],
   ['GET', '/openapi.json'],
 ];
 const visible = (max: number) => fc.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${max}}$`));
