@@ -1,7 +1,10 @@
-import type { EngineConfig } from '@usher/engine';
+import { configBounds, defaultConfig, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 
 const positive = z.coerce.number().int().min(1);
+/** An engine option: its bounds and default come from the engine, the one source of truth. */
+const engineOption = (option: keyof EngineConfig) =>
+  z.coerce.number().int().min(configBounds[option].min).max(configBounds[option].max).default(defaultConfig[option]);
 
 /** The environment the server reads (SPEC §7), with defaults. */
 const Env = z.object({
@@ -9,19 +12,19 @@ const Env = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
   CATALOG: z.string().min(1).optional(),
-  HOLD_TTL_MS: positive.default(300_000),
-  HOLD_SWEEP_MS: positive.default(10_000),
-  QUEUE_TICK_MS: positive.default(1_000),
-  QUEUE_ADMIT_PER_TICK: positive.default(100),
-  QUEUE_MAX_ACTIVE: positive.default(1_000),
-  TOKEN_ACTIVE_TTL_MS: positive.default(600_000),
-  QUEUE_WAITING_TTL_MS: positive.default(300_000),
-  MAX_HOLDS_PER_USER: positive.default(4),
+  HOLD_TTL_MS: engineOption('holdTtlMs'),
+  HOLD_SWEEP_MS: engineOption('holdSweepMs'),
+  QUEUE_TICK_MS: engineOption('queueTickMs'),
+  QUEUE_ADMIT_PER_TICK: engineOption('queueAdmitPerTick'),
+  QUEUE_MAX_ACTIVE: engineOption('queueMaxActive'),
+  TOKEN_ACTIVE_TTL_MS: engineOption('tokenActiveTtlMs'),
+  QUEUE_WAITING_TTL_MS: engineOption('queueWaitingTtlMs'),
+  MAX_HOLDS_PER_USER: engineOption('maxHoldsPerUser'),
   /** `false` trades power-loss safety for speed (acknowledged writes still survive a process crash). */
   FSYNC: z.enum(['true', 'false']).default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a graceful shutdown waits for in-flight requests before closing connections. */
-  SHUTDOWN_GRACE_MS: positive.default(10_000),
+  SHUTDOWN_GRACE_MS: positive.max(3_600_000).default(10_000),
 });
 
 export interface ServerConfig {

@@ -2,7 +2,8 @@
 /**
  * The usher server: `pnpm start`. Reads the environment (SPEC §7), opens the
  * lowdb store in DATA_DIR, loads the demo catalog (or CATALOG) on first start,
- * listens, and shuts down gracefully on SIGTERM or SIGINT.
+ * listens, and shuts down gracefully on SIGTERM or SIGINT (exit 0), or after
+ * the engine failed (exit 1, to be restarted).
  */
 import { pino } from 'pino';
 import { readConfig } from './config.js';
@@ -21,7 +22,7 @@ try {
     running.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(running.engine.health.status === 'failed' ? 1 : 0);
       },
       (error: unknown) => {
         logger.fatal({ err: error }, 'shutdown failed');
@@ -31,6 +32,11 @@ try {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // After a failure the server drains and closes the store, then exits 1 for its supervisor (systemd, Kubernetes) to restart it.
+  void running.failed.then(() => {
+    logger.info('stopped after a failure');
+    process.exit(1);
+  });
 } catch (error) {
   logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
   process.exit(1);

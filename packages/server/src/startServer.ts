@@ -18,8 +18,15 @@ export interface RunningServer {
   readonly url: string;
   readonly engine: Engine;
   readonly server: Server;
-  /** Graceful shutdown: refuse new requests, finish in-flight ones, flush the store. */
+  /** Graceful shutdown: refuse new requests, finish in-flight ones, flush and close the store (also after a failure). */
   close(): Promise<void>;
+  /**
+   * Resolves once the engine has failed (a write the store could not make
+   * durable, or a command that faulted) and the server has then shut down as
+   * gracefully as on SIGTERM. Never rejects. The process should exit 1 then,
+   * so that its supervisor restarts it: a restart restores what is durable.
+   */
+  readonly failed: Promise<Error>;
 }
 
 /**
@@ -69,10 +76,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
 
   let closing: Promise<void> | undefined;
-  return {
+  const running: RunningServer = {
     url: `http://${hostname}:${port}`,
     engine,
     server,
+    failed: engine.whenFailed.then(async (failure) => {
+      logger.fatal({ err: failure }, 'the engine failed; draining, then exiting to be restarted');
+      await running.close().catch((error: unknown) => logger.fatal({ err: error }, 'shutdown failed'));
+      return failure;
+    }),
     close: () =>
       (closing ??= (async () => {
         shuttingDown = true;
@@ -84,7 +96,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         clearInterval(idle);
         clearTimeout(force);
         const journal = store.stats;
-        const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats();
+        // A failed engine answers nothing, stats included; its store is closed all the same.
+        const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats().catch(() => ({ lastTickMs: undefined, maxTickMs: undefined, watchedTokens: undefined }));
         await engine.close();
         logger.info(
           { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10, lastTickMs, maxTickMs, watchedTokens },
@@ -92,4 +105,5 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         );
       })()),
   };
+  return running;
 }

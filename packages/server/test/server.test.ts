@@ -119,6 +119,13 @@ test('a bad environment stops the server at once with a clear message', async (t
   t.regex(error!.message, /exited \(1\).*bad environment.*PORT.*HOLD_TTL_MS/);
 });
 
+test('an engine setting past its bound stops the server at start, naming the variable', async (t) => {
+  const DATA_DIR = await dataDir(t);
+  // Accepted before bounds: every hold then answered 500 and was kept, expiring in ~273,000 years.
+  const error = await t.throwsAsync(startServerProcess({ DATA_DIR, HOLD_TTL_MS: '8640000000000000' }));
+  t.regex(error!.message, /exited \(1\).*bad environment.*HOLD_TTL_MS.*86400000/);
+});
+
 test('malformed HTTP is answered 400 problem+json too', async (t) => {
   const DATA_DIR = await dataDir(t);
   const server = await startServerProcess({ DATA_DIR });

@@ -12,9 +12,15 @@ export interface ServerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the real server (`src/main.ts`) as a child process on a free port; resolves once it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, main], {
+/**
+ * Starts the real server (`src/main.ts`) as a child process on a free port; resolves once it listens.
+ * With `fileSizeLimitKiB` it runs under `ulimit -f`: a write past that size fails with `EFBIG`
+ * (Node ignores `SIGXFSZ`), which is how a full disk looks to the server.
+ */
+export async function startServerProcess(env: Record<string, string>, options: { fileSizeLimitKiB?: number } = {}): Promise<ServerProcess> {
+  const command = [process.execPath, ...process.execArgv, main];
+  const limited = options.fileSizeLimitKiB === undefined ? command : ['bash', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command];
+  const child = spawn(limited[0]!, limited.slice(1), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_TICK_MS: '20', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
