@@ -30,6 +30,17 @@ export interface AppOptions {
   readonly problemTypeBase?: string;
   /** `info` of the OpenAPI document. */
   readonly info?: DocumentInfo;
+  /**
+   * Open event streams (`GET /queue/tokens/current/events`) per token; one
+   * more ends the oldest, normally (a reloaded page's stream replaces the
+   * stale one). Default 3.
+   */
+  readonly maxStreamsPerToken?: number;
+  /**
+   * An event stream ends normally after this long (between 90% and 100% of
+   * it), and `EventSource` reconnects by itself. Default 15 min.
+   */
+  readonly streamMaxLifetimeMs?: number;
 }
 
 /**
@@ -53,7 +64,7 @@ export function createApp(engine: Engine, options: AppOptions = {}): Koa {
   const isShuttingDown = options.isShuttingDown ?? (() => false);
   const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
   let document: unknown;
-  const events = new TokenEventStreams(isShuttingDown);
+  const events = new TokenEventStreams(isShuttingDown, { maxPerToken: options.maxStreamsPerToken, maxLifetimeMs: options.streamMaxLifetimeMs });
   const routes = apiRoutes(engine.config, { document: () => (document ??= openApiDocument(routes, info)), events });
   const router = new Router();
   for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options));

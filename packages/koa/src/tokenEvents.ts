@@ -3,19 +3,35 @@ import type { Engine } from '@usher/engine';
 
 const KEEP_ALIVE_MS = 15_000;
 
+export interface StreamLimits {
+  /** Open streams per token; one more ends the oldest. Default 3. */
+  readonly maxPerToken?: number | undefined;
+  /** A stream ends after this long (between 90% and 100% of it, so that streams opened together do not reconnect together). Default 15 min. */
+  readonly maxLifetimeMs?: number | undefined;
+}
+
 /**
  * The open event streams of one app. One timer serves them all: a comment
  * line every 15 s keeps proxies from closing idle streams, and streams end
- * within a second of a graceful shutdown starting.
+ * within a second of a graceful shutdown starting. Each stream also ends
+ * after its lifetime, and a token has at most `maxPerToken` open: a reloaded
+ * page's stream replaces the oldest. Those are normal ends, after which an
+ * `EventSource` reconnects by itself (`retry: 2000`).
  */
 export class TokenEventStreams {
   readonly #open = new Set<PassThrough>();
+  /** The open streams of each token, oldest first. */
+  readonly #byToken = new Map<string, Set<PassThrough>>();
   readonly #isShuttingDown: () => boolean;
+  readonly #maxPerToken: number;
+  readonly #maxLifetimeMs: number;
   #timer: NodeJS.Timeout | undefined;
   #ticks = 0;
 
-  constructor(isShuttingDown: () => boolean) {
+  constructor(isShuttingDown: () => boolean, limits: StreamLimits = {}) {
     this.#isShuttingDown = isShuttingDown;
+    this.#maxPerToken = limits.maxPerToken ?? 3;
+    this.#maxLifetimeMs = limits.maxLifetimeMs ?? 900_000;
   }
 
   get size(): number {
@@ -24,8 +40,9 @@ export class TokenEventStreams {
 
   /**
    * A `text/event-stream` of the token: `event: token` with its view at once,
-   * then at each change, ending when the token is active or expired. Throws
-   * before anything is streamed if the engine refuses the token.
+   * then at each change, ending when the token is active or expired (or at the
+   * end of its lifetime, or when newer streams of the token replace it).
+   * Throws before anything is streamed if the engine refuses the token.
    */
   async open(engine: Engine, token: string): Promise<PassThrough> {
     const stream = new PassThrough();
@@ -36,9 +53,20 @@ export class TokenEventStreams {
     });
     if (stream.writableEnded) return stream;
     this.#open.add(stream);
+    let mine = this.#byToken.get(token);
+    if (mine === undefined) this.#byToken.set(token, (mine = new Set()));
+    mine.add(stream);
+    if (mine.size > this.#maxPerToken) {
+      const [oldest] = mine;
+      mine.delete(oldest!);
+      oldest!.end();
+    }
+    const lifetime = setTimeout(() => stream.end(), this.#maxLifetimeMs * (0.9 + Math.random() * 0.1)).unref();
     stream.once('close', () => {
       stop();
+      clearTimeout(lifetime);
       this.#open.delete(stream);
+      if (mine.delete(stream) && mine.size === 0 && this.#byToken.get(token) === mine) this.#byToken.delete(token);
       if (this.#open.size === 0) this.#stopTimer();
     });
     this.#timer ??= setInterval(() => this.#beat(), 1_000).unref();

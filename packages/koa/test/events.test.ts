@@ -1,8 +1,8 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { schemas } from '@usher/koa';
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { activeToken, assertProblem, bearer, startApi, until } from './helpers/api.js';
+import { activeToken, assertProblem, bearer, startApi, until, type Api } from './helpers/api.js';
 
 /** The `token` events of a text/event-stream body. */
 function tokenEvents(text: string) {
@@ -60,4 +60,76 @@ test('a client that goes away stops the watch', async (t) => {
   response.destroy();
   await until(async () => (await api.engine.stats()).watchedTokens === 0);
   t.is((await api.engine.stats()).watchedTokens, 0, 'the watch ended with the connection');
+});
+
+/** The API on a real port, for tests that hold streams open. */
+async function listening(t: ExecutionContext, api: Api): Promise<number> {
+  const server = api.app.listen(0, '127.0.0.1');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Opens an event stream; resolves at its first `token` event, with its text so far and how it ended. */
+function openStream(port: number, token: string) {
+  return new Promise<{ response: IncomingMessage; text: () => string; ended: Promise<'end' | 'aborted'> }>((resolve, reject) => {
+    const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
+      let text = '';
+      const ended = new Promise<'end' | 'aborted'>((done) => {
+        response.once('end', () => done('end'));
+        response.once('aborted', () => done('aborted'));
+      });
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('event: token')) resolve({ response, text: () => text, ended });
+      });
+    });
+    request.on('error', reject);
+  });
+}
+
+/** `promise`, or 'still open' after `ms` of real time (these streams live on real sockets). */
+const within = <T>(promise: Promise<T>, ms: number) =>
+  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(resolve, ms, 'still open').unref())]);
+
+test('a fourth stream for one token ends the oldest; the other three stay open and get the next event', async (t) => {
+  const api = await startApi({ config: { queueMaxActive: 1, tokenActiveTtlMs: 1_000 }, app: { maxStreamsPerToken: 3 } });
+  await activeToken(api, 'ann');
+  await api.http.post('/queue/tokens').send({ userId: 'bob' });
+  const cat = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
+  const dan = (await api.http.post('/queue/tokens').send({ userId: 'dan' })).body.token as string;
+  const port = await listening(t, api);
+  const streams: Awaited<ReturnType<typeof openStream>>[] = [];
+  for (let i = 0; i < 4; i++) streams.push(await openStream(port, cat));
+  const other = await openStream(port, dan);
+  t.teardown(() => [...streams, other].forEach((stream) => stream.response.destroy()));
+  t.is(await within(streams[0]!.ended, 2_000), 'end', 'the oldest ended normally: the browser reconnects');
+  t.regex(streams[0]!.text(), /"status":"waiting","position":2/, 'it was still waiting');
+  // ann's turn ends, a tick moves everyone up: the three newer streams (and dan's) get it.
+  api.clock.increment(1_000);
+  await api.engine.tick();
+  for (const stream of streams.slice(1)) await until(async () => stream.text().includes('"status":"waiting","position":1'));
+  await until(async () => other.text().includes('"status":"waiting","position":2'));
+  t.true([...streams.slice(1), other].every((stream) => !stream.response.complete), 'the others are still open');
+});
+
+test('a stream ends by itself after its maximum lifetime, with the token still waiting', async (t) => {
+  const api = await startApi({ config: { queueMaxActive: 1 }, app: { streamMaxLifetimeMs: 200 } });
+  await activeToken(api, 'ann');
+  const bob = (await api.http.post('/queue/tokens').send({ userId: 'bob' })).body.token as string;
+  const port = await listening(t, api);
+  const started = performance.now();
+  const stream = await openStream(port, bob);
+  t.teardown(() => stream.response.destroy());
+  t.is(await within(stream.ended, 2_000), 'end', 'a normal end: EventSource reconnects after `retry`');
+  const lived = performance.now() - started;
+  t.true(lived >= 150 && lived < 2_000, `lived ${Math.round(lived)} ms`);
+  t.regex(stream.text(), /^retry: 2000\n\n/);
+  t.deepEqual(tokenEvents(stream.text()).map((view) => view.status), ['waiting'], 'no last event: the token is not done');
+  await until(async () => (await api.engine.stats()).watchedTokens === 0);
+  t.is((await api.http.get('/queue/tokens/current').set(bearer(bob))).body.status, 'waiting');
 });
