@@ -1,5 +1,6 @@
 import { configBounds, defaultConfig, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
+import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
 
 const positive = z.coerce.number().int().min(1);
 /** An engine option: its bounds and default come from the engine, the one source of truth. */
@@ -25,6 +26,16 @@ const Env = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a graceful shutdown waits for in-flight requests before closing connections. */
   SHUTDOWN_GRACE_MS: positive.max(3_600_000).default(10_000),
+  /** Time for a request's headers; a connection that sends nothing is closed after it too. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Time for a whole request, body included (not the answer: event streams are not cut). */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Open connections in all; default from the open-file limit. */
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(() => defaultMaxConnections()),
+  /** Open connections per client address; `0`: no cap. */
+  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(64),
+  MAX_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(100).default(3),
+  STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
 });
 
 export interface ServerConfig {
@@ -36,6 +47,9 @@ export interface ServerConfig {
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly engine: Partial<EngineConfig>;
+  readonly http: HttpLimits;
+  /** Event streams: open ones per token (one more ends the oldest), and how long one lasts. */
+  readonly streams: { readonly maxPerToken: number; readonly maxLifetimeMs: number };
 }
 
 /** Reads the environment; throws one readable error listing every bad variable. */
@@ -64,5 +78,20 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
       queueWaitingTtlMs: e.QUEUE_WAITING_TTL_MS,
       maxHoldsPerUser: e.MAX_HOLDS_PER_USER,
     },
+    http: httpLimits(e),
+    streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
+  };
+}
+
+function httpLimits(e: z.infer<typeof Env>): HttpLimits {
+  // Node refuses a headers timeout over the request timeout.
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new Error(`bad environment: HTTP_HEADERS_TIMEOUT_MS: must not be over HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
+  return {
+    headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
   };
 }

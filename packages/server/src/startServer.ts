@@ -10,6 +10,7 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
+import { limitConnections, serverOptions } from './connectionLimits.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -53,18 +54,22 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
   });
-  host.use(mount(createApp(engine, { isShuttingDown: () => shuttingDown })));
+  host.use(
+    mount(createApp(engine, { isShuttingDown: () => shuttingDown, maxStreamsPerToken: config.streams.maxPerToken, streamMaxLifetimeMs: config.streams.maxLifetimeMs })),
+  );
   // Mounted, the API's faults are emitted by the host app. A client hanging up
   // mid-answer (closing the waiting page ends its event stream) is not a fault.
   host.on('error', (error: NodeJS.ErrnoException) => {
     if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
     else logger.error({ err: error }, 'unexpected error');
   });
-  const server = createServer(host.callback());
+  const server = createServer(serverOptions(config.http), host.callback());
   server.keepAliveTimeout = 65_000;
+  limitConnections(server, config.http, logger);
   // Malformed HTTP never reaches Koa: answer it as a problem too.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || error.code === 'ECONNRESET') return socket.destroy();
+    // Too slow (nothing sent, slow headers or body: HTTP_*_TIMEOUT_MS): closed without an answer.
+    if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return socket.destroy();
     const body = JSON.stringify({ ...toProblem(Object.assign(new Error('malformed HTTP request'), { status: 400 }), 'urn:usher:problem:').body, detail: 'malformed HTTP request' });
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
