@@ -173,20 +173,8 @@ function waiting() {
   );
   let first;
   const source = new EventSource(`/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`);
-  source.addEventListener('token', (event) => {
-    const token = JSON.parse(event.data);
-    if (token.status === 'active') {
-      source.close();
-      show(concerts);
-      return;
-    }
-    first ??= token.position;
-    position.textContent = token.position.toLocaleString('en');
-    wait.textContent = `Your turn in ${roughly(token.estimatedWaitSeconds)}`;
-    bar.firstChild.style.width = `${Math.max(4, 100 * (1 - (token.position - 1) / Math.max(1, first)))}%`;
-  });
-  source.onerror = async () => {
-    // The stream ended or broke: ask once where the token stands.
+  // Where the token stands, asked once, when the stream cannot go on.
+  const ask = async () => {
     source.close();
     try {
       const token = await call('GET', '/queue/tokens/current');
@@ -194,6 +182,26 @@ function waiting() {
     } catch (error) {
       showProblem(error);
     }
+  };
+  source.addEventListener('token', (event) => {
+    const token = JSON.parse(event.data);
+    // Only a last event saying active or expired is final.
+    if (token.status === 'active') {
+      source.close();
+      show(concerts);
+      return;
+    }
+    if (token.status === 'expired') return void ask();
+    first ??= token.position;
+    position.textContent = token.position.toLocaleString('en');
+    wait.textContent = `Your turn in ${roughly(token.estimatedWaitSeconds)}`;
+    bar.firstChild.style.width = `${Math.max(4, 100 * (1 - (token.position - 1) / Math.max(1, first)))}%`;
+  });
+  source.onerror = () => {
+    // A stream that ended (the server ends them after a while, or when the
+    // token's newer streams replace it) or broke: the browser reconnects by
+    // itself after `retry`. Only a refused reconnect (an error answer) closes it.
+    if (source.readyState === EventSource.CLOSED) void ask();
   };
   return () => source.close();
 }
