@@ -47,6 +47,8 @@ export async function startUsher(env: Record<string, string> = {}, nodeArgs: str
     QUEUE_ADMIT_PER_TICK: '1000',
     TOKEN_ACTIVE_TTL_MS: '3600000',
     QUEUE_WAITING_TTL_MS: '3600000',
+    // Every load comes from 127.0.0.1: the per-address cap is for the internet, not for the bench.
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
     ...env,
   }, nodeArgs);
   return {
