@@ -164,6 +164,8 @@ export function apiRoutes(
       description:
         'A `text/event-stream`: an `event: token` with the QueueToken at once, then whenever its status, position or wait estimate ' +
         'changes (at most once per scheduler tick); the stream ends once the token is active or expired. An open stream counts as polling. ' +
+        'A stream also ends after its maximum lifetime (15 min by default), and a token has at most 3 streams open (a newer one ends the oldest): ' +
+        'both are normal ends, after which `EventSource` reconnects by itself. ' +
         '`EventSource` cannot send headers, so the token may also come as `?access_token=` (RFC 6750).',
       bearer: true,
       queryToken: true,

@@ -68,7 +68,7 @@ test('the whole flow over real HTTP, then SIGKILL and restart: the paid seat and
 
 test('SIGTERM under load: in-flight requests finish, every 2xx is durable, the process exits 0', async (t) => {
   const DATA_DIR = await dataDir(t);
-  const server = await startServerProcess({ DATA_DIR });
+  const server = await startServerProcess({ DATA_DIR, MAX_CONNECTIONS_PER_ADDRESS: '0' });
   const api = client(server.url);
   const token = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body.token as string;
   const charges = Array.from({ length: 200 }, (_, i) =>

@@ -23,6 +23,7 @@ const advice = {
   ALREADY_PAID: 'This seat is already yours.',
   VALIDATION_FAILED: 'Please check what you typed.',
   SHUTTING_DOWN: 'The box office is restarting. Try again in a few seconds.',
+  UNAVAILABLE: 'The box office cannot take orders right now. Try again in a few seconds.',
 };
 
 /** An RFC 9457 problem answered by the API. */
