@@ -1,0 +1,2 @@
+// The PostgreSQL engine (the same engine API as @usher/engine) comes next.
+export {};
