@@ -18,5 +18,5 @@ export { emptyContents, applyChanges, type Store, type StoreContents, type Chang
 export { collectionNames } from './persistence/records.js';
 export type * from './persistence/records.js';
 export { MAX_ID_LENGTH } from './validate.js';
-export { MAX_SEATS_PER_SCHEDULE } from './catalog/Catalog.js';
+export { MAX_SEATS_PER_SCHEDULE } from './rules/catalog.js';
 export type * from './types.js';

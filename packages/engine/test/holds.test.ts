@@ -2,7 +2,7 @@ import test from 'ava';
 import { Catalog } from '../src/catalog/Catalog.js';
 import { HoldBook } from '../src/holds/HoldBook.js';
 import { ChangeSet } from '../src/persistence/ChangeSet.js';
-import { createEngine, type Clock } from '@usher/engine';
+import { createEngine, type Clock, type ReservationRecord } from '@usher/engine';
 import { activeToken, catalog, rejects, START, startEngine } from './helpers/fixture.js';
 
 const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
@@ -94,7 +94,8 @@ test('the safety sweep expires an overdue hold without the deadline heap', (t) =
   const schedule = catalog.addSchedule({ id: 's', concertId: 'c', startsAt: '2027-01-01T00:00:00Z', totalSeats: 3, prices: [{ from: 1, to: 3, price: 10 }] });
   const holds = new HoldBook(catalog);
   const tx = new ChangeSet();
-  const hold = holds.hold('ann', schedule, 2, START, 1_000, tx);
+  const hold: ReservationRecord = { id: 'r1', userId: 'ann', scheduleId: 's', seatNo: 2, price: 10, status: 'held', createdAt: START, expiresAt: START + 1_000 };
+  holds.hold(hold, tx);
   holds.sweep(START + 999, tx);
   t.is(hold.status, 'held');
   holds.sweep(START + 1_000, tx);

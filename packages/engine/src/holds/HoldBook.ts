@@ -1,13 +1,17 @@
-import { newId } from '../ids.js';
 import type { Catalog, ScheduleEntry } from '../catalog/Catalog.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
 import { DeadlineHeap } from '../timers/DeadlineHeap.js';
+import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
+import { reservationLifecycle } from '../machines/lifecycles.js';
+import type { ReservationEvent } from '../machines/reservationMachine.js';
 
 /**
  * Reservations and the seats they occupy, kept consistent together: a seat is
  * `held` exactly while a `held` reservation points at it, and `paid` exactly
- * when a `paid` one does.
+ * when a `paid` one does. Reservations follow the reservation machine and
+ * seats the seat machine (both compiled to tables). What to change is decided
+ * by the rules (`rules/holds.ts`); this only applies it.
  */
 export class HoldBook {
   readonly #catalog: Catalog;
@@ -44,36 +48,35 @@ export class HoldBook {
     return this.#heldByUser.get(userId)?.size ?? 0;
   }
 
-  /** Holds a seat that the caller checked is available. */
-  hold(userId: string, schedule: ScheduleEntry, seatNo: number, now: number, ttlMs: number, tx: ChangeSet): ReservationRecord {
-    const reservation: ReservationRecord = {
-      id: newId(),
-      userId,
-      scheduleId: schedule.record.id,
-      seatNo,
-      price: schedule.priceOf(seatNo),
-      status: 'held',
-      createdAt: now,
-      expiresAt: now + ttlMs,
-    };
-    if (!schedule.seats.hold(reservation)) throw new Error(`seat ${seatNo} of ${schedule.record.id} is not available`);
+  /** Holds a seat for a reservation the rules decided (its seat is available). */
+  hold(reservation: ReservationRecord, tx: ChangeSet): void {
+    const schedule = this.#catalog.schedule(reservation.scheduleId)!;
+    if (!schedule.seats.hold(reservation)) throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is not available`);
     this.#reservations.set(reservation.id, reservation);
     this.#addHeld(reservation);
     tx.put('reservations', reservation.id, reservation);
-    return reservation;
+  }
+
+  /** Ends a hold as the rules decided: `paid`, `cancelled`, or `expired` (at its deadline). */
+  end(id: string, status: 'paid' | 'cancelled' | 'expired', at: number, tx: ChangeSet): void {
+    const reservation = this.#reservations.get(id);
+    if (!reservation) throw new Error(`no reservation ${id}`);
+    if (status === 'paid') this.#markPaid(reservation, tx);
+    else if (status === 'cancelled') this.#cancel(reservation, at, tx);
+    else this.#expire(reservation, tx);
   }
 
   /** `held → cancelled`, the seat becomes available. */
-  cancel(reservation: ReservationRecord, now: number, tx: ChangeSet): void {
+  #cancel(reservation: ReservationRecord, at: number, tx: ChangeSet): void {
     this.#seats(reservation).release(reservation.seatNo);
-    this.#end(reservation, 'cancelled', now, tx);
+    this.#end(reservation, 'CANCEL', at, tx);
   }
 
   /** `held → paid`, the seat is sold. */
-  markPaid(reservation: ReservationRecord, tx: ChangeSet): void {
+  #markPaid(reservation: ReservationRecord, tx: ChangeSet): void {
     this.#seats(reservation).pay(reservation.seatNo);
     this.#removeHeld(reservation);
-    reservation.status = 'paid';
+    reservation.status = this.#next(reservation, 'PAY');
     this.#paid++;
     tx.put('reservations', reservation.id, reservation);
   }
@@ -139,15 +142,22 @@ export class HoldBook {
 
   #expire(reservation: ReservationRecord, tx: ChangeSet): void {
     this.#seats(reservation).expire(reservation.seatNo);
-    this.#end(reservation, 'expired', reservation.expiresAt, tx);
+    this.#end(reservation, TIMEOUT, reservation.expiresAt, tx);
   }
 
-  #end(reservation: ReservationRecord, status: ReservationStatus, at: number, tx: ChangeSet): void {
+  #end(reservation: ReservationRecord, event: ReservationEvent['type'] | Timeout, at: number, tx: ChangeSet): void {
     this.#removeHeld(reservation);
-    reservation.status = status;
+    reservation.status = this.#next(reservation, event);
     reservation.endedAt = at;
     this.#ended.set(reservation.id, reservation);
     tx.put('reservations', reservation.id, reservation);
+  }
+
+  /** The reservation machine's answer; an event it refuses there is a programming error. */
+  #next(reservation: ReservationRecord, event: ReservationEvent['type'] | Timeout): ReservationStatus {
+    const next = reservationLifecycle.next(reservation.status, event);
+    if (next === undefined) throw new Error(`reservation ${reservation.id} in "${reservation.status}" cannot take ${event}`);
+    return next;
   }
 
   #addHeld(reservation: ReservationRecord): void {

@@ -1,4 +1,3 @@
-import { EngineError } from '../errors.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { IdempotencyRecord } from '../persistence/records.js';
 
@@ -6,7 +5,8 @@ import type { IdempotencyRecord } from '../persistence/records.js';
  * The first successful answer of each idempotent request, per user and key.
  *
  * Only successes are kept: a refused request changed nothing, so retrying it
- * with the same key (after charging the wallet, say) runs it again. The map is
+ * with the same key (after charging the wallet, say) runs it again. Whether a
+ * retry replays is the rules' call (`replayOf`). The map is
  * in creation order, so forgetting old keys reads from the front.
  */
 export class IdempotencyKeys {
@@ -16,22 +16,13 @@ export class IdempotencyKeys {
     return this.#records.size;
   }
 
-  /**
-   * The stored answer for this user's key, if any. Throws
-   * `IDEMPOTENCY_KEY_REUSED` when the key was used for a different request.
-   */
-  replay(userId: string, key: string, fingerprint: string): { result: unknown } | undefined {
-    const record = this.#records.get(recordKey(userId, key));
-    if (!record) return undefined;
-    if (record.fingerprint !== fingerprint) {
-      throw new EngineError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request');
-    }
-    return { result: record.result };
+  /** The stored answer of this user's key, if any (the rules judge whether it replays). */
+  find(userId: string, key: string | undefined): IdempotencyRecord | undefined {
+    return key === undefined ? undefined : this.#records.get(recordKey(userId, key));
   }
 
-  remember(userId: string, key: string, fingerprint: string, result: unknown, now: number, tx: ChangeSet): void {
-    const id = recordKey(userId, key);
-    const record: IdempotencyRecord = { userId, key, fingerprint, result, createdAt: now };
+  remember(record: IdempotencyRecord, tx: ChangeSet): void {
+    const id = recordKey(record.userId, record.key);
     this.#records.set(id, record);
     tx.put('idempotency', id, record);
   }

@@ -1,4 +1,3 @@
-import { newId } from '../ids.js';
 import type { EngineConfig } from '../config.js';
 import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import { queueTokenLifecycle } from '../machines/lifecycles.js';
@@ -7,6 +6,8 @@ import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { TokenRecord } from '../persistence/records.js';
 import { DeadlineHeap } from '../timers/DeadlineHeap.js';
 import type { QueueToken } from '../types.js';
+import type { TokenState } from '../rules/changes.js';
+import { isAbandoned, tokenView, type Place } from '../rules/queue.js';
 import { AdmissionRate } from './AdmissionRate.js';
 import { RecencyList, type RecencyNode } from './RecencyList.js';
 import { WaitingLine } from './WaitingLine.js';
@@ -15,7 +16,7 @@ import { WaitingLine } from './WaitingLine.js';
  * One token: the snapshot of a {@link queueTokenMachine} as plain data. The
  * links of the poll-recency list live on it, so the list costs no extra object.
  */
-export class TokenEntry implements RecencyNode<TokenEntry> {
+export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   readonly token: string;
   readonly userId: string;
   readonly seq: number;
@@ -86,27 +87,29 @@ export class WaitingRoom {
     return this.#tokens.get(token);
   }
 
-  /**
-   * The user's live token, or a new one. A new token is admitted at once when
-   * nobody is waiting and there is room.
-   */
-  issue(userId: string, now: number, tx: ChangeSet): { entry: TokenEntry; created: boolean } {
-    const live = this.#liveByUser.get(userId);
-    if (live) {
-      this.poll(live, now);
-      return { entry: live, created: false };
-    }
-    const entry = new TokenEntry(newId(), userId, this.#line.nextSeq, now);
+  /** The user's waiting or active token. */
+  live(userId: string): TokenEntry | undefined {
+    return this.#liveByUser.get(userId);
+  }
+
+  /** The line number the next waiting token gets. */
+  get nextSeq(): number {
+    return this.#line.nextSeq;
+  }
+
+  /** Adds a token the rules issued: waiting at the end of the line, or active at once. */
+  add(state: TokenState, tx: ChangeSet): TokenEntry {
+    const entry = new TokenEntry(state.token, state.userId, state.seq, state.issuedAt);
     this.#tokens.set(entry.token, entry);
-    this.#liveByUser.set(userId, entry);
-    if (this.#line.size === 0 && this.#active < this.#config.queueMaxActive) {
-      this.#admit(entry, now);
+    this.#liveByUser.set(entry.userId, entry);
+    if (state.status === 'active') {
+      this.#admit(entry, state.expiresAt);
     } else {
       this.#line.push(entry, entry.seq);
       this.#recency.append(entry);
     }
     tx.put('tokens', entry.token, entry.toJSON());
-    return { entry, created: true };
+    return entry;
   }
 
   /** Records a poll: a waiting token polled within `waitingTtl` is not abandoned. */
@@ -120,25 +123,20 @@ export class WaitingRoom {
     return entry.status === 'waiting' ? this.#line.rank(entry.seq) : 0;
   }
 
-  /** Admits up to `min(admitPerTick, maxActive - active)` waiting tokens, first come first served. */
-  admit(now: number, tx: ChangeSet): number {
-    const hadWaiting = this.#line.size > 0;
-    const room = Math.min(this.#config.queueAdmitPerTick, this.#config.queueMaxActive - this.#active);
-    let admitted = 0;
-    while (admitted < room) {
+  /** Admits the first `count` waiting tokens (the rules chose how many), active until `expiresAt`. */
+  admitFirst(count: number, expiresAt: number, tx: ChangeSet): void {
+    for (let admitted = 0; admitted < count; admitted++) {
       const entry = this.#line.shift();
-      if (!entry) break;
+      if (!entry) throw new Error(`asked to admit ${count} tokens, but only ${admitted} were waiting`);
       this.#recency.remove(entry);
-      this.#admit(entry, now);
+      this.#admit(entry, expiresAt);
       tx.put('tokens', entry.token, entry.toJSON());
-      admitted++;
     }
-    if (hadWaiting) this.rate.observe(admitted);
-    return admitted;
   }
 
-  /** Moves an active token's deadline to `until` if that is later. */
-  extend(entry: TokenEntry, until: number, tx: ChangeSet): void {
+  /** Moves an active token's deadline to `until` (later, as the rules decided). */
+  extend(token: string, until: number, tx: ChangeSet): void {
+    const entry = this.#tokens.get(token)!;
     if (until <= entry.expiresAt) return;
     this.#fire(entry, 'EXTEND');
     entry.expiresAt = until;
@@ -146,12 +144,13 @@ export class WaitingRoom {
     tx.put('tokens', entry.token, entry.toJSON());
   }
 
-  /** Expires an active token after its user paid; it is kept for replays of idempotent requests. */
-  complete(entry: TokenEntry, now: number, tx: ChangeSet): void {
+  /** Expires an active token after its user paid; it is kept until `keepUntil` for replays of idempotent requests. */
+  complete(token: string, keepUntil: number, tx: ChangeSet): void {
+    const entry = this.#tokens.get(token)!;
     this.#fire(entry, 'COMPLETE');
     this.#active--;
     this.#liveByUser.delete(entry.userId);
-    entry.expiresAt = now + this.#config.idempotencyTtlMs;
+    entry.expiresAt = keepUntil;
     this.#kept.set(entry.token, entry);
     tx.put('tokens', entry.token, entry.toJSON());
   }
@@ -164,8 +163,7 @@ export class WaitingRoom {
       this.#active--;
       this.#forget(entry, tx);
     }
-    const cutoff = now - this.#config.queueWaitingTtlMs;
-    for (let entry = this.#recency.oldest; entry && entry.lastSeenAt <= cutoff; entry = this.#recency.oldest) {
+    for (let entry = this.#recency.oldest; entry && isAbandoned(entry.lastSeenAt, now, this.#config); entry = this.#recency.oldest) {
       this.#fire(entry, 'ABANDON');
       this.#recency.remove(entry);
       this.#line.remove(entry.seq);
@@ -190,18 +188,15 @@ export class WaitingRoom {
     return Math.min(this.#deadlines.peekAt(), abandonAt);
   }
 
+  /** Where a token stands: its rank among waiting tokens (0 once active) and the wait that implies. */
+  placeOf(entry: TokenEntry): Place {
+    const position = this.position(entry);
+    return { position, estimatedWaitSeconds: this.rate.secondsFor(position) };
+  }
+
   /** The token as users see it; `position` may be passed when the caller has just ranked it. */
   view(entry: TokenEntry, position = this.position(entry)): QueueToken {
-    const expiresAt = entry.status === 'waiting' ? entry.lastSeenAt + this.#config.queueWaitingTtlMs : entry.expiresAt;
-    return {
-      token: entry.token,
-      userId: entry.userId,
-      status: entry.status,
-      position,
-      estimatedWaitSeconds: this.rate.secondsFor(position),
-      issuedAt: new Date(entry.issuedAt).toISOString(),
-      expiresAt: new Date(expiresAt).toISOString(),
-    };
+    return tokenView(entry, { position, estimatedWaitSeconds: this.rate.secondsFor(position) }, entry.lastSeenAt, this.#config);
   }
 
   /**
@@ -240,9 +235,9 @@ export class WaitingRoom {
     this.purgeKept(now, tx);
   }
 
-  #admit(entry: TokenEntry, now: number): void {
+  #admit(entry: TokenEntry, expiresAt: number): void {
     this.#fire(entry, 'ADMIT');
-    entry.expiresAt = now + this.#config.tokenActiveTtlMs;
+    entry.expiresAt = expiresAt;
     this.#active++;
     this.#deadlines.push(entry.expiresAt, entry);
   }

@@ -8,7 +8,7 @@ import type { CatalogInput, CatalogLoadResult, ScheduleInput } from '../types.js
 import { requireId, requireInteger } from '../validate.js';
 import type { Decision } from './changes.js';
 import type { Lifecycles } from '../machines/lifecycles.js';
-import { requireActive, type TokenFacts } from './queue.js';
+import { activeUser, type TokenFacts } from './queue.js';
 
 /** Most seats one schedule may have. */
 export const MAX_SEATS_PER_SCHEDULE = 1_000_000;
@@ -53,20 +53,20 @@ export function decideLoadCatalog(known: KnownCatalog, input: CatalogInput): Dec
 
 /** Browsing needs an active token. */
 export function checkListConcerts(view: TokenFacts, now: number, lifecycles: Lifecycles): void {
-  requireActive(view.token, now, lifecycles, view.placeOf);
+  activeUser(view, now, lifecycles);
 }
 
 /** A concert's dates: an active token and a known concert. */
 export function checkListSchedules(view: TokenFacts & { readonly concert: unknown }, concertId: unknown, now: number, lifecycles: Lifecycles): void {
   const id = requireId(concertId, 'concertId');
-  requireActive(view.token, now, lifecycles, view.placeOf);
+  activeUser(view, now, lifecycles);
   requireConcert(view.concert ?? undefined, id);
 }
 
 /** A date's seats: an active token and a known schedule. */
 export function checkListSeats(view: TokenFacts & { readonly schedule: unknown }, scheduleId: unknown, now: number, lifecycles: Lifecycles): void {
   const id = requireId(scheduleId, 'scheduleId');
-  requireActive(view.token, now, lifecycles, view.placeOf);
+  activeUser(view, now, lifecycles);
   if (view.schedule === undefined) throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${id}"`);
 }
 

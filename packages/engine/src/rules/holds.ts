@@ -9,7 +9,7 @@ import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
 import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
 import { requireId, requireInteger } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
-import { requireActive, type TokenFacts } from './queue.js';
+import { activeUser, type TokenFacts } from './queue.js';
 
 /** The reservation occupying a seat (held or paid), as far as the reserve rule cares. */
 export interface Occupant {
@@ -58,7 +58,7 @@ export function requireSchedule<S>(schedule: S | undefined, scheduleId: string):
  * a seat they hold.
  */
 export function decideReserve(view: ReserveView, command: ReserveCommand, now: number, config: EngineConfig, lifecycles: Lifecycles, reservationId: string): Decision<ReservationRecord> {
-  const user = requireActive(view.token, now, lifecycles, view.placeOf);
+  const user = activeUser(view, now, lifecycles);
   const { scheduleId, seatNo } = command;
   const schedule = requireSchedule(view.schedule, scheduleId);
   if (seatNo > schedule.totalSeats) throw new EngineError('SEAT_NOT_FOUND', `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`);
@@ -114,7 +114,7 @@ export interface ReservationView extends TokenFacts {
 /** Reading a reservation: the user's own, as it stands at `now`. */
 export function decideGetReservation(view: ReservationView, reservationId: unknown, now: number, lifecycles: Lifecycles): ReservationRecord {
   const id = requireId(reservationId, 'reservationId');
-  const user = requireActive(view.token, now, lifecycles, view.placeOf);
+  const user = activeUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, id);
   const status = reservationStatusAt(reservation, now, lifecycles);
   return status === reservation.status ? reservation : { ...reservation, status, endedAt: reservation.expiresAt };

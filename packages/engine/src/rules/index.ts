@@ -8,6 +8,8 @@
 export type { Decision, StateChange, TokenState } from './changes.js';
 export { unchanged } from './changes.js';
 export {
+  activeUser,
+  knownUser,
   decideAdmit,
   decideIssue,
   isAbandoned,

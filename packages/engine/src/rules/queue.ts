@@ -56,9 +56,27 @@ export function requireActive(token: TokenState | undefined, now: number, lifecy
 
 /** The token a command carries, as looked up by the engine, and how to rank it if it waits. */
 export interface TokenFacts {
+  /**
+   * The token argument as the caller gave it. The rules check it
+   * (`TOKEN_MISSING`) at its place among the command's checks; an engine that
+   * looked nothing up for a malformed one passes `token: undefined`.
+   */
+  readonly arg: unknown;
   /** The token, or `undefined` when the engine does not know it. */
   readonly token: TokenState | undefined;
   readonly placeOf: (token: TokenState) => Place;
+}
+
+/** The command's token, known to the engine in any state (a kept, expired one still identifies its user). */
+export function knownUser(facts: TokenFacts): TokenState {
+  requireTokenArg(facts.arg);
+  return requireKnown(facts.token);
+}
+
+/** The command's token, which must be active. */
+export function activeUser(facts: TokenFacts, now: number, lifecycles: Lifecycles): TokenState {
+  requireTokenArg(facts.arg);
+  return requireActive(facts.token, now, lifecycles, facts.placeOf);
 }
 
 /** The room as the issue rule needs it. */

@@ -12,7 +12,7 @@ import { requireId, requireInteger } from '../validate.js';
 import { paymentView } from '../views.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
-import { requireActive, requireKnown, type TokenFacts } from './queue.js';
+import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
 /** A token may only use its own wallet. */
 export function requireSelf(user: TokenState, userId: string): void {
@@ -66,11 +66,11 @@ export interface ChargeView extends TokenFacts {
  */
 export function decideCharge(view: ChargeView, command: ChargeCommand, now: number, config: EngineConfig, lifecycles: Lifecycles): Decision<Wallet> {
   const { userId, amount, idempotencyKey } = command;
-  requireSelf(requireKnown(view.token), userId);
+  requireSelf(knownUser(view), userId);
   const fingerprint = chargeFingerprint(userId, amount);
   const replay = replayOf<Wallet>(view.stored, fingerprint);
   if (replay) return unchanged(replay);
-  requireActive(view.token, now, lifecycles, view.placeOf);
+  activeUser(view, now, lifecycles);
   if (view.balance + amount > config.maxBalance) throw new EngineError('BALANCE_LIMIT', `a balance may not pass ${config.maxBalance}`);
   const wallet: Wallet = { userId, balance: view.balance + amount };
   const changes: StateChange[] = [{ type: 'walletCredited', userId, amount }];
@@ -83,7 +83,7 @@ export function decideCharge(view: ChargeView, command: ChargeCommand, now: numb
 /** Reading a balance: the token's own wallet only. */
 export function decideGetBalance(view: TokenFacts & { readonly balance: number }, userId: unknown, now: number, lifecycles: Lifecycles): Wallet {
   const id = requireId(userId, 'userId');
-  requireSelf(requireActive(view.token, now, lifecycles, view.placeOf), id);
+  requireSelf(activeUser(view, now, lifecycles), id);
   return { userId: id, balance: view.balance };
 }
 
@@ -118,7 +118,7 @@ export function decidePay(view: PayView, command: PayCommand, now: number, confi
     const replay = replayOf<Payment>(view.stored, fingerprint);
     if (replay) return unchanged(replay);
   }
-  const user = requireActive(view.token, now, lifecycles, view.placeOf);
+  const user = activeUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, command.reservationId);
   const { balance } = view;
   const status = reservationStatusAt(reservation, now, lifecycles);

@@ -1,16 +1,20 @@
 import { Catalog } from '../catalog/Catalog.js';
 import type { EngineConfig } from '../config.js';
-import { EngineError } from '../errors.js';
 import { HoldBook } from '../holds/HoldBook.js';
+import { newId } from '../ids.js';
+import { lifecyclesFor, type Lifecycles } from '../machines/lifecycles.js';
 import { IdempotencyKeys } from '../idempotency/IdempotencyKeys.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
-import type { ReservationRecord } from '../persistence/records.js';
 import type { StoreContents } from '../persistence/Store.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
-import type { Payment, QueueToken, Wallet } from '../types.js';
+import type { Decision, StateChange, TokenState } from '../rules/changes.js';
+import { checkListConcerts, checkListSchedules, checkListSeats, decideLoadCatalog, type KnownCatalog } from '../rules/catalog.js';
+import { checkReserve, decideCancel, decideGetReservation, decideReserve, type ReservationView } from '../rules/holds.js';
+import { decideAdmit, decideIssue, requireLive, requireTokenArg, type Place, type TokenFacts } from '../rules/queue.js';
+import { checkCharge, checkPay, decideCharge, decideGetBalance, decidePay } from '../rules/wallets.js';
+import type { QueueToken } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
-import { MAX_ID_LENGTH, requireId, requireInteger } from '../validate.js';
-import { paymentView, reservationView } from '../views.js';
+import { reservationView } from '../views.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './commands.js';
 
 type Handler<K extends CommandType> = (command: CommandOf<K>, now: number, tx: ChangeSet) => CommandResults[K];
@@ -19,9 +23,11 @@ type Handler<K extends CommandType> = (command: CommandOf<K>, now: number, tx: C
  * Owns every entity — catalog and seats, tokens, reservations, wallets,
  * payments, idempotency keys — and applies one command at a time.
  *
- * Each handler checks everything it can refuse before it changes anything, so
- * a refused command changes nothing. What a command changes is recorded in its
- * {@link ChangeSet}, which the store appends as one atomic record. Before any
+ * Each handler reads the view its rule needs from memory, lets the rule decide
+ * (`rules/`: the same decisions the PostgreSQL engine makes), and applies the
+ * decided changes to memory and to the command's {@link ChangeSet}, which the
+ * store appends as one atomic record. A rule refuses before it changes
+ * anything, so a refused command changes nothing. Before any
  * command, whatever is past its deadline expires, so no command ever sees a
  * hold or a token past its deadline, whatever the timers did.
  */
@@ -34,9 +40,11 @@ export class Supervisor {
   readonly #keys = new IdempotencyKeys();
   /** Tokens someone watches, with what they were last told. */
   readonly #watched = new Map<string, QueueToken>();
+  readonly #lifecycles: Lifecycles;
 
   constructor(config: EngineConfig) {
     this.#config = config;
+    this.#lifecycles = lifecyclesFor(config);
     this.#room = new WaitingRoom(config);
     this.#holds = new HoldBook(this.#catalog);
   }
@@ -73,12 +81,14 @@ export class Supervisor {
   }
 
   readonly #handlers: { [K in CommandType]: Handler<K> } = {
-    loadCatalog: ({ catalog }, _now, tx) => this.#catalog.load(catalog, tx),
+    loadCatalog: ({ catalog }, _now, tx) => this.#decided(decideLoadCatalog(this.#known, catalog), tx),
 
     issueToken: ({ userId }, now, tx) => {
-      requireId(userId, 'userId');
-      const { entry, created } = this.#room.issue(userId, now, tx);
-      return { token: this.#room.view(entry), created };
+      const live = typeof userId === 'string' ? this.#room.live(userId) : undefined;
+      if (live) this.#room.poll(live, now);
+      const view = { live, waiting: this.#room.waitingCount, active: this.#room.activeCount };
+      const { token, created } = this.#decided(decideIssue(view, userId, now, this.#config, this.#lifecycles, { token: newId(), seq: this.#room.nextSeq }), tx);
+      return { token: this.#room.view(this.#room.find(token.token)!), created };
     },
 
     getToken: ({ token }, now) => this.#room.view(this.#polled(token, now)),
@@ -97,110 +107,75 @@ export class Supervisor {
       return null;
     },
 
-    listConcerts: ({ token }) => {
-      this.#activeUser(token);
+    listConcerts: ({ token }, now) => {
+      checkListConcerts(this.#tokenFacts(token), now, this.#lifecycles);
       return this.#catalog.concerts();
     },
 
-    listSchedules: ({ token, concertId }) => {
-      requireId(concertId, 'concertId');
-      this.#activeUser(token);
-      if (!this.#catalog.concert(concertId)) throw new EngineError('CONCERT_NOT_FOUND', `no concert "${concertId}"`);
+    listSchedules: ({ token, concertId }, now) => {
+      checkListSchedules({ ...this.#tokenFacts(token), concert: this.#find(concertId, (id) => this.#catalog.concert(id)) }, concertId, now, this.#lifecycles);
       return this.#catalog.availableSchedules(concertId);
     },
 
-    listSeats: ({ token, scheduleId }) => {
-      requireId(scheduleId, 'scheduleId');
-      this.#activeUser(token);
-      const schedule = this.#schedule(scheduleId);
-      return { scheduleId, seats: schedule.seats.availableSeats(schedule.priceOf) };
+    listSeats: ({ token, scheduleId }, now) => {
+      const schedule = this.#find(scheduleId, (id) => this.#catalog.schedule(id));
+      checkListSeats({ ...this.#tokenFacts(token), schedule }, scheduleId, now, this.#lifecycles);
+      return { scheduleId, seats: schedule!.seats.availableSeats(schedule!.priceOf) };
     },
 
-    reserve: ({ token, scheduleId, seatNo }, now, tx) => {
-      requireId(scheduleId, 'scheduleId');
-      requireInteger(seatNo, 'seatNo', 1);
-      const user = this.#activeUser(token);
-      const schedule = this.#schedule(scheduleId);
-      if (seatNo > schedule.record.totalSeats) {
-        throw new EngineError('SEAT_NOT_FOUND', `schedule "${scheduleId}" has seats 1 to ${schedule.record.totalSeats}`);
-      }
-      const occupant = schedule.seats.occupant(seatNo);
-      if (occupant) {
-        const yours = occupant.userId === user.userId && occupant.status === 'held' ? ` (you hold it: ${occupant.id})` : '';
-        throw new EngineError('SEAT_UNAVAILABLE', `seat ${seatNo} is ${occupant.status}${yours}`);
-      }
-      if (this.#holds.heldBy(user.userId) >= this.#config.maxHoldsPerUser) {
-        throw new EngineError('HOLD_LIMIT_REACHED', `you already hold ${this.#config.maxHoldsPerUser} seats`);
-      }
-      const reservation = this.#holds.hold(user.userId, schedule, seatNo, now, this.#config.holdTtlMs, tx);
-      // A user is never locked out of paying for a seat they hold.
-      this.#room.extend(user, reservation.expiresAt, tx);
-      return reservationView(reservation);
+    reserve: (raw, now, tx) => {
+      const command = checkReserve(raw);
+      const facts = this.#tokenFacts(raw.token);
+      const schedule = this.#catalog.schedule(command.scheduleId);
+      const view = {
+        ...facts,
+        schedule,
+        occupant: command.seatNo <= (schedule?.totalSeats ?? 0) ? schedule?.seats.occupant(command.seatNo) : undefined,
+        heldByUser: facts.token ? this.#holds.heldBy(facts.token.userId) : 0,
+      };
+      return reservationView(this.#decided(decideReserve(view, command, now, this.#config, this.#lifecycles, newId()), tx));
     },
 
-    getReservation: ({ token, reservationId }) => {
-      requireId(reservationId, 'reservationId');
-      const user = this.#activeUser(token);
-      return reservationView(this.#reservationOf(user, reservationId));
+    getReservation: ({ token, reservationId }, now) =>
+      reservationView(decideGetReservation(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles)),
+
+    cancelReservation: ({ token, reservationId }, now, tx) =>
+      reservationView(this.#decided(decideCancel(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles), tx)),
+
+    pay: (raw, now, tx) => {
+      const command = checkPay(raw);
+      const facts = this.#reservationFacts(raw.token, command.reservationId);
+      const userId = facts.token?.userId;
+      const view = {
+        ...facts,
+        stored: userId === undefined ? undefined : this.#keys.find(userId, command.idempotencyKey),
+        balance: userId === undefined ? 0 : this.#ledger.balanceOf(userId),
+        heldByUser: userId === undefined ? 0 : this.#holds.heldBy(userId),
+      };
+      return this.#decided(decidePay(view, command, now, this.#config, this.#lifecycles, newId()), tx);
     },
 
-    cancelReservation: ({ token, reservationId }, now, tx) => {
-      requireId(reservationId, 'reservationId');
-      const user = this.#activeUser(token);
-      const reservation = this.#reservationOf(user, reservationId);
-      if (reservation.status === 'paid') throw alreadyPaid();
-      if (reservation.status === 'expired') throw holdExpired('expired');
-      if (reservation.status === 'held') this.#holds.cancel(reservation, now, tx);
-      return reservationView(reservation);
+    getBalance: ({ token, userId }, now) => {
+      const facts = this.#tokenFacts(token);
+      return decideGetBalance({ ...facts, balance: this.#ledger.balanceOf(facts.token?.userId ?? '') }, userId, now, this.#lifecycles);
     },
 
-    pay: ({ token, reservationId, idempotencyKey }, now, tx) => {
-      requireId(reservationId, 'reservationId');
-      const fingerprint = idempotencyKey === undefined ? '' : JSON.stringify(['pay', reservationId]);
-      const replay = this.#replay(token, idempotencyKey, fingerprint);
-      if (replay) return replay.result as Payment;
-      const user = this.#activeUser(token);
-      const reservation = this.#reservationOf(user, reservationId);
-      if (reservation.status === 'paid') throw alreadyPaid();
-      if (reservation.status !== 'held') throw holdExpired(reservation.status);
-      const balance = this.#ledger.balanceOf(user.userId);
-      if (balance < reservation.price) {
-        throw new EngineError('INSUFFICIENT_BALANCE', `the price is ${reservation.price} and the balance ${balance}`);
-      }
-      this.#holds.markPaid(reservation, tx);
-      const payment = paymentView(this.#ledger.pay(user.userId, reservation.id, reservation.price, now, tx));
-      if (idempotencyKey !== undefined) this.#keys.remember(user.userId, idempotencyKey, fingerprint, payment, now, tx);
-      // The slot goes to the next user, unless this user still holds seats to pay for.
-      if (this.#holds.heldBy(user.userId) === 0) this.#room.complete(user, now, tx);
-      return payment;
-    },
-
-    getBalance: ({ token, userId }) => {
-      requireId(userId, 'userId');
-      const user = this.#activeUser(token);
-      this.#requireSelf(user, userId);
-      return { userId, balance: this.#ledger.balanceOf(userId) };
-    },
-
-    charge: ({ token, userId, amount, idempotencyKey }, now, tx) => {
-      requireId(userId, 'userId');
-      requireInteger(amount, 'amount', 1, this.#config.maxChargeAmount);
-      const fingerprint = idempotencyKey === undefined ? '' : JSON.stringify(['charge', userId, amount]);
-      this.#requireSelf(this.#identify(token), userId);
-      const replay = this.#replay(token, idempotencyKey, fingerprint);
-      if (replay) return replay.result as Wallet;
-      const user = this.#activeUser(token);
-      const balance = this.#ledger.balanceOf(userId);
-      if (balance + amount > this.#config.maxBalance) {
-        throw new EngineError('BALANCE_LIMIT', `a balance may not pass ${this.#config.maxBalance}`);
-      }
-      const wallet: Wallet = { userId, balance: this.#ledger.credit(user.userId, amount, tx).balance };
-      if (idempotencyKey !== undefined) this.#keys.remember(userId, idempotencyKey, fingerprint, wallet, now, tx);
-      return wallet;
+    charge: (raw, now, tx) => {
+      const command = checkCharge(raw, this.#config);
+      const facts = this.#tokenFacts(raw.token);
+      const userId = facts.token?.userId;
+      const view = {
+        ...facts,
+        stored: userId === undefined ? undefined : this.#keys.find(userId, command.idempotencyKey),
+        balance: this.#ledger.balanceOf(command.userId),
+      };
+      return this.#decided(decideCharge(view, command, now, this.#config, this.#lifecycles), tx);
     },
 
     tick: (_command, now, tx) => {
-      const admitted = this.#room.admit(now, tx);
+      const hadWaiting = this.#room.waitingCount > 0;
+      const admitted = this.#decided(decideAdmit({ waiting: this.#room.waitingCount, active: this.#room.activeCount }, now, this.#config, this.#lifecycles), tx);
+      if (hadWaiting) this.#room.rate.observe(admitted);
       const report = { admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
       return { report, updates: this.#watchUpdates(now) };
     },
@@ -231,6 +206,37 @@ export class Supervisor {
     }),
   };
 
+  /** Applies a decision's changes to memory and to the command's change set; answers the decision's answer. */
+  #decided<A>({ changes, answer }: Decision<A>, tx: ChangeSet): A {
+    for (const change of changes) this.#apply(change, tx);
+    return answer;
+  }
+
+  #apply(change: StateChange, tx: ChangeSet): void {
+    switch (change.type) {
+      case 'tokenIssued':
+        return void this.#room.add(change.token, tx);
+      case 'tokensAdmitted':
+        return this.#room.admitFirst(change.count, change.expiresAt, tx);
+      case 'tokenExtended':
+        return this.#room.extend(change.token, change.expiresAt, tx);
+      case 'tokenCompleted':
+        return this.#room.complete(change.token, change.keepUntil, tx);
+      case 'reservationHeld':
+        return this.#holds.hold(change.reservation, tx);
+      case 'reservationEnded':
+        return this.#holds.end(change.id, change.status, change.at, tx);
+      case 'walletCredited':
+        return void this.#ledger.credit(change.userId, change.amount, tx);
+      case 'paymentMade':
+        return this.#ledger.pay(change.payment, tx);
+      case 'keyRemembered':
+        return this.#keys.remember(change.record, tx);
+      case 'catalogAdded':
+        return this.#catalog.add(change.concerts, change.schedules, tx);
+    }
+  }
+
   /**
    * What changed for watched tokens since they were last told: status,
    * position or wait. A watched waiting token counts as polled (its watcher is
@@ -254,69 +260,31 @@ export class Supervisor {
     return updates;
   }
 
-  /** Any token the engine still knows, whatever its state. */
-  #identify(token: unknown): TokenEntry {
-    if (typeof token !== 'string' || token.length === 0) throw new EngineError('TOKEN_MISSING', 'a queue token is required');
-    const entry = token.length <= MAX_ID_LENGTH ? this.#room.find(token) : undefined;
-    if (!entry) throw tokenInvalid();
-    return entry;
+  /** The command's token as the rules see it (after the argument check), with how to rank it. */
+  #tokenFacts(token: unknown): TokenFacts {
+    return { arg: token, token: this.#find(token, (id) => this.#room.find(id)), placeOf: this.#placeOf };
+  }
+
+  readonly #placeOf = (token: TokenState): Place => this.#room.placeOf(token as TokenEntry);
+
+  #reservationFacts(token: unknown, reservationId: unknown): ReservationView {
+    return { ...this.#tokenFacts(token), reservation: this.#find(reservationId, (id) => this.#holds.find(id)) };
+  }
+
+  /** Looks up an id argument; a malformed one finds nothing (the rules refuse it). */
+  #find<T>(id: unknown, lookup: (id: string) => T | undefined): T | undefined {
+    return typeof id === 'string' ? lookup(id) : undefined;
   }
 
   /** A live (waiting or active) token, counted as polled. */
   #polled(token: unknown, now: number): TokenEntry {
-    const entry = this.#identify(token);
-    if (entry.status === 'expired') throw tokenInvalid();
+    const entry = requireLive(this.#room.find(requireTokenArg(token)), now, this.#lifecycles) as TokenEntry;
     this.#room.poll(entry, now);
     return entry;
   }
 
-  #activeUser(token: unknown): TokenEntry {
-    const entry = this.#identify(token);
-    if (entry.status === 'expired') throw tokenInvalid();
-    if (entry.status === 'waiting') {
-      const position = this.#room.position(entry);
-      throw new EngineError('TOKEN_NOT_ACTIVE', `you are number ${position} in line`, {
-        details: { position, estimatedWaitSeconds: this.#room.rate.secondsFor(position) },
-      });
-    }
-    return entry;
-  }
-
-  /** A stored answer for this key, checked before the token must be active: a retry after the payment completed the token still gets its answer. */
-  #replay(token: string, key: string | undefined, fingerprint: string): { result: unknown } | undefined {
-    if (key === undefined) return undefined;
-    requireId(key, 'Idempotency-Key');
-    return this.#keys.replay(this.#identify(token).userId, key, fingerprint);
-  }
-
-  #requireSelf(user: TokenEntry, userId: string): void {
-    if (user.userId !== userId) throw new EngineError('FORBIDDEN', 'a token may only use its own wallet');
-  }
-
-  #schedule(scheduleId: string) {
-    const schedule = this.#catalog.schedule(scheduleId);
-    if (!schedule) throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${scheduleId}"`);
-    return schedule;
-  }
-
-  /** Another user's reservation is answered like a missing one. */
-  #reservationOf(user: TokenEntry, reservationId: string): ReservationRecord {
-    const reservation = this.#holds.find(reservationId);
-    if (!reservation || reservation.userId !== user.userId) {
-      throw new EngineError('RESERVATION_NOT_FOUND', `no reservation "${reservationId}"`);
-    }
-    return reservation;
-  }
-}
-
-function tokenInvalid(): EngineError {
-  return new EngineError('TOKEN_INVALID', 'the queue token is unknown or expired');
-}
-
-function alreadyPaid(): EngineError {
-  return new EngineError('ALREADY_PAID', 'this reservation is already paid');
-}
-
-function holdExpired(status: string): EngineError {
-  return new EngineError('HOLD_EXPIRED', `this hold is no longer held (it is ${status})`);
+  readonly #known: KnownCatalog = {
+    concert: (id) => this.#catalog.concert(id),
+    schedule: (id) => this.#catalog.schedule(id)?.record,
+  };
 }

@@ -1,4 +1,3 @@
-import { newId } from '../ids.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { PaymentRecord, WalletRecord } from '../persistence/records.js';
 
@@ -32,16 +31,16 @@ export class Ledger {
     return wallet;
   }
 
-  /** Debits a wallet that the caller checked covers `amount`, and records the payment. */
-  pay(userId: string, reservationId: string, amount: number, now: number, tx: ChangeSet): PaymentRecord {
+  /** Debits the wallet by a payment the rules decided (the balance covers it), and records the payment. */
+  pay(payment: PaymentRecord, tx: ChangeSet): void {
+    const { userId, amount } = payment;
     const wallet = this.#wallets.get(userId)!;
     wallet.balance -= amount;
     wallet.paid += amount;
-    const payment: PaymentRecord = { id: newId(), reservationId, userId, amount, balance: wallet.balance, createdAt: now };
+    if (wallet.balance !== payment.balance) throw new Error(`payment ${payment.id} expected a balance of ${payment.balance}, got ${wallet.balance}`);
     this.#payments.set(payment.id, payment);
     tx.put('wallets', userId, wallet);
     tx.put('payments', payment.id, payment);
-    return payment;
   }
 
   restore(wallets: Iterable<WalletRecord>, payments: Iterable<PaymentRecord>): void {
