@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
-import type { Engine } from '@usher/engine';
+import type { UsherEngine } from '@usher/engine';
 import { createApp } from '@usher/koa';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -16,7 +16,7 @@ interface HostState {
  * `userId` from the client: `resolveUserId` takes it from the host's session,
  * and every queue token must belong to the signed-in user.
  */
-export function createHostApp(engine: Engine): Koa<HostState> {
+export function createHostApp(engine: UsherEngine): Koa<HostState> {
   const sessions = new Map<string, { id: string; name: string }>();
   const host = new Koa<HostState>();
   const routes = new Router<HostState>();

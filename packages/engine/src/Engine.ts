@@ -3,6 +3,8 @@ import { MAX_TIMER_MS, type Clock } from './clock.js';
 import type { EngineConfig } from './config.js';
 import { EngineError, isEngineError } from './errors.js';
 import { ChangeSet } from './persistence/ChangeSet.js';
+import type { UsherEngine } from './UsherEngine.js';
+import { TokenWatchers } from './watch/TokenWatchers.js';
 import type { Store } from './persistence/Store.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './supervisor/commands.js';
 import type { Supervisor } from './supervisor/Supervisor.js';
@@ -34,12 +36,6 @@ interface Envelope {
 
 type Timer = 'tick' | 'sweep' | 'deadline';
 
-/** A watcher, and the updates held back until it has had the initial view. */
-interface Watch {
-  readonly watcher: TokenWatcher;
-  held: QueueToken[] | undefined;
-}
-
 /**
  * The usher engine: a supervisor actor that owns every seat, hold, token,
  * wallet and payment, and takes one command at a time from its mailbox.
@@ -57,7 +53,7 @@ interface Watch {
  *
  * Create one with {@link createEngine}.
  */
-export class Engine {
+export class Engine implements UsherEngine {
   readonly config: EngineConfig;
   readonly #clock: Clock;
   readonly #store: Store;
@@ -65,7 +61,7 @@ export class Engine {
   readonly #actor: Actor<AnyActorLogic>;
   readonly #timers = new Map<Timer, unknown>();
   #deadlineAt = Infinity;
-  readonly #watchers = new Map<string, Set<Watch>>();
+  readonly #watchers = new TokenWatchers((token) => this.#ask({ type: 'unwatch', token }).catch(() => undefined));
   #lastTickMs = 0;
   #maxTickMs = 0;
   #closing: Promise<void> | undefined;
@@ -196,7 +192,7 @@ export class Engine {
   /** Runs the scheduler now: expires what is due, then admits waiting tokens. It also runs every `queueTickMs`. */
   tick(): Promise<TickReport> {
     return this.#ask({ type: 'tick' }).then(({ report, updates }) => {
-      this.#deliver(updates);
+      this.#watchers.deliver(updates);
       return report;
     });
   }
@@ -216,36 +212,10 @@ export class Engine {
    * });
    * ```
    */
-  async watchToken(token: string, watcher: TokenWatcher): Promise<() => void> {
-    // Registered before asking, so no tick's update can slip between the answer and the registration;
-    // updates that come first are held until the initial view is out.
-    const watch: Watch = { watcher, held: [] };
-    let watches = this.#watchers.get(token);
-    if (!watches) this.#watchers.set(token, (watches = new Set()));
-    watches.add(watch);
-    const stop = () => {
-      const current = this.#watchers.get(token);
-      if (!current?.delete(watch) || current.size > 0) return;
-      this.#watchers.delete(token);
-      this.#ask({ type: 'unwatch', token }).catch(() => undefined);
-    };
-    let view: QueueToken;
-    try {
-      view = await this.#ask({ type: 'watch', token });
-    } catch (error) {
-      stop();
-      throw error;
-    }
-    const held = watch.held!;
-    watch.held = undefined;
-    for (const next of [view, ...held]) {
-      if (!this.#send(watch, next)) {
-        stop();
-        break;
-      }
-    }
-    return stop;
+  watchToken(token: string, watcher: TokenWatcher): Promise<() => void> {
+    return this.#watchers.watch(token, watcher, () => this.#ask({ type: 'watch', token }));
   }
+
 
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
   sweep(): Promise<void> {
@@ -265,8 +235,7 @@ export class Engine {
     this.#closing ??= (async () => {
       for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
       this.#timers.clear();
-      for (const watches of this.#watchers.values()) for (const { watcher } of watches) watcher.end();
-      this.#watchers.clear();
+      this.#watchers.endAll();
       this.#actor.stop();
       await this.#store.flush().catch(() => undefined);
       await this.#store.close();
@@ -346,8 +315,7 @@ export class Engine {
     this.#failure = failure;
     for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
     this.#timers.clear();
-    for (const watches of this.#watchers.values()) for (const { watcher } of watches) watcher.end();
-    this.#watchers.clear();
+    this.#watchers.endAll();
     this.#failed(failure);
   }
 
@@ -367,34 +335,6 @@ export class Engine {
         (timer === 'tick' ? this.tick() : this.sweep()).catch(() => undefined);
       }, ms),
     );
-  }
-
-  /**
-   * Hands a tick's updates (durable by now) to their watchers, a thousand at a
-   * time with a turn of the event loop between: ten thousand open streams do
-   * not hold up requests.
-   */
-  #deliver(updates: readonly QueueToken[], from = 0): void {
-    const to = Math.min(updates.length, from + 1_000);
-    for (let i = from; i < to; i++) {
-      const view = updates[i]!;
-      const watches = this.#watchers.get(view.token);
-      if (!watches) continue;
-      for (const watch of watches) {
-        if (watch.held) watch.held.push(view);
-        else if (!this.#send(watch, view)) watches.delete(watch);
-      }
-      if (watches.size === 0) this.#watchers.delete(view.token);
-    }
-    if (to < updates.length) setImmediate(() => this.#deliver(updates, to));
-  }
-
-  /** Gives a watcher a view; after a last one (no longer waiting) it ends. Answers whether the watch goes on. */
-  #send({ watcher }: Watch, view: QueueToken): boolean {
-    watcher.update(view);
-    if (view.status === 'waiting') return true;
-    watcher.end();
-    return false;
   }
 
   /** One timer for the earliest deadline of all holds and tokens. */

@@ -1,5 +1,7 @@
 export { createEngine, type EngineOptions } from './createEngine.js';
 export { Engine } from './Engine.js';
+export type { UsherEngine } from './UsherEngine.js';
+export { reservationMachine, type ReservationContext, type ReservationEvent, type ReservationState } from './machines/reservationMachine.js';
 export { EngineError, engineErrorCodes, isEngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
 export { configBounds, defaultConfig, type ConfigBound, type EngineConfig } from './config.js';
 export { systemClock, type Clock } from './clock.js';
@@ -11,7 +13,7 @@ export {
   type QueueTokenState,
 } from './machines/queueTokenMachine.js';
 export { compileLifecycle, TIMEOUT, type Lifecycle } from './machines/compileLifecycle.js';
-export { seatLifecycle, queueTokenLifecycle } from './machines/lifecycles.js';
+export { seatLifecycle, queueTokenLifecycle, reservationLifecycle, lifecyclesFor, type Lifecycles } from './machines/lifecycles.js';
 export { MemoryStore } from './persistence/MemoryStore.js';
 export { StoreCorruptedError } from './persistence/StoreCorruptedError.js';
 export { emptyContents, applyChanges, type Store, type StoreContents, type Change } from './persistence/Store.js';

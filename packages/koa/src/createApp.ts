@@ -1,5 +1,5 @@
 import Router, { type RouterMiddleware } from '@koa/router';
-import type { Engine } from '@usher/engine';
+import type { UsherEngine } from '@usher/engine';
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type * as z from 'zod';
@@ -60,7 +60,7 @@ export interface AppOptions {
  * createServer(app.callback()).listen(3000);
  * ```
  */
-export function createApp(engine: Engine, options: AppOptions = {}): Koa {
+export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   const isShuttingDown = options.isShuttingDown ?? (() => false);
   const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
   let document: unknown;
@@ -84,7 +84,7 @@ export function createApp(engine: Engine, options: AppOptions = {}): Koa {
   return app;
 }
 
-function handler(engine: Engine, route: Route, options: AppOptions): RouterMiddleware {
+function handler(engine: UsherEngine, route: Route, options: AppOptions): RouterMiddleware {
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;

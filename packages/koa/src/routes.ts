@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Engine } from '@usher/engine';
+import type { UsherEngine } from '@usher/engine';
 import type * as z from 'zod';
 import { HttpProblem, type ProblemCode } from './errors.js';
 import type { TokenEventStreams } from './tokenEvents.js';
@@ -7,7 +7,7 @@ import * as schemas from './schemas.js';
 
 /** What a route handler gets: validated input and the engine. */
 export interface RouteInput<P, B> {
-  readonly engine: Engine;
+  readonly engine: UsherEngine;
   readonly params: P;
   readonly body: B;
   /** The bearer token, `''` when there is none (the engine answers `TOKEN_MISSING`). */
@@ -68,7 +68,7 @@ const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
 
 /** Refuses unless the engine takes commands. Why it failed is for the operator's log, not for this answer. */
-function requireHealthy(engine: Engine): void {
+function requireHealthy(engine: UsherEngine): void {
   const { status } = engine.health;
   if (status === 'failed') throw new HttpProblem('UNAVAILABLE', 'the service failed and must be restarted; try again shortly');
   if (status === 'closing') throw new HttpProblem('SHUTTING_DOWN', 'the service is shutting down');

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { Engine } from '@usher/engine';
+import type { UsherEngine } from '@usher/engine';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -44,7 +44,7 @@ export class TokenEventStreams {
    * end of its lifetime, or when newer streams of the token replace it).
    * Throws before anything is streamed if the engine refuses the token.
    */
-  async open(engine: Engine, token: string): Promise<PassThrough> {
+  async open(engine: UsherEngine, token: string): Promise<PassThrough> {
     const stream = new PassThrough();
     stream.write('retry: 2000\n\n');
     const stop = await engine.watchToken(token, {

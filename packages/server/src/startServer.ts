@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createEngine, type CatalogInput, type Engine } from '@usher/engine';
+import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { createApp, toProblem } from '@usher/koa';
 import { webPaths, webRoot } from '@usher/web';
@@ -17,7 +17,7 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
 
 export interface RunningServer {
   readonly url: string;
-  readonly engine: Engine;
+  readonly engine: UsherEngine;
   readonly server: Server;
   /** Graceful shutdown: refuse new requests, finish in-flight ones, flush and close the store (also after a failure). */
   close(): Promise<void>;

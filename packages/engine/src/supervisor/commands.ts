@@ -13,57 +13,36 @@ import type {
   Wallet,
 } from '../types.js';
 
-/** Every message the supervisor takes, one at a time. */
-export type Command =
-  | { readonly type: 'loadCatalog'; readonly catalog: CatalogInput }
-  | { readonly type: 'issueToken'; readonly userId: string }
-  | { readonly type: 'getToken'; readonly token: string }
-  | { readonly type: 'tokenOwner'; readonly token: string }
-  | { readonly type: 'watch'; readonly token: string }
-  | { readonly type: 'unwatch'; readonly token: string }
-  | { readonly type: 'listConcerts'; readonly token: string }
-  | { readonly type: 'listSchedules'; readonly token: string; readonly concertId: string }
-  | { readonly type: 'listSeats'; readonly token: string; readonly scheduleId: string }
-  | { readonly type: 'reserve'; readonly token: string; readonly scheduleId: string; readonly seatNo: number }
-  | { readonly type: 'getReservation'; readonly token: string; readonly reservationId: string }
-  | { readonly type: 'cancelReservation'; readonly token: string; readonly reservationId: string }
-  | { readonly type: 'pay'; readonly token: string; readonly reservationId: string; readonly idempotencyKey: string | undefined }
-  | { readonly type: 'getBalance'; readonly token: string; readonly userId: string }
-  | {
-      readonly type: 'charge';
-      readonly token: string;
-      readonly userId: string;
-      readonly amount: number;
-      readonly idempotencyKey: string | undefined;
-    }
-  | { readonly type: 'tick' }
-  | { readonly type: 'sweep' }
-  | { readonly type: 'expireDue' }
-  | { readonly type: 'stats' };
-
-/** What each command answers. */
-export interface CommandResults {
-  loadCatalog: CatalogLoadResult;
-  issueToken: IssuedToken;
-  getToken: QueueToken;
-  tokenOwner: string | undefined;
-  watch: QueueToken;
-  unwatch: null;
-  listConcerts: readonly Concert[];
-  listSchedules: readonly Schedule[];
-  listSeats: SeatList;
-  reserve: Reservation;
-  getReservation: Reservation;
-  cancelReservation: Reservation;
-  pay: Payment;
-  getBalance: Wallet;
-  charge: Wallet;
-  tick: { readonly report: TickReport; readonly updates: readonly QueueToken[] };
-  sweep: null;
-  expireDue: null;
+/**
+ * Every message the supervisor takes, one at a time: for each, what it
+ * carries and what it answers. {@link Command} and {@link CommandResults}
+ * are derived from this one table.
+ */
+interface CommandTable {
+  loadCatalog: [{ catalog: CatalogInput }, CatalogLoadResult];
+  issueToken: [{ userId: string }, IssuedToken];
+  getToken: [{ token: string }, QueueToken];
+  tokenOwner: [{ token: string }, string | undefined];
+  watch: [{ token: string }, QueueToken];
+  unwatch: [{ token: string }, null];
+  listConcerts: [{ token: string }, readonly Concert[]];
+  listSchedules: [{ token: string; concertId: string }, readonly Schedule[]];
+  listSeats: [{ token: string; scheduleId: string }, SeatList];
+  reserve: [{ token: string; scheduleId: string; seatNo: number }, Reservation];
+  getReservation: [{ token: string; reservationId: string }, Reservation];
+  cancelReservation: [{ token: string; reservationId: string }, Reservation];
+  pay: [{ token: string; reservationId: string; idempotencyKey: string | undefined }, Payment];
+  getBalance: [{ token: string; userId: string }, Wallet];
+  charge: [{ token: string; userId: string; amount: number; idempotencyKey: string | undefined }, Wallet];
+  tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
+  sweep: [{}, null];
+  expireDue: [{}, null];
   /** The engine adds the tick timing it measures itself. */
-  stats: Omit<EngineStats, 'lastTickMs' | 'maxTickMs'>;
+  stats: [{}, Omit<EngineStats, 'lastTickMs' | 'maxTickMs'>];
 }
 
-export type CommandType = Command['type'];
+export type CommandType = keyof CommandTable;
+export type Command = { [K in CommandType]: { readonly type: K } & Readonly<CommandTable[K][0]> }[CommandType];
 export type CommandOf<K extends CommandType> = Extract<Command, { type: K }>;
+/** What each command answers. */
+export type CommandResults = { [K in CommandType]: CommandTable[K][1] };
