@@ -3,9 +3,13 @@ import fc from 'fast-check';
 import { createActor, createMachine, setup, SimulatedClock, type AnyStateMachine } from 'xstate';
 import {
   compileLifecycle,
+  defaultConfig,
+  lifecyclesFor,
   queueTokenLifecycle,
   queueTokenMachine,
   seatLifecycle,
+  reservationLifecycle,
+  reservationMachine,
   seatMachine,
   TIMEOUT,
   type Lifecycle,
@@ -153,4 +157,29 @@ test('an XState persisted snapshot drops the pending hold timer, which is why de
   (restored.system as unknown as { _clock: SimulatedClock })._clock.increment(600_000);
   t.is(restored.getSnapshot().value, 'held', 'XState does not re-arm after timers on restore');
   t.is(restored.getSnapshot().context.expiresAt, 300_000, 'but the absolute deadline survives, so the engine can re-arm it');
+});
+
+test('the compiled reservation table agrees with a live reservation actor on random event sequences', (t) => {
+  t.notThrows(() => conforms(reservationMachine, reservationLifecycle, fc.constantFrom({ type: 'PAY' }, { type: 'CANCEL' })));
+  t.deepEqual(
+    Object.fromEntries(reservationLifecycle.states.map((state) => [state, [reservationLifecycle.next(state, 'PAY'), reservationLifecycle.next(state, 'CANCEL'), reservationLifecycle.next(state, TIMEOUT)]])),
+    { held: ['paid', 'cancelled', 'expired'], paid: [undefined, undefined, undefined], expired: [undefined, undefined, undefined], cancelled: [undefined, undefined, undefined] },
+  );
+});
+
+test('the machines run with the configured times as their delays', (t) => {
+  const config = { ...defaultConfig, holdTtlMs: 123_000, tokenActiveTtlMs: 456_000 };
+  const lifecycles = lifecyclesFor(config);
+  t.is(lifecycles.reservation.delayOf('held'), 123_000);
+  t.is(lifecycles.seat.delayOf('held'), 123_000);
+  t.is(lifecycles.token.delayOf('active'), 456_000);
+  t.is(lifecycles.token.delayOf('waiting'), undefined, 'waiting has no timer: abandonment depends on polls, not on the machine');
+  t.is(lifecyclesFor(config), lifecycles, 'compiled once per configuration');
+  // The same provided machine as a live actor: held for exactly the configured time.
+  const clock = new SimulatedClock();
+  const hold = createActor(reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }), { clock }).start();
+  clock.increment(122_999);
+  t.is(hold.getSnapshot().value, 'held');
+  clock.increment(1);
+  t.is(hold.getSnapshot().value, 'expired');
 });
