@@ -113,25 +113,28 @@ export class Supervisor {
     },
 
     listSchedules: ({ token, concertId }, now) => {
-      checkListSchedules({ ...this.#tokenFacts(token), concert: this.#find(concertId, (id) => this.#catalog.concert(id)) }, concertId, now, this.#lifecycles);
+      const concert = this.#find(concertId, (id) => this.#catalog.concert(id));
+      checkListSchedules({ arg: token, token: this.#token(token), placeOf: this.#placeOf, concert }, concertId, now, this.#lifecycles);
       return this.#catalog.availableSchedules(concertId);
     },
 
     listSeats: ({ token, scheduleId }, now) => {
       const schedule = this.#find(scheduleId, (id) => this.#catalog.schedule(id));
-      checkListSeats({ ...this.#tokenFacts(token), schedule }, scheduleId, now, this.#lifecycles);
+      checkListSeats({ arg: token, token: this.#token(token), placeOf: this.#placeOf, schedule }, scheduleId, now, this.#lifecycles);
       return { scheduleId, seats: schedule!.seats.availableSeats(schedule!.priceOf) };
     },
 
     reserve: (raw, now, tx) => {
       const command = checkReserve(raw);
-      const facts = this.#tokenFacts(raw.token);
+      const token = this.#token(raw.token);
       const schedule = this.#catalog.schedule(command.scheduleId);
       const view = {
-        ...facts,
+        arg: raw.token,
+        token,
+        placeOf: this.#placeOf,
         schedule,
         occupant: command.seatNo <= (schedule?.totalSeats ?? 0) ? schedule?.seats.occupant(command.seatNo) : undefined,
-        heldByUser: facts.token ? this.#holds.heldBy(facts.token.userId) : 0,
+        heldByUser: token ? this.#holds.heldBy(token.userId) : 0,
       };
       return reservationView(this.#decided(decideReserve(view, command, now, this.#config, this.#lifecycles, newId()), tx));
     },
@@ -144,10 +147,13 @@ export class Supervisor {
 
     pay: (raw, now, tx) => {
       const command = checkPay(raw);
-      const facts = this.#reservationFacts(raw.token, command.reservationId);
-      const userId = facts.token?.userId;
+      const token = this.#token(raw.token);
+      const userId = token?.userId;
       const view = {
-        ...facts,
+        arg: raw.token,
+        token,
+        placeOf: this.#placeOf,
+        reservation: this.#holds.find(command.reservationId),
         stored: userId === undefined ? undefined : this.#keys.find(userId, command.idempotencyKey),
         balance: userId === undefined ? 0 : this.#ledger.balanceOf(userId),
         heldByUser: userId === undefined ? 0 : this.#holds.heldBy(userId),
@@ -156,16 +162,19 @@ export class Supervisor {
     },
 
     getBalance: ({ token, userId }, now) => {
-      const facts = this.#tokenFacts(token);
-      return decideGetBalance({ ...facts, balance: this.#ledger.balanceOf(facts.token?.userId ?? '') }, userId, now, this.#lifecycles);
+      const entry = this.#token(token);
+      const view = { arg: token, token: entry, placeOf: this.#placeOf, balance: entry ? this.#ledger.balanceOf(entry.userId) : 0 };
+      return decideGetBalance(view, userId, now, this.#lifecycles);
     },
 
     charge: (raw, now, tx) => {
       const command = checkCharge(raw, this.#config);
-      const facts = this.#tokenFacts(raw.token);
-      const userId = facts.token?.userId;
+      const token = this.#token(raw.token);
+      const userId = token?.userId;
       const view = {
-        ...facts,
+        arg: raw.token,
+        token,
+        placeOf: this.#placeOf,
         stored: userId === undefined ? undefined : this.#keys.find(userId, command.idempotencyKey),
         balance: this.#ledger.balanceOf(command.userId),
       };
@@ -262,13 +271,18 @@ export class Supervisor {
 
   /** The command's token as the rules see it (after the argument check), with how to rank it. */
   #tokenFacts(token: unknown): TokenFacts {
-    return { arg: token, token: this.#find(token, (id) => this.#room.find(id)), placeOf: this.#placeOf };
+    return { arg: token, token: this.#token(token), placeOf: this.#placeOf };
+  }
+
+  /** The token named by a command's argument, if the engine knows it. */
+  #token(token: unknown): TokenEntry | undefined {
+    return typeof token === 'string' ? this.#room.find(token) : undefined;
   }
 
   readonly #placeOf = (token: TokenState): Place => this.#room.placeOf(token as TokenEntry);
 
   #reservationFacts(token: unknown, reservationId: unknown): ReservationView {
-    return { ...this.#tokenFacts(token), reservation: this.#find(reservationId, (id) => this.#holds.find(id)) };
+    return { arg: token, token: this.#token(token), placeOf: this.#placeOf, reservation: this.#find(reservationId, (id) => this.#holds.find(id)) };
   }
 
   /** Looks up an id argument; a malformed one finds nothing (the rules refuse it). */
