@@ -1,2 +1,9 @@
-// The PostgreSQL engine (the same engine API as @usher/engine) comes next.
-export {};
+/**
+ * `@usher/postgres`: the usher engine over PostgreSQL, for many processes
+ * over one database. Same `UsherEngine` interface and rules as the embedded
+ * engine (`@usher/engine`); see {@link PostgresEngine} for how it works.
+ */
+export { createPostgresEngine, type PostgresEngineOptions } from './createPostgresEngine.js';
+export { PostgresEngine } from './PostgresEngine.js';
+export { migrate } from './database.js';
+export { migrations, type Migration } from './migrations/index.js';

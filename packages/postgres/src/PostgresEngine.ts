@@ -1,0 +1,984 @@
+import { randomBytes } from 'node:crypto';
+import {
+  EngineError,
+  type CatalogInput,
+  type CatalogLoadResult,
+  type Clock,
+  type Concert,
+  type EngineConfig,
+  type EngineHealth,
+  type EngineStats,
+  type IdempotencyOptions,
+  type IssuedToken,
+  type Payment,
+  type QueueToken,
+  type Reservation,
+  type ReservationRecord,
+  type Schedule,
+  type SeatList,
+  type TickReport,
+  type TokenWatcher,
+  type UsherEngine,
+  type Wallet,
+} from '@usher/engine';
+import {
+  checkCharge,
+  checkListConcerts,
+  checkListSchedules,
+  checkListSeats,
+  checkPay,
+  checkReserve,
+  decideCancel,
+  decideCharge,
+  decideGetBalance,
+  decideGetReservation,
+  decideIssue,
+  decideLoadCatalog,
+  decidePay,
+  decideReserve,
+  lifecyclesFor,
+  priceOf,
+  requireId,
+  requireLive,
+  requireTokenArg,
+  reservationView,
+  TokenWatchers,
+  tokenView,
+  type Decision,
+  type Lifecycles,
+  type Occupant,
+  type Place,
+  type TokenFacts,
+  type TokenState,
+} from '@usher/engine/rules';
+import { nanoid } from 'nanoid';
+import type pg from 'pg';
+import { isConflict, isUnavailable, unavailable, USER_LOCKS, type Queryable } from './database.js';
+import { KeeperSession } from './KeeperSession.js';
+import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
+import { RESERVATION_COLUMNS, reservationRecord, runStep, runSweep } from './steps.js';
+import {
+  compareText,
+  concertRecord,
+  idempotencyRecord,
+  isStale,
+  orderedLike,
+  scheduleRecord,
+  tokenCte,
+  tokenState,
+  type TokenRow,
+} from './views.js';
+
+/** What `usher_apply` is told the decision assumed (see migration 002). */
+interface Assumptions {
+  readonly userId?: string;
+  readonly token?: string;
+  readonly heldByUser?: number;
+  readonly balance?: number;
+  readonly waitingTtlMs?: number;
+  readonly maxActive?: number;
+}
+
+/** One attempt of a command: the decision and what it assumed, or `again` to read the state once more. */
+type Attempt<A> = { readonly decision: Decision<A>; readonly assume: Assumptions } | 'again';
+
+/** What `usher_apply` answers for a new waiting token. */
+interface Issued {
+  readonly seq?: number;
+  readonly rank?: string | number;
+  readonly tick?: string | number;
+}
+
+/** First tries are optimistic (read, decide, write conditionally); after these, a command locks its user first. */
+const OPTIMISTIC_TRIES = 3;
+const MAX_TRIES = 8;
+const PAYMENT_KEYS = ['id', 'reservationId', 'userId', 'amount', 'balance', 'createdAt'];
+const WALLET_KEYS = ['userId', 'balance'];
+
+/** A place that is never used: the token is not waiting. */
+const NOWHERE: Place = { position: 0, estimatedWaitSeconds: 0 };
+
+/** A token and what the rules need to know about it. */
+interface Facts extends TokenFacts {
+  readonly row: TokenRow | undefined;
+  readonly lastSeenAt: number;
+}
+
+/** An id from nanoid (21 characters), flat (see `newId` in `@usher/engine`). */
+function newId(): string {
+  return Buffer.from(nanoid(), 'latin1').toString('latin1');
+}
+
+function isTokenArg(token: unknown): token is string {
+  try {
+    requireTokenArg(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The usher engine over PostgreSQL: the same {@link UsherEngine} as the
+ * embedded engine, deciding with the same rules (`@usher/engine/rules`), with
+ * PostgreSQL as the system of record. Any number of instances, in any number
+ * of processes, run over one database; each keeps only what it can rebuild.
+ *
+ * **A command** validates its arguments with the rule's checks, reads the
+ * view the rule needs in one statement (READ COMMITTED, autocommit), calls the
+ * rule, and applies the decision's changes in one statement (`usher_apply`),
+ * each as a conditional write restating what the decision assumed. If another
+ * engine won a race meanwhile, nothing is applied: the engine reads again and
+ * decides again, and the rule answers as it would now (`SEAT_UNAVAILABLE`, a
+ * replayed idempotent answer, …). After three such races a command takes its
+ * user's advisory lock first, so it cannot lose to its own user again.
+ *
+ * **Positions** are exact and never counted over the queue. Only keeper steps
+ * give waiting tokens a line number (dense, in `seq` order) or move them out
+ * of `waiting`, and each step publishes a `queue_ticks` row (the last line
+ * given and the lines that left). Every engine applies those rows to a
+ * Fenwick tree over line numbers ({@link QueueMirror}): a lined token's
+ * position is a prefix sum in memory after one indexed read of its row. A
+ * token that arrived since the last step has no line yet; its position is
+ * the line's length plus its rank among arrivals, read with its row (a count
+ * over one tick's arrivals at most). Polls are recorded lazily (the row is
+ * updated only when its `last_seen_at` is older than a tenth of
+ * `waitingTtl`), so most polls are reads.
+ *
+ * **The keeper** (see {@link KeeperSession}) runs the scheduler every
+ * `queueTickMs` and the sweep every `holdSweepMs`. `tick()` and `sweep()` run
+ * one step now on any instance (steps take one lock, so they never overlap),
+ * so tests drive time on any instance with a simulated clock. When no
+ * scheduler tick has run for a tick period and a waiting token may have been
+ * abandoned, a poll first runs a catch-up step (expire, abandon, line up, no
+ * admission): positions stay exact when time is driven by hand or the keeper
+ * is away.
+ *
+ * **Failure.** PostgreSQL unreachable: commands refuse with `UNAVAILABLE` and
+ * work again once it is back (the pool reconnects); the LISTEN connection
+ * reconnects and catches up. `health` is `ok` or `closing`, never `failed`,
+ * and `whenFailed` stays pending: nothing in an instance can go out of step
+ * with the database.
+ *
+ * Create one with {@link createPostgresEngine}.
+ */
+export class PostgresEngine implements UsherEngine {
+  readonly config: EngineConfig;
+  /** Stays pending: an instance keeps no state that could go out of step with the database. */
+  readonly whenFailed: Promise<Error> = new Promise(() => undefined);
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #clock: Clock;
+  readonly #lifecycles: Lifecycles;
+  readonly #mirror: QueueMirror;
+  readonly #keeper: KeeperSession;
+  readonly #runsKeeper: boolean;
+  readonly #watchers: TokenWatchers;
+  /** Watched waiting tokens, with what their watchers were last told. */
+  readonly #watched = new Map<string, QueueToken>();
+  readonly #timers = new Map<'tick' | 'sweep', unknown>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** A poll is recorded when the stored one is older than this. */
+  readonly #pollSlackMs: number;
+  #closing: Promise<void> | undefined;
+  #listener: pg.PoolClient | undefined;
+  #listenRetry: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+  #watchRefreshing: Promise<void> | undefined;
+  #watchAgain = false;
+  #catchingUp: Promise<void> | undefined;
+  #ticking = false;
+  #lastTickMs = 0;
+  #maxTickMs = 0;
+
+  /** @internal Use {@link createPostgresEngine}. */
+  constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean }) {
+    this.config = options.config;
+    this.#pool = options.pool;
+    this.#ownsPool = options.ownsPool;
+    this.#clock = options.clock;
+    this.#lifecycles = lifecyclesFor(this.config);
+    this.#mirror = new QueueMirror(this.config);
+    this.#keeper = new KeeperSession(this.#pool, `usher-${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.#runsKeeper = options.keeper;
+    this.#watchers = new TokenWatchers((token) => this.#watched.delete(token));
+    this.#pollSlackMs = Math.max(1, Math.floor(this.config.queueWaitingTtlMs / 10));
+  }
+
+  /** @internal Loads the line, listens for keeper steps, and arms the keeper's timers. */
+  async start(): Promise<void> {
+    await this.#reload();
+    await this.#listen();
+    if (this.#runsKeeper) {
+      this.#every('tick', this.config.queueTickMs);
+      this.#every('sweep', this.config.holdSweepMs);
+    }
+  }
+
+  /** `ok`, or `closing` once {@link close} was called. A database that cannot be reached is not a failure: commands answer `UNAVAILABLE` until it is back. */
+  get health(): EngineHealth {
+    return this.#closing ? { status: 'closing' } : { status: 'ok' };
+  }
+
+  /** Whether this instance is the keeper now (holds the keeper lock). */
+  get isKeeper(): boolean {
+    return this.#keeper.held;
+  }
+
+  loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult> {
+    return this.#run(async (now) => {
+      const texts = (values: readonly unknown[]) => values.filter((value): value is string => typeof value === 'string');
+      if (typeof catalog !== 'object' || catalog === null || !Array.isArray(catalog.concerts) || !Array.isArray(catalog.schedules)) {
+        decideLoadCatalog({ concert: () => undefined, schedule: () => undefined }, catalog);
+      }
+      const concertIds = texts([...catalog.concerts.map((concert) => concert?.id), ...catalog.schedules.map((schedule) => schedule?.concertId)]);
+      const scheduleIds = texts(catalog.schedules.map((schedule) => schedule?.id));
+      const { answer } = await this.#decide(now, undefined, async (db) => {
+        const { rows } = await db.query<{ concerts: Record<string, unknown>[]; schedules: Record<string, unknown>[] }>(
+          `SELECT (SELECT coalesce(json_agg(record), '[]') FROM concerts WHERE id = ANY($1)) AS concerts,
+                  (SELECT coalesce(json_agg(record), '[]') FROM schedules WHERE id = ANY($2)) AS schedules`,
+          [concertIds, scheduleIds],
+        );
+        const concerts = new Map(rows[0]!.concerts.map((json) => [json['id'] as string, concertRecord(json)]));
+        const schedules = new Map(rows[0]!.schedules.map((json) => [json['id'] as string, scheduleRecord(json)]));
+        const decision = decideLoadCatalog({ concert: (id) => concerts.get(id), schedule: (id) => schedules.get(id) }, catalog);
+        return { decision, assume: {} };
+      });
+      return answer;
+    });
+  }
+
+  issueToken(userId: string): Promise<IssuedToken> {
+    return this.#run(async (now) => {
+      const { config } = this;
+      const fresh = () => ({ token: newId(), seq: 0 });
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {
+        decideIssue({ live: undefined, waiting: 0, active: 0 }, userId, now, config, this.#lifecycles, fresh());
+      }
+      let facts: Facts | undefined;
+      let created: TokenState | undefined;
+      const { answer, result } = await this.#decide<{ token: TokenState; created: boolean }>(now, userId, async (db) => {
+        const { rows } = await db.query<TokenRow & { someone_waits: boolean; active: string | null }>(
+          `WITH ${tokenCte(`t.user_id = $1 AND t.status IN ('waiting', 'active')`, 2, 3)}
+           SELECT tk.*, w.someone_waits,
+             CASE WHEN NOT w.someone_waits THEN
+               (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE status = 'active' AND expires_at > $2 LIMIT $4) a)
+             END AS active
+           FROM (SELECT EXISTS (SELECT 1 FROM tokens WHERE status = 'waiting' AND last_seen_at > $2::bigint - $3::bigint) AS someone_waits) w
+           LEFT JOIN tk ON true`,
+          [userId, now, config.queueWaitingTtlMs, config.queueMaxActive],
+        );
+        const row = rows[0]!;
+        if (isStale(row, now, config, this.#lifecycles)) {
+          // The user's token ended but no keeper step has noticed: one does now, then a new token can be issued.
+          await this.#catchUp(now);
+          return 'again';
+        }
+        const found = await this.#facts(row.token, row, now);
+        if (found === 'again') return found;
+        facts = found;
+        const view = { live: found.token, waiting: row.someone_waits ? 1 : 0, active: Number(row.active ?? config.queueMaxActive) };
+        const decision = decideIssue(view, userId, now, config, this.#lifecycles, fresh());
+        created = decision.answer.created ? decision.answer.token : undefined;
+        return { decision, assume: { userId, waitingTtlMs: config.queueWaitingTtlMs, maxActive: config.queueMaxActive } };
+      });
+      if (!answer.created) {
+        // The user's live token again, which counts as a poll.
+        return { token: await this.#tokenView(answer.token.token, now, facts), created: false };
+      }
+      const issued = (result ?? {}) as Issued;
+      let place = NOWHERE;
+      if (created?.status === 'waiting') {
+        const tick = Number(issued.tick ?? 0);
+        if (tick > this.#mirror.applied) await this.#refresh();
+        if (tick !== this.#mirror.applied) return { token: await this.#tokenView(answer.token.token, now), created: true };
+        place = this.#place(this.#mirror.line.size + Number(issued.rank ?? 1));
+      }
+      return { token: tokenView(answer.token, place, now, config), created: true };
+    });
+  }
+
+  getToken(token: string): Promise<QueueToken> {
+    return this.#run((now) => this.#tokenView(token, now));
+  }
+
+  tokenOwner(token: string): Promise<string | undefined> {
+    return this.#run(async (now) => {
+      if (!isTokenArg(token)) return undefined;
+      const { rows } = await this.#pool.query<TokenRow>(`WITH ${tokenCte('t.token = $1', 2, 3)} SELECT * FROM tk`, [token, now, this.config.queueWaitingTtlMs]);
+      const row = rows[0];
+      if (!row) return undefined;
+      // Kept (expired) tokens still identify their user, as in the embedded engine; ended ones do not.
+      return row.status === 'expired' || tokenState(row, now, this.config, this.#lifecycles) ? row.user_id! : undefined;
+    });
+  }
+
+  async watchToken(token: string, watcher: TokenWatcher): Promise<() => void> {
+    return this.#watchers.watch(token, watcher, () =>
+      this.#run(async (now) => {
+        const before = this.#mirror.applied;
+        const view = await this.#tokenView(token, now);
+        if (view.status === 'waiting') {
+          this.#watched.set(token, view);
+          // A step applied while the view was read may have moved the token: look again, after the first view is out.
+          if (this.#mirror.applied !== before) void this.#refreshWatchers().catch(() => undefined);
+        }
+        return view;
+      }),
+    );
+  }
+
+  listConcerts(token: string): Promise<readonly Concert[]> {
+    return this.#run(async (now) => {
+      const { facts, row } = await this.#view<{ concerts: Record<string, unknown>[] }>(
+        token,
+        now,
+        `(SELECT coalesce(json_agg(record), '[]') FROM concerts) AS concerts`,
+        [],
+      );
+      checkListConcerts(facts, now, this.#lifecycles);
+      return row.concerts.map(concertRecord).sort((a, b) => compareText(a.id, b.id));
+    });
+  }
+
+  listSchedules(token: string, concertId: string): Promise<readonly Schedule[]> {
+    return this.#run(async (now) => {
+      requireId(concertId, 'concertId');
+      const { facts, row } = await this.#view<{ concert: unknown; schedules: { record: Record<string, unknown>; taken: number }[] }>(
+        token,
+        now,
+        `(SELECT record FROM concerts WHERE id = $4) AS concert,
+         (SELECT coalesce(json_agg(json_build_object('record', s.record, 'taken',
+            (SELECT count(*) FROM reservations r
+              WHERE r.schedule_id = s.id AND r.status IN ('held', 'paid') AND (r.status = 'paid' OR r.expires_at > $2)))), '[]')
+            FROM schedules s WHERE s.concert_id = $4) AS schedules`,
+        [concertId],
+      );
+      checkListSchedules({ ...facts, concert: row.concert ?? undefined }, concertId, now, this.#lifecycles);
+      const list: Schedule[] = [];
+      for (const { record, taken } of row.schedules) {
+        const { id, startsAt, totalSeats } = scheduleRecord(record);
+        const availableSeats = totalSeats - Number(taken);
+        if (availableSeats > 0) list.push({ id, concertId, startsAt, totalSeats, availableSeats });
+      }
+      return list.sort((a, b) => compareText(a.startsAt, b.startsAt) || compareText(a.id, b.id));
+    });
+  }
+
+  listSeats(token: string, scheduleId: string): Promise<SeatList> {
+    return this.#run(async (now) => {
+      requireId(scheduleId, 'scheduleId');
+      const { facts, row } = await this.#view<{ schedule: Record<string, unknown> | null; taken: number[] }>(
+        token,
+        now,
+        `(SELECT record FROM schedules WHERE id = $4) AS schedule,
+         (SELECT coalesce(array_agg(seat_no ORDER BY seat_no), '{}') FROM reservations
+           WHERE schedule_id = $4 AND status IN ('held', 'paid') AND (status = 'paid' OR expires_at > $2)) AS taken`,
+        [scheduleId],
+      );
+      checkListSeats({ ...facts, schedule: row.schedule ?? undefined }, scheduleId, now, this.#lifecycles);
+      const { totalSeats, prices } = scheduleRecord(row.schedule!);
+      const seats = [];
+      let next = 0;
+      for (let seatNo = 1; seatNo <= totalSeats; seatNo++) {
+        if (row.taken[next] === seatNo) {
+          next++;
+          continue;
+        }
+        seats.push({ seatNo, price: priceOf(prices, seatNo) });
+      }
+      return { scheduleId, seats };
+    });
+  }
+
+  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation> {
+    return this.#run(async (now) => {
+      const command = checkReserve(seat);
+      const { answer } = await this.#decide(now, undefined, async (db) => {
+        const read = await this.#read<{ schedule: Record<string, unknown> | null; occupant: Occupant | null; held: string | null }>(
+          token,
+          now,
+          `(SELECT record FROM schedules WHERE id = $4) AS schedule,
+           (SELECT json_build_object('id', id, 'userId', user_id, 'status', status, 'expiresAt', expires_at)
+              FROM reservations WHERE schedule_id = $4 AND seat_no = $5 AND status IN ('held', 'paid')) AS occupant,
+           (SELECT count(*) FROM reservations WHERE user_id = tk.user_id AND status = 'held' AND expires_at > $2) AS held`,
+          [command.scheduleId, command.seatNo],
+          db,
+        );
+        if (read === 'again') return read;
+        const { facts, row } = read;
+        const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
+        const heldByUser = Number(row.held ?? 0);
+        const view = {
+          ...facts,
+          schedule: record && { id: record.id, totalSeats: record.totalSeats, priceOf: (seatNo: number) => priceOf(record.prices, seatNo) },
+          occupant: row.occupant ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) } : undefined,
+          heldByUser,
+        };
+        const decision = decideReserve(view, command, now, this.config, this.#lifecycles, newId());
+        return { decision, assume: { userId: facts.token!.userId, token: facts.token!.token, heldByUser } };
+      });
+      return reservationView(answer);
+    });
+  }
+
+  getReservation(token: string, reservationId: string): Promise<Reservation> {
+    return this.#run(async (now) => {
+      requireId(reservationId, 'reservationId');
+      const { facts, reservation } = await this.#readReservation(token, reservationId, now, this.#pool);
+      return reservationView(decideGetReservation({ ...facts, reservation }, reservationId, now, this.#lifecycles));
+    });
+  }
+
+  cancelReservation(token: string, reservationId: string): Promise<Reservation> {
+    return this.#run(async (now) => {
+      requireId(reservationId, 'reservationId');
+      const { answer } = await this.#decide(now, undefined, async (db) => {
+        const { facts, reservation } = await this.#readReservation(token, reservationId, now, db);
+        const decision = decideCancel({ ...facts, reservation }, reservationId, now, this.#lifecycles);
+        return { decision, assume: { userId: facts.token?.userId, token: facts.token?.token } as Assumptions };
+      });
+      return reservationView(answer);
+    });
+  }
+
+  pay(token: string, payment: { readonly reservationId: string }, options: IdempotencyOptions = {}): Promise<Payment> {
+    return this.#run(async (now) => {
+      const command = checkPay({ reservationId: payment?.reservationId, idempotencyKey: options.idempotencyKey });
+      const { answer } = await this.#decide(now, undefined, async (db) => {
+        const read = await this.#read<{ stored: Record<string, unknown> | null; reservation: Record<string, unknown> | null; balance: string; held: string | null }>(
+          token,
+          now,
+          `(SELECT json_build_object('fingerprint', fingerprint, 'result', result, 'created_at', created_at)
+              FROM idempotency_keys WHERE user_id = tk.user_id AND key = $4) AS stored,
+           (SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = $5) r) AS reservation,
+           coalesce((SELECT balance FROM wallets WHERE user_id = tk.user_id), 0) AS balance,
+           (SELECT count(*) FROM reservations WHERE user_id = tk.user_id AND status = 'held' AND expires_at > $2) AS held`,
+          [command.idempotencyKey ?? '', command.reservationId],
+          db,
+        );
+        if (read === 'again') return read;
+        const { facts, row } = read;
+        const userId = facts.token?.userId ?? '';
+        const stored = command.idempotencyKey === undefined ? undefined : idempotencyRecord(row.stored, userId, command.idempotencyKey);
+        const view = {
+          ...facts,
+          stored: stored && { ...stored, result: orderedLike(PAYMENT_KEYS, stored.result as Record<string, unknown>) },
+          reservation: row.reservation ? reservationRecord(row.reservation) : undefined,
+          balance: Number(row.balance),
+          heldByUser: Number(row.held ?? 0),
+        };
+        const decision = decidePay(view, command, now, this.config, this.#lifecycles, newId());
+        return { decision, assume: { userId, token: facts.token?.token, balance: view.balance, heldByUser: view.heldByUser } as Assumptions };
+      });
+      return answer;
+    });
+  }
+
+  getBalance(token: string, userId: string): Promise<Wallet> {
+    return this.#run(async (now) => {
+      requireId(userId, 'userId');
+      const { facts, row } = await this.#view<{ balance: string }>(
+        token,
+        now,
+        `coalesce((SELECT balance FROM wallets WHERE user_id = $4), 0) AS balance`,
+        [userId],
+      );
+      return decideGetBalance({ ...facts, balance: Number(row.balance) }, userId, now, this.#lifecycles);
+    });
+  }
+
+  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options: IdempotencyOptions = {}): Promise<Wallet> {
+    return this.#run(async (now) => {
+      const command = checkCharge({ userId: charge?.userId, amount: charge?.amount, idempotencyKey: options.idempotencyKey }, this.config);
+      const { answer } = await this.#decide(now, undefined, async (db) => {
+        const read = await this.#read<{ stored: Record<string, unknown> | null; balance: string }>(
+          token,
+          now,
+          `(SELECT json_build_object('fingerprint', fingerprint, 'result', result, 'created_at', created_at)
+              FROM idempotency_keys WHERE user_id = tk.user_id AND key = $4) AS stored,
+           coalesce((SELECT balance FROM wallets WHERE user_id = $5), 0) AS balance`,
+          [command.idempotencyKey ?? '', command.userId],
+          db,
+        );
+        if (read === 'again') return read;
+        const { facts, row } = read;
+        const stored = command.idempotencyKey === undefined ? undefined : idempotencyRecord(row.stored, facts.token?.userId ?? '', command.idempotencyKey);
+        const view = {
+          ...facts,
+          stored: stored && { ...stored, result: orderedLike(WALLET_KEYS, stored.result as Record<string, unknown>) },
+          balance: Number(row.balance),
+        };
+        const decision = decideCharge(view, command, now, this.config, this.#lifecycles);
+        return { decision, assume: { userId: command.userId, token: facts.token?.token, balance: view.balance } as Assumptions };
+      });
+      return answer;
+    });
+  }
+
+  /** Runs a scheduler tick now, on this instance (steps never overlap, whoever runs them). */
+  tick(): Promise<TickReport> {
+    return this.#run(async (now) => {
+      const started = performance.now();
+      const { report } = await this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true }));
+      this.#timed(started);
+      await this.#refresh();
+      return report;
+    });
+  }
+
+  /** Runs the safety sweep now, on this instance. */
+  sweep(): Promise<void> {
+    return this.#run((now) => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles })));
+  }
+
+  stats(): Promise<EngineStats> {
+    return this.#run(async (now) => {
+      const { rows } = await this.#pool.query<Record<string, string>>(
+        `SELECT (SELECT count(*) FROM concerts) AS concerts,
+                (SELECT count(*) FROM schedules) AS schedules,
+                (SELECT count(*) FROM tokens WHERE status = 'waiting' AND last_seen_at > $1::bigint - $2::bigint) AS waiting,
+                (SELECT count(*) FROM tokens WHERE status = 'active' AND expires_at > $1) AS active,
+                (SELECT count(*) FROM reservations WHERE status = 'held' AND expires_at > $1) AS held,
+                (SELECT count(*) FROM reservations WHERE status = 'paid') AS paid,
+                (SELECT count(*) FROM reservations) AS reservations,
+                (SELECT count(*) FROM payments) AS payments,
+                (SELECT count(*) FROM wallets) AS wallets,
+                (SELECT count(*) FROM idempotency_keys) AS keys`,
+        [now, this.config.queueWaitingTtlMs],
+      );
+      const row = rows[0]!;
+      return {
+        concerts: Number(row['concerts']),
+        schedules: Number(row['schedules']),
+        waitingTokens: Number(row['waiting']),
+        activeTokens: Number(row['active']),
+        heldSeats: Number(row['held']),
+        paidSeats: Number(row['paid']),
+        reservations: Number(row['reservations']),
+        payments: Number(row['payments']),
+        wallets: Number(row['wallets']),
+        idempotencyKeys: Number(row['keys']),
+        admissionRatePerSecond: this.#mirror.rate.perSecond,
+        watchedTokens: this.#watchers.size,
+        lastTickMs: this.#lastTickMs,
+        maxTickMs: this.#maxTickMs,
+      };
+    });
+  }
+
+  /**
+   * Stops the timers, ends every watch, waits for the commands in flight,
+   * gives up the keeper's lock and the LISTEN connection, and ends the pool if
+   * the engine created it. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
+      this.#timers.clear();
+      if (this.#listenRetry) clearTimeout(this.#listenRetry);
+      this.#watchers.endAll();
+      this.#watched.clear();
+      while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+      this.#keeper.release();
+      const listener = this.#listener;
+      this.#listener = undefined;
+      if (listener) {
+        await listener.query('UNLISTEN *').catch(() => undefined);
+        listener.release();
+      }
+      if (this.#ownsPool) await this.#pool.end();
+    })();
+    return this.#closing;
+  }
+
+  // ——— commands ———
+
+  /** Runs a command: refused while closing; a database that cannot be reached is `UNAVAILABLE`. */
+  #run<T>(command: (now: number) => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
+    return this.#track(
+      (async () => {
+        try {
+          return await command(this.#clock.now());
+        } catch (error) {
+          if (error instanceof EngineError) throw error;
+          if (isUnavailable(error)) throw unavailable(error);
+          throw error;
+        }
+      })(),
+    );
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise);
+    const done = () => this.#inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  /**
+   * Reads, decides, applies; again when another engine won a race. `attempt`
+   * reads the view on `db` and calls the rule. The first tries run on the
+   * pool; later ones in a transaction that first takes the user's lock (the
+   * user of the last try), so a user's own concurrent commands cannot keep a
+   * command losing.
+   */
+  async #decide<A>(now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown }> {
+    let user = knownUser;
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      if (tries < OPTIMISTIC_TRIES || user === undefined) {
+        const step = await attempt(this.#pool);
+        if (step === 'again') continue;
+        const { decision, assume } = step;
+        if (decision.changes.length === 0) return { answer: decision.answer };
+        user = assume.userId ?? user;
+        try {
+          return { answer: decision.answer, result: await this.#apply(this.#pool, decision, now, assume) };
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+          continue;
+        }
+      }
+      const outcome = await this.#onClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCKS, user]);
+          const step = await attempt(client);
+          if (step === 'again' || step.decision.changes.length === 0) {
+            await client.query('COMMIT');
+            return step === 'again' ? step : { answer: step.decision.answer };
+          }
+          const result = await this.#apply(client, step.decision, now, step.assume);
+          await client.query('COMMIT');
+          return { answer: step.decision.answer, result };
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (isConflict(error)) return 'again' as const;
+          throw error;
+        }
+      });
+      if (outcome !== 'again') return outcome;
+    }
+    throw new EngineError('UNAVAILABLE', 'too many concurrent changes to the same data; try again');
+  }
+
+  async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
+    const { rows } = await db.query<{ result: unknown }>('SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [
+      JSON.stringify(decision.changes),
+      now,
+      JSON.stringify(assume),
+    ]);
+    return rows[0]?.result;
+  }
+
+  /**
+   * One view read: the command's token (a CTE `tk`) and `columns`, which may
+   * use `$2` (now), `$3` (waitingTtl) and `$4…` (`params`). A malformed token
+   * argument finds no token: the rule then refuses it at its place among the
+   * command's checks. `again` when the view must be read anew (see {@link #facts}).
+   */
+  async #read<R>(token: unknown, now: number, columns: string, params: unknown[], db: Queryable = this.#pool): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
+    const valid = isTokenArg(token);
+    const { rows } = await db.query<R & TokenRow>(
+      `WITH ${tokenCte('t.token = $1', 2, 3)} SELECT tk.*, ${columns} FROM (SELECT 1) AS one LEFT JOIN tk ON true`,
+      [valid ? token : '', now, this.config.queueWaitingTtlMs, ...params],
+    );
+    const row = rows[0]!;
+    const facts = await this.#facts(token, valid ? row : undefined, now);
+    return facts === 'again' ? facts : { facts, row };
+  }
+
+  /** {@link #read} until it holds. */
+  async #view<R>(token: unknown, now: number, columns: string, params: unknown[], db: Queryable = this.#pool): Promise<{ facts: Facts; row: R & Partial<TokenRow> }> {
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      const read = await this.#read<R>(token, now, columns, params, db);
+      if (read !== 'again') return read;
+    }
+    throw new EngineError('UNAVAILABLE', 'the waiting line kept changing; try again');
+  }
+
+  async #readReservation(token: unknown, reservationId: string, now: number, db: Queryable) {
+    const { facts, row } = await this.#view<{ reservation: Record<string, unknown> | null }>(
+      token,
+      now,
+      `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = $4) r) AS reservation`,
+      [reservationId],
+      db,
+    );
+    const reservation: ReservationRecord | undefined = row.reservation ? reservationRecord(row.reservation) : undefined;
+    return { facts, reservation };
+  }
+
+  /**
+   * The token facts the rules take. For a waiting token, its place is worked
+   * out first (the rules ask for it synchronously); `again` when a catch-up
+   * step ran or the line moved under the read, and the view must be read anew.
+   */
+  async #facts(arg: unknown, row: TokenRow | undefined, now: number): Promise<Facts | 'again'> {
+    const token = tokenState(row, now, this.config, this.#lifecycles);
+    let place = NOWHERE;
+    if (token?.status === 'waiting') {
+      if (this.#mirror.needsCatchUp(now, this.config.queueTickMs)) {
+        await this.#catchUp(now);
+        return 'again';
+      }
+      const found = await this.#placeOf(row!);
+      if (!found) return 'again';
+      place = found;
+    }
+    return { arg, token, placeOf: () => place, row, lastSeenAt: Number(row?.last_seen_at ?? now) };
+  }
+
+  /** A waiting token's place: by its line number in memory, or after the line when it has none yet. */
+  async #placeOf(row: TokenRow): Promise<Place | undefined> {
+    if (Number(row.tick) > this.#mirror.applied) await this.#refresh();
+    return this.#placeNow(row);
+  }
+
+  /** {@link #placeOf} from what this instance has applied; `undefined` when that is not enough. */
+  #placeNow(row: TokenRow): Place | undefined {
+    if (Number(row.tick) > this.#mirror.applied) return undefined;
+    if (row.line === null) return this.#place(this.#mirror.line.size + Number(row.unlined_rank ?? 1));
+    const line = Number(row.line);
+    if (line > this.#mirror.line.end) return undefined;
+    const position = this.#mirror.line.rank(line);
+    return position === 0 ? undefined : this.#place(position);
+  }
+
+  #place(position: number): Place {
+    return { position, estimatedWaitSeconds: this.#mirror.rate.secondsFor(position) };
+  }
+
+  /** A token's view, as a poll: a waiting token's poll is recorded (lazily, see the class notes). */
+  async #tokenView(token: unknown, now: number, known?: Facts): Promise<QueueToken> {
+    requireTokenArg(token);
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      const facts = tries === 0 && known ? known : (await this.#view<object>(token, now, 'NULL AS nothing', [])).facts;
+      const live = requireLive(facts.token, now, this.#lifecycles);
+      let lastSeenAt = facts.lastSeenAt;
+      if (live.status === 'waiting' && lastSeenAt < now - this.#pollSlackMs) {
+        const { rows } = await this.#pool.query<{ last_seen_at: string }>(
+          `UPDATE tokens SET last_seen_at = $2 WHERE token = $1 AND status = 'waiting' AND last_seen_at > $3 RETURNING last_seen_at`,
+          [live.token, now, now - this.config.queueWaitingTtlMs],
+        );
+        if (rows.length === 0) continue; // admitted or abandoned meanwhile: look again
+        lastSeenAt = now;
+      }
+      return tokenView(live, live.status === 'waiting' ? facts.placeOf(live) : NOWHERE, lastSeenAt, this.config);
+    }
+    throw new EngineError('UNAVAILABLE', 'the token kept changing; try again');
+  }
+
+  async #onClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      const result = await work(client);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(isUnavailable(error) ? (error as Error) : undefined);
+      throw error;
+    }
+  }
+
+  // ——— the line, the keeper, the watchers ———
+
+  /** A catch-up step (see the class notes), at most one at a time per instance. */
+  #catchUp(now: number): Promise<void> {
+    this.#catchingUp ??= (async () => {
+      try {
+        await this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: false }));
+        await this.#refresh();
+      } finally {
+        this.#catchingUp = undefined;
+      }
+    })();
+    return this.#catchingUp;
+  }
+
+  /** Applies the published steps this instance has not seen, then updates its watchers. One at a time; a call meanwhile runs once more after. */
+  #refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          for (;;) {
+            const { rows } = await this.#pool.query(`SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`, [this.#mirror.applied]);
+            let reload = false;
+            for (const row of rows) {
+              if (!this.#mirror.apply(tickRow(row))) {
+                reload = true;
+                break;
+              }
+            }
+            if (reload) await this.#reload();
+            if (reload || rows.length < 1000) break;
+          }
+        } while (this.#refreshAgain);
+      } finally {
+        this.#refreshing = undefined;
+      }
+      if (this.#watched.size > 0) await this.#refreshWatchers();
+    })();
+    return this.#refreshing;
+  }
+
+  /** Rebuilds the line from the tokens and the last step, in one snapshot: at start, or after falling too far behind. */
+  async #reload(): Promise<void> {
+    const { rows } = await this.#pool.query<{ last: Record<string, unknown> | null; lines: string[] }>(
+      `SELECT (SELECT row_to_json(q) FROM (SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1) q) AS last,
+              (SELECT coalesce(array_agg(line ORDER BY line), '{}') FROM tokens WHERE status = 'waiting' AND line IS NOT NULL) AS lines`,
+    );
+    const { last, lines } = rows[0]!;
+    this.#mirror.load(last ? tickRow(last) : undefined, lines.map(Number));
+  }
+
+  /**
+   * Tells watchers what changed: one query for all of this instance's watched
+   * tokens (which also records their polls: a watched token is not
+   * abandoned), then positions from memory.
+   */
+  #refreshWatchers(): Promise<void> {
+    if (this.#watchRefreshing) {
+      this.#watchAgain = true;
+      return this.#watchRefreshing;
+    }
+    this.#watchRefreshing = (async () => {
+      try {
+        do {
+          this.#watchAgain = false;
+          await this.#updateWatchers(this.#clock.now());
+        } while (this.#watchAgain);
+      } finally {
+        this.#watchRefreshing = undefined;
+      }
+    })();
+    return this.#watchRefreshing;
+  }
+
+  async #updateWatchers(now: number): Promise<void> {
+    const tokens = [...this.#watched.keys()];
+    if (tokens.length === 0) return;
+    const ttl = this.config.queueWaitingTtlMs;
+    const { rows } = await this.#pool.query<TokenRow>(
+      `WITH touched AS (
+         UPDATE tokens SET last_seen_at = $2
+          WHERE token = ANY($1) AND status = 'waiting' AND last_seen_at < $2::bigint - $4::bigint AND last_seen_at > $2::bigint - $3::bigint
+          RETURNING token, last_seen_at
+       )
+       SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at,
+              coalesce(u.last_seen_at, t.last_seen_at) AS last_seen_at,
+              (SELECT coalesce(max(no), 0) FROM queue_ticks) AS tick,
+              CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN
+                (SELECT count(*) FROM tokens w
+                  WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at > $2::bigint - $3::bigint)
+              END AS unlined_rank
+         FROM tokens t LEFT JOIN touched u USING (token)
+        WHERE t.token = ANY($1)`,
+      [tokens, now, ttl, this.#pollSlackMs],
+    );
+    const byToken = new Map(rows.map((row) => [row.token!, row]));
+    if (rows.some((row) => Number(row.tick) > this.#mirror.applied)) {
+      // The line moved after the last refresh: the next refresh comes back here.
+      this.#watchAgain = true;
+      void this.#refresh();
+    }
+    const updates: QueueToken[] = [];
+    for (const token of tokens) {
+      const last = this.#watched.get(token);
+      if (!last) continue;
+      const row = byToken.get(token);
+      const state = tokenState(row, now, this.config, this.#lifecycles);
+      let view: QueueToken;
+      if (state?.status === 'waiting') {
+        const place = this.#placeNow(row!);
+        if (!place) continue; // the refresh under way comes back here
+        if (place.position === last.position && place.estimatedWaitSeconds === last.estimatedWaitSeconds) continue;
+        view = tokenView(state, place, Number(row!.last_seen_at), this.config);
+      } else if (state?.status === 'active') {
+        view = tokenView(state, NOWHERE, Number(row!.last_seen_at), this.config);
+      } else {
+        view = { ...last, status: 'expired', position: 0, estimatedWaitSeconds: 0 };
+      }
+      updates.push(view);
+      if (view.status === 'waiting') this.#watched.set(token, view);
+      else this.#watched.delete(token);
+    }
+    this.#watchers.deliver(updates);
+  }
+
+  /** LISTENs for keeper steps on a connection of its own; reconnects (and catches up) when it is lost. */
+  async #listen(): Promise<void> {
+    if (this.#closing) return;
+    const client = await this.#pool.connect();
+    const lost = () => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      client.release(true);
+      this.#listenLater(250);
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => void this.#refresh().catch(() => undefined));
+    try {
+      await client.query('LISTEN usher_tick');
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    this.#listener = client;
+    // Whatever was published while not listening.
+    await this.#refresh();
+  }
+
+  #listenLater(delayMs: number): void {
+    if (this.#closing || this.#listenRetry) return;
+    // Wall-clock timers, not the injected clock: reconnecting is not a rule's business.
+    this.#listenRetry = setTimeout(() => {
+      this.#listenRetry = undefined;
+      this.#listen().catch(() => this.#listenLater(Math.min(delayMs * 2, 5_000)));
+    }, delayMs);
+    this.#listenRetry.unref();
+  }
+
+  #every(timer: 'tick' | 'sweep', ms: number): void {
+    this.#timers.set(
+      timer,
+      this.#clock.setTimeout(() => {
+        if (this.#closing) return;
+        this.#every(timer, ms);
+        void this.#track(timer === 'tick' ? this.#keeperTick() : this.#keeperSweep()).catch(() => undefined);
+      }, ms),
+    );
+  }
+
+  /** A timer's tick: compete for the keeper's seat (every tick), and tick if this instance holds it. */
+  async #keeperTick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      if (!(await this.#keeper.ensure())) return;
+      const started = performance.now();
+      await this.#keeper.tick(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
+      this.#timed(started);
+      await this.#refresh();
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #keeperSweep(): Promise<void> {
+    if (this.#keeper.held) await this.#keeper.sweep(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
+  }
+
+  #timed(started: number): void {
+    this.#lastTickMs = performance.now() - started;
+    this.#maxTickMs = Math.max(this.#maxTickMs, this.#lastTickMs);
+  }
+}

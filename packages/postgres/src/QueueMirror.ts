@@ -1,0 +1,95 @@
+import type { EngineConfig } from '@usher/engine';
+import { AdmissionRate } from '@usher/engine/rules';
+import { LineCounter } from './LineCounter.js';
+
+/** One published keeper step, as stored in `queue_ticks`. */
+export interface TickRow {
+  readonly no: number;
+  readonly at: number;
+  readonly real: boolean;
+  readonly lineEnd: number;
+  readonly departed: readonly number[];
+  readonly admitted: number;
+  readonly hadWaiting: boolean;
+  readonly waiting: number;
+  readonly active: number;
+  readonly nextAbandonAt: number;
+}
+
+export const TICK_COLUMNS = 'no, at, real, line_end, departed, admitted, had_waiting, waiting, active, next_abandon_at';
+
+export function tickRow(row: Record<string, unknown>): TickRow {
+  return {
+    no: Number(row['no']),
+    at: Number(row['at']),
+    real: row['real'] === true,
+    lineEnd: Number(row['line_end']),
+    departed: ((row['departed'] as unknown[] | null) ?? []).map(Number),
+    admitted: Number(row['admitted']),
+    hadWaiting: row['had_waiting'] === true,
+    waiting: Number(row['waiting']),
+    active: Number(row['active']),
+    nextAbandonAt: Number(row['next_abandon_at']),
+  };
+}
+
+/**
+ * One engine's picture of the waiting line, as of the last keeper step it
+ * applied: who is in line by line number (a {@link LineCounter}), the
+ * admission rate, and when the keeper last ran. Only keeper steps move
+ * tokens out of `waiting` or give them a line, and each publishes a
+ * `queue_ticks` row, so applying those rows in order keeps this exact:
+ * a lined token's position is `line.rank(line)`, with no query.
+ */
+export class QueueMirror {
+  readonly line = new LineCounter();
+  readonly rate: AdmissionRate;
+  /** Number of the last step applied. */
+  applied = 0;
+  /** When the last scheduler tick (not a catch-up) ran; `-Infinity` for never. */
+  lastRealTickAt = -Infinity;
+  /** No waiting token can be abandoned before this (as of the last step). */
+  nextAbandonAt = Infinity;
+
+  constructor(config: EngineConfig) {
+    this.rate = new AdmissionRate({
+      admitPerTick: config.queueAdmitPerTick,
+      tickMs: config.queueTickMs,
+      maxActive: config.queueMaxActive,
+      activeTtlMs: config.tokenActiveTtlMs,
+    });
+  }
+
+  /** Starts from a snapshot: the last step and the lines in line then. */
+  load(last: TickRow | undefined, lines: readonly number[]): void {
+    this.line.reset(lines, last?.lineEnd ?? 0);
+    this.applied = last?.no ?? 0;
+    if (last) this.#note(last);
+  }
+
+  /** Applies the next step; `false` when `row` is not the next one (the caller reloads). */
+  apply(row: TickRow): boolean {
+    if (row.no <= this.applied) return true;
+    if (row.no !== this.applied + 1) return false;
+    this.line.extendTo(row.lineEnd);
+    for (const line of row.departed) this.line.remove(line);
+    if (row.real && row.hadWaiting) this.rate.observe(row.admitted);
+    this.applied = row.no;
+    this.#note(row);
+    return true;
+  }
+
+  /**
+   * Whether waiting tokens may have been abandoned since the last step and
+   * no scheduler tick has run for a tick period (the keeper is away, or
+   * time is driven by hand): positions then wait for a catch-up step.
+   */
+  needsCatchUp(now: number, tickMs: number): boolean {
+    return this.line.size > 0 && now >= this.nextAbandonAt && now >= this.lastRealTickAt + tickMs;
+  }
+
+  #note(row: TickRow): void {
+    if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
+    this.nextAbandonAt = row.nextAbandonAt;
+  }
+}

@@ -1,0 +1,94 @@
+import { EngineError } from '@usher/engine';
+import type pg from 'pg';
+import { migrations } from './migrations/index.js';
+
+/** Advisory lock keys: `(USHER_LOCKS, key)` for the engine's own locks, `(USER_LOCKS, hashtext(userId))` per user. */
+export const USHER_LOCKS = 29556;
+export const USER_LOCKS = 29557;
+/** Held while migrations run (transaction-level). */
+export const MIGRATION_LOCK = 1;
+/** Held by every keeper step and by admissions at issue time (transaction-level): one at a time. */
+export const STEP_LOCK = 2;
+/** Held by the keeper's own session for as long as it is the keeper (session-level). */
+export const KEEPER_LOCK = 3;
+
+/** The SQLSTATE `usher_apply` raises when a condition a decision assumed no longer holds. */
+export const CONFLICT = 'UR409';
+
+/** A pool or a client: what a query runs on. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * Applies the migrations that are not applied yet, in one transaction that
+ * holds an advisory lock: engines starting at once apply each migration once
+ * (the second waits, then finds them applied). Returns the versions applied.
+ */
+export async function migrate(pool: pg.Pool): Promise<number[]> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [USHER_LOCKS, MIGRATION_LOCK]);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM usher_migrations')).rows.map((row) => row.version));
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    client.release();
+    return applied;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release(error instanceof Error ? error : true);
+    throw error;
+  }
+}
+
+/** Whether `error` is `usher_apply` (or PostgreSQL) saying that another transaction won: decide again. */
+export function isConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // 40001 serialization failure and 40P01 deadlock: the transaction did nothing; trying again is safe.
+  return code === CONFLICT || code === '40001' || code === '40P01';
+}
+
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down, in recovery)
+  '57P01',
+  '57P02',
+  '57P03',
+  // too_many_connections
+  '53300',
+  // read_only_sql_transaction: a standby, e.g. during a failover
+  '25006',
+]);
+const unreachableMessages = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable|ECONNREFUSED|ECONNRESET/i;
+
+/** Whether `error` means PostgreSQL cannot be reached or cannot take the command now (rather than a refusal or a bug). */
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || unreachableCodes.has(code))) return true;
+  if (error instanceof AggregateError && error.errors.some(isUnavailable)) return true;
+  return unreachableMessages.test(error.message);
+}
+
+/** The refusal for a database that cannot be reached: a 503 with `Retry-After` over HTTP. */
+export function unavailable(cause: unknown): EngineError {
+  return new EngineError('UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause });
+}

@@ -1,0 +1,118 @@
+/**
+ * The schema. Every time is epoch ms (`bigint`) from the engine's injected
+ * clock, passed in as a parameter; nothing reads `now()`.
+ *
+ * - One live reservation per seat: a partial unique index over `held` and
+ *   `paid` reservations. Free seats have no row.
+ * - One live token per user: a partial unique index over `waiting` and `active`.
+ * - Money: `balance >= 0` and `balance = charged − paid`, checked by PostgreSQL.
+ * - The queue: `seq` orders arrivals; `line` is the dense place in line the
+ *   keeper gives arrivals at its next step; `queue_ticks` publishes what every
+ *   step changed in the line, so engines keep positions in memory.
+ */
+export const schema = /* sql */ `
+CREATE TABLE concerts (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+
+CREATE TABLE schedules (
+  id text PRIMARY KEY,
+  concert_id text NOT NULL REFERENCES concerts (id),
+  starts_at text NOT NULL,
+  total_seats integer NOT NULL CHECK (total_seats > 0),
+  record jsonb NOT NULL
+);
+CREATE INDEX schedules_by_concert ON schedules (concert_id);
+
+CREATE TABLE reservations (
+  id text PRIMARY KEY,
+  user_id text NOT NULL,
+  schedule_id text NOT NULL REFERENCES schedules (id),
+  seat_no integer NOT NULL CHECK (seat_no > 0),
+  price bigint NOT NULL CHECK (price > 0),
+  status text NOT NULL CHECK (status IN ('held', 'paid', 'expired', 'cancelled')),
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  ended_at bigint
+);
+-- Invariant 1, as a constraint: one held-or-paid reservation per seat.
+CREATE UNIQUE INDEX reservations_live_seat ON reservations (schedule_id, seat_no) INCLUDE (status, expires_at)
+  WHERE status IN ('held', 'paid');
+CREATE INDEX reservations_held_by_user ON reservations (user_id) INCLUDE (expires_at) WHERE status = 'held';
+CREATE INDEX reservations_held_deadline ON reservations (expires_at) WHERE status = 'held';
+CREATE INDEX reservations_ended ON reservations (ended_at) WHERE status IN ('expired', 'cancelled');
+
+CREATE SEQUENCE token_seq;
+CREATE TABLE tokens (
+  token text PRIMARY KEY,
+  user_id text NOT NULL,
+  status text NOT NULL CHECK (status IN ('waiting', 'active', 'expired')),
+  seq bigint NOT NULL DEFAULT nextval('token_seq'),
+  line bigint,
+  issued_at bigint NOT NULL,
+  -- Active: end of the active period. Expired (kept for replays): when it is forgotten. Waiting: 0.
+  expires_at bigint NOT NULL,
+  -- Last recorded poll while waiting (recorded lazily, see PostgresEngine).
+  last_seen_at bigint NOT NULL
+);
+CREATE UNIQUE INDEX tokens_live_user ON tokens (user_id) WHERE status IN ('waiting', 'active');
+CREATE INDEX tokens_unlined ON tokens (seq) WHERE status = 'waiting' AND line IS NULL;
+CREATE UNIQUE INDEX tokens_line ON tokens (line) WHERE status = 'waiting';
+CREATE INDEX tokens_last_seen ON tokens (last_seen_at) WHERE status = 'waiting';
+CREATE INDEX tokens_active_deadline ON tokens (expires_at) WHERE status = 'active';
+CREATE INDEX tokens_kept ON tokens (expires_at) WHERE status = 'expired';
+
+CREATE TABLE wallets (
+  user_id text PRIMARY KEY,
+  balance bigint NOT NULL CHECK (balance >= 0),
+  charged bigint NOT NULL CHECK (charged >= 0),
+  paid bigint NOT NULL CHECK (paid >= 0),
+  CHECK (balance = charged - paid)
+);
+
+CREATE TABLE payments (
+  id text PRIMARY KEY,
+  reservation_id text NOT NULL UNIQUE,
+  user_id text NOT NULL,
+  amount bigint NOT NULL CHECK (amount > 0),
+  balance bigint NOT NULL CHECK (balance >= 0),
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE idempotency_keys (
+  user_id text NOT NULL,
+  key text NOT NULL,
+  fingerprint text NOT NULL,
+  result jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (user_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- One row per keeper step, numbered densely in commit order (steps hold one lock).
+CREATE TABLE queue_ticks (
+  no bigint PRIMARY KEY,
+  at bigint NOT NULL,
+  -- A scheduler tick (admits), rather than a catch-up step (only expires and lines up).
+  real boolean NOT NULL,
+  -- Highest line number given so far: lines (previous line_end, line_end] arrived in this step.
+  line_end bigint NOT NULL,
+  -- Lines that left the waiting line in this step (admitted or abandoned).
+  departed bigint[] NOT NULL,
+  admitted integer NOT NULL,
+  had_waiting boolean NOT NULL,
+  waiting bigint NOT NULL,
+  active bigint NOT NULL,
+  -- No waiting token can be abandoned before this.
+  next_abandon_at bigint NOT NULL
+);
+
+-- The keeper's fencing epoch: a keeper writes only while the epoch is the one it took.
+CREATE TABLE keeper (
+  id integer PRIMARY KEY CHECK (id = 1),
+  epoch bigint NOT NULL,
+  holder text
+);
+INSERT INTO keeper (id, epoch) VALUES (1, 0);
+`;

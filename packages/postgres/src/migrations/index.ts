@@ -1,0 +1,19 @@
+import { schema } from './001_schema.js';
+import { apply } from './002_apply.js';
+
+/** A versioned step of the schema, applied once, in order. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Every migration, in order. The SQL lives in TypeScript modules, so it is
+ * found the same way from sources (tests, tsx) and from a built `dist`.
+ * Never edit a released migration: add the next one.
+ */
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'schema', sql: schema },
+  { version: 2, name: 'apply', sql: apply },
+];

@@ -1,0 +1,219 @@
+import type { EngineConfig, ReservationRecord, TickReport } from '@usher/engine';
+import { decideAdmit, decideExpireHold, isAbandoned, statusAt, type Lifecycles, type StateChange } from '@usher/engine/rules';
+import { STEP_LOCK, USHER_LOCKS, type Queryable } from './database.js';
+import { TICK_COLUMNS, tickRow, type TickRow } from './QueueMirror.js';
+
+/** How many due entities one step handles at most; the rest wait for the next step. */
+const BATCH = 10_000;
+
+/** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
+export class Deposed extends Error {
+  override get name(): string {
+    return 'Deposed';
+  }
+}
+
+export interface StepOptions {
+  readonly config: EngineConfig;
+  readonly lifecycles: Lifecycles;
+  /** A scheduler tick (expire, line up, admit) rather than a catch-up (expire, line up). */
+  readonly real: boolean;
+  /** The keeper's epoch, checked before anything is written; none for a step asked for by hand. */
+  readonly epoch?: number;
+}
+
+export const RESERVATION_COLUMNS = 'id, user_id, schedule_id, seat_no, price, status, created_at, expires_at, ended_at';
+
+export function reservationRecord(row: Record<string, unknown>): ReservationRecord {
+  const record: ReservationRecord = {
+    id: row['id'] as string,
+    userId: row['user_id'] as string,
+    scheduleId: row['schedule_id'] as string,
+    seatNo: Number(row['seat_no']),
+    price: Number(row['price']),
+    status: row['status'] as ReservationRecord['status'],
+    createdAt: Number(row['created_at']),
+    expiresAt: Number(row['expires_at']),
+  };
+  if (row['ended_at'] !== null && row['ended_at'] !== undefined) record.endedAt = Number(row['ended_at']);
+  return record;
+}
+
+/**
+ * Begins a keeper transaction on `client`: the step lock (steps and at-once
+ * admissions run one at a time), then the fencing check.
+ */
+async function begin(client: Queryable, epoch: number | undefined): Promise<void> {
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock($1, $2)', [USHER_LOCKS, STEP_LOCK]);
+  if (epoch !== undefined) {
+    const { rowCount } = await client.query('SELECT 1 FROM keeper WHERE id = 1 AND epoch = $1', [epoch]);
+    if (rowCount !== 1) throw new Deposed('a newer keeper took over');
+  }
+}
+
+async function inTransaction<T>(client: Queryable, epoch: number | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    await begin(client, epoch);
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Expires holds past their deadline, each at its own deadline (the reservation machine's timeout, via the rule). */
+async function expireHolds(client: Queryable, now: number, lifecycles: Lifecycles): Promise<number> {
+  const due = await client.query(
+    `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE status = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT ${BATCH}`,
+    [now],
+  );
+  const ids: string[] = [];
+  const ats: number[] = [];
+  for (const row of due.rows) {
+    for (const change of decideExpireHold(reservationRecord(row), now, lifecycles).changes) {
+      if (change.type !== 'reservationEnded') continue;
+      ids.push(change.id);
+      ats.push(change.at);
+    }
+  }
+  if (ids.length === 0) return 0;
+  const { rowCount } = await client.query(
+    `UPDATE reservations r SET status = 'expired', ended_at = x.at
+       FROM unnest($1::text[], $2::bigint[]) AS x (id, at)
+      WHERE r.id = x.id AND r.status = 'held' AND r.expires_at <= $3`,
+    [ids, ats, now],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * One keeper step, in one transaction under the step lock:
+ * 1. holds past their deadline expire;
+ * 2. active tokens past their deadline expire (they are forgotten, as in the embedded engine);
+ * 3. waiting tokens not polled for `waitingTtl` are abandoned (forgotten);
+ * 4. arrivals (waiting tokens without a line) get the next line numbers, in `seq` order;
+ * 5. a scheduler tick admits `decideAdmit`'s count, first in line first;
+ * 6. the step is published: a `queue_ticks` row (lines given, lines that left) and a `NOTIFY`.
+ *
+ * Costs: O(expired + abandoned + arrivals + admitted), each by an index; nothing scans the line.
+ */
+export async function runStep(client: Queryable, now: number, options: StepOptions): Promise<{ report: TickReport; tick: TickRow }> {
+  const { config, lifecycles, real } = options;
+  return inTransaction(client, options.epoch, async () => {
+    const last = await client.query(`SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1`);
+    const previous = last.rows[0] ? tickRow(last.rows[0]) : undefined;
+    let lineEnd = previous?.lineEnd ?? 0;
+    let waiting = previous?.waiting ?? 0;
+    const departed: number[] = [];
+
+    await expireHolds(client, now, lifecycles);
+
+    const dueActive = await client.query<{ token: string; user_id: string; seq: string; issued_at: string; expires_at: string }>(
+      `SELECT token, user_id, seq, issued_at, expires_at FROM tokens WHERE status = 'active' AND expires_at <= $1 LIMIT ${BATCH}`,
+      [now],
+    );
+    const expired = dueActive.rows
+      .filter((row) => statusAt({ token: row.token, userId: row.user_id, status: 'active', seq: Number(row.seq), issuedAt: Number(row.issued_at), expiresAt: Number(row.expires_at) }, now, lifecycles) === 'expired')
+      .map((row) => row.token);
+    if (expired.length > 0) {
+      await client.query(`DELETE FROM tokens WHERE token = ANY($1) AND status = 'active' AND expires_at <= $2`, [expired, now]);
+    }
+
+    const cutoff = now - config.queueWaitingTtlMs;
+    const dueWaiting = await client.query<{ token: string; last_seen_at: string }>(
+      `SELECT token, last_seen_at FROM tokens WHERE status = 'waiting' AND last_seen_at <= $1 LIMIT ${BATCH}`,
+      [cutoff],
+    );
+    const abandoned = dueWaiting.rows.filter((row) => isAbandoned(Number(row.last_seen_at), now, config)).map((row) => row.token);
+    if (abandoned.length > 0) {
+      const gone = await client.query<{ line: string | null }>(
+        `DELETE FROM tokens WHERE token = ANY($1) AND status = 'waiting' AND last_seen_at <= $2 RETURNING line`,
+        [abandoned, cutoff],
+      );
+      for (const { line } of gone.rows) {
+        if (line === null) continue;
+        departed.push(Number(line));
+        waiting--;
+      }
+    }
+
+    const lined = await client.query<{ count: string }>(
+      `WITH arrivals AS (
+         SELECT token, row_number() OVER (ORDER BY seq) AS n FROM tokens WHERE status = 'waiting' AND line IS NULL
+       ), given AS (
+         UPDATE tokens t SET line = $1::bigint + a.n FROM arrivals a WHERE t.token = a.token AND t.status = 'waiting' RETURNING 1
+       )
+       SELECT count(*) AS count FROM given`,
+      [lineEnd],
+    );
+    const arrivals = Number(lined.rows[0]!.count);
+    lineEnd += arrivals;
+    waiting += arrivals;
+
+    const activeNow = await client.query<{ count: string }>(`SELECT count(*) AS count FROM tokens WHERE status = 'active' AND expires_at > $1`, [now]);
+    let active = Number(activeNow.rows[0]!.count);
+    const hadWaiting = waiting > 0;
+    let admitted = 0;
+    if (real) {
+      const decision = decideAdmit({ waiting, active }, now, config, lifecycles);
+      for (const change of decision.changes as StateChange[]) {
+        if (change.type !== 'tokensAdmitted') continue;
+        const admit = await client.query<{ line: string }>(
+          `UPDATE tokens SET status = 'active', expires_at = $2
+            WHERE token IN (SELECT token FROM tokens WHERE status = 'waiting' ORDER BY line LIMIT $1 FOR UPDATE)
+              AND status = 'waiting'
+            RETURNING line`,
+          [change.count, change.expiresAt],
+        );
+        for (const { line } of admit.rows) departed.push(Number(line));
+        admitted += admit.rowCount ?? 0;
+      }
+      waiting -= admitted;
+      active += admitted;
+    }
+
+    const oldest = await client.query<{ min: string | null }>(`SELECT min(last_seen_at) AS min FROM tokens WHERE status = 'waiting'`);
+    const oldestSeen = oldest.rows[0]?.min;
+    const nextAbandonAt = Math.min(now, oldestSeen === null || oldestSeen === undefined ? now : Number(oldestSeen)) + config.queueWaitingTtlMs;
+
+    const tick: TickRow = {
+      no: (previous?.no ?? 0) + 1,
+      at: now,
+      real,
+      lineEnd,
+      departed,
+      admitted,
+      hadWaiting,
+      waiting,
+      active,
+      nextAbandonAt,
+    };
+    await client.query(
+      `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [tick.no, tick.at, tick.real, tick.lineEnd, tick.departed, tick.admitted, tick.hadWaiting, tick.waiting, tick.active, tick.nextAbandonAt],
+    );
+    await client.query(`SELECT pg_notify('usher_tick', $1)`, [String(tick.no)]);
+    return { report: { admitted, waiting, active }, tick };
+  });
+}
+
+/**
+ * The safety sweep, in one transaction under the step lock: overdue holds
+ * expire; expired and cancelled reservations past their retention, keys past
+ * `idempotencyTtl`, kept tokens past their keep time and old published steps
+ * are forgotten.
+ */
+export async function runSweep(client: Queryable, now: number, options: Omit<StepOptions, 'real'>): Promise<void> {
+  const { config, lifecycles } = options;
+  await inTransaction(client, options.epoch, async () => {
+    await expireHolds(client, now, lifecycles);
+    await client.query(`DELETE FROM reservations WHERE status IN ('expired', 'cancelled') AND ended_at <= $1`, [now - config.reservationRetentionMs]);
+    await client.query(`DELETE FROM idempotency_keys WHERE created_at <= $1`, [now - config.idempotencyTtlMs]);
+    await client.query(`DELETE FROM tokens WHERE status = 'expired' AND expires_at <= $1`, [now]);
+    // Engines that fell further behind than this reload the line from the tokens.
+    await client.query(`DELETE FROM queue_ticks WHERE no < (SELECT max(no) FROM queue_ticks) - 10000`);
+  });
+}
