@@ -35,7 +35,7 @@ export const reservationMachine = setup({
   types: {
     context: {} as ReservationContext,
     events: {} as ReservationEvent,
-    input: {} as ReservationContext,
+    input: {} as ReservationContext | undefined,
   },
   delays: {
     holdTtl: ({ context }) => Math.max(0, context.expiresAt - context.since),
