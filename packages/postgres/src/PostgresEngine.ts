@@ -84,8 +84,8 @@ type Attempt<A> = { readonly decision: Decision<A>; readonly assume: Assumptions
 
 /** What `usher_apply` answers for a new waiting token. */
 interface Issued {
-  readonly seq?: number;
-  readonly rank?: string | number;
+  readonly seq?: string | number;
+  readonly gone?: string | number;
   readonly tick?: string | number;
 }
 
@@ -136,13 +136,15 @@ function isTokenArg(token: unknown): token is string {
  * **Positions** are exact and never counted over the queue. Only keeper steps
  * give waiting tokens a line number (dense, in `seq` order) or move them out
  * of `waiting`, and each step publishes a `queue_ticks` row (the last line
- * given and the lines that left). Every engine applies those rows to a
- * Fenwick tree over line numbers ({@link QueueMirror}): a lined token's
+ * and `seq` given, the lines that left). Every engine applies those rows to
+ * a Fenwick tree over line numbers ({@link QueueMirror}): a lined token's
  * position is a prefix sum in memory after one indexed read of its row. A
- * token that arrived since the last step has no line yet; its position is
- * the line's length plus its rank among arrivals, read with its row (a count
- * over one tick's arrivals at most). Polls are recorded lazily (the row is
- * updated only when its `last_seen_at` is older than a tenth of
+ * token that arrived since the last step has no line yet: numbers are drawn
+ * under a lock shared by arrivals and exclusive with steps, so every number
+ * up to the step's `seq_end` is settled, and its position is the line's
+ * length plus the numbers drawn between `seq_end` and its own, less those
+ * known abandoned (see {@link QueueMirror}). Polls are recorded lazily (the
+ * row is updated only when its `last_seen_at` is older than a tenth of
  * `waitingTtl`), so most polls are reads.
  *
  * **The keeper** (see {@link KeeperSession}) runs the scheduler every
@@ -293,7 +295,7 @@ export class PostgresEngine implements UsherEngine {
         const tick = Number(issued.tick ?? 0);
         if (tick > this.#mirror.applied) await this.#refresh();
         if (tick !== this.#mirror.applied) return { token: await this.#tokenView(answer.token.token, now), created: true };
-        place = this.#place(this.#mirror.line.size + Number(issued.rank ?? 1));
+        place = this.#place(this.#mirror.line.size + Number(issued.seq) - this.#mirror.seqEnd - Number(issued.gone ?? 0));
       }
       return { token: tokenView(answer.token, place, now, config), created: true };
     });
@@ -739,8 +741,11 @@ export class PostgresEngine implements UsherEngine {
 
   /** {@link #placeOf} from what this instance has applied; `undefined` when that is not enough. */
   #placeNow(row: TokenRow): Place | undefined {
-    if (Number(row.tick) > this.#mirror.applied) return undefined;
-    if (row.line === null) return this.#place(this.#mirror.line.size + Number(row.unlined_rank ?? 1));
+    if (row.line === null) {
+      // Read against another step than the one applied: the token may have a line by now.
+      if (Number(row.tick) !== this.#mirror.applied) return undefined;
+      return this.#place(this.#mirror.line.size + Number(row.seq) - this.#mirror.seqEnd - Number(row.gone_below ?? 0));
+    }
     const line = Number(row.line);
     if (line > this.#mirror.line.end) return undefined;
     const position = this.#mirror.line.rank(line);
@@ -877,8 +882,8 @@ export class PostgresEngine implements UsherEngine {
               (SELECT coalesce(max(no), 0) FROM queue_ticks) AS tick,
               CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN
                 (SELECT count(*) FROM tokens w
-                  WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at > $2::bigint - $3::bigint)
-              END AS unlined_rank
+                  WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at <= $2::bigint - $3::bigint)
+              END AS gone_below
          FROM tokens t LEFT JOIN touched u USING (token)
         WHERE t.token = ANY($1)`,
       [tokens, now, ttl, this.#pollSlackMs],

@@ -8,6 +8,7 @@ export interface TickRow {
   readonly at: number;
   readonly real: boolean;
   readonly lineEnd: number;
+  readonly seqEnd: number;
   readonly departed: readonly number[];
   readonly admitted: number;
   readonly hadWaiting: boolean;
@@ -16,7 +17,7 @@ export interface TickRow {
   readonly nextAbandonAt: number;
 }
 
-export const TICK_COLUMNS = 'no, at, real, line_end, departed, admitted, had_waiting, waiting, active, next_abandon_at';
+export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at';
 
 export function tickRow(row: Record<string, unknown>): TickRow {
   return {
@@ -24,6 +25,7 @@ export function tickRow(row: Record<string, unknown>): TickRow {
     at: Number(row['at']),
     real: row['real'] === true,
     lineEnd: Number(row['line_end']),
+    seqEnd: Number(row['seq_end']),
     departed: ((row['departed'] as unknown[] | null) ?? []).map(Number),
     admitted: Number(row['admitted']),
     hadWaiting: row['had_waiting'] === true,
@@ -40,12 +42,23 @@ export function tickRow(row: Record<string, unknown>): TickRow {
  * tokens out of `waiting` or give them a line, and each publishes a
  * `queue_ticks` row, so applying those rows in order keeps this exact:
  * a lined token's position is `line.rank(line)`, with no query.
+ *
+ * A token that arrived since the last step has no line yet. Every number
+ * up to the step's `seqEnd` is settled, so the tokens ahead of it are the
+ * line plus the numbers between `seqEnd` and its own: its position is
+ * `line.size + (seq − seqEnd)`, less those of them known to be abandoned.
+ * Numbers still in flight count as ahead (they are: they were drawn first),
+ * and a number burnt by a rolled-back issue counts until the next step, so
+ * such a position is exact or one too high for a moment, never too low,
+ * and never goes up.
  */
 export class QueueMirror {
   readonly line = new LineCounter();
   readonly rate: AdmissionRate;
   /** Number of the last step applied. */
   applied = 0;
+  /** The last applied step's `seq_end`: every token drawn up to it has a line or is gone. */
+  seqEnd = 0;
   /** When the last scheduler tick (not a catch-up) ran; `-Infinity` for never. */
   lastRealTickAt = -Infinity;
   /** No waiting token can be abandoned before this (as of the last step). */
@@ -64,6 +77,7 @@ export class QueueMirror {
   load(last: TickRow | undefined, lines: readonly number[]): void {
     this.line.reset(lines, last?.lineEnd ?? 0);
     this.applied = last?.no ?? 0;
+    this.seqEnd = last?.seqEnd ?? 0;
     if (last) this.#note(last);
   }
 
@@ -75,6 +89,7 @@ export class QueueMirror {
     for (const line of row.departed) this.line.remove(line);
     if (row.real && row.hadWaiting) this.rate.observe(row.admitted);
     this.applied = row.no;
+    this.seqEnd = row.seqEnd;
     this.#note(row);
     return true;
   }

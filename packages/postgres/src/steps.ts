@@ -140,6 +140,11 @@ export async function runStep(client: Queryable, now: number, options: StepOptio
       }
     }
 
+    // Under the step lock nobody draws a number: everything up to seq_end is settled.
+    const drawn = await client.query<{ seq_end: string }>(
+      `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq_end FROM token_seq`,
+    );
+    const seqEnd = Number(drawn.rows[0]!.seq_end);
     const lined = await client.query<{ count: string }>(
       `WITH arrivals AS (
          SELECT token, row_number() OVER (ORDER BY seq) AS n FROM tokens WHERE status = 'waiting' AND line IS NULL
@@ -184,6 +189,7 @@ export async function runStep(client: Queryable, now: number, options: StepOptio
       at: now,
       real,
       lineEnd,
+      seqEnd,
       departed,
       admitted,
       hadWaiting,
@@ -192,8 +198,8 @@ export async function runStep(client: Queryable, now: number, options: StepOptio
       nextAbandonAt,
     };
     await client.query(
-      `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [tick.no, tick.at, tick.real, tick.lineEnd, tick.departed, tick.admitted, tick.hadWaiting, tick.waiting, tick.active, tick.nextAbandonAt],
+      `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [tick.no, tick.at, tick.real, tick.lineEnd, tick.seqEnd, tick.departed, tick.admitted, tick.hadWaiting, tick.waiting, tick.active, tick.nextAbandonAt],
     );
     await client.query(`SELECT pg_notify('usher_tick', $1)`, [String(tick.no)]);
     return { report: { admitted, waiting, active }, tick };

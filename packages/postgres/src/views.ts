@@ -19,8 +19,8 @@ export interface TokenRow {
   readonly last_seen_at: string | null;
   /** Waiting only: the last published keeper step, as of this read. */
   readonly tick: string | null;
-  /** Waiting without a line only: its rank among live waiting tokens without a line. */
-  readonly unlined_rank: string | null;
+  /** Waiting without a line only: how many waiting tokens without a line, up to this one, were abandoned. */
+  readonly gone_below: string | null;
 }
 
 /**
@@ -34,8 +34,8 @@ export function tokenCte(where: string, now: number, ttl: number): string {
       CASE WHEN t.status = 'waiting' THEN (SELECT coalesce(max(no), 0) FROM queue_ticks) END AS tick,
       CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN
         (SELECT count(*) FROM tokens w
-          WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at > $${now}::bigint - $${ttl}::bigint)
-      END AS unlined_rank
+          WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at <= $${now}::bigint - $${ttl}::bigint)
+      END AS gone_below
     FROM tokens t WHERE ${where}
   )`;
 }

@@ -7,8 +7,9 @@
  * - One live token per user: a partial unique index over `waiting` and `active`.
  * - Money: `balance >= 0` and `balance = charged − paid`, checked by PostgreSQL.
  * - The queue: `seq` orders arrivals; `line` is the dense place in line the
- *   keeper gives arrivals at its next step; `queue_ticks` publishes what every
- *   step changed in the line, so engines keep positions in memory.
+ *   keeper gives arrivals at its next step, in `seq` order; `queue_ticks`
+ *   publishes what every step changed in the line, so engines keep
+ *   positions in memory.
  */
 export const schema = /* sql */ `
 CREATE TABLE concerts (
@@ -48,7 +49,9 @@ CREATE TABLE tokens (
   token text PRIMARY KEY,
   user_id text NOT NULL,
   status text NOT NULL CHECK (status IN ('waiting', 'active', 'expired')),
-  seq bigint NOT NULL DEFAULT nextval('token_seq'),
+  -- Waiting tokens only: drawn under the shared step lock (see usher_apply), so every number up to
+  -- a step's seq_end is settled (committed or burnt) when that step runs.
+  seq bigint,
   line bigint,
   issued_at bigint NOT NULL,
   -- Active: end of the active period. Expired (kept for replays): when it is forgotten. Waiting: 0.
@@ -98,6 +101,8 @@ CREATE TABLE queue_ticks (
   real boolean NOT NULL,
   -- Highest line number given so far: lines (previous line_end, line_end] arrived in this step.
   line_end bigint NOT NULL,
+  -- Highest token_seq drawn when this step ran: tokens without a line have a larger seq.
+  seq_end bigint NOT NULL,
   -- Lines that left the waiting line in this step (admitted or abandoned).
   departed bigint[] NOT NULL,
   admitted integer NOT NULL,

@@ -16,8 +16,9 @@
  * - `waitingTtlMs`, `maxActive`: for a token admitted at once, which takes the
  *   keeper's step lock so that admissions never pass `maxActive`.
  *
- * Returns `{ seq, rank, tick }` for a new waiting token: its sequence number,
- * its rank among tokens not yet given a line, and the last published step.
+ * Returns `{ seq, gone, tick }` for a new waiting token: its sequence number,
+ * how many tokens without a line and with a smaller number were abandoned
+ * (not yet removed by a step), and the last published step.
  */
 export const apply = /* sql */ `
 CREATE FUNCTION usher_conflict(p_message text) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -64,17 +65,22 @@ BEGIN
         SELECT count(*) INTO v_count FROM tokens WHERE status = 'active' AND expires_at > p_now;
         IF v_count >= (p_assume->>'maxActive')::bigint THEN PERFORM usher_conflict('no room under maxActive'); END IF;
       END IF;
-      INSERT INTO tokens (token, user_id, status, issued_at, expires_at, last_seen_at)
-        VALUES (x->>'token', x->>'userId', x->>'status', (x->>'issuedAt')::bigint, (x->>'expiresAt')::bigint, p_now)
-        ON CONFLICT (user_id) WHERE status IN ('waiting', 'active') DO NOTHING
-        RETURNING seq INTO v_seq;
+      IF x->>'status' = 'waiting' THEN
+        -- Shared with other arrivals, exclusive with keeper steps: a step never runs while a drawn
+        -- number is unsettled, so the numbers a step has seen are final (see queue_ticks.seq_end).
+        PERFORM pg_advisory_xact_lock_shared(29556, 2);
+        v_seq := nextval('token_seq');
+      END IF;
+      INSERT INTO tokens (token, user_id, status, seq, issued_at, expires_at, last_seen_at)
+        VALUES (x->>'token', x->>'userId', x->>'status', v_seq, (x->>'issuedAt')::bigint, (x->>'expiresAt')::bigint, p_now)
+        ON CONFLICT (user_id) WHERE status IN ('waiting', 'active') DO NOTHING;
       IF NOT FOUND THEN PERFORM usher_conflict('the user has a live token'); END IF;
       IF x->>'status' = 'waiting' THEN
         v_result := jsonb_build_object(
           'seq', v_seq,
-          'rank', (SELECT count(*) FROM tokens
+          'gone', (SELECT count(*) FROM tokens
                    WHERE status = 'waiting' AND line IS NULL AND seq <= v_seq
-                     AND last_seen_at > p_now - (p_assume->>'waitingTtlMs')::bigint),
+                     AND last_seen_at <= p_now - (p_assume->>'waitingTtlMs')::bigint),
           'tick', (SELECT coalesce(max(no), 0) FROM queue_ticks));
       END IF;
 
