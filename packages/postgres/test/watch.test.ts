@@ -59,7 +59,7 @@ test('a tick on another engine reaches this engine\'s watchers through LISTEN/NO
   const { engine: watching } = await openEngine(t, url, { config, clock });
   const { engine: ticking } = await openEngine(t, url, { config, clock, catalog: null });
   await watching.issueToken('ann');
-  const tokens = [];
+  const tokens: string[] = [];
   for (let i = 0; i < 50; i++) tokens.push((await watching.issueToken(`u${i}`)).token.token);
   const seen = new Map<string, number>();
   let ended = 0;
