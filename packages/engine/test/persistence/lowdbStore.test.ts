@@ -43,7 +43,7 @@ test('compaction folds the journal into one lowdb snapshot and removes what it r
     parse: JSON.parse,
     stringify: JSON.stringify,
   }).read();
-  t.is(snapshot?.format, 'usher-snapshot/1');
+  t.is(snapshot?.format, 'usher-snapshot/2', 'format 2: with a checksum of its records');
   t.is(snapshot?.seq, 50);
   t.is(snapshot?.collections.wallets.length, 10);
   t.deepEqual((await balances(dir)).sort((a, b) => a - b), [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);

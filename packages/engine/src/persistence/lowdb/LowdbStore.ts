@@ -118,27 +118,35 @@ export class LowdbStore implements Store {
   }
 
   async #load(): Promise<StoreContents | null> {
-    await this.#removeLeftovers();
     const files = await listDataFiles(this.directory);
+    await this.#requireJournalFree(files.segments.at(-1)?.path);
+    await this.#removeLeftovers();
     const checkpoint = await readCheckpoint(this.directory);
     let base: { seq: number; contents: StoreContents } = { seq: 0, contents: emptyContents() };
+    /** Damaged snapshots stood in for by older ones: set aside only once the folder is known to open. */
+    const damaged: { path: string; older: string; error: unknown }[] = [];
     for (const [i, snapshot] of files.snapshots.entries()) {
       try {
-        base = await readSnapshot(snapshot.path);
+        base = await readSnapshot(snapshot.path, snapshot.seq);
         break;
       } catch (error) {
         const older = files.snapshots[i + 1];
         const covered = older !== undefined && (files.segments[0]?.firstSeq ?? Infinity) <= older.seq + 1;
         if (!(error instanceof StoreCorruptedError) || !covered) throw error;
-        await rename(snapshot.path, `${snapshot.path}.damaged`);
-        this.#warn(`${snapshot.path} is damaged (kept as .damaged); recovering from ${older.path} and the journal`, error);
+        damaged.push({ path: snapshot.path, older: older.path, error });
       }
     }
     const firstSeq = files.segments[0]?.firstSeq;
     if (firstSeq !== undefined && firstSeq > base.seq + 1) {
       throw new StoreCorruptedError(files.segments[0]!.path, `the journal starts at record ${firstSeq} but no snapshot covers records up to ${firstSeq - 1}`);
     }
-    const { seq, torn } = await replaySegments(base.contents, files.segments, base.seq);
+    const { seq, last, torn } = await replaySegments(base.contents, files.segments, base.seq);
+    if (last !== undefined && last < base.seq) {
+      throw new StoreCorruptedError(
+        files.snapshots.find((snapshot) => snapshot.seq === base.seq)?.path ?? this.directory,
+        `the snapshot covers records up to ${base.seq}, but the journal after it ends at record ${last}: the snapshot or the journal is damaged`,
+      );
+    }
     if (checkpoint && seq < checkpoint.seq) {
       throw new StoreCorruptedError(
         files.segments.at(-1)?.path ?? checkpoint.path,
@@ -148,6 +156,10 @@ export class LowdbStore implements Store {
     }
     if (!checkpoint && seq > 0) {
       this.#warn(`${this.directory} has no checkpoint (a folder from an older version, or it was deleted): whether records were lost cannot be checked this time; one is written now`);
+    }
+    for (const { path, older, error } of damaged) {
+      await rename(path, `${path}.damaged`);
+      this.#warn(`${path} is damaged (kept as .damaged); recovering from ${older} and the journal`, error);
     }
     if (torn) {
       await truncate(torn.path, torn.offset);
@@ -218,6 +230,18 @@ export class LowdbStore implements Store {
     this.#lock = undefined;
   }
 
+  /**
+   * The newest segment is locked by the store that appends to it: if it is
+   * locked, another process owns the folder even though its lock file could
+   * be taken (someone deleted it by hand). Checked before anything is touched.
+   */
+  async #requireJournalFree(newest: string | undefined): Promise<void> {
+    if (newest === undefined) return;
+    const probe = await FileLock.tryAcquire(newest);
+    if (!probe) throw new Error(`the store in ${this.directory} is in use by another process (it writes ${newest}; was usher.lock deleted by hand?)`);
+    await probe.release();
+  }
+
   /** What interrupted compactions left behind, unless a compaction (maybe one whose server died) still runs and owns it. */
   async #removeLeftovers(): Promise<void> {
     const compaction = await FileLock.tryAcquire(join(this.directory, COMPACTION_LOCK));
@@ -278,9 +302,10 @@ export class LowdbStore implements Store {
   }
 
   async #compactClosedSegments(): Promise<void> {
+    // Read before listing: a segment that rotates in meanwhile is newer than this one, and never counted as closed.
+    const current = this.#writer!.currentFirstSeq;
     const files = await listDataFiles(this.directory);
-    const current = this.#writer!.currentSegment;
-    const closed = files.segments.filter((segment) => segment.path !== current);
+    const closed = files.segments.filter((segment) => segment.firstSeq < current);
     if (closed.length === 0) return;
     const result = await this.#inChildProcess({ dir: this.directory, snapshot: files.snapshots[0]?.path ?? null, segments: closed });
     for (const snapshot of (await listDataFiles(this.directory)).snapshots) if (snapshot.seq < result.seq) await rm(snapshot.path, { force: true });

@@ -25,7 +25,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
   const json = text.slice(9).trimEnd();
   const seq = text[8] === ' ' && checksum(json) === text.slice(0, 8) ? parseSeq(json) : undefined;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { applyChanges, type Change, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
+import { tryLock } from 'fs-native-extensions';
 import { fsyncPath, segmentName } from './files.js';
 
 /** One command's changes, numbered; the journal holds them in order, one per line. */
@@ -50,6 +51,8 @@ export interface TornTail {
 export interface Replay {
   /** The last record applied (or `afterSeq` when none was). */
   readonly seq: number;
+  /** The last record in the journal, applied or not (`undefined` for a journal with none). */
+  readonly last: number | undefined;
   /** An unfinished last line of the last segment, left in place for the caller to judge and cut. */
   readonly torn: TornTail | undefined;
 }
@@ -79,7 +82,7 @@ export async function replaySegments(contents: StoreContents, segments: readonly
       lineNo++;
       const end = data.indexOf(NEWLINE, start);
       if (end === -1) {
-        if (index === segments.length - 1) return { seq, torn: { path, offset: start, line: lineNo, bytes: data.length - start } };
+        if (index === segments.length - 1) return { seq, last: previous, torn: { path, offset: start, line: lineNo, bytes: data.length - start } };
         throw new StoreCorruptedError(path, 'a closed journal segment ends in an unfinished record', { line: lineNo });
       }
       const record = decodeLine(data.subarray(start, end));
@@ -108,7 +111,7 @@ export async function replaySegments(contents: StoreContents, segments: readonly
       start = end + 1;
     }
   }
-  return { seq, torn: undefined };
+  return { seq, last: previous, torn: undefined };
 }
 
 /**
@@ -174,6 +177,7 @@ export class JournalWriter {
   #path: string;
   #size: number;
   #nextSeq: number;
+  #firstSeq: number;
   #pending: string[] = [];
   #next: Deferred | null = null;
   #inFlight: Deferred | null = null;
@@ -189,16 +193,27 @@ export class JournalWriter {
     this.#handle = handle;
     this.#size = size;
     this.#nextSeq = nextSeq;
+    this.#firstSeq = segmentSeq(path) ?? nextSeq;
     this.#options = options;
   }
 
-  /** Opens `path` for appending, or a new segment starting at `nextSeq` when `path` is undefined. */
+  /**
+   * Opens `path` for appending, or a new segment starting at `nextSeq` when
+   * `path` is undefined. The segment being written is locked (a kernel lock,
+   * like the folder's): even with the folder's lock file deleted by hand, no
+   * second writer can append to it.
+   */
   static async open(dir: string, path: string | undefined, nextSeq: number, options: JournalWriterOptions): Promise<JournalWriter> {
     const target = path ?? join(dir, segmentName(nextSeq));
-    const handle = await open(target, appendFlags(options.fsync));
+    const handle = await openLocked(target, options.fsync);
     const { size } = await handle.stat();
     if (path === undefined) await fsyncPath(dir);
     return new JournalWriter(dir, target, handle, size, nextSeq, options);
+  }
+
+  /** The number of the first record of the segment being appended to. */
+  get currentFirstSeq(): number {
+    return this.#firstSeq;
   }
 
   /** The segment being appended to; every other segment is closed. */
@@ -286,6 +301,12 @@ export class JournalWriter {
       this.#options.onDurable?.(lastSeq);
       group.resolve();
     } catch (error) {
+      // Part of the group may have reached the file as complete lines: cut back to where it began, so that
+      // no refused command is replayed by the next start.
+      await this.#handle
+        .truncate(this.#size)
+        .then(() => (this.#options.fsync ? this.#handle.datasync() : undefined))
+        .catch(() => undefined);
       group.reject(error);
       this.#fail(error);
     } finally {
@@ -303,13 +324,29 @@ export class JournalWriter {
   async #rotate(): Promise<void> {
     const firstSeq = this.#nextSeq - this.#pending.length;
     const path = join(this.#dir, segmentName(firstSeq));
-    const handle = await open(path, appendFlags(this.#options.fsync));
+    const handle = await openLocked(path, this.#options.fsync);
     await fsyncPath(this.#dir);
     const previous = this.#handle;
     this.#handle = handle;
     this.#path = path;
+    this.#firstSeq = firstSeq;
     this.#size = 0;
     await previous.close();
     this.#options.onRotate();
   }
+}
+
+/** Opens a segment for appending and takes its lock; a segment another process writes is refused. */
+async function openLocked(path: string, fsync: boolean): Promise<FileHandle> {
+  const handle = await open(path, appendFlags(fsync));
+  if (!tryLock(handle.fd)) {
+    await handle.close();
+    throw new Error(`${path} is being written by another process: the store is in use by another process (was usher.lock deleted?)`);
+  }
+  return handle;
+}
+
+function segmentSeq(path: string): number | undefined {
+  const match = /journal-(\d{16})\.ndjson$/.exec(path);
+  return match ? Number(match[1]) : undefined;
 }
