@@ -78,7 +78,19 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.bodyLimit ?? '16kb', strict: true }));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: options.bodyLimit ?? '16kb',
+      strict: true,
+      // A body that cannot be decoded (a wrong Content-Encoding, say) is the client's error, not a fault: keep
+      // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
+      onerror: (error: Error & { status?: number }) => {
+        if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
+        throw new HttpProblem('VALIDATION_FAILED', 'the body could not be read: check its Content-Encoding and Content-Type');
+      },
+    }),
+  );
   app.use(router.routes());
   app.use(unmatched(router));
   return app;

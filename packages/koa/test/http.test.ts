@@ -103,3 +103,13 @@ test('an id over 128 characters in any path is 400 VALIDATION_FAILED, before any
     t.regex(problem.errors?.[0]?.path ?? '', /^path\./, path);
   }
 });
+
+test('a body that cannot be decoded (a wrong Content-Encoding) is 400, not a fault', async (t) => {
+  const api = await startApi();
+  const token = await activeToken(api, 'ann');
+  const post = () => api.http.post('/users/ann/balance/charge').set(bearer(token)).set('Content-Type', 'application/json');
+  assertProblem(t, await post().set('Content-Encoding', 'gzip').send('{"amount":1}'), 'VALIDATION_FAILED');
+  assertProblem(t, await post().set('Content-Encoding', 'br').send('garbage'), 'VALIDATION_FAILED');
+  assertProblem(t, await post().set('Content-Encoding', 'deflate').send('{"amount":1}'), 'VALIDATION_FAILED');
+  t.is((await api.http.get('/users/ann/balance').set(bearer(token))).body.balance, 0, 'nothing was charged');
+});

@@ -2,14 +2,25 @@ import { configBounds, defaultConfig, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
 
-const positive = z.coerce.number().int().min(1);
+/**
+ * A whole number in `[min, max]`, written as digits only: an empty value, a
+ * sign, `1.5`, `1e3`, `0x10` or spaces are refused (naming the variable),
+ * never read as 0 or as something else. Unset means `fallback`.
+ */
+const integer = (min: number, max: number, fallback: number | (() => number)) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'must be a whole number, digits only' })
+    .transform(Number)
+    .pipe(z.number().min(min).max(max))
+    .optional()
+    .transform((value) => value ?? (typeof fallback === 'function' ? fallback() : fallback));
 /** An engine option: its bounds and default come from the engine, the one source of truth. */
-const engineOption = (option: keyof EngineConfig) =>
-  z.coerce.number().int().min(configBounds[option].min).max(configBounds[option].max).default(defaultConfig[option]);
+const engineOption = (option: keyof EngineConfig) => integer(configBounds[option].min, configBounds[option].max, defaultConfig[option]);
 
 /** The environment the server reads (SPEC §7), with defaults. */
 const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  PORT: integer(0, 65_535, 3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
   CATALOG: z.string().min(1).optional(),
@@ -25,17 +36,17 @@ const Env = z.object({
   FSYNC: z.enum(['true', 'false']).default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a graceful shutdown waits for in-flight requests before closing connections. */
-  SHUTDOWN_GRACE_MS: positive.max(3_600_000).default(10_000),
+  SHUTDOWN_GRACE_MS: integer(1, 3_600_000, 10_000),
   /** Time for a request's headers; a connection that sends nothing is closed after it too. */
-  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
   /** Time for a whole request, body included (not the answer: event streams are not cut). */
-  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
   /** Open connections in all; default from the open-file limit. */
-  MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(() => defaultMaxConnections()),
+  MAX_CONNECTIONS: integer(1, 1_000_000, defaultMaxConnections),
   /** Open connections per client address; `0`: no cap. */
-  MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(64),
-  MAX_STREAMS_PER_TOKEN: z.coerce.number().int().min(1).max(100).default(3),
-  STREAM_MAX_LIFETIME_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
+  MAX_CONNECTIONS_PER_ADDRESS: integer(0, 1_000_000, 64),
+  MAX_STREAMS_PER_TOKEN: integer(1, 100, 3),
+  STREAM_MAX_LIFETIME_MS: integer(1_000, 86_400_000, 900_000),
 });
 
 export interface ServerConfig {
