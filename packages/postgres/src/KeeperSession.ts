@@ -21,6 +21,8 @@ export class KeeperSession {
   #client: pg.PoolClient | undefined;
   #epoch = 0;
   #acquiring: Promise<boolean> | undefined;
+  /** The session runs one transaction at a time: ticks and sweeps queue here. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(pool: pg.Pool, name: string) {
     this.#pool = pool;
@@ -56,16 +58,21 @@ export class KeeperSession {
     client?.release(true);
   }
 
-  async #use<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = this.#client;
-    if (!client) throw new Error('not the keeper');
-    try {
-      return await work(client);
-    } catch (error) {
-      // A lost connection, or deposed: let go, and compete again at the next tick.
-      if (this.#client === client) this.release();
-      throw error;
-    }
+  #use<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const client = this.#client;
+      if (!client) throw new Error('not the keeper');
+      try {
+        return await work(client);
+      } catch (error) {
+        // A lost connection, or deposed: let go, and compete again at the next tick.
+        if (this.#client === client) this.release();
+        throw error;
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
   }
 
   async #acquire(): Promise<boolean> {

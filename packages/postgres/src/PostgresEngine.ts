@@ -53,13 +53,14 @@ import {
 } from '@usher/engine/rules';
 import { nanoid } from 'nanoid';
 import type pg from 'pg';
-import { isConflict, isUnavailable, unavailable, USER_LOCKS, type Queryable } from './database.js';
+import { isConflict, isUnavailable, query, unavailable, USER_LOCKS, type Queryable } from './database.js';
 import { KeeperSession } from './KeeperSession.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { RESERVATION_COLUMNS, reservationRecord, runStep, runSweep } from './steps.js';
 import {
   compareText,
   concertRecord,
+  goneBelow,
   idempotencyRecord,
   isStale,
   orderedLike,
@@ -191,11 +192,15 @@ export class PostgresEngine implements UsherEngine {
   #watchAgain = false;
   #catchingUp: Promise<void> | undefined;
   #ticking = false;
+  /** Commands that may use the pool at once; the others wait here, in order (see {@link #run}). */
+  #slots: number;
+  readonly #waiting: (() => void)[] = [];
   #lastTickMs = 0;
   #maxTickMs = 0;
 
   /** @internal Use {@link createPostgresEngine}. */
-  constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean }) {
+  constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean; commandSlots: number }) {
+    this.#slots = Math.max(1, options.commandSlots);
     this.config = options.config;
     this.#pool = options.pool;
     this.#ownsPool = options.ownsPool;
@@ -237,7 +242,7 @@ export class PostgresEngine implements UsherEngine {
       const concertIds = texts([...catalog.concerts.map((concert) => concert?.id), ...catalog.schedules.map((schedule) => schedule?.concertId)]);
       const scheduleIds = texts(catalog.schedules.map((schedule) => schedule?.id));
       const { answer } = await this.#decide(now, undefined, async (db) => {
-        const { rows } = await db.query<{ concerts: Record<string, unknown>[]; schedules: Record<string, unknown>[] }>(
+        const { rows } = await query<{ concerts: Record<string, unknown>[]; schedules: Record<string, unknown>[] }>(db, 
           `SELECT (SELECT coalesce(json_agg(record), '[]') FROM concerts WHERE id = ANY($1)) AS concerts,
                   (SELECT coalesce(json_agg(record), '[]') FROM schedules WHERE id = ANY($2)) AS schedules`,
           [concertIds, scheduleIds],
@@ -261,7 +266,7 @@ export class PostgresEngine implements UsherEngine {
       let facts: Facts | undefined;
       let created: TokenState | undefined;
       const { answer, result } = await this.#decide<{ token: TokenState; created: boolean }>(now, userId, async (db) => {
-        const { rows } = await db.query<TokenRow & { someone_waits: boolean; active: string | null }>(
+        const { rows } = await query<TokenRow & { someone_waits: boolean; active: string | null }>(db, 
           `WITH ${tokenCte(`t.user_id = $1 AND t.status IN ('waiting', 'active')`, 2, 3)}
            SELECT tk.*, w.someone_waits,
              CASE WHEN NOT w.someone_waits THEN
@@ -308,7 +313,7 @@ export class PostgresEngine implements UsherEngine {
   tokenOwner(token: string): Promise<string | undefined> {
     return this.#run(async (now) => {
       if (!isTokenArg(token)) return undefined;
-      const { rows } = await this.#pool.query<TokenRow>(`WITH ${tokenCte('t.token = $1', 2, 3)} SELECT * FROM tk`, [token, now, this.config.queueWaitingTtlMs]);
+      const { rows } = await query<TokenRow>(this.#pool, `WITH ${tokenCte('t.token = $1', 2, 3)} SELECT * FROM tk`, [token, now, this.config.queueWaitingTtlMs]);
       const row = rows[0];
       if (!row) return undefined;
       // Kept (expired) tokens still identify their user, as in the embedded engine; ended ones do not.
@@ -537,7 +542,8 @@ export class PostgresEngine implements UsherEngine {
 
   stats(): Promise<EngineStats> {
     return this.#run(async (now) => {
-      const { rows } = await this.#pool.query<Record<string, string>>(
+      const { rows } = await query<Record<string, string>>(
+      this.#pool,
         `SELECT (SELECT count(*) FROM concerts) AS concerts,
                 (SELECT count(*) FROM schedules) AS schedules,
                 (SELECT count(*) FROM tokens WHERE status = 'waiting' AND last_seen_at > $1::bigint - $2::bigint) AS waiting,
@@ -597,17 +603,29 @@ export class PostgresEngine implements UsherEngine {
 
   // ——— commands ———
 
-  /** Runs a command: refused while closing; a database that cannot be reached is `UNAVAILABLE`. */
+  /**
+   * Runs a command: refused while closing; a database that cannot be reached
+   * is `UNAVAILABLE`. Commands beyond what the pool serves at once wait
+   * here, in order, rather than in the pool's queue, whose wait counts
+   * against its connection timeout: a burst waits, and only a database that
+   * cannot be reached answers `UNAVAILABLE`.
+   */
   #run<T>(command: (now: number) => Promise<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
     return this.#track(
       (async () => {
+        if (this.#slots > 0) this.#slots--;
+        else await new Promise<void>((resolve) => this.#waiting.push(resolve));
         try {
           return await command(this.#clock.now());
         } catch (error) {
           if (error instanceof EngineError) throw error;
           if (isUnavailable(error)) throw unavailable(error);
           throw error;
+        } finally {
+          const next = this.#waiting.shift();
+          if (next) next();
+          else this.#slots++;
         }
       })(),
     );
@@ -646,7 +664,7 @@ export class PostgresEngine implements UsherEngine {
       const outcome = await this.#onClient(async (client) => {
         await client.query('BEGIN');
         try {
-          await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCKS, user]);
+          await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCKS, user]);
           const step = await attempt(client);
           if (step === 'again' || step.decision.changes.length === 0) {
             await client.query('COMMIT');
@@ -667,7 +685,7 @@ export class PostgresEngine implements UsherEngine {
   }
 
   async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
-    const { rows } = await db.query<{ result: unknown }>('SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [
+    const { rows } = await query<{ result: unknown }>(db, 'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [
       JSON.stringify(decision.changes),
       now,
       JSON.stringify(assume),
@@ -683,7 +701,7 @@ export class PostgresEngine implements UsherEngine {
    */
   async #read<R>(token: unknown, now: number, columns: string, params: unknown[], db: Queryable = this.#pool): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
     const valid = isTokenArg(token);
-    const { rows } = await db.query<R & TokenRow>(
+    const { rows } = await query<R & TokenRow>(db, 
       `WITH ${tokenCte('t.token = $1', 2, 3)} SELECT tk.*, ${columns} FROM (SELECT 1) AS one LEFT JOIN tk ON true`,
       [valid ? token : '', now, this.config.queueWaitingTtlMs, ...params],
     );
@@ -764,7 +782,8 @@ export class PostgresEngine implements UsherEngine {
       const live = requireLive(facts.token, now, this.#lifecycles);
       let lastSeenAt = facts.lastSeenAt;
       if (live.status === 'waiting' && lastSeenAt < now - this.#pollSlackMs) {
-        const { rows } = await this.#pool.query<{ last_seen_at: string }>(
+        const { rows } = await query<{ last_seen_at: string }>(
+      this.#pool,
           `UPDATE tokens SET last_seen_at = $2 WHERE token = $1 AND status = 'waiting' AND last_seen_at > $3 RETURNING last_seen_at`,
           [live.token, now, now - this.config.queueWaitingTtlMs],
         );
@@ -814,7 +833,7 @@ export class PostgresEngine implements UsherEngine {
         do {
           this.#refreshAgain = false;
           for (;;) {
-            const { rows } = await this.#pool.query(`SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`, [this.#mirror.applied]);
+            const { rows } = await query(this.#pool, `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`, [this.#mirror.applied]);
             let reload = false;
             for (const row of rows) {
               if (!this.#mirror.apply(tickRow(row))) {
@@ -836,9 +855,11 @@ export class PostgresEngine implements UsherEngine {
 
   /** Rebuilds the line from the tokens and the last step, in one snapshot: at start, or after falling too far behind. */
   async #reload(): Promise<void> {
-    const { rows } = await this.#pool.query<{ last: Record<string, unknown> | null; lines: string[] }>(
+    const { rows } = await query<{ last: Record<string, unknown> | null; lines: string[] }>(
+      this.#pool,
       `SELECT (SELECT row_to_json(q) FROM (SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1) q) AS last,
               (SELECT coalesce(array_agg(line ORDER BY line), '{}') FROM tokens WHERE status = 'waiting' AND line IS NOT NULL) AS lines`,
+      [],
     );
     const { last, lines } = rows[0]!;
     this.#mirror.load(last ? tickRow(last) : undefined, lines.map(Number));
@@ -871,7 +892,8 @@ export class PostgresEngine implements UsherEngine {
     const tokens = [...this.#watched.keys()];
     if (tokens.length === 0) return;
     const ttl = this.config.queueWaitingTtlMs;
-    const { rows } = await this.#pool.query<TokenRow>(
+    const { rows } = await query<TokenRow>(
+      this.#pool,
       `WITH touched AS (
          UPDATE tokens SET last_seen_at = $2
           WHERE token = ANY($1) AND status = 'waiting' AND last_seen_at < $2::bigint - $4::bigint AND last_seen_at > $2::bigint - $3::bigint
@@ -880,10 +902,7 @@ export class PostgresEngine implements UsherEngine {
        SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at,
               coalesce(u.last_seen_at, t.last_seen_at) AS last_seen_at,
               (SELECT coalesce(max(no), 0) FROM queue_ticks) AS tick,
-              CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN
-                (SELECT count(*) FROM tokens w
-                  WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at <= $2::bigint - $3::bigint)
-              END AS gone_below
+              CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN ${goneBelow('t.seq', '$2::bigint - $3::bigint')} END AS gone_below
          FROM tokens t LEFT JOIN touched u USING (token)
         WHERE t.token = ANY($1)`,
       [tokens, now, ttl, this.#pollSlackMs],

@@ -44,14 +44,16 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
     options.pool ??
     new pg.Pool({
       connectionString: options.connectionString,
-      max: options.poolSize ?? 24,
+      max: poolSizeOf(options),
       // While PostgreSQL is unreachable a command waits at most this long for a connection, then answers UNAVAILABLE.
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
     });
   // An idle connection that dies (PostgreSQL restarted) is dropped by the pool; the next command opens a new one.
   pool.on('error', () => undefined);
-  const engine = new PostgresEngine({ pool, ownsPool, clock, config, keeper: options.keeper ?? true });
+  // Commands use at most this many connections at once; the rest stay for LISTEN, the keeper, catch-ups and refreshes.
+  const poolMax = options.pool ? ((options.pool as unknown as { options?: { max?: number } }).options?.max ?? 10) : poolSizeOf(options);
+  const engine = new PostgresEngine({ pool, ownsPool, clock, config, keeper: options.keeper ?? true, commandSlots: poolMax - 4 });
   try {
     await migrate(pool);
     await engine.start();
@@ -60,4 +62,8 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
     throw isUnavailable(error) ? unavailable(error) : error;
   }
   return engine;
+}
+
+function poolSizeOf(options: PostgresEngineOptions): number {
+  return Math.max(6, options.poolSize ?? 24);
 }

@@ -92,3 +92,16 @@ export function isUnavailable(error: unknown): boolean {
 export function unavailable(cause: unknown): EngineError {
   return new EngineError('UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause });
 }
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Runs `text` as a named prepared statement: PostgreSQL parses and plans it
+ * once per connection instead of once per command (the views are a few
+ * subqueries each: planning them every time cost more than running them).
+ */
+export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: Queryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  let name = statementNames.get(text);
+  if (name === undefined) statementNames.set(text, (name = `usher_${statementNames.size + 1}`));
+  return (db as pg.ClientBase).query<R>({ name, text, values });
+}

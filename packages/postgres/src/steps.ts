@@ -145,16 +145,20 @@ export async function runStep(client: Queryable, now: number, options: StepOptio
       `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq_end FROM token_seq`,
     );
     const seqEnd = Number(drawn.rows[0]!.seq_end);
-    const lined = await client.query<{ count: string }>(
-      `WITH arrivals AS (
-         SELECT token, row_number() OVER (ORDER BY seq) AS n FROM tokens WHERE status = 'waiting' AND line IS NULL
-       ), given AS (
-         UPDATE tokens t SET line = $1::bigint + a.n FROM arrivals a WHERE t.token = a.token AND t.status = 'waiting' RETURNING 1
-       )
-       SELECT count(*) AS count FROM given`,
-      [lineEnd],
+    // Read, then written by token through the primary key: O(arrivals) whatever the planner knows.
+    const unlined = await client.query<{ token: string }>(
+      `SELECT token FROM tokens WHERE status = 'waiting' AND line IS NULL ORDER BY seq`,
     );
-    const arrivals = Number(lined.rows[0]!.count);
+    const arrivalTokens = unlined.rows.map((row) => row.token);
+    if (arrivalTokens.length > 0) {
+      await client.query(
+        `UPDATE tokens t SET line = $2::bigint + x.n
+           FROM unnest($1::text[]) WITH ORDINALITY AS x (token, n)
+          WHERE t.token = x.token AND t.status = 'waiting'`,
+        [arrivalTokens, lineEnd],
+      );
+    }
+    const arrivals = arrivalTokens.length;
     lineEnd += arrivals;
     waiting += arrivals;
 

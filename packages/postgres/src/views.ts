@@ -24,6 +24,18 @@ export interface TokenRow {
 }
 
 /**
+ * How many waiting tokens without a line, numbered up to `seq`, were
+ * abandoned (not polled since `cutoff`) and not yet removed by a step. A
+ * token without a line arrived after the last step, so none can be
+ * abandoned before that step is `waitingTtl` old: while steps run, this is
+ * 0 without looking (the count would scan every arrival since the step).
+ */
+export function goneBelow(seq: string, cutoff: string): string {
+  return `(CASE WHEN ${cutoff} < coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0) THEN 0 ELSE
+    (SELECT count(*) FROM tokens w WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= ${seq} AND w.last_seen_at <= ${cutoff}) END)`;
+}
+
+/**
  * A CTE `tk` with the token row found by `where` (over `tokens t`), for a
  * view query: `WITH ${tokenCte(...)} SELECT tk.*, … FROM (SELECT 1) AS one LEFT JOIN tk ON true`.
  * `$now` and `$ttl` are the parameter numbers of the time and `queueWaitingTtlMs`.
@@ -32,10 +44,7 @@ export function tokenCte(where: string, now: number, ttl: number): string {
   return `tk AS (
     SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at,
       CASE WHEN t.status = 'waiting' THEN (SELECT coalesce(max(no), 0) FROM queue_ticks) END AS tick,
-      CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN
-        (SELECT count(*) FROM tokens w
-          WHERE w.status = 'waiting' AND w.line IS NULL AND w.seq <= t.seq AND w.last_seen_at <= $${now}::bigint - $${ttl}::bigint)
-      END AS gone_below
+      CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN ${goneBelow('t.seq', `$${now}::bigint - $${ttl}::bigint`)} END AS gone_below
     FROM tokens t WHERE ${where}
   )`;
 }

@@ -78,9 +78,12 @@ BEGIN
       IF x->>'status' = 'waiting' THEN
         v_result := jsonb_build_object(
           'seq', v_seq,
-          'gone', (SELECT count(*) FROM tokens
-                   WHERE status = 'waiting' AND line IS NULL AND seq <= v_seq
-                     AND last_seen_at <= p_now - (p_assume->>'waitingTtlMs')::bigint),
+          -- Only a step older than waitingTtl can leave abandoned arrivals behind (see goneBelow in views.ts).
+          'gone', CASE WHEN p_now - (p_assume->>'waitingTtlMs')::bigint
+                            < coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0) THEN 0
+                       ELSE (SELECT count(*) FROM tokens
+                              WHERE status = 'waiting' AND line IS NULL AND seq <= v_seq
+                                AND last_seen_at <= p_now - (p_assume->>'waitingTtlMs')::bigint) END,
           'tick', (SELECT coalesce(max(no), 0) FROM queue_ticks));
       END IF;
 
