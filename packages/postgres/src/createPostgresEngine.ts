@@ -9,7 +9,12 @@ export interface PostgresEngineOptions {
   readonly connectionString?: string;
   /** A pool of yours; the engine uses it (and holds two of its clients: LISTEN and, when keeper, the keeper's session) and leaves it open at close. */
   readonly pool?: pg.Pool;
-  /** Size of the pool the engine creates. Default 24: about 32 connections per machine is what PostgreSQL serves best. */
+  /**
+   * Size of the pool the engine creates (at least 6). Default 24: about 32
+   * connections per machine is what PostgreSQL serves best. Four stay out of
+   * commands' reach (LISTEN, the keeper's session, catch-ups, refreshes);
+   * commands beyond the rest wait in order inside the engine.
+   */
   readonly poolSize?: number;
   /** Where time comes from. Default: the wall clock. Tests pass XState's `SimulatedClock`. */
   readonly clock?: Clock;
