@@ -1,0 +1,86 @@
+import type { ExecutionContext } from 'ava';
+import pg from 'pg';
+
+/**
+ * Reading what the database holds, with SQL over the engine's schema
+ * (migrations 001 and 002), for tests that check it from outside the engines.
+ */
+export class Database {
+  readonly #pool: pg.Pool;
+
+  constructor(connectionString: string) {
+    this.#pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 5_000 });
+    // A server that is crashed on purpose ends idle connections: the pool drops them, the next query opens a new one.
+    this.#pool.on('error', () => undefined);
+  }
+
+  async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.#pool.query<R>(sql, params)).rows;
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+}
+
+/**
+ * SPEC §5 invariants 1 and 2 on what the database holds: no seat held or
+ * sold by two reservations, a seat paid at most once (one payment per
+ * reservation, of its price, by its holder, and the reservation `paid`), and
+ * every wallet balances (`balance = charged − paid >= 0`, `paid` = Σ its
+ * payments). Returns the wallets, for the caller's own sums.
+ */
+export async function assertInvariants(t: ExecutionContext, db: Database): Promise<Map<string, { balance: number; charged: number; paid: number }>> {
+  const doubles = await db.rows(`SELECT schedule_id, seat_no, count(*)::int AS n FROM reservations WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`);
+  t.deepEqual(doubles, [], 'no seat is held or sold by two reservations');
+  const paidTwice = await db.rows(`SELECT reservation_id FROM payments GROUP BY 1 HAVING count(*) > 1`);
+  t.deepEqual(paidTwice, [], 'no reservation is paid twice');
+  const soldTwice = await db.rows(
+    `SELECT r.schedule_id, r.seat_no FROM payments p JOIN reservations r ON r.id = p.reservation_id GROUP BY 1, 2 HAVING count(*) > 1`,
+  );
+  t.deepEqual(soldTwice, [], 'no seat is paid for twice');
+  const badPayments = await db.rows(
+    `SELECT p.id, r.status, p.amount, r.price, p.user_id, r.user_id AS holder
+       FROM payments p LEFT JOIN reservations r ON r.id = p.reservation_id
+      WHERE r.id IS NULL OR r.status <> 'paid' OR r.price <> p.amount OR r.user_id <> p.user_id`,
+  );
+  t.deepEqual(badPayments, [], 'every payment is of its reservation, by its holder, at its price, and the reservation is paid');
+  const unpaid = await db.rows(`SELECT r.id FROM reservations r WHERE r.status = 'paid' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reservation_id = r.id)`);
+  t.deepEqual(unpaid, [], 'every paid reservation has its payment');
+  const wallets = await db.rows<{ user_id: string; balance: string; charged: string; paid: string; payments: string }>(
+    `SELECT w.user_id, w.balance, w.charged, w.paid, coalesce((SELECT sum(amount) FROM payments p WHERE p.user_id = w.user_id), 0) AS payments FROM wallets w`,
+  );
+  const orphans = await db.rows(`SELECT DISTINCT user_id FROM payments p WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.user_id = p.user_id)`);
+  t.deepEqual(orphans, [], 'every payer has a wallet');
+  const byUser = new Map<string, { balance: number; charged: number; paid: number }>();
+  for (const wallet of wallets) {
+    const balance = Number(wallet.balance);
+    const charged = Number(wallet.charged);
+    const paid = Number(wallet.paid);
+    t.true(balance >= 0, `balance of ${wallet.user_id} is ${balance}`);
+    t.is(balance, charged - paid, `wallet of ${wallet.user_id}: balance = charged − paid`);
+    t.is(paid, Number(wallet.payments), `payments of ${wallet.user_id} add up`);
+    byUser.set(wallet.user_id, { balance, charged, paid });
+  }
+  return byUser;
+}
+
+/** Resolves when `check` answers true; rejects with `what` when `ms` pass first. */
+export async function until(what: string, ms: number, check: () => Promise<boolean> | boolean, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A tiny seeded PRNG (mulberry32), so a run can be replayed from its seed. */
+export function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The child process of the PostgreSQL crash test (`crash.test.ts`): one engine
+ * over the database `argv[2]`, on the wall clock, streaming charges, holds,
+ * payments and cancellations, 16 at a time, and printing one JSON line per
+ * operation *after* it was acknowledged. It runs until it is killed. Every
+ * charge carries an idempotency key, so the parent can find each acknowledged
+ * charge in the database. `argv[3]` names the run (keys stay unique across runs).
+ */
+import { isEngineError } from '@usher/engine';
+import { createPostgresEngine } from '@usher/postgres';
+
+const [connectionString, run] = process.argv.slice(2) as [string, string];
+const USERS = 40;
+const SCHEDULES = ['a', 'b', 'c', 'd'];
+const seats = SCHEDULES.flatMap((scheduleId) => Array.from({ length: 100 }, (_, i) => ({ scheduleId, seatNo: i + 1 })));
+
+const engine = await createPostgresEngine({
+  connectionString,
+  config: { queueMaxActive: 10_000, queueTickMs: 200, holdTtlMs: 1_500, maxHoldsPerUser: 2, tokenActiveTtlMs: 3_600_000 },
+});
+// Identical entries are skipped, so every run loads the same catalog.
+await engine.loadCatalog({
+  concerts: [{ id: 'c', title: 'Crash Test' }],
+  schedules: SCHEDULES.map((id) => ({ id, concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: 100, price: 700 })),
+});
+const ack = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+ack({ op: 'ready' });
+
+const tokens = new Map<string, string>();
+const holds = new Map<string, string[]>();
+let counter = 0;
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
+
+async function tokenOf(userId: string): Promise<string> {
+  let token = tokens.get(userId);
+  if (!token) tokens.set(userId, (token = (await engine.issueToken(userId)).token.token));
+  return token;
+}
+
+async function operate(): Promise<void> {
+  const userId = `u${Math.floor(Math.random() * USERS)}`;
+  const mine = holds.get(userId) ?? [];
+  const roll = Math.random();
+  try {
+    const token = await tokenOf(userId);
+    if (roll < 0.35) {
+      const key = `${run}-${counter++}`;
+      const amount = 1 + Math.floor(Math.random() * 1_500);
+      await engine.charge(token, { userId, amount }, { idempotencyKey: key });
+      ack({ op: 'charge', userId, key, amount });
+    } else if (roll < 0.7 || mine.length === 0) {
+      const hold = await engine.reserve(token, pick(seats));
+      holds.set(userId, [...mine, hold.id]);
+      ack({ op: 'reserve', userId, id: hold.id });
+    } else if (roll < 0.92) {
+      const reservationId = mine.shift()!;
+      const payment = await engine.pay(token, { reservationId });
+      ack({ op: 'pay', userId, id: payment.id, reservationId, amount: payment.amount });
+    } else {
+      const reservationId = mine.shift()!;
+      await engine.cancelReservation(token, reservationId);
+      ack({ op: 'cancel', userId, reservationId });
+    }
+  } catch (error) {
+    if (!isEngineError(error)) throw error;
+    // A token that completed (its last hold paid) or expired: the next operation issues a new one.
+    if (error.code === 'TOKEN_INVALID' || error.code === 'TOKEN_NOT_ACTIVE') tokens.delete(userId);
+  }
+}
+
+await Promise.all(
+  Array.from({ length: 16 }, async () => {
+    for (;;) await operate();
+  }),
+);
