@@ -277,8 +277,10 @@ export class PostgresEngine implements UsherEngine {
           [userId, now, config.queueWaitingTtlMs, config.queueMaxActive],
         );
         const row = rows[0]!;
-        if (isStale(row, now, config, this.#lifecycles)) {
-          // The user's token ended but no keeper step has noticed: one does now, then a new token can be issued.
+        if (row.status === 'waiting' && isStale(row, now, config, this.#lifecycles)) {
+          // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
+          // now (only steps change the line), then a new token can be issued. An active token past its
+          // deadline is in no line: usher_apply removes it with the new token's insert.
           await this.#catchUp(now);
           return 'again';
         }
@@ -586,9 +588,10 @@ export class PostgresEngine implements UsherEngine {
       for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
       this.#timers.clear();
       if (this.#listenRetry) clearTimeout(this.#listenRetry);
+      while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+      // After the commands in flight: a watch being set up has had its first view by now.
       this.#watchers.endAll();
       this.#watched.clear();
-      while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
       this.#keeper.release();
       const listener = this.#listener;
       this.#listener = undefined;

@@ -354,3 +354,18 @@ test('health is ok, then closing; commands after close are SHUTTING_DOWN; whenFa
   await engine.close();
   t.false(failed);
 });
+
+test('a user whose token ended before any step noticed gets a new one at once', async (t) => {
+  const { engine, clock } = await openEngine(t, await fresh(), { config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 60_000, queueWaitingTtlMs: 30_000 } });
+  const ann = await engine.issueToken('ann');
+  const bob = await engine.issueToken('bob');
+  t.deepEqual([ann.token.status, bob.token.status], ['active', 'waiting']);
+  clock.increment(60_000); // ann's active token and bob's waiting one have both ended; no step ran
+  const annAgain = await engine.issueToken('ann');
+  const bobAgain = await engine.issueToken('bob');
+  t.true(annAgain.created && bobAgain.created);
+  t.not(annAgain.token.token, ann.token.token);
+  t.deepEqual([annAgain.token.status, bobAgain.token.status], ['active', 'waiting']);
+  t.is(bobAgain.token.position, 1);
+  t.is(await engine.tokenOwner(ann.token.token), undefined);
+});

@@ -71,6 +71,8 @@ BEGIN
         PERFORM pg_advisory_xact_lock_shared(29556, 2);
         v_seq := nextval('token_seq');
       END IF;
+      -- The user's active token past its deadline, which no step has removed yet, ends now (it is in no line).
+      DELETE FROM tokens WHERE user_id = x->>'userId' AND status = 'active' AND expires_at <= p_now;
       INSERT INTO tokens (token, user_id, status, seq, issued_at, expires_at, last_seen_at)
         VALUES (x->>'token', x->>'userId', x->>'status', v_seq, (x->>'issuedAt')::bigint, (x->>'expiresAt')::bigint, p_now)
         ON CONFLICT (user_id) WHERE status IN ('waiting', 'active') DO NOTHING;
