@@ -192,6 +192,8 @@ export class PostgresEngine implements UsherEngine {
   #watchAgain = false;
   #catchingUp: Promise<void> | undefined;
   #ticking = false;
+  /** The keeper tick a timer started, until it ends: commands wait for it (see {@link #run}). */
+  #tickGate: Promise<void> | undefined;
   /** Commands that may use the pool at once; the others wait here, in order (see {@link #run}). */
   #slots: number;
   readonly #waiting: (() => void)[] = [];
@@ -617,6 +619,9 @@ export class PostgresEngine implements UsherEngine {
     if (this.#closing) return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
     return this.#track(
       (async () => {
+        // Like a mailbox: a command waits for the tick a timer started before it (bounded, in wall time,
+        // so an unreachable database cannot hold commands up), so it sees what that tick did.
+        if (this.#tickGate) await Promise.race([this.#tickGate, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
         if (this.#slots > 0) this.#slots--;
         else await new Promise<void>((resolve) => this.#waiting.push(resolve));
         try {
@@ -980,7 +985,17 @@ export class PostgresEngine implements UsherEngine {
       this.#clock.setTimeout(() => {
         if (this.#closing) return;
         this.#every(timer, ms);
-        void this.#track(timer === 'tick' ? this.#keeperTick() : this.#keeperSweep()).catch(() => undefined);
+        if (timer === 'sweep') {
+          void this.#track(this.#keeperSweep()).catch(() => undefined);
+          return;
+        }
+        if (this.#ticking) return; // the tick under way is slow: this one is skipped, and the gate stays
+        const gate: Promise<void> = this.#track(this.#keeperTick())
+          .catch(() => undefined)
+          .finally(() => {
+            if (this.#tickGate === gate) this.#tickGate = undefined;
+          });
+        this.#tickGate = gate;
       }, ms),
     );
   }
