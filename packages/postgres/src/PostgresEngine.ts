@@ -37,6 +37,7 @@ import {
   decidePay,
   decideReserve,
   lifecyclesFor,
+  MAX_ID_LENGTH,
   priceOf,
   requireId,
   requireLive,
@@ -262,7 +263,8 @@ export class PostgresEngine implements UsherEngine {
     return this.#run(async (now) => {
       const { config } = this;
       const fresh = () => ({ token: newId(), seq: 0 });
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {
+      // A malformed user id reads nothing: the rule refuses it.
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
         decideIssue({ live: undefined, waiting: 0, active: 0 }, userId, now, config, this.#lifecycles, fresh());
       }
       let facts: Facts | undefined;
