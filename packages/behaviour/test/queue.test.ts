@@ -1,11 +1,8 @@
-import test from 'ava';
-import { activeToken, rejects, START, startEngine } from './helpers/fixture.js';
+import { behaviour } from './helpers/engines.js';
+import { activeToken, manual, rejects, START } from './helpers/fixture.js';
 
-/** Timers far apart, so a test decides when the scheduler runs. */
-const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
-
-test('issuing twice returns the same token, the second time with created false', async (t) => {
-  const { engine } = await startEngine();
+behaviour('issuing twice returns the same token, the second time with created false', async (t, kit) => {
+  const { engine } = await kit.start();
   const first = await engine.issueToken('ann');
   const second = await engine.issueToken('ann');
   t.true(first.created);
@@ -15,8 +12,8 @@ test('issuing twice returns the same token, the second time with created false',
   t.is(first.token.issuedAt, new Date(START).toISOString());
 });
 
-test('a new token is active at once while nobody waits and there is room, then it waits', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, queueMaxActive: 2 } });
+behaviour('a new token is active at once while nobody waits and there is room, then it waits', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 2 } });
   const ann = await engine.issueToken('ann');
   const bob = await engine.issueToken('bob');
   const cat = await engine.issueToken('cat');
@@ -25,8 +22,8 @@ test('a new token is active at once while nobody waits and there is room, then i
   t.is(cat.token.position, 1);
 });
 
-test('each tick admits min(admitPerTick, maxActive - active) in FIFO order', async (t) => {
-  const { engine, clock } = await startEngine({
+behaviour('each tick admits min(admitPerTick, maxActive - active) in FIFO order', async (t, kit) => {
+  const { engine, clock } = await kit.start({
     config: { ...manual, queueMaxActive: 4, queueAdmitPerTick: 2, tokenActiveTtlMs: 60_000, queueWaitingTtlMs: 7_200_000 },
   });
   const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
@@ -43,8 +40,8 @@ test('each tick admits min(admitPerTick, maxActive - active) in FIFO order', asy
   t.deepEqual((await Promise.all(tokens.slice(8).map((token) => engine.getToken(token)))).map((token) => token.position), [1, 2]);
 });
 
-test('positions are 1-based ranks among waiting tokens and never go up for someone who stays', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, queueWaitingTtlMs: 60_000 } });
+behaviour('positions are 1-based ranks among waiting tokens and never go up for someone who stays', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, queueWaitingTtlMs: 60_000 } });
   await engine.issueToken('first');
   const tokens: string[] = [];
   for (let i = 0; i < 50; i++) tokens.push((await engine.issueToken(`u${i}`)).token.token);
@@ -64,8 +61,8 @@ test('positions are 1-based ranks among waiting tokens and never go up for someo
   t.is((await engine.stats()).waitingTokens, staying.length);
 });
 
-test('a waiting token not polled for waitingTtl is abandoned; one that polls stays in line', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, queueWaitingTtlMs: 60_000 } });
+behaviour('a waiting token not polled for waitingTtl is abandoned; one that polls stays in line', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, queueWaitingTtlMs: 60_000 } });
   await engine.issueToken('active-user');
   const quiet = (await engine.issueToken('quiet')).token.token;
   const polite = (await engine.issueToken('polite')).token.token;
@@ -82,8 +79,8 @@ test('a waiting token not polled for waitingTtl is abandoned; one that polls sta
   t.is(again.token.position, 2);
 });
 
-test('the wait estimate follows the admission rate', async (t) => {
-  const { engine } = await startEngine({
+behaviour('the wait estimate follows the admission rate', async (t, kit) => {
+  const { engine } = await kit.start({
     config: { queueMaxActive: 1, queueAdmitPerTick: 10, queueTickMs: 1_000, holdSweepMs: 3_600_000 },
   });
   await engine.issueToken('active-user');
@@ -98,8 +95,8 @@ test('the wait estimate follows the admission rate', async (t) => {
   t.is((await engine.stats()).admissionRatePerSecond, 1 / 600);
 });
 
-test('every command but issuing and reading a token needs an active token', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, queueMaxActive: 1 } });
+behaviour('every command but issuing and reading a token needs an active token', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 } });
   await engine.issueToken('ann');
   const waiting = (await engine.issueToken('bob')).token.token;
   const error = await rejects(t, engine.listConcerts(waiting), 'TOKEN_NOT_ACTIVE');
@@ -115,8 +112,8 @@ test('every command but issuing and reading a token needs an active token', asyn
   await rejects(t, engine.issueToken('u'.repeat(129)), 'VALIDATION_FAILED');
 });
 
-test('an active token expires activeTtl after admission', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, tokenActiveTtlMs: 60_000 } });
+behaviour('an active token expires activeTtl after admission', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, tokenActiveTtlMs: 60_000 } });
   const token = await activeToken(engine, 'ann');
   t.is((await engine.getToken(token)).expiresAt, new Date(START + 60_000).toISOString());
   clock.increment(59_999);
@@ -127,8 +124,8 @@ test('an active token expires activeTtl after admission', async (t) => {
   t.is((await engine.stats()).activeTokens, 0);
 });
 
-test('a token never expires before the end of a hold its user still has', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, tokenActiveTtlMs: 60_000, holdTtlMs: 300_000 } });
+behaviour('a token never expires before the end of a hold its user still has', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, tokenActiveTtlMs: 60_000, holdTtlMs: 300_000 } });
   const token = await activeToken(engine, 'ann');
   clock.increment(50_000);
   const hold = await engine.reserve(token, { scheduleId: 's1', seatNo: 1 });
@@ -139,8 +136,8 @@ test('a token never expires before the end of a hold its user still has', async 
   t.is(payment.amount, 1_000);
 });
 
-test('a payment expires the token, and its slot goes to the next user at the next tick', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, queueMaxActive: 1 } });
+behaviour('a payment expires the token, and its slot goes to the next user at the next tick', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 } });
   const ann = await activeToken(engine, 'ann');
   const bob = (await engine.issueToken('bob')).token.token;
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
@@ -153,8 +150,8 @@ test('a payment expires the token, and its slot goes to the next user at the nex
   t.true((await engine.issueToken('ann')).created, 'ann may queue again');
 });
 
-test('a user who still holds other seats keeps the token after one payment', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('a user who still holds other seats keeps the token after one payment', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const first = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   const second = await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 });
@@ -165,8 +162,8 @@ test('a user who still holds other seats keeps the token after one payment', asy
   await rejects(t, engine.getToken(ann), 'TOKEN_INVALID');
 });
 
-test('the timers run the scheduler, expiries and the sweep by themselves', async (t) => {
-  const { engine, clock } = await startEngine({
+behaviour('the timers run the scheduler, expiries and the sweep by themselves', async (t, kit) => {
+  const { engine, clock } = await kit.start({
     config: { queueMaxActive: 1, queueTickMs: 1_000, tokenActiveTtlMs: 10_000, holdTtlMs: 5_000, holdSweepMs: 2_000 },
   });
   const ann = await activeToken(engine, 'ann');
@@ -182,7 +179,7 @@ test('the timers run the scheduler, expiries and the sweep by themselves', async
   t.is(stats.activeTokens, 1);
 });
 
-test('invariant 5: admission is FIFO and never exceeds maxActive, whatever the timing', async (t) => {
+behaviour('invariant 5: admission is FIFO and never exceeds maxActive, whatever the timing', async (t, kit) => {
   const fc = (await import('fast-check')).default;
   const run = fc.assert(
     fc.asyncProperty(
@@ -193,7 +190,7 @@ test('invariant 5: admission is FIFO and never exceeds maxActive, whatever the t
       fc.integer({ min: 1, max: 4 }),
       fc.integer({ min: 1, max: 3 }),
       async (steps, maxActive, admitPerTick) => {
-        const { engine, clock } = await startEngine({
+        const { engine, clock } = await kit.start({
           config: { queueMaxActive: maxActive, queueAdmitPerTick: admitPerTick, queueTickMs: 1_000, tokenActiveTtlMs: 5_000 },
         });
         const tokens: string[] = [];

@@ -1,14 +1,9 @@
-import test from 'ava';
-import { Catalog } from '../src/catalog/Catalog.js';
-import { HoldBook } from '../src/holds/HoldBook.js';
-import { ChangeSet } from '../src/persistence/ChangeSet.js';
-import { createEngine, type Clock, type ReservationRecord } from '@usher/engine';
-import { activeToken, catalog, rejects, START, startEngine } from './helpers/fixture.js';
+import type { Clock } from '@usher/engine';
+import { behaviour } from './helpers/engines.js';
+import { activeToken, manual, rejects, START } from './helpers/fixture.js';
 
-const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
-
-test('a hold takes the seat off the list and lasts holdTtl', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('a hold takes the seat off the list and lasts holdTtl', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's2', seatNo: 1 });
   t.like(hold, { userId: 'ann', scheduleId: 's2', seatNo: 1, price: 3_000, status: 'held' });
@@ -24,8 +19,8 @@ test('a hold takes the seat off the list and lasts holdTtl', async (t) => {
   t.deepEqual(await engine.getReservation(ann, hold.id), hold);
 });
 
-test('invariant 1: a held seat cannot be held again, by anyone', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('invariant 1: a held seat cannot be held again, by anyone', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const bob = await activeToken(engine, 'bob');
   await engine.reserve(ann, { scheduleId: 's1', seatNo: 3 });
@@ -35,8 +30,8 @@ test('invariant 1: a held seat cannot be held again, by anyone', async (t) => {
   t.is((await engine.stats()).heldSeats, 1);
 });
 
-test('unknown schedules and seats are refused; malformed input is a validation error', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('unknown schedules and seats are refused; malformed input is a validation error', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   await rejects(t, engine.reserve(ann, { scheduleId: 'nope', seatNo: 1 }), 'SCHEDULE_NOT_FOUND');
   await rejects(t, engine.reserve(ann, { scheduleId: 's1', seatNo: 11 }), 'SEAT_NOT_FOUND');
@@ -51,8 +46,8 @@ test('unknown schedules and seats are refused; malformed input is a validation e
   t.is((await engine.stats()).reservations, 0, 'nothing was held');
 });
 
-test('a user holds at most maxHoldsPerUser seats at once', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, maxHoldsPerUser: 2 } });
+behaviour('a user holds at most maxHoldsPerUser seats at once', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, maxHoldsPerUser: 2 } });
   const ann = await activeToken(engine, 'ann');
   const first = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 });
@@ -61,8 +56,8 @@ test('a user holds at most maxHoldsPerUser seats at once', async (t) => {
   t.is((await engine.reserve(ann, { scheduleId: 's1', seatNo: 3 })).status, 'held', 'a cancelled hold frees a place');
 });
 
-test('invariant 4: a hold expires exactly at its deadline and the seat is available again', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
+behaviour('invariant 4: a hold expires exactly at its deadline and the seat is available again', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
   const ann = await activeToken(engine, 'ann');
   const bob = await activeToken(engine, 'bob');
   const hold = await engine.reserve(ann, { scheduleId: 's3', seatNo: 1 });
@@ -76,12 +71,11 @@ test('invariant 4: a hold expires exactly at its deadline and the seat is availa
   await rejects(t, engine.pay(ann, { reservationId: hold.id }), 'HOLD_EXPIRED');
 });
 
-test('an expired hold is expired even if no timer fired and no command came in', async (t) => {
+behaviour('an expired hold is expired even if no timer fired and no command came in', async (t, kit) => {
   // A clock whose timers never fire: only the check before each command can expire the hold.
   let now = START;
   const clock: Clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => undefined };
-  const engine = await createEngine({ clock, config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
-  await engine.loadCatalog(catalog);
+  const { engine } = await kit.start({ clock, config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   now += 300_000;
@@ -89,25 +83,8 @@ test('an expired hold is expired even if no timer fired and no command came in',
   t.is((await engine.getReservation(ann, hold.id)).status, 'expired');
 });
 
-test('the safety sweep expires an overdue hold without the deadline heap', (t) => {
-  const catalog = new Catalog();
-  const schedule = catalog.addSchedule({ id: 's', concertId: 'c', startsAt: '2027-01-01T00:00:00Z', totalSeats: 3, prices: [{ from: 1, to: 3, price: 10 }] });
-  const holds = new HoldBook(catalog);
-  const tx = new ChangeSet();
-  const hold: ReservationRecord = { id: 'r1', userId: 'ann', scheduleId: 's', seatNo: 2, price: 10, status: 'held', createdAt: START, expiresAt: START + 1_000 };
-  holds.hold(hold, tx);
-  holds.sweep(START + 999, tx);
-  t.is(hold.status, 'held');
-  holds.sweep(START + 1_000, tx);
-  t.is(hold.status, 'expired');
-  t.is(hold.endedAt, START + 1_000, 'it expired at its deadline, not when the sweep ran');
-  t.is(schedule.seats.state(2), 'available');
-  t.is(holds.heldBy('ann'), 0);
-  t.deepEqual(tx.changes.map(([collection, key]) => [collection, key]), [['reservations', hold.id], ['reservations', hold.id]]);
-});
-
-test('a user cancels their own hold; cancelling twice answers the same; a paid one cannot be cancelled', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('a user cancels their own hold; cancelling twice answers the same; a paid one cannot be cancelled', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const bob = await activeToken(engine, 'bob');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 5 });
@@ -126,8 +103,8 @@ test('a user cancels their own hold; cancelling twice answers the same; a paid o
   await rejects(t, engine.cancelReservation(annAgain, kept.id), 'ALREADY_PAID');
 });
 
-test('listings: concerts by id, schedules by start with available seats only, seats ascending', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('listings: concerts by id, schedules by start with available seats only, seats ascending', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   t.deepEqual((await engine.listConcerts(ann)).map((concert) => concert.id), ['c1', 'c2']);
   t.deepEqual(await engine.listSchedules(ann, 'c1'), [

@@ -1,6 +1,6 @@
-import test from 'ava';
-import { isEngineError, MemoryStore, type Engine, type Payment } from '@usher/engine';
-import { activeToken, rejects, startEngine } from './helpers/fixture.js';
+import { isEngineError, type Payment, type UsherEngine } from '@usher/engine';
+import { behaviour } from './helpers/engines.js';
+import { activeToken, rejects } from './helpers/fixture.js';
 import { assertInvariants } from './helpers/invariants.js';
 
 const USERS = 1_000;
@@ -16,15 +16,14 @@ function settle<T>(promise: Promise<T>) {
   );
 }
 
-async function tokensFor(engine: Engine, count: number): Promise<string[]> {
+async function tokensFor(engine: UsherEngine, count: number): Promise<string[]> {
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) tokens.push(await activeToken(engine, `u${i}`));
   return tokens;
 }
 
-test('thousands of interleaved reserve, pay and charge commands on 16 seats sell each seat exactly once, with exact money', async (t) => {
-  const store = new MemoryStore();
-  const { engine } = await startEngine({ store, config });
+behaviour('thousands of interleaved reserve, pay and charge commands on 16 seats sell each seat exactly once, with exact money', async (t, kit) => {
+  const { engine } = await kit.start({ config });
   const tokens = await tokensFor(engine, USERS);
   const seats = [
     ...Array.from({ length: 10 }, (_, i) => ({ scheduleId: 's1', seatNo: i + 1 })),
@@ -86,7 +85,7 @@ test('thousands of interleaved reserve, pay and charge commands on 16 seats sell
   }
 
   // Every holder's three attempts produced at most one payment: one applied, one replayed, one refused.
-  const contents = (await store.load())!;
+  const contents = await kit.durable();
   assertInvariants(t, contents);
   t.is(contents.payments.size, paymentIds.size);
   for (const holder of holders) {
@@ -104,8 +103,8 @@ test('thousands of interleaved reserve, pay and charge commands on 16 seats sell
   t.is(contents.wallets.size, USERS);
 });
 
-test('many users racing for one seat: one hold, everyone else SEAT_UNAVAILABLE', async (t) => {
-  const { engine } = await startEngine({ config });
+behaviour('many users racing for one seat: one hold, everyone else SEAT_UNAVAILABLE', async (t, kit) => {
+  const { engine } = await kit.start({ config });
   const tokens = await tokensFor(engine, 500);
   const results = await Promise.all(tokens.map((token) => settle(engine.reserve(token, { scheduleId: 's3', seatNo: 1 }))));
   t.is(results.filter((result) => result.ok).length, 1);

@@ -1,13 +1,13 @@
-import test from 'ava';
 import type { CatalogInput } from '@usher/engine';
-import { activeToken, catalog, rejects, startEngine } from './helpers/fixture.js';
+import { behaviour } from './helpers/engines.js';
+import { activeToken, catalog, rejects } from './helpers/fixture.js';
 
 const concert = { id: 'c9', title: 'New Year' };
 const schedule = { id: 's9', concertId: 'c9', startsAt: '2027-12-31T22:00:00Z', totalSeats: 3, price: 10 };
 const { price: _price, ...tiered } = schedule;
 
-test('loading the same catalog twice adds nothing the second time', async (t) => {
-  const { engine } = await startEngine({ catalog: null });
+behaviour('loading the same catalog twice adds nothing the second time', async (t, kit) => {
+  const { engine } = await kit.start({ catalog: null });
   t.deepEqual(await engine.loadCatalog(catalog), { concertsAdded: 2, schedulesAdded: 3 });
   t.deepEqual(await engine.loadCatalog(catalog), { concertsAdded: 0, schedulesAdded: 0 });
   t.deepEqual(await engine.loadCatalog({ concerts: [concert], schedules: [schedule] }), { concertsAdded: 1, schedulesAdded: 1 });
@@ -41,8 +41,8 @@ const invalid: [string, CatalogInput][] = [
 ];
 
 for (const [name, input] of invalid) {
-  test(`a catalog with ${name} is refused and nothing is added`, async (t) => {
-    const { engine } = await startEngine();
+  behaviour(`a catalog with ${name} is refused and nothing is added`, async (t, kit) => {
+    const { engine } = await kit.start();
     await rejects(t, engine.loadCatalog(input), 'VALIDATION_FAILED');
     t.is((await engine.stats()).concerts, 2);
     t.is((await engine.stats()).schedules, 3);

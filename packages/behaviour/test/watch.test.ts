@@ -1,8 +1,6 @@
-import test from 'ava';
-import { MemoryStore, type QueueToken } from '@usher/engine';
-import { rejects, startEngine } from './helpers/fixture.js';
-
-const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
+import type { QueueToken } from '@usher/engine';
+import { behaviour } from './helpers/engines.js';
+import { manual, rejects } from './helpers/fixture.js';
 
 function recorder() {
   const updates: QueueToken[] = [];
@@ -10,8 +8,8 @@ function recorder() {
   return { updates, ended: () => ended, watcher: { update: (view: QueueToken) => updates.push(view), end: () => void ended++ } };
 }
 
-test('a watcher gets the view at once, then an update per tick that changed it, then active and the end', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1_000 } });
+behaviour('a watcher gets the view at once, then an update per tick that changed it, then active and the end', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1_000 } });
   await engine.issueToken('ann');
   await engine.issueToken('bob');
   const cat = (await engine.issueToken('cat')).token.token;
@@ -29,10 +27,10 @@ test('a watcher gets the view at once, then an update per tick that changed it, 
   t.is((await engine.stats()).watchedTokens, 0);
 });
 
-test('nothing is sent for a tick that changed nothing; a watched token is never abandoned', async (t) => {
+behaviour('nothing is sent for a tick that changed nothing; a watched token is never abandoned', async (t, kit) => {
   // One admission per hour at best, and at worst: the wait estimate cannot move either.
   const config = { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 3_600_000, queueWaitingTtlMs: 60_000 };
-  const { engine, clock } = await startEngine({ config });
+  const { engine, clock } = await kit.start({ config });
   await engine.issueToken('ann');
   const bob = (await engine.issueToken('bob')).token.token;
   const watch = recorder();
@@ -45,8 +43,8 @@ test('nothing is sent for a tick that changed nothing; a watched token is never 
   t.is((await engine.getToken(bob)).status, 'waiting', '150 s without a poll, yet still in line: the watcher counts');
 });
 
-test('stopping a watch stops its updates; closing the engine ends every watch', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, queueMaxActive: 1 } });
+behaviour('stopping a watch stops its updates; closing the engine ends every watch', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 } });
   await engine.issueToken('ann');
   await engine.issueToken('bob');
   const cat = (await engine.issueToken('cat')).token.token;
@@ -62,8 +60,8 @@ test('stopping a watch stops its updates; closing the engine ends every watch', 
   t.is(open.ended(), 1);
 });
 
-test('watching an active token answers it and ends at once; an unknown one is refused', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('watching an active token answers it and ends at once; an unknown one is refused', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = (await engine.issueToken('ann')).token.token;
   const watch = recorder();
   await engine.watchToken(ann, watch.watcher);
@@ -72,8 +70,8 @@ test('watching an active token answers it and ends at once; an unknown one is re
   await rejects(t, engine.watchToken('', watch.watcher), 'TOKEN_MISSING');
 });
 
-test('ten thousand watchers: one tick tells each the new position, and the tick is timed', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1 } });
+behaviour('ten thousand watchers: one tick tells each the new position, and the tick is timed', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1 } });
   await engine.issueToken('first');
   const seen = new Map<string, number>();
   const tokens: string[] = [];
@@ -91,8 +89,8 @@ test('ten thousand watchers: one tick tells each the new position, and the tick 
   t.true(stats.lastTickMs > 0);
 });
 
-test('a tick that admits the token while the watch is being set up still reaches the watcher, in order', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
+behaviour('a tick that admits the token while the watch is being set up still reaches the watcher, in order', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
   await engine.issueToken('ann');
   const bob = (await engine.issueToken('bob')).token.token;
   clock.increment(1_000); // ann's time is up: the next tick admits bob
@@ -100,32 +98,4 @@ test('a tick that admits the token while the watch is being set up still reaches
   await Promise.all([engine.watchToken(bob, watch.watcher), engine.tick()]);
   t.deepEqual(watch.updates.map((view) => view.status), ['waiting', 'active']);
   t.is(watch.ended(), 1);
-});
-
-test('an update that arrives before the watch is answered is held back and sent after the initial view', async (t) => {
-  // A store whose flush answers late (allowed: it only promises durability by the time it resolves),
-  // so the tick's update reaches the engine before the watch's answer does.
-  class LateFlushStore extends MemoryStore {
-    release: () => void = () => undefined;
-    late = false;
-    override flush(): Promise<void> {
-      return this.late ? new Promise((resolve) => (this.release = resolve)) : super.flush();
-    }
-  }
-  const store = new LateFlushStore();
-  const { engine, clock } = await startEngine({ store, config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
-  await engine.issueToken('ann');
-  const bob = (await engine.issueToken('bob')).token.token;
-  clock.increment(1_000);
-  const watch = recorder();
-  store.late = true;
-  const watching = engine.watchToken(bob, watch.watcher);
-  store.late = false;
-  await engine.tick(); // admits bob; its update is delivered while the watch still waits
-  t.deepEqual(watch.updates, [], 'nothing before the initial view');
-  store.release();
-  await watching;
-  t.deepEqual(watch.updates.map((view) => view.status), ['waiting', 'active']);
-  t.is(watch.ended(), 1);
-  t.is((await engine.stats()).watchedTokens, 0);
 });

@@ -1,13 +1,9 @@
-import test from 'ava';
-import { MemoryStore } from '@usher/engine';
-import { activeToken, rejects, START, startEngine } from './helpers/fixture.js';
+import { behaviour } from './helpers/engines.js';
+import { activeToken, manual, rejects, START } from './helpers/fixture.js';
 import { assertInvariants } from './helpers/invariants.js';
 
-const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
-
-test('a payment debits the balance, sells the seat and records the payment, all at once', async (t) => {
-  const store = new MemoryStore();
-  const { engine } = await startEngine({ store, config: manual });
+behaviour('a payment debits the balance, sells the seat and records the payment, all at once', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's2', seatNo: 1 });
   t.deepEqual(await engine.charge(ann, { userId: 'ann', amount: 5_000 }), { userId: 'ann', balance: 5_000 });
@@ -17,28 +13,27 @@ test('a payment debits the balance, sells the seat and records the payment, all 
   t.is((await engine.getReservation(again, hold.id)).status, 'paid');
   t.deepEqual(await engine.getBalance(again, 'ann'), { userId: 'ann', balance: 2_000 });
   t.false((await engine.listSeats(again, 's2')).seats.some((seat) => seat.seatNo === 1));
-  const contents = (await store.load())!;
+  const contents = await kit.durable();
   t.is(contents.payments.get(payment.id)?.amount, 3_000);
   assertInvariants(t, contents);
 });
 
-test('a payment the balance does not cover changes nothing', async (t) => {
-  const store = new MemoryStore();
-  const { engine } = await startEngine({ store, config: manual });
+behaviour('a payment the balance does not cover changes nothing', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's2', seatNo: 1 });
   await engine.charge(ann, { userId: 'ann', amount: 2_999 });
-  const before = JSON.stringify([...(await store.load())!.reservations]);
+  const before = JSON.stringify([...(await kit.durable()).reservations]);
   const error = await rejects(t, engine.pay(ann, { reservationId: hold.id }), 'INSUFFICIENT_BALANCE');
   t.regex(error.message, /3000.*2999/);
-  t.is(JSON.stringify([...(await store.load())!.reservations]), before);
+  t.is(JSON.stringify([...(await kit.durable()).reservations]), before);
   t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 2_999 });
   t.is((await engine.getReservation(ann, hold.id)).status, 'held');
   t.is((await engine.stats()).payments, 0);
 });
 
-test('only the holder pays; paying twice is refused; an expired hold cannot be paid', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, maxHoldsPerUser: 4 } });
+behaviour('only the holder pays; paying twice is refused; an expired hold cannot be paid', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, maxHoldsPerUser: 4 } });
   const ann = await activeToken(engine, 'ann');
   const bob = await activeToken(engine, 'bob');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
@@ -54,8 +49,8 @@ test('only the holder pays; paying twice is refused; an expired hold cannot be p
   t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 0 });
 });
 
-test('charges are checked: integer, 1..maxChargeAmount, balance at most maxBalance, own wallet only', async (t) => {
-  const { engine } = await startEngine({ config: { ...manual, maxChargeAmount: 1_000, maxBalance: 2_500 } });
+behaviour('charges are checked: integer, 1..maxChargeAmount, balance at most maxBalance, own wallet only', async (t, kit) => {
+  const { engine } = await kit.start({ config: { ...manual, maxChargeAmount: 1_000, maxBalance: 2_500 } });
   const ann = await activeToken(engine, 'ann');
   for (const amount of [0, -5, 1.5, 1_001, Number.NaN, Infinity, 2 ** 53]) {
     await rejects(t, engine.charge(ann, { userId: 'ann', amount }), 'VALIDATION_FAILED');
@@ -70,16 +65,15 @@ test('charges are checked: integer, 1..maxChargeAmount, balance at most maxBalan
   t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 2_500 });
 });
 
-test('a new user has a zero balance and reading it writes nothing', async (t) => {
-  const store = new MemoryStore();
-  const { engine } = await startEngine({ store, config: manual });
+behaviour('a new user has a zero balance and reading it writes nothing', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 0 });
-  t.is((await store.load())!.wallets.size, 0);
+  t.is((await kit.durable()).wallets.size, 0);
 });
 
-test('an idempotent charge is applied once and its first answer replayed', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('an idempotent charge is applied once and its first answer replayed', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const first = await engine.charge(ann, { userId: 'ann', amount: 700 }, { idempotencyKey: 'charge-1' });
   await engine.charge(ann, { userId: 'ann', amount: 50 });
@@ -92,8 +86,8 @@ test('an idempotent charge is applied once and its first answer replayed', async
   t.deepEqual(await engine.charge(bob, { userId: 'bob', amount: 5 }, { idempotencyKey: 'charge-1' }), { userId: 'bob', balance: 5 }, 'keys are per user');
 });
 
-test('an idempotent payment is replayed, even after it expired the token', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('an idempotent payment is replayed, even after it expired the token', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   await engine.charge(ann, { userId: 'ann', amount: 1_000 });
@@ -109,8 +103,8 @@ test('an idempotent payment is replayed, even after it expired the token', async
   t.is((await engine.stats()).payments, 1);
 });
 
-test('a refused request does not use up its idempotency key', async (t) => {
-  const { engine } = await startEngine({ config: manual });
+behaviour('a refused request does not use up its idempotency key', async (t, kit) => {
+  const { engine } = await kit.start({ config: manual });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   await rejects(t, engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'k' }), 'INSUFFICIENT_BALANCE');
@@ -118,8 +112,8 @@ test('a refused request does not use up its idempotency key', async (t) => {
   t.is((await engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'k' })).balance, 0);
 });
 
-test('idempotency keys are kept at least 24 hours, then forgotten', async (t) => {
-  const { engine, clock } = await startEngine({ config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
+behaviour('idempotency keys are kept at least 24 hours, then forgotten', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...manual, tokenActiveTtlMs: 3_600_000 } });
   let ann = await activeToken(engine, 'ann');
   await engine.charge(ann, { userId: 'ann', amount: 10 }, { idempotencyKey: 'k' });
   for (let hour = 1; hour <= 23; hour++) {

@@ -1,0 +1,80 @@
+import pg from 'pg';
+import { emptyContents, type IdempotencyRecord, type QueueTokenState, type ReservationStatus, type StoreContents } from '@usher/engine';
+
+/**
+ * Test-only: what a PostgreSQL engine's database durably holds, as the
+ * embedded engine's `StoreContents`, so one invariant check (and one set of
+ * assertions) reads both engines. It reads the tables of `@usher/postgres`'s
+ * migrations directly (`bigint`s come back as strings from `pg`, hence
+ * `Number`), in one `REPEATABLE READ` transaction so the collections agree.
+ *
+ * The mapping is lossless for what the tests compare (reservations, wallets,
+ * payments, idempotency keys, the catalog). Tokens differ by design: the
+ * PostgreSQL engine numbers only waiting tokens (`seq` is `0` here for the
+ * others) and keeps its queue bookkeeping (`line`, `last_seen_at`) apart.
+ * If `@usher/postgres` ever exports a reader of its own, use that instead.
+ */
+export async function readPostgresContents(connectionString: string): Promise<StoreContents> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const rows = async (sql: string) => (await client.query<Record<string, unknown>>(sql)).rows;
+    const contents = emptyContents();
+    for (const row of await rows('SELECT id, record FROM concerts ORDER BY id')) {
+      contents.concerts.set(String(row['id']), row['record'] as never);
+    }
+    for (const row of await rows('SELECT id, record FROM schedules ORDER BY id')) {
+      contents.schedules.set(String(row['id']), row['record'] as never);
+    }
+    for (const row of await rows('SELECT token, user_id, status, seq, issued_at, expires_at FROM tokens ORDER BY issued_at, token')) {
+      const status = row['status'] as QueueTokenState;
+      const common = { token: String(row['token']), userId: String(row['user_id']), status, seq: Number(row['seq'] ?? 0), issuedAt: Number(row['issued_at']) };
+      contents.tokens.set(common.token, status === 'waiting' ? common : { ...common, expiresAt: Number(row['expires_at']) });
+    }
+    for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
+      const id = String(row['id']);
+      contents.reservations.set(id, {
+        id,
+        userId: String(row['user_id']),
+        scheduleId: String(row['schedule_id']),
+        seatNo: Number(row['seat_no']),
+        price: Number(row['price']),
+        status: row['status'] as ReservationStatus,
+        createdAt: Number(row['created_at']),
+        expiresAt: Number(row['expires_at']),
+        ...(row['ended_at'] === null ? {} : { endedAt: Number(row['ended_at']) }),
+      });
+    }
+    for (const row of await rows('SELECT user_id, balance, charged, paid FROM wallets ORDER BY user_id')) {
+      const userId = String(row['user_id']);
+      contents.wallets.set(userId, { userId, balance: Number(row['balance']), charged: Number(row['charged']), paid: Number(row['paid']) });
+    }
+    for (const row of await rows('SELECT * FROM payments ORDER BY created_at, id')) {
+      const id = String(row['id']);
+      contents.payments.set(id, {
+        id,
+        reservationId: String(row['reservation_id']),
+        userId: String(row['user_id']),
+        amount: Number(row['amount']),
+        balance: Number(row['balance']),
+        createdAt: Number(row['created_at']),
+      });
+    }
+    for (const row of await rows('SELECT user_id, key, fingerprint, result, created_at FROM idempotency_keys ORDER BY created_at')) {
+      const record: IdempotencyRecord = {
+        userId: String(row['user_id']),
+        key: String(row['key']),
+        fingerprint: String(row['fingerprint']),
+        result: row['result'],
+        createdAt: Number(row['created_at']),
+      };
+      // The embedded engine's key for a user's idempotency key.
+      contents.idempotency.set(JSON.stringify([record.userId, record.key]), record);
+    }
+    await client.query('COMMIT');
+    return contents;
+  } finally {
+    await client.end();
+  }
+}
