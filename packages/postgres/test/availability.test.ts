@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createPostgresEngine } from '@usher/postgres';
-import { startPostgres } from './helpers/postgresServer.js';
+import { startPostgres } from '@usher/testkit';
 import { activeToken, catalog, manual, rejects, simulatedClock } from './helpers/engines.js';
 
 test('while PostgreSQL is down commands answer UNAVAILABLE; when it is back they work again, without a restart', async (t) => {

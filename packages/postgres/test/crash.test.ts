@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { startPostgres } from './helpers/postgresServer.js';
+import { startPostgres } from '@usher/testkit';
 import { assertInvariants, Database, random } from './processes/database.js';
 
 /**

@@ -1,6 +1,6 @@
 import test from 'ava';
 import pg from 'pg';
-import { createDatabase, usePostgres } from './helpers/postgresServer.js';
+import { createDatabase, usePostgres } from '@usher/testkit';
 import { activeToken, manual, openEngine, rejects, START } from './helpers/engines.js';
 
 /**

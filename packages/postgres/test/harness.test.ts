@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import test from 'ava';
 import pg from 'pg';
-import { createDatabase, startPostgres, usePostgres } from './helpers/postgresServer.js';
+import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
 
 const server = usePostgres(test, { settings: { statement_timeout: '5s' } });
 

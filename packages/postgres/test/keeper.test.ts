@@ -1,7 +1,7 @@
 import test from 'ava';
 import { EngineError } from '@usher/engine';
 import { createPostgresEngine } from '@usher/postgres';
-import { startPostgres } from './helpers/postgresServer.js';
+import { startPostgres } from '@usher/testkit';
 import { Database, until } from './processes/database.js';
 import { EngineProcess } from './processes/engineProcess.js';
 

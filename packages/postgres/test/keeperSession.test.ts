@@ -1,6 +1,6 @@
 import test from 'ava';
 import pg from 'pg';
-import { createDatabase, usePostgres } from './helpers/postgresServer.js';
+import { createDatabase, usePostgres } from '@usher/testkit';
 import { activeToken, openEngine, simulatedClock } from './helpers/engines.js';
 
 /** The keeper's seat within one process: one engine at a time runs the timers' ticks and sweeps, fenced by an epoch. */

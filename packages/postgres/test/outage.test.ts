@@ -1,7 +1,7 @@
 import test from 'ava';
 import { EngineError, type Payment, type Reservation, type Wallet } from '@usher/engine';
 import { createPostgresEngine } from '@usher/postgres';
-import { startPostgres } from './helpers/postgresServer.js';
+import { startPostgres } from '@usher/testkit';
 import { assertInvariants, Database, until } from './processes/database.js';
 
 /**

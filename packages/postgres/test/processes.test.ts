@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { CatalogInput, Payment, Reservation, Wallet } from '@usher/engine';
-import { createDatabase, usePostgres } from './helpers/postgresServer.js';
+import { createDatabase, usePostgres } from '@usher/testkit';
 import { assertInvariants, Database, random } from './processes/database.js';
 import { EngineProcess, type Outcome } from './processes/engineProcess.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { QueueToken } from '@usher/engine';
-import { createDatabase, usePostgres } from './helpers/postgresServer.js';
+import { createDatabase, usePostgres } from '@usher/testkit';
 import { manual, openEngine, rejects, simulatedClock } from './helpers/engines.js';
 
 /** Watching tokens: fed by the keeper's steps, one query per step for all of an instance's watched tokens. */

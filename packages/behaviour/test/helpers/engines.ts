@@ -6,7 +6,7 @@ import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineCo
 import { createPostgresEngine, migrate } from '@usher/postgres';
 import { catalog, simulatedClock } from './fixture.js';
 import { readPostgresContents } from './postgresContents.js';
-import { createDatabase, usePostgres, type PostgresServer } from './postgresServer.js';
+import { createDatabase, usePostgres, type PostgresServer } from '@usher/testkit';
 
 export type EngineKind = 'embedded' | 'postgres';
 
