@@ -1,5 +1,6 @@
 import { schema } from './001_schema.js';
 import { apply } from './002_apply.js';
+import { applyMany } from './003_apply_many.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -16,4 +17,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'schema', sql: schema },
   { version: 2, name: 'apply', sql: apply },
+  { version: 3, name: 'apply_many', sql: applyMany },
 ];
