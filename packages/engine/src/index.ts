@@ -18,6 +18,7 @@ export { MemoryStore } from './persistence/MemoryStore.js';
 export { StoreCorruptedError } from './persistence/StoreCorruptedError.js';
 export { emptyContents, applyChanges, type Store, type StoreContents, type Change } from './persistence/Store.js';
 export { collectionNames } from './persistence/records.js';
+export { invariantViolations } from './invariants.js';
 export type * from './persistence/records.js';
 export { MAX_ID_LENGTH } from './validate.js';
 export { MAX_SEATS_PER_SCHEDULE } from './rules/catalog.js';

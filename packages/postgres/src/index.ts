@@ -7,3 +7,4 @@ export { createPostgresEngine, type PostgresEngineOptions } from './createPostgr
 export { PostgresEngine } from './PostgresEngine.js';
 export { migrate } from './database.js';
 export { migrations, type Migration } from './migrations/index.js';
+export { readContents } from './readContents.js';

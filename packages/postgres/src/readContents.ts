@@ -2,9 +2,10 @@ import pg from 'pg';
 import { emptyContents, type IdempotencyRecord, type QueueTokenState, type ReservationStatus, type StoreContents } from '@usher/engine';
 
 /**
- * Test-only: what a PostgreSQL engine's database durably holds, as the
- * embedded engine's `StoreContents`, so one invariant check (and one set of
- * assertions) reads both engines. It reads the tables of `@usher/postgres`'s
+ * What a PostgreSQL engine's database durably holds, as the embedded engine's
+ * `StoreContents`, so one invariant check (`invariantViolations`) and one set
+ * of assertions read both engines: for tests, the bench and audits, not for
+ * serving (it reads every table). It reads the tables of `@usher/postgres`'s
  * migrations directly (`bigint`s come back as strings from `pg`, hence
  * `Number`), in one `REPEATABLE READ` transaction so the collections agree.
  *
@@ -12,9 +13,16 @@ import { emptyContents, type IdempotencyRecord, type QueueTokenState, type Reser
  * payments, idempotency keys, the catalog). Tokens differ by design: the
  * PostgreSQL engine numbers only waiting tokens (`seq` is `0` here for the
  * others) and keeps its queue bookkeeping (`line`, `last_seen_at`) apart.
- * If `@usher/postgres` ever exports a reader of its own, use that instead.
+ *
+ * @example
+ * ```ts
+ * import { invariantViolations } from '@usher/engine';
+ * import { readContents } from '@usher/postgres';
+ *
+ * const violations = invariantViolations(await readContents(process.env.DATABASE_URL!));
+ * ```
  */
-export async function readPostgresContents(connectionString: string): Promise<StoreContents> {
+export async function readContents(connectionString: string): Promise<StoreContents> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {

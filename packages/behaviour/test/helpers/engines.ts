@@ -3,9 +3,9 @@ import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import type { SimulatedClock } from 'xstate';
 import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineConfig, type StoreContents, type UsherEngine } from '@usher/engine';
-import { createPostgresEngine, migrate } from '@usher/postgres';
+import { createPostgresEngine, migrate, readContents } from '@usher/postgres';
 import { catalog, simulatedClock } from './fixture.js';
-import { readPostgresContents } from './postgresContents.js';
+
 import { createDatabase, usePostgres, type PostgresServer } from '@usher/testkit';
 
 export type EngineKind = 'embedded' | 'postgres';
@@ -101,7 +101,7 @@ function kitFor(kind: EngineKind, t: ExecutionContext, server: () => PostgresSer
         // A database of its own per engine: tests in a file run concurrently on one server.
         const connectionString = await freshDatabase(server());
         engine = await createPostgresEngine({ connectionString, clock, config });
-        durable = () => readPostgresContents(connectionString);
+        durable = () => readContents(connectionString);
       }
       t.teardown(() => engine.close());
       if (options.catalog !== null) await engine.loadCatalog(options.catalog ?? catalog);
