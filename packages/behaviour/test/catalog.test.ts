@@ -1,6 +1,6 @@
 import type { CatalogInput } from '@usher/engine';
 import { behaviour } from './helpers/engines.js';
-import { activeToken, catalog, rejects } from './helpers/fixture.js';
+import { activeToken, catalog, rejects } from '@usher/testkit';
 
 const concert = { id: 'c9', title: 'New Year' };
 const schedule = { id: 's9', concertId: 'c9', startsAt: '2027-12-31T22:00:00Z', totalSeats: 3, price: 10 };

@@ -1,6 +1,6 @@
 import { isEngineError, type Payment, type UsherEngine } from '@usher/engine';
 import { behaviour } from './helpers/engines.js';
-import { activeToken, rejects } from './helpers/fixture.js';
+import { activeToken, rejects } from '@usher/testkit';
 import { assertInvariants } from './helpers/invariants.js';
 
 const USERS = 1_000;

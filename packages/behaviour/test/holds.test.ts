@@ -1,6 +1,6 @@
 import type { Clock } from '@usher/engine';
 import { behaviour } from './helpers/engines.js';
-import { activeToken, manual, rejects, START } from './helpers/fixture.js';
+import { activeToken, manual, rejects, START } from '@usher/testkit';
 
 behaviour('a hold takes the seat off the list and lasts holdTtl', async (t, kit) => {
   const { engine } = await kit.start({ config: manual });

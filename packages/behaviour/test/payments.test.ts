@@ -1,5 +1,5 @@
 import { behaviour } from './helpers/engines.js';
-import { activeToken, manual, rejects, START } from './helpers/fixture.js';
+import { activeToken, manual, rejects, START } from '@usher/testkit';
 import { assertInvariants } from './helpers/invariants.js';
 
 behaviour('a payment debits the balance, sells the seat and records the payment, all at once', async (t, kit) => {

@@ -1,5 +1,5 @@
 import { behaviour } from './helpers/engines.js';
-import { activeToken, manual, rejects, START } from './helpers/fixture.js';
+import { activeToken, manual, rejects, START } from '@usher/testkit';
 
 behaviour('issuing twice returns the same token, the second time with created false', async (t, kit) => {
   const { engine } = await kit.start();

@@ -1,6 +1,6 @@
 import type { QueueToken } from '@usher/engine';
 import { behaviour } from './helpers/engines.js';
-import { manual, rejects } from './helpers/fixture.js';
+import { manual, rejects } from '@usher/testkit';
 
 function recorder() {
   const updates: QueueToken[] = [];

@@ -1,6 +1,7 @@
 /**
  * `@usher/testkit` (private): what the tests and the bench of several
- * packages share. Today: a real PostgreSQL started for a test run.
+ * packages share: a real PostgreSQL started for a test run, and the fixture
+ * of the behaviour tests (a catalog, a start date, tokens made active, refusals).
  */
 export {
   createDatabase,
@@ -10,3 +11,4 @@ export {
   type PostgresServer,
   type StartPostgresOptions,
 } from './postgresServer.js';
+export { activeToken, catalog, manual, rejects, settle, simulatedClock, START } from './fixture.js';

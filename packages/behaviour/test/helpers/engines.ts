@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { SimulatedClock } from 'xstate';
 import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineConfig, type StoreContents, type UsherEngine } from '@usher/engine';
 import { createPostgresEngine, migrate, readContents } from '@usher/postgres';
-import { catalog, simulatedClock } from './fixture.js';
+import { catalog, simulatedClock } from '@usher/testkit';
 
 import { createDatabase, usePostgres, type PostgresServer } from '@usher/testkit';
 

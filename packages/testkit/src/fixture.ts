@@ -51,3 +51,14 @@ export async function rejects(t: ExecutionContext, promise: Promise<unknown>, co
   t.is(error?.code, code, error?.message);
   return error as EngineError;
 }
+
+/** An answer, or the code of a refusal: for counting outcomes of commands run at once. */
+export function settle<T>(promise: Promise<T>) {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => {
+      if (!(error instanceof EngineError)) throw error;
+      return { ok: false as const, code: error.code };
+    },
+  );
+}
