@@ -79,20 +79,31 @@ behaviour('a waiting token not polled for waitingTtl is abandoned; one that poll
   t.is(again.token.position, 2);
 });
 
-behaviour('the wait estimate follows the admission rate', async (t, kit) => {
+behaviour('the wait estimate follows how fast places free up', async (t, kit) => {
   const { engine } = await kit.start({
-    config: { queueMaxActive: 1, queueAdmitPerTick: 10, queueTickMs: 1_000, holdSweepMs: 3_600_000 },
+    config: { queueMaxActive: 1, queueAdmitPerTick: 10, queueTickMs: 1_000, tokenActiveTtlMs: 600_000, holdSweepMs: 3_600_000 },
   });
-  await engine.issueToken('active-user');
+  let active = (await engine.issueToken('u0')).token.token;
   const tokens = [];
-  for (let i = 0; i < 25; i++) tokens.push((await engine.issueToken(`u${i}`)).token);
-  t.is(tokens[0]!.estimatedWaitSeconds, 1, 'at best 10 per second');
-  t.is(tokens[24]!.estimatedWaitSeconds, 3);
-  // Nobody leaves the active set, so ticks admit nothing: the estimate falls towards the worst case.
+  for (let i = 1; i <= 25; i++) tokens.push((await engine.issueToken(`u${i}`)).token);
+  t.is(tokens[0]!.estimatedWaitSeconds, 600, 'one place of a 10-minute window: about 10 minutes, not a second');
+  t.is(tokens[24]!.estimatedWaitSeconds, 25 * 600);
+  // Nobody leaves the active set, so ticks admit nothing: the estimate stays at the worst case.
   for (let i = 0; i < 50; i++) await engine.tick();
-  const worst = (await engine.getToken(tokens[24]!.token)).estimatedWaitSeconds;
-  t.is(worst, Math.ceil(25 / (1 / 600)), 'at worst one slot frees per activeTtl / maxActive');
+  t.is((await engine.getToken(tokens[24]!.token)).estimatedWaitSeconds, 25 * 600);
   t.is((await engine.stats()).admissionRatePerSecond, 1 / 600);
+  // Now each one pays within 10 ticks of being admitted: places free faster, and the estimate follows.
+  for (let user = 0; user < 8; user++) {
+    const hold = await engine.reserve(active, { scheduleId: 's1', seatNo: user + 1 });
+    await engine.charge(active, { userId: `u${user}`, amount: 1_000 });
+    await engine.pay(active, { reservationId: hold.id });
+    for (let i = 0; i < 10; i++) await engine.tick();
+    active = tokens[user]!.token;
+    t.is((await engine.getToken(active)).status, 'active');
+  }
+  const next = await engine.getToken(tokens[8]!.token);
+  t.is(next.position, 1);
+  t.true(next.estimatedWaitSeconds >= 10 && next.estimatedWaitSeconds <= 60, `${next.estimatedWaitSeconds} s`);
 });
 
 behaviour('every command but issuing and reading a token needs an active token', async (t, kit) => {

@@ -1,22 +1,47 @@
 /**
- * How many tokens per second get admitted, for wait estimates.
+ * How many tokens per second get admitted, for wait estimates: how fast
+ * active places actually free up while people wait.
  *
- * An exponentially weighted average of what each tick admitted while people
- * were waiting, kept between two bounds the configuration implies: at best
- * `admitPerTick` every tick; at worst one slot frees per `activeTtl / maxActive`
- * (every active user keeps their slot to the end).
+ * While people wait, each tick admits exactly the places that freed since the
+ * last one (payments, expiries), up to `admitPerTick`. So the rate is the
+ * places admitted over the time people waited, both counted over a recent
+ * window (older ticks fade out exponentially). Before there is much to count,
+ * a prior fills in: the worst case the configuration implies, one place
+ * freeing per `activeTtl / maxActive` (every active user keeps their place to
+ * the end), worth a quarter of the window at first and fading like any
+ * observation. And when no place has freed for longer than the average says,
+ * the rate is at most one per that long. The rate stays between that worst
+ * case and the best one, `admitPerTick` every tick.
+ *
+ * So with one active place of a 10-minute window, the first in line is told
+ * about 10 minutes, not 1 second, until places are seen to free faster.
  */
 export class AdmissionRate {
   readonly #ceiling: number;
   readonly #floor: number;
-  readonly #ticksPerSecond: number;
+  readonly #tickSeconds: number;
+  /** Per tick, what an observation keeps of the past. */
+  readonly #keep: number;
+  /** The prior's weight, in seconds of waiting; it fades like an observation. */
+  #priorSeconds: number;
+  /** Places admitted while people waited, older ticks faded. */
+  #admitted = 0;
+  /** Seconds people waited, faded alike. */
+  #waited = 0;
+  /** Seconds people have waited since a place last freed. */
+  #quiet = 0;
   #rate: number;
 
   constructor(options: { admitPerTick: number; tickMs: number; maxActive: number; activeTtlMs: number }) {
-    this.#ticksPerSecond = 1000 / options.tickMs;
-    this.#ceiling = options.admitPerTick * this.#ticksPerSecond;
-    this.#floor = Math.min(this.#ceiling, options.maxActive / (options.activeTtlMs / 1000));
-    this.#rate = this.#ceiling;
+    this.#tickSeconds = options.tickMs / 1000;
+    const activeTtlSeconds = options.activeTtlMs / 1000;
+    this.#ceiling = options.admitPerTick / this.#tickSeconds;
+    this.#floor = Math.min(this.#ceiling, options.maxActive / activeTtlSeconds);
+    // Long enough to see about ten places free at the worst rate, at least a minute, at most one active period.
+    const window = Math.max(this.#tickSeconds, Math.min(activeTtlSeconds, Math.max(60, 10 / this.#floor)));
+    this.#keep = Math.exp(-this.#tickSeconds / window);
+    this.#priorSeconds = window / 4;
+    this.#rate = this.#floor;
   }
 
   /** Tokens per second. */
@@ -24,10 +49,16 @@ export class AdmissionRate {
     return this.#rate;
   }
 
-  /** Records a tick that had people waiting. */
+  /** Records a tick that had people waiting, and the places it admitted. */
   observe(admitted: number): void {
-    const sample = admitted * this.#ticksPerSecond;
-    this.#rate = Math.min(this.#ceiling, Math.max(this.#floor, 0.8 * this.#rate + 0.2 * sample));
+    this.#admitted = this.#admitted * this.#keep + admitted;
+    this.#waited = this.#waited * this.#keep + this.#tickSeconds;
+    this.#priorSeconds *= this.#keep;
+    this.#quiet = admitted > 0 ? 0 : this.#quiet + this.#tickSeconds;
+    const average = (this.#admitted + this.#floor * this.#priorSeconds) / (this.#waited + this.#priorSeconds);
+    // However fast places freed before, none has for `quiet` seconds now.
+    const estimate = this.#quiet > 0 ? Math.min(average, 1 / this.#quiet) : average;
+    this.#rate = Math.min(this.#ceiling, Math.max(this.#floor, estimate));
   }
 
   /** Seconds until the token at `position` is admitted. */
