@@ -1,4 +1,4 @@
-import { isEngineError, type Payment, type UsherEngine } from '@usher/engine';
+import { isEngineError, isReplay, type Payment, type UsherEngine } from '@usher/engine';
 import { behaviour } from './helpers/engines.js';
 import { activeToken, rejects } from '@usher/testkit';
 import { assertInvariants } from './helpers/invariants.js';
@@ -94,6 +94,12 @@ behaviour('thousands of interleaved reserve, pay and charge commands on 16 seats
     t.true(payments.size <= 1);
     if (payments.size === 1) t.true(attempts.some((o) => !o.r.ok && (o.r.code === 'ALREADY_PAID' || o.r.code === 'TOKEN_INVALID')));
     else t.true(attempts.every((o) => !o.r.ok && o.r.code === 'INSUFFICIENT_BALANCE'));
+  }
+  // Of two answers to one key, the one that did it is not marked a replay, the other is.
+  for (const userId of new Set(outcomes.map((o) => o.userId))) {
+    const keyed = outcomes.filter((o) => o.userId === userId && o.kind !== 'reserve').slice(0, 2);
+    const answered = keyed.filter((o) => o.r.ok).map((o) => (o.r as { value: unknown }).value);
+    if (answered.length === 2) t.deepEqual(answered.map(isReplay).sort(), [false, true], `${userId}: one done, one replayed`);
   }
   // Money is exact: per user, what the answers said was charged and paid is what the store holds.
   for (const [userId, wallet] of contents.wallets) {

@@ -1,4 +1,5 @@
 import { behaviour } from './helpers/engines.js';
+import { isReplay } from '@usher/engine';
 import { activeToken, manual, rejects, START } from '@usher/testkit';
 import { assertInvariants } from './helpers/invariants.js';
 
@@ -79,7 +80,10 @@ behaviour('an idempotent charge is applied once and its first answer replayed', 
   await engine.charge(ann, { userId: 'ann', amount: 50 });
   const retry = await engine.charge(ann, { userId: 'ann', amount: 700 }, { idempotencyKey: 'charge-1' });
   t.deepEqual(retry, first, 'the same status and body as the first time');
-  t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 750 });
+  t.false(isReplay(first));
+  t.true(isReplay(retry), 'marked as a replay');
+  t.false(isReplay(await engine.charge(ann, { userId: 'ann', amount: 1 })), 'an answer without a key is never a replay');
+  t.deepEqual(await engine.getBalance(ann, 'ann'), { userId: 'ann', balance: 751 });
   await rejects(t, engine.charge(ann, { userId: 'ann', amount: 701 }, { idempotencyKey: 'charge-1' }), 'IDEMPOTENCY_KEY_REUSED');
   await rejects(t, engine.charge(ann, { userId: 'ann', amount: 1 }, { idempotencyKey: '' }), 'VALIDATION_FAILED');
   const bob = await activeToken(engine, 'bob');
@@ -93,12 +97,18 @@ behaviour('an idempotent payment is replayed, even after it expired the token', 
   await engine.charge(ann, { userId: 'ann', amount: 1_000 });
   const payment = await engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'pay-1' });
   await rejects(t, engine.listConcerts(ann), 'TOKEN_INVALID');
-  t.deepEqual(await engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'pay-1' }), payment);
+  t.false(isReplay(payment));
+  const replay = await engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'pay-1' });
+  t.deepEqual(replay, payment);
+  t.true(isReplay(replay), 'marked as a replay');
+  t.is(JSON.stringify(replay), JSON.stringify(payment), 'the mark is not in its JSON');
   await rejects(t, engine.pay(ann, { reservationId: hold.id }, { idempotencyKey: 'pay-2' }), 'TOKEN_INVALID');
   await rejects(t, engine.pay(ann, { reservationId: 'other' }, { idempotencyKey: 'pay-1' }), 'IDEMPOTENCY_KEY_REUSED');
   await rejects(t, engine.charge(ann, { userId: 'ann', amount: 1 }, { idempotencyKey: 'pay-1' }), 'IDEMPOTENCY_KEY_REUSED');
   const again = await activeToken(engine, 'ann');
-  t.deepEqual(await engine.pay(again, { reservationId: hold.id }, { idempotencyKey: 'pay-1' }), payment, 'a new token of the same user replays too');
+  const later = await engine.pay(again, { reservationId: hold.id }, { idempotencyKey: 'pay-1' });
+  t.deepEqual(later, payment, 'a new token of the same user replays too');
+  t.true(isReplay(later));
   await rejects(t, engine.pay(again, { reservationId: hold.id }), 'ALREADY_PAID');
   t.is((await engine.stats()).payments, 1);
 });

@@ -111,7 +111,7 @@ export interface CatalogLoadResult {
 
 /** Options of idempotent commands (pay, charge). */
 export interface IdempotencyOptions {
-  /** Same key from the same user: the first successful answer is replayed. */
+  /** Same key from the same user: the first successful answer is replayed (and marked: `isReplay(answer)`). */
   readonly idempotencyKey?: string;
 }
 

@@ -1,11 +1,11 @@
 import Router, { type RouterMiddleware } from '@koa/router';
-import type { UsherEngine } from '@usher/engine';
+import { isReplay, type UsherEngine } from '@usher/engine';
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type * as z from 'zod';
 import { HttpProblem, problems } from './errors.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
-import { apiRoutes, type Route } from './routes.js';
+import { apiRoutes, REPLAYED_HEADER, type Route } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
 import { TokenEventStreams } from './tokenEvents.js';
 
@@ -115,6 +115,8 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
     }
     const answer = await route.handle({ engine, params, body, token, idempotencyKey, hostUserId, hostAuth });
     ctx.status = answer.status ?? route.success.status;
+    // A retry answered with the first request's stored answer says so (as Stripe's API does).
+    if (route.idempotent && 'body' in answer && isReplay(answer.body)) ctx.set(REPLAYED_HEADER, 'true');
     if ('json' in answer) {
       ctx.type = 'application/json; charset=utf-8';
       ctx.body = answer.json;

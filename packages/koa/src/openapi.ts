@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { problemTable, type ProblemCode } from './errors.js';
-import type { Route } from './routes.js';
+import { REPLAYED_HEADER, type Route } from './routes.js';
 import { IdempotencyKey, Problem } from './schemas.js';
 
 export interface DocumentInfo {
@@ -44,7 +44,17 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
 
 function responsesOf(route: Route): ZodOpenApiResponsesObject {
   const json = { [route.success.mediaType ?? 'application/json']: { schema: route.success.schema } };
-  const responses: ZodOpenApiResponsesObject = { [`${route.success.status}`]: { description: route.success.description, content: json } };
+  const headers = route.idempotent
+    ? z.object({
+        [REPLAYED_HEADER]: z
+          .literal('true')
+          .optional()
+          .meta({ description: 'Present on a retry with an `Idempotency-Key` already used for this request: the first answer, replayed; nothing was done now' }),
+      })
+    : undefined;
+  const responses: ZodOpenApiResponsesObject = {
+    [`${route.success.status}`]: { description: route.success.description, content: json, ...(headers ? { headers } : {}) },
+  };
   if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json };
   const codes = new Set<ProblemCode>(route.errors);
   if (route.body || route.params || route.idempotent) codes.add('VALIDATION_FAILED');

@@ -63,6 +63,12 @@ function cachedJson(list: readonly object[]): string {
   return json;
 }
 
+/**
+ * Set to `true` on the answer to a retried idempotent request (`Idempotency-Key`): the first request's stored
+ * answer, status and body alike, with nothing done now.
+ */
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
 const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as Route;
 
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
@@ -252,7 +258,8 @@ export function apiRoutes(
       summary: 'Pay a hold from your balance',
       description:
         'All or nothing: balance debited, seat sold, reservation paid, payment recorded. The token then expires unless you hold other seats. ' +
-        'A retry with the same `Idempotency-Key` answers the first payment again, even after the token expired.',
+        'A retry with the same `Idempotency-Key` answers the first payment again, even after the token expired, ' +
+        'with `Idempotent-Replayed: true`. The same key for a different request is 409 `IDEMPOTENCY_KEY_REUSED`.',
       bearer: true,
       body: schemas.PayBody,
       idempotent: true,
@@ -287,6 +294,9 @@ export function apiRoutes(
       method: 'post',
       path: '/users/:userId/balance/charge',
       summary: 'Add money to your balance',
+      description:
+        'A retry with the same `Idempotency-Key` is applied once: it answers the first balance again, with `Idempotent-Replayed: true` ' +
+        '(not the balance now). The same key for a different amount is 409 `IDEMPOTENCY_KEY_REUSED`.',
       bearer: true,
       params: schemas.UserParams,
       body: schemas.chargeBody(limits.maxChargeAmount),

@@ -53,6 +53,10 @@ test('the document describes exactly the routes the app serves, with their schem
   for (const name of ['QueueToken', 'Reservation', 'Payment', 'Wallet', 'SeatList', 'ScheduleList', 'ConcertList', 'Problem']) {
     t.truthy(document.components.schemas[name], name);
   }
+  for (const [path, status] of [['/payments', '201'], ['/users/{userId}/balance/charge', '200']] as const) {
+    const success = document.paths[path]!.post!.responses[status] as { headers?: Record<string, { schema?: unknown }> };
+    t.truthy(success.headers?.['Idempotent-Replayed']?.schema, `${path} documents Idempotent-Replayed`);
+  }
   t.deepEqual(document.paths['/payments']!.post!.security, [{ queueToken: [] }]);
   t.is(document.paths['/queue/tokens']!.post!.security, undefined);
 });

@@ -48,6 +48,8 @@ test('Idempotency-Key: a retried payment replays the first answer, even after th
   const retry = await api.http.post('/payments').set(bearer(token)).set(key).send({ reservationId: hold.id });
   t.is(retry.status, first.status);
   t.deepEqual(retry.body, first.body);
+  t.is(first.headers['idempotent-replayed'], undefined, 'the first answer is not a replay');
+  t.is(retry.headers['idempotent-replayed'], 'true', 'the retry says it is a replay');
   assertProblem(t, await api.http.post('/payments').set(bearer(token)).set(key).send({ reservationId: 'other' }), 'IDEMPOTENCY_KEY_REUSED');
   assertProblem(t, await api.http.post('/payments').set(bearer(token)).send({ reservationId: hold.id }), 'TOKEN_INVALID');
   for (const bad of ['x'.repeat(129), 'has space']) {
@@ -62,7 +64,10 @@ test('Idempotency-Key: a retried charge is applied once', async (t) => {
   const first = await api.http.post('/users/ann/balance/charge').set(bearer(token)).set(key).send({ amount: 700 });
   const retry = await api.http.post('/users/ann/balance/charge').set(bearer(token)).set(key).send({ amount: 700 });
   t.deepEqual([retry.status, retry.body], [first.status, first.body]);
-  t.is((await api.http.get('/users/ann/balance').set(bearer(token))).body.balance, 700);
+  t.deepEqual([first.headers['idempotent-replayed'], retry.headers['idempotent-replayed']], [undefined, 'true']);
+  const unkeyed = await api.http.post('/users/ann/balance/charge').set(bearer(token)).send({ amount: 1 });
+  t.is(unkeyed.headers['idempotent-replayed'], undefined);
+  t.is((await api.http.get('/users/ann/balance').set(bearer(token))).body.balance, 701);
   assertProblem(t, await api.http.post('/users/ann/balance/charge').set(bearer(token)).set(key).send({ amount: 800 }), 'IDEMPOTENCY_KEY_REUSED');
 });
 

@@ -49,6 +49,7 @@ export {
   decideCharge,
   decideGetBalance,
   decidePay,
+  isReplay,
   payFingerprint,
   replayOf,
   requireSelf,

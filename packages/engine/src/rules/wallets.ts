@@ -23,16 +23,36 @@ export function requireSelf(user: TokenState, userId: string): void {
 export const payFingerprint = (reservationId: string): string => JSON.stringify(['pay', reservationId]);
 export const chargeFingerprint = (userId: string, amount: number): string => JSON.stringify(['charge', userId, amount]);
 
+/** Marks a replayed answer: a registered symbol, so copies of this package agree on it. */
+const REPLAYED = Symbol.for('usher.replayed');
+
 /**
- * The stored answer for a retried idempotent request, or `undefined` for a
- * first try. The same key for a different request is `IDEMPOTENCY_KEY_REUSED`.
+ * Whether an engine's answer is the stored first answer of an idempotent
+ * request, replayed for a retry with the same key (`pay`, `charge`), rather
+ * than something done now. The mark is a non-enumerable symbol property:
+ * JSON, spreading and equality ignore it.
+ *
+ * @example
+ * ```ts
+ * const payment = await engine.pay(token, { reservationId }, { idempotencyKey });
+ * if (isReplay(payment)) console.log('already paid, by the first request with this key');
+ * ```
+ */
+export function isReplay(answer: unknown): boolean {
+  return typeof answer === 'object' && answer !== null && (answer as { [REPLAYED]?: unknown })[REPLAYED] === true;
+}
+
+/**
+ * The stored answer for a retried idempotent request, marked as a replay (a
+ * copy: see {@link isReplay}), or `undefined` for a first try. The same key
+ * for a different request is `IDEMPOTENCY_KEY_REUSED`.
  */
 export function replayOf<T>(stored: IdempotencyRecord | undefined, fingerprint: string): T | undefined {
   if (!stored) return undefined;
   if (stored.fingerprint !== fingerprint) {
     throw new EngineError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request');
   }
-  return stored.result as T;
+  return Object.defineProperty({ ...(stored.result as object) }, REPLAYED, { value: true }) as T;
 }
 
 /** Validates an `Idempotency-Key`, when one is given. */
