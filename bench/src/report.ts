@@ -40,11 +40,22 @@ export function markdown(results: BenchResults): string {
     `| time between ticks, as clients saw it (median / worst; the tick is 1,000 ms) | ${results.events.intervalMs.p50} / ${results.events.intervalMs.max} ms |`,
     `| the server's tick, computing every watcher's view (last / worst) | ${results.events.serverTickMs.last} / ${results.events.serverTickMs.max} ms |`,
     '',
-    '| in-process engine | memory store | lowdb store (fsync) |',
-    '|---|---:|---:|',
-    ...(['issue', 'reserve', 'charge', 'pay'] as const).map(
-      (op) => `| ${op} commands/s | ${results.engine.throughput.memory[op].toLocaleString('en')} | ${results.engine.throughput.lowdb[op].toLocaleString('en')} |`,
-    ),
+    `In-process engines, 1,000 commands in flight; PostgreSQL is a server of its own on this machine (\`synchronous_commit\` on, every answer after its commit). Latency p50 / p99 in ms; CPU per command in µs (the engine's process + PostgreSQL's), which does not depend on what else the machine runs.`,
+    '',
+    '| in-process engine | memory store | lowdb store (fsync) | PostgreSQL | PostgreSQL p50 / p99 ms | PostgreSQL CPU µs/command (node + postgres) |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...(['issue', 'reserve', 'charge', 'pay'] as const).map((op) => {
+      const pg = results.engine.latency.postgres[op];
+      return `| ${op} commands/s | ${results.engine.throughput.memory[op].toLocaleString('en')} | ${results.engine.throughput.lowdb[op].toLocaleString('en')} | ${results.engine.throughput.postgres[op].toLocaleString('en')} | ${pg.p50Ms} / ${pg.p99Ms} | ${pg.cpuUsPerCommand.node} + ${pg.cpuUsPerCommand.postgres ?? '?'} |`;
+    }),
+    '',
+    `| PostgreSQL queue, ${results.engine.poll.waiting.toLocaleString('en')} waiting tokens | value |`,
+    '|---|---:|',
+    `| polls/s (\`getToken\`, random waiting tokens, 1,000 in flight) | ${results.engine.poll.pollsPerSecond.toLocaleString('en')} |`,
+    `| poll p50 / p99 | ${results.engine.poll.p50Ms} / ${results.engine.poll.p99Ms} ms |`,
+    `| CPU per poll (node + postgres) | ${results.engine.poll.cpuUsPerPoll.node} + ${results.engine.poll.cpuUsPerPoll.postgres ?? '?'} µs |`,
+    `| keeper tick admitting ${results.engine.poll.tick.admitted} (median / worst of 5) | ${results.engine.poll.tick.medianMs} / ${results.engine.poll.tick.maxMs} ms |`,
+    `| an engine opening on that line (loads the line) | ${results.engine.poll.openMs.toLocaleString('en')} ms |`,
     '',
     '| state | in memory (heap + buffers) | RSS | time |',
     '|---|---:|---:|---:|',
@@ -53,6 +64,14 @@ export function markdown(results: BenchResults): string {
     `| both, restored from lowdb (${mb(results.engine.restore.snapshotBytes)} snapshot) | ${mb(results.engine.restore.heapBytes)} | ${mb(results.engine.restore.rssBytes)} | restored in ${results.engine.restore.restoreMs} ms |`,
   ];
   return lines.join('\n');
+}
+
+type Command = 'issue' | 'reserve' | 'charge' | 'pay';
+interface Timing {
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerCommand: { node: number; postgres?: number };
 }
 
 export interface BenchResults {
@@ -64,7 +83,18 @@ export interface BenchResults {
   invariants: string;
   events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & { pollWithout: number; pollWith: number };
   engine: {
-    throughput: Record<'memory' | 'lowdb', Record<'issue' | 'reserve' | 'charge' | 'pay', number>>;
+    throughput: Record<'memory' | 'lowdb' | 'postgres', Record<Command, number>>;
+    latency: Record<'memory' | 'lowdb' | 'postgres', Record<Command, Timing>>;
+    poll: {
+      waiting: number;
+      openMs: number;
+      polls: number;
+      pollsPerSecond: number;
+      p50Ms: number;
+      p99Ms: number;
+      cpuUsPerPoll: { node: number; postgres?: number };
+      tick: { admitted: number; medianMs: number; maxMs: number };
+    };
     tokens: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number; buildMs: number };
     seats: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number };
     restore: { restoreMs: number; rssBytes: number; heapBytes: number; snapshotBytes: number; waitingTokens: number };

@@ -98,11 +98,19 @@ for (const poll of [events.pollWithout, events.pollWith]) http.push({ ...poll, r
 // 4. The engine in-process, each measurement in a fresh process.
 const node = (args: string[], nodeArgs: string[] = []) => JSON.parse(execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!);
 const count = quick ? 100_000 : 1_000_000;
-log('- engine throughput (memory, lowdb)');
-const throughput = {
-  memory: node([here('./engine/throughput.js'), 'memory', String(quick ? 20_000 : 200_000)]).opsPerSecond,
-  lowdb: node([here('./engine/throughput.js'), 'lowdb', String(quick ? 20_000 : 200_000)]).opsPerSecond,
+log('- engine throughput (memory, lowdb, postgres)');
+const engineRun = (store: 'memory' | 'lowdb' | 'postgres', count: number) => node([here('./engine/throughput.js'), store, String(count)]);
+const runs = {
+  memory: engineRun('memory', quick ? 20_000 : 200_000),
+  lowdb: engineRun('lowdb', quick ? 20_000 : 200_000),
+  // The same commands on PostgreSQL (a server of its own on this machine, synchronous_commit on).
+  postgres: engineRun('postgres', quick ? 4_000 : 40_000),
 };
+const throughput = { memory: runs.memory.opsPerSecond, lowdb: runs.lowdb.opsPerSecond, postgres: runs.postgres.opsPerSecond };
+const latency = { memory: runs.memory.latency, lowdb: runs.lowdb.latency, postgres: runs.postgres.latency };
+const waitingInPostgres = quick ? 10_000 : 1_000_000;
+log(`- postgres polls with ${waitingInPostgres} waiting tokens`);
+const poll = node([here('./engine/poll.js'), String(waitingInPostgres), String(quick ? 20_000 : 200_000)]);
 log(`- engine memory: ${count} tokens, ${count} seats`);
 const tokens = node([here('./engine/memory.js'), 'tokens', String(count)], ['--expose-gc']);
 const seats = node([here('./engine/memory.js'), 'seats', String(count)], ['--expose-gc']);
@@ -124,7 +132,7 @@ const results: BenchResults = {
   http,
   invariants,
   events: { ...events, pollWithout: events.pollWithout.requestsPerSecond, pollWith: events.pollWith.requestsPerSecond },
-  engine: { throughput, tokens, seats, restore },
+  engine: { throughput, latency, poll, tokens, seats, restore },
 };
 const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });
