@@ -47,6 +47,16 @@ const Env = z.object({
   MAX_CONNECTIONS_PER_ADDRESS: integer(0, 1_000_000, 64),
   MAX_STREAMS_PER_TOKEN: integer(1, 100, 3),
   STREAM_MAX_LIFETIME_MS: integer(1_000, 86_400_000, 900_000),
+  /** Front ends on other origins that may call the API (CORS), comma-separated; unset or empty: CORS off. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .superRefine((origins, ctx) => {
+      for (const origin of origins) {
+        if (!isOrigin(origin)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash` });
+      }
+    }),
 });
 
 export interface ServerConfig {
@@ -61,6 +71,8 @@ export interface ServerConfig {
   readonly http: HttpLimits;
   /** Event streams: open ones per token (one more ends the oldest), and how long one lasts. */
   readonly streams: { readonly maxPerToken: number; readonly maxLifetimeMs: number };
+  /** Origins allowed to call the API from a browser (CORS); empty: none. */
+  readonly corsOrigins: readonly string[];
 }
 
 /** Reads the environment; throws one readable error listing every bad variable. */
@@ -91,7 +103,18 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     },
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
+    corsOrigins: e.CORS_ORIGINS,
   };
+}
+
+/** `https://shop.example` or `http://localhost:5173`: what a browser sends as `Origin`. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function httpLimits(e: z.infer<typeof Env>): HttpLimits {

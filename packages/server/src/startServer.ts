@@ -11,6 +11,8 @@ import mount from 'koa-mount';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
+import { apiDocs } from './docs.js';
+import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -50,6 +52,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
   const host = new Koa();
+  // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
+  host.use(securityHeaders());
+  const cors = crossOrigin(config.corsOrigins);
+  if (cors !== undefined) host.use(cors);
+  host.use(apiDocs());
   host.use(async (ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });

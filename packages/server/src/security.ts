@@ -1,0 +1,47 @@
+import cors from '@koa/cors';
+import { REPLAYED_HEADER } from '@usher/koa';
+import type { Middleware } from 'koa';
+import helmet from 'koa-helmet';
+
+/**
+ * Security headers on every answer, the page, the API docs and the API alike
+ * (helmet's defaults: a Content-Security-Policy that allows scripts, styles,
+ * fonts and connections from this origin only and no inline scripts,
+ * `X-Content-Type-Options: nosniff`, `X-Frame-Options: SAMEORIGIN`,
+ * `Referrer-Policy: no-referrer`, HSTS, cross-origin isolation headers).
+ * Changes: no inline styles either and fonts from this origin only (the page
+ * and Swagger UI need nothing else),
+ * and no `upgrade-insecure-requests`, since the server speaks plain HTTP (TLS
+ * ends at a proxy, if any): it would make a browser fetch the page's own
+ * script over HTTPS when the page is opened by a LAN address.
+ */
+export function securityHeaders(): Middleware {
+  return helmet({
+    contentSecurityPolicy: {
+      directives: {
+        fontSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+}
+
+/**
+ * Cross-origin requests (CORS) from the front ends at `origins`
+ * (`CORS_ORIGINS`), exact origins such as `https://shop.example`; `undefined`
+ * when there are none: CORS stays off and browsers keep other sites' pages
+ * from reading the API's answers. Credentials are not allowed: the queue token
+ * travels in `Authorization`, not in a cookie.
+ */
+export function crossOrigin(origins: readonly string[]): Middleware | undefined {
+  if (origins.length === 0) return undefined;
+  const allowed = new Set(origins);
+  return cors({
+    origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
+    allowMethods: ['GET', 'POST', 'DELETE'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    exposeHeaders: [REPLAYED_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    maxAge: 600,
+  });
+}
