@@ -1,22 +1,39 @@
-import { configBounds, defaultConfig, type EngineConfig } from '@usher/engine';
+import { configBounds, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
 
 /**
  * A whole number in `[min, max]`, written as digits only: an empty value, a
  * sign, `1.5`, `1e3`, `0x10` or spaces are refused (naming the variable),
- * never read as 0 or as something else. Unset means `fallback`.
+ * never read as 0 or as something else. Unset stays unset.
  */
-const integer = (min: number, max: number, fallback: number | (() => number)) =>
+const wholeNumber = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, { message: 'must be a whole number, digits only' })
     .transform(Number)
     .pipe(z.number().min(min).max(max))
-    .optional()
-    .transform((value) => value ?? (typeof fallback === 'function' ? fallback() : fallback));
-/** An engine option: its bounds and default come from the engine, the one source of truth. */
-const engineOption = (option: keyof EngineConfig) => integer(configBounds[option].min, configBounds[option].max, defaultConfig[option]);
+    .optional();
+/** A {@link wholeNumber}; unset means `fallback`. */
+const integer = (min: number, max: number, fallback: number | (() => number)) =>
+  wholeNumber(min, max).transform((value) => value ?? (typeof fallback === 'function' ? fallback() : fallback));
+/**
+ * An engine option: its bounds come from the engine, and unset it stays unset,
+ * so that the engine's own default applies (one source of truth).
+ */
+const engineOption = (option: keyof EngineConfig) => wholeNumber(configBounds[option].min, configBounds[option].max);
+
+/** The engine's options the environment may set, by variable; unset, the engine's default applies. */
+const engineVariables = {
+  HOLD_TTL_MS: 'holdTtlMs',
+  HOLD_SWEEP_MS: 'holdSweepMs',
+  QUEUE_TICK_MS: 'queueTickMs',
+  QUEUE_ADMIT_PER_TICK: 'queueAdmitPerTick',
+  QUEUE_MAX_ACTIVE: 'queueMaxActive',
+  TOKEN_ACTIVE_TTL_MS: 'tokenActiveTtlMs',
+  QUEUE_WAITING_TTL_MS: 'queueWaitingTtlMs',
+  MAX_HOLDS_PER_USER: 'maxHoldsPerUser',
+} as const satisfies Record<string, keyof EngineConfig>;
 
 /** The environment the server reads (SPEC §7), with defaults. */
 const Env = z.object({
@@ -67,12 +84,20 @@ export interface ServerConfig {
   readonly fsync: boolean;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  /** The engine options set in the environment, and only those. */
   readonly engine: Partial<EngineConfig>;
   readonly http: HttpLimits;
   /** Event streams: open ones per token (one more ends the oldest), and how long one lasts. */
   readonly streams: { readonly maxPerToken: number; readonly maxLifetimeMs: number };
   /** Origins allowed to call the API from a browser (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
+  /** Variables that look like usher's but are not (a typo such as `HOLD_TTL`): to be logged, not fatal. */
+  readonly warnings: readonly string[];
+}
+
+/** A start-up failure explained in one sentence, naming the setting to change: printed as it is, without a stack. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
 }
 
 /** Reads the environment; throws one readable error listing every bad variable. */
@@ -80,7 +105,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
-    throw new Error(`bad environment: ${problems}`);
+    throw new StartupError(`bad environment: ${problems}`);
   }
   const e = parsed.data;
   return {
@@ -91,16 +116,11 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     fsync: e.FSYNC === 'true',
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    engine: {
-      holdTtlMs: e.HOLD_TTL_MS,
-      holdSweepMs: e.HOLD_SWEEP_MS,
-      queueTickMs: e.QUEUE_TICK_MS,
-      queueAdmitPerTick: e.QUEUE_ADMIT_PER_TICK,
-      queueMaxActive: e.QUEUE_MAX_ACTIVE,
-      tokenActiveTtlMs: e.TOKEN_ACTIVE_TTL_MS,
-      queueWaitingTtlMs: e.QUEUE_WAITING_TTL_MS,
-      maxHoldsPerUser: e.MAX_HOLDS_PER_USER,
-    },
+    // Only what is set: the engine fills in its own defaults.
+    engine: Object.fromEntries(
+      Object.entries(engineVariables).flatMap(([name, option]) => (e[name as keyof typeof engineVariables] === undefined ? [] : [[option, e[name as keyof typeof engineVariables]]])),
+    ) as Partial<EngineConfig>,
+    warnings: unknownVariables(env).map((name) => `${name} is not a setting of usher and is ignored${suggestion(name)}`),
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
@@ -120,7 +140,7 @@ function isOrigin(value: string): boolean {
 function httpLimits(e: z.infer<typeof Env>): HttpLimits {
   // Node refuses a headers timeout over the request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new Error(`bad environment: HTTP_HEADERS_TIMEOUT_MS: must not be over HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+    throw new StartupError(`bad environment: HTTP_HEADERS_TIMEOUT_MS: must not be over HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
   }
   return {
     headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
@@ -128,4 +148,50 @@ function httpLimits(e: z.infer<typeof Env>): HttpLimits {
     maxConnections: e.MAX_CONNECTIONS,
     maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
   };
+}
+
+/**
+ * Variables that look like one of usher's but are none: a known name with a
+ * part missing or added (`HOLD_TTL`, `PORT_NUMBER`), one a letter or two off
+ * (`QUEUE_MAX_ACTIV`, `DATADIR`), or one in usher's own families (`HOLD_…`,
+ * `QUEUE_…`, `TOKEN_…`, `STREAM_…`, `SHUTDOWN_…`, `USHER_…`). Other variables
+ * of the process (`HOME`, `HOSTNAME`, `HTTP_PROXY`) are not usher's business.
+ */
+const FAMILIES = /^(HOLD|QUEUE|TOKEN|STREAM|SHUTDOWN|USHER)_/;
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(Object.keys(Env.shape));
+  return Object.keys(env)
+    .filter((name) => !known.has(name) && /^[A-Z][A-Z0-9_]*$/.test(name))
+    .filter((name) => FAMILIES.test(name) || closestKnown(name, known) !== undefined)
+    .sort();
+}
+
+/** The known name `name` is probably a misspelling of. */
+function closestKnown(name: string, known: ReadonlySet<string>): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = candidate.startsWith(`${name}_`) || name.startsWith(`${candidate}_`) ? 1 : editDistance(name, candidate);
+    if (distance <= (Math.min(name.length, candidate.length) < 6 ? 1 : 2) && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+function suggestion(name: string): string {
+  const known = closestKnown(name, new Set(Object.keys(Env.shape)));
+  return known === undefined ? '' : ` (did you mean ${known}?)`;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
 }

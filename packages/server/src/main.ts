@@ -6,18 +6,45 @@
  * the engine failed (exit 1, to be restarted).
  */
 import { pino } from 'pino';
-import { readConfig } from './config.js';
+import { readConfig, StartupError, type ServerConfig } from './config.js';
 import { startServer } from './startServer.js';
 
+/**
+ * A failure to start is one plain sentence on stderr (naming the setting to
+ * change), not a JSON log line: nobody has collected logs yet, and a person
+ * reads it. An unexpected one (a bug) carries its stack as well.
+ */
+function cannotStart(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`usher cannot start: ${message}\n`);
+  if (!(error instanceof StartupError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}
+
+let config: ServerConfig;
+try {
+  // The environment first: the logger's level is one of its settings.
+  config = readConfig(process.env);
+} catch (error) {
+  cannotStart(error);
+}
 // Synchronous writes: the server logs rarely (start, stop, faults), and a line written
 // just before `process.exit` must not be lost.
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'usher' } }, pino.destination({ dest: 1, sync: true }));
+const logger = pino({ level: config.logLevel, base: { service: 'usher' } }, pino.destination({ dest: 1, sync: true }));
+for (const warning of config.warnings) logger.warn(warning);
 
 try {
-  const config = readConfig(process.env);
   const running = await startServer(config, logger);
-  logger.info({ url: running.url, dataDir: config.dataDir }, `usher listening on ${running.url}`);
+  let stopping: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches every process of the terminal's group, and pnpm or npm also forward it to
+    // their child: a second signal within a second is that copy. A later one stops at once.
+    if (stopping !== undefined) {
+      if (performance.now() - stopping < 1_000) return;
+      logger.warn({ signal }, 'stopping at once, without waiting for in-flight requests');
+      process.exit(1);
+    }
+    stopping = performance.now();
     logger.info({ signal }, 'shutting down');
     running.close().then(
       () => {
@@ -30,14 +57,15 @@ try {
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // Announced once a signal already stops it gracefully.
+  logger.info({ url: running.url, dataDir: config.dataDir }, `usher listening on ${running.url}`);
   // After a failure the server drains and closes the store, then exits 1 for its supervisor (systemd, Kubernetes) to restart it.
   void running.failed.then(() => {
     logger.info('stopped after a failure');
     process.exit(1);
   });
 } catch (error) {
-  logger.fatal({ err: error }, error instanceof Error ? error.message : 'failed to start');
-  process.exit(1);
+  cannotStart(error);
 }

@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
-import { createApp, toProblem } from '@usher/koa';
+import { decideLoadCatalog } from '@usher/engine/rules';
+import { createApp, HttpProblem, toProblem } from '@usher/koa';
 import { webPaths, webRoot } from '@usher/web';
 import { send } from '@koa/send';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type { Logger } from 'pino';
-import type { ServerConfig } from './config.js';
+import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { crossOrigin, securityHeaders } from './security.js';
@@ -33,21 +34,35 @@ export interface RunningServer {
 }
 
 /**
- * Opens the lowdb store in `dataDir`, loads the catalog on first start, and
- * serves the API on `host:port`.
+ * Listens on `host:port`, then opens the lowdb store in `dataDir`, loads the
+ * catalog on first start, and serves the page and the API. A failure to start
+ * is a {@link StartupError} (one sentence, naming the setting) where it can be
+ * explained, and leaves `dataDir` as it was when the address or the catalog is bad.
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
-  const engine = await createEngine({ store, config: config.engine });
-  const stats = await engine.stats();
-  if (stats.concerts === 0) {
-    const source = config.catalog ?? demoCatalog;
-    const catalog = JSON.parse(await readFile(source, 'utf8')) as CatalogInput;
-    const added = await engine.loadCatalog(catalog);
-    logger.info({ catalog: String(source), ...added }, 'catalog loaded');
-  } else {
-    logger.info({ dataDir: config.dataDir, ...stats }, 'state restored');
-  }
+  // Everything that can be checked is checked before the data folder is touched:
+  // the catalog, then the address (listening first: a port in use or a bad HOST
+  // leaves DATA_DIR as it was). Until the engine is open, requests are 503.
+  const catalog = await readCatalog(config.catalog);
+  let handle: RequestListener = starting;
+  const server = createServer(serverOptions(config.http), (request, response) => handle(request, response));
+  server.keepAliveTimeout = 65_000;
+  limitConnections(server, config.http, logger);
+  // Malformed HTTP never reaches Koa: answer it as a problem too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // Too slow (nothing sent, slow headers or body: HTTP_*_TIMEOUT_MS): closed without an answer.
+    if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return socket.destroy();
+    const body = JSON.stringify({ ...toProblem(Object.assign(new Error('malformed HTTP request'), { status: 400 }), 'urn:usher:problem:').body, detail: 'malformed HTTP request' });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  await listen(server, config);
+
+  const { store, engine } = await openEngine(config, catalog, logger).catch(async (error: unknown) => {
+    const closed = new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
+    await closed;
+    throw error;
+  });
 
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
@@ -70,20 +85,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
     else logger.error({ err: error }, 'unexpected error');
   });
-  const server = createServer(serverOptions(config.http), host.callback());
-  server.keepAliveTimeout = 65_000;
-  limitConnections(server, config.http, logger);
-  // Malformed HTTP never reaches Koa: answer it as a problem too.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    // Too slow (nothing sent, slow headers or body: HTTP_*_TIMEOUT_MS): closed without an answer.
-    if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return socket.destroy();
-    const body = JSON.stringify({ ...toProblem(Object.assign(new Error('malformed HTTP request'), { status: 400 }), 'urn:usher:problem:').body, detail: 'malformed HTTP request' });
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
-  });
+  handle = host.callback();
   const { port } = server.address() as AddressInfo;
   const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -118,4 +120,89 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       })()),
   };
   return running;
+}
+
+/** Answers 503 while the engine opens (the server listens before the data folder is touched). */
+const starting: RequestListener = (_request, response) => {
+  const problem = toProblem(new HttpProblem('UNAVAILABLE', 'the server is starting'), 'urn:usher:problem:');
+  response.writeHead(problem.status, { ...problem.headers, 'Retry-After': '1', 'Content-Type': 'application/problem+json' });
+  response.end(JSON.stringify(problem.body));
+};
+
+/** Listens on `HOST:PORT`; a failure becomes a sentence naming the setting to change. */
+async function listen(server: Server, config: ServerConfig): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `port ${config.port} on ${config.host}`;
+    const reasons: Record<string, string> = {
+      EADDRINUSE: `${where} is already in use: stop what listens there, or set PORT to another port`,
+      EADDRNOTAVAIL: `HOST ${config.host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for all)`,
+      ENOTFOUND: `HOST ${config.host} is not a known host name: set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for all)`,
+      EAI_AGAIN: `HOST ${config.host} could not be looked up: set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for all)`,
+      EACCES: `listening on ${where} is not permitted: set PORT to a port above 1023, or give the process the right to bind low ports`,
+    };
+    throw new StartupError(reasons[code ?? ''] ?? `cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Opens the store in `DATA_DIR` and the engine on it; loads the catalog into an empty store. */
+async function openEngine(config: ServerConfig, catalog: { path: string; catalog: CatalogInput } | undefined, logger: Logger): Promise<{ store: LowdbStore; engine: UsherEngine }> {
+  let store: LowdbStore;
+  let engine: UsherEngine;
+  try {
+    store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
+    engine = await createEngine({ store, config: config.engine });
+  } catch (error) {
+    throw new StartupError(`DATA_DIR ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  try {
+    const stats = await engine.stats();
+    if (stats.concerts === 0) {
+      const added = await engine.loadCatalog(catalog?.catalog ?? (JSON.parse(await readFile(demoCatalog, 'utf8')) as CatalogInput));
+      logger.info({ catalog: catalog?.path ?? String(demoCatalog), ...added }, 'catalog loaded');
+    } else {
+      logger.info({ dataDir: config.dataDir, ...stats }, 'state restored');
+      if (catalog !== undefined) {
+        logger.warn(
+          { catalog: catalog.path, dataDir: config.dataDir },
+          `CATALOG ${catalog.path} is not loaded: DATA_DIR ${config.dataDir} already holds a catalog (${stats.concerts} concerts), and CATALOG is loaded into an empty DATA_DIR only`,
+        );
+      }
+    }
+  } catch (error) {
+    await engine.close().catch(() => {});
+    throw error;
+  }
+  return { store, engine };
+}
+
+/** Reads and checks `CATALOG` before anything is opened; every failure names the variable. */
+async function readCatalog(path: string | undefined): Promise<{ path: string; catalog: CatalogInput } | undefined> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new StartupError(`CATALOG ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): set CATALOG to a JSON catalog file, or unset it for the demo catalog`, { cause: error });
+  }
+  let catalog: CatalogInput;
+  try {
+    catalog = JSON.parse(text) as CatalogInput;
+  } catch (error) {
+    throw new StartupError(`CATALOG ${path} is not JSON (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    decideLoadCatalog({ concert: () => undefined, schedule: () => undefined }, catalog);
+  } catch (error) {
+    throw new StartupError(`CATALOG ${path} is not a valid catalog: ${(error as Error).message}`, { cause: error });
+  }
+  return { path, catalog };
 }

@@ -41,7 +41,7 @@ async function startWithOpenFileLimit(t: ExecutionContext, openFiles: number, en
     });
     void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${JSON.stringify(logs.at(-1))}`)));
   });
-  return { server: { url, process: child, logs, exited }, port: Number(new URL(url).port) };
+  return { server: { url, process: child, logs, exited, stderr: () => '' }, port: Number(new URL(url).port) };
 }
 
 /**

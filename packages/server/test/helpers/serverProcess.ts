@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,8 @@ export interface ServerProcess {
   /** Every log line so far, parsed. */
   readonly logs: Record<string, unknown>[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** What it wrote on stderr so far. */
+  readonly stderr: () => string;
 }
 
 /**
@@ -22,8 +25,10 @@ export async function startServerProcess(env: Record<string, string>, options: {
   const limited = options.fileSizeLimitKiB === undefined ? command : ['bash', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command];
   const child = spawn(limited[0]!, limited.slice(1), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_TICK_MS: '20', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // 'close', not 'exit': it comes after the child's output has all been read.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })),
@@ -36,9 +41,25 @@ export async function startServerProcess(env: Record<string, string>, options: {
       logs.push(entry);
       if (typeof entry.url === 'string') resolve(entry.url);
     });
-    void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${JSON.stringify(logs.at(-1))}`)));
+    void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${stderr.trim() || JSON.stringify(logs.at(-1))}`)));
   });
-  return { url, process: child, logs, exited };
+  return { url, process: child, logs, exited, stderr: () => stderr };
+}
+
+/** Runs the real server with `env` until it exits by itself (a start that fails): its exit code, stdout and stderr. */
+export async function runServerProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, main], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
 
 /** Polls `check` until it returns a value (a real process has no simulated clock); fails after `timeoutMs`. */
