@@ -1,18 +1,23 @@
 /**
  * usher as a library: one engine on a lowdb folder, a small catalog, and two
- * people going from the waiting room to a paid seat. Run it twice: the second
- * run finds the first run's sale in the folder.
+ * people going from the waiting room to a paid seat. Given a folder, run it
+ * twice: the second run finds the first run's sale there. Without one, it uses
+ * a temp folder and removes it at the end.
  *
  *   npx --yes pnpm@10 --filter @usher/example-embed start   [folder]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createEngine, EngineError } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 
-const folder = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'usher-embed-'));
+// A folder given is relative to where you ran the command (pnpm and npm run scripts
+// in the package's folder, and say where you were in INIT_CWD).
+const given = process.argv[2];
+const folder = given === undefined ? mkdtempSync(join(tmpdir(), 'usher-embed-')) : resolve(process.env.INIT_CWD ?? process.cwd(), given);
+if (given === undefined) process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
 const say = (who: string, what: string) => console.log(`${who.padEnd(6)} ${what}`);
 
 // 1. An engine on a lowdb folder. One active buyer at a time, so the second one waits.
@@ -93,3 +98,4 @@ say('bob', `paid ${bobPayment.amount} for seat ${bobHold.seatNo}`);
 const stats = await engine.stats();
 say('engine', `${stats.paidSeats} seats sold, ${stats.payments} payments; closing`);
 await engine.close();
+say('engine', given === undefined ? `closed; ${folder} removed (give a folder to keep the data)` : `closed; the data stays in ${folder}`);
