@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './http/load.js';
 import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { machine, markdown, type BenchResults } from './report.js';
-import { browse, charge, checkContention, contention, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
@@ -73,6 +73,7 @@ try {
   await measure(usher.url, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
   await measure(usher.url, storm.poll);
   await measure(usher.url, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+  await fundHolders(usher.url, holds, ledger);
   const paid = await measure(usher.url, pay(holds, ledger));
   if (paid.answers['201'] !== holds.length) throw new Error(`${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
   await usher.stop();
