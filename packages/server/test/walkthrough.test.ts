@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { startServerProcess } from './helpers/serverProcess.js';
+
+const run = promisify(execFile);
+const README = new URL('../../../README.md', import.meta.url);
+
+/** The README's "whole flow with curl": the first `sh` block after its heading. */
+async function walkThrough(): Promise<string> {
+  const readme = await readFile(README, 'utf8');
+  const section = readme.slice(readme.indexOf('### The whole flow with curl'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  if (block === undefined) throw new Error('no walk-through in the README');
+  return block;
+}
+
+const shells = [
+  { name: 'bash', command: 'bash', args: ['--norc', '--noprofile', '-c'] },
+  { name: 'zsh', command: 'zsh', args: ['-f', '-c'] },
+].filter((shell) => ['/bin', '/usr/bin', '/usr/local/bin'].some((dir) => existsSync(join(dir, shell.command))));
+
+test('the walk-through pastes into zsh: no comment line (zsh without interactivecomments runs `#` as a command)', async (t) => {
+  const lines = (await walkThrough()).split('\n');
+  t.deepEqual(lines.filter((line) => /^\s*#/.test(line)), []);
+  t.false(lines.some((line) => line.includes('!')), 'no `!`: interactive bash would expand it as history');
+});
+
+for (const shell of shells) {
+  test(`the README's walk-through runs twice in ${shell.name}: fresh keys, refusals shown, the replay marked, paid both times`, async (t) => {
+    const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-walkthrough-'));
+    t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+    const server = await startServerProcess({ DATA_DIR });
+    t.teardown(() => server.process.kill('SIGKILL'));
+    const block = (await walkThrough()).replace('U=http://127.0.0.1:3000', `U=${server.url}`);
+    t.not(block.indexOf(server.url), -1, 'the block starts from U=http://127.0.0.1:3000');
+    const users = new Set<string>();
+    for (const attempt of [1, 2]) {
+      const { stdout, stderr } = await run(shell.command, [...shell.args, block], { timeout: 60_000 });
+      const output = stdout + stderr;
+      t.log(`${shell.name}, run ${attempt}:\n${output}`);
+      t.notRegex(output, /command not found|not found|undefined|syntax error|parse error/i, `run ${attempt}`);
+      t.regex(output, /^  201 \{"token":"[^"]+","userId":"ann-\d+","status":"active"/m, `run ${attempt}: joined`);
+      t.regex(output, /^  201 \{"id":"[^"]+","userId":"ann-\d+","scheduleId":"iu-golden-hour-1","seatNo":\d+,/m, `run ${attempt}: held a seat`);
+      t.regex(output, /^  409 refused, INSUFFICIENT_BALANCE: Balance too low\. the price is \d+ and the balance 0$/m, `run ${attempt}: the refusal is shown`);
+      t.regex(output, /^  200 \{"userId":"ann-\d+","balance":300000\}\n  200 REPLAYED \(the first answer; nothing done now\) \{"userId":"ann-\d+","balance":300000\}$/m, `run ${attempt}: the replay says so`);
+      t.regex(output, /^  201 \{"id":"[^"]+","reservationId":"[^"]+","userId":"ann-\d+","amount":\d+,"balance":\d+/m, `run ${attempt}: paid`);
+      users.add(/as (ann-\d+)/.exec(output)?.[1] ?? '');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    t.is(users.size, 2, 'each run is a new user');
+  });
+}
