@@ -43,5 +43,4 @@ test('a variable that looks like one of usher’s but is none is a warning namin
 test('the usual variables of a process are not usher’s business', (t) => {
   const ambient = { HOME: '/root', HOSTNAME: 'box', HOSTTYPE: 'x86_64', PATH: '/bin', PWD: '/', TERM: 'xterm', USER: 'ann', LANG: 'C', HTTP_PROXY: 'http://proxy', HTTPS_PROXY: 'http://proxy', NODE_ENV: 'production', CI: 'true', LOGNAME: 'ann', SHELL: '/bin/sh', TMPDIR: '/tmp', GITHUB_TOKEN: 'x' };
   t.deepEqual(readConfig(ambient).warnings, []);
-  t.deepEqual(readConfig(process.env).warnings, [], 'nor is anything in the environment these tests run in');
 });
