@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * The usher server: `pnpm start`. Reads the environment (SPEC §7), opens the
- * lowdb store in DATA_DIR, loads the demo catalog (or CATALOG) on first start,
- * listens, and shuts down gracefully on SIGTERM or SIGINT (exit 0), or after
- * the engine failed (exit 1, to be restarted).
+ * The usher server: `pnpm start`. Reads the environment (SPEC §7), checks
+ * CATALOG, listens, then opens the lowdb store in DATA_DIR and loads the demo
+ * catalog (or CATALOG) into an empty one; shuts down gracefully on SIGTERM or
+ * SIGINT (exit 0), or after the engine failed (exit 1, to be restarted).
  */
 import { pino } from 'pino';
 import { readConfig, StartupError, type ServerConfig } from './config.js';
