@@ -161,6 +161,11 @@ export class Engine implements UsherEngine {
     return this.#ask({ type: 'getReservation', token, reservationId });
   }
 
+  /** The token's user's live holds and paid tickets, newest first (see {@link UsherEngine.listReservations}). */
+  listReservations(token: string, options: { readonly status?: 'held' | 'paid' } = {}): Promise<readonly Reservation[]> {
+    return this.#ask({ type: 'listReservations', token, status: options?.status });
+  }
+
   /** Releases a hold. Cancelling a cancelled reservation answers it again. */
   cancelReservation(token: string, reservationId: string): Promise<Reservation> {
     return this.#ask({ type: 'cancelReservation', token, reservationId });

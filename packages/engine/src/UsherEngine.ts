@@ -54,6 +54,12 @@ export interface UsherEngine {
   /** Holds a seat for `holdTtlMs`. */
   reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation>;
   getReservation(token: string, reservationId: string): Promise<Reservation>;
+  /**
+   * The token's user's live holds and paid tickets, newest first; `status`
+   * (`held` or `paid`) keeps one kind. The token need only be known: a kept
+   * token (ended after a payment) still lists its user's paid tickets.
+   */
+  listReservations(token: string, options?: { readonly status?: 'held' | 'paid' }): Promise<readonly Reservation[]>;
   /** Releases a hold. Cancelling a cancelled reservation answers it again. */
   cancelReservation(token: string, reservationId: string): Promise<Reservation>;
 

@@ -100,6 +100,7 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
+    const query = route.query ? validate(route.query, ctx.query, 'query') : undefined;
     // The body parser leaves `rawBody` unset for anything but JSON.
     if (route.body && hasBody(ctx) && (ctx.request as { rawBody?: string }).rawBody === undefined) {
       throw new HttpProblem('VALIDATION_FAILED', 'send the body as JSON (Content-Type: application/json)');
@@ -113,7 +114,7 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const answer = await route.handle({ engine, params, body, token, idempotencyKey, hostUserId, hostAuth });
+    const answer = await route.handle({ engine, params, query, body, token, idempotencyKey, hostUserId, hostAuth });
     ctx.status = answer.status ?? route.success.status;
     // A retry answered with the first request's stored answer says so (as Stripe's API does).
     if (route.idempotent && 'body' in answer && isReplay(answer.body)) ctx.set(REPLAYED_HEADER, 'true');

@@ -23,6 +23,7 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
         ...(route.idempotent ? { header: z.object({ 'Idempotency-Key': IdempotencyKey.optional() }) } : {}),
+        ...(route.query ? { query: route.query as z.ZodObject } : {}),
         ...(route.queryToken ? { query: z.object({ access_token: z.string().optional().meta({ description: 'The queue token, for clients that cannot send headers' }) }) } : {}),
       },
       ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
@@ -57,7 +58,7 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
   };
   if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json };
   const codes = new Set<ProblemCode>(route.errors);
-  if (route.body || route.params || route.idempotent) codes.add('VALIDATION_FAILED');
+  if (route.body || route.params || route.query || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
   codes.add('SHUTTING_DOWN');
   codes.add('UNAVAILABLE');

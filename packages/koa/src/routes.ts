@@ -6,9 +6,11 @@ import type { TokenEventStreams } from './tokenEvents.js';
 import * as schemas from './schemas.js';
 
 /** What a route handler gets: validated input and the engine. */
-export interface RouteInput<P, B> {
+export interface RouteInput<P, B, Q = unknown> {
   readonly engine: UsherEngine;
   readonly params: P;
+  /** The validated query string (routes with a `query` schema). */
+  readonly query: Q;
   readonly body: B;
   /** The bearer token, `''` when there is none (the engine answers `TOKEN_MISSING`). */
   readonly token: string;
@@ -20,7 +22,7 @@ export interface RouteInput<P, B> {
 }
 
 /** One route: its contract (for the router, the validation and the OpenAPI document) and its handler. */
-export interface Route<P = unknown, B = unknown> {
+export interface Route<P = unknown, B = unknown, Q = unknown> {
   readonly operationId: string;
   readonly method: 'get' | 'post' | 'delete';
   /** Koa style: `/reservations/:reservationId`. */
@@ -33,6 +35,8 @@ export interface Route<P = unknown, B = unknown> {
   readonly queryToken?: boolean;
   readonly params?: z.ZodType<P>;
   readonly body?: z.ZodType<B>;
+  /** The query string's parameters (an object schema; unknown ones are ignored). */
+  readonly query?: z.ZodType<Q>;
   readonly idempotent?: boolean;
   readonly success: {
     readonly status: 200 | 201;
@@ -45,7 +49,7 @@ export interface Route<P = unknown, B = unknown> {
   readonly alsoAnswers?: { readonly status: 200; readonly description: string };
   /** Refusals this route documents (besides the ones every route can give). */
   readonly errors: readonly ProblemCode[];
-  readonly handle: (input: RouteInput<P, B>) => Promise<RouteAnswer>;
+  readonly handle: (input: RouteInput<P, B, Q>) => Promise<RouteAnswer>;
 }
 
 /** A route's answer: a body to serialize, JSON already serialized, or an event stream. */
@@ -69,7 +73,7 @@ function cachedJson(list: readonly object[]): string {
  */
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
-const route = <P, B>(definition: Route<P, B>): Route => definition as unknown as Route;
+const route = <P, B, Q = unknown>(definition: Route<P, B, Q>): Route => definition as unknown as Route;
 
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
 
@@ -227,6 +231,22 @@ export function apiRoutes(
       success: { status: 201, schema: schemas.Reservation, description: 'The hold' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND', 'SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'HOLD_LIMIT_REACHED'],
       handle: async ({ engine, token, body }) => ({ status: 201, body: await engine.reserve(token, body) }),
+    }),
+    route({
+      operationId: 'listReservations',
+      method: 'get',
+      path: '/reservations',
+      summary: 'Your holds and tickets',
+      description:
+        "The token's user's live holds and paid reservations, newest first (cancelled and expired ones are not listed); " +
+        '`status` keeps one kind. The token need only be known, not active: a token that ended after a payment still lists its paid tickets.',
+      bearer: true,
+      query: schemas.ReservationListQuery,
+      success: { status: 200, schema: schemas.ReservationList, description: 'Your held and paid reservations' },
+      errors: ['VALIDATION_FAILED', 'TOKEN_MISSING', 'TOKEN_INVALID'],
+      handle: async ({ engine, token, query }) => ({
+        body: { reservations: await engine.listReservations(token, query.status === undefined ? {} : { status: query.status }) },
+      }),
     }),
     route({
       operationId: 'getReservation',

@@ -34,6 +34,9 @@ export const ConcertParams = z.object({ concertId: Id });
 export const ScheduleParams = z.object({ scheduleId: Id });
 export const ReservationParams = z.object({ reservationId: Id });
 export const UserParams = z.object({ userId: Id });
+export const ReservationListQuery = z.object({
+  status: z.enum(['held', 'paid']).optional().meta({ description: 'Only live holds, or only paid tickets' }),
+});
 
 // Responses
 
@@ -80,6 +83,8 @@ export const Reservation = z
     expiresAt: Timestamp,
   })
   .meta({ id: 'Reservation' });
+
+export const ReservationList = z.object({ reservations: z.array(Reservation) }).meta({ id: 'ReservationList' });
 
 export const Payment = z
   .object({

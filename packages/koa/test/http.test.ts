@@ -23,7 +23,7 @@ test('unknown routes are 404 NOT_FOUND; a known path with another method is 405 
   assertProblem(t, await api.http.post('/concerts/c1'), 'NOT_FOUND');
   const wrong = await api.http.put('/reservations');
   assertProblem(t, wrong, 'METHOD_NOT_ALLOWED');
-  t.is(wrong.headers.allow, 'POST, OPTIONS');
+  t.is(wrong.headers.allow, 'POST, HEAD, GET, OPTIONS');
   const options = await api.http.options('/reservations/abc');
   t.is(options.status, 204);
   t.is(options.headers.allow, 'HEAD, GET, DELETE, OPTIONS');

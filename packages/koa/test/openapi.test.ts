@@ -32,6 +32,7 @@ test('the document describes exactly the routes the app serves, with their schem
     'GET /queue/tokens/current',
     'GET /queue/tokens/current/events',
     'GET /ready',
+    'GET /reservations',
     'GET /reservations/{reservationId}',
     'GET /schedules/{scheduleId}/seats',
     'GET /users/{userId}/balance',

@@ -61,3 +61,25 @@ test("someone else's reservation is 404; an expired hold cannot be cancelled (40
   await api.http.post('/payments').set(bearer(ann)).send({ reservationId: sold.id });
   assertProblem(t, await api.http.delete(`/reservations/${sold.id}`).set(bearer(ann)), 'ALREADY_PAID');
 });
+
+test("GET /reservations lists the token's own live holds and paid tickets, newest first; ?status= keeps one kind; after paying it still answers", async (t) => {
+  const api = await startApi({ config: { tokenActiveTtlMs: 3_600_000 } });
+  const ann = await activeToken(api, 'ann');
+  const bob = await activeToken(api, 'bob');
+  const list = async (token: string, query = '') => assertAnswer(t, await api.http.get(`/reservations${query}`).set(bearer(token)), 200, schemas.ReservationList).reservations;
+  t.deepEqual(await list(ann), []);
+  const first = assertAnswer(t, await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 1 }), 201, schemas.Reservation);
+  api.clock.increment(1_000);
+  const second = assertAnswer(t, await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 2 }), 201, schemas.Reservation);
+  await api.http.post('/reservations').set(bearer(bob)).send({ scheduleId: 's1', seatNo: 3 });
+  t.deepEqual(await list(ann), [second, first]);
+  t.deepEqual(await list(ann, '?status=paid'), []);
+  assertProblem(t, await api.http.get('/reservations?status=expired').set(bearer(ann)), 'VALIDATION_FAILED');
+  assertProblem(t, await api.http.get('/reservations'), 'TOKEN_MISSING');
+  assertProblem(t, await api.http.get('/reservations').set(bearer('nope')), 'TOKEN_INVALID');
+
+  await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 10_000 });
+  await api.http.post('/payments').set(bearer(ann)).send({ reservationId: first.id });
+  t.deepEqual(await list(ann, '?status=paid'), [{ ...first, status: 'paid' }], 'the paid ticket, after the token ended');
+  t.deepEqual(await list(ann, '?status=held'), [second]);
+});

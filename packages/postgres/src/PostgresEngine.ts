@@ -31,7 +31,9 @@ import {
   decideCancel,
   decideCharge,
   decideGetBalance,
+  checkListStatus,
   decideGetReservation,
+  decideListReservations,
   decideIssue,
   decideLoadCatalog,
   decidePay,
@@ -458,6 +460,22 @@ export class PostgresEngine implements UsherEngine {
       requireId(reservationId, 'reservationId');
       const { facts, reservation } = await this.#readReservation(token, reservationId, now, this.#pool);
       return reservationView(decideGetReservation({ ...facts, reservation }, reservationId, now, this.#lifecycles));
+    });
+  }
+
+  listReservations(token: string, options: { readonly status?: 'held' | 'paid' } = {}): Promise<readonly Reservation[]> {
+    return this.#run(async (now) => {
+      const status = checkListStatus(options?.status);
+      // One indexed read (reservations_live_by_user): the token's user's held and paid rows; the rule drops holds past their deadline.
+      const { facts, row } = await this.#view<{ reservations: Record<string, unknown>[] | null }>(
+        token,
+        now,
+        `(SELECT json_agg(row_to_json(r)) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations
+            WHERE user_id = tk.user_id AND status IN ('held', 'paid')) r) AS reservations`,
+        [],
+      );
+      const reservations = (row.reservations ?? []).map(reservationRecord);
+      return decideListReservations({ ...facts, reservations }, status, now, this.#lifecycles).map(reservationView);
     });
   }
 

@@ -17,6 +17,8 @@ export class HoldBook {
   readonly #catalog: Catalog;
   readonly #reservations = new Map<string, ReservationRecord>();
   readonly #heldByUser = new Map<string, Set<ReservationRecord>>();
+  /** Each user's held and paid reservations (a hold leaves it when it ends unpaid), so a user's listing costs only their own reservations. */
+  readonly #liveByUser = new Map<string, Set<ReservationRecord>>();
   readonly #deadlines = new DeadlineHeap<ReservationRecord>();
   /** Expired and cancelled reservations, in the order they ended, for retention. */
   readonly #ended = new Map<string, ReservationRecord>();
@@ -46,6 +48,11 @@ export class HoldBook {
   /** How many seats the user holds right now. */
   heldBy(userId: string): number {
     return this.#heldByUser.get(userId)?.size ?? 0;
+  }
+
+  /** The user's held and paid reservations (a hold past its deadline may still be here until it is expired). */
+  liveOf(userId: string): Iterable<ReservationRecord> {
+    return this.#liveByUser.get(userId) ?? [];
   }
 
   /** Holds a seat for a reservation the rules decided (its seat is available). */
@@ -130,6 +137,7 @@ export class HoldBook {
       }
       if (reservation.status === 'paid') {
         schedule.seats.pay(reservation.seatNo);
+        this.#addLive(reservation);
         this.#paid++;
       } else {
         this.#addHeld(reservation);
@@ -147,6 +155,7 @@ export class HoldBook {
 
   #end(reservation: ReservationRecord, event: ReservationEvent['type'] | Timeout, at: number, tx: ChangeSet): void {
     this.#removeHeld(reservation);
+    this.#removeLive(reservation);
     reservation.status = this.#next(reservation, event);
     reservation.endedAt = at;
     this.#ended.set(reservation.id, reservation);
@@ -164,6 +173,7 @@ export class HoldBook {
     let holds = this.#heldByUser.get(reservation.userId);
     if (!holds) this.#heldByUser.set(reservation.userId, (holds = new Set()));
     holds.add(reservation);
+    this.#addLive(reservation);
     this.#deadlines.push(reservation.expiresAt, reservation);
     this.#held++;
   }
@@ -173,6 +183,18 @@ export class HoldBook {
     if (!holds?.delete(reservation)) return;
     if (holds.size === 0) this.#heldByUser.delete(reservation.userId);
     this.#held--;
+  }
+
+  #addLive(reservation: ReservationRecord): void {
+    let live = this.#liveByUser.get(reservation.userId);
+    if (!live) this.#liveByUser.set(reservation.userId, (live = new Set()));
+    live.add(reservation);
+  }
+
+  #removeLive(reservation: ReservationRecord): void {
+    const live = this.#liveByUser.get(reservation.userId);
+    if (!live?.delete(reservation)) return;
+    if (live.size === 0) this.#liveByUser.delete(reservation.userId);
   }
 
   #seats(reservation: ReservationRecord) {

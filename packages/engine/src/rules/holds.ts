@@ -9,7 +9,7 @@ import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
 import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
 import { requireId, requireInteger } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
-import { activeUser, type TokenFacts } from './queue.js';
+import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
 /** The reservation occupying a seat (held or paid), as far as the reserve rule cares. */
 export interface Occupant {
@@ -140,4 +140,43 @@ export function decideCancel(view: ReservationView, reservationId: unknown, now:
 export function decideExpireHold(reservation: ReservationRecord, now: number, lifecycles: Lifecycles): Decision<null> {
   if (reservation.status !== 'held' || reservationStatusAt(reservation, now, lifecycles) !== 'expired') return unchanged(null);
   return { changes: [{ type: 'reservationEnded', id: reservation.id, status: 'expired', at: reservation.expiresAt }], answer: null };
+}
+
+/** What listing the user's reservations looks at: their held and paid reservations, in any order. */
+export interface ListReservationsView extends TokenFacts {
+  readonly reservations: Iterable<ReservationRecord>;
+}
+
+/** The statuses {@link decideListReservations} can filter on: a listing shows live holds and paid tickets only. */
+export const LISTED_STATUSES = ['held', 'paid'] as const;
+export type ListedStatus = (typeof LISTED_STATUSES)[number];
+
+/** Validates the optional status filter of a listing. */
+export function checkListStatus(status: unknown): ListedStatus | undefined {
+  if (status === undefined) return undefined;
+  if (typeof status !== 'string' || !(LISTED_STATUSES as readonly string[]).includes(status)) {
+    throw new EngineError('VALIDATION_FAILED', `status must be one of ${LISTED_STATUSES.join(', ')}`);
+  }
+  return status as ListedStatus;
+}
+
+/**
+ * The token's user's live holds and paid tickets, newest first (then by id).
+ * The token need only be known, not active: a kept token (ended after a
+ * payment, still stored for replays) identifies its user, so a paid ticket
+ * can be seen again after the turn ended. A hold past its deadline is not
+ * listed, whatever the timers did. Cancelled and expired ones are never listed.
+ */
+export function decideListReservations(view: ListReservationsView, status: unknown, now: number, lifecycles: Lifecycles): ReservationRecord[] {
+  const filter = checkListStatus(status);
+  const user = knownUser(view);
+  const listed: ReservationRecord[] = [];
+  for (const reservation of view.reservations) {
+    if (reservation.userId !== user.userId) continue;
+    const current = reservationStatusAt(reservation, now, lifecycles);
+    if (current !== 'held' && current !== 'paid') continue;
+    if (filter !== undefined && current !== filter) continue;
+    listed.push(reservation);
+  }
+  return listed.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }

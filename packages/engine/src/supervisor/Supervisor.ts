@@ -9,7 +9,7 @@ import type { StoreContents } from '../persistence/Store.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
 import type { Decision, StateChange, TokenState } from '../rules/changes.js';
 import { checkListConcerts, checkListSchedules, checkListSeats, decideLoadCatalog, type KnownCatalog } from '../rules/catalog.js';
-import { checkReserve, decideCancel, decideGetReservation, decideReserve, type ReservationView } from '../rules/holds.js';
+import { checkReserve, decideCancel, decideGetReservation, decideListReservations, decideReserve, type ReservationView } from '../rules/holds.js';
 import { decideAdmit, decideIssue, requireLive, requireTokenArg, type Place, type TokenFacts } from '../rules/queue.js';
 import { checkCharge, checkPay, decideCharge, decideGetBalance, decidePay } from '../rules/wallets.js';
 import type { QueueToken } from '../types.js';
@@ -141,6 +141,12 @@ export class Supervisor {
 
     getReservation: ({ token, reservationId }, now) =>
       reservationView(decideGetReservation(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles)),
+
+    listReservations: ({ token, status }, now) => {
+      const entry = this.#token(token);
+      const view = { arg: token, token: entry, placeOf: this.#placeOf, reservations: entry ? this.#holds.liveOf(entry.userId) : [] };
+      return decideListReservations(view, status, now, this.#lifecycles).map(reservationView);
+    },
 
     cancelReservation: ({ token, reservationId }, now, tx) =>
       reservationView(this.#decided(decideCancel(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles), tx)),

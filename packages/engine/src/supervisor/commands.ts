@@ -30,6 +30,7 @@ interface CommandTable {
   listSeats: [{ token: string; scheduleId: string }, SeatList];
   reserve: [{ token: string; scheduleId: string; seatNo: number }, Reservation];
   getReservation: [{ token: string; reservationId: string }, Reservation];
+  listReservations: [{ token: string; status: string | undefined }, readonly Reservation[]];
   cancelReservation: [{ token: string; reservationId: string }, Reservation];
   pay: [{ token: string; reservationId: string; idempotencyKey: string | undefined }, Payment];
   getBalance: [{ token: string; userId: string }, Wallet];
