@@ -4,6 +4,7 @@ import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type * as z from 'zod';
 import { HttpProblem, problems } from './errors.js';
+import { actsForUser } from './identity.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
 import { apiRoutes, REPLAYED_HEADER, type Route } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
@@ -15,6 +16,9 @@ export interface AppOptions {
    * instead of the request body. When given, `POST /queue/tokens` queues the
    * resolved user (a different `userId` in the body is 403 `FORBIDDEN`), and
    * every request carrying a queue token must come from that token's user.
+   * It is asked only on those requests; `undefined` there is 401
+   * `IDENTITY_MISSING`, and it may throw `new HttpProblem('IDENTITY_INVALID', why)`
+   * for a sign-in it cannot verify.
    *
    * @example
    * ```ts
@@ -109,7 +113,9 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
     const rawKey = route.idempotent ? ctx.get('Idempotency-Key') : '';
     const idempotencyKey = rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
     const token = route.bearer ? bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '') : '';
-    const hostUserId = hostAuth ? await options.resolveUserId!(ctx) : undefined;
+    const identify = hostAuth && actsForUser(route, token);
+    const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
+    if (identify && hostUserId === undefined) throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');

@@ -2,7 +2,7 @@ import { isEngineError, type EngineErrorCode, type EngineErrorDetails } from '@u
 import type { Context, Middleware } from 'koa';
 
 /** Codes only the HTTP layer raises. */
-export type HttpErrorCode = 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR';
+export type HttpErrorCode = 'IDENTITY_MISSING' | 'IDENTITY_INVALID' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR';
 export type ProblemCode = EngineErrorCode | HttpErrorCode;
 
 /**
@@ -13,6 +13,8 @@ export const problemTable = {
   VALIDATION_FAILED: { status: 400, title: 'Invalid request' },
   TOKEN_MISSING: { status: 401, title: 'Queue token missing' },
   TOKEN_INVALID: { status: 401, title: 'Queue token unknown or expired' },
+  IDENTITY_MISSING: { status: 401, title: 'Not signed in' },
+  IDENTITY_INVALID: { status: 401, title: 'Sign-in unknown or expired' },
   TOKEN_NOT_ACTIVE: { status: 403, title: 'Still waiting in line' },
   FORBIDDEN: { status: 403, title: 'Not yours' },
   CONCERT_NOT_FOUND: { status: 404, title: 'Concert not found' },

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { problemTable, type ProblemCode } from './errors.js';
+import { actsForUser, identityProblems } from './identity.js';
 import { REPLAYED_HEADER, type Route } from './routes.js';
 import { IdempotencyKey, Problem } from './schemas.js';
 
@@ -60,6 +61,8 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
   const codes = new Set<ProblemCode>(route.errors);
   if (route.body || route.params || route.query || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
+  // With `resolveUserId` (the host identifies users): not signed in, or not this token's user.
+  if (actsForUser(route, 'a token')) for (const code of identityProblems) codes.add(code);
   codes.add('SHUTTING_DOWN');
   codes.add('UNAVAILABLE');
   const byStatus = new Map<number, ProblemCode[]>();

@@ -11,7 +11,7 @@ test('with resolveUserId the host decides who queues; the body needs no userId',
   t.is(token.userId, 'ann');
   assertAnswer(t, await api.http.post('/queue/tokens').set('X-Host-User', 'ann').send({ userId: 'ann' }), 200, schemas.QueueToken);
   assertProblem(t, await api.http.post('/queue/tokens').set('X-Host-User', 'ann').send({ userId: 'bob' }), 'FORBIDDEN');
-  assertProblem(t, await api.http.post('/queue/tokens').send({ userId: 'ann' }), 'FORBIDDEN');
+  assertProblem(t, await api.http.post('/queue/tokens').send({ userId: 'ann' }), 'IDENTITY_MISSING');
 });
 
 test("with resolveUserId a queue token only works for its own user, even a stolen one", async (t) => {
@@ -19,8 +19,11 @@ test("with resolveUserId a queue token only works for its own user, even a stole
   const token = (await api.http.post('/queue/tokens').set('X-Host-User', 'ann')).body.token as string;
   assertAnswer(t, await api.http.get('/concerts').set(bearer(token)).set('X-Host-User', 'ann'), 200, schemas.ConcertList);
   assertProblem(t, await api.http.get('/concerts').set(bearer(token)).set('X-Host-User', 'mallory'), 'FORBIDDEN');
-  assertProblem(t, await api.http.get('/concerts').set(bearer(token)), 'FORBIDDEN');
+  assertProblem(t, await api.http.get('/concerts').set(bearer(token)), 'IDENTITY_MISSING');
   assertProblem(t, await api.http.get('/concerts').set(bearer('unknown-token')).set('X-Host-User', 'ann'), 'TOKEN_INVALID');
+  // Without a queue token the host is not asked: the engine's own refusal, not a sign-in one.
+  assertProblem(t, await api.http.get('/concerts'), 'TOKEN_MISSING');
+  t.is((await api.http.get('/health')).status, 200);
 });
 
 test('with resolveUserId an idempotent payment retry is still answered after the payment expired the token', async (t) => {
