@@ -74,6 +74,20 @@ const Env = z.object({
         if (!isOrigin(origin)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash` });
       }
     }),
+  /** Signed-in mode: the HS256 secret that signs the users' JWTs (at least 32 bytes). Unset with AUTH_JWKS_URL unset: demo mode, claimed identity. */
+  AUTH_JWT_SECRET: z
+    .string()
+    .refine((secret) => Buffer.byteLength(secret) >= 32, { message: 'must be at least 32 bytes (an HS256 key)' })
+    .optional(),
+  /** Signed-in mode: where the identity provider publishes its public keys (JWKS). */
+  AUTH_JWKS_URL: z
+    .string()
+    .refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol), { message: 'must be an http(s) URL' })
+    .optional(),
+  /** The JWT claim that holds the user id. */
+  AUTH_USER_CLAIM: z.string().min(1).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
 });
 
 export interface ServerConfig {
@@ -91,9 +105,17 @@ export interface ServerConfig {
   readonly streams: { readonly maxPerToken: number; readonly maxLifetimeMs: number };
   /** Origins allowed to call the API from a browser (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
+  /** Who the user is: `undefined` is demo mode (the body's `userId`, claimed); otherwise a verified JWT. */
+  readonly identity: IdentityConfig | undefined;
   /** Variables that look like usher's but are not (a typo such as `HOLD_TTL`): to be logged, not fatal. */
   readonly warnings: readonly string[];
 }
+
+/** Signed-in mode: users prove who they are with a JWT, verified with the secret or the JWKS. */
+export type IdentityConfig = { readonly userClaim: string; readonly issuer?: string; readonly audience?: string } & (
+  | { readonly secret: string; readonly jwksUrl?: undefined }
+  | { readonly jwksUrl: string; readonly secret?: undefined }
+);
 
 /** A start-up failure explained in one sentence, naming the setting to change: printed as it is, without a stack. */
 export class StartupError extends Error {
@@ -124,7 +146,25 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
+    identity: identityConfig(e),
   };
+}
+
+/** Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_ variable). */
+function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
+  const { AUTH_JWT_SECRET: secret, AUTH_JWKS_URL: jwksUrl } = e;
+  if (secret !== undefined && jwksUrl !== undefined) {
+    throw new StartupError('bad environment: AUTH_JWT_SECRET and AUTH_JWKS_URL are both set: set one of them (a shared HS256 secret, or the identity provider\'s JWKS URL), not both');
+  }
+  if (secret === undefined && jwksUrl === undefined) {
+    const stray = (['AUTH_USER_CLAIM', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((name) => e[name] !== undefined);
+    if (stray.length > 0) {
+      throw new StartupError(`bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is: set one of them to verify sign-ins, or unset ${stray.join(', ')} for the demo mode`);
+    }
+    return undefined;
+  }
+  const claims = { userClaim: e.AUTH_USER_CLAIM ?? 'sub', ...(e.AUTH_ISSUER !== undefined ? { issuer: e.AUTH_ISSUER } : {}), ...(e.AUTH_AUDIENCE !== undefined ? { audience: e.AUTH_AUDIENCE } : {}) };
+  return secret !== undefined ? { ...claims, secret } : { ...claims, jwksUrl: jwksUrl! };
 }
 
 /** `https://shop.example` or `http://localhost:5173`: what a browser sends as `Origin`. */

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
+import { identityResolver } from './identity.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -77,7 +78,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
   });
   host.use(
-    mount(createApp(engine, { isShuttingDown: () => shuttingDown, maxStreamsPerToken: config.streams.maxPerToken, streamMaxLifetimeMs: config.streams.maxLifetimeMs })),
+    mount(
+      createApp(engine, {
+        isShuttingDown: () => shuttingDown,
+        maxStreamsPerToken: config.streams.maxPerToken,
+        streamMaxLifetimeMs: config.streams.maxLifetimeMs,
+        // Signed-in mode (AUTH_JWT_SECRET or AUTH_JWKS_URL): the user is a verified JWT's; else the demo's claimed userId.
+        ...(config.identity !== undefined ? { resolveUserId: identityResolver(config.identity)! } : {}),
+      }),
+    ),
   );
   // Mounted, the API's faults are emitted by the host app. A client hanging up
   // mid-answer (closing the waiting page ends its event stream) is not a fault.
@@ -85,6 +94,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
     else logger.error({ err: error }, 'unexpected error');
   });
+  logger.info(
+    config.identity === undefined
+      ? 'identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone); set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins'
+      : `identity: signed-in mode, the ${config.identity.userClaim} claim of a verified JWT (X-User-Token header or usher_identity cookie)`,
+  );
   handle = host.callback();
   const { port } = server.address() as AddressInfo;
   const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
