@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { chromium, type Page } from 'playwright-core';
 import { startServerProcess } from './helpers/serverProcess.js';
 
@@ -17,8 +17,27 @@ async function joinAs(page: Page, url: string, name: string): Promise<void> {
   await page.getByTestId('join-button').click();
 }
 
-async function openFirstDate(page: Page): Promise<void> {
+const desktop = { viewport: { width: 1280, height: 800 } };
+
+/** What a person reads on the page: no stray "null" or "undefined" anywhere. */
+async function assertClean(t: ExecutionContext, page: Page, where: string): Promise<string> {
+  const text = await page.evaluate(() => document.body.innerText);
+  t.notRegex(text, /\b(null|undefined|NaN)\b/, `${where}: stray text on the page`);
+  return text;
+}
+
+const heading = async (page: Page) => ((await page.locator('main h1').first().textContent()) ?? '').trim();
+
+async function openFirstDate(page: Page, t?: ExecutionContext): Promise<void> {
   await page.getByTestId('concert').first().click();
+  await page.getByTestId('date').first().waitFor();
+  if (t) {
+    // The date list: the concert's title as its heading, dates with their time zone, and nothing else under the title.
+    t.is(await heading(page), 'Golden Hour');
+    t.regex((await page.getByTestId('date').first().textContent()) ?? '', /19:00 GMT\+9/);
+    const lines = (await assertClean(t, page, 'date list')).split('\n').map((line) => line.trim()).filter(Boolean);
+    t.is(lines[lines.indexOf('Golden Hour') + 1], (await page.getByTestId('date').first().innerText()).split('\n')[0]!.trim(), 'the first date comes right under the title');
+  }
   await page.getByTestId('date').first().click();
   await page.getByTestId('seat-1').waitFor();
 }
@@ -43,10 +62,13 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await bob.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
   t.regex((await bob.getByTestId('wait').textContent()) ?? '', /^Your turn in /);
   t.true(await bob.locator('#who').isHidden(), 'no wallet before it is your turn');
+  const filled = await bob.getByTestId('progress').locator('span').evaluate((bar) => bar.getBoundingClientRect().width / bar.parentElement!.getBoundingClientRect().width);
+  t.true(filled < 0.95, `the bar is not full while still waiting (${filled})`);
+  await assertClean(t, bob, 'waiting');
   await shot(bob, '1-bob-waiting');
 
   // Ann holds seat 7, tops up and pays.
-  await openFirstDate(ann);
+  await openFirstDate(ann, t);
   await shot(ann, '2-ann-seat-map');
   await ann.getByTestId('seat-7').click();
   await ann.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
@@ -57,6 +79,7 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await ann.getByTestId('pay').click();
   await ann.getByTestId('confirmation').waitFor();
   t.regex((await ann.getByTestId('confirmation').textContent()) ?? '', /Seat 7/);
+  await assertClean(t, ann, 'ticket');
   await shot(ann, '4-ann-ticket');
 
   // Ann's payment frees the place: bob's page moves on by itself (Server-Sent Events), and seat 7 is taken.
@@ -75,9 +98,10 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await ann.getByTestId('join-name').fill('ann');
   await ann.getByTestId('join-button').click();
   await openFirstDate(ann);
+  // A reload keeps bob's step: the same seat map, not the start.
   await bob.reload();
-  await bob.getByTestId('concert').first().waitFor();
-  await openFirstDate(bob);
+  await bob.getByTestId('seat-12').and(bob.locator(':enabled')).waitFor();
+  t.regex(await heading(bob), /GMT\+9$/);
 
   // Both tap seat 12 at the same moment: exactly one holds it, the other is told why not.
   await Promise.all([ann.getByTestId('seat-12').click(), bob.getByTestId('seat-12').click()]);
@@ -93,4 +117,80 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await loser.getByTestId('seat-12').and(loser.locator(':disabled')).waitFor();
   await shot(ann, `6-race-ann-${results[0]}`);
   await shot(bob, `6-race-bob-${results[1]}`);
+});
+
+test('a reload or Back during a hold stays in the page; too many holds offers to cancel one; a blank name is told in plain words; desktop uses the width', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  t.teardown(() => browser.close());
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const server = await startServerProcess({ DATA_DIR, QUEUE_MAX_ACTIVE: '5', QUEUE_TICK_MS: '200', MAX_HOLDS_PER_USER: '2' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+
+  // A blank name: plain words, not the validator's.
+  const cat = await (await browser.newContext(phone)).newPage();
+  await joinAs(cat, server.url, '   ');
+  await cat.getByTestId('problem').waitFor();
+  const blank = (await cat.getByTestId('problem').innerText()).trim();
+  t.regex(blank, /Type your name/);
+  t.notRegex(blank, /body\.|userId|Too small|expected string/);
+  await shot(cat, '7-blank-name');
+
+  const dan = await (await browser.newContext(desktop)).newPage();
+  await joinAs(dan, server.url, 'dan');
+  await dan.getByTestId('concert').first().waitFor();
+  t.is(await heading(dan), 'Pick a concert');
+  const main = await dan.locator('main').boundingBox();
+  t.true((main?.width ?? 0) > 900, `the page uses a desktop's width (${main?.width} px)`);
+  await assertClean(t, dan, 'concerts, desktop');
+  await shot(dan, '8-desktop-concerts');
+  await openFirstDate(dan, t);
+  await dan.getByTestId('seat-3').click();
+  await dan.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
+  t.is(await heading(dan), 'Seat 3');
+
+  // A reload keeps the hold on screen, found again from the API.
+  await dan.reload();
+  await dan.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
+  t.is(await heading(dan), 'Seat 3');
+  await assertClean(t, dan, 'hold after reload');
+  await shot(dan, '9-desktop-hold-after-reload');
+
+  // Back goes to the seat map, in the page; the held seat is "yours", not "taken".
+  await dan.goBack();
+  await dan.getByTestId('seat-3').and(dan.locator('[aria-label="Seat 3, held by you"]')).waitFor();
+  t.true(new URL(dan.url()).origin === new URL(server.url).origin, 'still on the page');
+  t.regex(await heading(dan), /GMT\+9$/);
+  await shot(dan, '10-desktop-seats-yours');
+
+  // Two holds is the limit here: a third is refused with a way to cancel one.
+  await dan.getByTestId('seat-4').click();
+  await dan.getByTestId('countdown').waitFor();
+  await dan.goBack();
+  await dan.getByTestId('seat-5').and(dan.locator(':enabled')).click();
+  await dan.locator('[data-testid=problem][data-code=HOLD_LIMIT_REACHED]').waitFor();
+  await shot(dan, '11-desktop-hold-limit');
+  await dan.getByTestId('problem-action').click();
+  await dan.getByRole('heading', { name: 'My holds and tickets' }).waitFor();
+  t.is(await dan.getByTestId('mine-held').count(), 2);
+  await assertClean(t, dan, 'my holds');
+  await shot(dan, '12-desktop-my-holds');
+  await dan.getByTestId('mine-cancel').first().click();
+  await dan.getByTestId('mine-held').nth(1).waitFor({ state: 'detached' });
+  t.is(await dan.getByTestId('mine-held').count(), 1);
+
+  // A paid ticket is shown again after a reload, when the turn has ended with the payment.
+  await dan.getByRole('button', { name: /^Pay / }).click();
+  await dan.getByTestId('charge').click();
+  await dan.getByTestId('pay').and(dan.locator(':enabled')).click();
+  await dan.getByTestId('confirmation').waitFor();
+  await dan.reload();
+  await dan.getByTestId('confirmation').waitFor();
+  await dan.getByRole('button', { name: 'My holds and tickets' }).click();
+  await dan.getByTestId('mine-paid').waitFor();
+  t.is(await dan.getByTestId('mine-held').count(), 0);
+  await assertClean(t, dan, 'my tickets after the turn ended');
+  await shot(dan, '13-desktop-my-tickets');
 });

@@ -51,25 +51,45 @@ async function call(method, path, body, headers = {}) {
   return data;
 }
 
-/** Shows a problem in plain words; an expired token sends the user back to the start. */
-function showProblem(error) {
+/** What the user can do about a refusal, as a button in the message. */
+const actions = {
+  HOLD_LIMIT_REACHED: ['See and cancel my holds', () => go('mine')],
+};
+
+/**
+ * Shows a problem in plain words; an expired token sends the user back to the
+ * start. A validation refusal shows `plain` (or the advice), never the
+ * validator's wording ("body.userId: Too small…").
+ */
+function showProblem(error, plain) {
   const problem = error instanceof Problem ? error : new Problem({ title: 'Connection problem', detail: String(error.message ?? error) }, 0);
-  problemBox.replaceChildren(
-    el('strong', {}, problem.title),
-    el('span', {}, ` — ${problem.message}`),
-    ...(advice[problem.code] ? [el('p', {}, advice[problem.code])] : []),
+  const validation = problem.code === 'VALIDATION_FAILED';
+  const action = actions[problem.code];
+  fill(problemBox,
+    el('strong', {}, validation ? 'Please check what you typed' : problem.title),
+    validation ? (plain ? el('span', {}, ` — ${plain}`) : null) : el('span', {}, ` — ${problem.message}`),
+    !validation && advice[problem.code] ? el('p', {}, advice[problem.code]) : null,
+    action ? el('button', { class: 'action', 'data-testid': 'problem-action', onclick: () => { clearProblem(); action[1](); } }, action[0]) : null,
     el('button', { class: 'link', onclick: () => (problemBox.hidden = true), 'aria-label': 'Dismiss' }, '✕'),
   );
   problemBox.dataset.code = problem.code;
   problemBox.hidden = false;
   if (problem.code === 'TOKEN_INVALID' || problem.code === 'TOKEN_MISSING') {
     session.clear();
-    show(join);
+    go('join', {}, { replace: true });
   }
 }
 
 function clearProblem() {
   problemBox.hidden = true;
+}
+
+/** Nothing from a `cond ? … : null` child: `replaceChildren` would show `null` as text. */
+const present = (child) => child !== null && child !== undefined && child !== false;
+
+/** Replaces a node's children, leaving out empty ones. */
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter(present));
 }
 
 /** A tiny DOM builder: text is always text, never HTML. */
@@ -80,14 +100,30 @@ function el(tag, attributes = {}, ...children) {
     else if (value === true) node.setAttribute(name, '');
     else if (value !== false && value !== undefined) node.setAttribute(name, String(value));
   }
-  node.append(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  node.append(...children.flat().filter(present));
   return node;
 }
 
 const won = (amount) => `₩${amount.toLocaleString('en')}`;
-/** A concert's time as the venue's clock shows it (the offset in the ISO string), wherever the browser is. */
+/** The venue's time zone as the ISO string's offset says, e.g. `GMT+9` (Intl's short name), or `UTC+05:30`. */
+function zoneOf(iso) {
+  const offset = iso.slice(19).replace(/^\.\d+/, '');
+  if (offset === '' || offset === 'Z') return 'UTC';
+  const [, sign, hours, minutes] = /^([+-])(\d\d):?(\d\d)$/.exec(offset) ?? [];
+  if (sign === undefined) return '';
+  if (minutes !== '00') return `UTC${sign}${hours}:${minutes}`;
+  // Etc/GMT zones count the other way round: Etc/GMT-9 is nine hours ahead.
+  const zone = `Etc/GMT${sign === '+' ? '-' : '+'}${Number(hours)}`;
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: zone, timeZoneName: 'short' }).formatToParts(0).find((part) => part.type === 'timeZoneName')?.value ?? '';
+  } catch {
+    return `UTC${sign}${Number(hours)}`;
+  }
+}
+
+/** A concert's time as the venue's clock shows it (the offset in the ISO string), wherever the browser is, with the zone named. */
 const when = (iso) =>
-  new Date(`${iso.slice(0, 19)}Z`).toLocaleString('en', {
+  `${new Date(`${iso.slice(0, 19)}Z`).toLocaleString('en', {
     weekday: 'short',
     day: 'numeric',
     month: 'short',
@@ -96,7 +132,7 @@ const when = (iso) =>
     minute: '2-digit',
     hourCycle: 'h23',
     timeZone: 'UTC',
-  });
+  })} ${zoneOf(iso)}`.trim();
 const duration = (seconds) => (seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min` : `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`);
 const roughly = (seconds) =>
   seconds < 60 ? 'less than a minute' : seconds < 3600 ? `about ${Math.round(seconds / 60)} min` : `about ${duration(seconds)}`;
@@ -113,6 +149,84 @@ async function show(screen, ...args) {
     showProblem(error);
   }
 }
+
+/**
+ * The page's steps, each a history entry (`pushState`), so Back stays in the
+ * page and a reload comes back to the same step: line, concerts, dates, seats,
+ * hold, ticket, and "my holds and tickets". What a step needs (the concert,
+ * the date, the reservation) is in the entry; a hold is looked up again from
+ * the API (`GET /reservations`), since it may have ended meanwhile.
+ */
+const views = {
+  join: () => show(join),
+  line: () => show(waiting),
+  concerts: () => show(concerts),
+  dates: ({ concert }) => show(dates, concert),
+  seats: ({ concert, schedule }) => show(seats, concert, schedule),
+  hold: ({ concert, schedule, reservation }) => show(checkout, concert, schedule, reservation),
+  ticket: ({ concert, schedule, reservation, payment }) => show(confirmed, concert, schedule, reservation, payment),
+  mine: () => show(mine),
+};
+const titles = { join: 'Join', line: 'In line', concerts: 'Concerts', dates: 'Dates', seats: 'Seats', hold: 'Your hold', ticket: 'Your ticket', mine: 'My holds and tickets' };
+
+/** Goes to a step: a new history entry, or (`replace`) in place of this one. */
+function go(view, data = {}, { replace = false } = {}) {
+  const state = { view, data };
+  if (replace) history.replaceState(state, '', `#${view}`);
+  else history.pushState(state, '', `#${view}`);
+  document.title = `${titles[view] ?? 'usher'} · usher`;
+  views[view](data);
+}
+
+window.addEventListener('popstate', (event) => {
+  clearProblem();
+  restore(event.state);
+});
+
+/**
+ * Shows a step kept in history (Back, Forward, reload), checked against the
+ * API: without a token, the start; a hold that ended, the user's holds and
+ * tickets; a step that needs an active turn while the token waits, the line.
+ */
+async function restore(state) {
+  const view = state?.view;
+  if (!session.token) return go('join', {}, { replace: true });
+  if (view === 'ticket' || view === 'mine') return views[view](state.data);
+  if (view === 'hold') {
+    try {
+      const { reservations } = await call('GET', '/reservations?status=held');
+      const reservation = reservations.find((r) => r.id === state.data.reservation.id);
+      if (reservation) return views.hold({ ...state.data, reservation });
+      showProblem(new Problem({ title: 'Hold ended', detail: `seat ${state.data.reservation.seatNo} is no longer held for you`, code: 'HOLD_EXPIRED' }, 409));
+      return go('mine', {}, { replace: true });
+    } catch (error) {
+      return showProblem(error);
+    }
+  }
+  try {
+    const token = await call('GET', '/queue/tokens/current');
+    if (token.status !== 'active') return go('line', {}, { replace: true });
+    if (view && view !== 'join' && view !== 'line' && views[view]) return views[view](state.data);
+    go('concerts', {}, { replace: true });
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
+/** Dates seen while browsing, by id: "my holds and tickets" names a reservation's concert and date even after the turn ended. */
+const known = {
+  get all() {
+    try { return JSON.parse(localStorage.getItem('usher.dates') ?? '{}'); } catch { return {}; }
+  },
+  remember(concert, schedule) {
+    const all = known.all;
+    all[schedule.id] = { concert, schedule };
+    try { localStorage.setItem('usher.dates', JSON.stringify(all)); } catch { /* full or disabled: names are a nicety */ }
+  },
+  of(scheduleId) {
+    return known.all[scheduleId];
+  },
+};
 
 async function refreshWallet() {
   const who = document.getElementById('who');
@@ -134,19 +248,22 @@ async function refreshWallet() {
 function join() {
   document.getElementById('who').hidden = true;
   const input = el('input', { id: 'name', name: 'name', autocomplete: 'nickname', required: true, maxlength: 64, placeholder: 'e.g. minji', 'data-testid': 'join-name' });
-  app.replaceChildren(
+  const plain = 'Type your name (up to 64 characters) to join the line.';
+  fill(app,
     el('section', { class: 'card hero' },
       el('h1', {}, 'Concert tickets'),
       el('p', { class: 'muted' }, 'Everyone gets a fair place in line. When it is your turn, you have 10 minutes to pick a seat, and 5 minutes to pay for it.'),
-      el('form', { class: 'stack', onsubmit: async (event) => {
+      el('form', { class: 'stack', novalidate: true, onsubmit: async (event) => {
         event.preventDefault();
         clearProblem();
+        const name = input.value.trim();
+        if (name === '') return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
         try {
-          const token = await call('POST', '/queue/tokens', { userId: input.value.trim() });
+          const token = await call('POST', '/queue/tokens', { userId: name });
           session.save(token.token, token.userId);
-          show(token.status === 'active' ? concerts : waiting);
+          go(token.status === 'active' ? 'concerts' : 'line');
         } catch (error) {
-          showProblem(error);
+          showProblem(error, plain);
         }
       } },
         el('label', { for: 'name' }, 'Your name'),
@@ -161,9 +278,9 @@ function join() {
 function waiting() {
   const position = el('div', { class: 'position', 'data-testid': 'position' }, '…');
   const wait = el('p', { class: 'muted', 'data-testid': 'wait' }, 'Finding your place…');
-  const bar = el('div', { class: 'progress' }, el('span'));
-  app.replaceChildren(
-    el('section', { class: 'card center' },
+  const bar = el('div', { class: 'progress', 'data-testid': 'progress' }, el('span'));
+  fill(app,
+    el('section', { class: 'card center narrow' },
       el('p', { class: 'eyebrow' }, 'You are in line'),
       position,
       el('p', {}, 'your place in line'),
@@ -179,7 +296,7 @@ function waiting() {
     source.close();
     try {
       const token = await call('GET', '/queue/tokens/current');
-      show(token.status === 'active' ? concerts : waiting);
+      go(token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
     } catch (error) {
       showProblem(error);
     }
@@ -189,14 +306,16 @@ function waiting() {
     // Only a last event saying active or expired is final.
     if (token.status === 'active') {
       source.close();
-      show(concerts);
+      go('concerts', {}, { replace: true });
       return;
     }
     if (token.status === 'expired') return void ask();
     first ??= token.position;
     position.textContent = token.position.toLocaleString('en');
     wait.textContent = `Your turn in ${roughly(token.estimatedWaitSeconds)}`;
-    bar.firstChild.style.width = `${Math.max(4, 100 * (1 - (token.position - 1) / Math.max(1, first)))}%`;
+    // How far along the line has moved since the page first saw it: never full while still waiting.
+    const moved = (first - token.position) / Math.max(1, first);
+    bar.firstChild.style.width = `${Math.round(4 + 86 * Math.min(1, Math.max(0, moved)))}%`;
   });
   source.onerror = () => {
     // A stream that ended (the server ends them after a while, or when the
@@ -207,29 +326,93 @@ function waiting() {
   return () => source.close();
 }
 
+/** The user's live holds and paid tickets, newest first; `[]` when they cannot be read. */
+async function myReservations(status) {
+  const { reservations } = await call('GET', `/reservations${status ? `?status=${status}` : ''}`);
+  return reservations;
+}
+
+/** One reservation as a card: what, when, and what can be done with it. */
+function reservationCard(reservation, onChange) {
+  const place = known.of(reservation.scheduleId);
+  const concert = place?.concert ?? { id: '', title: 'Concert' };
+  const schedule = place?.schedule ?? { id: reservation.scheduleId, startsAt: '' };
+  const held = reservation.status === 'held';
+  const left = Math.max(0, (Date.parse(reservation.expiresAt) - Date.now()) / 1000);
+  return el('div', { class: `card mine-item ${held ? 'is-held' : 'is-paid'}`, 'data-testid': `mine-${reservation.status}` },
+    el('p', { class: 'eyebrow' }, held ? `Held · about ${duration(Math.ceil(left))} left to pay` : 'Paid · your ticket'),
+    el('strong', {}, `${concert.title} · Seat ${reservation.seatNo}`),
+    schedule.startsAt ? el('span', { class: 'muted' }, when(schedule.startsAt)) : null,
+    el('div', { class: 'row' },
+      held
+        ? [
+            el('button', { class: 'primary', onclick: () => go('hold', { concert, schedule, reservation }) }, `Pay ${won(reservation.price)}`),
+            el('button', { 'data-testid': 'mine-cancel', onclick: async () => {
+              clearProblem();
+              try {
+                await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
+              } catch (error) {
+                showProblem(error);
+              }
+              onChange();
+            } }, 'Cancel this hold'),
+          ]
+        : el('button', { onclick: () => go('ticket', { concert, schedule, reservation }) }, 'Show ticket'),
+    ),
+  );
+}
+
+/** "My holds and tickets": found again from the API after a reload or on another visit. */
+async function mine() {
+  await refreshWallet();
+  const list = el('div', { class: 'list two' });
+  async function refresh() {
+    const reservations = await myReservations();
+    fill(list, reservations.length === 0 ? el('p', { class: 'card' }, 'No holds or tickets yet.') : reservations.map((r) => reservationCard(r, () => refresh().catch(showProblem))));
+  }
+  fill(app,
+    el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
+    el('h1', {}, 'My holds and tickets'),
+    list,
+  );
+  await refresh();
+}
+
 async function concerts() {
   await refreshWallet();
-  const { concerts: list } = await call('GET', '/concerts');
-  app.replaceChildren(
-    el('h1', {}, 'Pick a concert'),
-    el('div', { class: 'list' }, list.map((concert) =>
-      el('button', { class: 'card choice', 'data-testid': 'concert', onclick: () => show(dates, concert) },
-        el('strong', {}, concert.title),
-        concert.artist ? el('span', {}, concert.artist) : null,
-        concert.venue ? el('span', { class: 'muted small' }, concert.venue) : null,
+  const [{ concerts: list }, reservations] = await Promise.all([call('GET', '/concerts'), myReservations().catch(() => [])]);
+  fill(app,
+    el('div', { class: 'split' },
+      el('div', {},
+        el('h1', {}, 'Pick a concert'),
+        el('div', { class: 'list' }, list.map((concert) =>
+          el('button', { class: 'card choice', 'data-testid': 'concert', onclick: () => go('dates', { concert }) },
+            el('strong', {}, concert.title),
+            concert.artist ? el('span', {}, concert.artist) : null,
+            concert.venue ? el('span', { class: 'muted small' }, concert.venue) : null,
+          ),
+        )),
       ),
-    )),
+      el('aside', { class: 'aside' },
+        el('h2', {}, 'My holds and tickets'),
+        reservations.length === 0
+          ? el('p', { class: 'muted small' }, 'Seats you hold or paid for show here.')
+          : el('div', { class: 'list' }, reservations.slice(0, 3).map((r) => reservationCard(r, () => go('concerts', {}, { replace: true })))),
+        el('button', { class: 'link', 'data-testid': 'open-mine', onclick: () => go('mine') }, 'See all my holds and tickets'),
+      ),
+    ),
   );
 }
 
 async function dates(concert) {
   const { schedules } = await call('GET', `/concerts/${encodeURIComponent(concert.id)}/schedules`);
-  app.replaceChildren(
-    el('button', { class: 'link back', onclick: () => show(concerts) }, '← Concerts'),
+  for (const schedule of schedules) known.remember(concert, schedule);
+  fill(app,
+    el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, concert.title),
     schedules.length === 0 ? el('p', { class: 'card' }, 'Sold out, every date. Sorry!') : null,
-    el('div', { class: 'list' }, schedules.map((schedule) =>
-      el('button', { class: 'card choice', 'data-testid': 'date', onclick: () => show(seats, concert, schedule) },
+    el('div', { class: 'list two' }, schedules.map((schedule) =>
+      el('button', { class: 'card choice', 'data-testid': 'date', onclick: () => go('seats', { concert, schedule }) },
         el('strong', {}, when(schedule.startsAt)),
         el('span', { class: 'muted' }, `${schedule.availableSeats} of ${schedule.totalSeats} seats left`),
       ),
@@ -238,25 +421,41 @@ async function dates(concert) {
 }
 
 function seats(concert, schedule) {
+  known.remember(concert, schedule);
   const grid = el('div', { class: 'seats', role: 'grid', 'aria-label': 'Seat map' });
   const legend = el('div', { class: 'legend' });
   const status = el('p', { class: 'muted small' });
-  app.replaceChildren(
-    el('button', { class: 'link back', onclick: () => show(dates, concert) }, `← ${concert.title}`),
+  fill(app,
+    el('button', { class: 'link back', onclick: () => go('dates', { concert }) }, `← ${concert.title}`),
     el('h1', {}, when(schedule.startsAt)),
-    el('div', { class: 'stage' }, 'Stage'),
-    grid,
-    legend,
-    status,
+    el('div', { class: 'split' },
+      el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid),
+      el('aside', { class: 'aside' }, legend, status, el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets')),
+    ),
   );
   const tiers = new Map();
   async function refresh() {
-    const { seats: available } = await call('GET', `/schedules/${encodeURIComponent(schedule.id)}/seats`);
+    const [{ seats: available }, held] = await Promise.all([
+      call('GET', `/schedules/${encodeURIComponent(schedule.id)}/seats`),
+      myReservations('held').catch(() => []),
+    ]);
+    // Seats this user holds are theirs, not "taken": a tap goes back to paying for them.
+    const mineHere = new Map(held.filter((r) => r.scheduleId === schedule.id).map((r) => [r.seatNo, r]));
     const prices = new Map(available.map((seat) => [seat.seatNo, seat.price]));
     for (const price of prices.values()) if (!tiers.has(price)) tiers.set(price, `tier-${tiers.size % 4}`);
-    grid.replaceChildren(...Array.from({ length: schedule.totalSeats }, (_, i) => {
+    fill(grid, ...Array.from({ length: schedule.totalSeats }, (_, i) => {
       const seatNo = i + 1;
       const price = prices.get(seatNo);
+      const yours = mineHere.get(seatNo);
+      if (yours) {
+        return el('button', {
+          class: 'seat yours',
+          title: `Seat ${seatNo}: held by you`,
+          'aria-label': `Seat ${seatNo}, held by you`,
+          'data-testid': `seat-${seatNo}`,
+          onclick: () => go('hold', { concert, schedule, reservation: yours }),
+        }, String(seatNo));
+      }
       return el('button', {
         class: `seat ${price === undefined ? 'taken' : tiers.get(price)}`,
         disabled: price === undefined,
@@ -266,8 +465,9 @@ function seats(concert, schedule) {
         onclick: () => hold(concert, schedule, seatNo, refresh),
       }, String(seatNo));
     }));
-    legend.replaceChildren(
+    fill(legend,
       ...[...tiers].sort(([a], [b]) => b - a).map(([price, tier]) => el('span', {}, el('i', { class: `swatch ${tier}` }), won(price))),
+      mineHere.size > 0 ? el('span', {}, el('i', { class: 'swatch yours' }), 'yours') : null,
       el('span', {}, el('i', { class: 'swatch taken' }), 'taken'),
     );
     status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString('en')}`;
@@ -281,7 +481,7 @@ async function hold(concert, schedule, seatNo, refreshSeats) {
   clearProblem();
   try {
     const reservation = await call('POST', '/reservations', { scheduleId: schedule.id, seatNo });
-    show(checkout, concert, schedule, reservation);
+    go('hold', { concert, schedule, reservation });
   } catch (error) {
     showProblem(error);
     refreshSeats().catch(showProblem);
@@ -289,8 +489,8 @@ async function hold(concert, schedule, seatNo, refreshSeats) {
 }
 
 async function checkout(concert, schedule, reservation) {
-  // The server's clock decides when a hold ends; count down in its time.
-  const offset = Date.parse(reservation.createdAt) - Date.now();
+  // The server's clock decides when a hold ends; count down in its time (the offset is known only for a fresh hold).
+  const offset = Date.now() - Date.parse(reservation.createdAt) < 5_000 ? Date.parse(reservation.createdAt) - Date.now() : 0;
   const countdown = el('div', { class: 'countdown', 'data-testid': 'countdown' });
   const balanceLine = el('p', {});
   const amount = el('input', { id: 'amount', type: 'number', min: 1, step: 1, inputmode: 'numeric', 'data-testid': 'charge-amount' });
@@ -306,15 +506,15 @@ async function checkout(concert, schedule, reservation) {
     pay.disabled = true;
     try {
       const payment = await call('POST', '/payments', { reservationId: reservation.id }, { 'idempotency-key': idempotencyKey });
-      show(confirmed, concert, schedule, reservation, payment);
+      go('ticket', { concert, schedule, reservation: { ...reservation, status: 'paid' }, payment }, { replace: true });
     } catch (error) {
       showProblem(error);
       pay.disabled = false;
     }
   }
   const idempotencyKey = crypto.randomUUID();
-  app.replaceChildren(
-    el('section', { class: 'card' },
+  fill(app,
+    el('section', { class: 'card narrow' },
       el('p', { class: 'eyebrow' }, 'Seat held for you'),
       el('h1', {}, `Seat ${reservation.seatNo}`),
       el('p', {}, `${concert.title} · ${when(schedule.startsAt)}`),
@@ -328,7 +528,7 @@ async function checkout(concert, schedule, reservation) {
           await call('POST', `/users/${encodeURIComponent(session.userId)}/balance/charge`, { amount: Number(amount.value) }, { 'idempotency-key': crypto.randomUUID() });
           await updateBalance();
         } catch (error) {
-          showProblem(error);
+          showProblem(error, 'Type a whole amount to add, greater than zero.');
         }
       } },
         el('label', { for: 'amount', class: 'sr-only' }, 'Amount to add'),
@@ -342,7 +542,7 @@ async function checkout(concert, schedule, reservation) {
         } catch (error) {
           showProblem(error);
         }
-        show(seats, concert, schedule);
+        go('seats', { concert, schedule }, { replace: true });
       } }, 'Release this seat'),
     ),
   );
@@ -353,7 +553,7 @@ async function checkout(concert, schedule, reservation) {
     countdown.classList.toggle('urgent', left < 60);
     if (left === 0) {
       showProblem(new Problem({ title: 'Hold expired', detail: `seat ${reservation.seatNo} is back on sale`, code: 'HOLD_EXPIRED' }, 409));
-      show(seats, concert, schedule);
+      go('seats', { concert, schedule }, { replace: true });
     }
   };
   tick();
@@ -362,23 +562,26 @@ async function checkout(concert, schedule, reservation) {
 }
 
 function confirmed(concert, schedule, reservation, payment) {
-  app.replaceChildren(
-    el('section', { class: 'card ticket', 'data-testid': 'confirmation' },
+  fill(app,
+    el('section', { class: 'card ticket narrow', 'data-testid': 'confirmation' },
       el('p', { class: 'eyebrow' }, 'Paid · your ticket'),
       el('h1', {}, concert.title),
-      el('p', {}, when(schedule.startsAt)),
+      schedule.startsAt ? el('p', {}, when(schedule.startsAt)) : null,
       el('p', { class: 'seat-big' }, `Seat ${reservation.seatNo}`),
       el('dl', {},
-        el('dt', {}, 'Paid'), el('dd', {}, won(payment.amount)),
-        el('dt', {}, 'Wallet after'), el('dd', {}, won(payment.balance)),
-        el('dt', {}, 'Payment'), el('dd', { class: 'mono' }, payment.id),
+        el('dt', {}, 'Paid'), el('dd', {}, won(payment?.amount ?? reservation.price)),
+        payment ? [el('dt', {}, 'Wallet after'), el('dd', {}, won(payment.balance))] : null,
+        payment ? [el('dt', {}, 'Payment'), el('dd', { class: 'mono' }, payment.id)] : null,
+        el('dt', {}, 'Reservation'), el('dd', { class: 'mono' }, reservation.id),
       ),
-      el('button', { onclick: () => { session.clear(); show(join); } }, 'Buy another ticket'),
+      el('div', { class: 'row' },
+        el('button', { onclick: () => go('mine') }, 'My holds and tickets'),
+        el('button', { onclick: () => { session.clear(); go('join'); } }, 'Buy another ticket'),
+      ),
     ),
   );
-  document.getElementById('wallet').textContent = won(payment.balance);
+  if (payment) document.getElementById('wallet').textContent = won(payment.balance);
 }
 
-// Start where the session left off.
-if (!session.token) show(join);
-else call('GET', '/queue/tokens/current').then((token) => show(token.status === 'active' ? concerts : waiting), showProblem);
+// Start where the session left off: the step in history (a reload keeps it), checked against the API.
+restore(history.state);
