@@ -470,7 +470,7 @@ function seats(concert, schedule) {
       mineHere.size > 0 ? el('span', {}, el('i', { class: 'swatch yours' }), 'yours') : null,
       el('span', {}, el('i', { class: 'swatch taken' }), 'taken'),
     );
-    status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString('en')}`;
+    status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString('en', { timeZoneName: 'short' })}`;
   }
   refresh().catch(showProblem);
   const timer = setInterval(() => refresh().catch(showProblem), 2_000);
