@@ -1,7 +1,6 @@
 import test from 'ava';
 import pg from 'pg';
 import { createPostgresEngine, migrate, migrations } from '@usher/postgres';
-
 import { createDatabase, usePostgres } from '@usher/testkit';
 import { activeToken, manual, openEngine, rejects, settle, simulatedClock } from './helpers/engines.js';
 
