@@ -1,4 +1,5 @@
 import { cpus, release, totalmem } from 'node:os';
+import type { Spread } from './http/cpu.js';
 import type { ScenarioResult } from './http/scenario.js';
 import type { EventsResult } from './scenarios/events.js';
 
@@ -19,14 +20,16 @@ export function markdown(results: BenchResults): string {
   const lines = [
     `Measured ${results.date} (${results.mode} mode) on ${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, Linux ${results.machine.kernel}.`,
     results.pinned ? 'Servers pinned to CPU 0, autocannon to CPU 1; 100 connections.' : 'Not pinned (no taskset); 100 connections.',
+    `Each scenario ran ${results.host.pairs === 1 ? 'once, right after a run of its baseline' : `${results.host.pairs} times, each run right after a run of its baseline (baseline → scenario → baseline → scenario …)`}, ${results.host.seconds} s per run (payments: ${results.host.pairs === 1 ? 'every hold' : `a ${results.host.pairs}th of the holds each run`}). req/s and CPU are the median of the runs; × baseline is the median of the pairs' ratios, min–max beside it. CPU µs/request is the server process's user + system time (\`/proc/<pid>/stat\`, all its threads) over the answered requests: the figure that does not move when the host slows down. For a baseline row, the spread is of its runs against their median.`,
+    `Host: steal ${results.host.stealPercent ?? '?'}% of all CPU time over the HTTP runs; the baselines' req/s spread ${results.host.baselineSpreadPercent}% (max − min over the median)${results.host.noisy ? ' — **a noisy run** (above 25%): read the CPU columns, not req/s' : ', a steady run (25% or less)'}.`,
     '',
-    '| scenario | req/s | × baseline | p50 ms | p99 ms | answers |',
-    '|---|---:|---:|---:|---:|---|',
+    '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | steal % | p50 ms | p99 ms | answers |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...results.http.map(
       (r) =>
-        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${r.ratio === undefined ? '' : r.ratio.toFixed(2)} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
+        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
           .map(([key, count]) => `${key}: ${count.toLocaleString('en')}`)
-          .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of the run, retried with their key` : ''} |`,
+          .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of a run, retried with their key` : ''} |`,
     ),
     '',
     `Invariants after the HTTP scenarios: ${results.invariants}.`,
@@ -40,13 +43,17 @@ export function markdown(results: BenchResults): string {
     `| time between ticks, as clients saw it (median / worst; the tick is 1,000 ms) | ${results.events.intervalMs.p50} / ${results.events.intervalMs.max} ms |`,
     `| the server's tick, computing every watcher's view (last / worst) | ${results.events.serverTickMs.last} / ${results.events.serverTickMs.max} ms |`,
     '',
-    `In-process engines, 1,000 commands in flight; PostgreSQL is a server of its own on this machine (\`synchronous_commit\` on, every answer after its commit). Latency p50 / p99 in ms; CPU per command in µs (the engine's process + PostgreSQL's), which does not depend on what else the machine runs.`,
+    `In-process engines, 1,000 commands in flight, ${results.host.engineRepetitions === 1 ? 'one run each' : `median of ${results.host.engineRepetitions} runs each (fresh processes, interleaved across stores), min–max beside it`}; PostgreSQL is a server of its own on this machine (\`synchronous_commit\` on, every answer after its commit). Latency p50 / p99 in ms; CPU per command in µs (the engine's process + PostgreSQL's), which does not depend on what else the machine runs.`,
     '',
     '| in-process engine | memory store | lowdb store (fsync) | PostgreSQL | PostgreSQL p50 / p99 ms | PostgreSQL CPU µs/command (node + postgres) |',
     '|---|---:|---:|---:|---:|---:|',
     ...(['issue', 'reserve', 'charge', 'pay'] as const).map((op) => {
       const pg = results.engine.latency.postgres[op];
-      return `| ${op} commands/s | ${results.engine.throughput.memory[op].toLocaleString('en')} | ${results.engine.throughput.lowdb[op].toLocaleString('en')} | ${results.engine.throughput.postgres[op].toLocaleString('en')} | ${pg.p50Ms} / ${pg.p99Ms} | ${pg.cpuUsPerCommand.node} + ${pg.cpuUsPerCommand.postgres ?? '?'} |`;
+      const rate = (store: 'memory' | 'lowdb' | 'postgres') => {
+        const s = results.engine.throughputSpread?.[store][op];
+        return `${results.engine.throughput[store][op].toLocaleString('en')}${s && s.min !== s.max ? ` (${s.min.toLocaleString('en')}–${s.max.toLocaleString('en')})` : ''}`;
+      };
+      return `| ${op} commands/s | ${rate('memory')} | ${rate('lowdb')} | ${rate('postgres')} | ${pg.p50Ms} / ${pg.p99Ms} | ${pg.cpuUsPerCommand.node} + ${pg.cpuUsPerCommand.postgres ?? '?'} |`;
     }),
     '',
     `| PostgreSQL queue, ${results.engine.poll.waiting.toLocaleString('en')} waiting tokens | value |`,
@@ -66,6 +73,9 @@ export function markdown(results: BenchResults): string {
   return lines.join('\n');
 }
 
+/** `0.81 (0.78–0.85)`; one run: `0.81`. */
+export const ratio = (s: Spread | undefined): string => (s === undefined ? '' : s.min === s.max ? s.median.toFixed(2) : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`);
+
 type Command = 'issue' | 'reserve' | 'charge' | 'pay';
 interface Timing {
   opsPerSecond: number;
@@ -79,11 +89,13 @@ export interface BenchResults {
   mode: 'quick' | 'full';
   pinned: boolean;
   machine: ReturnType<typeof machine>;
+  host: { stealPercent: number | undefined; baselineSpreadPercent: number; noisy: boolean; pairs: number; seconds: number; engineRepetitions: number };
   http: ScenarioResult[];
   invariants: string;
   events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & { pollWithout: number; pollWith: number };
   engine: {
     throughput: Record<'memory' | 'lowdb' | 'postgres', Record<Command, number>>;
+    throughputSpread?: Record<'memory' | 'lowdb' | 'postgres', Record<Command, Spread>>;
     latency: Record<'memory' | 'lowdb' | 'postgres', Record<Command, Timing>>;
     poll: {
       waiting: number;

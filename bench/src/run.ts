@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './http/load.js';
 import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
+import { hostTicks, relativeSpread, spread, stealPercent } from './http/cpu.js';
 import { machine, markdown, type BenchResults } from './report.js';
 import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
@@ -17,8 +18,14 @@ import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const seconds = quick ? 3 : 10;
+/** Seconds of each measured run; full mode repeats each scenario PAIRS times, interleaved with its baseline. */
+const seconds = quick ? 3 : 5;
+const PAIRS = quick ? 1 : 3;
+/** In-process engine runs, each in a fresh process; the figures are their median. */
+const ENGINE_REPETITIONS = quick ? 1 : 3;
 const WARM_UP_SECONDS = quick ? 1 : 2;
+/** A run whose baseline req/s spread (max − min over the median) is above this is reported noisy. */
+const NOISY = 0.25;
 const USERS = 10_000;
 /** Buyers hold seats before the checkout scenario pays them (4 each: the hold limit). */
 const BUYERS = quick ? 2_500 : 10_000;
@@ -29,28 +36,95 @@ const log = (message: string) => process.stderr.write(`${message}\n`);
 // The load generator on CPU 1, the servers (see startServer) on CPU 0.
 const pinned = spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
 const http: ScenarioResult[] = [];
+const hostAtStart = hostTicks();
 
-/** Runs a scenario and keeps its result; `warmUp` first runs the same requests unmeasured, so that JIT warm-up is not measured. */
-async function measure(url: string, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
-  log(`- ${scenario.name}`);
-  if (warmUp) await runScenario(url, { ...warmUp, limit: { seconds: WARM_UP_SECONDS } });
-  const result = await runScenario(url, scenario);
-  http.push(result);
-  return result;
-}
-
-// 1. Baselines: the physical limits, in this same run.
+// 1. Baselines: the physical limits, kept running the whole HTTP run, each measured right before every run of a scenario.
+type Kind = 'koa-get' | 'koa-post';
 const smallBody = { scheduleId: 'contention-50', seatNo: 17 };
+interface Baseline {
+  readonly url: string;
+  readonly pid: number | undefined;
+  readonly stop: () => Promise<void>;
+  readonly scenario: HttpScenario;
+  readonly runs: ScenarioResult[];
+}
+const baselines = {} as Record<Kind, Baseline>;
 for (const kind of ['koa-get', 'koa-post'] as const) {
   const { url, child } = await startServer(here('./http/baselineServer.js'), [kind]);
-  const baseline: HttpScenario = {
+  const scenario: HttpScenario = {
     name: `baseline: bare Koa ${kind === 'koa-get' ? 'GET' : 'POST (koa-bodyparser)'}`,
     baseline: kind,
     limit: { seconds },
     request: () => (kind === 'koa-get' ? { method: 'GET', path: '/' } : { method: 'POST', path: '/', body: smallBody }),
   };
-  await measure(url, baseline, baseline);
-  await stopServer(child);
+  baselines[kind] = { url, pid: child.pid, stop: () => stopServer(child), scenario, runs: [] };
+  log(`- ${scenario.name}: warm-up`);
+  await runScenario(url, { ...scenario, limit: { seconds: WARM_UP_SECONDS } });
+}
+
+/** Run `k` of `PAIRS`: a time-capped scenario runs in full each time, a count-capped one its `k`-th share; request numbers go on from the previous run. */
+function part(scenario: HttpScenario, k: number, offset: number): HttpScenario {
+  const limit = 'seconds' in scenario.limit ? scenario.limit : { requests: Math.floor(((k + 1) * scenario.limit.requests) / PAIRS) - offset };
+  const onResponse = scenario.onResponse;
+  return {
+    ...scenario,
+    limit,
+    request: (i) => scenario.request(i + offset),
+    ...(onResponse ? { onResponse: (status: number, body: string, i: number) => onResponse(status, body, i + offset) } : {}),
+  };
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+const defined = (values: (number | undefined)[]) => values.filter((value): value is number => value !== undefined);
+
+/** One row from its runs: req/s, latency and CPU per request the median of the runs; answers and counts summed. */
+function combine(name: string, baseline: string, runs: ScenarioResult[]): ScenarioResult {
+  const answers: Record<string, number> = {};
+  for (const run of runs) for (const [key, count] of Object.entries(run.answers)) answers[key] = (answers[key] ?? 0) + count;
+  const cpu = defined(runs.map((run) => run.cpuUsPerRequest));
+  const steal = defined(runs.map((run) => run.stealPercent));
+  return {
+    name,
+    baseline,
+    requestsPerSecond: spread(runs.map((run) => run.requestsPerSecond), 0).median,
+    p50Ms: spread(runs.map((run) => run.p50Ms)).median,
+    p99Ms: spread(runs.map((run) => run.p99Ms)).median,
+    requests: sum(runs.map((run) => run.requests)),
+    errors: sum(runs.map((run) => run.errors)),
+    timeouts: sum(runs.map((run) => run.timeouts)),
+    answers,
+    retried: sum(runs.map((run) => run.retried)),
+    sent: sum(runs.map((run) => run.sent)),
+    ...(cpu.length > 0 ? { cpuUsPerRequest: spread(cpu, 1).median } : {}),
+    ...(steal.length > 0 ? { stealPercent: Math.max(...steal) } : {}),
+    runs: runs.map((run) => run.requestsPerSecond),
+  };
+}
+
+/**
+ * Runs a scenario PAIRS times, each run right after a run of its baseline; keeps the row.
+ * `warmUp` first runs the same requests unmeasured, so that JIT warm-up is not measured.
+ */
+async function measure(server: { url: string; pid: number | undefined }, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+  log(`- ${scenario.name}`);
+  const baseline = baselines[scenario.baseline];
+  if (warmUp) await runScenario(server.url, { ...warmUp, limit: { seconds: WARM_UP_SECONDS } });
+  const pairs: [ScenarioResult, ScenarioResult][] = [];
+  let offset = 0;
+  for (let k = 0; k < PAIRS; k++) {
+    const base = await runScenario(baseline.url, baseline.scenario, { pid: baseline.pid });
+    baseline.runs.push(base);
+    const start = 'seconds' in scenario.limit ? offset : Math.floor((k * scenario.limit.requests) / PAIRS);
+    const run = await runScenario(server.url, part(scenario, k, start), { pid: server.pid });
+    offset += run.sent;
+    pairs.push([base, run]);
+  }
+  const result = combine(scenario.name, scenario.baseline, pairs.map(([, run]) => run));
+  result.ratio = spread(pairs.map(([base, run]) => run.requestsPerSecond / base.requestsPerSecond));
+  const cpuRatios = pairs.flatMap(([base, run]) => (base.cpuUsPerRequest && run.cpuUsPerRequest !== undefined ? [run.cpuUsPerRequest / base.cpuUsPerRequest] : []));
+  if (cpuRatios.length > 0) result.cpuRatio = spread(cpuRatios);
+  http.push(result);
+  return result;
 }
 
 // 2. The usher server, durable acknowledgements on.
@@ -61,20 +135,20 @@ try {
   log(`usher at ${usher.url}; provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`);
   const users = await provisionUsers(usher.url, USERS, 'user');
   const buyers = await provisionUsers(usher.url, BUYERS, 'buyer');
-  for (const scenario of browse(users, seconds)) await measure(usher.url, scenario, scenario);
+  for (const scenario of browse(users, seconds)) await measure(usher, scenario, scenario);
   const holds = await provisionHolds(usher.url, buyers, HOLDS_PER_BUYER, ledger);
   for (const seats of [50, 5_000]) {
     const race = contention(users, seats, seconds, ledger);
-    const result = await measure(usher.url, race.scenario);
+    const result = await measure(usher, race.scenario);
     await checkContention(usher.url, users[0]!, result, seats);
     holds.push(...race.holds);
   }
   const storm = tokenStorm(seconds);
-  await measure(usher.url, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
-  await measure(usher.url, storm.poll);
-  await measure(usher.url, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+  await measure(usher, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
+  await measure(usher, storm.poll);
+  await measure(usher, charge(holds.map((hold) => hold.user), users, seconds, ledger));
   await fundHolders(usher.url, holds, ledger);
-  const paid = await measure(usher.url, pay(holds, ledger));
+  const paid = await measure(usher, pay(holds, ledger));
   if (paid.answers['201'] !== holds.length) throw new Error(`${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
   await usher.stop();
   const counts = await checkStore(usher.dataDir, ledger, { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER });
@@ -85,30 +159,62 @@ try {
 } finally {
   await usher.stop();
   usher.cleanup();
+  for (const baseline of Object.values(baselines)) await baseline.stop();
 }
-for (const result of http) {
-  const baseline = http.find((r) => r.name.startsWith('baseline') && r.baseline === result.baseline);
-  if (baseline && !result.name.startsWith('baseline')) result.ratio = Math.round((result.requestsPerSecond / baseline.requestsPerSecond) * 100) / 100;
-}
+// The baseline rows: every run of each baseline in this run; their spread says how steady the host was.
+const baselineRows = (['koa-get', 'koa-post'] as const).map((kind) => {
+  const row = combine(baselines[kind].scenario.name, kind, baselines[kind].runs);
+  row.ratio = spread(baselines[kind].runs.map((run) => run.requestsPerSecond / row.requestsPerSecond));
+  const cpu = baselines[kind].runs.map((run) => run.cpuUsPerRequest);
+  if (row.cpuUsPerRequest && cpu.every((value) => value !== undefined)) row.cpuRatio = spread(cpu.map((value) => value! / row.cpuUsPerRequest!));
+  return row;
+});
+http.unshift(...baselineRows);
+const baselineSpread = Math.max(...baselineRows.map((row) => relativeSpread(row.ratio!)));
+const host = {
+  stealPercent: stealPercent(hostAtStart, hostTicks()),
+  baselineSpreadPercent: Math.round(baselineSpread * 100),
+  noisy: baselineSpread > NOISY,
+  pairs: PAIRS,
+  seconds,
+  engineRepetitions: ENGINE_REPETITIONS,
+};
+log(`host: steal ${host.stealPercent ?? '?'}% over the HTTP runs, baseline spread ${host.baselineSpreadPercent}%${host.noisy ? ' (noisy)' : ''}`);
 
 // 3. Server-Sent Events: thousands of open streams while the scheduler ticks.
 log(`- event streams: ${quick ? 1_000 : 10_000} waiting tokens watching`);
 const events = await eventStreams(quick ? 1_000 : 10_000, quick ? 5 : 10);
-for (const poll of [events.pollWithout, events.pollWith]) http.push({ ...poll, ratio: Math.round((poll.requestsPerSecond / events.pollWithout.requestsPerSecond) * 100) / 100 });
+for (const poll of [events.pollWithout, events.pollWith]) {
+  const ratio = poll.requestsPerSecond / events.pollWithout.requestsPerSecond;
+  const cpuRatio = poll.cpuUsPerRequest !== undefined && events.pollWithout.cpuUsPerRequest ? poll.cpuUsPerRequest / events.pollWithout.cpuUsPerRequest : undefined;
+  http.push({ ...poll, runs: [poll.requestsPerSecond], ratio: spread([ratio]), ...(cpuRatio === undefined ? {} : { cpuRatio: spread([cpuRatio]) }) });
+}
 
 // 4. The engine in-process, each measurement in a fresh process.
 const node = (args: string[], nodeArgs: string[] = []) => JSON.parse(execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!);
 const count = quick ? 100_000 : 1_000_000;
-log('- engine throughput (memory, lowdb, postgres)');
-const engineRun = (store: 'memory' | 'lowdb' | 'postgres', count: number) => node([here('./engine/throughput.js'), store, String(count)]);
-const runs = {
-  memory: engineRun('memory', quick ? 20_000 : 200_000),
-  lowdb: engineRun('lowdb', quick ? 20_000 : 200_000),
+log(`- engine throughput (memory, lowdb, postgres), ${ENGINE_REPETITIONS} × each`);
+type Store = 'memory' | 'lowdb' | 'postgres';
+type Command = 'issue' | 'reserve' | 'charge' | 'pay';
+type EngineRun = { opsPerSecond: Record<Command, number>; latency: Record<Command, unknown> };
+const engineRun = (store: Store, count: number): EngineRun => node([here('./engine/throughput.js'), store, String(count)]);
+const engineRuns: Record<Store, EngineRun[]> = { memory: [], lowdb: [], postgres: [] };
+// Repetitions interleaved (memory, lowdb, postgres, memory, …): a slow minute of the host does not land on one store's runs only.
+for (let k = 0; k < ENGINE_REPETITIONS; k++) {
+  engineRuns.memory.push(engineRun('memory', quick ? 20_000 : 200_000));
+  engineRuns.lowdb.push(engineRun('lowdb', quick ? 20_000 : 200_000));
   // The same commands on PostgreSQL (a server of its own on this machine, synchronous_commit on).
-  postgres: engineRun('postgres', quick ? 4_000 : 40_000),
-};
-const throughput = { memory: runs.memory.opsPerSecond, lowdb: runs.lowdb.opsPerSecond, postgres: runs.postgres.opsPerSecond };
-const latency = { memory: runs.memory.latency, lowdb: runs.lowdb.latency, postgres: runs.postgres.latency };
+  engineRuns.postgres.push(engineRun('postgres', quick ? 4_000 : 20_000));
+}
+const COMMANDS = ['issue', 'reserve', 'charge', 'pay'] as const;
+const perCommand = <T>(store: Store, f: (op: Command, runs: EngineRun[]) => T) => Object.fromEntries(COMMANDS.map((op) => [op, f(op, engineRuns[store])])) as Record<Command, T>;
+const perStore = <T>(f: (store: Store) => T) => ({ memory: f('memory'), lowdb: f('lowdb'), postgres: f('postgres') });
+const throughput = perStore((store) => perCommand(store, (op, runs) => spread(runs.map((run) => run.opsPerSecond[op]), 0).median));
+const throughputSpread = perStore((store) => perCommand(store, (op, runs) => spread(runs.map((run) => run.opsPerSecond[op]), 0)));
+/** Latency and CPU per command: of the run whose rate was the median. */
+const latency = perStore((store) =>
+  perCommand(store, (op, runs) => [...runs].sort((a, b) => a.opsPerSecond[op] - b.opsPerSecond[op])[Math.floor((runs.length - 1) / 2)]!.latency[op]),
+) as BenchResults['engine']['latency'];
 const waitingInPostgres = quick ? 10_000 : 1_000_000;
 log(`- postgres polls with ${waitingInPostgres} waiting tokens`);
 const poll = node([here('./engine/poll.js'), String(waitingInPostgres), String(quick ? 20_000 : 200_000)]);
@@ -130,10 +236,11 @@ const results: BenchResults = {
   mode: quick ? 'quick' : 'full',
   pinned,
   machine: machine(),
+  host,
   http,
   invariants,
   events: { ...events, pollWithout: events.pollWithout.requestsPerSecond, pollWith: events.pollWith.requestsPerSecond },
-  engine: { throughput, latency, poll, tokens, seats, restore },
+  engine: { throughput, throughputSpread, latency, poll, tokens, seats, restore },
 };
 const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });

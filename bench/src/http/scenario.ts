@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { hostTicks, processCpuSeconds, stealPercent, type Spread } from './cpu.js';
 
 /** One HTTP request of a scenario, made from the scenario's request counter. */
 export interface BenchRequest {
@@ -39,11 +40,22 @@ export interface ScenarioResult {
   readonly answers: Record<string, number>;
   /** Requests whose answer was lost when the run stopped and that were sent again (idempotent scenarios). */
   readonly retried: number;
-  ratio?: number;
+  /** Requests made (autocannon's counter: answered, and in flight when the run stopped). */
+  readonly sent: number;
+  /** The server process's CPU (user + system) over the run, divided by the answered requests; when its pid is known. */
+  readonly cpuUsPerRequest?: number;
+  /** The host's steal time over the run, % of all CPU time. */
+  readonly stealPercent?: number;
+  /** Interleaved runs: req/s of each repetition (the row's req/s is their median). */
+  runs?: number[];
+  /** req/s ÷ the baseline's, median of the interleaved pairs' ratios, with their min–max. */
+  ratio?: Spread;
+  /** CPU µs/request ÷ the baseline's, median of the pairs, with their min–max. */
+  cpuRatio?: Spread;
 }
 
-/** Runs one scenario with autocannon against 127.0.0.1, 100 connections. */
-export async function runScenario(url: string, scenario: HttpScenario, connections = 100): Promise<ScenarioResult> {
+/** Runs one scenario with autocannon against 127.0.0.1, 100 connections; `pid`: the server process, whose CPU time is measured. */
+export async function runScenario(url: string, scenario: HttpScenario, { connections = 100, pid }: { connections?: number; pid?: number | undefined } = {}): Promise<ScenarioResult> {
   if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
   let next = 0;
   const answers: Record<string, number> = {};
@@ -63,6 +75,8 @@ export async function runScenario(url: string, scenario: HttpScenario, connectio
     unanswered.delete(i);
     scenario.onResponse?.(status, body, i);
   };
+  const cpuBefore = processCpuSeconds(pid);
+  const hostBefore = hostTicks();
   const started = performance.now();
   const result = await autocannon({
     url,
@@ -103,6 +117,9 @@ export async function runScenario(url: string, scenario: HttpScenario, connectio
       record(response.status, await response.text(), i);
     }
   }
+  const cpuAfter = processCpuSeconds(pid);
+  const steal = stealPercent(hostBefore, hostTicks());
+  const answered = Object.values(answers).reduce((sum, count) => sum + count, 0);
   return {
     name: scenario.name,
     baseline: scenario.baseline,
@@ -116,5 +133,8 @@ export async function runScenario(url: string, scenario: HttpScenario, connectio
     timeouts: result.timeouts,
     answers,
     retried: scenario.retryUnanswered ? lost.length : 0,
+    sent: next,
+    ...(cpuBefore === undefined || cpuAfter === undefined || answered === 0 ? {} : { cpuUsPerRequest: Math.round(((cpuAfter - cpuBefore) / answered) * 1e7) / 10 }),
+    ...(steal === undefined ? {} : { stealPercent: steal }),
   };
 }

@@ -45,7 +45,7 @@ export async function eventStreams(wanted: number, seconds: number): Promise<Eve
     const back = waiting.slice(Math.floor(waiting.length / 2));
     const poll = (label: string) => {
       const { poll: scenario } = tokenStorm(3);
-      return runScenario(usher.url, { ...scenario, name: label, request: (i) => ({ method: 'GET', path: '/queue/tokens/current', headers: { authorization: `Bearer ${back[i % back.length]}` } }) });
+      return runScenario(usher.url, { ...scenario, name: label, request: (i) => ({ method: 'GET', path: '/queue/tokens/current', headers: { authorization: `Bearer ${back[i % back.length]}` } }) }, { pid: usher.pid });
     };
     const pollWithout = await poll('poll, no streams open');
 

@@ -24,6 +24,8 @@ export interface UsherServer {
   /** The server's log lines so far. */
   readonly output: string[];
   readonly dataDir: string;
+  /** The server's process id (its CPU time is read from /proc). */
+  readonly pid: number | undefined;
   /** Graceful stop (SIGTERM): in-flight requests finish, the store is flushed. */
   stop(): Promise<void>;
   /** Removes the data folder. */
@@ -55,6 +57,7 @@ export async function startUsher(env: Record<string, string> = {}, nodeArgs: str
     url,
     output,
     dataDir,
+    pid: child.pid,
     stop: () => stopServer(child),
     cleanup: () => {
       rmSync(dataDir, { recursive: true, force: true });
