@@ -20,14 +20,14 @@ export function markdown(results: BenchResults): string {
   const lines = [
     `Measured ${results.date} (${results.mode} mode) on ${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, Linux ${results.machine.kernel}.`,
     results.pinned ? 'Servers pinned to CPU 0, autocannon to CPU 1; 100 connections.' : 'Not pinned (no taskset); 100 connections.',
-    `Each scenario ran ${results.host.pairs === 1 ? 'once, right after a run of its baseline' : `${results.host.pairs} times, each run right after a run of its baseline (baseline → scenario → baseline → scenario …)`}, ${results.host.seconds} s per run (payments: ${results.host.pairs === 1 ? 'every hold' : `a ${results.host.pairs}th of the holds each run`}). req/s and CPU are the median of the runs; × baseline is the median of the pairs' ratios, min–max beside it. CPU µs/request is the server process's user + system time (\`/proc/<pid>/stat\`, all its threads) over the answered requests: the figure that does not move when the host slows down. For a baseline row, the spread is of its runs against their median.`,
-    `Host: steal ${results.host.stealPercent ?? '?'}% of all CPU time over the HTTP runs; the baselines' req/s spread ${results.host.baselineSpreadPercent}% (max − min over the median)${results.host.noisy ? ' — **a noisy run** (above 25%): read the CPU columns, not req/s' : ', a steady run (25% or less)'}.`,
+    `Each scenario ran ${results.host.pairs === 1 ? 'once, right after a run of its baseline' : `${results.host.pairs} times, each run right after a run of its baseline (baseline → scenario → baseline → scenario …)`}, ${results.host.seconds} s per run (payments: ${results.host.pairs === 1 ? 'every hold' : `1/${results.host.pairs} of the holds each run`}). req/s and CPU are the median of the runs; × baseline is the median of the pairs' ratios, min–max beside it. CPU µs/request is the server process's user + system time (\`/proc/<pid>/stat\`, all its threads) over the answered requests; it leaves out the steal time the kernel reports, but while the server keeps its core busy (server CPU %, = CPU/request × req/s) any slowdown not reported as steal raises it as much as it lowers req/s. For a baseline row, the spread is of its runs against their median.`,
+    `Host: steal ${results.host.stealPercent ?? '?'}% of all CPU time over the HTTP runs; the baselines' req/s spread ${results.host.baselineSpreadPercent}% (max − min over the median)${results.host.noisy ? ' — **a noisy run** (above 25%): its ratios are only as good as their min–max' : ', a steady run (25% or less)'}.`,
     '',
-    '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | steal % | p50 ms | p99 ms | answers |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | server CPU % | steal % | p50 ms | p99 ms | answers |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...results.http.map(
       (r) =>
-        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
+        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${r.cpuUsPerRequest === undefined ? '?' : Math.round((r.cpuUsPerRequest * r.requestsPerSecond) / 1e4)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
           .map(([key, count]) => `${key}: ${count.toLocaleString('en')}`)
           .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of a run, retried with their key` : ''} |`,
     ),
