@@ -56,16 +56,3 @@ test('a refusal after expiring what was due keeps the expiry: the engine stays h
   t.is((await engine.getReservation(ann, hold.id)).status, 'expired');
   await engine.close();
 });
-
-test('health is ok, then closing once close() starts; whenFailed does not settle on a normal close', async (t) => {
-  const { engine } = await startEngine();
-  t.deepEqual(engine.health, { status: 'ok' });
-  let failed = false;
-  void engine.whenFailed.then(() => (failed = true));
-  const closing = engine.close();
-  t.deepEqual(engine.health, { status: 'closing' });
-  await closing;
-  await rejects(t, engine.stats(), 'SHUTTING_DOWN');
-  await new Promise((resolve) => setImmediate(resolve));
-  t.false(failed);
-});

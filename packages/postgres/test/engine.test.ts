@@ -8,7 +8,7 @@ import { activeToken, manual, openEngine, rejects, START } from './helpers/engin
  * (packages/behaviour/test, every rule on both engines) does not check: what
  * the tables hold, positions between keeper steps, a token re-issued before a
  * step noticed the old one ended, stats and replayed answers read back from
- * the database, and the engine's life cycle.
+ * the database (the engine's life cycle is a behaviour test: lifecycle.test.ts).
  */
 const server = usePostgres(test);
 const fresh = () => createDatabase(server());
@@ -107,17 +107,4 @@ test('a schedule may name a concert loaded earlier', async (t) => {
 test('arguments are checked before the token', async (t) => {
   const { engine } = await openEngine(t, await fresh());
   await rejects(t, engine.reserve('', { scheduleId: '', seatNo: 1 }), 'VALIDATION_FAILED');
-});
-
-test('health is ok, then closing; commands after close are SHUTTING_DOWN; whenFailed stays pending', async (t) => {
-  const { engine } = await openEngine(t, await fresh());
-  t.deepEqual(engine.health, { status: 'ok' });
-  let failed = false;
-  void engine.whenFailed.then(() => (failed = true));
-  const closing = engine.close();
-  t.deepEqual(engine.health, { status: 'closing' });
-  await closing;
-  await rejects(t, engine.stats(), 'SHUTTING_DOWN');
-  await engine.close();
-  t.false(failed);
 });
