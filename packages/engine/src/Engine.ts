@@ -24,6 +24,10 @@ import type {
   TickReport,
   TokenWatcher,
   Wallet,
+  EngineObserver,
+  Room,
+  RoomChange,
+  RoomSettings,
 } from './types.js';
 
 /** A command on its way into the supervisor's mailbox, with where its answer goes. */
@@ -225,6 +229,18 @@ export class Engine implements UsherEngine {
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
   sweep(): Promise<void> {
     return this.#ask({ type: 'sweep' }).then(() => undefined);
+  }
+
+  room(): Promise<Room> {
+    return Promise.reject(new Error('room(): not built yet (issue 12)'));
+  }
+
+  updateRoom(_patch: Partial<RoomSettings>): Promise<RoomChange> {
+    return Promise.reject(new Error('updateRoom(): not built yet (issue 12)'));
+  }
+
+  observe(_observer: EngineObserver): () => void {
+    return () => undefined;
   }
 
   stats(): Promise<EngineStats> {

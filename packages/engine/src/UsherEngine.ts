@@ -4,12 +4,16 @@ import type {
   CatalogLoadResult,
   Concert,
   EngineHealth,
+  EngineObserver,
   EngineStats,
   IdempotencyOptions,
   IssuedToken,
   Payment,
   QueueToken,
   Reservation,
+  Room,
+  RoomChange,
+  RoomSettings,
   Schedule,
   SeatList,
   TickReport,
@@ -74,6 +78,12 @@ export interface UsherEngine {
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. */
   sweep(): Promise<void>;
   stats(): Promise<EngineStats>;
+  /** The waiting room's settings and counts (SPEC §9). */
+  room(): Promise<Room>;
+  /** Changes the room's settings (durable; at the next tick). Out-of-range values are `INVALID_ARGUMENT`. */
+  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange>;
+  /** Reports ticks and commits to `observer` until the returned function is called. */
+  observe(observer: EngineObserver): () => void;
   /** Stops, waits until everything answered is durable, and releases what it holds. Safe to call twice. */
   close(): Promise<void>;
 }

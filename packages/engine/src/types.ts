@@ -162,3 +162,42 @@ export interface TokenWatcher {
   /** No more updates will come: the token is active or expired (after its last update), or the engine is closing or failed. */
   end(): void;
 }
+
+/**
+ * The waiting room's live settings (SPEC §9), changed by an operator without
+ * a restart; durable, and taken into account at the next tick.
+ */
+export interface RoomSettings {
+  /** Nobody is admitted while true. */
+  readonly paused: boolean;
+  /** Tokens admitted per tick at most (starts as `queueAdmitPerTick`). */
+  readonly admitPerTick: number;
+  /** Active tokens at most (starts as `queueMaxActive`); lowering it throws nobody out. */
+  readonly maxActive: number;
+  /** ISO 8601 instant the sale opens at, or null when it is open. Before it, nobody is admitted and positions are null. */
+  readonly opensAt: string | null;
+  /** At `opensAt`, whether everyone who joined before it is put in a uniformly random (cryptographic, durable) order. */
+  readonly shuffle: boolean;
+}
+
+/** The room: its settings and its counts. */
+export interface Room extends RoomSettings {
+  readonly waiting: number;
+  readonly active: number;
+  /** Tokens ever admitted. */
+  readonly admittedTotal: number;
+}
+
+/** An operator's change: what was asked, the room before and after (for the audit log). */
+export interface RoomChange {
+  readonly before: Room;
+  readonly room: Room;
+}
+
+/** What an engine reports as it works, for metrics. Listeners must be quick and must not throw. */
+export interface EngineObserver {
+  /** A tick this process ran (as the keeper, for the PostgreSQL engine): how long it took and how many it admitted. */
+  tick?(report: { readonly durationMs: number; readonly admitted: number }): void;
+  /** A command's changes became durable: how long from its start to the durable answer. */
+  commit?(report: { readonly command: string; readonly durationMs: number }): void;
+}

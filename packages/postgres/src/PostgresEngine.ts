@@ -7,6 +7,10 @@ import {
   type Concert,
   type EngineConfig,
   type EngineHealth,
+  type EngineObserver,
+  type Room,
+  type RoomChange,
+  type RoomSettings,
   type EngineStats,
   type IdempotencyOptions,
   type IssuedToken,
@@ -579,6 +583,18 @@ export class PostgresEngine implements UsherEngine {
   /** Runs the safety sweep now, on this instance. */
   sweep(): Promise<void> {
     return this.#run((now) => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles })));
+  }
+
+  room(): Promise<Room> {
+    return Promise.reject(new Error('room(): not built yet (issue 12)'));
+  }
+
+  updateRoom(_patch: Partial<RoomSettings>): Promise<RoomChange> {
+    return Promise.reject(new Error('updateRoom(): not built yet (issue 12)'));
+  }
+
+  observe(_observer: EngineObserver): () => void {
+    return () => undefined;
   }
 
   stats(): Promise<EngineStats> {
