@@ -60,6 +60,7 @@ import {
 } from '@usher/engine/rules';
 import { nanoid } from 'nanoid';
 import type pg from 'pg';
+import { APPLY_KINDS, applySql, typedApply, type ApplyKind, type Assumptions, type TypedApply } from './applies.js';
 import { Batcher, Slots, type Outcome } from './batch.js';
 import { isConflict, isUnavailable, query, unavailable, USER_LOCKS, type Queryable } from './database.js';
 import { KeeperSession } from './KeeperSession.js';
@@ -80,16 +81,6 @@ import {
   type TokenRow,
   type ViewKind,
 } from './views.js';
-
-/** What `usher_apply` is told the decision assumed (see migration 002). */
-interface Assumptions {
-  readonly userId?: string;
-  readonly token?: string;
-  readonly heldByUser?: number;
-  readonly balance?: number;
-  readonly waitingTtlMs?: number;
-  readonly maxActive?: number;
-}
 
 /** One attempt of a command: the decision and what it assumed, or `again` to read the state once more. */
 type Attempt<A> = { readonly decision: Decision<A>; readonly assume: Assumptions } | 'again';
@@ -251,8 +242,9 @@ export class PostgresEngine implements UsherEngine {
   /** View reads, batched by kind (see {@link #read}). */
   readonly #viewBatches = new Map<string, Batcher<ViewItem, Record<string, unknown>>>();
   readonly #issueViews: Batcher<ViewItem, Record<string, unknown>>;
-  /** Decisions applied together (see {@link #applyMany}). */
+  /** Decisions applied together (see {@link #applyMany}), and those of the typed kinds (see {@link #applyTyped}). */
   readonly #applies: Batcher<ApplyItem, unknown>;
+  readonly #typedApplies = new Map<ApplyKind['name'], Batcher<TypedApply, Issued>>();
   #lastTickMs = 0;
   #maxTickMs = 0;
 
@@ -266,6 +258,9 @@ export class PostgresEngine implements UsherEngine {
     this.#db = { query: ((config: never, values: never) => slots.with(() => pool.query(config, values))) as Queryable['query'] };
     this.#issueViews = new Batcher((items) => this.#readIssueViews(this.#pool, items), { concurrency: BATCHES, max: READ_BATCH, slots });
     this.#applies = new Batcher((items) => this.#applyMany(items), { concurrency: BATCHES, max: APPLY_BATCH, slots });
+    for (const kind of Object.values(APPLY_KINDS)) {
+      this.#typedApplies.set(kind.name, new Batcher((items) => this.#applyTyped(this.#pool, kind, items), { concurrency: BATCHES, max: APPLY_BATCH, slots }));
+    }
     this.#ownsPool = options.ownsPool;
     this.#clock = options.clock;
     this.#lifecycles = lifecyclesFor(this.config);
@@ -733,6 +728,8 @@ export class PostgresEngine implements UsherEngine {
    * at the same time (see {@link #applyMany}); inside a transaction, on its own.
    */
   async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
+    const typed = typedApply(decision.changes, now, assume);
+    if (typed) return db === this.#db ? this.#typedApplies.get(typed.kind.name)!.submit(typed) : this.#applyTyped(db, typed.kind, [typed]).then(only);
     const changes = JSON.stringify(decision.changes);
     if (db === this.#db) return this.#applies.submit({ user: assume.userId ?? '', changes, now, assume: JSON.stringify(assume) });
     const { rows } = await query<{ result: unknown }>(db, 'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [changes, now, JSON.stringify(assume)]);
@@ -758,6 +755,25 @@ export class PostgresEngine implements UsherEngine {
     const outcomes: Outcome<unknown>[] = new Array(items.length);
     rows[0]!.results.forEach((result, k) => {
       outcomes[order[k]!] = 'r' in result ? { ok: true, value: result.r } : { ok: false, error: Object.assign(new Error(result.m), { code: result.e }) };
+    });
+    return outcomes;
+  }
+
+  /**
+   * Applies decisions of one typed kind (migration 006) in one statement, as
+   * {@link #applyMany} does: each in a subtransaction of its own, committed
+   * together, sorted by user.
+   */
+  async #applyTyped(db: Queryable, kind: ApplyKind, items: readonly TypedApply[]): Promise<Outcome<Issued>[]> {
+    const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
+    const args = kind.types.map((_, k) => order.map((i) => items[i]!.args[k]));
+    const { rows } = await query<{ o_err: string | null; o_msg: string | null; o_seq: string | null; o_gone: string | null; o_tick: string | null }>(db, applySql(kind), args);
+    const outcomes: Outcome<Issued>[] = new Array(items.length);
+    rows.forEach((row, k) => {
+      outcomes[order[k]!] =
+        row.o_err === null
+          ? { ok: true, value: row.o_seq === null ? {} : { seq: row.o_seq, gone: row.o_gone ?? 0, tick: row.o_tick ?? 0 } }
+          : { ok: false, error: Object.assign(new Error(row.o_msg ?? 'the apply failed'), { code: row.o_err }) };
     });
     return outcomes;
   }

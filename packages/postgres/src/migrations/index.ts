@@ -2,6 +2,7 @@ import { schema } from './001_schema.js';
 import { apply } from './002_apply.js';
 import { applyMany } from './003_apply_many.js';
 import { liveByUser } from './004_live_by_user.js';
+import { typedApply } from './006_typed_apply.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -20,4 +21,6 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'apply', sql: apply },
   { version: 3, name: 'apply_many', sql: applyMany },
   { version: 4, name: 'live_by_user', sql: liveByUser },
+  // 5 is the operator room's (issue 12).
+  { version: 6, name: 'typed_apply', sql: typedApply },
 ];
