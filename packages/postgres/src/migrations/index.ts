@@ -3,6 +3,7 @@ import { apply } from './002_apply.js';
 import { applyMany } from './003_apply_many.js';
 import { liveByUser } from './004_live_by_user.js';
 import { typedApply } from './006_typed_apply.js';
+import { activeBound } from './007_active_bound.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -23,4 +24,5 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: 'live_by_user', sql: liveByUser },
   // 5 is the operator room's (issue 12).
   { version: 6, name: 'typed_apply', sql: typedApply },
+  { version: 7, name: 'active_bound', sql: activeBound },
 ];
