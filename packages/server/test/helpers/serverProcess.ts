@@ -39,7 +39,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
     lines.on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
-      if (typeof entry.url === 'string') resolve(entry.url);
+      // In a cluster, workers say they are ready first; the primary announces the server once all of them are.
+      if (typeof entry.url === 'string' && String(entry.msg).startsWith('usher listening')) resolve(entry.url);
     });
     void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${stderr.trim() || JSON.stringify(logs.at(-1))}`)));
   });
