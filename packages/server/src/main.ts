@@ -53,6 +53,10 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on('SIGTERM', early);
   process.on('SIGINT', early);
+  // A cluster worker whose primary died (SIGKILL, say) must not live on as an orphan holding connections and
+  // perhaps the keeper's seat: it drains and exits as on SIGTERM.
+  const orphaned = () => early('SIGTERM');
+  if (cluster.isWorker) process.on('disconnect', orphaned);
   try {
     const running = await startServer(config, logger);
     let stopping: number | undefined;
@@ -79,8 +83,16 @@ async function serve(config: ServerConfig): Promise<void> {
     };
     process.off('SIGTERM', early);
     process.off('SIGINT', early);
+    process.off('disconnect', orphaned);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    if (cluster.isWorker) {
+      process.on('disconnect', () => {
+        if (stopping !== undefined) return;
+        logger.warn('the cluster primary is gone; draining and exiting');
+        stop('SIGTERM');
+      });
+    }
     // Announced once a signal already stops it gracefully (in a cluster, by the primary once every worker is up).
     const where = config.database !== undefined ? { database: 'postgres' } : { dataDir: config.dataDir };
     if (cluster.isWorker) {

@@ -1,9 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
+import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { invariantViolations } from '@usher/engine';
 import { readContents } from '@usher/postgres';
 import { createDatabase, usePostgres } from '@usher/testkit';
-import { client, eventually, startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
+import { client, eventually, runServerProcess, startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
 /**
  * SPEC §8 with real processes: server processes (each `WORKERS=1` or `2`,
@@ -39,6 +40,14 @@ async function cluster(t: ExecutionContext): Promise<Cluster> {
       return server;
     },
   };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
 async function assertInvariants(t: ExecutionContext, url: string): Promise<void> {
@@ -301,4 +310,64 @@ test.serial('an event stream on gateway A sees an admission decided by the keepe
   await reader.cancel();
   t.regex(text, /"status":"waiting","position":1/);
   t.regex(text, /"status":"active"/, 'the stream on a non-keeper gateway saw the admission');
+});
+
+test.serial('WORKERS=2: a worker that dies is replaced, and the gateway keeps answering meanwhile', async (t) => {
+  const { gateway } = await cluster(t);
+  const server = await gateway({ WORKERS: '2' });
+  const api = client(server.url);
+  const [first, second] = pidsOf(server).slice(1) as [number, number];
+  process.kill(first, 'SIGKILL');
+  t.is((await api('GET', '/ready')).status, 200, 'the other worker answers');
+  const replacement = await eventually(async () => pidsOf(server).slice(1).find((pid) => pid !== first && pid !== second), 15_000, 'a new worker');
+  t.log(`worker ${first} killed, ${replacement} took its place`);
+  t.true(server.logs.some((entry) => entry.msg === 'a worker died; starting another' && entry.pid === first));
+  for (let i = 0; i < 4; i++) t.is((await api('GET', '/ready')).status, 200);
+  server.process.kill('SIGTERM');
+  t.deepEqual(await server.exited, { code: 0, signal: null });
+});
+
+test.serial('a gateway started before its database answers 503 UNAVAILABLE, then comes up by itself; a wrong database name stops it at once', async (t) => {
+  const { url } = await cluster(t);
+  await postgres().stop('fast');
+  const port = await freePort();
+  const started = startServerProcess({ DATABASE_URL: url, LOG_LEVEL: 'info', QUEUE_TICK_MS: '100', PORT: String(port) });
+  // It listens first and answers 503 while it waits for the database.
+  const waiting = await eventually(async () => {
+    const answer = await client(`http://127.0.0.1:${port}`)('GET', '/ready').catch(() => undefined);
+    return answer?.status === 503 ? answer : undefined;
+  }, 15_000, 'a 503 while starting');
+  t.is(waiting.body.code, 'UNAVAILABLE');
+  await postgres().start();
+  const server = await started;
+  t.teardown(() => {
+    server.process.kill('SIGKILL');
+  });
+  t.true(server.logs.some((entry) => entry.msg === 'the database cannot be reached yet; trying again'), 'it waited for the database');
+  t.deepEqual((await client(server.url)('GET', '/ready')).body, { status: 'ready' });
+
+  const wrong = new URL(url);
+  wrong.pathname = '/no_such_database';
+  const refused = await runServerProcess({ DATABASE_URL: wrong.toString() });
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /usher cannot start: DATABASE_URL postgres:\/\/.*no_such_database.*does not exist/);
+});
+
+test.serial('WORKERS=2: when the primary is killed, its workers drain and exit instead of living on (and the keeper seat is freed)', async (t) => {
+  const { db, gateway } = await cluster(t);
+  const server = await gateway({ WORKERS: '2' });
+  const workers = pidsOf(server).slice(1);
+  t.is(workers.length, 2);
+  await eventually(async () => keeperPid(db), 10_000, 'a keeper');
+  server.process.kill('SIGKILL');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await eventually(async () => (workers.every((pid) => !alive(pid)) ? true : undefined), 15_000, 'the workers to exit');
+  t.is(await eventually(async () => ((await keeperPid(db)) === undefined ? 'free' : undefined), 10_000, 'the keeper seat to be free'), 'free');
 });
