@@ -1,9 +1,27 @@
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import request, { type Response } from 'supertest';
 import { SimulatedClock } from 'xstate';
 import * as z from 'zod';
-import { createEngine, MemoryStore, type CatalogInput, type Engine, type EngineConfig } from '@usher/engine';
+import { createEngine, MemoryStore, type CatalogInput, type EngineConfig, type StoreContents, type UsherEngine } from '@usher/engine';
 import { createApp, problemTable, schemas, type AppOptions, type ProblemCode } from '@usher/koa';
+import { createPostgresEngine, readContents } from '@usher/postgres';
+import { createDatabase, startPostgres, type PostgresServer } from '@usher/testkit';
+
+/**
+ * The engine under the app: the embedded one (memory store) unless
+ * `USHER_TEST_ENGINE=postgres`, which the files in `test/postgres/` set
+ * before importing a test file: the same HTTP tests then run against the
+ * PostgreSQL engine (a real server of their own, a database per test).
+ */
+const onPostgres = process.env['USHER_TEST_ENGINE'] === 'postgres';
+let postgres: Promise<PostgresServer> | undefined;
+const opened: UsherEngine[] = [];
+if (onPostgres) {
+  test.after.always(async () => {
+    await Promise.all(opened.map((engine) => engine.close().catch(() => undefined)));
+    await (await postgres)?.remove();
+  });
+}
 
 export const START = Date.UTC(2026, 10, 24);
 
@@ -21,9 +39,10 @@ export const catalog: CatalogInput = {
 
 export interface Api {
   readonly app: ReturnType<typeof createApp>;
-  readonly engine: Engine;
+  readonly engine: UsherEngine;
   readonly clock: SimulatedClock;
-  readonly store: MemoryStore;
+  /** What the engine holds durably now (the store's contents, or the database's). */
+  readonly contents: () => Promise<StoreContents>;
   readonly http: ReturnType<typeof request>;
   /** Unexpected errors the app emitted. */
   readonly faults: unknown[];
@@ -33,17 +52,24 @@ export interface Api {
 export async function startApi(options: { config?: Partial<EngineConfig>; app?: AppOptions } = {}): Promise<Api> {
   const clock = new SimulatedClock();
   clock.set(START);
-  const store = new MemoryStore();
-  const engine = await createEngine({
-    clock,
-    store,
-    config: { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config },
-  });
+  const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config };
+  let engine: UsherEngine;
+  let contents: () => Promise<StoreContents>;
+  if (onPostgres) {
+    const url = await createDatabase(await (postgres ??= startPostgres()));
+    engine = await createPostgresEngine({ connectionString: url, clock, config, poolSize: 8 });
+    opened.push(engine);
+    contents = () => readContents(url);
+  } else {
+    const store = new MemoryStore();
+    engine = await createEngine({ clock, store, config });
+    contents = async () => (await store.load())!;
+  }
   await engine.loadCatalog(catalog);
   const app = createApp(engine, options.app);
   const faults: unknown[] = [];
   app.on('error', (error) => faults.push(error));
-  return { app, engine, clock, store, http: request(app.callback()), faults };
+  return { app, engine, clock, contents, http: request(app.callback()), faults };
 }
 
 /** Waits, turn by turn of the event loop (no timers), until `check` holds. */
@@ -92,6 +118,6 @@ export function assertProblem(t: ExecutionContext, response: Response, code: Pro
 
 /** The durable state, to show that a refused request changed nothing. */
 export async function durable(api: Api): Promise<string> {
-  const contents = (await api.store.load())!;
+  const contents = await api.contents();
   return JSON.stringify(Object.entries(contents).map(([name, map]) => [name, [...map]]));
 }
