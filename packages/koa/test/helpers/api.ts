@@ -1,3 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import request, { type Response } from 'supertest';
 import { SimulatedClock } from 'xstate';
@@ -9,15 +16,29 @@ import { createDatabase, startPostgres, type PostgresServer } from '@usher/testk
 
 /**
  * The engine under the app: the embedded one (memory store) unless
- * `USHER_TEST_ENGINE=postgres`, which the files in `test/postgres/` set
- * before importing a test file: the same HTTP tests then run against the
- * PostgreSQL engine (a real server of their own, a database per test).
+ * `USHER_TEST_ENGINE` says otherwise, which the files in `test/postgres/`
+ * and `test/cluster/` set before importing a test file, so the same HTTP
+ * tests run again:
+ * - `postgres`: the app over the PostgreSQL engine (a real server of their
+ *   own, a database per test), still on the simulated clock;
+ * - `cluster`: the real server (`@usher/server`) as a child process with
+ *   `WORKERS=2` over that database, driven over HTTP on 127.0.0.1 on the wall
+ *   clock (its keeper ticks every 100 ms). Only tests that do not move the
+ *   clock can run so.
  */
-const onPostgres = process.env['USHER_TEST_ENGINE'] === 'postgres';
+const target = process.env['USHER_TEST_ENGINE'] ?? 'embedded';
+const onPostgres = target === 'postgres' || target === 'cluster';
+const servers: ChildProcess[] = [];
 let postgres: Promise<PostgresServer> | undefined;
 const opened: UsherEngine[] = [];
 if (onPostgres) {
   test.after.always(async () => {
+    await Promise.all(
+      servers.map(async (server) => {
+        server.kill('SIGTERM');
+        if (server.exitCode === null) await once(server, 'exit');
+      }),
+    );
     await Promise.all(opened.map((engine) => engine.close().catch(() => undefined)));
     await (await postgres)?.remove();
   });
@@ -55,6 +76,14 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
   const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config };
   let engine: UsherEngine;
   let contents: () => Promise<StoreContents>;
+  if (target === 'cluster') {
+    const url = await createDatabase(await (postgres ??= startPostgres()));
+    const http = request(await startCluster(url, config));
+    // Only for tick() (a step run from here, as any instance may) and stats(): the server's own keeper does the rest.
+    engine = await createPostgresEngine({ connectionString: url, config, keeper: false, poolSize: 6 });
+    opened.push(engine);
+    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [] };
+  }
   if (onPostgres) {
     const url = await createDatabase(await (postgres ??= startPostgres()));
     engine = await createPostgresEngine({ connectionString: url, clock, config, poolSize: 8 });
@@ -72,6 +101,39 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
   return { app, engine, clock, contents, http: request(app.callback()), faults };
 }
 
+/** The engine options the server's environment can set (SPEC §7), by variable. */
+const ENV: Partial<Record<keyof EngineConfig, string>> = {
+  holdTtlMs: 'HOLD_TTL_MS',
+  queueAdmitPerTick: 'QUEUE_ADMIT_PER_TICK',
+  queueMaxActive: 'QUEUE_MAX_ACTIVE',
+  tokenActiveTtlMs: 'TOKEN_ACTIVE_TTL_MS',
+  queueWaitingTtlMs: 'QUEUE_WAITING_TTL_MS',
+  maxHoldsPerUser: 'MAX_HOLDS_PER_USER',
+};
+
+/** Starts the real server, `WORKERS=2`, on `databaseUrl` with the test catalog; resolves to its URL once every worker is up. */
+async function startCluster(databaseUrl: string, config: Partial<EngineConfig>): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'usher-cluster-'));
+  const catalogFile = join(folder, 'catalog.json');
+  await writeFile(catalogFile, JSON.stringify(catalog));
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', LOG_LEVEL: 'info' };
+  for (const [option, variable] of Object.entries(ENV)) {
+    const value = config[option as keyof EngineConfig];
+    if (value !== undefined) env[variable] = String(value);
+  }
+  const main = fileURLToPath(new URL('../../../server/src/main.ts', import.meta.url));
+  const server = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(server);
+  const lines = createInterface({ input: server.stdout! });
+  return new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.url !== undefined && String(entry.msg).startsWith('usher listening')) resolve(entry.url);
+    });
+    server.once('exit', (code) => reject(new Error(`the server exited (${code}) before it listened`)));
+  });
+}
+
 /** Waits, turn by turn of the event loop (no timers), until `check` holds. */
 export async function until(check: () => Promise<boolean>, turns = 1_000): Promise<void> {
   for (let i = 0; i < turns; i++) {
@@ -87,6 +149,8 @@ export async function activeToken(api: Api, userId: string): Promise<string> {
   let token = issued.body as z.infer<typeof schemas.QueueToken>;
   while (token.status === 'waiting') {
     await api.engine.tick();
+    // On a real cluster the keeper's tick may run at the same moment: give it a turn.
+    if (target === 'cluster') await new Promise((resolve) => setTimeout(resolve, 20));
     token = (await api.http.get('/queue/tokens/current').set(bearer(token.token))).body;
   }
   return token.token;
