@@ -2,14 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
-/** Starts a server script as a child process, pinned to CPU 0 when `taskset` exists; resolves its URL. */
+/**
+ * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists (unless `pin: false`);
+ * resolves its URL once a line matches `ready` (default: the first line with a 127.0.0.1 URL).
+ */
 export async function startServer(
   script: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   nodeArgs: string[] = [],
+  options: { pin?: boolean; ready?: RegExp } = {},
 ): Promise<{ url: string; child: ChildProcess; output: string[] }> {
-  const pinned = await hasTaskset();
+  const pinned = options.pin !== false && (await hasTaskset());
   const command = pinned ? 'taskset' : process.execPath;
   const argv = pinned ? ['-c', '0', process.execPath, ...nodeArgs, script, ...args] : [...nodeArgs, script, ...args];
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
@@ -20,7 +24,7 @@ export async function startServer(
   return new Promise((resolve, reject) => {
     lines.on('line', (line) => {
       output.push(line);
-      const match = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      const match = (options.ready ?? /(http:\/\/127\.0\.0\.1:\d+)/).exec(line);
       if (match) resolve({ url: match[1]!, child, output });
     });
     child.once('exit', () => reject(new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`)));

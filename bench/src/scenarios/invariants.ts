@@ -1,4 +1,6 @@
+import type { StoreContents } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
+import { readContents } from '@usher/postgres';
 import { PRICE } from './usherServer.js';
 
 /** A broken invariant: the bench fails loudly. */
@@ -43,6 +45,15 @@ export async function checkStore(dataDir: string, ledger: Ledger, seatsPerSchedu
   const contents = await store.load();
   await store.close();
   check(contents !== null, 'the store is empty');
+  return checkContents(contents!, ledger, seatsPerSchedule);
+}
+
+/** The same checks on what a PostgreSQL-mode server's database durably holds. */
+export async function checkDatabase(databaseUrl: string, ledger: Ledger, seatsPerSchedule: Record<string, number>): Promise<Record<string, number>> {
+  return checkContents(await readContents(databaseUrl), ledger, seatsPerSchedule);
+}
+
+function checkContents(contents: StoreContents, ledger: Ledger, seatsPerSchedule: Record<string, number>): Record<string, number> {
   const claims = new Map<string, string>();
   const claimed = new Map<string, number>();
   for (const reservation of contents!.reservations.values()) {

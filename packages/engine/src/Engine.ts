@@ -231,6 +231,12 @@ export class Engine implements UsherEngine {
     return this.#ask({ type: 'sweep' }).then(() => undefined);
   }
 
+  ready(): Promise<void> {
+    const health = this.health;
+    if (health.status === 'failed') return Promise.reject(new EngineError('UNAVAILABLE', `the engine failed: ${health.reason}`));
+    return Promise.resolve();
+  }
+
   room(): Promise<Room> {
     return Promise.reject(new Error('room(): not built yet (issue 12)'));
   }

@@ -37,6 +37,12 @@ export interface UsherEngine {
   readonly health: EngineHealth;
   /** Resolves once the engine has failed for good (a restart is needed); stays pending otherwise. */
   readonly whenFailed: Promise<Error>;
+  /**
+   * Resolves when the engine can take commands now; rejects with an
+   * `EngineError` `UNAVAILABLE` when it cannot (failed; for the PostgreSQL
+   * engine, its database does not answer within a second). For readiness checks.
+   */
+  ready(): Promise<void>;
 
   /** Adds concerts and schedules. Entries that exist identically are skipped; conflicting ones are refused. */
   loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult>;

@@ -111,12 +111,15 @@ export function apiRoutes(
       method: 'get',
       path: '/ready',
       summary: 'Readiness: whether to send traffic here',
-      description: '200 only while the engine takes commands. 503 `UNAVAILABLE` once it failed, 503 `SHUTTING_DOWN` while the server drains or the engine closes.',
+      description:
+        '200 only while the engine takes commands. 503 `UNAVAILABLE` once it failed, or while its database (PostgreSQL mode) does not answer within a second; ' +
+        '503 `SHUTTING_DOWN` while the server drains or the engine closes.',
       bearer: false,
       success: { status: 200, schema: schemas.Ready, description: 'Taking requests' },
       errors: [],
       handle: async ({ engine }) => {
         requireHealthy(engine);
+        await engine.ready();
         return { body: { status: 'ready' } };
       },
     }),

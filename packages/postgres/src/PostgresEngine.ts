@@ -286,6 +286,30 @@ export class PostgresEngine implements UsherEngine {
     return this.#closing ? { status: 'closing' } : { status: 'ok' };
   }
 
+  /**
+   * Resolves when the database answers within a second, on the LISTEN
+   * connection (so a pool busy with commands does not make it look down);
+   * `UNAVAILABLE` otherwise, also while that connection is being re-opened.
+   */
+  async ready(): Promise<void> {
+    const listener = this.#listener;
+    if (this.#closing) throw new EngineError('UNAVAILABLE', 'the engine is closing');
+    if (!listener) throw unavailable(new Error('not connected to the database'));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        listener.query('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('connection timeout: the database did not answer within 1 s')), 1_000);
+        }),
+      ]);
+    } catch (error) {
+      throw unavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Whether this instance is the keeper now (holds the keeper lock). */
   get isKeeper(): boolean {
     return this.#keeper.held;

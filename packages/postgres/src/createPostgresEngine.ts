@@ -20,6 +20,8 @@ export interface PostgresEngineOptions {
   readonly clock?: Clock;
   /** Tunables; see `EngineConfig` for defaults. Every instance on one database should use the same. */
   readonly config?: Partial<EngineConfig>;
+  /** `application_name` of its connections (seen in `pg_stat_activity`), e.g. `usher-gateway-<pid>`. Default `usher`. */
+  readonly applicationName?: string;
   /** Whether this instance competes to be the keeper (ticks, expiry, sweep on its timers). Default true. */
   readonly keeper?: boolean;
 }
@@ -49,6 +51,7 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
     options.pool ??
     new pg.Pool({
       connectionString: options.connectionString,
+      application_name: options.applicationName ?? 'usher',
       max: poolSizeOf(options),
       // While PostgreSQL is unreachable a command waits at most this long for a connection, then answers UNAVAILABLE.
       connectionTimeoutMillis: 5_000,

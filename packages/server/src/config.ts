@@ -40,6 +40,15 @@ const Env = z.object({
   PORT: integer(0, 65_535, 3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
+  /** Distributed mode (SPEC §8): PostgreSQL is the system of record instead of DATA_DIR. */
+  DATABASE_URL: z
+    .string()
+    .refine((url) => URL.canParse(url) && /^postgres(ql)?:$/.test(new URL(url).protocol), { message: 'must be a postgres:// (or postgresql://) URL' })
+    .optional(),
+  /** Connections each process's pool opens at most (PostgreSQL mode); default 24 shared out among WORKERS. */
+  DATABASE_POOL_SIZE: wholeNumber(6, 1_000),
+  /** Gateway processes sharing the port (node:cluster); more than 1 needs DATABASE_URL. */
+  WORKERS: integer(1, 256, 1),
   CATALOG: z.string().min(1).optional(),
   HOLD_TTL_MS: engineOption('holdTtlMs'),
   HOLD_SWEEP_MS: engineOption('holdSweepMs'),
@@ -94,6 +103,10 @@ export interface ServerConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** PostgreSQL mode: where the database is and how many connections this process opens; `undefined`: the embedded lowdb store in `dataDir`. */
+  readonly database: { readonly url: string; readonly poolSize: number } | undefined;
+  /** Gateway processes to run (node:cluster when more than 1). */
+  readonly workers: number;
   readonly catalog: string | undefined;
   readonly fsync: boolean;
   readonly logLevel: string;
@@ -130,10 +143,22 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     throw new StartupError(`bad environment: ${problems}`);
   }
   const e = parsed.data;
+  if (e.WORKERS > 1 && e.DATABASE_URL === undefined) {
+    throw new StartupError(`bad environment: WORKERS=${e.WORKERS} needs DATABASE_URL: the embedded store (DATA_DIR) has one owner process; set DATABASE_URL=postgres://… to run several gateways, or unset WORKERS`);
+  }
+  if (e.DATABASE_POOL_SIZE !== undefined && e.DATABASE_URL === undefined) {
+    throw new StartupError('bad environment: DATABASE_POOL_SIZE is set but DATABASE_URL is not: it sizes the PostgreSQL pool');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     dataDir: e.DATA_DIR,
+    database:
+      e.DATABASE_URL === undefined
+        ? undefined
+        : // About 24 connections per machine serve PostgreSQL best: shared out among the workers, at least 6 each.
+          { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE ?? Math.max(6, Math.floor(24 / e.WORKERS)) },
+    workers: e.WORKERS,
     catalog: e.CATALOG,
     fsync: e.FSYNC === 'true',
     logLevel: e.LOG_LEVEL,
@@ -194,10 +219,10 @@ function httpLimits(e: z.infer<typeof Env>): HttpLimits {
  * Variables that look like one of usher's but are none: a known name with a
  * part missing or added (`HOLD_TTL`, `PORT_NUMBER`), one a letter or two off
  * (`QUEUE_MAX_ACTIV`, `DATADIR`), or one in usher's own families (`HOLD_…`,
- * `QUEUE_…`, `TOKEN_…`, `STREAM_…`, `SHUTDOWN_…`, `USHER_…`). Other variables
+ * `QUEUE_…`, `TOKEN_…`, `STREAM_…`, `SHUTDOWN_…`, `USHER_…`, `DATABASE_…`). Other variables
  * of the process (`HOME`, `HOSTNAME`, `HTTP_PROXY`) are not usher's business.
  */
-const FAMILIES = /^(HOLD|QUEUE|TOKEN|STREAM|SHUTDOWN|USHER)_/;
+const FAMILIES = /^(HOLD|QUEUE|TOKEN|STREAM|SHUTDOWN|USHER|DATABASE)_/;
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   const known = new Set(Object.keys(Env.shape));
   return Object.keys(env)

@@ -3,6 +3,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
+import { createPostgresEngine } from '@usher/postgres';
 import { decideLoadCatalog } from '@usher/engine/rules';
 import { createApp, HttpProblem, toProblem } from '@usher/koa';
 import { webPaths, webRoot } from '@usher/web';
@@ -123,13 +124,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         await closed;
         clearInterval(idle);
         clearTimeout(force);
-        const journal = store.stats;
+        const journal = store?.stats;
         // A failed engine answers nothing, stats included; its store is closed all the same.
         const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats().catch(() => ({ lastTickMs: undefined, maxTickMs: undefined, watchedTokens: undefined }));
         await engine.close();
         logger.info(
-          { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10, lastTickMs, maxTickMs, watchedTokens },
-          'store closed',
+          {
+            ...(journal !== undefined ? { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10 } : {}),
+            lastTickMs,
+            maxTickMs,
+            watchedTokens,
+          },
+          store !== undefined ? 'store closed' : 'engine closed',
         );
       })()),
   };
@@ -167,27 +173,43 @@ async function listen(server: Server, config: ServerConfig): Promise<void> {
   }
 }
 
-/** Opens the store in `DATA_DIR` and the engine on it; loads the catalog into an empty store. */
-async function openEngine(config: ServerConfig, catalog: { path: string; catalog: CatalogInput } | undefined, logger: Logger): Promise<{ store: LowdbStore; engine: UsherEngine }> {
-  let store: LowdbStore;
+/**
+ * Opens the engine: the lowdb store in `DATA_DIR`, or PostgreSQL at
+ * `DATABASE_URL` (waiting for it while it cannot be reached, requests
+ * answering 503 meanwhile); then loads the catalog into an empty one.
+ */
+async function openEngine(
+  config: ServerConfig,
+  catalog: { path: string; catalog: CatalogInput } | undefined,
+  logger: Logger,
+): Promise<{ store: LowdbStore | undefined; engine: UsherEngine }> {
+  let store: LowdbStore | undefined;
   let engine: UsherEngine;
-  try {
-    store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
-    engine = await createEngine({ store, config: config.engine });
-  } catch (error) {
-    throw new StartupError(`DATA_DIR ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  if (config.database !== undefined) {
+    engine = await openPostgres(config, config.database, logger);
+  } else {
+    try {
+      store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
+      engine = await createEngine({ store, config: config.engine });
+    } catch (error) {
+      throw new StartupError(`DATA_DIR ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
   }
+  const where = config.database !== undefined ? { database: redact(config.database.url) } : { dataDir: config.dataDir };
   try {
     const stats = await engine.stats();
     if (stats.concerts === 0) {
       const added = await engine.loadCatalog(catalog?.catalog ?? (JSON.parse(await readFile(demoCatalog, 'utf8')) as CatalogInput));
-      logger.info({ catalog: catalog?.path ?? String(demoCatalog), ...added }, 'catalog loaded');
+      // Gateways starting together may all find the database empty: the first load adds, the others find it there.
+      const message = added.concertsAdded + added.schedulesAdded > 0 ? 'catalog loaded' : 'catalog already loaded (by another gateway starting at the same time)';
+      logger.info({ catalog: catalog?.path ?? String(demoCatalog), ...added }, message);
     } else {
-      logger.info({ dataDir: config.dataDir, ...stats }, 'state restored');
+      logger.info({ ...where, ...stats }, 'state restored');
       if (catalog !== undefined) {
+        const holder = config.database !== undefined ? 'the database' : `DATA_DIR ${config.dataDir}`;
         logger.warn(
-          { catalog: catalog.path, dataDir: config.dataDir },
-          `CATALOG ${catalog.path} is not loaded: DATA_DIR ${config.dataDir} already holds a catalog (${stats.concerts} concerts), and CATALOG is loaded into an empty DATA_DIR only`,
+          { catalog: catalog.path, ...where },
+          `CATALOG ${catalog.path} is not loaded: ${holder} already holds a catalog (${stats.concerts} concerts), and CATALOG is loaded into an empty ${config.database !== undefined ? 'database' : 'DATA_DIR'} only`,
         );
       }
     }
@@ -219,4 +241,41 @@ async function readCatalog(path: string | undefined): Promise<{ path: string; ca
     throw new StartupError(`CATALOG ${path} is not a valid catalog: ${(error as Error).message}`, { cause: error });
   }
   return { path, catalog };
+}
+
+/**
+ * Opens the PostgreSQL engine. While the database cannot be reached it tries
+ * again (0.5 s, doubling up to 5 s) and the server answers 503 meanwhile: a
+ * gateway started before its database, or during a failover, comes up by
+ * itself (SIGTERM meanwhile stops it). A misconfigured `DATABASE_URL` (a
+ * wrong password, user or database name) is a start-up error at once.
+ */
+async function openPostgres(config: ServerConfig, database: { url: string; poolSize: number }, logger: Logger): Promise<UsherEngine> {
+  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+    try {
+      return await createPostgresEngine({
+        connectionString: database.url,
+        poolSize: database.poolSize,
+        config: config.engine,
+        applicationName: `usher-gateway-${process.pid}`,
+      });
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code !== 'UNAVAILABLE') {
+        throw new StartupError(`DATABASE_URL ${redact(database.url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+      logger.warn({ database: redact(database.url), err: error, retryInMs: delayMs }, 'the database cannot be reached yet; trying again');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/** The URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://…';
+  }
 }

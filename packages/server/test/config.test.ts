@@ -44,3 +44,20 @@ test('the usual variables of a process are not usher’s business', (t) => {
   const ambient = { HOME: '/root', HOSTNAME: 'box', HOSTTYPE: 'x86_64', PATH: '/bin', PWD: '/', TERM: 'xterm', USER: 'ann', LANG: 'C', HTTP_PROXY: 'http://proxy', HTTPS_PROXY: 'http://proxy', NODE_ENV: 'production', CI: 'true', LOGNAME: 'ann', SHELL: '/bin/sh', TMPDIR: '/tmp', GITHUB_TOKEN: 'x' };
   t.deepEqual(readConfig(ambient).warnings, []);
 });
+
+test('DATABASE_URL selects PostgreSQL, WORKERS needs it, and the pool is shared out among the workers', (t) => {
+  t.is(readConfig({}).database, undefined, 'the embedded store by default');
+  t.is(readConfig({}).workers, 1);
+  const url = 'postgres://usher:secret@db.internal:5432/usher';
+  t.deepEqual(readConfig({ DATABASE_URL: url }).database, { url, poolSize: 24 });
+  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '4' }).database, { url, poolSize: 6 });
+  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '8' }).database, { url, poolSize: 6 }, 'at least 6 each');
+  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '2', DATABASE_POOL_SIZE: '40' }).database, { url, poolSize: 40 });
+  t.is(readConfig({ DATABASE_URL: 'postgresql://h/db' }).database?.url, 'postgresql://h/db');
+  t.regex(t.throws(() => readConfig({ WORKERS: '2' }))!.message, /WORKERS=2 needs DATABASE_URL/);
+  t.regex(t.throws(() => readConfig({ WORKERS: '0', DATABASE_URL: url }))!.message, /WORKERS: /);
+  t.regex(t.throws(() => readConfig({ DATABASE_URL: 'mysql://h/db' }))!.message, /DATABASE_URL: must be a postgres:\/\//);
+  t.regex(t.throws(() => readConfig({ DATABASE_URL: 'not a url' }))!.message, /DATABASE_URL: /);
+  t.regex(t.throws(() => readConfig({ DATABASE_POOL_SIZE: '10' }))!.message, /DATABASE_POOL_SIZE is set but DATABASE_URL is not/);
+  t.deepEqual(readConfig({ DATABASE_URI: url }).warnings, ['DATABASE_URI is not a setting of usher and is ignored (did you mean DATABASE_URL?)']);
+});

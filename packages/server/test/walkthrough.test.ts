@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { startServerProcess } from './helpers/serverProcess.js';
+import { createDatabase, usePostgres } from '@usher/testkit';
+import { startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
 const run = promisify(execFile);
+const postgres = usePostgres(test);
 const README = new URL('../../../README.md', import.meta.url);
 
 /** The README's "whole flow with curl": the first `sh` block after its heading. */
@@ -30,12 +32,26 @@ test('the walk-through pastes into zsh: no comment line (zsh without interactive
   t.false(lines.some((line) => line.includes('!')), 'no `!`: interactive bash would expand it as history');
 });
 
-for (const shell of shells) {
-  test(`the README's walk-through runs twice in ${shell.name}: fresh keys, refusals shown, the replay marked, paid both times`, async (t) => {
-    const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-walkthrough-'));
-    t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-    const server = await startServerProcess({ DATA_DIR });
-    t.teardown(() => server.process.kill('SIGKILL'));
+/** The server as `pnpm start` runs it, and as a cluster over PostgreSQL: the walk-through is the same. */
+const servers: { name: string; start: (t: import('ava').ExecutionContext) => Promise<ServerProcess> }[] = [
+  {
+    name: '',
+    start: async (t) => {
+      const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-walkthrough-'));
+      t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+      return startServerProcess({ DATA_DIR });
+    },
+  },
+  {
+    name: ' against WORKERS=2 over PostgreSQL',
+    start: async () => startServerProcess({ DATABASE_URL: await createDatabase(postgres()), WORKERS: '2' }),
+  },
+];
+
+for (const [shell, where] of shells.flatMap((shell) => servers.map((server) => [shell, server] as const)).filter(([shell, where]) => shell.name === 'bash' || where.name === '')) {
+  test(`the README's walk-through runs twice in ${shell.name}${where.name}: fresh keys, refusals shown, the replay marked, paid both times`, async (t) => {
+    const server = await where.start(t);
+    t.teardown(() => server.process.kill('SIGTERM'));
     const block = (await walkThrough()).replace('U=http://127.0.0.1:3000', `U=${server.url}`);
     t.not(block.indexOf(server.url), -1, 'the block starts from U=http://127.0.0.1:3000');
     const users = new Set<string>();

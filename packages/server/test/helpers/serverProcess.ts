@@ -39,7 +39,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
     lines.on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
-      if (typeof entry.url === 'string') resolve(entry.url);
+      // In a cluster, workers say they are ready first; the primary announces the server once all of them are.
+      if (typeof entry.url === 'string' && String(entry.msg).startsWith('usher listening')) resolve(entry.url);
     });
     void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${stderr.trim() || JSON.stringify(logs.at(-1))}`)));
   });
@@ -63,12 +64,12 @@ export async function runServerProcess(env: Record<string, string>): Promise<{ c
 }
 
 /** Polls `check` until it returns a value (a real process has no simulated clock); fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5_000, what = 'the condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,0 +1,3 @@
+// The HTTP tests of catalog.test.ts, on the PostgreSQL engine.
+import './engine.js';
+import '../catalog.test.js';

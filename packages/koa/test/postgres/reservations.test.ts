@@ -1,0 +1,3 @@
+// The HTTP tests of reservations.test.ts, on the PostgreSQL engine.
+import './engine.js';
+import '../reservations.test.js';
