@@ -754,6 +754,8 @@ export class PostgresEngine implements UsherEngine {
   async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
     const typed = typedApply(decision.changes, now, assume);
     if (typed) return db === this.#db ? this.#typedApplies.get(typed.kind.name)!.submit(typed) : this.#applyTyped(db, typed.kind, [typed]).then(only);
+    // Issues at once keep the bound of active tokens (migration 7): only usher_issue_many issues.
+    if (decision.changes.some((change) => change.type === 'tokenIssued')) throw new Error('a token is issued by usher_issue_many only');
     const changes = JSON.stringify(decision.changes);
     if (db === this.#db) return this.#applies.submit({ user: assume.userId ?? '', changes, now, assume: JSON.stringify(assume) });
     const { rows } = await query<{ result: unknown }>(db, 'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [changes, now, JSON.stringify(assume)]);

@@ -76,7 +76,7 @@ export function viewSql(kind: ViewKind): string {
  * The issue view of many users at once (`$1` the users, `$2` each item's
  * `now`, `$3` `queueWaitingTtlMs`, `$4` `queueMaxActive`): the user's live
  * token, whether anyone waits, and (when nobody does) how many are active.
- * That is `active_bound` (migration 7) while it is under `maxActive`: then so
+ * That is `usher_active_bound()` (migration 7) while it is under `maxActive`: then so
  * is the number of active tokens, and the issue rule only compares the two.
  * At the bound, the live active tokens are counted, up to `maxActive`.
  */
@@ -84,7 +84,7 @@ export const ISSUE_VIEW = `SELECT q.i, tk.*, w.someone_waits,
     CASE WHEN NOT w.someone_waits THEN
       (SELECT CASE WHEN b.bound < $4 THEN b.bound
                    ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE status = 'active' AND expires_at > q.now LIMIT $4) a) END
-         FROM active_bound b WHERE b.id = 1)
+         FROM (SELECT usher_active_bound() AS bound) b)
     END AS active
   FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q (user_id, now, i)
   CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM tokens WHERE status = 'waiting' AND last_seen_at > q.now - $3::bigint) AS someone_waits) w
