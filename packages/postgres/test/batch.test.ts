@@ -1,0 +1,72 @@
+import test from 'ava';
+import { Batcher, Slots, type Outcome } from '../src/batch.js';
+
+/** A run function whose batches the test releases by hand. */
+function controlled<I>() {
+  const batches: { items: readonly I[]; finish: (outcomes: Outcome<string>[] | Error) => void }[] = [];
+  const run = (items: readonly I[]) =>
+    new Promise<readonly Outcome<string>[]>((resolve, reject) => {
+      batches.push({ items, finish: (outcomes) => (outcomes instanceof Error ? reject(outcomes) : resolve(outcomes)) });
+    });
+  return { batches, run };
+}
+
+const ok = (value: string): Outcome<string> => ({ ok: true, value });
+const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: unknown) => ({ error: (error as Error).message }));
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+test('items submitted while the batches run wait for the next batch, each answered with its own outcome', async (t) => {
+  const { batches, run } = controlled<number>();
+  const batcher = new Batcher(run, { concurrency: 1, max: 100, slots: new Slots(4) });
+  const first = settled(batcher.submit(1));
+  await tick();
+  const rest = [2, 3, 4].map((i) => settled(batcher.submit(i)));
+  await tick();
+  t.deepEqual(batches.map((batch) => batch.items), [[1]], 'an idle batcher runs an item at once, alone');
+  batches[0]!.finish([ok('one')]);
+  await tick();
+  t.deepEqual(batches.map((batch) => batch.items), [[1], [2, 3, 4]], 'what arrived meanwhile goes in one batch');
+  batches[1]!.finish([ok('two'), { ok: false, error: new Error('three failed') }, ok('four')]);
+  t.deepEqual(await Promise.all([first, ...rest]), [{ value: 'one' }, { value: 'two' }, { error: 'three failed' }, { value: 'four' }]);
+});
+
+test('a batch that throws fails its own items only; at most `concurrency` batches of `max` items run, each holding a slot', async (t) => {
+  const { batches, run } = controlled<number>();
+  const log: string[] = [];
+  const slots = new Slots(2);
+  const batcher = new Batcher(
+    (items: readonly number[]) => {
+      log.push(`batch ${items.join(',')}`);
+      return run(items);
+    },
+    { concurrency: 2, max: 2, slots },
+  );
+  const answers = [settled(batcher.submit(1))];
+  await tick();
+  answers.push(...[2, 3, 4, 5, 6, 7].map((i) => settled(batcher.submit(i))));
+  await tick();
+  t.deepEqual(batches.map((batch) => batch.items), [[1], [2, 3]], 'two batches at once, the second as large as allowed');
+  // Both slots are taken: other work waits for one, and gets the first freed.
+  void slots.with(async () => {
+    log.push('other');
+  });
+  await tick();
+  t.deepEqual(log, ['batch 1', 'batch 2,3']);
+  batches[0]!.finish(new Error('lost connection'));
+  await tick();
+  t.deepEqual(log, ['batch 1', 'batch 2,3', 'other', 'batch 4,5'], 'the freed slot went to the work that waited first');
+  batches[1]!.finish([ok('two'), ok('three')]);
+  batches[2]!.finish([ok('four'), ok('five')]);
+  await tick();
+  t.deepEqual(batches.at(-1)!.items, [6, 7]);
+  batches.at(-1)!.finish([ok('six'), ok('seven')]);
+  t.deepEqual(await Promise.all(answers), [
+    { error: 'lost connection' },
+    { value: 'two' },
+    { value: 'three' },
+    { value: 'four' },
+    { value: 'five' },
+    { value: 'six' },
+    { value: 'seven' },
+  ]);
+});
