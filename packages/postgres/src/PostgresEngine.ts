@@ -165,8 +165,10 @@ function isTokenArg(token: unknown): token is string {
  *
  * **A command** validates its arguments with the rule's checks, reads the
  * view the rule needs in one statement (READ COMMITTED, autocommit), calls the
- * rule, and applies the decision's changes in one statement (`usher_apply`),
- * each as a conditional write restating what the decision assumed. Commands
+ * rule, and applies the decision's changes in one statement (a typed
+ * function for holds, payments, charges and issues, see {@link typedApply};
+ * `usher_apply` for the rest), each as a conditional write restating what
+ * the decision assumed. Commands
  * of one kind running at once share those round trips: their views are read
  * in one statement, their decisions applied in one transaction (see
  * {@link Batcher}); a round trip here costs more than the reads. If another
