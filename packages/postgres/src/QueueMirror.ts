@@ -1,6 +1,7 @@
 import type { EngineConfig } from '@usher/engine';
-import { AdmissionRate } from '@usher/engine/rules';
+import { AdmissionRate, initialRoom, type RoomState } from '@usher/engine/rules';
 import { LineCounter } from './LineCounter.js';
+import { publishedRoom } from './room.js';
 
 /** One published keeper step, as stored in `queue_ticks`. */
 export interface TickRow {
@@ -11,15 +12,18 @@ export interface TickRow {
   readonly seqEnd: number;
   readonly departed: readonly number[];
   readonly admitted: number;
+  /** People waited and the room admitted (not paused, open): what the admission rate learns from. */
   readonly hadWaiting: boolean;
   readonly waiting: number;
   readonly active: number;
   readonly nextAbandonAt: number;
+  /** The room as the step left it. */
+  readonly room: RoomState;
 }
 
-export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at';
+export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
 
-export function tickRow(row: Record<string, unknown>): TickRow {
+export function tickRow(row: Record<string, unknown>, config: EngineConfig): TickRow {
   return {
     no: Number(row['no']),
     at: Number(row['at']),
@@ -32,6 +36,7 @@ export function tickRow(row: Record<string, unknown>): TickRow {
     waiting: Number(row['waiting']),
     active: Number(row['active']),
     nextAbandonAt: Number(row['next_abandon_at']),
+    room: publishedRoom(row['room'], config),
   };
 }
 
@@ -63,8 +68,13 @@ export class QueueMirror {
   lastRealTickAt = -Infinity;
   /** No waiting token can be abandoned before this (as of the last step). */
   nextAbandonAt = Infinity;
+  /** The room as of the last step (a room change publishes a step of its own). */
+  room: RoomState;
+  /** The last step that may have redrawn line numbers (an opening; or a reload, which cannot tell): rows read before it are stale. */
+  redrawn = 0;
 
   constructor(config: EngineConfig) {
+    this.room = initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
       tickMs: config.queueTickMs,
@@ -77,6 +87,7 @@ export class QueueMirror {
   load(last: TickRow | undefined, lines: readonly number[]): void {
     this.line.reset(lines, last?.lineEnd ?? 0);
     this.applied = last?.no ?? 0;
+    this.redrawn = this.applied;
     this.seqEnd = last?.seqEnd ?? 0;
     if (last) this.#note(last);
   }
@@ -106,5 +117,8 @@ export class QueueMirror {
   #note(row: TickRow): void {
     if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
     this.nextAbandonAt = row.nextAbandonAt;
+    if (row.room.admitPerTick !== this.room.admitPerTick || row.room.maxActive !== this.room.maxActive) this.rate.retune(row.room);
+    if (this.room.pendingOpening && !row.room.pendingOpening) this.redrawn = row.no;
+    this.room = row.room;
   }
 }

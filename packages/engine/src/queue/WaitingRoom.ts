@@ -3,11 +3,12 @@ import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import { queueTokenLifecycle } from '../machines/lifecycles.js';
 import type { QueueTokenEvent, QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
-import type { TokenRecord } from '../persistence/records.js';
+import type { CounterRecord, RoomRecord, TokenRecord } from '../persistence/records.js';
 import { DeadlineHeap } from '../timers/DeadlineHeap.js';
-import type { QueueToken } from '../types.js';
+import type { QueueToken, TokenEndReason } from '../types.js';
 import type { TokenState } from '../rules/changes.js';
-import { isAbandoned, tokenView, type Place } from '../rules/queue.js';
+import { isAbandoned, placeBeforeOpening, tokenView, type Place } from '../rules/queue.js';
+import { initialRoom, type LinePlace, type RoomState } from '../rules/room.js';
 import { AdmissionRate } from './AdmissionRate.js';
 import { RecencyList, type RecencyNode } from './RecencyList.js';
 import { WaitingLine } from './WaitingLine.js';
@@ -19,7 +20,8 @@ import { WaitingLine } from './WaitingLine.js';
 export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   readonly token: string;
   readonly userId: string;
-  readonly seq: number;
+  /** Place in line; the opening may redraw it (see {@link WaitingRoom.reorder}). */
+  seq: number;
   readonly issuedAt: number;
   status: QueueTokenState = queueTokenLifecycle.initial;
   /** Active: end of the active period. Expired: when the kept record is forgotten. */
@@ -46,27 +48,31 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
 
 /**
  * The waiting room: every queue token, the FIFO line of waiting ones, the
- * active set and its deadlines.
+ * active set and its deadlines, and the room's settings (SPEC §9).
  *
  * Costs: issue, poll, rank and abandon are O(log n) or better; an admission
- * tick is O(admitted); expiring is O(expired). Nothing scans the line.
+ * tick is O(admitted); expiring is O(expired). Nothing scans the line but
+ * the two events that end or redraw all of it: the opening and sold-out.
  */
 export class WaitingRoom {
   readonly #config: EngineConfig;
   readonly #tokens = new Map<string, TokenEntry>();
   /** The user's waiting or active token. */
   readonly #liveByUser = new Map<string, TokenEntry>();
-  readonly #line = new WaitingLine<TokenEntry>();
+  #line = new WaitingLine<TokenEntry>();
   /** Waiting tokens from least to most recently polled. */
   readonly #recency = new RecencyList<TokenEntry>();
   readonly #deadlines = new DeadlineHeap<TokenEntry>();
   /** Tokens expired by a payment, kept (in order) for idempotent replays. */
   readonly #kept = new Map<string, TokenEntry>();
   #active = 0;
+  #admittedTotal = 0;
+  #settings: RoomState;
   readonly rate: AdmissionRate;
 
   constructor(config: EngineConfig) {
     this.#config = config;
+    this.#settings = initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
       tickMs: config.queueTickMs,
@@ -81,6 +87,23 @@ export class WaitingRoom {
 
   get activeCount(): number {
     return this.#active;
+  }
+
+  /** Tokens ever admitted (durable: kept in the `counters` collection). */
+  get admittedTotal(): number {
+    return this.#admittedTotal;
+  }
+
+  /** The room's settings and state now. */
+  get settings(): RoomState {
+    return this.#settings;
+  }
+
+  /** The room's settings as the rules decided them. */
+  setRoom(room: RoomState, tx: ChangeSet): void {
+    this.#settings = room;
+    this.rate.retune(room);
+    tx.put('room', 'room', room);
   }
 
   find(token: string): TokenEntry | undefined {
@@ -104,6 +127,7 @@ export class WaitingRoom {
     this.#liveByUser.set(entry.userId, entry);
     if (state.status === 'active') {
       this.#admit(entry, state.expiresAt);
+      this.#countAdmitted(tx);
     } else {
       this.#line.push(entry, entry.seq);
       this.#recency.append(entry);
@@ -119,8 +143,10 @@ export class WaitingRoom {
     this.#recency.touch(entry);
   }
 
-  position(entry: TokenEntry): number {
-    return entry.status === 'waiting' ? this.#line.rank(entry.seq) : 0;
+  /** 1-based rank among waiting tokens, 0 once active; `null` while the room waits for its opening. */
+  position(entry: TokenEntry): number | null {
+    if (entry.status !== 'waiting') return 0;
+    return this.#settings.pendingOpening ? null : this.#line.rank(entry.seq);
   }
 
   /** Admits the first `count` waiting tokens (the rules chose how many), active until `expiresAt`. */
@@ -132,6 +158,36 @@ export class WaitingRoom {
       this.#admit(entry, expiresAt);
       tx.put('tokens', entry.token, entry.toJSON());
     }
+    if (count > 0) this.#countAdmitted(tx);
+  }
+
+  /** Ends every waiting token: nothing is left to sell. O(waiting). */
+  soldOut(tx: ChangeSet): void {
+    for (let entry = this.#line.shift(); entry; entry = this.#line.shift()) {
+      this.#fire(entry, 'SOLD_OUT');
+      this.#recency.remove(entry);
+      this.#forget(entry, tx);
+    }
+  }
+
+  /** The waiting line in order, for the opening. O(waiting). */
+  lineInOrder(): LinePlace[] {
+    const line: LinePlace[] = [];
+    for (const entry of this.#line.values()) line.push({ token: entry.token, place: entry.seq, issuedAt: entry.issuedAt });
+    return line;
+  }
+
+  /** The opening's order: `tokens[i]` takes place `places[i]` (line numbers reused); the line is rebuilt in O(waiting). */
+  reorder(tokens: readonly string[], places: readonly number[], tx: ChangeSet): void {
+    tokens.forEach((token, i) => {
+      const entry = this.#tokens.get(token)!;
+      if (entry.status !== 'waiting') throw new Error(`reorder: token ${token} is not waiting`);
+      entry.seq = places[i]!;
+      tx.put('tokens', entry.token, entry.toJSON());
+    });
+    const waiting = [...this.#line.values()].sort((a, b) => a.seq - b.seq);
+    this.#line = new WaitingLine<TokenEntry>();
+    for (const entry of waiting) this.#line.push(entry, entry.seq);
   }
 
   /** Moves an active token's deadline to `until` (later, as the rules decided). */
@@ -188,15 +244,25 @@ export class WaitingRoom {
     return Math.min(this.#deadlines.peekAt(), abandonAt);
   }
 
-  /** Where a token stands: its rank among waiting tokens (0 once active) and the wait that implies. */
-  placeOf(entry: TokenEntry): Place {
+  /** Where a token stands at `now`: its rank among waiting tokens (0 once active) and the wait that implies; before the opening, no rank. */
+  placeOf(entry: TokenEntry, now: number): Place {
     const position = this.position(entry);
+    if (position === null) return placeBeforeOpening(this.#settings, now, this.waitingCount, this.rate);
     return { position, estimatedWaitSeconds: this.rate.secondsFor(position) };
   }
 
-  /** The token as users see it; `position` may be passed when the caller has just ranked it. */
-  view(entry: TokenEntry, position = this.position(entry)): QueueToken {
-    return tokenView(entry, { position, estimatedWaitSeconds: this.rate.secondsFor(position) }, entry.lastSeenAt, this.#config);
+  /** The token as users see it at `now`. */
+  view(entry: TokenEntry, now: number, reason?: TokenEndReason): QueueToken {
+    return tokenView(entry, this.placeOf(entry, now), entry.lastSeenAt, this.#config, reason);
+  }
+
+  /** Restores the room's settings and its admitted count (a store from before they existed has neither: the configuration's room). */
+  restoreRoom(room: RoomRecord | undefined, admitted: CounterRecord | undefined): void {
+    if (room) {
+      this.#settings = { ...initialRoom(this.#config), ...room };
+      this.rate.retune(this.#settings);
+    }
+    this.#admittedTotal = admitted?.value ?? 0;
   }
 
   /**
@@ -235,7 +301,12 @@ export class WaitingRoom {
     this.purgeKept(now, tx);
   }
 
+  #countAdmitted(tx: ChangeSet): void {
+    tx.put('counters', 'admittedTotal', { value: this.#admittedTotal });
+  }
+
   #admit(entry: TokenEntry, expiresAt: number): void {
+    this.#admittedTotal++;
     this.#fire(entry, 'ADMIT');
     entry.expiresAt = expiresAt;
     this.#active++;
