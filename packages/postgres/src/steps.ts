@@ -297,8 +297,9 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
 async function stock(client: Queryable, now: number): Promise<Stock> {
   const { rows } = await client.query<{ paid: string | null; held: boolean; seats: string | null }>(
     `WITH taken AS (DELETE FROM paid_log RETURNING n),
-          counted AS (UPDATE room SET paid_seats = paid_seats + (SELECT coalesce(sum(n), 0) FROM taken) WHERE id = 1 RETURNING paid_seats)
-     SELECT (SELECT paid_seats FROM counted) AS paid,
+          added AS (SELECT coalesce(sum(n), 0) AS n FROM taken),
+          counted AS (UPDATE room SET paid_seats = paid_seats + added.n FROM added WHERE id = 1 AND added.n > 0 RETURNING paid_seats)
+     SELECT coalesce((SELECT paid_seats FROM counted), (SELECT paid_seats FROM room WHERE id = 1)) AS paid,
             EXISTS (SELECT 1 FROM reservations WHERE status = 'held' AND expires_at > $1) AS held,
             (SELECT sum(total_seats) FROM schedules) AS seats`,
     [now],
