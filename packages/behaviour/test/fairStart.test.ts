@@ -178,3 +178,51 @@ behaviour('opensAt: moving it later keeps the room closed; null opens a closed r
   await engine.tick();
   t.deepEqual((await positions(engine, first)).sort(), [1, 2, 3], 'drawn at the next tick');
 });
+
+behaviour('after the opening, those who leave the drawn part close up the places behind them; a second opening draws everyone still waiting again, durably', async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: { ...onePlace, queueWaitingTtlMs: 600_000 }, onDisk: true });
+  await issue(engine, ['holder']);
+  await engine.updateRoom({ opensAt: iso(START + 60_000) });
+  const first = await issue(engine, users('a', 40));
+  clock.set(START + 60_000);
+  await engine.tick();
+  const drawn = (await positions(engine, first)) as number[];
+
+  // Ten of the drawn stop polling and are abandoned; the others keep their order and close up.
+  const leaving = new Set(first.filter((_, i) => i % 4 === 0).map((token) => token.token));
+  const staying = first.filter((token) => !leaving.has(token.token));
+  clock.increment(400_000);
+  await positions(engine, staying);
+  clock.increment(200_000);
+  await engine.tick();
+  const closedUp = (await positions(engine, staying)) as number[];
+  const drawnOf = (token: QueueToken) => drawn[first.indexOf(token)]!;
+  const stayingDrawn = staying.map(drawnOf);
+  t.deepEqual(closedUp, stayingDrawn.map((place) => stayingDrawn.filter((other) => other <= place).length), 'ranks close up in the drawn order');
+  closedUp.forEach((position, i) => t.true(position <= stayingDrawn[i]!, 'and never go up'));
+
+  // The room closes again for a second wave; newcomers join; everyone waiting is drawn anew at the second opening.
+  await engine.updateRoom({ opensAt: iso(START + 900_000) });
+  t.true((await positions(engine, staying)).every((position) => position === null));
+  const second = await issue(engine, users('b', 20));
+  clock.set(START + 900_000);
+  await engine.tick();
+  const all = [...staying, ...second];
+  const redrawn = (await positions(engine, all)) as number[];
+  t.deepEqual([...redrawn].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1), 'one permutation of everyone waiting');
+  const restarted = await kit.restart();
+  t.deepEqual(await positions(restarted, all), redrawn, 'the second draw survives a restart');
+  await restarted.updateRoom({ maxActive: 6 });
+  t.is((await restarted.tick()).admitted, 5);
+  const views = await Promise.all(all.map((token) => restarted.getToken(token.token)));
+  t.deepEqual(
+    views.flatMap((view, i) => (view.status === 'active' ? [redrawn[i]] : [])).sort(),
+    [1, 2, 3, 4, 5],
+    'admitted in the drawn order',
+  );
+  t.deepEqual(
+    views.filter((view) => view.status === 'waiting').map((view) => view.position),
+    redrawn.filter((place) => place > 5).map((place) => place - 5),
+    'the others moved up by five',
+  );
+});

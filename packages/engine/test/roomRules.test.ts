@@ -1,14 +1,12 @@
-import { randomInt } from 'node:crypto';
 import test from 'ava';
 import {
   decideTick,
   decideUpdateRoom,
+  DrawnOrder,
   initialRoom,
   lifecyclesFor,
-  openingOrder,
+  newDrawSeed,
   resolveConfig,
-  shuffled,
-  type LinePlace,
   type RoomState,
 } from '@usher/engine/rules';
 
@@ -16,30 +14,31 @@ const config = resolveConfig({ queueAdmitPerTick: 5, queueMaxActive: 10 });
 const lifecycles = lifecyclesFor(config);
 const NOW = 1_000_000;
 
-test('shuffled draws every order of three equally often (χ², 6,000 draws from crypto.randomInt)', (t) => {
+const orderOf = (drawn: DrawnOrder) => Array.from({ length: drawn.draw.to - drawn.draw.from + 1 }, (_, i) => drawn.placeAt(drawn.draw.from + i));
+
+test('a draw is a permutation of its places, the same one from the same seed, and leaves the others where they are', (t) => {
+  const draw = { seed: newDrawSeed(), from: 101, to: 1_100 };
+  const drawn = new DrawnOrder(draw);
+  const order = orderOf(drawn);
+  t.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 1_000 }, (_, i) => 101 + i));
+  for (let place = 101; place <= 1_100; place++) t.is(drawn.placeAt(drawn.slotOf(place)), place);
+  t.deepEqual(orderOf(new DrawnOrder({ ...draw })), order, 'replayed from the seed: the same order (a restart, another engine)');
+  t.notDeepEqual(orderOf(new DrawnOrder({ ...draw, seed: newDrawSeed() })), order);
+  t.is(drawn.slotOf(100), 100);
+  t.is(drawn.slotOf(1_101), 1_101);
+  t.throws(() => new DrawnOrder({ ...draw, seed: 'abc' }), { instanceOf: TypeError });
+});
+
+test('over fresh seeds, every order of three comes up equally often (χ², 6,000 draws)', (t) => {
   const counts = new Map<string, number>();
   for (let i = 0; i < 6_000; i++) {
-    const key = shuffled(['a', 'b', 'c'], randomInt).join('');
+    const key = orderOf(new DrawnOrder({ seed: newDrawSeed(), from: 1, to: 3 })).join('');
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   t.is(counts.size, 6);
   const chi2 = [...counts.values()].reduce((sum, n) => sum + (n - 1_000) ** 2 / 1_000, 0);
   t.log(`χ² = ${chi2.toFixed(2)} with 5 degrees of freedom`);
   t.true(chi2 < 30, `χ² = ${chi2} (p < 1e-5 above 30)`);
-});
-
-test('openingOrder: those who joined before the cut go first, in the drawn order; later joiners keep their order behind, even interleaved', (t) => {
-  // Place numbers as an engine has them (gaps where someone left); c joined after the cut but holds an earlier place.
-  const line: LinePlace[] = [
-    { token: 'a', place: 3, issuedAt: 10 },
-    { token: 'c', place: 4, issuedAt: 100 },
-    { token: 'b', place: 7, issuedAt: 20 },
-    { token: 'd', place: 8, issuedAt: 200 },
-  ];
-  const identity = (max: number) => max - 1; // Fisher–Yates swapping each item with itself
-  t.deepEqual(openingOrder(line, 50, true, identity), { type: 'lineReordered', tokens: ['a', 'b', 'c'], places: [3, 4, 7] });
-  t.deepEqual(openingOrder(line, 50, false, () => 0), { type: 'lineReordered', tokens: ['a', 'b', 'c'], places: [3, 4, 7] });
-  t.is(openingOrder(line, 5, true, randomInt), undefined, 'nobody before the cut: nothing moves');
 });
 
 test('decideUpdateRoom: opensAt ahead closes the room; behind, it only records it on an open room; null on a closed room opens it now', (t) => {
@@ -55,19 +54,23 @@ test('decideUpdateRoom: opensAt ahead closes the room; behind, it only records i
 
 test('decideTick: sold out ends the line before anything else; a due opening draws, then admits; paused or closed admits nobody', (t) => {
   const stock = { totalSeats: 10, heldSeats: 0, paidSeats: 3 };
-  const line: LinePlace[] = [1, 2, 3].map((place) => ({ token: `t${place}`, place, issuedAt: NOW - 10 }));
+  const seed = () => 'cd'.repeat(32);
   const closed: RoomState = { ...initialRoom(config), opensAt: NOW, pendingOpening: true };
-  const opening = decideTick({ room: closed, waiting: 3, active: 0, stock, line }, NOW, lifecycles, randomInt);
-  t.deepEqual(opening.changes.map((change) => change.type), ['lineReordered', 'roomChanged', 'tokensAdmitted']);
+  const opening = decideTick({ room: closed, waiting: 3, active: 0, stock, opening: { from: 7, to: 9 } }, NOW, lifecycles, seed);
+  t.deepEqual(opening.changes.map((change) => change.type), ['roomChanged', 'tokensAdmitted']);
+  t.like(opening.changes[0], { room: { pendingOpening: false, draw: { seed: seed(), from: 7, to: 9 } } });
   t.like(opening.answer, { admitted: 3, opened: true, observed: true });
-  t.throws(() => decideTick({ room: closed, waiting: 3, active: 0, stock }, NOW, lifecycles, randomInt), { instanceOf: TypeError }, 'the line is needed');
-  t.like(decideTick({ room: closed, waiting: 3, active: 0, stock }, NOW - 1, lifecycles, randomInt), { changes: [], answer: { admitted: 0, observed: false } });
+  const inOrder = decideTick({ room: { ...closed, shuffle: false }, waiting: 3, active: 0, stock, opening: { from: 7, to: 9 } }, NOW, lifecycles, seed);
+  t.like(inOrder.changes[0], { room: { pendingOpening: false, draw: null } }, 'shuffle false: no draw');
+  t.throws(() => decideTick({ room: closed, waiting: 3, active: 0, stock }, NOW, lifecycles, seed), { instanceOf: TypeError }, 'the range is needed');
+  t.like(decideTick({ room: closed, waiting: 3, active: 0, stock }, NOW - 1, lifecycles, seed), { changes: [], answer: { admitted: 0, observed: false } });
 
-  const soldOut = decideTick({ room: closed, waiting: 3, active: 0, stock: { totalSeats: 10, heldSeats: 0, paidSeats: 10 }, line }, NOW, lifecycles, randomInt);
+  const soldOut = decideTick({ room: closed, waiting: 3, active: 0, stock: { totalSeats: 10, heldSeats: 0, paidSeats: 10 }, opening: { from: 7, to: 9 } }, NOW, lifecycles, seed);
   t.deepEqual(soldOut.changes.map((change) => change.type), ['tokensSoldOut', 'roomChanged']);
   t.like(soldOut.answer, { admitted: 0, soldOut: 3 });
+  t.like(soldOut.changes[1], { room: { soldOut: true, draw: null } }, 'nobody left to draw');
 
   const paused = { ...initialRoom(config), paused: true };
-  t.like(decideTick({ room: paused, waiting: 3, active: 0, stock }, NOW, lifecycles, randomInt), { changes: [], answer: { admitted: 0, observed: false } });
-  t.like(decideTick({ room: { ...initialRoom(config), maxActive: 2 }, waiting: 3, active: 4, stock }, NOW, lifecycles, randomInt).answer, { admitted: 0 });
+  t.like(decideTick({ room: paused, waiting: 3, active: 0, stock }, NOW, lifecycles, seed), { changes: [], answer: { admitted: 0, observed: false } });
+  t.like(decideTick({ room: { ...initialRoom(config), maxActive: 2 }, waiting: 3, active: 4, stock }, NOW, lifecycles, seed).answer, { admitted: 0 });
 });

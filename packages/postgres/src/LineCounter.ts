@@ -80,6 +80,27 @@ export class LineCounter {
     return true;
   }
 
+  /**
+   * Moves who is at each slot of `from..to` to `move(slot)`, a permutation
+   * of `from..to` (the opening's draw: slots are then places in the drawn
+   * order). O(window).
+   */
+  permute(from: number, to: number, move: (slot: number) => number): void {
+    const moved = new Uint8Array(to - from + 1);
+    const present = this.#present;
+    for (let slot = from; slot <= to; slot++) {
+      const i = slot - this.#base;
+      if (i >= 0 && i < present.length && present[i] === 1) moved[move(slot) - from] = 1;
+    }
+    for (let slot = from; slot <= to; slot++) {
+      const i = slot - this.#base;
+      if (i >= 0 && i < present.length) present[i] = moved[slot - from]!;
+    }
+    this.#head = 0;
+    while (this.#head <= this.#end - this.#base && present[this.#head] === 0) this.#head++;
+    this.#rebuild(present.length);
+  }
+
   /** 1-based rank of `line` among those in line, or 0 when it is not in line. */
   rank(line: number): number {
     const slot = line - this.#base;

@@ -913,8 +913,6 @@ export class PostgresEngine implements UsherEngine {
   /** {@link #placeOf} from what this instance has applied; `undefined` when that is not enough. Before the opening, no rank. */
   #placeNow(row: TokenRow, now: number): Place | undefined {
     if (this.#mirror.room.pendingOpening) return this.#beforeOpening(now);
-    // Read before the opening redrew the line numbers: the row's number is not the token's any more.
-    if (Number(row.tick) < this.#mirror.redrawn) return undefined;
     if (row.line === null) {
       // Read against another step than the one applied: the token may have a line by now.
       if (Number(row.tick) !== this.#mirror.applied) return undefined;
@@ -922,7 +920,7 @@ export class PostgresEngine implements UsherEngine {
     }
     const line = Number(row.line);
     if (line > this.#mirror.line.end) return undefined;
-    const position = this.#mirror.line.rank(line);
+    const position = this.#mirror.rank(line);
     return position === 0 ? undefined : this.#place(position);
   }
 

@@ -1,5 +1,5 @@
 import type { EngineConfig } from '@usher/engine';
-import { AdmissionRate, initialRoom, type RoomState } from '@usher/engine/rules';
+import { AdmissionRate, drawnOrder, initialRoom, type DrawnOrder, type RoomState } from '@usher/engine/rules';
 import { LineCounter } from './LineCounter.js';
 import { publishedRoom } from './room.js';
 
@@ -70,8 +70,8 @@ export class QueueMirror {
   nextAbandonAt = Infinity;
   /** The room as of the last step (a room change publishes a step of its own). */
   room: RoomState;
-  /** The last step that may have redrawn line numbers (an opening; or a reload, which cannot tell): rows read before it are stale. */
-  redrawn = 0;
+  /** The room's draw as a permutation: {@link line} counts slots (places in the drawn order), not line numbers. */
+  #drawn: DrawnOrder | undefined;
 
   constructor(config: EngineConfig) {
     this.room = initialRoom(config);
@@ -85,11 +85,22 @@ export class QueueMirror {
 
   /** Starts from a snapshot: the last step and the lines in line then. */
   load(last: TickRow | undefined, lines: readonly number[]): void {
-    this.line.reset(lines, last?.lineEnd ?? 0);
+    const draw = last?.room.draw;
+    this.#drawn = draw ? drawnOrder(draw) : undefined;
+    const slots = this.#drawn ? Float64Array.from(lines, (line) => this.#drawn!.slotOf(line)).sort() : lines;
+    this.line.reset(Array.from(slots), last?.lineEnd ?? 0);
     this.applied = last?.no ?? 0;
-    this.redrawn = this.applied;
     this.seqEnd = last?.seqEnd ?? 0;
     if (last) this.#note(last);
+  }
+
+  /** 1-based rank of `line` in line (in the drawn order, if any), or 0 when it is not in line. */
+  rank(line: number): number {
+    return this.line.rank(this.#slotOf(line));
+  }
+
+  #slotOf(line: number): number {
+    return this.#drawn ? this.#drawn.slotOf(line) : line;
   }
 
   /** Applies the next step; `false` when `row` is not the next one (the caller reloads). */
@@ -97,7 +108,9 @@ export class QueueMirror {
     if (row.no <= this.applied) return true;
     if (row.no !== this.applied + 1) return false;
     this.line.extendTo(row.lineEnd);
-    for (const line of row.departed) this.line.remove(line);
+    const draw = row.room.draw;
+    if (draw && draw.seed !== this.#drawn?.draw.seed) this.#redraw(drawnOrder(draw));
+    for (const line of row.departed) this.line.remove(this.#slotOf(line));
     if (row.real && row.hadWaiting) this.rate.observe(row.admitted);
     this.applied = row.no;
     this.seqEnd = row.seqEnd;
@@ -114,11 +127,23 @@ export class QueueMirror {
     return this.line.size > 0 && now >= this.nextAbandonAt && now >= this.lastRealTickAt + tickMs;
   }
 
+  /**
+   * The opening drew a new order: who is in line moves from the old slots to
+   * the new ones. The two draws together cover `from..to`: the new one covers
+   * every line still waiting from the old one.
+   */
+  #redraw(next: DrawnOrder): void {
+    const previous = this.#drawn;
+    const from = Math.min(next.draw.from, previous?.draw.from ?? Infinity);
+    const to = Math.max(next.draw.to, previous?.draw.to ?? -Infinity);
+    this.line.permute(from, to, (slot) => next.slotOf(previous ? previous.placeAt(slot) : slot));
+    this.#drawn = next;
+  }
+
   #note(row: TickRow): void {
     if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
     this.nextAbandonAt = row.nextAbandonAt;
     if (row.room.admitPerTick !== this.room.admitPerTick || row.room.maxActive !== this.room.maxActive) this.rate.retune(row.room);
-    if (this.room.pendingOpening && !row.room.pendingOpening) this.redrawn = row.no;
     this.room = row.room;
   }
 }

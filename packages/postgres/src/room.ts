@@ -7,12 +7,17 @@ export interface RoomRow {
   readonly room: RoomState;
   readonly admittedTotal: number;
   readonly paidSeats: number;
+  /** The keeper's admissions in drawn order have passed every slot before this one (`draw.from` at first). */
+  readonly drawCursor: number;
 }
 
-export const ROOM_COLUMNS = 'paused, admit_per_tick, max_active, opens_at, shuffle, pending_opening, sold_out, admitted_total, paid_seats';
+export const ROOM_COLUMNS =
+  'paused, admit_per_tick, max_active, opens_at, shuffle, pending_opening, sold_out, admitted_total, paid_seats, draw_seed, draw_from, draw_to, draw_cursor';
 
 export function roomRow(row: Record<string, unknown>): RoomRow {
   const opensAt = row['opens_at'];
+  const seed = row['draw_seed'];
+  const draw = typeof seed === 'string' ? { seed, from: Number(row['draw_from']), to: Number(row['draw_to']) } : null;
   return {
     room: {
       paused: row['paused'] === true,
@@ -22,9 +27,11 @@ export function roomRow(row: Record<string, unknown>): RoomRow {
       shuffle: row['shuffle'] === true,
       pendingOpening: row['pending_opening'] === true,
       soldOut: row['sold_out'] === true,
+      draw,
     },
     admittedTotal: Number(row['admitted_total'] ?? 0),
     paidSeats: Number(row['paid_seats'] ?? 0),
+    drawCursor: draw ? Math.max(draw.from, Number(row['draw_cursor'] ?? draw.from)) : 0,
   };
 }
 
@@ -47,14 +54,17 @@ export async function ensureRoom(db: Queryable, config: EngineConfig): Promise<v
 /** Reads the room (inside a step, under the step lock, it cannot change until the commit). */
 export async function readRoom(db: Queryable, config: EngineConfig): Promise<RoomRow> {
   const { rows } = await db.query(`SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1`);
-  return rows[0] ? roomRow(rows[0]) : { room: initialRoom(config), admittedTotal: 0, paidSeats: 0 };
+  return rows[0] ? roomRow(rows[0]) : { room: initialRoom(config), admittedTotal: 0, paidSeats: 0, drawCursor: 0 };
 }
 
-/** Writes the room's settings and state as the rules decided them (the counters move on their own). */
+/** Writes the room's settings and state as the rules decided them (the counters move on their own); a new draw starts its cursor. */
 export async function writeRoom(db: Queryable, room: RoomState): Promise<void> {
+  const { draw } = room;
   await db.query(
-    `UPDATE room SET paused = $1, admit_per_tick = $2, max_active = $3, opens_at = $4, shuffle = $5, pending_opening = $6, sold_out = $7
+    `UPDATE room SET paused = $1, admit_per_tick = $2, max_active = $3, opens_at = $4, shuffle = $5, pending_opening = $6, sold_out = $7,
+                     draw_cursor = CASE WHEN draw_seed IS DISTINCT FROM $8::text THEN $9::bigint ELSE draw_cursor END,
+                     draw_seed = $8, draw_from = $9, draw_to = $10
       WHERE id = 1`,
-    [room.paused, room.admitPerTick, room.maxActive, room.opensAt, room.shuffle, room.pendingOpening, room.soldOut],
+    [room.paused, room.admitPerTick, room.maxActive, room.opensAt, room.shuffle, room.pendingOpening, room.soldOut, draw?.seed ?? null, draw?.from ?? null, draw?.to ?? null],
   );
 }

@@ -1,14 +1,16 @@
-import { randomInt } from 'node:crypto';
 import type { EngineConfig, ReservationRecord, TickReport } from '@usher/engine';
 import {
   decideExpireHold,
   decideTick,
   decideUpdateRoom,
+  drawnOrder,
   isAbandoned,
   isOpeningDue,
+  newDrawSeed,
   statusAt,
+  type Draw,
   type Lifecycles,
-  type LinePlace,
+  type OpeningRange,
   type RoomState,
   type StateChange,
   type Stock,
@@ -111,13 +113,13 @@ async function expireHolds(client: Queryable, now: number, lifecycles: Lifecycle
  * 3. waiting tokens not polled for `waitingTtl` are abandoned (forgotten);
  * 4. arrivals (waiting tokens without a line) get the next line numbers, in `seq` order;
  * 5. a scheduler tick decides with the room (`decideTick`): sold out ends every waiting
- *    token; a due opening redraws the line numbers of those who joined before it; unless
- *    paused or before the opening, it admits the decided count, first in line first;
+ *    token; a due opening draws the order of those who joined before it (a seed and a range
+ *    of line numbers, kept in the room row: no token is rewritten); unless paused or before
+ *    the opening, it admits the decided count, first in line first (in the drawn order);
  * 6. the step is published: a `queue_ticks` row (lines given, lines that left, the room) and a `NOTIFY`.
  *
  * Costs: O(expired + abandoned + arrivals + admitted + payments since the last tick), each by
- * an index; nothing scans the line, but the two events that end or redraw all of it (sold-out
- * and the opening), once each.
+ * an index; nothing scans the line (sold-out, which ends all of it, deletes every waiting row once).
  */
 export async function runStep(client: Queryable, now: number, options: StepOptions): Promise<{ report: TickReport; tick: TickRow; outcome: TickOutcome | undefined }> {
   return inTransaction(client, options.epoch, () => step(client, now, options));
@@ -207,7 +209,9 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
 
   const activeNow = await client.query<{ count: string }>(`SELECT count(*) AS count FROM tokens WHERE status = 'active' AND expires_at > $1`, [now]);
   let active = Number(activeNow.rows[0]!.count);
-  let { room } = await readRoom(client, config);
+  const read = await readRoom(client, config);
+  let { room } = read;
+  let cursor = read.drawCursor;
   let hadWaiting = false;
   let admitted = 0;
   let outcome: TickOutcome | undefined;
@@ -217,9 +221,9 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
       waiting,
       active,
       stock: await stock(client, now),
-      ...(isOpeningDue(room, now) ? { line: await lineInOrder(client) } : {}),
+      ...(isOpeningDue(room, now) ? { opening: await openingRange(client, room.opensAt!) } : {}),
     };
-    const decision = decideTick(view, now, lifecycles, randomInt);
+    const decision = decideTick(view, now, lifecycles, newDrawSeed);
     outcome = decision.answer;
     hadWaiting = outcome.observed;
     for (const change of decision.changes as StateChange[]) {
@@ -234,24 +238,17 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
           }
           break;
         }
-        case 'lineReordered':
-          await reorder(client, change.tokens, change.places);
-          break;
         case 'roomChanged':
           await writeRoom(client, change.room);
+          if (change.room.draw && change.room.draw.seed !== room.draw?.seed) cursor = change.room.draw.from;
           room = change.room;
           break;
         case 'tokensAdmitted': {
-          const admit = await client.query<{ line: string }>(
-            `UPDATE tokens SET status = 'active', expires_at = $2
-              WHERE token IN (SELECT token FROM tokens WHERE status = 'waiting' ORDER BY line LIMIT $1 FOR UPDATE)
-                AND status = 'waiting'
-              RETURNING line`,
-            [change.count, change.expiresAt],
-          );
-          for (const { line } of admit.rows) departed.push(Number(line));
-          admitted += admit.rowCount ?? 0;
-          await client.query(`UPDATE room SET admitted_total = admitted_total + $1 WHERE id = 1`, [admit.rowCount ?? 0]);
+          const result = await admitFirst(client, change.count, change.expiresAt, room.draw, cursor);
+          departed.push(...result.lines);
+          admitted += result.lines.length;
+          cursor = result.cursor;
+          await client.query(`UPDATE room SET admitted_total = admitted_total + $1, draw_cursor = $2 WHERE id = 1`, [result.lines.length, room.draw ? cursor : null]);
           break;
         }
         default:
@@ -308,28 +305,61 @@ async function stock(client: Queryable, now: number): Promise<Stock> {
   return { totalSeats: Number(row?.seats ?? 0), heldSeats: row?.held ? 1 : 0, paidSeats: Number(row?.paid ?? 0) };
 }
 
-/** The waiting line in order, for the opening (every waiting token has a line within a step). O(waiting), once. */
-async function lineInOrder(client: Queryable): Promise<LinePlace[]> {
-  const { rows } = await client.query<{ token: string; line: string; issued_at: string }>(
-    `SELECT token, line, issued_at FROM tokens WHERE status = 'waiting' ORDER BY line`,
+/** What an opening at `cut` draws: from the first line to the last one given to someone who joined before `cut` (two index reads). */
+async function openingRange(client: Queryable, cut: number): Promise<OpeningRange | null> {
+  const { rows } = await client.query<{ from: string | null; to: string | null }>(
+    `SELECT (SELECT min(line) FROM tokens WHERE status = 'waiting') AS from,
+            (SELECT line FROM tokens WHERE status = 'waiting' AND issued_at < $1 ORDER BY line DESC LIMIT 1) AS to`,
+    [cut],
   );
-  return rows.map((row) => ({ token: row.token, place: Number(row.line), issuedAt: Number(row.issued_at) }));
+  const { from, to } = rows[0] ?? {};
+  return from === null || from === undefined || to === null || to === undefined ? null : { from: Number(from), to: Number(to) };
 }
 
 /**
- * The opening's order, written: `tokens[i]` takes line `places[i]`. The line
- * numbers are unique among waiting tokens, checked row by row, so the new
- * ones are written negated first, then turned positive.
+ * Admits the first `count` waiting tokens in line order: through the draw
+ * first (slot by slot from the cursor, a batch of candidate lines at a time,
+ * each batch one indexed read), then by line number after it. O(admitted +
+ * those who left the drawn part since the last tick). Answers the lines
+ * admitted and the new cursor.
  */
-async function reorder(client: Queryable, tokens: readonly string[], places: readonly number[]): Promise<void> {
-  const { rowCount } = await client.query(
-    `UPDATE tokens t SET line = -x.line
-       FROM unnest($1::text[], $2::bigint[]) AS x (token, line)
-      WHERE t.token = x.token AND t.status = 'waiting'`,
-    [tokens, places],
-  );
-  if (rowCount !== tokens.length) throw new Error(`the opening redrew ${rowCount} of ${tokens.length} places: the line changed under the step lock`);
-  await client.query(`UPDATE tokens SET line = -line WHERE status = 'waiting' AND line < 0`);
+async function admitFirst(client: Queryable, count: number, expiresAt: number, draw: Draw | null, cursor: number): Promise<{ lines: number[]; cursor: number }> {
+  const chosen: number[] = [];
+  if (draw && cursor <= draw.to) {
+    const order = drawnOrder(draw);
+    while (chosen.length < count && cursor <= draw.to) {
+      const end = Math.min(draw.to, cursor + Math.max(256, 2 * (count - chosen.length)) - 1);
+      const candidates: number[] = [];
+      for (let slot = cursor; slot <= end; slot++) candidates.push(order.placeAt(slot));
+      const { rows } = await client.query<{ line: string }>(`SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[])`, [candidates]);
+      const waiting = new Set(rows.map((row) => Number(row.line)));
+      for (const line of candidates) {
+        if (chosen.length === count) break;
+        cursor++;
+        if (waiting.has(line)) chosen.push(line);
+      }
+    }
+  }
+  const lines: number[] = [];
+  if (chosen.length > 0) {
+    const { rows } = await client.query<{ line: string }>(
+      `UPDATE tokens SET status = 'active', expires_at = $2 WHERE line = ANY($1::bigint[]) AND status = 'waiting' RETURNING line`,
+      [chosen, expiresAt],
+    );
+    if (rows.length !== chosen.length) throw new Error(`admitted ${rows.length} of ${chosen.length} drawn lines: the line changed under the step lock`);
+    lines.push(...chosen);
+  }
+  if (lines.length < count) {
+    const { rows } = await client.query<{ line: string }>(
+      `UPDATE tokens SET status = 'active', expires_at = $2
+        WHERE token IN (SELECT token FROM tokens WHERE status = 'waiting' AND line > $3 ORDER BY line LIMIT $1 FOR UPDATE)
+          AND status = 'waiting'
+        RETURNING line`,
+      [count - lines.length, expiresAt, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
+    );
+    lines.push(...rows.map((row) => Number(row.line)));
+  }
+  return { lines, cursor };
 }
 
 /**

@@ -8,7 +8,8 @@ import { DeadlineHeap } from '../timers/DeadlineHeap.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
 import type { TokenState } from '../rules/changes.js';
 import { isAbandoned, placeBeforeOpening, tokenView, type Place } from '../rules/queue.js';
-import { initialRoom, type LinePlace, type RoomState } from '../rules/room.js';
+import { initialRoom, type OpeningRange, type RoomState } from '../rules/room.js';
+import { drawnOrder, type Draw } from './DrawnOrder.js';
 import { AdmissionRate } from './AdmissionRate.js';
 import { RecencyList, type RecencyNode } from './RecencyList.js';
 import { WaitingLine } from './WaitingLine.js';
@@ -20,8 +21,10 @@ import { WaitingLine } from './WaitingLine.js';
 export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   readonly token: string;
   readonly userId: string;
-  /** Place in line; the opening may redraw it (see {@link WaitingRoom.reorder}). */
-  seq: number;
+  /** Place in line by arrival: smaller came first. */
+  readonly seq: number;
+  /** Where it stands in line: `seq`, unless the opening's draw moved it (not persisted: the draw is, see {@link WaitingRoom.draw}). */
+  slot: number;
   readonly issuedAt: number;
   status: QueueTokenState = queueTokenLifecycle.initial;
   /** Active: end of the active period. Expired: when the kept record is forgotten. */
@@ -35,6 +38,7 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
     this.token = token;
     this.userId = userId;
     this.seq = seq;
+    this.slot = seq;
     this.issuedAt = issuedAt;
     this.lastSeenAt = issuedAt;
   }
@@ -99,10 +103,12 @@ export class WaitingRoom {
     return this.#settings;
   }
 
-  /** The room's settings as the rules decided them. */
+  /** The room's settings as the rules decided them; a new draw (the opening) reorders the line. */
   setRoom(room: RoomState, tx: ChangeSet): void {
+    const drawn = room.draw !== null && room.draw.seed !== this.#settings.draw?.seed;
     this.#settings = room;
     this.rate.retune(room);
+    if (drawn) this.#draw(room.draw!);
     tx.put('room', 'room', room);
   }
 
@@ -129,7 +135,7 @@ export class WaitingRoom {
       this.#admit(entry, state.expiresAt);
       this.#countAdmitted(tx);
     } else {
-      this.#line.push(entry, entry.seq);
+      this.#line.push(entry, entry.slot);
       this.#recency.append(entry);
     }
     tx.put('tokens', entry.token, entry.toJSON());
@@ -146,7 +152,7 @@ export class WaitingRoom {
   /** 1-based rank among waiting tokens, 0 once active; `null` while the room waits for its opening. */
   position(entry: TokenEntry): number | null {
     if (entry.status !== 'waiting') return 0;
-    return this.#settings.pendingOpening ? null : this.#line.rank(entry.seq);
+    return this.#settings.pendingOpening ? null : this.#line.rank(entry.slot);
   }
 
   /** Admits the first `count` waiting tokens (the rules chose how many), active until `expiresAt`. */
@@ -170,24 +176,18 @@ export class WaitingRoom {
     }
   }
 
-  /** The waiting line in order, for the opening. O(waiting). */
-  lineInOrder(): LinePlace[] {
-    const line: LinePlace[] = [];
-    for (const entry of this.#line.values()) line.push({ token: entry.token, place: entry.seq, issuedAt: entry.issuedAt });
-    return line;
-  }
-
-  /** The opening's order: `tokens[i]` takes place `places[i]` (line numbers reused); the line is rebuilt in O(waiting). */
-  reorder(tokens: readonly string[], places: readonly number[], tx: ChangeSet): void {
-    tokens.forEach((token, i) => {
-      const entry = this.#tokens.get(token)!;
-      if (entry.status !== 'waiting') throw new Error(`reorder: token ${token} is not waiting`);
-      entry.seq = places[i]!;
-      tx.put('tokens', entry.token, entry.toJSON());
-    });
-    const waiting = [...this.#line.values()].sort((a, b) => a.seq - b.seq);
-    this.#line = new WaitingLine<TokenEntry>();
-    for (const entry of waiting) this.#line.push(entry, entry.seq);
+  /**
+   * What an opening at `cut` draws: from the first place in line to the last
+   * place of someone who joined before `cut`; `null` when nobody did. O(waiting), once.
+   */
+  openingRange(cut: number): OpeningRange | null {
+    let from = Infinity;
+    let to = -Infinity;
+    for (const entry of this.#line.values()) {
+      from = Math.min(from, entry.seq);
+      if (entry.issuedAt < cut) to = Math.max(to, entry.seq);
+    }
+    return to === -Infinity ? null : { from, to };
   }
 
   /** Moves an active token's deadline to `until` (later, as the rules decided). */
@@ -222,7 +222,7 @@ export class WaitingRoom {
     for (let entry = this.#recency.oldest; entry && isAbandoned(entry.lastSeenAt, now, this.#config); entry = this.#recency.oldest) {
       this.#fire(entry, 'ABANDON');
       this.#recency.remove(entry);
-      this.#line.remove(entry.seq);
+      this.#line.remove(entry.slot);
       this.#forget(entry, tx);
     }
   }
@@ -292,13 +292,39 @@ export class WaitingRoom {
     }
     waiting.sort((a, b) => a.seq - b.seq);
     for (const entry of waiting) {
-      this.#line.push(entry, entry.seq);
+      this.#line.push(entry, entry.slot);
       this.#recency.append(entry);
       this.#liveByUser.set(entry.userId, entry);
     }
+    if (this.#settings.draw) this.#draw(this.#settings.draw);
     kept.sort((a, b) => a.expiresAt - b.expiresAt);
     for (const entry of kept) this.#kept.set(entry.token, entry);
     this.purgeKept(now, tx);
+  }
+
+  /**
+   * Puts the places `draw` covers in its order: every waiting token in it
+   * takes its drawn slot, and the line is rebuilt, drawn slots first, then
+   * everyone after them in arrival order. O(waiting + places drawn), in memory:
+   * what is durable is the draw itself (in the room record).
+   */
+  #draw(draw: Draw): void {
+    const order = drawnOrder(draw);
+    const drawn: (TokenEntry | undefined)[] = new Array(draw.to - draw.from + 1);
+    const after: TokenEntry[] = [];
+    for (const entry of this.#line.values()) {
+      if (entry.seq >= draw.from && entry.seq <= draw.to) drawn[entry.seq - draw.from] = entry;
+      else after.push(entry);
+    }
+    const line = new WaitingLine<TokenEntry>();
+    for (let slot = draw.from; slot <= draw.to; slot++) {
+      const entry = drawn[order.placeAt(slot) - draw.from];
+      if (!entry) continue;
+      entry.slot = slot;
+      line.push(entry, slot);
+    }
+    for (const entry of after) line.push(entry, entry.slot);
+    this.#line = line;
   }
 
   #countAdmitted(tx: ChangeSet): void {

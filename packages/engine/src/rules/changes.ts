@@ -30,9 +30,7 @@ export type StateChange =
   | { readonly type: 'tokensAdmitted'; readonly count: number; readonly expiresAt: number }
   /** Every waiting token expires: nothing is left to sell (the token machine's `SOLD_OUT`). */
   | { readonly type: 'tokensSoldOut' }
-  /** The opening's order: waiting token `tokens[i]` takes place `places[i]` (the engine's place numbers, reused; see `openingOrder`). */
-  | { readonly type: 'lineReordered'; readonly tokens: readonly string[]; readonly places: readonly number[] }
-  /** The room's settings and state are now `room`. */
+  /** The room's settings and state are now `room`; a new `room.draw` puts the places it covers in its order (the opening). */
   | { readonly type: 'roomChanged'; readonly room: RoomState }
   /** An active token's deadline moves later (to cover a hold). */
   | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }

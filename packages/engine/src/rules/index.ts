@@ -36,14 +36,13 @@ export {
   isAdmitting,
   isOpeningDue,
   isSoldOut,
-  openingOrder,
   roomSettings,
   roomView,
-  shuffled,
-  type LinePlace,
+  type OpeningRange,
   type RoomState,
   type Stock,
 } from './room.js';
+export { DrawnOrder, drawnOrder, newDrawSeed, type Draw } from '../queue/DrawnOrder.js';
 export {
   alreadyPaid,
   checkReserve,

@@ -10,7 +10,7 @@ import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
 import { MAX_ID_LENGTH, requireId } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
-import { isAdmitting, isOpeningDue, isSoldOut, openingOrder, type LinePlace, type RoomState, type Stock } from './room.js';
+import { isAdmitting, isOpeningDue, isSoldOut, type OpeningRange, type RoomState, type Stock } from './room.js';
 
 /**
  * Where a waiting token stands: its rank among waiting tokens and the wait
@@ -159,8 +159,11 @@ export interface TickView {
   readonly waiting: number;
   readonly active: number;
   readonly stock: Stock;
-  /** The waiting line in order; needed only when {@link isOpeningDue} (an engine reads it then, and only then). */
-  readonly line?: readonly LinePlace[];
+  /**
+   * When {@link isOpeningDue} (an engine reads it then, and only then): what
+   * the opening draws, or `null` when nobody waiting joined before `opensAt`.
+   */
+  readonly opening?: OpeningRange | null;
 }
 
 /** What a tick did. */
@@ -177,13 +180,15 @@ export interface TickOutcome {
 /**
  * One scheduler tick, after what was due expired:
  * 1. sold out (see `isSoldOut`): every waiting token expires (`SOLD_OUT`);
- * 2. an opening that is due draws the places (see `openingOrder`);
+ * 2. an opening that is due draws the places of `view.opening` with a fresh
+ *    seed (`shuffle: false` keeps join order: no draw), kept in the room;
  * 3. unless paused or still waiting for the opening, admits
  *    `min(admitPerTick, maxActive − active)` waiting tokens, first in line first
- *    (none while `active ≥ maxActive`: lowering `maxActive` throws nobody out).
- * `randomInt(n)` ∈ `[0, n)` must be a cryptographic source.
+ *    (in the drawn order; none while `active ≥ maxActive`: lowering `maxActive`
+ *    throws nobody out).
+ * `newSeed()` must come from a cryptographic source (`newDrawSeed`).
  */
-export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, randomInt: (max: number) => number): Decision<TickOutcome> {
+export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, newSeed: () => string): Decision<TickOutcome> {
   const changes: StateChange[] = [];
   let room = view.room;
   let waiting = view.waiting;
@@ -197,12 +202,9 @@ export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, 
   }
   const opened = isOpeningDue(room, now);
   if (opened) {
-    if (waiting > 0) {
-      if (!view.line) throw new TypeError('decideTick: an opening is due, and the view has no line');
-      const order = openingOrder(view.line, room.opensAt!, room.shuffle, randomInt);
-      if (order) changes.push(order);
-    }
-    room = { ...room, pendingOpening: false };
+    if (view.opening === undefined) throw new TypeError('decideTick: an opening is due, and the view has no opening range');
+    const range = waiting > 0 && room.shuffle ? view.opening : null;
+    room = { ...room, pendingOpening: false, ...(range ? { draw: { seed: newSeed(), from: range.from, to: range.to } } : {}) };
   }
   if (room !== view.room) changes.push({ type: 'roomChanged', room });
   const admitting = isAdmitting(room);

@@ -5,9 +5,10 @@
  */
 import { configBounds, type EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
+import type { Draw } from '../queue/DrawnOrder.js';
 import type { Room, RoomSettings } from '../types.js';
 import { requireInteger } from '../validate.js';
-import { unchanged, type Decision, type StateChange } from './changes.js';
+import { unchanged, type Decision } from './changes.js';
 
 /**
  * The room as both engines keep it (the embedded engine in its journal, the
@@ -28,6 +29,12 @@ export interface RoomState {
   readonly pendingOpening: boolean;
   /** Nothing is left to sell, as the last tick found (see {@link isSoldOut}). */
   readonly soldOut: boolean;
+  /**
+   * The last opening's draw, which orders the places it covers (see
+   * `DrawnOrder`); `null` before any (or with `shuffle: false`). Kept with the
+   * room, so the order is durable without rewriting a single token.
+   */
+  readonly draw: Draw | null;
 }
 
 /** What the sold-out check reads: counters every engine keeps, never a scan of the seats. */
@@ -40,11 +47,15 @@ export interface Stock {
   readonly paidSeats: number;
 }
 
-/** A waiting token's place in line, as the opening reorders it: `place` is the engine's number for the place (smaller is ahead). */
-export interface LinePlace {
-  readonly token: string;
-  readonly place: number;
-  readonly issuedAt: number;
+/**
+ * What an opening draws: the places from the first in line (`from`) to the
+ * last one who joined before `opensAt` (`to`), in the engine's numbering of
+ * its line. Everyone waiting in between is drawn; who joined after stands
+ * behind, in order.
+ */
+export interface OpeningRange {
+  readonly from: number;
+  readonly to: number;
 }
 
 /** The room a fresh engine starts with: the configured admission, open, not paused, shuffling at an opening. */
@@ -57,6 +68,7 @@ export function initialRoom(config: EngineConfig): RoomState {
     shuffle: true,
     pendingOpening: false,
     soldOut: false,
+    draw: null,
   };
 }
 
@@ -166,42 +178,7 @@ export function decideUpdateRoom(room: RoomState, patch: unknown, now: number): 
     else next = { ...next, opensAt: at, pendingOpening: at > now || room.pendingOpening };
   }
   const changed = (Object.keys(next) as (keyof RoomState)[]).some((key) => next[key] !== room[key]);
+  // The draw stays as it is: only an opening draws.
   if (!changed) return unchanged({ before: room, after: room });
   return { changes: [{ type: 'roomChanged', room: next }], answer: { before: room, after: next } };
-}
-
-/** A copy of `items` in a uniformly random order (Fisher–Yates), drawing from `randomInt(n)` ∈ `[0, n)`. */
-export function shuffled<T>(items: readonly T[], randomInt: (max: number) => number): T[] {
-  const order = [...items];
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    const swap = order[i]!;
-    order[i] = order[j]!;
-    order[j] = swap;
-  }
-  return order;
-}
-
-/**
- * The opening's new order of the line (`line`: waiting tokens in their
- * order now). Everyone who joined before `cut` goes first, in a uniformly
- * random order when `shuffle` (else in join order); who joined at or after
- * it follows in line order. The places themselves (the engine's numbers) are
- * reused, so only the part of the line up to the last early joiner moves.
- * `undefined` when nobody joined before `cut`.
- */
-export function openingOrder(
-  line: readonly LinePlace[],
-  cut: number,
-  shuffle: boolean,
-  randomInt: (max: number) => number,
-): Extract<StateChange, { type: 'lineReordered' }> | undefined {
-  let last = -1;
-  for (let i = 0; i < line.length; i++) if (line[i]!.issuedAt < cut) last = i;
-  if (last < 0) return undefined;
-  const part = line.slice(0, last + 1);
-  const early = part.filter((entry) => entry.issuedAt < cut);
-  const late = part.filter((entry) => entry.issuedAt >= cut);
-  const order = [...(shuffle ? shuffled(early, randomInt) : early), ...late];
-  return { type: 'lineReordered', tokens: order.map((entry) => entry.token), places: part.map((entry) => entry.place) };
 }

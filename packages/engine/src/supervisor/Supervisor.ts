@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { Catalog } from '../catalog/Catalog.js';
 import type { EngineConfig } from '../config.js';
 import { HoldBook } from '../holds/HoldBook.js';
@@ -7,6 +6,7 @@ import { lifecyclesFor, type Lifecycles } from '../machines/lifecycles.js';
 import { IdempotencyKeys } from '../idempotency/IdempotencyKeys.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { StoreContents } from '../persistence/Store.js';
+import { newDrawSeed } from '../queue/DrawnOrder.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
 import type { Decision, StateChange, TokenState } from '../rules/changes.js';
 import { checkListConcerts, checkListSchedules, checkListSeats, decideLoadCatalog, type KnownCatalog } from '../rules/catalog.js';
@@ -203,9 +203,9 @@ export class Supervisor {
         waiting: this.#room.waitingCount,
         active: this.#room.activeCount,
         stock: { totalSeats: this.#catalog.totalSeats, heldSeats: this.#holds.heldCount, paidSeats: this.#holds.paidCount },
-        ...(isOpeningDue(room, now) ? { line: this.#room.lineInOrder() } : {}),
+        ...(isOpeningDue(room, now) ? { opening: this.#room.openingRange(room.opensAt!) } : {}),
       };
-      const outcome = this.#decided(decideTick(view, now, this.#lifecycles, randomInt), tx);
+      const outcome = this.#decided(decideTick(view, now, this.#lifecycles, newDrawSeed), tx);
       if (outcome.observed) this.#room.rate.observe(outcome.admitted);
       const report = { admitted: outcome.admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
       return { report, updates: this.#watchUpdates(now) };
@@ -259,8 +259,6 @@ export class Supervisor {
         return this.#room.admitFirst(change.count, change.expiresAt, tx);
       case 'tokensSoldOut':
         return this.#room.soldOut(tx);
-      case 'lineReordered':
-        return this.#room.reorder(change.tokens, change.places, tx);
       case 'roomChanged':
         return this.#room.setRoom(change.room, tx);
       case 'tokenExtended':

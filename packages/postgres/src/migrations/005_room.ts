@@ -1,7 +1,9 @@
 /**
  * The operator's room (SPEC §9): live settings, the fair start, sold-out.
  *
- * - `room`: one row, the rules' `RoomState` plus two durable counters:
+ * - `room`: one row, the rules' `RoomState` (with the opening's draw: a
+ *   seed and a range of line numbers, never a rewrite of the lines) plus two
+ *   durable counters:
  *   `admitted_total` (tokens ever admitted: by keeper steps, and at issue by
  *   the trigger below) and `paid_seats` (seats ever paid, which the keeper
  *   adds up from `paid_log` at each tick). Engines insert it at start from
@@ -31,7 +33,14 @@ CREATE TABLE room (
   sold_out boolean NOT NULL DEFAULT false,
   admitted_total bigint NOT NULL DEFAULT 0 CHECK (admitted_total >= 0),
   paid_seats bigint NOT NULL DEFAULT 0 CHECK (paid_seats >= 0),
-  CHECK (NOT pending_opening OR opens_at IS NOT NULL)
+  -- The last opening's draw (see DrawnOrder): the seed orders the lines draw_from..draw_to.
+  draw_seed text,
+  draw_from bigint,
+  draw_to bigint,
+  -- The keeper's admissions in drawn order have passed every slot before this one.
+  draw_cursor bigint,
+  CHECK (NOT pending_opening OR opens_at IS NOT NULL),
+  CHECK ((draw_seed IS NULL) = (draw_from IS NULL) AND (draw_seed IS NULL) = (draw_to IS NULL))
 );
 
 ALTER TABLE queue_ticks ADD COLUMN room jsonb;
