@@ -83,22 +83,17 @@ export class LineCounter {
   /**
    * Moves who is at each slot of `from..to` to `move(slot)`, a permutation
    * of `from..to` (the opening's draw: slots are then places in the drawn
-   * order). O(window).
+   * order), and starts the window over at the first slot in line. O(window).
    */
   permute(from: number, to: number, move: (slot: number) => number): void {
-    const moved = new Uint8Array(to - from + 1);
-    const present = this.#present;
-    for (let slot = from; slot <= to; slot++) {
-      const i = slot - this.#base;
-      if (i >= 0 && i < present.length && present[i] === 1) moved[move(slot) - from] = 1;
+    const slots: number[] = [];
+    for (let i = this.#head; i <= this.#end - this.#base; i++) {
+      if (this.#present[i] !== 1) continue;
+      const slot = this.#base + i;
+      slots.push(slot >= from && slot <= to ? move(slot) : slot);
     }
-    for (let slot = from; slot <= to; slot++) {
-      const i = slot - this.#base;
-      if (i >= 0 && i < present.length) present[i] = moved[slot - from]!;
-    }
-    this.#head = 0;
-    while (this.#head <= this.#end - this.#base && present[this.#head] === 0) this.#head++;
-    this.#rebuild(present.length);
+    slots.sort((a, b) => a - b);
+    this.reset(slots, this.#end);
   }
 
   /** 1-based rank of `line` among those in line, or 0 when it is not in line. */
