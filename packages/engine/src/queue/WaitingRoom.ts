@@ -23,7 +23,7 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   readonly userId: string;
   /** Place in line by arrival: smaller came first. */
   readonly seq: number;
-  /** Where it stands in line: `seq`, unless the opening's draw moved it (not persisted: the draw is, see {@link WaitingRoom.draw}). */
+  /** Where it stands in line: `seq`, unless the opening's draw moved it (not persisted: the draw is, in the room record). */
   slot: number;
   readonly issuedAt: number;
   status: QueueTokenState = queueTokenLifecycle.initial;
