@@ -41,7 +41,7 @@ export interface RoomState {
 export interface Stock {
   /** Seats of every schedule. */
   readonly totalSeats: number;
-  /** Seats held now (live holds). */
+  /** Seats held now (live holds); only whether there is any matters, so an engine may say 1 for "at least one". */
   readonly heldSeats: number;
   /** Seats paid (final: a paid seat never comes back). */
   readonly paidSeats: number;
