@@ -45,10 +45,16 @@ export const QueueToken = z
     token: z.string(),
     userId: z.string(),
     status: z.enum(['waiting', 'active', 'expired']),
-    position: z.int().min(0).meta({ description: '1-based rank among waiting tokens; 0 once active' }),
-    estimatedWaitSeconds: z.int().min(0),
+    position: z
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: '1-based rank among waiting tokens; 0 once active; null before the sale opens (places are drawn at opensAt)' }),
+    estimatedWaitSeconds: z.int().min(0).meta({ description: 'Before the opening: the time until it, plus the expected wait from the middle of the crowd' }),
     issuedAt: Timestamp,
     expiresAt: Timestamp.meta({ description: 'Waiting: abandoned unless polled by then. Active: end of the active period.' }),
+    opensAt: Timestamp.optional().meta({ description: 'Waiting before the sale opens (position null): when it opens' }),
+    reason: z.enum(['sold_out']).optional().meta({ description: 'Expired: why (sold_out: nothing is left to sell)' }),
   })
   .meta({ id: 'QueueToken' });
 
@@ -109,7 +115,7 @@ export const Problem = z
     status: z.int().min(400).max(599),
     detail: z.string(),
     code: z.string().meta({ description: 'Stable, machine-readable code (see the error table)' }),
-    position: z.int().min(1).optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line' }),
+    position: z.int().min(1).nullable().optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line (null before the sale opens)' }),
     estimatedWaitSeconds: z.int().min(0).optional().meta({ description: 'TOKEN_NOT_ACTIVE: expected wait' }),
     errors: z
       .array(z.object({ path: z.string(), message: z.string() }))

@@ -2,6 +2,7 @@ import { schema } from './001_schema.js';
 import { apply } from './002_apply.js';
 import { applyMany } from './003_apply_many.js';
 import { liveByUser } from './004_live_by_user.js';
+import { room } from './005_room.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'apply', sql: apply },
   { version: 3, name: 'apply_many', sql: applyMany },
   { version: 4, name: 'live_by_user', sql: liveByUser },
+  { version: 5, name: 'room', sql: room },
 ];
