@@ -4,6 +4,7 @@ import { SimulatedClock } from 'xstate';
 import * as z from 'zod';
 import { createEngine, MemoryStore, type CatalogInput, type Engine, type EngineConfig } from '@usher/engine';
 import { createApp, problemTable, schemas, type AppOptions, type ProblemCode } from '@usher/koa';
+import { withRoom, type RoomDouble } from './roomDouble.js';
 
 export const START = Date.UTC(2026, 10, 24);
 
@@ -27,10 +28,14 @@ export interface Api {
   readonly http: ReturnType<typeof request>;
   /** Unexpected errors the app emitted. */
   readonly faults: unknown[];
+  /** The engine the app was given: with `room: true`, the room test double around {@link engine}. */
+  readonly served: Engine | RoomDouble;
 }
 
 /** The real Koa app over an engine on a simulated clock, driven through `app.callback()` (no port). */
-export async function startApi(options: { config?: Partial<EngineConfig>; app?: AppOptions } = {}): Promise<Api> {
+export async function startApi(
+  options: { config?: Partial<EngineConfig>; app?: AppOptions; room?: boolean | Parameters<typeof withRoom>[1] } = {},
+): Promise<Api> {
   const clock = new SimulatedClock();
   clock.set(START);
   const store = new MemoryStore();
@@ -40,10 +45,12 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
     config: { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config },
   });
   await engine.loadCatalog(catalog);
-  const app = createApp(engine, options.app);
+  // Until the engine side of issue 12 is merged, the room's part of the engine is a test double (see roomDouble.ts).
+  const served = options.room ? withRoom(engine, options.room === true ? {} : options.room) : engine;
+  const app = createApp(served, options.app);
   const faults: unknown[] = [];
   app.on('error', (error) => faults.push(error));
-  return { app, engine, clock, store, http: request(app.callback()), faults };
+  return { app, engine, clock, store, http: request(app.callback()), faults, served };
 }
 
 /** Waits, turn by turn of the event loop (no timers), until `check` holds. */
