@@ -72,9 +72,12 @@ export class ProofOfWork {
     } catch {
       this.#fail('malformed', `${CHALLENGE_HEADER} is not a solved challenge: base64 of the JSON {algorithm, challenge, number, salt, signature}`);
     }
+    // The signature first: only a challenge issued here can be called expired. Every one issued here has an expiry.
     const expires = Number(extractParams(solution).expires);
-    if (!Number.isFinite(expires) || expires * 1_000 <= Date.now()) this.#fail('expired', 'the challenge has expired: solve a new one');
-    if (!(await verifySolution(solution, this.#hmacKey, true))) this.#fail('wrong', 'the challenge is not solved, or was not issued here');
+    if (!(await verifySolution(solution, this.#hmacKey, false)) || !Number.isSafeInteger(expires)) {
+      this.#fail('wrong', 'the challenge is not solved, or was not issued here');
+    }
+    if (expires * 1_000 <= Date.now()) this.#fail('expired', 'the challenge has expired: solve a new one');
     const secondsLeft = Math.max(1, Math.ceil((expires * 1_000 - Date.now()) / 1_000));
     try {
       await this.#used.consume(solution.signature, 1, { customDuration: secondsLeft });
