@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { decideLoadCatalog } from '@usher/engine/rules';
-import { createApp, HttpProblem, toProblem } from '@usher/koa';
+import { createApp, HttpProblem, Telemetry, toProblem, type AppOptions } from '@usher/koa';
 import { webPaths, webRoot } from '@usher/web';
 import { send } from '@koa/send';
 import Koa from 'koa';
@@ -14,6 +15,7 @@ import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { identityResolver } from './identity.js';
+import { createReplayGuard, createTokenLimiter } from './limiters.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -68,6 +70,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
   const host = new Koa();
+  // Mounted, the API runs on the host's context: the client address (TRUST_PROXY) is the host's to read.
+  host.proxy = config.trustProxy;
+  host.maxIpsCount = 1;
+  // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
+  const telemetry = new Telemetry({ logger });
+  host.use(telemetry.middleware());
   // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
   host.use(securityHeaders());
   const cors = crossOrigin(config.corsOrigins);
@@ -75,6 +83,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.use(apiDocs());
   host.use(async (ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
+    ctx.state.route = ctx.path;
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
   });
   host.use(
@@ -85,6 +94,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         streamMaxLifetimeMs: config.streams.maxLifetimeMs,
         // Signed-in mode (AUTH_JWT_SECRET or AUTH_JWKS_URL): the user is a verified JWT's; else the demo's claimed userId.
         ...(config.identity !== undefined ? { resolveUserId: identityResolver(config.identity)! } : {}),
+        ...(await operations(config, logger)),
+        telemetry,
+        logger,
       }),
     ),
   );
@@ -134,6 +146,41 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       })()),
   };
   return running;
+}
+
+/**
+ * The operator's side of the app (SPEC §9): the admin token, the limit on
+ * joining, the proof of work, the proxy; each said once in the log. In memory:
+ * in PostgreSQL mode, `createTokenLimiter` and `createReplayGuard` take the
+ * engine's pool so that every gateway shares the counts.
+ */
+async function operations(config: ServerConfig, logger: Logger): Promise<AppOptions> {
+  const { perMinute, burstPerSecond } = config.tokenRate;
+  logger.info(
+    {
+      operatorApi: config.adminToken !== undefined,
+      tokenRate: perMinute === 0 ? 'off' : { perMinute, burstPerSecond },
+      trustProxy: config.trustProxy,
+      challenge: config.challenge === undefined ? 'off' : { maxNumber: config.challenge.maxNumber, sharedSecret: config.challenge.secret !== undefined },
+    },
+    `operator API and /metrics ${config.adminToken === undefined ? 'off (set ADMIN_TOKEN)' : 'on'}; joining ${perMinute === 0 ? 'not rate limited' : `limited to ${perMinute}/min and ${burstPerSecond}/s per address`}; proof of work ${config.challenge === undefined ? 'off' : 'on'}`,
+  );
+  const expiresInMs = 300_000;
+  return {
+    adminToken: config.adminToken,
+    trustProxy: config.trustProxy,
+    tokenLimiter: await createTokenLimiter(config, { logger }),
+    challenge:
+      config.challenge === undefined
+        ? undefined
+        : {
+            // Without QUEUE_CHALLENGE_SECRET, a key of this start: challenges issued before a restart no longer verify.
+            hmacKey: config.challenge.secret ?? randomBytes(32).toString('hex'),
+            maxNumber: config.challenge.maxNumber,
+            expiresInMs,
+            replayGuard: await createReplayGuard(expiresInMs, { logger }),
+          },
+  };
 }
 
 /** Answers 503 while the engine opens (the server listens before the data folder is touched). */
