@@ -11,7 +11,7 @@ export const CHALLENGE_HEADER = 'X-Challenge';
 export interface ChallengeOptions {
   /** The HMAC key that signs challenges; every gateway that may verify a challenge needs the same one. */
   readonly hmacKey: string;
-  /** The secret number is drawn from [0, maxNumber]: a client tries half of them on average. Default 100,000. */
+  /** The secret number is drawn from [0, maxNumber]: a client tries half of them on average. Default 50,000. */
   readonly maxNumber?: number;
   /** How long a challenge may be solved and used. Default 5 minutes. */
   readonly expiresInMs?: number;
@@ -51,7 +51,7 @@ export class ProofOfWork {
   constructor(options: ChallengeOptions, telemetry: Telemetry) {
     if (options.hmacKey.length === 0) throw new TypeError('challenge.hmacKey must not be empty');
     this.#hmacKey = options.hmacKey;
-    this.#maxNumber = options.maxNumber ?? 100_000;
+    this.#maxNumber = options.maxNumber ?? 50_000;
     this.#expiresInMs = options.expiresInMs ?? 300_000;
     this.#used = options.replayGuard ?? new RateLimiterMemory({ keyPrefix: 'challenge', points: 1, duration: Math.ceil(this.#expiresInMs / 1_000) });
     if (this.#used.points !== 1) throw new TypeError('challenge.replayGuard must have points: 1');

@@ -110,8 +110,8 @@ const Env = z.object({
   QUEUE_CHALLENGE_MAX_NUMBER: wholeNumber(100, 100_000_000),
 });
 
-/** The default difficulty: about 50,000 SHA-256 on average, a fraction of a second in a browser's worker. */
-export const DEFAULT_CHALLENGE_MAX_NUMBER = 100_000;
+/** The default difficulty: about 25,000 SHA-256 on average: a few hundred milliseconds in a browser's worker (WebCrypto). */
+export const DEFAULT_CHALLENGE_MAX_NUMBER = 50_000;
 
 export interface ServerConfig {
   readonly port: number;

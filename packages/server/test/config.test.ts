@@ -57,7 +57,7 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
   t.deepEqual(set.tokenRate, { perMinute: 600, burstPerSecond: 50 });
   t.true(set.trustProxy);
   t.deepEqual(set.challenge, { secret: undefined, maxNumber: 20_000 });
-  t.deepEqual(readConfig({ QUEUE_CHALLENGE: 'pow' }).challenge, { secret: undefined, maxNumber: 100_000 });
+  t.deepEqual(readConfig({ QUEUE_CHALLENGE: 'pow' }).challenge, { secret: undefined, maxNumber: 50_000 });
   t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '0' }).tokenRate.perMinute, 0, '0 turns the limit off');
   t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '3' }).tokenRate, { perMinute: 3, burstPerSecond: 3 }, 'the burst is never over the minute');
 
