@@ -171,6 +171,9 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions, guards:
   return async (ctx) => {
     // Who may ask, and how often, before anything of the request is read.
     if (route.admin) guards.admin!(ctx);
+    // A join with no solution at all is refused before it counts against the limit: a client learns
+    // that proof of work is on by trying without (the page does), and that try costs it nothing.
+    if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
     if (route.rateLimited) await guards.limit!(ctx);
     const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
     const query = route.query ? validate(route.query, ctx.query, 'query') : undefined;

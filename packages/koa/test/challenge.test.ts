@@ -1,5 +1,6 @@
 import test from 'ava';
 import { createChallenge, solveChallenge } from 'altcha-lib/v1';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { schemas } from '@usher/koa';
 import { assertAnswer, assertProblem, durable, startApi } from './helpers/api.js';
 
@@ -80,4 +81,16 @@ test('proof of work off (the default): no /queue/challenge, and joining needs no
   const api = await startApi();
   assertProblem(t, await api.http.get('/queue/challenge'), 'NOT_FOUND');
   t.is((await api.http.post('/queue/tokens').send({ userId: 'ann' })).status, 201);
+});
+
+test('a join with no solution at all is refused before it counts against the rate limit; one with a solution counts', async (t) => {
+  const limiter = new RateLimiterMemory({ keyPrefix: 'pow-and-limit', points: 1, duration: 60 });
+  const api = await startApi({ app: { challenge: { hmacKey: KEY, maxNumber: 1_000 }, tokenLimiter: [limiter] } });
+  for (let i = 0; i < 3; i++) assertProblem(t, await api.http.post('/queue/tokens').send({ userId: 'ann' }), 'CHALLENGE_FAILED');
+  t.is(await limiter.get('127.0.0.1'), null, 'nothing counted');
+  const header = await solve((await api.http.get('/queue/challenge')).body as Challenge);
+  t.is((await api.http.post('/queue/tokens').set('X-Challenge', header).send({ userId: 'ann' })).status, 201);
+  const next = await solve((await api.http.get('/queue/challenge')).body as Challenge);
+  assertProblem(t, await api.http.post('/queue/tokens').set('X-Challenge', next).send({ userId: 'bob' }), 'RATE_LIMITED');
+  assertProblem(t, await api.http.post('/queue/tokens').set('X-Challenge', 'garbage').send({ userId: 'bob' }), 'RATE_LIMITED');
 });

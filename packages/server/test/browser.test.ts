@@ -212,7 +212,7 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
   await ann.getByTestId('concert').first().waitFor();
   t.deepEqual(workers, [`${server.url}/pow-worker.js`], 'solved in a Web Worker');
   const joined = server.logs.filter((line) => line.route === '/queue/tokens' || line.route === '/queue/challenge').map((line) => `${line.method} ${line.route} ${line.status}`);
-  t.deepEqual(joined, ['GET /queue/challenge 200', 'POST /queue/tokens 201']);
+  t.deepEqual(joined, ['POST /queue/tokens 400', 'GET /queue/challenge 200', 'POST /queue/tokens 201'], 'a try without, told CHALLENGE_FAILED, a challenge, a join with it');
 
   // How long the default difficulty takes this browser (the worker on fresh challenges): a figure for the log, not a test of speed.
   const took = await ann.evaluate(async () => {

@@ -264,11 +264,15 @@ function join() {
         if (name === '') return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
         button.disabled = true;
         try {
-          const proof = await proofOfWork((text) => {
-            progress.textContent = text;
-            progress.hidden = false;
+          const token = await call('POST', '/queue/tokens', { userId: name }).catch(async (error) => {
+            // The box office wants a proof of work first: solve one, then join with it.
+            if (error.code !== 'CHALLENGE_FAILED') throw error;
+            const proof = await proofOfWork((text) => {
+              progress.textContent = text;
+              progress.hidden = false;
+            });
+            return call('POST', '/queue/tokens', { userId: name }, proof);
           });
-          const token = await call('POST', '/queue/tokens', { userId: name }, proof);
           session.save(token.token, token.userId);
           go(token.status === 'active' ? 'concerts' : 'line');
         } catch (error) {
@@ -289,15 +293,12 @@ function join() {
 }
 
 /**
- * When the box office asks for one (`GET /queue/challenge` answers; 404 when it
- * does not), a proof of work solved in a Web Worker, so the page stays
- * responsive: the `X-Challenge` header to join with. `report` gets progress text.
+ * A proof of work (`GET /queue/challenge`, when joining answered
+ * `CHALLENGE_FAILED`), solved in a Web Worker so the page stays responsive:
+ * the `X-Challenge` header to join with. `report` gets progress text.
  */
 async function proofOfWork(report) {
-  const response = await fetch('/queue/challenge');
-  if (response.status === 404) return {};
-  const challenge = await response.json().catch(() => undefined);
-  if (!response.ok) throw new Problem(challenge, response.status);
+  const challenge = await call('GET', '/queue/challenge');
   report('Checking your browser before you join…');
   const worker = new Worker('/pow-worker.js');
   try {
