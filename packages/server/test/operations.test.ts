@@ -6,7 +6,10 @@ import { solveChallenge } from 'altcha-lib/v1';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { client, eventually, runServerProcess, startServerProcess } from './helpers/serverProcess.js';
 
-/** The operator's side of the real server (SPEC §9) over real HTTP: the environment wires what @usher/koa's tests check in depth. */
+/**
+ * The operator's side of the real server (SPEC §9) over real HTTP: the environment wires what @usher/koa's tests check in depth.
+ * Serial: each test starts a server process, and many at once on a small machine slow every other file's starts too.
+ */
 
 const ADMIN_TOKEN = 'an-operator-token-for-tests';
 
@@ -18,7 +21,7 @@ async function start(t: ExecutionContext, env: Record<string, string>) {
   return { server, api: client(server.url) };
 }
 
-test('ADMIN_TOKEN turns on /metrics and the operator routes behind the token; every request, the page included, is one access-log line with its request id', async (t) => {
+test.serial('ADMIN_TOKEN turns on /metrics and the operator routes behind the token; every request, the page included, is one access-log line with its request id', async (t) => {
   const { server, api } = await start(t, { ADMIN_TOKEN });
   t.true(server.logs.some((line) => /operator API and \/metrics on/.test(String(line.msg))));
   t.is((await api('GET', '/metrics')).status, 401);
@@ -50,7 +53,7 @@ test('ADMIN_TOKEN turns on /metrics and the operator routes behind the token; ev
   t.false(JSON.stringify(server.logs).includes(ADMIN_TOKEN), 'the admin token is never logged');
 });
 
-test('without ADMIN_TOKEN /metrics and /admin/room are 404, as any unknown route', async (t) => {
+test.serial('without ADMIN_TOKEN /metrics and /admin/room are 404, as any unknown route', async (t) => {
   const { api } = await start(t, {});
   for (const path of ['/metrics', '/admin/room']) {
     const response = await api('GET', path, { token: ADMIN_TOKEN });
@@ -59,7 +62,7 @@ test('without ADMIN_TOKEN /metrics and /admin/room are 404, as any unknown route
   }
 });
 
-test('TOKEN_RATE_PER_MINUTE limits joining per address (429 with Retry-After); TRUST_PROXY=true reads X-Forwarded-For, without it the header is ignored', async (t) => {
+test.serial('TOKEN_RATE_PER_MINUTE limits joining per address (429 with Retry-After); TRUST_PROXY=true reads X-Forwarded-For, without it the header is ignored', async (t) => {
   const direct = await start(t, { TOKEN_RATE_PER_MINUTE: '2' });
   const forwarded = (api: typeof direct.api, userId: string, address: string) => api('POST', '/queue/tokens', { body: { userId }, headers: { 'x-forwarded-for': address } });
   t.is((await forwarded(direct.api, 'a1', '203.0.113.1')).status, 201);
@@ -75,7 +78,7 @@ test('TOKEN_RATE_PER_MINUTE limits joining per address (429 with Retry-After); T
   t.is((await forwarded(proxied.api, 'b3', '203.0.113.2')).status, 201, 'another client behind the proxy has its own allowance');
 });
 
-test('QUEUE_CHALLENGE=pow: joining needs a solved challenge from GET /queue/challenge', async (t) => {
+test.serial('QUEUE_CHALLENGE=pow: joining needs a solved challenge from GET /queue/challenge', async (t) => {
   const { api } = await start(t, { QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_MAX_NUMBER: '5000' });
   const missing = await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
   t.is(missing.status, 400);
@@ -88,7 +91,7 @@ test('QUEUE_CHALLENGE=pow: joining needs a solved challenge from GET /queue/chal
   t.like((await api('POST', '/queue/tokens', { body: { userId: 'bob' }, headers: { 'x-challenge': header } })).body, { code: 'CHALLENGE_FAILED', reason: 'replayed' });
 });
 
-test('a short ADMIN_TOKEN stops the start with one sentence naming it', async (t) => {
+test.serial('a short ADMIN_TOKEN stops the start with one sentence naming it', async (t) => {
   const run = await runServerProcess({ DATA_DIR: join(tmpdir(), 'usher-never-made'), ADMIN_TOKEN: 'secret' });
   t.is(run.code, 1);
   t.regex(run.stderr, /^usher cannot start: bad environment: ADMIN_TOKEN: must be at least 16 visible ASCII characters/);
