@@ -54,10 +54,9 @@ test('two gateways over one database share the limit: what one spent, the other 
   await check.connect();
   t.teardown(() => check.end());
   const { rows } = await check.query<{ key: string; points: number }>(`SELECT key, points FROM ${LIMITS_TABLE} ORDER BY key`);
-  t.deepEqual(rows, [
-    { key: 'tokens_minute:127.0.0.1', points: 5 },
-    { key: 'tokens_second:127.0.0.1', points: 5 },
-  ]);
+  t.deepEqual(rows.map((row) => row.key), ['tokens_minute:127.0.0.1', 'tokens_second:127.0.0.1']);
+  // The minute's window holds all five tries (the second's may have started again on a slow machine).
+  t.is(rows[0]!.points, 5);
   t.deepEqual([...a.faults, ...b.faults], []);
 });
 
