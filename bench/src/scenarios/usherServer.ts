@@ -51,6 +51,8 @@ export async function startUsher(env: Record<string, string> = {}, nodeArgs: str
     QUEUE_WAITING_TTL_MS: '3600000',
     // Every load comes from 127.0.0.1: the per-address cap is for the internet, not for the bench.
     MAX_CONNECTIONS_PER_ADDRESS: '0',
+    // …and so does the limit on joining (60 a minute per address by default): the token storm is one address.
+    TOKEN_RATE_PER_MINUTE: '0',
     ...env,
   }, nodeArgs);
   return {

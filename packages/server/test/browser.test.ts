@@ -194,3 +194,52 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   await assertClean(t, dan, 'my tickets after the turn ended');
   await shot(dan, '13-desktop-my-tickets');
 });
+
+test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, then joins; a refused join says so in plain words', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  t.teardown(() => browser.close());
+  // The default difficulty (QUEUE_CHALLENGE_MAX_NUMBER 50,000), and one join a minute per address.
+  const server = await startServerProcess({ DATA_DIR, QUEUE_CHALLENGE: 'pow', TOKEN_RATE_PER_MINUTE: '1' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+
+  const ann = await (await browser.newContext(phone)).newPage();
+  const workers: string[] = [];
+  ann.on('worker', (worker) => workers.push(worker.url()));
+  await joinAs(ann, server.url, 'ann');
+  await ann.getByTestId('concert').first().waitFor();
+  t.deepEqual(workers, [`${server.url}/pow-worker.js`], 'solved in a Web Worker');
+  const joined = server.logs.filter((line) => line.route === '/queue/tokens' || line.route === '/queue/challenge').map((line) => `${line.method} ${line.route} ${line.status}`);
+  t.deepEqual(joined, ['POST /queue/tokens 400', 'GET /queue/challenge 200', 'POST /queue/tokens 201'], 'a try without, told CHALLENGE_FAILED, a challenge, a join with it');
+
+  // How long the default difficulty takes this browser (the worker on fresh challenges): a figure for the log, not a test of speed.
+  const took = await ann.evaluate(async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const challenge = await (await fetch('/queue/challenge')).json();
+      const started = performance.now();
+      const worker = new Worker('/pow-worker.js');
+      const number = await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => 'number' in data && resolve(data.number);
+        worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+      });
+      worker.terminate();
+      if (typeof number !== 'number') throw new Error('no solution');
+      times.push(performance.now() - started);
+    }
+    return times;
+  });
+  t.log(`solving QUEUE_CHALLENGE_MAX_NUMBER=50000 in headless Chromium: ${took.map((ms) => Math.round(ms)).join(', ')} ms`);
+
+  // A second join from the same address within the minute: refused, in plain words.
+  const bob = await (await browser.newContext(phone)).newPage();
+  await joinAs(bob, server.url, 'bob');
+  await bob.locator('[data-testid=problem][data-code=RATE_LIMITED]').waitFor();
+  t.regex(await bob.getByTestId('problem').innerText(), /Too many people joined from your network/);
+  t.true(await bob.getByTestId('pow-progress').isHidden());
+  t.true(await bob.getByTestId('join-button').isEnabled(), 'the button works again');
+  await assertClean(t, bob, 'rate limited');
+  await bob.screenshot({ path: join(artifacts, '14-rate-limited.png'), fullPage: true });
+});

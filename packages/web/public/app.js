@@ -24,6 +24,8 @@ const advice = {
   VALIDATION_FAILED: 'Please check what you typed.',
   SHUTTING_DOWN: 'The box office is restarting. Try again in a few seconds.',
   UNAVAILABLE: 'The box office cannot take orders right now. Try again in a few seconds.',
+  RATE_LIMITED: 'Too many people joined from your network just now. Wait a moment, then try again.',
+  CHALLENGE_FAILED: 'The check before joining did not pass. Try again.',
 };
 
 /** An RFC 9457 problem answered by the API. */
@@ -249,6 +251,8 @@ function join() {
   document.getElementById('who').hidden = true;
   const input = el('input', { id: 'name', name: 'name', autocomplete: 'nickname', required: true, maxlength: 64, placeholder: 'e.g. minji', 'data-testid': 'join-name' });
   const plain = 'Type your name (up to 64 characters) to join the line.';
+  const button = el('button', { type: 'submit', class: 'primary', 'data-testid': 'join-button' }, 'Join the line');
+  const progress = el('p', { class: 'muted small', 'data-testid': 'pow-progress', role: 'status', hidden: true });
   fill(app,
     el('section', { class: 'card hero' },
       el('h1', {}, 'Concert tickets'),
@@ -258,21 +262,60 @@ function join() {
         clearProblem();
         const name = input.value.trim();
         if (name === '') return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
+        button.disabled = true;
         try {
-          const token = await call('POST', '/queue/tokens', { userId: name });
+          const token = await call('POST', '/queue/tokens', { userId: name }).catch(async (error) => {
+            // The box office wants a proof of work first: solve one, then join with it.
+            if (error.code !== 'CHALLENGE_FAILED') throw error;
+            const proof = await proofOfWork((text) => {
+              progress.textContent = text;
+              progress.hidden = false;
+            });
+            return call('POST', '/queue/tokens', { userId: name }, proof);
+          });
           session.save(token.token, token.userId);
           go(token.status === 'active' ? 'concerts' : 'line');
         } catch (error) {
           showProblem(error, plain);
+        } finally {
+          button.disabled = false;
+          progress.hidden = true;
         }
       } },
         el('label', { for: 'name' }, 'Your name'),
         input,
-        el('button', { type: 'submit', class: 'primary', 'data-testid': 'join-button' }, 'Join the line'),
+        button,
+        progress,
       ),
     ),
   );
   input.focus();
+}
+
+/**
+ * A proof of work (`GET /queue/challenge`, when joining answered
+ * `CHALLENGE_FAILED`), solved in a Web Worker so the page stays responsive:
+ * the `X-Challenge` header to join with. `report` gets progress text.
+ */
+async function proofOfWork(report) {
+  const challenge = await call('GET', '/queue/challenge');
+  report('Checking your browser before you join…');
+  const worker = new Worker('/pow-worker.js');
+  try {
+    const number = await new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => {
+        if ('number' in data) resolve(data.number);
+        else report(`Checking your browser before you join… ${Math.min(99, Math.floor((100 * data.tried) / (challenge.maxnumber + 1)))}%`);
+      };
+      worker.onerror = () => reject(new Problem({ title: 'Your browser could not join', detail: 'the check before joining failed to run' }, 0));
+      worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+    });
+    if (number === null) throw new Problem({ title: 'Your browser could not join', detail: 'the check before joining found no answer; try again' }, 0);
+    const { algorithm, salt, signature } = challenge;
+    return { 'x-challenge': btoa(JSON.stringify({ algorithm, challenge: challenge.challenge, number, salt, signature })) };
+  } finally {
+    worker.terminate();
+  }
 }
 
 function waiting() {

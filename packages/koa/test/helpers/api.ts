@@ -13,6 +13,7 @@ import { createEngine, MemoryStore, type CatalogInput, type EngineConfig, type S
 import { createApp, problemTable, schemas, type AppOptions, type ProblemCode } from '@usher/koa';
 import { createPostgresEngine, readContents } from '@usher/postgres';
 import { createDatabase, startPostgres, type PostgresServer } from '@usher/testkit';
+import { withRoom, type RoomDouble } from './roomDouble.js';
 
 /**
  * The engine under the app: the embedded one (memory store) unless
@@ -67,10 +68,14 @@ export interface Api {
   readonly http: ReturnType<typeof request>;
   /** Unexpected errors the app emitted. */
   readonly faults: unknown[];
+  /** The engine the app was given: with `room: true`, the room test double around {@link engine}. */
+  readonly served: UsherEngine | RoomDouble;
 }
 
 /** The real Koa app over an engine on a simulated clock, driven through `app.callback()` (no port). */
-export async function startApi(options: { config?: Partial<EngineConfig>; app?: AppOptions } = {}): Promise<Api> {
+export async function startApi(
+  options: { config?: Partial<EngineConfig>; app?: AppOptions; room?: boolean | Parameters<typeof withRoom>[1] } = {},
+): Promise<Api> {
   const clock = new SimulatedClock();
   clock.set(START);
   const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config };
@@ -82,7 +87,7 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
     // Only for tick() (a step run from here, as any instance may) and stats(): the server's own keeper does the rest.
     engine = await createPostgresEngine({ connectionString: url, config, keeper: false, poolSize: 6 });
     opened.push(engine);
-    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [] };
+    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [], served: engine };
   }
   if (onPostgres) {
     const url = await createDatabase(await (postgres ??= startPostgres()));
@@ -95,10 +100,12 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
     contents = async () => (await store.load())!;
   }
   await engine.loadCatalog(catalog);
-  const app = createApp(engine, options.app);
+  // Until the engine side of issue 12 is merged, the room's part of the engine is a test double (see roomDouble.ts).
+  const served = options.room ? withRoom(engine, options.room === true ? {} : options.room) : engine;
+  const app = createApp(served, options.app);
   const faults: unknown[] = [];
   app.on('error', (error) => faults.push(error));
-  return { app, engine, clock, contents, http: request(app.callback()), faults };
+  return { app, engine, clock, contents, http: request(app.callback()), faults, served };
 }
 
 /** The engine options the server's environment can set (SPEC §7), by variable. */
@@ -116,7 +123,7 @@ async function startCluster(databaseUrl: string, config: Partial<EngineConfig>):
   const folder = await mkdtemp(join(tmpdir(), 'usher-cluster-'));
   const catalogFile = join(folder, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog));
-  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', LOG_LEVEL: 'info' };
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', TOKEN_RATE_PER_MINUTE: '0', LOG_LEVEL: 'info' };
   for (const [option, variable] of Object.entries(ENV)) {
     const value = config[option as keyof EngineConfig];
     if (value !== undefined) env[variable] = String(value);
