@@ -293,7 +293,8 @@ test.serial('pg_ctl -m immediate under load: 503 UNAVAILABLE with Retry-After wh
 
 test.serial('an event stream on gateway A sees an admission decided by the keeper on gateway B', async (t) => {
   const { db, gateway } = await cluster(t);
-  const env = { QUEUE_MAX_ACTIVE: '1', TOKEN_ACTIVE_TTL_MS: '1000', QUEUE_TICK_MS: '100' };
+  // The first token's turn lasts 3 s: long enough for the second to join behind it on a loaded machine.
+  const env = { QUEUE_MAX_ACTIVE: '1', TOKEN_ACTIVE_TTL_MS: '3000', QUEUE_TICK_MS: '100' };
   const gateways = [await gateway(env), await gateway(env)];
   const keeper = await eventually(async () => keeperPid(db), 10_000, 'a keeper');
   const a = gateways.find((server) => !pidsOf(server).includes(keeper))!;
