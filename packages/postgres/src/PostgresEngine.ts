@@ -64,33 +64,28 @@ import {
 } from '@usher/engine/rules';
 import { nanoid } from 'nanoid';
 import type pg from 'pg';
+import { APPLY_KINDS, applySql, typedApply, type ApplyKind, type Assumptions, type TypedApply } from './applies.js';
+import { Batcher, Slots, type Outcome } from './batch.js';
 import { isConflict, isUnavailable, query, unavailable, USER_LOCKS, type Queryable } from './database.js';
 import { KeeperSession } from './KeeperSession.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { ensureRoom, ROOM_COLUMNS, roomRow } from './room.js';
-import { RESERVATION_COLUMNS, reservationRecord, runRoomUpdate, runStep, runSweep } from './steps.js';
+import { reservationRecord, runRoomUpdate, runStep, runSweep } from './steps.js';
 import {
   compareText,
   concertRecord,
   goneBelow,
   idempotencyRecord,
   isStale,
+  ISSUE_VIEW,
   orderedLike,
   scheduleRecord,
-  tokenCte,
   tokenState,
+  views,
+  viewSql,
   type TokenRow,
+  type ViewKind,
 } from './views.js';
-
-/** What `usher_apply` is told the decision assumed (see migration 002). */
-interface Assumptions {
-  readonly userId?: string;
-  readonly token?: string;
-  readonly heldByUser?: number;
-  readonly balance?: number;
-  readonly waitingTtlMs?: number;
-  readonly maxActive?: number;
-}
 
 /** One attempt of a command: the decision and what it assumed, or `again` to read the state once more. */
 type Attempt<A> = { readonly decision: Decision<A>; readonly assume: Assumptions } | 'again';
@@ -102,18 +97,26 @@ interface IssuedRow {
   readonly tick?: string | number;
 }
 
-/** A decision waiting for its batch. */
-interface PendingApply {
+/** A command's view to read: its token argument (`''` for none), its time and the view's parameters. */
+interface ViewItem {
+  readonly token: string;
+  readonly now: number;
+  readonly params: readonly unknown[];
+}
+
+/** A decision to apply. */
+interface ApplyItem {
   readonly user: string;
   readonly changes: string;
   readonly now: number;
   readonly assume: string;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (error: unknown) => void;
 }
 
-/** Batches of decisions applied at once, and the most decisions in one (a backend caches 64 subtransactions). */
-const APPLY_BATCHES = 2;
+/** Batches of one kind running at once. */
+const BATCHES = 2;
+/** The most views read in one statement. */
+const READ_BATCH = 256;
+/** The most decisions applied in one statement (a backend caches 64 subtransactions). */
 const APPLY_BATCH = 64;
 
 /** First tries are optimistic (read, decide, write conditionally); after these, a command locks its user first. */
@@ -136,6 +139,20 @@ function newId(): string {
   return Buffer.from(nanoid(), 'latin1').toString('latin1');
 }
 
+/** Rows of a batch read (column `i`, from 1) as one outcome per item, in order. */
+function byOrdinal(rows: Record<string, unknown>[], count: number): Outcome<Record<string, unknown>>[] {
+  const outcomes: Outcome<Record<string, unknown>>[] = new Array(count);
+  for (const row of rows) outcomes[Number(row['i']) - 1] = { ok: true, value: row };
+  return outcomes;
+}
+
+/** The one item's value of a batch of one. */
+function only<O>(outcomes: readonly Outcome<O>[]): O {
+  const outcome = outcomes[0]!;
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
+}
+
 function isTokenArg(token: unknown): token is string {
   try {
     requireTokenArg(token);
@@ -154,7 +171,10 @@ function isTokenArg(token: unknown): token is string {
  * **A command** validates its arguments with the rule's checks, reads the
  * view the rule needs in one statement (READ COMMITTED, autocommit), calls the
  * rule, and applies the decision's changes in one statement (`usher_apply`),
- * each as a conditional write restating what the decision assumed. If another
+ * each as a conditional write restating what the decision assumed. Commands
+ * of one kind running at once share those round trips: their views are read
+ * in one statement, their decisions applied in one transaction (see
+ * {@link Batcher}); a round trip here costs more than the reads. If another
  * engine won a race meanwhile, nothing is applied: the engine reads again and
  * decides again, and the rule answers as it would now (`SEAT_UNAVAILABLE`, a
  * replayed idempotent answer, …). After three such races a command takes its
@@ -220,21 +240,33 @@ export class PostgresEngine implements UsherEngine {
   #ticking = false;
   /** The keeper tick a timer started, until it ends: commands wait for it (see {@link #run}). */
   #tickGate: Promise<void> | undefined;
-  /** Commands that may use the pool at once; the others wait here, in order (see {@link #run}). */
-  #slots: number;
-  readonly #waiting: (() => void)[] = [];
-  /** Decisions waiting for the next batch (see {@link #flushApplies}). */
-  readonly #applies: PendingApply[] = [];
-  #applyBatches = 0;
+  /** Connections commands may use at once (see {@link Slots}); the pool keeps a few more for LISTEN, the keeper, catch-ups and refreshes. */
+  readonly #slots: Slots;
+  /** The pool as commands use it: each query holds a slot while it runs. */
+  readonly #db: Queryable;
+  /** View reads, batched by kind (see {@link #read}). */
+  readonly #viewBatches = new Map<string, Batcher<ViewItem, Record<string, unknown>>>();
+  readonly #issueViews: Batcher<ViewItem, Record<string, unknown>>;
+  /** Decisions applied together (see {@link #applyMany}), and those of the typed kinds (see {@link #applyTyped}). */
+  readonly #applies: Batcher<ApplyItem, unknown>;
+  readonly #typedApplies = new Map<ApplyKind['name'], Batcher<TypedApply, IssuedRow>>();
   #lastTickMs = 0;
   #maxTickMs = 0;
   readonly #observers = new Set<EngineObserver>();
 
   /** @internal Use {@link createPostgresEngine}. */
   constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean; commandSlots: number }) {
-    this.#slots = Math.max(1, options.commandSlots);
     this.config = options.config;
     this.#pool = options.pool;
+    this.#slots = new Slots(options.commandSlots);
+    const pool = this.#pool;
+    const slots = this.#slots;
+    this.#db = { query: ((config: never, values: never) => slots.with(() => pool.query(config, values))) as Queryable['query'] };
+    this.#issueViews = new Batcher((items) => this.#readIssueViews(this.#pool, items), { concurrency: BATCHES, max: READ_BATCH, slots });
+    this.#applies = new Batcher((items) => this.#applyMany(items), { concurrency: BATCHES, max: APPLY_BATCH, slots });
+    for (const kind of Object.values(APPLY_KINDS)) {
+      this.#typedApplies.set(kind.name, new Batcher((items) => this.#applyTyped(this.#pool, kind, items), { concurrency: BATCHES, max: APPLY_BATCH, slots }));
+    }
     this.#ownsPool = options.ownsPool;
     this.#clock = options.clock;
     this.#lifecycles = lifecyclesFor(this.config);
@@ -325,19 +357,9 @@ export class PostgresEngine implements UsherEngine {
       let created: TokenState | undefined;
       const { answer, result } = await this.#decide<Issued>('issueToken', now, userId, async (db) => {
         // The room is read with the view: admission at issue follows the operator's settings at once.
-        const { rows } = await query<TokenRow & { someone_waits: boolean; active: string | null; room: Record<string, unknown> | null }>(db, 
-          `WITH ${tokenCte(`t.user_id = $1 AND t.status IN ('waiting', 'active')`, 2, 3)},
-           r AS (SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1)
-           SELECT tk.*, w.someone_waits, (SELECT row_to_json(r) FROM r) AS room,
-             CASE WHEN NOT w.someone_waits THEN
-               (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE status = 'active' AND expires_at > $2
-                 LIMIT coalesce((SELECT max_active FROM r), $4)) a)
-             END AS active
-           FROM (SELECT EXISTS (SELECT 1 FROM tokens WHERE status = 'waiting' AND last_seen_at > $2::bigint - $3::bigint) AS someone_waits) w
-           LEFT JOIN tk ON true`,
-          [userId, now, config.queueWaitingTtlMs, config.queueMaxActive],
-        );
-        const row = rows[0]!;
+        const item = { token: userId, now, params: [] };
+        const read = db === this.#db ? this.#issueViews.submit(item) : this.#readIssueViews(db, [item]).then(only);
+        const row = (await read) as unknown as TokenRow & { someone_waits: boolean; active: string | null; room: Record<string, unknown> | null };
         if (row.status === 'waiting' && isStale(row, now, config, this.#lifecycles)) {
           // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
           // now (only steps change the line), then a new token can be issued. An active token past its
@@ -381,9 +403,8 @@ export class PostgresEngine implements UsherEngine {
   tokenOwner(token: string): Promise<string | undefined> {
     return this.#run(async (now) => {
       if (!isTokenArg(token)) return undefined;
-      const { rows } = await query<TokenRow>(this.#pool, `WITH ${tokenCte('t.token = $1', 2, 3)} SELECT * FROM tk`, [token, now, this.config.queueWaitingTtlMs]);
-      const row = rows[0];
-      if (!row) return undefined;
+      const row = (await this.#viewBatch(views.token).submit({ token, now, params: [] })) as unknown as TokenRow;
+      if (!row.token) return undefined;
       // Kept (expired) tokens still identify their user, as in the embedded engine; ended ones do not.
       return row.status === 'expired' || tokenState(row, now, this.config, this.#lifecycles) ? row.user_id! : undefined;
     });
@@ -406,12 +427,7 @@ export class PostgresEngine implements UsherEngine {
 
   listConcerts(token: string): Promise<readonly Concert[]> {
     return this.#run(async (now) => {
-      const { facts, row } = await this.#view<{ concerts: Record<string, unknown>[] }>(
-        token,
-        now,
-        `(SELECT coalesce(json_agg(record), '[]') FROM concerts) AS concerts`,
-        [],
-      );
+      const { facts, row } = await this.#view<{ concerts: Record<string, unknown>[] }>(token, now, views.concerts, []);
       checkListConcerts(facts, now, this.#lifecycles);
       return row.concerts.map(concertRecord).sort((a, b) => compareText(a.id, b.id));
     });
@@ -420,16 +436,9 @@ export class PostgresEngine implements UsherEngine {
   listSchedules(token: string, concertId: string): Promise<readonly Schedule[]> {
     return this.#run(async (now) => {
       requireId(concertId, 'concertId');
-      const { facts, row } = await this.#view<{ concert: unknown; schedules: { record: Record<string, unknown>; taken: number }[] }>(
-        token,
-        now,
-        `(SELECT record FROM concerts WHERE id = $4) AS concert,
-         (SELECT coalesce(json_agg(json_build_object('record', s.record, 'taken',
-            (SELECT count(*) FROM reservations r
-              WHERE r.schedule_id = s.id AND r.status IN ('held', 'paid') AND (r.status = 'paid' OR r.expires_at > $2)))), '[]')
-            FROM schedules s WHERE s.concert_id = $4) AS schedules`,
-        [concertId],
-      );
+      const { facts, row } = await this.#view<{ concert: unknown; schedules: { record: Record<string, unknown>; taken: number }[] }>(token, now, views.schedules, [
+        concertId,
+      ]);
       checkListSchedules({ ...facts, concert: row.concert ?? undefined }, concertId, now, this.#lifecycles);
       const list: Schedule[] = [];
       for (const { record, taken } of row.schedules) {
@@ -444,14 +453,7 @@ export class PostgresEngine implements UsherEngine {
   listSeats(token: string, scheduleId: string): Promise<SeatList> {
     return this.#run(async (now) => {
       requireId(scheduleId, 'scheduleId');
-      const { facts, row } = await this.#view<{ schedule: Record<string, unknown> | null; taken: number[] }>(
-        token,
-        now,
-        `(SELECT record FROM schedules WHERE id = $4) AS schedule,
-         (SELECT coalesce(array_agg(seat_no ORDER BY seat_no), '{}') FROM reservations
-           WHERE schedule_id = $4 AND status IN ('held', 'paid') AND (status = 'paid' OR expires_at > $2)) AS taken`,
-        [scheduleId],
-      );
+      const { facts, row } = await this.#view<{ schedule: Record<string, unknown> | null; taken: number[] }>(token, now, views.seats, [scheduleId]);
       checkListSeats({ ...facts, schedule: row.schedule ?? undefined }, scheduleId, now, this.#lifecycles);
       const { totalSeats, prices } = scheduleRecord(row.schedule!);
       const seats = [];
@@ -474,10 +476,7 @@ export class PostgresEngine implements UsherEngine {
         const read = await this.#read<{ schedule: Record<string, unknown> | null; occupant: Occupant | null; held: string | null }>(
           token,
           now,
-          `(SELECT record FROM schedules WHERE id = $4) AS schedule,
-           (SELECT json_build_object('id', id, 'userId', user_id, 'status', status, 'expiresAt', expires_at)
-              FROM reservations WHERE schedule_id = $4 AND seat_no = $5 AND status IN ('held', 'paid')) AS occupant,
-           (SELECT count(*) FROM reservations WHERE user_id = tk.user_id AND status = 'held' AND expires_at > $2) AS held`,
+          views.reserve,
           [command.scheduleId, command.seatNo],
           db,
         );
@@ -501,7 +500,7 @@ export class PostgresEngine implements UsherEngine {
   getReservation(token: string, reservationId: string): Promise<Reservation> {
     return this.#run(async (now) => {
       requireId(reservationId, 'reservationId');
-      const { facts, reservation } = await this.#readReservation(token, reservationId, now, this.#pool);
+      const { facts, reservation } = await this.#readReservation(token, reservationId, now, this.#db);
       return reservationView(decideGetReservation({ ...facts, reservation }, reservationId, now, this.#lifecycles));
     });
   }
@@ -510,13 +509,7 @@ export class PostgresEngine implements UsherEngine {
     return this.#run(async (now) => {
       const status = checkListStatus(options?.status);
       // One indexed read (reservations_live_by_user): the token's user's held and paid rows; the rule drops holds past their deadline.
-      const { facts, row } = await this.#view<{ reservations: Record<string, unknown>[] | null }>(
-        token,
-        now,
-        `(SELECT json_agg(row_to_json(r)) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations
-            WHERE user_id = tk.user_id AND status IN ('held', 'paid')) r) AS reservations`,
-        [],
-      );
+      const { facts, row } = await this.#view<{ reservations: Record<string, unknown>[] | null }>(token, now, views.reservations, []);
       const reservations = (row.reservations ?? []).map(reservationRecord);
       return decideListReservations({ ...facts, reservations }, status, now, this.#lifecycles).map(reservationView);
     });
@@ -541,11 +534,7 @@ export class PostgresEngine implements UsherEngine {
         const read = await this.#read<{ stored: Record<string, unknown> | null; reservation: Record<string, unknown> | null; balance: string; held: string | null }>(
           token,
           now,
-          `(SELECT json_build_object('fingerprint', fingerprint, 'result', result, 'created_at', created_at)
-              FROM idempotency_keys WHERE user_id = tk.user_id AND key = $4) AS stored,
-           (SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = $5) r) AS reservation,
-           coalesce((SELECT balance FROM wallets WHERE user_id = tk.user_id), 0) AS balance,
-           (SELECT count(*) FROM reservations WHERE user_id = tk.user_id AND status = 'held' AND expires_at > $2) AS held`,
+          views.pay,
           [command.idempotencyKey ?? '', command.reservationId],
           db,
         );
@@ -570,12 +559,7 @@ export class PostgresEngine implements UsherEngine {
   getBalance(token: string, userId: string): Promise<Wallet> {
     return this.#run(async (now) => {
       requireId(userId, 'userId');
-      const { facts, row } = await this.#view<{ balance: string }>(
-        token,
-        now,
-        `coalesce((SELECT balance FROM wallets WHERE user_id = $4), 0) AS balance`,
-        [userId],
-      );
+      const { facts, row } = await this.#view<{ balance: string }>(token, now, views.balance, [userId]);
       return decideGetBalance({ ...facts, balance: Number(row.balance) }, userId, now, this.#lifecycles);
     });
   }
@@ -587,9 +571,7 @@ export class PostgresEngine implements UsherEngine {
         const read = await this.#read<{ stored: Record<string, unknown> | null; balance: string }>(
           token,
           now,
-          `(SELECT json_build_object('fingerprint', fingerprint, 'result', result, 'created_at', created_at)
-              FROM idempotency_keys WHERE user_id = tk.user_id AND key = $4) AS stored,
-           coalesce((SELECT balance FROM wallets WHERE user_id = $5), 0) AS balance`,
+          views.charge,
           [command.idempotencyKey ?? '', command.userId],
           db,
         );
@@ -612,7 +594,9 @@ export class PostgresEngine implements UsherEngine {
   tick(): Promise<TickReport> {
     return this.#run(async (now) => {
       const started = performance.now();
-      const { report } = await this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true }));
+      const { report } = await this.#slots.with(() =>
+        this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true })),
+      );
       this.#timed(started, report.admitted);
       await this.#refresh();
       return report;
@@ -621,7 +605,7 @@ export class PostgresEngine implements UsherEngine {
 
   /** Runs the safety sweep now, on this instance. */
   sweep(): Promise<void> {
-    return this.#run((now) => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles })));
+    return this.#run((now) => this.#slots.with(() => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles }))));
   }
 
   /**
@@ -663,7 +647,7 @@ export class PostgresEngine implements UsherEngine {
   stats(): Promise<EngineStats> {
     return this.#run(async (now) => {
       const { rows } = await query<Record<string, string>>(
-      this.#pool,
+        this.#db,
         `SELECT (SELECT count(*) FROM concerts) AS concerts,
                 (SELECT count(*) FROM schedules) AS schedules,
                 (SELECT count(*) FROM tokens WHERE status = 'waiting' AND last_seen_at > $1::bigint - $2::bigint) AS waiting,
@@ -726,10 +710,8 @@ export class PostgresEngine implements UsherEngine {
 
   /**
    * Runs a command: refused while closing; a database that cannot be reached
-   * is `UNAVAILABLE`. Commands beyond what the pool serves at once wait
-   * here, in order, rather than in the pool's queue, whose wait counts
-   * against its connection timeout: a burst waits, and only a database that
-   * cannot be reached answers `UNAVAILABLE`.
+   * is `UNAVAILABLE`. What it asks of PostgreSQL waits for a connection slot
+   * (see {@link Slots}), alone or in a batch of its kind.
    */
   #run<T>(command: (now: number) => Promise<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
@@ -738,18 +720,12 @@ export class PostgresEngine implements UsherEngine {
         // Like a mailbox: a command waits for the tick a timer started before it (bounded, in wall time,
         // so an unreachable database cannot hold commands up), so it sees what that tick did.
         if (this.#tickGate) await Promise.race([this.#tickGate, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-        if (this.#slots > 0) this.#slots--;
-        else await new Promise<void>((resolve) => this.#waiting.push(resolve));
         try {
           return await command(this.#clock.now());
         } catch (error) {
           if (error instanceof EngineError) throw error;
           if (isUnavailable(error)) throw unavailable(error);
           throw error;
-        } finally {
-          const next = this.#waiting.shift();
-          if (next) next();
-          else this.#slots++;
         }
       })(),
     );
@@ -765,9 +741,9 @@ export class PostgresEngine implements UsherEngine {
   /**
    * Reads, decides, applies; again when another engine won a race. `attempt`
    * reads the view on `db` and calls the rule. The first tries run on the
-   * pool; later ones in a transaction that first takes the user's lock (the
-   * user of the last try), so a user's own concurrent commands cannot keep a
-   * command losing.
+   * pool (reads and writes batched with other commands'); later ones in a
+   * transaction that first takes the user's lock (the user of the last try),
+   * so a user's own concurrent commands cannot keep a command losing.
    */
   async #decide<A>(command: string, now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown }> {
     const started = performance.now();
@@ -780,19 +756,19 @@ export class PostgresEngine implements UsherEngine {
     let user = knownUser;
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       if (tries < OPTIMISTIC_TRIES || user === undefined) {
-        const step = await attempt(this.#pool);
+        const step = await attempt(this.#db);
         if (step === 'again') continue;
         const { decision, assume } = step;
         if (decision.changes.length === 0) return { answer: decision.answer };
         user = assume.userId ?? user;
         try {
-          return { answer: decision.answer, result: await this.#apply(this.#pool, decision, now, assume), committed: true };
+          return { answer: decision.answer, result: await this.#apply(this.#db, decision, now, assume), committed: true };
         } catch (error) {
           if (!isConflict(error)) throw error;
           continue;
         }
       }
-      const outcome = await this.#onClient(async (client) => {
+      const outcome = await this.#slots.with(() => this.#onClient(async (client) => {
         await client.query('BEGIN');
         try {
           await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCKS, user]);
@@ -809,7 +785,7 @@ export class PostgresEngine implements UsherEngine {
           if (isConflict(error)) return 'again' as const;
           throw error;
         }
-      });
+      }));
       if (outcome !== 'again') return outcome;
     }
     throw new EngineError('UNAVAILABLE', 'too many concurrent changes to the same data; try again');
@@ -817,16 +793,15 @@ export class PostgresEngine implements UsherEngine {
 
   /**
    * Applies a decision: on the pool, together with the other commands' decisions ready
-   * at the same time (see {@link #flushApplies}); inside a transaction, on its own.
+   * at the same time (see {@link #applyMany}); inside a transaction, on its own.
    */
   async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
+    const typed = typedApply(decision.changes, now, assume);
+    if (typed) return db === this.#db ? this.#typedApplies.get(typed.kind.name)!.submit(typed) : this.#applyTyped(db, typed.kind, [typed]).then(only);
+    // Issues at once keep the bound of active tokens (migration 7): only usher_issue_many issues.
+    if (decision.changes.some((change) => change.type === 'tokenIssued')) throw new Error('a token is issued by usher_issue_many only');
     const changes = JSON.stringify(decision.changes);
-    if (db === this.#pool) {
-      return new Promise((resolve, reject) => {
-        this.#applies.push({ user: assume.userId ?? '', changes, now, assume: JSON.stringify(assume), resolve, reject });
-        if (this.#applyBatches < APPLY_BATCHES) this.#flushApplies();
-      });
-    }
+    if (db === this.#db) return this.#applies.submit({ user: assume.userId ?? '', changes, now, assume: JSON.stringify(assume) });
     const { rows } = await query<{ result: unknown }>(db, 'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [changes, now, JSON.stringify(assume)]);
     return rows[0]?.result;
   }
@@ -834,63 +809,88 @@ export class PostgresEngine implements UsherEngine {
   /**
    * Group commit: the decisions waiting to be applied go in one statement
    * (`usher_apply_many`, migration 003), each in a subtransaction of its own,
-   * committed together: one round trip and one WAL flush for the lot. At most
-   * {@link APPLY_BATCHES} batches run at once; decisions that arrive meanwhile
-   * wait for the next one, so the busier the engine, the larger the batches.
+   * committed together: one round trip and one WAL flush for the lot.
    * Each command is answered only after the batch's commit; a decision
    * refused in the batch (a condition that no longer holds) changed nothing
    * and is decided again, as before.
    */
-  #flushApplies(): void {
-    if (this.#applies.length === 0) return;
+  async #applyMany(items: readonly ApplyItem[]): Promise<Outcome<unknown>[]> {
     // By user, so concurrent batches take users' locks in the same order.
-    const batch = this.#applies.splice(0, APPLY_BATCH).sort((a, b) => compareText(a.user, b.user));
-    this.#applyBatches++;
-    query<{ results: ({ r: unknown } | { e: string; m: string })[] }>(this.#pool, 'SELECT usher_apply_many($1::jsonb[], $2::bigint[], $3::jsonb[]) AS results', [
-      batch.map((item) => item.changes),
-      batch.map((item) => item.now),
-      batch.map((item) => item.assume),
-    ])
-      .then(
-        ({ rows }) => {
-          const results = rows[0]!.results;
-          batch.forEach((item, i) => {
-            const outcome = results[i]!;
-            if ('r' in outcome) item.resolve(outcome.r);
-            else item.reject(Object.assign(new Error(outcome.m), { code: outcome.e }));
-          });
-        },
-        (error: unknown) => {
-          for (const item of batch) item.reject(error);
-        },
-      )
-      .finally(() => {
-        this.#applyBatches--;
-        this.#flushApplies();
-      });
+    const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
+    const { rows } = await query<{ results: ({ r: unknown } | { e: string; m: string })[] }>(
+      this.#pool,
+      'SELECT usher_apply_many($1::jsonb[], $2::bigint[], $3::jsonb[]) AS results',
+      [order.map((i) => items[i]!.changes), order.map((i) => items[i]!.now), order.map((i) => items[i]!.assume)],
+    );
+    const outcomes: Outcome<unknown>[] = new Array(items.length);
+    rows[0]!.results.forEach((result, k) => {
+      outcomes[order[k]!] = 'r' in result ? { ok: true, value: result.r } : { ok: false, error: Object.assign(new Error(result.m), { code: result.e }) };
+    });
+    return outcomes;
   }
 
   /**
-   * One view read: the command's token (a CTE `tk`) and `columns`, which may
-   * use `$2` (now), `$3` (waitingTtl) and `$4…` (`params`). A malformed token
-   * argument finds no token: the rule then refuses it at its place among the
+   * Applies decisions of one typed kind (migration 006) in one statement, as
+   * {@link #applyMany} does: each in a subtransaction of its own, committed
+   * together, sorted by user.
+   */
+  async #applyTyped(db: Queryable, kind: ApplyKind, items: readonly TypedApply[]): Promise<Outcome<IssuedRow>[]> {
+    const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
+    const args = kind.types.map((_, k) => order.map((i) => items[i]!.args[k]));
+    const { rows } = await query<{ o_err: string | null; o_msg: string | null; o_seq: string | null; o_gone: string | null; o_tick: string | null }>(db, applySql(kind), args);
+    const outcomes: Outcome<IssuedRow>[] = new Array(items.length);
+    rows.forEach((row, k) => {
+      outcomes[order[k]!] =
+        row.o_err === null
+          ? { ok: true, value: row.o_seq === null ? {} : { seq: row.o_seq, gone: row.o_gone ?? 0, tick: row.o_tick ?? 0 } }
+          : { ok: false, error: Object.assign(new Error(row.o_msg ?? 'the apply failed'), { code: row.o_err }) };
+    });
+    return outcomes;
+  }
+
+  /** The batches of one view kind. */
+  #viewBatch(kind: ViewKind): Batcher<ViewItem, Record<string, unknown>> {
+    let batcher = this.#viewBatches.get(kind.name);
+    if (!batcher) {
+      batcher = new Batcher((items) => this.#readViews(this.#pool, kind, items), { concurrency: BATCHES, max: READ_BATCH, slots: this.#slots });
+      this.#viewBatches.set(kind.name, batcher);
+    }
+    return batcher;
+  }
+
+  /** Reads `items`' views of one kind in one statement (see {@link viewSql}). */
+  async #readViews(db: Queryable, kind: ViewKind, items: readonly ViewItem[]): Promise<Outcome<Record<string, unknown>>[]> {
+    const params = kind.params.map((_, k) => items.map((item) => item.params[k]));
+    const { rows } = await query(db, viewSql(kind), [items.map((item) => item.token), items.map((item) => item.now), this.config.queueWaitingTtlMs, ...params]);
+    return byOrdinal(rows, items.length);
+  }
+
+  /** Reads issue views (by user: `token` is the user id) in one statement. */
+  async #readIssueViews(db: Queryable, items: readonly ViewItem[]): Promise<Outcome<Record<string, unknown>>[]> {
+    const { rows } = await query(db, ISSUE_VIEW, [items.map((item) => item.token), items.map((item) => item.now), this.config.queueWaitingTtlMs, this.config.queueMaxActive]);
+    return byOrdinal(rows, items.length);
+  }
+
+  /**
+   * One view read: the command's token and what `kind` reads beside it. On
+   * the pool it joins the next batch of its kind; on a client (a command
+   * holding its user's lock), it runs alone. A malformed token argument
+   * finds no token: the rule then refuses it at its place among the
    * command's checks. `again` when the view must be read anew (see {@link #facts}).
    */
-  async #read<R>(token: unknown, now: number, columns: string, params: unknown[], db: Queryable = this.#pool): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
+  async #read<R>(token: unknown, now: number, kind: ViewKind, params: readonly unknown[], db: Queryable = this.#db): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
     const valid = isTokenArg(token);
-    const { rows } = await query<R & TokenRow>(db, 
-      `WITH ${tokenCte('t.token = $1', 2, 3)} SELECT tk.*, ${columns} FROM (SELECT 1) AS one LEFT JOIN tk ON true`,
-      [valid ? token : '', now, this.config.queueWaitingTtlMs, ...params],
-    );
-    const row = rows[0]!;
-    const facts = await this.#facts(token, valid ? row : undefined, now);
+    const item = { token: valid ? token : '', now, params };
+    const read = db === this.#db ? this.#viewBatch(kind).submit(item) : this.#readViews(db, kind, [item]).then(only);
+    const row = (await read) as unknown as R & TokenRow;
+    const facts = await this.#facts(token, valid && row.token ? row : undefined, now);
     return facts === 'again' ? facts : { facts, row };
   }
 
   /** {@link #read} until it holds. */
-  async #view<R>(token: unknown, now: number, columns: string, params: unknown[], db: Queryable = this.#pool): Promise<{ facts: Facts; row: R & Partial<TokenRow> }> {
+  async #view<R>(token: unknown, now: number, kind: ViewKind, params: readonly unknown[], db: Queryable = this.#db): Promise<{ facts: Facts; row: R & Partial<TokenRow> }> {
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const read = await this.#read<R>(token, now, columns, params, db);
+      const read = await this.#read<R>(token, now, kind, params, db);
       if (read !== 'again') return read;
     }
     throw new EngineError('UNAVAILABLE', 'the waiting line kept changing; try again');
@@ -900,7 +900,7 @@ export class PostgresEngine implements UsherEngine {
     const { facts, row } = await this.#view<{ reservation: Record<string, unknown> | null }>(
       token,
       now,
-      `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = $4) r) AS reservation`,
+      views.reservation,
       [reservationId],
       db,
     );
@@ -961,12 +961,12 @@ export class PostgresEngine implements UsherEngine {
   async #tokenView(token: unknown, now: number, known?: Facts): Promise<QueueToken> {
     requireTokenArg(token);
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const facts = tries === 0 && known ? known : (await this.#view<object>(token, now, 'NULL AS nothing', [])).facts;
+      const facts = tries === 0 && known ? known : (await this.#view<object>(token, now, views.token, [])).facts;
       const live = requireLive(facts.token, now, this.#lifecycles);
       let lastSeenAt = facts.lastSeenAt;
       if (live.status === 'waiting' && lastSeenAt < now - this.#pollSlackMs) {
         const { rows } = await query<{ last_seen_at: string }>(
-      this.#pool,
+          this.#db,
           `UPDATE tokens SET last_seen_at = $2 WHERE token = $1 AND status = 'waiting' AND last_seen_at > $3 RETURNING last_seen_at`,
           [live.token, now, now - this.config.queueWaitingTtlMs],
         );

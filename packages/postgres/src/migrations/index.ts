@@ -3,6 +3,8 @@ import { apply } from './002_apply.js';
 import { applyMany } from './003_apply_many.js';
 import { liveByUser } from './004_live_by_user.js';
 import { room } from './005_room.js';
+import { typedApply } from './006_typed_apply.js';
+import { activeBound } from './007_active_bound.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -22,4 +24,6 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: 'apply_many', sql: applyMany },
   { version: 4, name: 'live_by_user', sql: liveByUser },
   { version: 5, name: 'room', sql: room },
+  { version: 6, name: 'typed_apply', sql: typedApply },
+  { version: 7, name: 'active_bound', sql: activeBound },
 ];

@@ -1,0 +1,120 @@
+/**
+ * Connection slots, and batches of like work run as one statement.
+ *
+ * On these machines a round trip to PostgreSQL costs more CPU (in Node and
+ * in PostgreSQL: protocol, syscalls, executor start-up) than the indexed
+ * reads and writes a command needs. So concurrent commands of one kind share
+ * their round trips: their view reads go in one statement (one snapshot),
+ * their writes in one transaction (one commit, one WAL flush).
+ */
+
+/**
+ * A counting semaphore, first come first served: how many commands' queries
+ * may use the pool at once. Work beyond that waits here, in order, rather
+ * than in the pool's queue, whose wait counts against its connection
+ * timeout: a burst waits, and only a database that cannot be reached
+ * answers `UNAVAILABLE`.
+ */
+export class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.#free = Math.max(1, count);
+  }
+
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+
+  /** Runs `work` holding a slot. */
+  async with<T>(work: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/** One item's outcome in a batch: a value, or an error of its own (the others are unaffected). */
+export type Outcome<O> = { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };
+
+interface Pending<I, O> {
+  readonly item: I;
+  readonly resolve: (value: O) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface BatcherOptions {
+  /** Batches of this kind running at once. */
+  readonly concurrency: number;
+  /** Items in one batch at most. */
+  readonly max: number;
+  /** The connection slots a batch takes one of while it runs. */
+  readonly slots: Slots;
+}
+
+/**
+ * Items submitted while this kind's batches are all running wait for the
+ * next batch, which takes every item waiting then (up to `max`): an idle
+ * engine runs each item at once on its own; the busier it is, the larger
+ * the batches, and the fewer round trips per item.
+ *
+ * `run` gets the items in submission order and answers one {@link Outcome}
+ * each, in the same order; if it throws, every item of the batch fails with
+ * that error.
+ */
+export class Batcher<I, O> {
+  readonly #run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>;
+  readonly #options: BatcherOptions;
+  readonly #queue: Pending<I, O>[] = [];
+  #running = 0;
+
+  constructor(run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>, options: BatcherOptions) {
+    this.#run = run;
+    this.#options = options;
+  }
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (this.#running < this.#options.concurrency) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#running++;
+    const { slots, max } = this.#options;
+    await slots.acquire();
+    // Taken once the slot is ours: whatever arrived meanwhile joins this batch.
+    const batch = this.#queue.splice(0, max);
+    try {
+      if (batch.length === 0) return;
+      const outcomes = await this.#run(batch.map((pending) => pending.item));
+      batch.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined) pending.reject(new Error('a batch answered fewer items than it was given'));
+        else if (outcome.ok) pending.resolve(outcome.value);
+        else pending.reject(outcome.error);
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    } finally {
+      slots.release();
+      this.#running--;
+      if (this.#queue.length > 0 && this.#running < this.#options.concurrency) void this.#flush();
+    }
+  }
+}
