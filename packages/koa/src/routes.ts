@@ -167,7 +167,7 @@ function operatorRoutes(service: RouteServices): Route[] {
         'Every change is logged with its request id and address, before and after. An unknown field or a value out of range is 400 and changes nothing.',
       body: schemas.RoomSettingsPatch,
       success: { status: 200, schema: schemas.Room, description: 'The room after the change' },
-      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED', 'INVALID_ARGUMENT'],
+      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED'],
       handle: async ({ engine, body, client }) => {
         const patch = body as Partial<RoomSettings>;
         const change = await engine.updateRoom(patch);
