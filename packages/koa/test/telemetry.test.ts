@@ -191,3 +191,15 @@ test('two apps in one process keep their metrics apart (a registry each)', async
   t.is(total(await scrape(t, one.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 1);
   t.is(total(await scrape(t, two.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 0);
 });
+
+test('labels given to the telemetry (a cluster worker\'s id) are on every metric, the engine\'s and the process\'s too', async (t) => {
+  const api = await startApi();
+  const app = createApp(api.engine, { telemetry: new Telemetry({ labels: { worker: '3' } }), adminToken: ADMIN });
+  const http = request(app.callback());
+  await http.post('/queue/tokens').send({ userId: 'ann' });
+  const scraped = await scrape(t, http);
+  for (const name of ['usher_queue_waiting', 'usher_admitted_total', 'http_request_duration_seconds_count', 'process_cpu_seconds_total']) {
+    t.true(scraped.samples.some((sample) => sample.name === name), name);
+  }
+  t.deepEqual(scraped.samples.filter((sample) => sample.labels.worker !== '3'), [], 'every sample says which worker');
+});
