@@ -359,7 +359,9 @@ function localTime(ms) {
  * In line: the place, live (Server-Sent Events). Before the sale opens the
  * token has no place yet (`position: null`) but says when it opens
  * (`opensAt`): a countdown to it, counted here, until the update at the
- * opening brings the place.
+ * opening brings the place. The server does not push a moved opening: once
+ * the countdown is over without a place, the page asks the API every 5 s.
+ * A token ended sold out shows the sold-out screen; everything stops.
  */
 function waiting() {
   const position = el('div', { class: 'position', 'data-testid': 'position' }, '…');
@@ -384,25 +386,40 @@ function waiting() {
   );
   let first;
   let timer;
+  let opensAt;
+  let nextCheck;
+  let gone = false;
   const stopCountdown = () => {
     clearInterval(timer);
     timer = undefined;
   };
+  /** The countdown, four times a second. Past the opening with no place yet, it asks the API now and then. */
+  const countdownTick = () => {
+    const left = (opensAt - serverNow()) / 1000;
+    countdown.textContent = countdownText(left);
+    // Hours and seconds (10:02:17) in the big type would not fit a phone.
+    countdown.classList.toggle('long', countdown.textContent.length > 5);
+    opensAtLine.textContent = left > 0 ? `The sale opens at ${localTime(opensAt)}` : 'The sale is opening now: your place in line shows in a moment.';
+    if (left > 0) return;
+    // The opening's update is normally on its way; if it is late (or the operator moved the opening), ask, spread out over a few seconds.
+    nextCheck ??= serverNow() + 3_000 + Math.random() * 2_000;
+    if (serverNow() < nextCheck) return;
+    nextCheck = serverNow() + 5_000;
+    call('GET', '/queue/tokens/current').then(update, (error) => {
+      if (gone) return;
+      source.close();
+      showProblem(error);
+    });
+  };
   /** Before the opening: when, and a countdown in seconds (the server sends nothing until the opening). */
-  const showOpening = (opensAt) => {
-    const at = Date.parse(opensAt);
+  const showOpening = (at) => {
+    opensAt = Date.parse(at);
+    nextCheck = undefined;
     place.hidden = true;
     opening.hidden = false;
     first = undefined;
-    const tick = () => {
-      const left = (at - serverNow()) / 1000;
-      countdown.textContent = countdownText(left);
-      // Hours and seconds (10:02:17) in the big type would not fit a phone.
-      countdown.classList.toggle('long', countdown.textContent.length > 5);
-      opensAtLine.textContent = left > 0 ? `The sale opens at ${localTime(at)}` : 'The sale is opening now: your place in line shows in a moment.';
-    };
-    tick();
-    timer ??= setInterval(tick, 250);
+    countdownTick();
+    timer ??= setInterval(countdownTick, 250);
   };
   const showPlace = (token) => {
     stopCountdown();
@@ -415,34 +432,35 @@ function waiting() {
     const moved = (first - token.position) / Math.max(1, first);
     bar.firstChild.style.width = `${Math.round(4 + 86 * Math.min(1, Math.max(0, moved)))}%`;
   };
+  /** The token as the stream (or a question to the API) tells it. Only active or expired is final. */
+  const update = (token) => {
+    if (gone) return;
+    if (token.status === 'active') {
+      source.close();
+      go('concerts', {}, { replace: true });
+    } else if (soldOutToken(token)) {
+      source.close();
+      go('soldout', {}, { replace: true });
+    } else if (token.status === 'expired') {
+      void ask();
+    } else if (token.position === null) {
+      showOpening(token.opensAt);
+    } else {
+      showPlace(token);
+    }
+  };
   const source = new EventSource(`/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`);
   // Where the token stands, asked once, when the stream cannot go on.
   const ask = async () => {
     source.close();
     try {
       const token = await call('GET', '/queue/tokens/current');
-      go(soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
+      if (!gone) go(soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
     } catch (error) {
-      showProblem(error);
+      if (!gone) showProblem(error);
     }
   };
-  source.addEventListener('token', (event) => {
-    const token = JSON.parse(event.data);
-    // Only a last event saying active or expired is final.
-    if (token.status === 'active') {
-      source.close();
-      go('concerts', {}, { replace: true });
-      return;
-    }
-    if (soldOutToken(token)) {
-      source.close();
-      go('soldout', {}, { replace: true });
-      return;
-    }
-    if (token.status === 'expired') return void ask();
-    if (token.position === null) showOpening(token.opensAt);
-    else showPlace(token);
-  });
+  source.addEventListener('token', (event) => update(JSON.parse(event.data)));
   source.onerror = () => {
     // A stream that ended (the server ends them after a while, or when the
     // token's newer streams replace it) or broke: the browser reconnects by
@@ -450,6 +468,7 @@ function waiting() {
     if (source.readyState === EventSource.CLOSED) void ask();
   };
   return () => {
+    gone = true;
     source.close();
     stopCountdown();
   };
