@@ -52,6 +52,21 @@ test('decideUpdateRoom: opensAt ahead closes the room; behind, it only records i
   t.deepEqual(decideUpdateRoom(open, { paused: false }, NOW).changes, [], 'no change, no fact');
 });
 
+test('decideUpdateRoom: opensAt is any ISO 8601 instant with a time zone, years 0000–0099 too (not read as 19xx); a day that does not exist is refused', (t) => {
+  const open = initialRoom(config);
+  for (const [given, at] of [
+    ['0050-01-01T00:00:00Z', Date.parse('0050-01-01T00:00:00Z')],
+    ['0000-01-01T00:00:00.000Z', Date.parse('0000-01-01T00:00:00.000Z')],
+    ['0099-12-31T23:59:59+09:00', Date.parse('0099-12-31T14:59:59Z')],
+    ['2028-02-29T10:00:00Z', Date.parse('2028-02-29T10:00:00Z')],
+  ] as const) {
+    t.is(decideUpdateRoom(open, { opensAt: given }, NOW).answer.after.opensAt, at, given);
+  }
+  for (const bad of ['2027-02-29T10:00:00Z', '0050-02-30T00:00:00Z', '2027-04-31T00:00:00Z', '2027-05-01T24:00:00Z']) {
+    t.throws(() => decideUpdateRoom(open, { opensAt: bad }, NOW), { message: /opensAt must be an ISO 8601 instant/ }, bad);
+  }
+});
+
 test('decideTick: sold out ends the line before anything else; a due opening draws, then admits; paused or closed admits nobody', (t) => {
   const stock = { totalSeats: 10, heldSeats: 0, paidSeats: 3 };
   const seed = () => 'cd'.repeat(32);

@@ -1,16 +1,12 @@
 import { isEngineError, type EngineErrorCode, type EngineErrorDetails } from '@usher/engine';
 import type { Context, Middleware } from 'koa';
 
-/**
- * Codes only the HTTP layer raises. `INVALID_ARGUMENT` is the engine's refusal of an operator's
- * room setting (`updateRoom`): listed here until the engine's own code list names it.
- */
+/** Codes only the HTTP layer raises. */
 export type HttpErrorCode =
   | 'IDENTITY_MISSING'
   | 'IDENTITY_INVALID'
   | 'ADMIN_TOKEN_INVALID'
   | 'CHALLENGE_FAILED'
-  | 'INVALID_ARGUMENT'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
@@ -25,7 +21,6 @@ export type ProblemCode = EngineErrorCode | HttpErrorCode;
 export const problemTable = {
   VALIDATION_FAILED: { status: 400, title: 'Invalid request' },
   CHALLENGE_FAILED: { status: 400, title: 'Proof of work missing or wrong' },
-  INVALID_ARGUMENT: { status: 400, title: 'Setting refused' },
   TOKEN_MISSING: { status: 401, title: 'Queue token missing' },
   TOKEN_INVALID: { status: 401, title: 'Queue token unknown or expired' },
   IDENTITY_MISSING: { status: 401, title: 'Not signed in' },

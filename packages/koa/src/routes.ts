@@ -164,10 +164,11 @@ function operatorRoutes(service: RouteServices): Route[] {
       description:
         'Any of `paused`, `admitPerTick`, `maxActive`, `opensAt`, `shuffle`; durable, in effect at the next tick, no restart. ' +
         '`paused: true` admits nobody; a lower `maxActive` admits nobody until the active count is under it (nobody is thrown out). ' +
-        'Every change is logged with its request id and address, before and after. An unknown field or a value out of range is 400 and changes nothing.',
+        'Every change is logged with its request id and address, before and after. An unknown field, a wrong type, a value out of range or an empty change ' +
+        'is 400 VALIDATION_FAILED and changes nothing.',
       body: schemas.RoomSettingsPatch,
       success: { status: 200, schema: schemas.Room, description: 'The room after the change' },
-      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED', 'INVALID_ARGUMENT'],
+      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED'],
       handle: async ({ engine, body, client }) => {
         const patch = body as Partial<RoomSettings>;
         const change = await engine.updateRoom(patch);
@@ -185,7 +186,9 @@ function operatorRoutes(service: RouteServices): Route[] {
         'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total`, `usher_tick_duration_seconds`, ' +
         '`usher_commit_duration_seconds`, `http_request_duration_seconds{route,method,status}`, `http_requests_in_flight`, ' +
         '`usher_event_streams_open`, `usher_rate_limited_total`, `usher_rate_limiter_errors_total`, `usher_challenge_failed_total{reason}`, ' +
-        '`usher_engine_up`, and the process\'s own (CPU, memory, event loop lag, GC). This process\'s view: scrape every gateway.',
+        '`usher_engine_up`, and the process\'s own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. ' +
+        'Every metric carries the labels the host gave its telemetry (the server in a cluster: `worker`, the worker that answered this scrape); ' +
+        'on PostgreSQL the queue gauges and `usher_admitted_total` read the database, the same from every process.',
       success: { status: 200, schema: schemas.MetricsText, description: 'The metrics', mediaType: 'text/plain' },
       handle: async () => ({ text: await service.telemetry.registry.metrics(), type: service.telemetry.registry.contentType }),
     }),

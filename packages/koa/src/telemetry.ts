@@ -21,6 +21,11 @@ export interface TelemetryOptions {
   readonly logger?: Logger | undefined;
   /** The registry the metrics are in. Default: a new one (never prom-client's global registry). */
   readonly registry?: Registry;
+  /**
+   * Labels put on every metric, e.g. `{ worker: '2' }` in a cluster worker,
+   * where a scrape reaches one worker of several sharing the port.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -53,6 +58,7 @@ export class Telemetry {
 
   constructor(options: TelemetryOptions = {}) {
     this.registry = options.registry ?? new Registry();
+    if (options.labels !== undefined) this.registry.setDefaultLabels({ ...options.labels });
     this.logger = options.logger;
     const registers = [this.registry];
     this.#duration = new Histogram({

@@ -19,7 +19,6 @@ test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
 });
 
 const everything = () => ({
-  room: true,
   app: { adminToken: 'operator-secret-0123456789', tokenLimiter: [new RateLimiterMemory({ points: 100, duration: 60 })], challenge: { hmacKey: 'k', maxNumber: 10 } },
 });
 
@@ -85,7 +84,9 @@ test('with an admin token, a limiter and proof of work, the document has the ope
     t.deepEqual(operation.security, [{ adminToken: [] }]);
     t.truthy(operation.responses['401'], `${operation.operationId} documents 401`);
   }
-  t.truthy(document.paths['/admin/room']!.patch!.responses['400']);
+  const refused = document.paths['/admin/room']!.patch!.responses['400'] as { description: string };
+  t.regex(refused.description, /VALIDATION_FAILED/, 'a bad setting is VALIDATION_FAILED, whichever layer refuses it');
+  t.notRegex(refused.description, /INVALID_ARGUMENT/);
   t.truthy(document.components.securitySchemes.adminToken);
   const join = document.paths['/queue/tokens']!.post! as unknown as { parameters: { name: string; in: string; required?: boolean }[]; responses: Record<string, { headers?: Record<string, unknown>; description: string }> };
   t.like(join.parameters.find((parameter) => parameter.name === 'X-Challenge'), { in: 'header', required: true });

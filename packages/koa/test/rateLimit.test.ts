@@ -62,7 +62,7 @@ test('without trustProxy X-Forwarded-For is ignored: every request counts agains
 
 test('with trustProxy the client is the last X-Forwarded-For address (the one the proxy added): each client has its own allowance', async (t) => {
   const { logger, lines } = capturedLogger();
-  const api = await startApi({ room: true, app: { tokenLimiter: [limiter(1, 60)], trustProxy: true, logger, adminToken: ADMIN } });
+  const api = await startApi({ app: { tokenLimiter: [limiter(1, 60)], trustProxy: true, logger, adminToken: ADMIN } });
   t.is((await join(api, 'q1', { 'X-Forwarded-For': '203.0.113.1' })).status, 201);
   assertProblem(t, await join(api, 'q2', { 'X-Forwarded-For': '203.0.113.1' }), 'RATE_LIMITED');
   // A client cannot dodge the limit by writing its own X-Forwarded-For: the proxy appends the real address last.

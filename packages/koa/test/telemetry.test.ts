@@ -5,7 +5,7 @@ import request from 'supertest';
 import { activeToken, assertProblem, bearer, startApi, until } from './helpers/api.js';
 import { capturedLogger } from './helpers/logs.js';
 
-// The engine's metrics (room counts, ticks, commits) come from the room test double until issue 12's engine side is merged.
+// The engine's metrics (room counts, ticks, commits) come from the real engine (and PostgreSQL's: test/postgres/telemetry.test.ts).
 
 const ADMIN = 'operator-secret-0123456789';
 
@@ -40,7 +40,7 @@ const total = (scraped: Scrape, name: string, labels: Record<string, string> = {
   scraped.samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, label]) => sample.labels[key] === label)).reduce((sum, sample) => sum + sample.value, 0);
 
 test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-call wants, and it moves with traffic', async (t) => {
-  const api = await startApi({ room: true, config: { queueMaxActive: 1 }, app: { adminToken: ADMIN } });
+  const api = await startApi({ config: { queueMaxActive: 1 }, app: { adminToken: ADMIN } });
   const first = await scrape(t, api.http);
   for (const name of [
     'usher_queue_waiting',
@@ -66,6 +66,8 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
   t.is(first.families.get('usher_tick_duration_seconds')!.type, 'HISTOGRAM');
   t.is(value(first, 'usher_engine_up'), 1);
   t.is(value(first, 'usher_queue_waiting'), 0);
+  t.is(value(first, 'usher_tick_duration_seconds_count'), 0, 'no tick yet');
+  t.is(total(first, 'usher_commit_duration_seconds_count'), 0, 'no command yet');
 
   const ann = await activeToken(api, 'ann');
   await api.http.post('/queue/tokens').send({ userId: 'bob' });
@@ -73,7 +75,9 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
   for (let i = 0; i < 3; i++) await api.http.get('/concerts/c1/schedules').set(bearer(ann));
   await api.http.get('/concerts/nope/schedules').set(bearer(ann));
   await api.http.get('/no/such/path');
-  await api.served.tick();
+  await api.engine.tick();
+  api.clock.increment(1_000);
+  await api.engine.tick();
 
   const second = await scrape(t, api.http);
   t.is(value(second, 'usher_queue_waiting'), 2);
@@ -87,12 +91,21 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
   t.is(count('/metrics', '200'), 1, 'the first scrape is counted in the second');
   t.is(value(second, 'http_request_duration_seconds_bucket', { route: '/concerts/:concertId/schedules', status: '200', le: '+Inf' }), 3);
   t.true(value(second, 'http_request_duration_seconds_sum', { route: '/concerts/:concertId/schedules', status: '200' }) > 0);
-  t.true(value(second, 'usher_tick_duration_seconds_count') >= 1, 'ticks are observed');
-  t.true(value(second, 'usher_commit_duration_seconds_count', { command: 'issueToken' }) >= 3, 'commits are observed');
+  // The engine's own ticks and commits: two ticks run, three tokens issued (reads and refusals commit nothing).
+  t.is(value(second, 'usher_tick_duration_seconds_count'), 2, 'each tick the engine ran');
+  t.is(value(second, 'usher_tick_duration_seconds_bucket', { le: '+Inf' }), 2);
+  t.true(value(second, 'usher_tick_duration_seconds_sum') > 0);
+  t.is(value(second, 'usher_commit_duration_seconds_count', { command: 'issueToken' }), 3, 'each token issued, once durable');
+  t.true(value(second, 'usher_commit_duration_seconds_sum', { command: 'issueToken' }) > 0);
+  t.deepEqual(
+    [...new Set(second.samples.filter((sample) => sample.name === 'usher_commit_duration_seconds_count').map((sample) => sample.labels.command))],
+    ['issueToken'],
+    'the refused and read-only requests committed nothing',
+  );
 });
 
 test('open event streams and in-flight requests are gauges', async (t) => {
-  const api = await startApi({ room: true, config: { queueMaxActive: 1 }, app: { adminToken: ADMIN } });
+  const api = await startApi({ config: { queueMaxActive: 1 }, app: { adminToken: ADMIN } });
   await activeToken(api, 'ann');
   const bob = (await api.http.post('/queue/tokens').send({ userId: 'bob' })).body.token as string;
   const server = api.app.listen(0, '127.0.0.1');
@@ -172,9 +185,21 @@ test('a host app that runs the telemetry middleware itself, in front of the API,
 });
 
 test('two apps in one process keep their metrics apart (a registry each)', async (t) => {
-  const one = await startApi({ room: true, app: { adminToken: ADMIN } });
-  const two = await startApi({ room: true, app: { adminToken: ADMIN } });
+  const one = await startApi({ app: { adminToken: ADMIN } });
+  const two = await startApi({ app: { adminToken: ADMIN } });
   await one.http.post('/queue/tokens').send({ userId: 'ann' });
   t.is(total(await scrape(t, one.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 1);
   t.is(total(await scrape(t, two.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 0);
+});
+
+test('labels given to the telemetry (a cluster worker\'s id) are on every metric, the engine\'s and the process\'s too', async (t) => {
+  const api = await startApi();
+  const app = createApp(api.engine, { telemetry: new Telemetry({ labels: { worker: '3' } }), adminToken: ADMIN });
+  const http = request(app.callback());
+  await http.post('/queue/tokens').send({ userId: 'ann' });
+  const scraped = await scrape(t, http);
+  for (const name of ['usher_queue_waiting', 'usher_admitted_total', 'http_request_duration_seconds_count', 'process_cpu_seconds_total']) {
+    t.true(scraped.samples.some((sample) => sample.name === name), name);
+  }
+  t.deepEqual(scraped.samples.filter((sample) => sample.labels.worker !== '3'), [], 'every sample says which worker');
 });

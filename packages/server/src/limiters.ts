@@ -50,13 +50,33 @@ export function createReplayGuard(expiresInMs: number, store: LimiterStore = {})
 
 async function limiter(options: { keyPrefix: string; points: number; duration: number }, store: LimiterStore): Promise<RateLimiterAbstract> {
   if (store.pool === undefined) return new RateLimiterMemory(options);
+  await createLimitsTable(store.pool);
   const insuranceLimiter = new Insurance(options, warnEvery10s(store.logger, options.keyPrefix));
-  return new Promise((resolve, reject) => {
-    const created: RateLimiterPostgres = new RateLimiterPostgres(
-      { ...options, storeClient: store.pool, storeType: 'pool', tableName: LIMITS_TABLE, insuranceLimiter },
-      (error?: Error) => (error ? reject(error) : resolve(created)),
-    );
-  });
+  return new RateLimiterPostgres({ ...options, storeClient: store.pool, storeType: 'pool', tableName: LIMITS_TABLE, tableCreated: true, insuranceLimiter });
+}
+
+/**
+ * Creates the counters' table unless it exists: rate-limiter-flexible's own
+ * table, made here rather than by the library because `CREATE TABLE IF NOT
+ * EXISTS` is not safe against itself (at the same moment one creator wins and
+ * another fails with "type … already exists", which the library does not
+ * expect): every creator takes a transaction's advisory lock first, so they
+ * create it one after the other.
+ */
+async function createLimitsTable(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LIMITS_TABLE]);
+    // rate-limiter-flexible's schema (RateLimiterPostgres#_getCreateTableStmt, version 11).
+    await client.query(`CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 /** A memory limiter that counts when PostgreSQL cannot, and says so. */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -83,7 +84,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.proxy = config.trustProxy;
   host.maxIpsCount = 1;
   // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
-  const telemetry = new Telemetry({ logger });
+  // In a cluster (WORKERS>1) a scrape reaches one worker: its metrics say which.
+  const telemetry = new Telemetry({ logger, ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}) });
   host.use(telemetry.middleware());
   // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
   host.use(securityHeaders());

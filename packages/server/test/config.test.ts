@@ -97,7 +97,8 @@ test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake;
   const stray = t.throws(() => readConfig({ QUEUE_CHALLENGE_SECRET: 's'.repeat(32) }));
   t.regex(stray!.message, /QUEUE_CHALLENGE_SECRET is set but QUEUE_CHALLENGE is not pow/);
   t.regex(t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 'short' }))!.message, /QUEUE_CHALLENGE_SECRET: must be at least 32 bytes/);
-  for (const env of [{ DATABASE_URL: 'postgres://db/usher' }, { WORKERS: '4' }]) {
+  // (WORKERS over 1 needs DATABASE_URL in any case.)
+  for (const env of [{ DATABASE_URL: 'postgres://db/usher' }, { DATABASE_URL: 'postgres://db/usher', WORKERS: '4' }]) {
     const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', ...env }));
     t.regex(error!.message, /QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET/);
     t.is(readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 's'.repeat(32), ...env }).challenge?.secret, 's'.repeat(32));

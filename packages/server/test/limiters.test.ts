@@ -109,3 +109,18 @@ test('PostgreSQL down: each gateway counts in its own memory instead, says so on
   t.regex(warnings[0]!.msg, /PostgreSQL cannot count tokens_(second|minute) now/);
   t.deepEqual(a.faults, []);
 });
+
+test('many gateways starting at once on a new database all create their limiters: the counters\' table is created once, without a race', async (t) => {
+  // CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL: at the same moment one creator wins and
+  // another fails with "type … already exists" (a cluster of four gateways failed to start so).
+  for (let round = 0; round < 5; round++) {
+    const url = await createDatabase(server());
+    const pools = await Promise.all(Array.from({ length: 8 }, () => pool(t, url)));
+    const rate = { tokenRate: { perMinute: 60, burstPerSecond: 10 } };
+    const made = await Promise.allSettled(pools.flatMap((each) => [createTokenLimiter(rate, { pool: each }), createReplayGuard(300_000, { pool: each })]));
+    t.deepEqual(made.filter((result) => result.status === 'rejected').map((result) => String((result as PromiseRejectedResult).reason)), [], `round ${round}`);
+    const limiters = made.flatMap((result) => (result.status === 'fulfilled' ? [result.value].flat() : []));
+    t.is(limiters.length, 8 * 3);
+    t.is((await limiters[0]!.consume('203.0.113.9')).consumedPoints, 1, 'and they count');
+  }
+});

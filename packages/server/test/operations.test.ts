@@ -1,10 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { solveChallenge } from 'altcha-lib/v1';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { client, eventually, runServerProcess, startServerProcess } from './helpers/serverProcess.js';
+import pg from 'pg';
+import { createDatabase, usePostgres } from '@usher/testkit';
+import { client, eventually, runServerProcess, startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
 /**
  * The operator's side of the real server (SPEC §9) over real HTTP: the environment wires what @usher/koa's tests check in depth.
@@ -12,6 +15,22 @@ import { client, eventually, runServerProcess, startServerProcess } from './help
  */
 
 const ADMIN_TOKEN = 'an-operator-token-for-tests';
+const postgres = usePostgres(test);
+
+/** One scrape of /metrics on a connection of its own (in a cluster, each connection goes to one worker): its text. */
+function scrapeOnce(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics answered ${response.statusCode}`))));
+    }).on('error', reject);
+  });
+}
+
+/** The value of the first sample of `name` (whatever its labels) in Prometheus text; NaN if none. */
+const sample = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 async function start(t: ExecutionContext, env: Record<string, string>) {
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-ops-'));
@@ -96,4 +115,96 @@ test.serial('a short ADMIN_TOKEN stops the start with one sentence naming it', a
   t.is(run.code, 1);
   t.regex(run.stderr, /^usher cannot start: bad environment: ADMIN_TOKEN: must be at least 16 visible ASCII characters/);
   t.notRegex(run.stderr, /secret/, 'the value is not echoed');
+});
+
+test.serial('GET/PATCH /admin/room on the real server: the change is answered and read back, takes effect at the next tick (paused holds a new token back across ticks; resume admits it), and survives a restart', async (t) => {
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-ops-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  let server = await startServerProcess({ DATA_DIR, ADMIN_TOKEN, QUEUE_TICK_MS: '50' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  let api = client(server.url);
+  const room = await api('GET', '/admin/room', { token: ADMIN_TOKEN });
+  t.deepEqual(room.body, { paused: false, admitPerTick: 100, maxActive: 1_000, opensAt: null, shuffle: true, waiting: 0, active: 0, admittedTotal: 0 });
+
+  const paused = await api('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { paused: true, admitPerTick: 3 } });
+  t.is(paused.status, 200);
+  t.deepEqual(paused.body, { ...room.body, paused: true, admitPerTick: 3 });
+  t.deepEqual((await api('GET', '/admin/room', { token: ADMIN_TOKEN })).body, paused.body, 'GET reads the change back');
+  t.true(server.logs.some((line) => line.audit === 'room' && line.msg === 'room changed by the admin token: paused false → true; admitPerTick 100 → 3'));
+
+  // Paused: a new token waits though the room is empty, and ticks pass without admitting it.
+  const ann = await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
+  t.like(ann.body, { status: 'waiting', position: 1 });
+  const ticks = async () => sample(await scrapeOnce(server.url), 'usher_tick_duration_seconds_count');
+  const from = await ticks();
+  await eventually(async () => ((await ticks()) >= from + 3 ? true : undefined), 20_000, 'three ticks');
+  t.like((await api('GET', '/queue/tokens/current', { token: ann.body.token })).body, { status: 'waiting', position: 1 }, 'still waiting after three ticks');
+
+  // Resumed: the next tick admits.
+  t.like((await api('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { paused: false } })).body, { paused: false, waiting: 1 });
+  await eventually(async () => ((await api('GET', '/queue/tokens/current', { token: ann.body.token })).body.status === 'active' ? true : undefined), 20_000, 'ann admitted');
+  t.like((await api('GET', '/admin/room', { token: ADMIN_TOKEN })).body, { paused: false, admitPerTick: 3, waiting: 0, active: 1, admittedTotal: 1 });
+
+  // Durable: a restart on the same folder keeps the settings and the count.
+  const port = new URL(server.url).port;
+  server.process.kill('SIGTERM');
+  t.is((await server.exited).code, 0);
+  server = await startServerProcess({ DATA_DIR, PORT: port, ADMIN_TOKEN, QUEUE_TICK_MS: '50' });
+  api = client(server.url);
+  t.like((await api('GET', '/admin/room', { token: ADMIN_TOKEN })).body, { paused: false, admitPerTick: 3, maxActive: 1_000, active: 1, admittedTotal: 1 });
+});
+
+test.serial('with DATABASE_URL: a PATCH through one gateway is read by another at once; pause holds a new token back across keeper ticks, resume admits it; each scrape is one worker\'s, labelled, with the queue gauges from the database', async (t) => {
+  const url = await createDatabase(postgres());
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end());
+  const env = { DATABASE_URL: url, ADMIN_TOKEN, QUEUE_TICK_MS: '100', LOG_LEVEL: 'info', MAX_CONNECTIONS_PER_ADDRESS: '0', TOKEN_RATE_PER_MINUTE: '0' };
+  const gateway = async (workers: string): Promise<ServerProcess> => {
+    const server = await startServerProcess({ ...env, WORKERS: workers });
+    t.teardown(async () => {
+      if (server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
+      await server.exited;
+    });
+    return server;
+  };
+  // Two gateways on one database, as on two machines: one with two workers, one with one.
+  const [a, b] = await Promise.all([gateway('2'), gateway('1')]);
+  const [apiA, apiB] = [client(a.url), client(b.url)];
+  const defaults = { paused: false, admitPerTick: 100, maxActive: 1_000, opensAt: null, shuffle: true, waiting: 0, active: 0, admittedTotal: 0 };
+  t.deepEqual((await apiA('GET', '/admin/room', { token: ADMIN_TOKEN })).body, defaults);
+  t.deepEqual((await apiB('GET', '/admin/room', { token: ADMIN_TOKEN })).body, defaults);
+
+  const changed = await apiA('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { paused: true, maxActive: 40 } });
+  t.deepEqual(changed.body, { ...defaults, paused: true, maxActive: 40 });
+  t.deepEqual((await apiB('GET', '/admin/room', { token: ADMIN_TOKEN })).body, changed.body, 'the other gateway reads the change at once');
+
+  // Paused: a token issued through B waits, and keeper ticks (whichever process keeps) pass without admitting it.
+  const ann = await apiB('POST', '/queue/tokens', { body: { userId: 'ann' } });
+  t.like(ann.body, { status: 'waiting' });
+  const ticks = async () => Number((await db.query<{ no: string }>('SELECT coalesce(max(no), 0) AS no FROM queue_ticks WHERE real')).rows[0]!.no);
+  const from = await ticks();
+  await eventually(async () => ((await ticks()) >= from + 3 ? true : undefined), 20_000, 'three keeper ticks');
+  t.like((await apiA('GET', '/queue/tokens/current', { token: ann.body.token })).body, { status: 'waiting', position: 1 }, 'still waiting after three keeper ticks');
+
+  // Resumed through B: admitted at a next tick, seen through A.
+  t.like((await apiB('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { paused: false } })).body, { paused: false, maxActive: 40 });
+  t.like((await apiA('GET', '/admin/room', { token: ADMIN_TOKEN })).body, { paused: false });
+  await eventually(async () => ((await apiA('GET', '/queue/tokens/current', { token: ann.body.token })).body.status === 'active' ? true : undefined), 20_000, 'ann admitted');
+
+  // /metrics on A: each scrape (a connection of its own) is answered by one worker, which labels its metrics; the
+  // queue gauges and the admitted count read the database, so every worker reports the same whole values.
+  const workers = new Set<string>();
+  await eventually(async () => {
+    const text = await scrapeOnce(a.url);
+    const labels = new Set([...text.matchAll(/worker="(\d+)"/g)].map((match) => match[1]!));
+    t.is(labels.size, 1, 'one worker answers a scrape');
+    workers.add([...labels][0]!);
+    t.is(sample(text, 'usher_queue_active'), 1);
+    t.is(sample(text, 'usher_queue_waiting'), 0);
+    t.is(sample(text, 'usher_admitted_total'), 1);
+    return workers.size === 2 ? true : undefined;
+  }, 20_000, 'both workers to answer a scrape');
+  t.deepEqual([...workers].sort(), ['1', '2']);
+  t.false(/worker="/.test(await scrapeOnce(b.url)), 'a single process (WORKERS=1) has no worker label');
 });

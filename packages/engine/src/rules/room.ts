@@ -119,8 +119,10 @@ function requireInstant(value: unknown): number | null {
   if (value === null) return null;
   const fields = typeof value === 'string' && value.length <= 40 ? INSTANT.exec(value) : null;
   const [year, month, day, hour, minute, second = '0', offsetHours = '0', offsetMinutes = '0'] = fields?.slice(1).map((field) => field ?? undefined) ?? [];
-  // Date.parse rolls 30 February over to March: the fields themselves must exist.
-  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  // Date.parse rolls 30 February over to March: the fields themselves must exist. (setUTCFullYear, not
+  // Date.UTC: that reads years 0–99 as 1900–1999.)
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
   const exists =
     fields !== null &&
     date.getUTCFullYear() === Number(year) &&

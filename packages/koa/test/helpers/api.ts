@@ -13,7 +13,6 @@ import { createEngine, MemoryStore, type CatalogInput, type EngineConfig, type S
 import { createApp, problemTable, schemas, type AppOptions, type ProblemCode } from '@usher/koa';
 import { createPostgresEngine, readContents } from '@usher/postgres';
 import { createDatabase, startPostgres, type PostgresServer } from '@usher/testkit';
-import { withRoom, type RoomDouble } from './roomDouble.js';
 
 /**
  * The engine under the app: the embedded one (memory store) unless
@@ -68,14 +67,10 @@ export interface Api {
   readonly http: ReturnType<typeof request>;
   /** Unexpected errors the app emitted. */
   readonly faults: unknown[];
-  /** The engine the app was given: with `room: true`, the room test double around {@link engine}. */
-  readonly served: UsherEngine | RoomDouble;
 }
 
 /** The real Koa app over an engine on a simulated clock, driven through `app.callback()` (no port). */
-export async function startApi(
-  options: { config?: Partial<EngineConfig>; app?: AppOptions; room?: boolean | Parameters<typeof withRoom>[1] } = {},
-): Promise<Api> {
+export async function startApi(options: { config?: Partial<EngineConfig>; app?: AppOptions } = {}): Promise<Api> {
   const clock = new SimulatedClock();
   clock.set(START);
   const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config };
@@ -87,7 +82,7 @@ export async function startApi(
     // Only for tick() (a step run from here, as any instance may) and stats(): the server's own keeper does the rest.
     engine = await createPostgresEngine({ connectionString: url, config, keeper: false, poolSize: 6 });
     opened.push(engine);
-    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [], served: engine };
+    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [] };
   }
   if (onPostgres) {
     const url = await createDatabase(await (postgres ??= startPostgres()));
@@ -100,12 +95,10 @@ export async function startApi(
     contents = async () => (await store.load())!;
   }
   await engine.loadCatalog(catalog);
-  // Until the engine side of issue 12 is merged, the room's part of the engine is a test double (see roomDouble.ts).
-  const served = options.room ? withRoom(engine, options.room === true ? {} : options.room) : engine;
-  const app = createApp(served, options.app);
+  const app = createApp(engine, options.app);
   const faults: unknown[] = [];
   app.on('error', (error) => faults.push(error));
-  return { app, engine, clock, contents, http: request(app.callback()), faults, served };
+  return { app, engine, clock, contents, http: request(app.callback()), faults };
 }
 
 /** The engine options the server's environment can set (SPEC §7), by variable. */
