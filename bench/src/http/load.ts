@@ -2,17 +2,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 
-/** Starts a server script as a child process, pinned to CPU 0 when `taskset` exists; resolves its URL. */
+/**
+ * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists; resolves its URL.
+ * `wrapper`: a command node runs under (e.g. valgrind's, see `valgrind.ts`); the child's pid is then the wrapper's.
+ */
 export async function startServer(
   script: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   nodeArgs: string[] = [],
+  wrapper: string[] = [],
 ): Promise<{ url: string; child: ChildProcess; output: string[] }> {
   const pinned = await hasTaskset();
-  const command = pinned ? 'taskset' : process.execPath;
-  const argv = pinned ? ['-c', '0', process.execPath, ...nodeArgs, script, ...args] : [...nodeArgs, script, ...args];
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const line = [...wrapper, process.execPath, ...nodeArgs, script, ...args];
+  const [command, ...argv] = pinned ? ['taskset', '-c', '0', ...line] : line;
+  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   // 'close', not 'exit': it comes after the child's output (its last log lines) has all been read.
   closed.set(child, new Promise((resolve) => child.once('close', resolve)));
   const output: string[] = [];
