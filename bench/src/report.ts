@@ -1,6 +1,7 @@
 import { cpus, release, totalmem } from 'node:os';
 import type { Spread } from './http/cpu.js';
 import type { ScenarioResult } from './http/scenario.js';
+import type { InstructionResults } from './instructions.js';
 import type { EventsResult } from './scenarios/events.js';
 
 export function machine() {
@@ -15,6 +16,31 @@ export function machine() {
 
 const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
 
+/** A row's name, the same in every run: the second `poll` row names its stream count, which depends on the mode. */
+export const rowKey = (name: string): string => name.replace(/poll, [\d,]+ streams open/, 'poll, streams open');
+
+/** `193 k (191–194)`, `1.23 M`. */
+export function instructionCount(s: ScenarioResult['instructions']): string {
+  if (s === undefined) return '';
+  const k = (count: number) => (count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`);
+  const unit = (count: number) => (count >= 1e6 ? (count / 1e6).toFixed(2) : String(Math.round(count / 1e3)));
+  return unit(s.min) === unit(s.max) ? k(s.perRequest) : `${k(s.perRequest)} (${unit(s.min)}–${unit(s.max)})`;
+}
+
+/** What the markdown says about the counted pass. */
+function countedPass(results: BenchResults): string {
+  const counted = results.instructions;
+  if (counted === undefined || 'skipped' in counted) return `Instructions per request: not counted in this run (${counted?.skipped ?? 'not measured'}).`;
+  const o = counted.options;
+  return (
+    `Instructions per request (${counted.valgrind}, ${counted.seconds} s; \`src/instructions.ts\`): every row again, each server under callgrind, the same pass in every run: ` +
+    `${o.serverWarmUp.toLocaleString('en')} requests uncounted before a server's first row, ${o.warmUp} before the others (the JIT compiles what they run), then ${o.windows} windows of ${o.requests} counted requests, ${o.connections === 1 ? 'one at a time' : `${o.connections} at a time`} on a connection opened before. ` +
+    `All the server process's instructions (every thread; user space: the kernel's share is not counted) but the JIT's compilers', per request over all the windows, their min–max beside it; node with \`--single-threaded\`, no full collection, a fixed young generation. ` +
+    `The usher server counted starts on a data folder prepared natively (users, both contention dates sold out, holds funded, waiting tokens), nothing on a timer (queue ticks, hold sweeps paused; idle it runs ${counted.idleInstructionsPerSecond.toLocaleString('en')} instructions/s): ` +
+    `the contention rows count refusals after the race, the \`poll\` rows polls with the streams open but no tick moving them.`
+  );
+}
+
 /** The markdown tables of a run. */
 export function markdown(results: BenchResults): string {
   const lines = [
@@ -23,11 +49,13 @@ export function markdown(results: BenchResults): string {
     `Each scenario ran ${results.host.pairs === 1 ? 'once, right after a run of its baseline' : `${results.host.pairs} times, each run right after a run of its baseline (baseline → scenario → baseline → scenario …)`}, ${results.host.seconds} s per run (payments: ${results.host.pairs === 1 ? 'every hold' : `1/${results.host.pairs} of the holds each run`}). req/s and CPU are the median of the runs; × baseline is the median of the pairs' ratios, min–max beside it. CPU µs/request is the server process's user + system time (\`/proc/<pid>/stat\`, all its threads) over the answered requests; it leaves out the steal time the kernel reports, but while the server keeps its core busy (server CPU %, = CPU/request × req/s) any slowdown not reported as steal raises it as much as it lowers req/s. For a baseline row, the spread is of its runs against their median.`,
     `Host: steal ${results.host.stealPercent ?? '?'}% of all CPU time over the HTTP runs; the baselines' req/s spread ${results.host.baselineSpreadPercent}% (max − min over the median)${results.host.noisy ? ' — **a noisy run** (above 25%): its ratios are only as good as their min–max' : ', a steady run (25% or less)'}.`,
     '',
-    '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | server CPU % | steal % | p50 ms | p99 ms | answers |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    countedPass(results),
+    '',
+    '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | instructions/request (min–max) | instructions × baseline | server CPU % | steal % | p50 ms | p99 ms | answers |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...results.http.map(
       (r) =>
-        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${r.cpuUsPerRequest === undefined ? '?' : Math.round((r.cpuUsPerRequest * r.requestsPerSecond) / 1e4)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
+        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${instructionCount(r.instructions)} | ${r.instructionRatio?.toFixed(2) ?? ''} | ${r.cpuUsPerRequest === undefined ? '?' : Math.round((r.cpuUsPerRequest * r.requestsPerSecond) / 1e4)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
           .map(([key, count]) => `${key}: ${count.toLocaleString('en')}`)
           .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of a run, retried with their key` : ''} |`,
     ),
@@ -91,6 +119,8 @@ export interface BenchResults {
   machine: ReturnType<typeof machine>;
   host: { stealPercent: number | undefined; baselineSpreadPercent: number; noisy: boolean; pairs: number; seconds: number; engineRepetitions: number };
   http: ScenarioResult[];
+  /** The counted pass (instructions per request), or why it did not run. */
+  instructions?: Omit<InstructionResults, 'rows'> | { skipped: string };
   invariants: string;
   events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & { pollWithout: number; pollWith: number };
   engine: {

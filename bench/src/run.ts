@@ -1,6 +1,7 @@
 /**
  * `pnpm bench`: every scenario in one run, each bounded, against 127.0.0.1.
- * `BENCH_QUICK=1` runs a few seconds per scenario (CI); the full mode is for people.
+ * `BENCH_QUICK=1` runs a few seconds per scenario (CI); the full mode is for people, and counts
+ * instructions per request under valgrind as well (`instructions.ts`; `BENCH_INSTRUCTIONS=1` in quick mode).
  * Writes `bench/results/latest.json` and prints the markdown tables.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -9,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './http/load.js';
-import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
+import { runScenario, shifted, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { hostTicks, relativeSpread, spread, stealPercent } from './http/cpu.js';
-import { machine, markdown, type BenchResults } from './report.js';
+import { countInstructions, instructionOptions } from './instructions.js';
+import { machine, markdown, rowKey, type BenchResults } from './report.js';
 import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
@@ -64,14 +66,7 @@ for (const kind of ['koa-get', 'koa-post'] as const) {
 
 /** Run `k` of `PAIRS`: a time-capped scenario runs in full each time, a count-capped one its `k`-th share; request numbers go on from the previous run. */
 function part(scenario: HttpScenario, k: number, offset: number): HttpScenario {
-  const limit = 'seconds' in scenario.limit ? scenario.limit : { requests: Math.floor(((k + 1) * scenario.limit.requests) / PAIRS) - offset };
-  const onResponse = scenario.onResponse;
-  return {
-    ...scenario,
-    limit,
-    request: (i) => scenario.request(i + offset),
-    ...(onResponse ? { onResponse: (status: number, body: string, i: number) => onResponse(status, body, i + offset) } : {}),
-  };
+  return shifted(scenario, offset, 'seconds' in scenario.limit ? scenario.limit : { requests: Math.floor(((k + 1) * scenario.limit.requests) / PAIRS) - offset });
 }
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
@@ -190,7 +185,29 @@ for (const poll of [events.pollWithout, events.pollWith]) {
   http.push({ ...poll, runs: [poll.requestsPerSecond], ratio: spread([ratio]), ...(cpuRatio === undefined ? {} : { cpuRatio: spread([cpuRatio]) }) });
 }
 
-// 4. The engine in-process, each measurement in a fresh process.
+// 4. Instructions per request: every HTTP row again, each server under valgrind (a count the host cannot inflate).
+// Full mode when valgrind is installed; quick mode only with BENCH_INSTRUCTIONS=1 (it takes minutes, not seconds); BENCH_INSTRUCTIONS=0 skips it.
+const counting = process.env.BENCH_INSTRUCTIONS === undefined ? !quick : process.env.BENCH_INSTRUCTIONS === '1';
+let instructions: BenchResults['instructions'] = { skipped: quick ? 'quick mode; BENCH_INSTRUCTIONS=1 counts them' : 'BENCH_INSTRUCTIONS=0' };
+if (counting) {
+  const counted = await countInstructions(instructionOptions(quick), log).catch((error: unknown) => {
+    log(`instructions per request: failed: ${String(error)}`);
+    return error instanceof Error ? error : new Error(String(error));
+  });
+  if (counted instanceof Error) instructions = { skipped: `failed: ${counted.message}` };
+  else if (counted) {
+    const { rows, ...rest } = counted;
+    instructions = rest;
+    for (const row of http) {
+      const match = rows.find((candidate) => rowKey(candidate.name) === rowKey(row.name));
+      if (!match) continue;
+      row.instructions = { perRequest: match.instructionsPerRequest, min: Math.min(...match.windows), max: Math.max(...match.windows) };
+      row.instructionRatio = match.ratio ?? 1;
+    }
+  } else instructions = { skipped: 'valgrind is not installed' };
+}
+
+// 5. The engine in-process, each measurement in a fresh process.
 const node = (args: string[], nodeArgs: string[] = []) => JSON.parse(execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!);
 const count = quick ? 100_000 : 1_000_000;
 log(`- engine throughput (memory, lowdb, postgres), ${ENGINE_REPETITIONS} × each`);
@@ -238,6 +255,7 @@ const results: BenchResults = {
   machine: machine(),
   host,
   http,
+  instructions,
   invariants,
   events: { ...events, pollWithout: events.pollWithout.requestsPerSecond, pollWith: events.pollWith.requestsPerSecond },
   engine: { throughput, throughputSpread, latency, poll, tokens, seats, restore },

@@ -64,7 +64,7 @@ try {
         const i = next++;
         const begun = performance.now();
         const view = await engine.getToken(random(i));
-        if (view.status !== 'waiting' || !(view.position > 0)) throw new Error(`poll ${i}: ${JSON.stringify(view)}`);
+        if (view.status !== 'waiting' || !((view.position ?? 0) > 0)) throw new Error(`poll ${i}: ${JSON.stringify(view)}`);
         latencies[i] = performance.now() - begun;
       }
     }),

@@ -5,18 +5,20 @@ import autocannon from 'autocannon';
 /**
  * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists (unless `pin: false`);
  * resolves its URL once a line matches `ready` (default: the first line with a 127.0.0.1 URL).
+ * `wrapper`: a command node runs under (e.g. valgrind's, see `valgrind.ts`); the child's pid is then the wrapper's.
  */
 export async function startServer(
   script: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   nodeArgs: string[] = [],
+  wrapper: string[] = [],
   options: { pin?: boolean; ready?: RegExp } = {},
 ): Promise<{ url: string; child: ChildProcess; output: string[] }> {
   const pinned = options.pin !== false && (await hasTaskset());
-  const command = pinned ? 'taskset' : process.execPath;
-  const argv = pinned ? ['-c', '0', process.execPath, ...nodeArgs, script, ...args] : [...nodeArgs, script, ...args];
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const line = [...wrapper, process.execPath, ...nodeArgs, script, ...args];
+  const [command, ...argv] = pinned ? ['taskset', '-c', '0', ...line] : line;
+  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   // 'close', not 'exit': it comes after the child's output (its last log lines) has all been read.
   closed.set(child, new Promise((resolve) => child.once('close', resolve)));
   const output: string[] = [];

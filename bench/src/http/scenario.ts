@@ -1,3 +1,4 @@
+import { type Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { hostTicks, processCpuSeconds, stealPercent, type Spread } from './cpu.js';
 
@@ -52,10 +53,80 @@ export interface ScenarioResult {
   ratio?: Spread;
   /** CPU µs/request ÷ the baseline's, median of the pairs, with their min–max. */
   cpuRatio?: Spread;
+  /** Instructions the server ran per request under valgrind (the counted pass, `instructions.ts`), and the min–max of its windows. */
+  instructions?: { perRequest: number; min: number; max: number };
+  /** ÷ the baseline's instructions per request. */
+  instructionRatio?: number;
 }
 
-/** Runs one scenario with autocannon against 127.0.0.1, 100 connections; `pid`: the server process, whose CPU time is measured. */
-export async function runScenario(url: string, scenario: HttpScenario, { connections = 100, pid }: { connections?: number; pid?: number | undefined } = {}): Promise<ScenarioResult> {
+/** How an answer is tallied: its status, and for a refusal its problem code (`409 SEAT_UNAVAILABLE`). */
+function answerKey(status: number, body: string): string {
+  if (status < 400) return String(status);
+  try {
+    return `${status} ${(JSON.parse(body) as { code?: string }).code ?? ''}`;
+  } catch {
+    return `${status} (not JSON)`;
+  }
+}
+
+/**
+ * Sends requests `from` … `from + count − 1` of a scenario, `agent.maxSockets` at a time over `agent`'s
+ * kept-alive connections, and tallies the answers as {@link runScenario} does. For a server under
+ * valgrind: the connections are opened once, not in every counted window (autocannon opens new ones
+ * each run), and a request may take `timeout` seconds.
+ */
+export async function sendRequests(url: string, scenario: HttpScenario, from: number, count: number, agent: Agent, timeout: number): Promise<Record<string, number>> {
+  if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
+  const { port } = new URL(url);
+  const answers: Record<string, number> = {};
+  let next = from;
+  const one = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const made = scenario.request(i);
+      const body = made.body === undefined ? undefined : JSON.stringify(made.body);
+      const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }), ...made.headers };
+      const sent = request({ host: '127.0.0.1', port, method: made.method, path: made.path, headers, agent }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          const key = answerKey(response.statusCode!, text);
+          answers[key] = (answers[key] ?? 0) + 1;
+          scenario.onResponse?.(response.statusCode!, text, i);
+          resolve();
+        });
+      });
+      sent.setTimeout(timeout * 1000, () => sent.destroy(new Error(`${scenario.name}: request ${i} unanswered after ${timeout} s`)));
+      sent.on('error', reject);
+      sent.end(body);
+    });
+  const workers = Array.from({ length: agent.maxSockets }, async () => {
+    while (next < from + count) await one(next++);
+  });
+  await Promise.all(workers);
+  return answers;
+}
+
+/** The scenario's requests from number `offset` on (request `i` is the scenario's `offset + i`), capped by `limit`. */
+export function shifted(scenario: HttpScenario, offset: number, limit: HttpScenario['limit']): HttpScenario {
+  const onResponse = scenario.onResponse;
+  return {
+    ...scenario,
+    limit,
+    request: (i) => scenario.request(i + offset),
+    ...(onResponse ? { onResponse: (status: number, body: string, i: number) => onResponse(status, body, i + offset) } : {}),
+  };
+}
+
+/**
+ * Runs one scenario with autocannon against 127.0.0.1, 100 connections; `pid`: the server process, whose CPU time is measured;
+ * `timeout`: seconds a request may take (longer for a server under valgrind).
+ */
+export async function runScenario(
+  url: string,
+  scenario: HttpScenario,
+  { connections = 100, pid, timeout = 10 }: { connections?: number; pid?: number | undefined; timeout?: number } = {},
+): Promise<ScenarioResult> {
   if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
   let next = 0;
   const answers: Record<string, number> = {};
@@ -63,14 +134,7 @@ export async function runScenario(url: string, scenario: HttpScenario, { connect
   let lastAnswerAt = 0;
   const record = (status: number, body: string, i: number) => {
     lastAnswerAt = performance.now();
-    let key = String(status);
-    if (status >= 400) {
-      try {
-        key += ` ${(JSON.parse(body) as { code?: string }).code ?? ''}`;
-      } catch {
-        key += ' (not JSON)';
-      }
-    }
+    const key = answerKey(status, body);
     answers[key] = (answers[key] ?? 0) + 1;
     unanswered.delete(i);
     scenario.onResponse?.(status, body, i);
@@ -82,7 +146,7 @@ export async function runScenario(url: string, scenario: HttpScenario, { connect
     url,
     // autocannon refuses more connections than requests.
     connections: 'requests' in scenario.limit ? Math.min(connections, scenario.limit.requests) : connections,
-    timeout: 10,
+    timeout,
     ...('seconds' in scenario.limit ? { duration: scenario.limit.seconds } : { amount: scenario.limit.requests }),
     requests: [
       {

@@ -57,6 +57,7 @@ export async function startCluster(workers: number, env: Record<string, string> 
       ...env,
     },
     [],
+    [],
     { pin: false, ready: /usher listening on (http:\/\/127\.0\.0\.1:\d+)/ },
   );
   const workerPids = () => output.flatMap((line) => (line.includes('"worker ready"') ? [Number(/"pid":(\d+)/.exec(line)?.[1])] : []));

@@ -1,6 +1,6 @@
 import { execSync } from 'node:child_process';
 import { get, type ClientRequest } from 'node:http';
-import { runScenario, type ScenarioResult } from '../http/scenario.js';
+import { runScenario, type HttpScenario, type ScenarioResult } from '../http/scenario.js';
 import { provisionUsers, tokenStorm } from './http.js';
 import { startUsher } from './usherServer.js';
 
@@ -21,7 +21,7 @@ export interface EventsResult {
 }
 
 /** How many sockets each of the two processes may open here. */
-function streamBudget(wanted: number): number {
+export function streamBudget(wanted: number): number {
   const limit = Number(execSync('sh -c "ulimit -n"').toString().trim()) || 1_024;
   return Math.min(wanted, Math.max(100, limit - 1_000));
 }
@@ -43,36 +43,11 @@ export async function eventStreams(wanted: number, seconds: number): Promise<Eve
     const waiting = (await provisionWaiting(usher.url, streams)).map((user) => user.token);
     // Poll with the back half of the line: those stay waiting for the whole scenario.
     const back = waiting.slice(Math.floor(waiting.length / 2));
-    const poll = (label: string) => {
-      const { poll: scenario } = tokenStorm(3);
-      return runScenario(usher.url, { ...scenario, name: label, request: (i) => ({ method: 'GET', path: '/queue/tokens/current', headers: { authorization: `Bearer ${back[i % back.length]}` } }) }, { pid: usher.pid });
-    };
+    const poll = (label: string) => runScenario(usher.url, pollLine(label, back, { seconds: 3 }), { pid: usher.pid });
     const pollWithout = await poll('poll, no streams open');
 
     const arrivals: number[] = [];
-    const { port } = new URL(usher.url);
-    for (let from = 0; from < waiting.length; from += 500) {
-      await Promise.all(
-        waiting.slice(from, from + 500).map(
-          (token) =>
-            new Promise<void>((resolve, reject) => {
-              const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
-                response.setEncoding('utf8');
-                let first = true;
-                response.on('data', (chunk: string) => {
-                  for (let at = chunk.indexOf('event: token'); at !== -1; at = chunk.indexOf('event: token', at + 1)) {
-                    if (first) first = false;
-                    else arrivals.push(performance.now());
-                  }
-                  resolve();
-                });
-              });
-              request.on('error', reject);
-              requests.push(request);
-            }),
-        ),
-      );
-    }
+    requests.push(...(await openStreams(usher.url, waiting, () => arrivals.push(performance.now()))));
     const pollWith = await poll(`poll, ${streams.toLocaleString('en')} streams open`);
     arrivals.length = 0;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1_000));
@@ -107,8 +82,52 @@ export async function eventStreams(wanted: number, seconds: number): Promise<Eve
   }
 }
 
+/** `GET /queue/tokens/current` by the waiting tokens `tokens`, round-robin. */
+export function pollLine(name: string, tokens: readonly string[], limit: HttpScenario['limit']): HttpScenario {
+  return { ...tokenStorm(0).poll, name, limit, request: (i) => ({ method: 'GET', path: '/queue/tokens/current', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }) };
+}
+
+/**
+ * Opens an event stream for each token, 500 at a time, each resolved at its first event;
+ * `onEvent` is called for every later `token` event, `onKeepAlive` for every keep-alive comment.
+ * The requests, to be destroyed by the caller.
+ */
+export async function openStreams(url: string, tokens: readonly string[], onEvent: () => void = () => {}, onKeepAlive: () => void = () => {}): Promise<ClientRequest[]> {
+  const requests: ClientRequest[] = [];
+  const { port } = new URL(url);
+  try {
+    for (let from = 0; from < tokens.length; from += 500) {
+      await Promise.all(
+        tokens.slice(from, from + 500).map(
+          (token) =>
+            new Promise<void>((resolve, reject) => {
+              const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
+                response.setEncoding('utf8');
+                let first = true;
+                response.on('data', (chunk: string) => {
+                  for (let at = chunk.indexOf('event: token'); at !== -1; at = chunk.indexOf('event: token', at + 1)) {
+                    if (first) first = false;
+                    else onEvent();
+                  }
+                  for (let at = chunk.indexOf(': keep-alive'); at !== -1; at = chunk.indexOf(': keep-alive', at + 1)) onKeepAlive();
+                  resolve();
+                });
+              });
+              request.on('error', reject);
+              requests.push(request);
+            }),
+        ),
+      );
+    }
+  } catch (error) {
+    for (const request of requests) request.destroy();
+    throw error;
+  }
+  return requests;
+}
+
 /** Waiting tokens: the active places are taken first. */
-async function provisionWaiting(url: string, count: number) {
+export async function provisionWaiting(url: string, count: number, connections = 100) {
   const users: { userId: string; token: string }[] = [];
   await runScenario(url, {
     name: 'provision waiting',
@@ -118,6 +137,6 @@ async function provisionWaiting(url: string, count: number) {
     onResponse: (status, body, i) => {
       if (status === 201) users[i] = { userId: `waiting-${i}`, token: (JSON.parse(body) as { token: string }).token };
     },
-  });
+  }, { connections });
   return users.filter(Boolean);
 }

@@ -11,8 +11,8 @@ const auth = (user: User) => ({ authorization: `Bearer ${user.token}` });
 /** A scattered but repeatable choice: request `i` of a scenario always picks the same entry. */
 const pick = <T>(list: readonly T[], i: number): T => list[(Math.imul(i, 2_654_435_761) >>> 0) % list.length]!;
 
-/** Issues `count` tokens (active: the bench server admits 20,000 at once). */
-export async function provisionUsers(url: string, count: number, prefix: string): Promise<User[]> {
+/** Issues `count` tokens (active: the bench server admits 20,000 at once); `connections`: of the load generator (fewer for a server under valgrind). */
+export async function provisionUsers(url: string, count: number, prefix: string, connections = 100): Promise<User[]> {
   const users: User[] = new Array(count);
   const result = await runScenario(url, {
     name: 'provision',
@@ -22,7 +22,7 @@ export async function provisionUsers(url: string, count: number, prefix: string)
     onResponse: (status, body, i) => {
       if (status === 201) users[i] = { userId: `${prefix}-${i}`, token: (JSON.parse(body) as { token: string }).token };
     },
-  });
+  }, { connections });
   check(result.answers['201'] === count, `provisioning ${count} users: ${JSON.stringify(result.answers)}`);
   return users;
 }
@@ -149,7 +149,7 @@ export function charge(first: readonly User[], others: readonly User[], seconds:
  * (unmeasured): the timed charge run reaches every holder only on a fast
  * enough machine, and the payment run must be able to pay every hold.
  */
-export async function fundHolders(url: string, holds: readonly Hold[], ledger: Ledger): Promise<void> {
+export async function fundHolders(url: string, holds: readonly Hold[], ledger: Ledger, connections = 100): Promise<void> {
   const owed = new Map<string, { user: User; amount: number }>();
   for (const { user } of holds) {
     const entry = owed.get(user.userId) ?? { user, amount: -(ledger.charged.get(user.userId) ?? 0) };
@@ -172,7 +172,7 @@ export async function fundHolders(url: string, holds: readonly Hold[], ledger: L
     onResponse: (status, _body, i) => {
       if (status === 200) ledger.charge(short[i]!.user.userId, Math.ceil(short[i]!.amount / CHARGE) * CHARGE);
     },
-  });
+  }, { connections });
   check(result.answers['200'] === short.length, `funding ${short.length} holders: ${JSON.stringify(result.answers)}`);
 }
 

@@ -32,9 +32,11 @@ export interface UsherServer {
   cleanup(): void;
 }
 
-/** The real server (`@usher/server`, built) as a child process on a temp lowdb folder, fsync on. */
-export async function startUsher(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<UsherServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'usher-bench-server-'));
+/**
+ * The real server (`@usher/server`, built) as a child process on a temp lowdb folder, fsync on.
+ * `wrapper`: a command node runs under (valgrind); `dataDir`: a folder a previous server left (its state is restored).
+ */
+export async function startUsher(env: Record<string, string> = {}, nodeArgs: string[] = [], wrapper: string[] = [], dataDir = mkdtempSync(join(tmpdir(), 'usher-bench-server-'))): Promise<UsherServer> {
   const catalog = join(dataDir, '..', `${dataDir.split('/').at(-1)}-catalog.json`);
   writeFileSync(catalog, JSON.stringify(benchCatalog));
   const main = fileURLToPath(import.meta.resolve('@usher/server/main'));
@@ -51,8 +53,10 @@ export async function startUsher(env: Record<string, string> = {}, nodeArgs: str
     QUEUE_WAITING_TTL_MS: '3600000',
     // Every load comes from 127.0.0.1: the per-address cap is for the internet, not for the bench.
     MAX_CONNECTIONS_PER_ADDRESS: '0',
+    // …and so does the limit on joining (60 a minute per address by default): the token storm is one address.
+    TOKEN_RATE_PER_MINUTE: '0',
     ...env,
-  }, nodeArgs);
+  }, nodeArgs, wrapper);
   return {
     url,
     output,

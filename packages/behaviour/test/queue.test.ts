@@ -57,7 +57,7 @@ behaviour('positions are 1-based ranks among waiting tokens and never go up for 
   clock.increment(20_000);
   const after = await positionsOf(staying);
   t.deepEqual(after, staying.map((_, i) => i + 1), 'ranks close up over those who left');
-  for (const [i, position] of after.entries()) t.true(position <= before[i]!, 'a position never goes up');
+  for (const [i, position] of after.entries()) t.true(position! <= before[i]!, 'a position never goes up');
   t.is((await engine.stats()).waitingTokens, staying.length);
 });
 

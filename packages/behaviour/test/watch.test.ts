@@ -23,7 +23,7 @@ behaviour('a watcher gets the view at once, then an update per tick that changed
   await engine.tick();
   t.like(watch.updates.at(-1), { status: 'active', position: 0, estimatedWaitSeconds: 0 });
   t.is(watch.ended(), 1);
-  t.true(watch.updates.every((view, i) => i === 0 || view.position <= watch.updates[i - 1]!.position || view.status === 'active'));
+  t.true(watch.updates.every((view, i) => i === 0 || view.position! <= watch.updates[i - 1]!.position! || view.status === 'active'));
   t.is((await engine.stats()).watchedTokens, 0);
 });
 
@@ -73,7 +73,7 @@ behaviour('watching an active token answers it and ends at once; an unknown one 
 behaviour('ten thousand watchers: one tick tells each the new position, and the tick is timed', async (t, kit) => {
   const { engine, clock } = await kit.start({ config: { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1 } });
   await engine.issueToken('first');
-  const seen = new Map<string, number>();
+  const seen = new Map<string, number | null>();
   const tokens: string[] = [];
   for (let i = 0; i < 10_000; i++) tokens.push((await engine.issueToken(`u${i}`)).token.token);
   await Promise.all(tokens.map((token) => engine.watchToken(token, { update: (view) => seen.set(view.token, view.position), end: () => undefined })));

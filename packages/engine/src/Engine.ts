@@ -40,6 +40,9 @@ interface Envelope {
 
 type Timer = 'tick' | 'sweep' | 'deadline';
 
+/** The engine's own commands: reported to observers as ticks, or not at all, never as commits. */
+const INTERNAL: ReadonlySet<string> = new Set(['tick', 'sweep', 'expireDue', 'watch', 'unwatch']);
+
 /**
  * The usher engine: a supervisor actor that owns every seat, hold, token,
  * wallet and payment, and takes one command at a time from its mailbox.
@@ -68,6 +71,7 @@ export class Engine implements UsherEngine {
   readonly #watchers = new TokenWatchers((token) => this.#ask({ type: 'unwatch', token }).catch(() => undefined));
   #lastTickMs = 0;
   #maxTickMs = 0;
+  readonly #observers = new Set<EngineObserver>();
   #closing: Promise<void> | undefined;
   #failure: Error | undefined;
   #failed!: (failure: Error) => void;
@@ -202,6 +206,7 @@ export class Engine implements UsherEngine {
   tick(): Promise<TickReport> {
     return this.#ask({ type: 'tick' }).then(({ report, updates }) => {
       this.#watchers.deliver(updates);
+      this.#tell((observer) => observer.tick?.({ durationMs: this.#lastTickMs, admitted: report.admitted }));
       return report;
     });
   }
@@ -237,16 +242,35 @@ export class Engine implements UsherEngine {
     return Promise.resolve();
   }
 
+  /** The waiting room's settings and counts (SPEC §9). */
   room(): Promise<Room> {
-    return Promise.reject(new Error('room(): not built yet (issue 12)'));
+    return this.#ask({ type: 'room' });
   }
 
-  updateRoom(_patch: Partial<RoomSettings>): Promise<RoomChange> {
-    return Promise.reject(new Error('updateRoom(): not built yet (issue 12)'));
+  /**
+   * Changes the room's settings (see {@link UsherEngine.updateRoom}): durable
+   * once answered; the next tick admits (or not) by them.
+   *
+   * @example
+   * ```ts
+   * await engine.updateRoom({ opensAt: '2027-05-01T10:00:00Z', shuffle: true });
+   * const { before, room } = await engine.updateRoom({ paused: true });
+   * ```
+   */
+  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange> {
+    return this.#ask({ type: 'updateRoom', patch });
   }
 
-  observe(_observer: EngineObserver): () => void {
-    return () => undefined;
+  /**
+   * Reports every tick (its duration and how many it admitted) and every
+   * command whose changes became durable (its name and the time from when
+   * the supervisor took it up to the durable answer) to `observer`, until
+   * the returned function is called. For metrics: listeners must be quick;
+   * what they throw is ignored.
+   */
+  observe(observer: EngineObserver): () => void {
+    this.#observers.add(observer);
+    return () => void this.#observers.delete(observer);
   }
 
   stats(): Promise<EngineStats> {
@@ -290,10 +314,11 @@ export class Engine implements UsherEngine {
     let result: unknown;
     let refused: EngineError | undefined;
     let fault: Error | undefined;
-    const started = command.type === 'tick' ? performance.now() : 0;
+    const started = command.type === 'tick' || this.#observers.size > 0 ? performance.now() : 0;
+    let expired = 0;
     try {
       this.#supervisor.expireDue(now, tx);
-      const expired = tx.size;
+      expired = tx.size;
       try {
         result = this.#supervisor.handle(command, now, tx);
       } catch (error) {
@@ -317,14 +342,29 @@ export class Engine implements UsherEngine {
       );
       return;
     }
+    // A command of the API that changed something itself (not only what expired before it); ticks are reported as ticks.
+    const committed = !refused && tx.size > expired && this.#observers.size > 0 && !INTERNAL.has(command.type);
     this.#durable(tx.changes).then(
-      () => (refused ? reject(refused) : resolve(result)),
+      () => {
+        if (committed) this.#tell((observer) => observer.commit?.({ command: command.type, durationMs: performance.now() - started }));
+        return refused ? reject(refused) : resolve(result);
+      },
       (error: unknown) => {
         this.#fail(error instanceof Error ? error : new Error(String(error), { cause: error }));
         reject(this.#refusal());
       },
     );
     this.#armDeadline();
+  }
+
+  #tell(report: (observer: EngineObserver) => void): void {
+    for (const observer of this.#observers) {
+      try {
+        report(observer);
+      } catch {
+        // An observer's fault is not the command's.
+      }
+    }
   }
 
   /** Appends `changes` (or, with none, waits for what was appended before); resolves once durable. */

@@ -86,7 +86,13 @@ export interface UsherEngine {
   stats(): Promise<EngineStats>;
   /** The waiting room's settings and counts (SPEC §9). */
   room(): Promise<Room>;
-  /** Changes the room's settings (durable; at the next tick). Out-of-range values are `INVALID_ARGUMENT`. */
+  /**
+   * Changes the room's settings: durable once answered, used by the next tick
+   * (and by issuing at once). Anything but known fields of the right type and
+   * range (`admitPerTick`, `maxActive` within `configBounds`; `opensAt` an
+   * ISO 8601 instant with a time zone, or null) is `VALIDATION_FAILED`, and
+   * changes nothing. See `decideUpdateRoom` (`@usher/engine/rules`) for what `opensAt` does.
+   */
   updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange>;
   /** Reports ticks and commits to `observer` until the returned function is called. */
   observe(observer: EngineObserver): () => void;

@@ -27,7 +27,8 @@ export type EngineErrorCode = (typeof engineErrorCodes)[number];
 
 /** Extra facts some errors carry, e.g. the queue position with `TOKEN_NOT_ACTIVE`. */
 export interface EngineErrorDetails {
-  readonly position?: number;
+  /** `null` before the room opens (places are drawn at the opening). */
+  readonly position?: number | null;
   readonly estimatedWaitSeconds?: number;
 }
 

@@ -9,14 +9,29 @@ export interface QueueToken {
   readonly token: string;
   readonly userId: string;
   readonly status: TokenStatus;
-  /** 1-based rank among waiting tokens; 0 once active. */
-  readonly position: number;
-  /** Expected wait until admission, from the observed admission rate; 0 once active. */
+  /**
+   * 1-based rank among waiting tokens; 0 once active (or expired). `null`
+   * while the room waits for its opening (SPEC §9): places are drawn at
+   * `opensAt`.
+   */
+  readonly position: number | null;
+  /**
+   * Expected wait until admission, from the observed admission rate; 0 once
+   * active. Before the opening: the time until `opensAt` plus the expected
+   * wait of the middle of the crowd that waits for it.
+   */
   readonly estimatedWaitSeconds: number;
   readonly issuedAt: string;
   /** Waiting: when it is abandoned unless polled again. Active: end of the active period. */
   readonly expiresAt: string;
+  /** Waiting before the room opens (`position: null`): when it opens, ISO 8601. */
+  readonly opensAt?: string;
+  /** Expired: why, when the engine knows (`sold_out`: nothing is left to sell). */
+  readonly reason?: TokenEndReason;
 }
+
+/** Why a token ended, when it matters to its user. */
+export type TokenEndReason = 'sold_out';
 
 /** The answer to {@link Engine.issueToken}: `created` is false when the user already had a live token. */
 export interface IssuedToken {
@@ -184,8 +199,14 @@ export interface RoomSettings {
 export interface Room extends RoomSettings {
   readonly waiting: number;
   readonly active: number;
-  /** Tokens ever admitted. */
+  /** Tokens ever admitted (a durable counter, kept as they are admitted). */
   readonly admittedTotal: number;
+  /**
+   * Nothing is left to sell (no available and no held seat in any schedule),
+   * as of the last tick: waiting tokens were ended with `reason: "sold_out"`,
+   * and new ones are issued already expired with it.
+   */
+  readonly soldOut: boolean;
 }
 
 /** An operator's change: what was asked, the room before and after (for the audit log). */
@@ -198,6 +219,11 @@ export interface RoomChange {
 export interface EngineObserver {
   /** A tick this process ran (as the keeper, for the PostgreSQL engine): how long it took and how many it admitted. */
   tick?(report: { readonly durationMs: number; readonly admitted: number }): void;
-  /** A command's changes became durable: how long from its start to the durable answer. */
+  /**
+   * A command's changes became durable: how long from its start (when the
+   * engine took it up, after any wait for its turn) to the durable answer.
+   * Only commands of the API that changed something (refusals, reads and
+   * replays commit nothing; ticks and sweeps are not commands, see `tick`).
+   */
   commit?(report: { readonly command: string; readonly durationMs: number }): void;
 }

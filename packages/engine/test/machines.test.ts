@@ -96,8 +96,8 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
     held: { RELEASE: 'available', PAY: 'paid', timeout: 'available' },
     paid: {},
   });
-  t.deepEqual(table(queueTokenLifecycle, ['ADMIT', 'EXTEND', 'COMPLETE', 'ABANDON', TIMEOUT]), {
-    waiting: { ADMIT: 'active', ABANDON: 'expired' },
+  t.deepEqual(table(queueTokenLifecycle, ['ADMIT', 'EXTEND', 'COMPLETE', 'ABANDON', 'SOLD_OUT', TIMEOUT]), {
+    waiting: { ADMIT: 'active', ABANDON: 'expired', SOLD_OUT: 'expired' },
     active: { EXTEND: 'active', COMPLETE: 'expired', timeout: 'expired' },
     expired: {},
   });
@@ -132,7 +132,7 @@ test('the compiled seat table agrees with a live seat actor on random event sequ
 
 test('the compiled token table agrees with a live token actor on random event sequences', (t) => {
   const admit = fc.constant({ type: 'ADMIT', at: 0, expiresAt: 1_000 });
-  const other = fc.constantFrom({ type: 'COMPLETE' }, { type: 'ABANDON' });
+  const other = fc.constantFrom({ type: 'COMPLETE' }, { type: 'ABANDON' }, { type: 'SOLD_OUT' });
   t.notThrows(() => conforms(queueTokenMachine, queueTokenLifecycle, fc.oneof(admit, other)));
 });
 

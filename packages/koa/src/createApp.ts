@@ -1,14 +1,22 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Router, { type RouterMiddleware } from '@koa/router';
-import { isReplay, type UsherEngine } from '@usher/engine';
+import { isReplay, type Room, type RoomChange, type RoomSettings, type UsherEngine } from '@usher/engine';
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
+import type { Logger } from 'pino';
 import type * as z from 'zod';
+import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
 import { HttpProblem, problems } from './errors.js';
 import { actsForUser } from './identity.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
-import { apiRoutes, REPLAYED_HEADER, type Route } from './routes.js';
+import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
+import { Telemetry } from './telemetry.js';
 import { TokenEventStreams } from './tokenEvents.js';
+import { spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
+
+/** An admin token shorter than this is refused: it must not be guessable. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 export interface AppOptions {
   /**
@@ -45,6 +53,29 @@ export interface AppOptions {
    * it), and `EventSource` reconnects by itself. Default 15 min.
    */
   readonly streamMaxLifetimeMs?: number;
+  /**
+   * Turns on the operator's routes (`GET`/`PATCH /admin/room`) and `GET /metrics`, which then need
+   * `Authorization: Bearer <adminToken>` (compared in constant time; otherwise 401 `ADMIN_TOKEN_INVALID`).
+   * Unset, those routes do not exist (404). At least 16 characters.
+   */
+  readonly adminToken?: string | undefined;
+  /** Where the access log (one line per request) and the operator's changes are written. None: not logged. */
+  readonly logger?: Logger | undefined;
+  /**
+   * Request ids, access log and metrics. Default: a new {@link Telemetry} with `logger`. Pass one
+   * to share it with a host app that runs its middleware in front of this app (see {@link Telemetry}).
+   */
+  readonly telemetry?: Telemetry;
+  /** Limits `POST /queue/tokens` per client address (429 `RATE_LIMITED`, `Retry-After`). Default: no limit. */
+  readonly tokenLimiter?: TokenLimiter | undefined;
+  /** Proof of work before joining (`GET /queue/challenge`, `X-Challenge`). Default: off. */
+  readonly challenge?: ChallengeOptions | undefined;
+  /**
+   * Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry (the one the
+   * proxy added), for the rate limit and the logs. Off (the default), `X-Forwarded-For` is ignored:
+   * anyone could write it. Sets `app.proxy`; a host app that mounts this one must set its own.
+   */
+  readonly trustProxy?: boolean;
 }
 
 /**
@@ -67,13 +98,41 @@ export interface AppOptions {
 export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   const isShuttingDown = options.isShuttingDown ?? (() => false);
   const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
+  if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`adminToken must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
+  const telemetry = options.telemetry ?? new Telemetry({ logger: options.logger });
+  const logger = options.logger ?? telemetry.logger;
   let document: unknown;
   const events = new TokenEventStreams(isShuttingDown, { maxPerToken: options.maxStreamsPerToken, maxLifetimeMs: options.streamMaxLifetimeMs });
-  const routes = apiRoutes(engine.config, { document: () => (document ??= openApiDocument(routes, info)), events });
+  const admin = options.adminToken !== undefined;
+  if (admin) {
+    telemetry.enableProcessMetrics();
+    telemetry.watchEngine(engine, events);
+  }
+  const challenge = options.challenge === undefined ? undefined : new ProofOfWork(options.challenge, telemetry);
+  const limiter = options.tokenLimiter !== undefined && options.tokenLimiter.length > 0 ? options.tokenLimiter : undefined;
+  const routes = apiRoutes(engine.config, {
+    document: () => (document ??= openApiDocument(routes, info)),
+    events,
+    telemetry,
+    admin,
+    rateLimited: limiter !== undefined,
+    challenge,
+    audit: (change, patch, client) => logger?.info(auditEntry(change, patch, client), `room changed by the admin token: ${describeChange(change, patch)}`),
+  });
+  const guards: Guards = {
+    admin: options.adminToken === undefined ? undefined : adminCheck(options.adminToken),
+    limit: limiter === undefined ? undefined : (ctx) => spendTokenRequest(limiter, ctx.ip, telemetry),
+    challenge: challenge === undefined ? undefined : (ctx) => challenge.spend(ctx.get(CHALLENGE_HEADER)),
+  };
   const router = new Router();
-  for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options));
+  for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options, guards));
 
   const app = new Koa();
+  app.proxy = options.trustProxy ?? false;
+  app.maxIpsCount = 1;
+  app.use(telemetry.middleware());
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
   app.use(async (ctx, next) => {
     // A failed engine refuses everything until the process is restarted; say so rather than "shutting down".
@@ -100,9 +159,22 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   return app;
 }
 
-function handler(engine: UsherEngine, route: Route, options: AppOptions): RouterMiddleware {
+/** The checks some routes make before their handler, each present only when its feature is on. */
+interface Guards {
+  readonly admin: ((ctx: Context) => void) | undefined;
+  readonly limit: ((ctx: Context) => Promise<void>) | undefined;
+  readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
+}
+
+function handler(engine: UsherEngine, route: Route, options: AppOptions, guards: Guards): RouterMiddleware {
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
+    // Who may ask, and how often, before anything of the request is read.
+    if (route.admin) guards.admin!(ctx);
+    // A join with no solution at all is refused before it counts against the limit: a client learns
+    // that proof of work is on by trying without (the page does), and that try costs it nothing.
+    if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
+    if (route.rateLimited) await guards.limit!(ctx);
     const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
     const query = route.query ? validate(route.query, ctx.query, 'query') : undefined;
     // The body parser leaves `rawBody` unset for anything but JSON.
@@ -112,6 +184,8 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
     const rawKey = route.idempotent ? ctx.get('Idempotency-Key') : '';
     const idempotencyKey = rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
+    // The proof of work is spent only by a request that is otherwise valid.
+    if (route.challenged) await guards.challenge!(ctx);
     const token = route.bearer ? bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '') : '';
     const identify = hostAuth && actsForUser(route, token);
     const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
@@ -120,7 +194,8 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const answer = await route.handle({ engine, params, query, body, token, idempotencyKey, hostUserId, hostAuth });
+    const client = { requestId: String(ctx.state.requestId ?? ''), address: ctx.ip };
+    const answer = await route.handle({ engine, params, query, body, token, idempotencyKey, hostUserId, hostAuth, client });
     ctx.status = answer.status ?? route.success.status;
     // A retry answered with the first request's stored answer says so (as Stripe's API does).
     if (route.idempotent && 'body' in answer && isReplay(answer.body)) ctx.set(REPLAYED_HEADER, 'true');
@@ -132,8 +207,41 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions): Router
       ctx.set('X-Accel-Buffering', 'no');
       ctx.req.socket.setNoDelay(true);
       ctx.body = answer.events;
+    } else if ('text' in answer) {
+      ctx.type = answer.type;
+      ctx.body = answer.text;
     } else ctx.body = answer.body;
   };
+}
+
+/**
+ * `Authorization: Bearer <adminToken>` or 401 `ADMIN_TOKEN_INVALID`. The
+ * SHA-256 digests of both are compared with `timingSafeEqual`: equal lengths
+ * whatever was sent, and no early exit, so timing tells nothing of the token.
+ */
+function adminCheck(adminToken: string): (ctx: Context) => void {
+  const expected = createHash('sha256').update(adminToken).digest();
+  return (ctx) => {
+    const given = bearerToken(ctx);
+    const digest = createHash('sha256').update(given).digest();
+    if (!timingSafeEqual(digest, expected) || given === '') {
+      throw new HttpProblem('ADMIN_TOKEN_INVALID', given === '' ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>' : 'the admin token is wrong');
+    }
+  };
+}
+
+const settingNames = ['paused', 'admitPerTick', 'maxActive', 'opensAt', 'shuffle'] as const satisfies readonly (keyof RoomSettings)[];
+const settingsOf = (room: Room): RoomSettings => Object.fromEntries(settingNames.map((name) => [name, room[name]])) as unknown as RoomSettings;
+
+/** The audit log's fields: who (the admin token, from which request and address), what was asked, before and after. */
+function auditEntry(change: RoomChange, patch: Partial<RoomSettings>, client: RouteInput<unknown, unknown>['client']): Record<string, unknown> {
+  return { audit: 'room', who: 'admin token', requestId: client.requestId, address: client.address, patch, before: settingsOf(change.before), after: settingsOf(change.room) };
+}
+
+/** `paused false → true; maxActive 1000 → 200`: each setting asked for, before and after. */
+function describeChange(change: RoomChange, patch: Partial<RoomSettings>): string {
+  const names = settingNames.filter((name) => name in patch);
+  return names.map((name) => `${name} ${JSON.stringify(change.before[name])} → ${JSON.stringify(change.room[name])}`).join('; ');
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {

@@ -2,7 +2,16 @@ import { isEngineError, type EngineErrorCode, type EngineErrorDetails } from '@u
 import type { Context, Middleware } from 'koa';
 
 /** Codes only the HTTP layer raises. */
-export type HttpErrorCode = 'IDENTITY_MISSING' | 'IDENTITY_INVALID' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR';
+export type HttpErrorCode =
+  | 'IDENTITY_MISSING'
+  | 'IDENTITY_INVALID'
+  | 'ADMIN_TOKEN_INVALID'
+  | 'CHALLENGE_FAILED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_ERROR';
 export type ProblemCode = EngineErrorCode | HttpErrorCode;
 
 /**
@@ -11,10 +20,12 @@ export type ProblemCode = EngineErrorCode | HttpErrorCode;
  */
 export const problemTable = {
   VALIDATION_FAILED: { status: 400, title: 'Invalid request' },
+  CHALLENGE_FAILED: { status: 400, title: 'Proof of work missing or wrong' },
   TOKEN_MISSING: { status: 401, title: 'Queue token missing' },
   TOKEN_INVALID: { status: 401, title: 'Queue token unknown or expired' },
   IDENTITY_MISSING: { status: 401, title: 'Not signed in' },
   IDENTITY_INVALID: { status: 401, title: 'Sign-in unknown or expired' },
+  ADMIN_TOKEN_INVALID: { status: 401, title: 'Operator token missing or wrong' },
   TOKEN_NOT_ACTIVE: { status: 403, title: 'Still waiting in line' },
   FORBIDDEN: { status: 403, title: 'Not yours' },
   CONCERT_NOT_FOUND: { status: 404, title: 'Concert not found' },
@@ -31,6 +42,7 @@ export const problemTable = {
   BALANCE_LIMIT: { status: 409, title: 'Balance limit reached' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'Idempotency key reused' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   UNAVAILABLE: { status: 503, title: 'Unavailable' },
@@ -68,7 +80,7 @@ export function toProblem(error: unknown, typeBase: string): ProblemAnswer {
   let extra: Record<string, unknown> = {};
   let headers: Record<string, string> = {};
   let unexpected = false;
-  if (isEngineError(error)) {
+  if (isEngineError(error) && Object.hasOwn(problemTable, error.code)) {
     code = error.code;
     detail = error.message;
     extra = detailsOf(error.details);

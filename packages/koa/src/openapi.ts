@@ -2,8 +2,10 @@ import * as z from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { problemTable, type ProblemCode } from './errors.js';
 import { actsForUser, identityProblems } from './identity.js';
+import { CHALLENGE_HEADER } from './challenge.js';
 import { REPLAYED_HEADER, type Route } from './routes.js';
-import { IdempotencyKey, Problem } from './schemas.js';
+import { ChallengeHeader, IdempotencyKey, Problem } from './schemas.js';
+import { REQUEST_ID_HEADER } from './telemetry.js';
 
 export interface DocumentInfo {
   readonly title: string;
@@ -21,9 +23,17 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
       ...(route.bearer ? { security: [{ queueToken: [] }] } : {}),
+      ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
-        ...(route.idempotent ? { header: z.object({ 'Idempotency-Key': IdempotencyKey.optional() }) } : {}),
+        header: z.object({
+          [REQUEST_ID_HEADER]: z
+            .string()
+            .optional()
+            .meta({ description: 'Echoed on the answer when 1–128 of A–Z a–z 0–9 . _ : = + / @ -; otherwise a new UUID is answered' }),
+          ...(route.idempotent ? { 'Idempotency-Key': IdempotencyKey.optional() } : {}),
+          ...(route.challenged ? { [CHALLENGE_HEADER]: ChallengeHeader } : {}),
+        }),
         ...(route.query ? { query: route.query as z.ZodObject } : {}),
         ...(route.queryToken ? { query: z.object({ access_token: z.string().optional().meta({ description: 'The queue token, for clients that cannot send headers' }) }) } : {}),
       },
@@ -39,6 +49,9 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
     components: {
       securitySchemes: {
         queueToken: { type: 'http', scheme: 'bearer', description: 'The queue token from `POST /queue/tokens`' },
+        ...(routes.some((route) => route.admin)
+          ? { adminToken: { type: 'http' as const, scheme: 'bearer', description: 'The operator\'s token (`ADMIN_TOKEN`)' } }
+          : {}),
       },
     },
   });
@@ -46,21 +59,25 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
 
 function responsesOf(route: Route): ZodOpenApiResponsesObject {
   const json = { [route.success.mediaType ?? 'application/json']: { schema: route.success.schema } };
-  const headers = route.idempotent
-    ? z.object({
-        [REPLAYED_HEADER]: z
-          .literal('true')
-          .optional()
-          .meta({ description: 'Present on a retry with an `Idempotency-Key` already used for this request: the first answer, replayed; nothing was done now' }),
-      })
-    : undefined;
+  const headers = z.object({
+    [REQUEST_ID_HEADER]: z.string().meta({ description: 'The request\'s id, as in the access log: the client\'s own if sane, else a new UUID' }),
+    ...(route.idempotent
+      ? {
+          [REPLAYED_HEADER]: z
+            .literal('true')
+            .optional()
+            .meta({ description: 'Present on a retry with an `Idempotency-Key` already used for this request: the first answer, replayed; nothing was done now' }),
+        }
+      : {}),
+  });
   const responses: ZodOpenApiResponsesObject = {
-    [`${route.success.status}`]: { description: route.success.description, content: json, ...(headers ? { headers } : {}) },
+    [`${route.success.status}`]: { description: route.success.description, content: json, headers },
   };
-  if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json };
+  if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json, headers };
   const codes = new Set<ProblemCode>(route.errors);
   if (route.body || route.params || route.query || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
+  if (route.admin) codes.add('ADMIN_TOKEN_INVALID');
   // With `resolveUserId` (the host identifies users): not signed in, or not this token's user.
   if (actsForUser(route, 'a token')) for (const code of identityProblems) codes.add(code);
   codes.add('SHUTTING_DOWN');
@@ -71,6 +88,9 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
     responses[String(status) as `${4 | 5}${string}`] = {
       description: list.map((code) => `\`${code}\`: ${problemTable[code].title}`).join('; '),
       content: { 'application/problem+json': { schema: Problem } },
+      ...(status === 429
+        ? { headers: z.object({ 'Retry-After': z.string().meta({ description: 'Whole seconds to wait before asking again (at least 1)' }) }) }
+        : {}),
     };
   }
   return responses;

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
-import type { UsherEngine } from '@usher/engine';
+import type { Room, RoomChange, RoomSettings, UsherEngine } from '@usher/engine';
 import type * as z from 'zod';
+import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
+import type { Telemetry } from './telemetry.js';
 import type { TokenEventStreams } from './tokenEvents.js';
 import * as schemas from './schemas.js';
 
@@ -19,12 +21,14 @@ export interface RouteInput<P, B, Q = unknown> {
   readonly hostUserId: string | undefined;
   /** Whether the app was given `resolveUserId`. */
   readonly hostAuth: boolean;
+  /** Who sent the request, for the operator's audit log. */
+  readonly client: { readonly requestId: string; readonly address: string };
 }
 
 /** One route: its contract (for the router, the validation and the OpenAPI document) and its handler. */
 export interface Route<P = unknown, B = unknown, Q = unknown> {
   readonly operationId: string;
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'delete' | 'patch';
   /** Koa style: `/reservations/:reservationId`. */
   readonly path: string;
   readonly summary: string;
@@ -33,6 +37,12 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
   readonly bearer: boolean;
   /** Whether the token may also come as `?access_token=` (RFC 6750; for `EventSource`, which cannot send headers). */
   readonly queryToken?: boolean;
+  /** An operator's route: `Authorization: Bearer <adminToken>`, checked before anything else. */
+  readonly admin?: boolean;
+  /** Counted by the token rate limit per client address, before anything else is read. */
+  readonly rateLimited?: boolean;
+  /** Needs a solved proof-of-work challenge (`X-Challenge`), checked once the request is otherwise valid. */
+  readonly challenged?: boolean;
   readonly params?: z.ZodType<P>;
   readonly body?: z.ZodType<B>;
   /** The query string's parameters (an object schema; unknown ones are ignored). */
@@ -43,7 +53,7 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
     readonly schema: z.ZodType;
     readonly description: string;
     /** Default `application/json`. */
-    readonly mediaType?: 'text/event-stream';
+    readonly mediaType?: 'text/event-stream' | 'text/plain';
   };
   /** A second success status with the same body (issuing answers 200 for an existing token). */
   readonly alsoAnswers?: { readonly status: 200; readonly description: string };
@@ -53,7 +63,12 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
 }
 
 /** A route's answer: a body to serialize, JSON already serialized, or an event stream. */
-export type RouteAnswer = { readonly status?: number } & ({ readonly body: unknown } | { readonly json: string } | { readonly events: Readable });
+export type RouteAnswer = { readonly status?: number } & (
+  | { readonly body: unknown }
+  | { readonly json: string }
+  | { readonly events: Readable }
+  | { readonly text: string; readonly type: string }
+);
 
 /**
  * The engine returns the same frozen seat and date lists until something in
@@ -84,11 +99,104 @@ function requireHealthy(engine: UsherEngine): void {
   if (status === 'closing') throw new HttpProblem('SHUTTING_DOWN', 'the service is shutting down');
 }
 
-/** Every route of the API (SPEC §6), for an engine with the given limits. */
-export function apiRoutes(
-  limits: { maxChargeAmount: number },
-  service: { document: () => unknown; events: TokenEventStreams },
-): Route[] {
+/** What the routes use besides the engine. */
+export interface RouteServices {
+  readonly document: () => unknown;
+  readonly events: TokenEventStreams;
+  readonly telemetry: Telemetry;
+  /** With an admin token: the operator's routes and `/metrics`. */
+  readonly admin: boolean;
+  /** Whether `POST /queue/tokens` is rate limited. */
+  readonly rateLimited: boolean;
+  /** With proof of work on: `GET /queue/challenge`, and joining needs a solution. */
+  readonly challenge: ProofOfWork | undefined;
+  /** Writes an operator's change to the log. */
+  readonly audit: (change: RoomChange, patch: Partial<RoomSettings>, client: RouteInput<unknown, unknown>['client']) => void;
+}
+
+/** The room as the API answers it: its settings and counts, nothing else the engine may add. */
+function roomView(room: Room): z.infer<typeof schemas.Room> {
+  const { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal } = room;
+  return { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal };
+}
+
+/** Every route of the API (SPEC §6, §9), for an engine with the given limits. */
+export function apiRoutes(limits: { maxChargeAmount: number }, service: RouteServices): Route[] {
+  return [...userRoutes(limits, service), ...(service.challenge ? [challengeRoute(service.challenge)] : []), ...(service.admin ? operatorRoutes(service) : [])];
+}
+
+/** `GET /queue/challenge` (SPEC §9), when proof of work is on. */
+function challengeRoute(challenge: ProofOfWork): Route {
+  return route({
+    operationId: 'getChallenge',
+    method: 'get',
+    path: '/queue/challenge',
+    summary: 'A proof-of-work challenge to solve before joining',
+    description:
+      'An ALTCHA challenge (v1 protocol): find `number` in [0, maxnumber] with hex(SHA-256(salt + number)) = challenge, then join with ' +
+      '`X-Challenge: base64(JSON {algorithm, challenge, number, salt, signature})`. A challenge expires after 5 minutes by default and a solution is good once.',
+    bearer: false,
+    success: { status: 200, schema: schemas.Challenge, description: 'A challenge' },
+    errors: [],
+    handle: async () => ({ body: await challenge.issue() }),
+  });
+}
+
+/** The operator's routes (SPEC §9): the room, and the metrics. */
+function operatorRoutes(service: RouteServices): Route[] {
+  const admin = { bearer: false, admin: true, errors: ['ADMIN_TOKEN_INVALID'] as ProblemCode[] };
+  return [
+    route({
+      ...admin,
+      operationId: 'getRoom',
+      method: 'get',
+      path: '/admin/room',
+      summary: 'The waiting room: settings and counts',
+      success: { status: 200, schema: schemas.Room, description: 'The room' },
+      handle: async ({ engine }) => ({ body: roomView(await engine.room()) }),
+    }),
+    route({
+      ...admin,
+      operationId: 'updateRoom',
+      method: 'patch',
+      path: '/admin/room',
+      summary: 'Change the waiting room live',
+      description:
+        'Any of `paused`, `admitPerTick`, `maxActive`, `opensAt`, `shuffle`; durable, in effect at the next tick, no restart. ' +
+        '`paused: true` admits nobody; a lower `maxActive` admits nobody until the active count is under it (nobody is thrown out). ' +
+        'Every change is logged with its request id and address, before and after. An unknown field, a wrong type, a value out of range or an empty change ' +
+        'is 400 VALIDATION_FAILED and changes nothing.',
+      body: schemas.RoomSettingsPatch,
+      success: { status: 200, schema: schemas.Room, description: 'The room after the change' },
+      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED'],
+      handle: async ({ engine, body, client }) => {
+        const patch = body as Partial<RoomSettings>;
+        const change = await engine.updateRoom(patch);
+        service.audit(change, patch, client);
+        return { body: roomView(change.room) };
+      },
+    }),
+    route({
+      ...admin,
+      operationId: 'metrics',
+      method: 'get',
+      path: '/metrics',
+      summary: 'Metrics for Prometheus',
+      description:
+        'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total`, `usher_tick_duration_seconds`, ' +
+        '`usher_commit_duration_seconds`, `http_request_duration_seconds{route,method,status}`, `http_requests_in_flight`, ' +
+        '`usher_event_streams_open`, `usher_rate_limited_total`, `usher_rate_limiter_errors_total`, `usher_challenge_failed_total{reason}`, ' +
+        '`usher_engine_up`, and the process\'s own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. ' +
+        'Every metric carries the labels the host gave its telemetry (the server in a cluster: `worker`, the worker that answered this scrape); ' +
+        'on PostgreSQL the queue gauges and `usher_admitted_total` read the database, the same from every process.',
+      success: { status: 200, schema: schemas.MetricsText, description: 'The metrics', mediaType: 'text/plain' },
+      handle: async () => ({ text: await service.telemetry.registry.metrics(), type: service.telemetry.registry.contentType }),
+    }),
+  ];
+}
+
+/** The routes of people buying tickets (SPEC §6). */
+function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices): Route[] {
   return [
     route({
       operationId: 'health',
@@ -140,12 +248,21 @@ export function apiRoutes(
       summary: 'Join the waiting room',
       description:
         'Answers the user\'s live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. ' +
-        'With `resolveUserId`, the user comes from the host application and the body may be empty.',
+        'With `resolveUserId`, the user comes from the host application and the body may be empty.' +
+        (service.rateLimited ? ' Limited per client address: over the limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).' : '') +
+        (service.challenge !== undefined ? ' Needs a solved challenge of `GET /queue/challenge` in `X-Challenge`; missing, wrong, expired or used before: 400 `CHALLENGE_FAILED`.' : ''),
       bearer: false,
+      rateLimited: service.rateLimited,
+      challenged: service.challenge !== undefined,
       body: schemas.IssueTokenBody,
       success: { status: 201, schema: schemas.QueueToken, description: 'A new token' },
       alsoAnswers: { status: 200, description: 'The user\'s live token' },
-      errors: ['VALIDATION_FAILED', 'FORBIDDEN'],
+      errors: [
+        'VALIDATION_FAILED',
+        'FORBIDDEN',
+        ...(service.rateLimited ? (['RATE_LIMITED'] as const) : []),
+        ...(service.challenge !== undefined ? (['CHALLENGE_FAILED'] as const) : []),
+      ],
       handle: async ({ engine, body, hostAuth, hostUserId }) => {
         const userId = hostAuth ? hostUserId : body.userId;
         if (hostAuth && (hostUserId === undefined || (body.userId !== undefined && body.userId !== hostUserId))) {

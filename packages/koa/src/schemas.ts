@@ -1,4 +1,4 @@
-import { MAX_ID_LENGTH } from '@usher/engine';
+import { configBounds, MAX_ID_LENGTH } from '@usher/engine';
 import * as z from 'zod';
 import 'zod-openapi';
 
@@ -45,10 +45,16 @@ export const QueueToken = z
     token: z.string(),
     userId: z.string(),
     status: z.enum(['waiting', 'active', 'expired']),
-    position: z.int().min(0).meta({ description: '1-based rank among waiting tokens; 0 once active' }),
-    estimatedWaitSeconds: z.int().min(0),
+    position: z
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: '1-based rank among waiting tokens; 0 once active; null before the sale opens (places are drawn at opensAt)' }),
+    estimatedWaitSeconds: z.int().min(0).meta({ description: 'Before the opening: the time until it, plus the expected wait from the middle of the crowd' }),
     issuedAt: Timestamp,
     expiresAt: Timestamp.meta({ description: 'Waiting: abandoned unless polled by then. Active: end of the active period.' }),
+    opensAt: Timestamp.optional().meta({ description: 'Waiting before the sale opens (position null): when it opens' }),
+    reason: z.enum(['sold_out']).optional().meta({ description: 'Expired: why (sold_out: nothing is left to sell)' }),
   })
   .meta({ id: 'QueueToken' });
 
@@ -109,11 +115,81 @@ export const Problem = z
     status: z.int().min(400).max(599),
     detail: z.string(),
     code: z.string().meta({ description: 'Stable, machine-readable code (see the error table)' }),
-    position: z.int().min(1).optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line' }),
+    position: z.int().min(1).nullable().optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line (null before the sale opens)' }),
     estimatedWaitSeconds: z.int().min(0).optional().meta({ description: 'TOKEN_NOT_ACTIVE: expected wait' }),
     errors: z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
       .meta({ description: 'VALIDATION_FAILED: what is wrong, field by field' }),
+    reason: z
+      .enum(['missing', 'malformed', 'expired', 'wrong', 'replayed'])
+      .optional()
+      .meta({ description: 'CHALLENGE_FAILED: why the proof of work was refused' }),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+// The operator's room (SPEC §9)
+
+/** An instant with its offset (`2027-05-01T10:00:00+09:00` or `…Z`), kept as the same instant in UTC. */
+const Instant = z.iso
+  .datetime({ offset: true })
+  .transform((value) => new Date(value).toISOString())
+  .meta({ description: 'ISO 8601 with an offset or Z; answered in UTC' });
+
+export const RoomSettingsPatch = z
+  .strictObject({
+    paused: z.boolean().optional().meta({ description: 'true: nobody is admitted until it is false again' }),
+    admitPerTick: z
+      .int()
+      .min(configBounds.queueAdmitPerTick.min)
+      .max(configBounds.queueAdmitPerTick.max)
+      .optional()
+      .meta({ description: 'Tokens admitted per tick at most' }),
+    maxActive: z
+      .int()
+      .min(configBounds.queueMaxActive.min)
+      .max(configBounds.queueMaxActive.max)
+      .optional()
+      .meta({ description: 'Active tokens at most; lowering it throws nobody out, it admits nobody until under it' }),
+    opensAt: Instant.nullable().optional().meta({ description: 'When the sale opens (null: open now). Before it nobody is admitted and positions are null' }),
+    shuffle: z.boolean().optional().meta({ description: 'At opensAt, put everyone who joined before it in a uniformly random order' }),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of paused, admitPerTick, maxActive, opensAt, shuffle' })
+  .meta({ id: 'RoomSettingsPatch' });
+
+export const Room = z
+  .object({
+    paused: z.boolean(),
+    admitPerTick: z.int().min(1),
+    maxActive: z.int().min(1),
+    opensAt: z.string().nullable().meta({ description: 'ISO 8601, UTC; null when open' }),
+    shuffle: z.boolean(),
+    waiting: z.int().min(0),
+    active: z.int().min(0),
+    admittedTotal: z.int().min(0).meta({ description: 'Tokens ever admitted' }),
+  })
+  .meta({ id: 'Room' });
+
+export const MetricsText = z.string().meta({ id: 'PrometheusText', description: 'Prometheus text exposition format 0.0.4' });
+
+// Proof of work (ALTCHA)
+
+export const Challenge = z
+  .object({
+    algorithm: z.literal('SHA-256'),
+    challenge: z.string().meta({ description: 'hex SHA-256 of salt + the secret number' }),
+    maxnumber: z.int().min(1).meta({ description: 'The number is in [0, maxnumber]' }),
+    salt: z.string(),
+    signature: z.string().meta({ description: 'HMAC of the challenge' }),
+  })
+  .meta({
+    id: 'Challenge',
+    description:
+      'An ALTCHA challenge (the v1 protocol of altcha-lib and the ALTCHA widget): find n in [0, maxnumber] with hex(SHA-256(salt + n)) = challenge, ' +
+      'then send base64(JSON {algorithm, challenge, number: n, salt, signature}) as the `X-Challenge` header of `POST /queue/tokens`.',
+  });
+
+export const ChallengeHeader = z
+  .string()
+  .max(4_096)
+  .meta({ description: 'A solved challenge of `GET /queue/challenge`: base64 of the JSON {algorithm, challenge, number, salt, signature}; good once, until it expires' });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { engineErrorCodes, type Engine } from '@usher/engine';
+import { EngineError, engineErrorCodes, type Engine, type EngineErrorCode } from '@usher/engine';
 import { createApp, problemTable } from '@usher/koa';
 import request from 'supertest';
 import { activeToken, assertProblem, bearer, startApi } from './helpers/api.js';
@@ -59,6 +59,21 @@ test('an unexpected error is a bare 500 problem: no message, no stack; the app e
   t.notRegex(response.text, /hunter2|secret|at /);
   t.is(faults.length, 1);
   t.regex((faults[0] as Error).message, /hunter2/);
+});
+
+test('an engine refusal with a code the table does not know is a 500 fault, emitted for logging, not a crash of the error path', async (t) => {
+  const api = await startApi();
+  const odd = new EngineError('NOT_IN_THE_TABLE' as EngineErrorCode, 'an engine newer than this adapter');
+  const broken = new Proxy(api.engine, {
+    get: (target, key) => (key === 'listConcerts' ? () => Promise.reject(odd) : Reflect.get(target, key, target)),
+  }) as Engine;
+  const app = createApp(broken);
+  const faults: unknown[] = [];
+  app.on('error', (error) => faults.push(error));
+  const token = await activeToken(api, 'ann');
+  const response = await request(app.callback()).get('/concerts').set(bearer(token));
+  assertProblem(t, response, 'INTERNAL_ERROR');
+  t.deepEqual(faults, [odd]);
 });
 
 test('while shutting down every request is 503 SHUTTING_DOWN with Retry-After, health included', async (t) => {

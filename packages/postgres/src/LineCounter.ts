@@ -80,6 +80,22 @@ export class LineCounter {
     return true;
   }
 
+  /**
+   * Moves who is at each slot of `from..to` to `move(slot)`, a permutation
+   * of `from..to` (the opening's draw: slots are then places in the drawn
+   * order), and starts the window over at the first slot in line. O(window).
+   */
+  permute(from: number, to: number, move: (slot: number) => number): void {
+    const slots: number[] = [];
+    for (let i = this.#head; i <= this.#end - this.#base; i++) {
+      if (this.#present[i] !== 1) continue;
+      const slot = this.#base + i;
+      slots.push(slot >= from && slot <= to ? move(slot) : slot);
+    }
+    slots.sort((a, b) => a - b);
+    this.reset(slots, this.#end);
+  }
+
   /** 1-based rank of `line` among those in line, or 0 when it is not in line. */
   rank(line: number): number {
     const slot = line - this.#base;

@@ -40,6 +40,9 @@ import {
   decideListReservations,
   decideIssue,
   decideLoadCatalog,
+  endedView,
+  placeBeforeOpening,
+  roomView,
   decidePay,
   decideReserve,
   lifecyclesFor,
@@ -52,6 +55,7 @@ import {
   TokenWatchers,
   tokenView,
   type Decision,
+  type Issued,
   type Lifecycles,
   type Occupant,
   type Place,
@@ -65,7 +69,8 @@ import { Batcher, Slots, type Outcome } from './batch.js';
 import { isConflict, isUnavailable, query, unavailable, USER_LOCKS, type Queryable } from './database.js';
 import { KeeperSession } from './KeeperSession.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
-import { reservationRecord, runStep, runSweep } from './steps.js';
+import { ensureRoom, ROOM_COLUMNS, roomRow } from './room.js';
+import { reservationRecord, runRoomUpdate, runStep, runSweep } from './steps.js';
 import {
   compareText,
   concertRecord,
@@ -86,7 +91,7 @@ import {
 type Attempt<A> = { readonly decision: Decision<A>; readonly assume: Assumptions } | 'again';
 
 /** What `usher_apply` answers for a new waiting token. */
-interface Issued {
+interface IssuedRow {
   readonly seq?: string | number;
   readonly gone?: string | number;
   readonly tick?: string | number;
@@ -246,9 +251,10 @@ export class PostgresEngine implements UsherEngine {
   readonly #issueViews: Batcher<ViewItem, Record<string, unknown>>;
   /** Decisions applied together (see {@link #applyMany}), and those of the typed kinds (see {@link #applyTyped}). */
   readonly #applies: Batcher<ApplyItem, unknown>;
-  readonly #typedApplies = new Map<ApplyKind['name'], Batcher<TypedApply, Issued>>();
+  readonly #typedApplies = new Map<ApplyKind['name'], Batcher<TypedApply, IssuedRow>>();
   #lastTickMs = 0;
   #maxTickMs = 0;
+  readonly #observers = new Set<EngineObserver>();
 
   /** @internal Use {@link createPostgresEngine}. */
   constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean; commandSlots: number }) {
@@ -275,6 +281,7 @@ export class PostgresEngine implements UsherEngine {
 
   /** @internal Loads the line, listens for keeper steps, and arms the keeper's timers. */
   async start(): Promise<void> {
+    await ensureRoom(this.#pool, this.config);
     await this.#reload();
     await this.#listen();
     if (this.#runsKeeper) {
@@ -325,7 +332,7 @@ export class PostgresEngine implements UsherEngine {
       }
       const concertIds = texts([...catalog.concerts.map((concert) => concert?.id), ...catalog.schedules.map((schedule) => schedule?.concertId)]);
       const scheduleIds = texts(catalog.schedules.map((schedule) => schedule?.id));
-      const { answer } = await this.#decide(now, undefined, async (db) => {
+      const { answer } = await this.#decide('loadCatalog', now, undefined, async (db) => {
         const { rows } = await query<{ concerts: Record<string, unknown>[]; schedules: Record<string, unknown>[] }>(db, 
           `SELECT (SELECT coalesce(json_agg(record), '[]') FROM concerts WHERE id = ANY($1)) AS concerts,
                   (SELECT coalesce(json_agg(record), '[]') FROM schedules WHERE id = ANY($2)) AS schedules`,
@@ -346,14 +353,15 @@ export class PostgresEngine implements UsherEngine {
       const fresh = () => ({ token: newId(), seq: 0 });
       // A malformed user id reads nothing: the rule refuses it.
       if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
-        decideIssue({ live: undefined, waiting: 0, active: 0 }, userId, now, config, this.#lifecycles, fresh());
+        decideIssue({ live: undefined, waiting: 0, active: 0, room: this.#mirror.room }, userId, now, config, this.#lifecycles, fresh());
       }
       let facts: Facts | undefined;
       let created: TokenState | undefined;
-      const { answer, result } = await this.#decide<{ token: TokenState; created: boolean }>(now, userId, async (db) => {
+      const { answer, result } = await this.#decide<Issued>('issueToken', now, userId, async (db) => {
+        // The room is read with the view: admission at issue follows the operator's settings at once.
         const item = { token: userId, now, params: [] };
         const read = db === this.#db ? this.#issueViews.submit(item) : this.#readIssueViews(db, [item]).then(only);
-        const row = (await read) as unknown as TokenRow & { someone_waits: boolean; active: string | null };
+        const row = (await read) as unknown as TokenRow & { someone_waits: boolean; active: string | null; room: Record<string, unknown> | null };
         if (row.status === 'waiting' && isStale(row, now, config, this.#lifecycles)) {
           // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
           // now (only steps change the line), then a new token can be issued. An active token past its
@@ -364,22 +372,27 @@ export class PostgresEngine implements UsherEngine {
         const found = await this.#facts(row.token, row, now);
         if (found === 'again') return found;
         facts = found;
-        const view = { live: found.token, waiting: row.someone_waits ? 1 : 0, active: Number(row.active ?? config.queueMaxActive) };
+        const room = row.room ? roomRow(row.room).room : this.#mirror.room;
+        const view = { live: found.token, waiting: row.someone_waits ? 1 : 0, active: Number(row.active ?? room.maxActive), room };
         const decision = decideIssue(view, userId, now, config, this.#lifecycles, fresh());
         created = decision.answer.created ? decision.answer.token : undefined;
-        return { decision, assume: { userId, waitingTtlMs: config.queueWaitingTtlMs, maxActive: config.queueMaxActive } };
+        return { decision, assume: { userId, waitingTtlMs: config.queueWaitingTtlMs, maxActive: room.maxActive } };
       });
       if (!answer.created) {
         // The user's live token again, which counts as a poll.
         return { token: await this.#tokenView(answer.token.token, now, facts), created: false };
       }
-      const issued = (result ?? {}) as Issued;
+      // Issued already ended (sold out): nothing was stored.
+      if (answer.token.status === 'expired') return { token: tokenView(answer.token, NOWHERE, now, config, answer.reason), created: true };
+      const issued = (result ?? {}) as IssuedRow;
       let place = NOWHERE;
       if (created?.status === 'waiting') {
         const tick = Number(issued.tick ?? 0);
         if (tick > this.#mirror.applied) await this.#refresh();
         if (tick !== this.#mirror.applied) return { token: await this.#tokenView(answer.token.token, now), created: true };
-        place = this.#place(this.#mirror.line.size + Number(issued.seq) - this.#mirror.seqEnd - Number(issued.gone ?? 0));
+        place = this.#mirror.room.pendingOpening
+          ? this.#beforeOpening(now)
+          : this.#place(this.#mirror.line.size + Number(issued.seq) - this.#mirror.seqEnd - Number(issued.gone ?? 0));
       }
       return { token: tokenView(answer.token, place, now, config), created: true };
     });
@@ -461,7 +474,7 @@ export class PostgresEngine implements UsherEngine {
   reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation> {
     return this.#run(async (now) => {
       const command = checkReserve(seat);
-      const { answer } = await this.#decide(now, undefined, async (db) => {
+      const { answer } = await this.#decide('reserve', now, undefined, async (db) => {
         const read = await this.#read<{ schedule: Record<string, unknown> | null; occupant: Occupant | null; held: string | null }>(
           token,
           now,
@@ -507,7 +520,7 @@ export class PostgresEngine implements UsherEngine {
   cancelReservation(token: string, reservationId: string): Promise<Reservation> {
     return this.#run(async (now) => {
       requireId(reservationId, 'reservationId');
-      const { answer } = await this.#decide(now, undefined, async (db) => {
+      const { answer } = await this.#decide('cancelReservation', now, undefined, async (db) => {
         const { facts, reservation } = await this.#readReservation(token, reservationId, now, db);
         const decision = decideCancel({ ...facts, reservation }, reservationId, now, this.#lifecycles);
         return { decision, assume: { userId: facts.token?.userId, token: facts.token?.token } as Assumptions };
@@ -519,7 +532,7 @@ export class PostgresEngine implements UsherEngine {
   pay(token: string, payment: { readonly reservationId: string }, options: IdempotencyOptions = {}): Promise<Payment> {
     return this.#run(async (now) => {
       const command = checkPay({ reservationId: payment?.reservationId, idempotencyKey: options.idempotencyKey });
-      const { answer } = await this.#decide(now, undefined, async (db) => {
+      const { answer } = await this.#decide('pay', now, undefined, async (db) => {
         const read = await this.#read<{ stored: Record<string, unknown> | null; reservation: Record<string, unknown> | null; balance: string; held: string | null }>(
           token,
           now,
@@ -556,7 +569,7 @@ export class PostgresEngine implements UsherEngine {
   charge(token: string, charge: { readonly userId: string; readonly amount: number }, options: IdempotencyOptions = {}): Promise<Wallet> {
     return this.#run(async (now) => {
       const command = checkCharge({ userId: charge?.userId, amount: charge?.amount, idempotencyKey: options.idempotencyKey }, this.config);
-      const { answer } = await this.#decide(now, undefined, async (db) => {
+      const { answer } = await this.#decide('charge', now, undefined, async (db) => {
         const read = await this.#read<{ stored: Record<string, unknown> | null; balance: string }>(
           token,
           now,
@@ -586,7 +599,7 @@ export class PostgresEngine implements UsherEngine {
       const { report } = await this.#slots.with(() =>
         this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true })),
       );
-      this.#timed(started);
+      this.#timed(started, report.admitted);
       await this.#refresh();
       return report;
     });
@@ -597,16 +610,40 @@ export class PostgresEngine implements UsherEngine {
     return this.#run((now) => this.#slots.with(() => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles }))));
   }
 
+  /**
+   * The room (SPEC §9) as the database holds it: the settings and
+   * `admittedTotal` from the `room` row; `active` counted (at most
+   * `maxActive` index entries); `waiting` as of the last keeper step plus
+   * the arrivals since (never a count of the line).
+   */
   room(): Promise<Room> {
-    return Promise.reject(new Error('room(): not built yet (issue 12)'));
+    return this.#run((now) => this.#roomAt(this.#pool, now));
   }
 
-  updateRoom(_patch: Partial<RoomSettings>): Promise<RoomChange> {
-    return Promise.reject(new Error('updateRoom(): not built yet (issue 12)'));
+  /**
+   * Changes the room's settings (see `UsherEngine.updateRoom`), in one
+   * transaction under the step lock, and publishes the change as a step: every
+   * engine's mirror has it after the next notification; the keeper's next
+   * tick admits by it.
+   */
+  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange> {
+    return this.#run(async (now) => {
+      const options = { config: this.config, lifecycles: this.#lifecycles };
+      const started = performance.now();
+      const { before, after } = await this.#onClient((client) => runRoomUpdate(client, now, patch, options));
+      if (before !== after) {
+        this.#tell((observer) => observer.commit?.({ command: 'updateRoom', durationMs: performance.now() - started }));
+        await this.#refresh();
+      }
+      const counts = await this.#roomAt(this.#pool, now);
+      return { before: roomView(before, counts), room: roomView(after, counts) };
+    });
   }
 
-  observe(_observer: EngineObserver): () => void {
-    return () => undefined;
+  /** Reports this instance's ticks (as the keeper, or asked for with {@link tick}) and commits to `observer` until the returned function is called. */
+  observe(observer: EngineObserver): () => void {
+    this.#observers.add(observer);
+    return () => void this.#observers.delete(observer);
   }
 
   stats(): Promise<EngineStats> {
@@ -710,7 +747,14 @@ export class PostgresEngine implements UsherEngine {
    * transaction that first takes the user's lock (the user of the last try),
    * so a user's own concurrent commands cannot keep a command losing.
    */
-  async #decide<A>(now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown }> {
+  async #decide<A>(command: string, now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown }> {
+    const started = performance.now();
+    const outcome = await this.#decideOnce(now, knownUser, attempt);
+    if (outcome.committed) this.#tell((observer) => observer.commit?.({ command, durationMs: performance.now() - started }));
+    return outcome;
+  }
+
+  async #decideOnce<A>(now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown; committed?: true }> {
     let user = knownUser;
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       if (tries < OPTIMISTIC_TRIES || user === undefined) {
@@ -720,7 +764,7 @@ export class PostgresEngine implements UsherEngine {
         if (decision.changes.length === 0) return { answer: decision.answer };
         user = assume.userId ?? user;
         try {
-          return { answer: decision.answer, result: await this.#apply(this.#db, decision, now, assume) };
+          return { answer: decision.answer, result: await this.#apply(this.#db, decision, now, assume), committed: true };
         } catch (error) {
           if (!isConflict(error)) throw error;
           continue;
@@ -737,7 +781,7 @@ export class PostgresEngine implements UsherEngine {
           }
           const result = await this.#apply(client, step.decision, now, step.assume);
           await client.query('COMMIT');
-          return { answer: step.decision.answer, result };
+          return { answer: step.decision.answer, result, committed: true as const };
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);
           if (isConflict(error)) return 'again' as const;
@@ -792,11 +836,11 @@ export class PostgresEngine implements UsherEngine {
    * {@link #applyMany} does: each in a subtransaction of its own, committed
    * together, sorted by user.
    */
-  async #applyTyped(db: Queryable, kind: ApplyKind, items: readonly TypedApply[]): Promise<Outcome<Issued>[]> {
+  async #applyTyped(db: Queryable, kind: ApplyKind, items: readonly TypedApply[]): Promise<Outcome<IssuedRow>[]> {
     const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
     const args = kind.types.map((_, k) => order.map((i) => items[i]!.args[k]));
     const { rows } = await query<{ o_err: string | null; o_msg: string | null; o_seq: string | null; o_gone: string | null; o_tick: string | null }>(db, applySql(kind), args);
-    const outcomes: Outcome<Issued>[] = new Array(items.length);
+    const outcomes: Outcome<IssuedRow>[] = new Array(items.length);
     rows.forEach((row, k) => {
       outcomes[order[k]!] =
         row.o_err === null
@@ -879,7 +923,7 @@ export class PostgresEngine implements UsherEngine {
         await this.#catchUp(now);
         return 'again';
       }
-      const found = await this.#placeOf(row!);
+      const found = await this.#placeOf(row!, now);
       if (!found) return 'again';
       place = found;
     }
@@ -887,13 +931,14 @@ export class PostgresEngine implements UsherEngine {
   }
 
   /** A waiting token's place: by its line number in memory, or after the line when it has none yet. */
-  async #placeOf(row: TokenRow): Promise<Place | undefined> {
+  async #placeOf(row: TokenRow, now: number): Promise<Place | undefined> {
     if (Number(row.tick) > this.#mirror.applied) await this.#refresh();
-    return this.#placeNow(row);
+    return this.#placeNow(row, now);
   }
 
-  /** {@link #placeOf} from what this instance has applied; `undefined` when that is not enough. */
-  #placeNow(row: TokenRow): Place | undefined {
+  /** {@link #placeOf} from what this instance has applied; `undefined` when that is not enough. Before the opening, no rank. */
+  #placeNow(row: TokenRow, now: number): Place | undefined {
+    if (this.#mirror.room.pendingOpening) return this.#beforeOpening(now);
     if (row.line === null) {
       // Read against another step than the one applied: the token may have a line by now.
       if (Number(row.tick) !== this.#mirror.applied) return undefined;
@@ -901,12 +946,17 @@ export class PostgresEngine implements UsherEngine {
     }
     const line = Number(row.line);
     if (line > this.#mirror.line.end) return undefined;
-    const position = this.#mirror.line.rank(line);
+    const position = this.#mirror.rank(line);
     return position === 0 ? undefined : this.#place(position);
   }
 
   #place(position: number): Place {
     return { position, estimatedWaitSeconds: this.#mirror.rate.secondsFor(position) };
+  }
+
+  /** A waiting token's place while the room waits for its opening (the line as of the last step is the crowd). */
+  #beforeOpening(now: number): Place {
+    return placeBeforeOpening(this.#mirror.room, now, this.#mirror.line.size, this.#mirror.rate);
   }
 
   /** A token's view, as a poll: a waiting token's poll is recorded (lazily, see the class notes). */
@@ -971,7 +1021,7 @@ export class PostgresEngine implements UsherEngine {
             const { rows } = await query(this.#pool, `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`, [this.#mirror.applied]);
             let reload = false;
             for (const row of rows) {
-              if (!this.#mirror.apply(tickRow(row))) {
+              if (!this.#mirror.apply(tickRow(row, this.config))) {
                 reload = true;
                 break;
               }
@@ -997,7 +1047,7 @@ export class PostgresEngine implements UsherEngine {
       [],
     );
     const { last, lines } = rows[0]!;
-    this.#mirror.load(last ? tickRow(last) : undefined, lines.map(Number));
+    this.#mirror.load(last ? tickRow(last, this.config) : undefined, lines.map(Number));
   }
 
   /**
@@ -1056,14 +1106,15 @@ export class PostgresEngine implements UsherEngine {
       const state = tokenState(row, now, this.config, this.#lifecycles);
       let view: QueueToken;
       if (state?.status === 'waiting') {
-        const place = this.#placeNow(row!);
+        const place = this.#placeNow(row!, now);
         if (!place) continue; // the refresh under way comes back here
-        if (place.position === last.position && place.estimatedWaitSeconds === last.estimatedWaitSeconds) continue;
+        // Before the opening only the opening itself is news: the countdown to opensAt is the watcher's to show.
+        if (place.position === last.position && (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)) continue;
         view = tokenView(state, place, Number(row!.last_seen_at), this.config);
       } else if (state?.status === 'active') {
         view = tokenView(state, NOWHERE, Number(row!.last_seen_at), this.config);
       } else {
-        view = { ...last, status: 'expired', position: 0, estimatedWaitSeconds: 0 };
+        view = endedView(last, this.#mirror.room.soldOut ? 'sold_out' : undefined);
       }
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);
@@ -1127,6 +1178,33 @@ export class PostgresEngine implements UsherEngine {
     );
   }
 
+  /** The room and its counts (see {@link room}). */
+  async #roomAt(db: Queryable, now: number): Promise<Room> {
+    const { rows } = await query<Record<string, unknown>>(
+      db,
+      `SELECT ${ROOM_COLUMNS},
+              (SELECT count(*) FROM tokens WHERE status = 'active' AND expires_at > $1) AS active,
+              coalesce((SELECT waiting FROM queue_ticks ORDER BY no DESC LIMIT 1), 0)
+                + (SELECT count(*) FROM tokens WHERE status = 'waiting' AND line IS NULL) AS waiting
+         FROM room WHERE id = 1`,
+      [now],
+    );
+    const row = rows[0];
+    if (!row) throw new Error('the room row is missing (the engine inserts it at start)');
+    const { room, admittedTotal } = roomRow(row);
+    return roomView(room, { waiting: Number(row['waiting']), active: Number(row['active']), admittedTotal });
+  }
+
+  #tell(report: (observer: EngineObserver) => void): void {
+    for (const observer of this.#observers) {
+      try {
+        report(observer);
+      } catch {
+        // An observer's fault is not the command's.
+      }
+    }
+  }
+
   /** A timer's tick: compete for the keeper's seat (every tick), and tick if this instance holds it. */
   async #keeperTick(): Promise<void> {
     if (this.#ticking) return;
@@ -1134,8 +1212,8 @@ export class PostgresEngine implements UsherEngine {
     try {
       if (!(await this.#keeper.ensure())) return;
       const started = performance.now();
-      await this.#keeper.tick(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
-      this.#timed(started);
+      const { report } = await this.#keeper.tick(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
+      this.#timed(started, report.admitted);
       await this.#refresh();
     } finally {
       this.#ticking = false;
@@ -1146,8 +1224,10 @@ export class PostgresEngine implements UsherEngine {
     if (this.#keeper.held) await this.#keeper.sweep(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
   }
 
-  #timed(started: number): void {
+  #timed(started: number, admitted: number): void {
     this.#lastTickMs = performance.now() - started;
     this.#maxTickMs = Math.max(this.#maxTickMs, this.#lastTickMs);
+    const durationMs = this.#lastTickMs;
+    this.#tell((observer) => observer.tick?.({ durationMs, admitted }));
   }
 }

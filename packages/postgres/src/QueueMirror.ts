@@ -1,6 +1,7 @@
 import type { EngineConfig } from '@usher/engine';
-import { AdmissionRate } from '@usher/engine/rules';
+import { AdmissionRate, drawnOrder, initialRoom, type DrawnOrder, type RoomState } from '@usher/engine/rules';
 import { LineCounter } from './LineCounter.js';
+import { publishedRoom } from './room.js';
 
 /** One published keeper step, as stored in `queue_ticks`. */
 export interface TickRow {
@@ -11,15 +12,18 @@ export interface TickRow {
   readonly seqEnd: number;
   readonly departed: readonly number[];
   readonly admitted: number;
+  /** People waited and the room admitted (not paused, open): what the admission rate learns from. */
   readonly hadWaiting: boolean;
   readonly waiting: number;
   readonly active: number;
   readonly nextAbandonAt: number;
+  /** The room as the step left it. */
+  readonly room: RoomState;
 }
 
-export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at';
+export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
 
-export function tickRow(row: Record<string, unknown>): TickRow {
+export function tickRow(row: Record<string, unknown>, config: EngineConfig): TickRow {
   return {
     no: Number(row['no']),
     at: Number(row['at']),
@@ -32,6 +36,7 @@ export function tickRow(row: Record<string, unknown>): TickRow {
     waiting: Number(row['waiting']),
     active: Number(row['active']),
     nextAbandonAt: Number(row['next_abandon_at']),
+    room: publishedRoom(row['room'], config),
   };
 }
 
@@ -63,8 +68,13 @@ export class QueueMirror {
   lastRealTickAt = -Infinity;
   /** No waiting token can be abandoned before this (as of the last step). */
   nextAbandonAt = Infinity;
+  /** The room as of the last step (a room change publishes a step of its own). */
+  room: RoomState;
+  /** The room's draw as a permutation: {@link line} counts slots (places in the drawn order), not line numbers. */
+  #drawn: DrawnOrder | undefined;
 
   constructor(config: EngineConfig) {
+    this.room = initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
       tickMs: config.queueTickMs,
@@ -75,10 +85,22 @@ export class QueueMirror {
 
   /** Starts from a snapshot: the last step and the lines in line then. */
   load(last: TickRow | undefined, lines: readonly number[]): void {
-    this.line.reset(lines, last?.lineEnd ?? 0);
+    const draw = last?.room.draw;
+    this.#drawn = draw ? drawnOrder(draw) : undefined;
+    const slots = this.#drawn ? Float64Array.from(lines, (line) => this.#drawn!.slotOf(line)).sort() : lines;
+    this.line.reset(Array.from(slots), last?.lineEnd ?? 0);
     this.applied = last?.no ?? 0;
     this.seqEnd = last?.seqEnd ?? 0;
     if (last) this.#note(last);
+  }
+
+  /** 1-based rank of `line` in line (in the drawn order, if any), or 0 when it is not in line. */
+  rank(line: number): number {
+    return this.line.rank(this.#slotOf(line));
+  }
+
+  #slotOf(line: number): number {
+    return this.#drawn ? this.#drawn.slotOf(line) : line;
   }
 
   /** Applies the next step; `false` when `row` is not the next one (the caller reloads). */
@@ -86,7 +108,9 @@ export class QueueMirror {
     if (row.no <= this.applied) return true;
     if (row.no !== this.applied + 1) return false;
     this.line.extendTo(row.lineEnd);
-    for (const line of row.departed) this.line.remove(line);
+    const draw = row.room.draw;
+    if (draw && draw.seed !== this.#drawn?.draw.seed) this.#redraw(drawnOrder(draw));
+    for (const line of row.departed) this.line.remove(this.#slotOf(line));
     if (row.real && row.hadWaiting) this.rate.observe(row.admitted);
     this.applied = row.no;
     this.seqEnd = row.seqEnd;
@@ -103,8 +127,23 @@ export class QueueMirror {
     return this.line.size > 0 && now >= this.nextAbandonAt && now >= this.lastRealTickAt + tickMs;
   }
 
+  /**
+   * The opening drew a new order: who is in line moves from the old slots to
+   * the new ones. The two draws together cover `from..to`: the new one covers
+   * every line still waiting from the old one.
+   */
+  #redraw(next: DrawnOrder): void {
+    const previous = this.#drawn;
+    const from = Math.min(next.draw.from, previous?.draw.from ?? Infinity);
+    const to = Math.max(next.draw.to, previous?.draw.to ?? -Infinity);
+    this.line.permute(from, to, (slot) => next.slotOf(previous ? previous.placeAt(slot) : slot));
+    this.#drawn = next;
+  }
+
   #note(row: TickRow): void {
     if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
     this.nextAbandonAt = row.nextAbandonAt;
+    if (row.room.admitPerTick !== this.room.admitPerTick || row.room.maxActive !== this.room.maxActive) this.rate.retune(row.room);
+    this.room = row.room;
   }
 }

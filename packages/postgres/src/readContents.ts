@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { emptyContents, type IdempotencyRecord, type QueueTokenState, type ReservationStatus, type StoreContents } from '@usher/engine';
+import { ROOM_COLUMNS, roomRow } from './room.js';
 
 /**
  * What a PostgreSQL engine's database durably holds, as the embedded engine's
@@ -10,7 +11,7 @@ import { emptyContents, type IdempotencyRecord, type QueueTokenState, type Reser
  * `Number`), in one `REPEATABLE READ` transaction so the collections agree.
  *
  * The mapping is lossless for what the tests compare (reservations, wallets,
- * payments, idempotency keys, the catalog). Tokens differ by design: the
+ * payments, idempotency keys, the catalog, the room and its admitted total). Tokens differ by design: the
  * PostgreSQL engine numbers only waiting tokens (`seq` is `0` here for the
  * others) and keeps its queue bookkeeping (`line`, `last_seen_at`) apart.
  *
@@ -79,6 +80,11 @@ export async function readContents(connectionString: string): Promise<StoreConte
       };
       // The embedded engine's key for a user's idempotency key.
       contents.idempotency.set(JSON.stringify([record.userId, record.key]), record);
+    }
+    for (const row of await rows(`SELECT ${ROOM_COLUMNS} FROM room`)) {
+      const { room, admittedTotal } = roomRow(row);
+      contents.room.set('room', room);
+      contents.counters.set('admittedTotal', { value: admittedTotal });
     }
     await client.query('COMMIT');
     return contents;

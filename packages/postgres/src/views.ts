@@ -1,5 +1,6 @@
 import type { ConcertRecord, EngineConfig, IdempotencyRecord, PriceTier, ScheduleRecord } from '@usher/engine';
 import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/engine/rules';
+import { ROOM_COLUMNS } from './room.js';
 import { RESERVATION_COLUMNS } from './steps.js';
 
 /**
@@ -80,13 +81,16 @@ export function viewSql(kind: ViewKind): string {
  * is the number of active tokens, and the issue rule only compares the two.
  * At the bound, the live active tokens are counted, up to `maxActive`.
  */
-export const ISSUE_VIEW = `SELECT q.i, tk.*, w.someone_waits,
+export const ISSUE_VIEW = `WITH r AS (SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1),
+    m AS (SELECT coalesce((SELECT max_active FROM r), $4::int) AS max_active)
+  SELECT q.i, tk.*, w.someone_waits, (SELECT row_to_json(r) FROM r) AS room,
     CASE WHEN NOT w.someone_waits THEN
-      (SELECT CASE WHEN b.bound < $4 THEN b.bound
-                   ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE status = 'active' AND expires_at > q.now LIMIT $4) a) END
+      (SELECT CASE WHEN b.bound < m.max_active THEN b.bound
+                   ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE status = 'active' AND expires_at > q.now LIMIT m.max_active) a) END
          FROM (SELECT usher_active_bound() AS bound) b)
     END AS active
   FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q (user_id, now, i)
+  CROSS JOIN m
   CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM tokens WHERE status = 'waiting' AND last_seen_at > q.now - $3::bigint) AS someone_waits) w
   LEFT JOIN LATERAL (SELECT ${tokenColumns('q.now - $3::bigint')} FROM tokens t
                       WHERE t.user_id = q.user_id AND t.status IN ('waiting', 'active')) tk ON true`;

@@ -103,10 +103,12 @@ test('at the bound, an issue at once recounts: places freed by payments are give
 test("a keeper step's admissions raise the bound: with more room (a larger maxActive), issues at once still stop at it", async (t) => {
   const url = await createDatabase(server());
   const small = await openEngine(t, url, { config: { ...manual, queueMaxActive: 2 } });
-  // The same database with more room, as after an operator raised maxActive.
-  const large = (await openEngine(t, url, { config: { ...manual, queueMaxActive: 4 }, clock: small.clock, catalog: null })).engine;
+  // A second engine on the same database; the room's maxActive (a live setting, SPEC §9) is what counts, not its config.
+  const large = (await openEngine(t, url, { config: { ...manual, queueMaxActive: 2 }, clock: small.clock, catalog: null })).engine;
   const issued = await Promise.all(['ann', 'bob', 'carol', 'dave'].map((user) => small.engine.issueToken(user)));
   t.deepEqual(issued.map((answer) => answer.token.status), ['active', 'active', 'waiting', 'waiting']);
+  // The operator raises maxActive.
+  await small.engine.updateRoom({ maxActive: 4 });
   t.is((await large.tick()).admitted, 2, 'the step fills the new room');
   t.is((await large.issueToken('erin')).token.status, 'waiting', 'no room left: erin waits');
   t.is((await large.stats()).activeTokens, 4);

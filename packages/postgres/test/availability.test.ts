@@ -28,7 +28,7 @@ test('while PostgreSQL is down commands answer UNAVAILABLE; when it is back they
   t.is(cat.status, 'waiting');
 
   // The LISTEN connection came back by itself: a tick on another engine reaches this one's watcher.
-  const positions: number[] = [];
+  const positions: (number | null)[] = [];
   await engine.watchToken(cat.token, { update: (view) => positions.push(view.position), end: () => undefined });
   const other = await createPostgresEngine({ connectionString: server.connectionString, clock, config });
   t.teardown(() => other.close());

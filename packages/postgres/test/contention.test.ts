@@ -132,7 +132,7 @@ test('admission never passes maxActive, whichever engines issue and tick', async
   const issued = await Promise.all(Array.from({ length: 40 }, (_, i) => engines[i % 2]!.issueToken(`u${i}`)));
   t.is(issued.filter((answer) => answer.token.status === 'active').length, 5, 'at once only while there is room');
   const waiting = issued.filter((answer) => answer.token.status === 'waiting').map((answer) => answer.token);
-  t.deepEqual(waiting.map((token) => token.position).sort((x, y) => x - y), waiting.map((_, i) => i + 1), 'positions are exact and distinct');
+  t.deepEqual(waiting.map((token) => token.position).sort((x, y) => x! - y!), waiting.map((_, i) => i + 1), 'positions are exact and distinct');
   const admittedOrder: string[] = [];
   for (let round = 0; round < 20; round++) {
     clock.increment(30_000);
@@ -146,9 +146,9 @@ test('admission never passes maxActive, whichever engines issue and tick', async
       if (view?.status === 'active') now.push(token);
     }
     // Admitted in the same round: in the order of the positions they were given.
-    admittedOrder.push(...now.sort((x, y) => x.position - y.position).map((token) => token.token));
+    admittedOrder.push(...now.sort((x, y) => x.position! - y.position!).map((token) => token.token));
   }
-  const byLine = [...waiting].sort((x, y) => x.position - y.position).map((token) => token.token);
+  const byLine = [...waiting].sort((x, y) => x.position! - y.position!).map((token) => token.token);
   t.deepEqual(admittedOrder, byLine.slice(0, admittedOrder.length), 'admitted in line order');
   t.true(admittedOrder.length > 10);
   await rejects(t, engines[0]!.reserve('nope', { scheduleId: 's1', seatNo: 1 }), 'TOKEN_INVALID');

@@ -34,7 +34,7 @@ test('after a step, positions come from its numbering: abandonment shows at the 
   await engine.tick();
   const after = await positionsOf(staying);
   t.deepEqual(after, staying.map((_, i) => i + 1), 'ranks close up over those who left');
-  for (const [i, position] of after.entries()) t.true(position <= before[i]!, 'a position never goes up');
+  for (const [i, position] of after.entries()) t.true(position! <= before[i]!, 'a position never goes up');
   t.is((await engine.stats()).waitingTokens, staying.length);
 });
 

@@ -23,7 +23,7 @@ test('a tick on another engine reaches this engine\'s watchers through LISTEN/NO
   await watching.issueToken('ann');
   const tokens: string[] = [];
   for (let i = 0; i < 50; i++) tokens.push((await watching.issueToken(`u${i}`)).token.token);
-  const seen = new Map<string, number>();
+  const seen = new Map<string, number | null>();
   let ended = 0;
   await Promise.all(tokens.map((token) => watching.watchToken(token, { update: (view) => seen.set(token, view.position), end: () => void ended++ })));
   t.is(seen.get(tokens[49]!), 50);

@@ -97,7 +97,30 @@ const Env = z.object({
   AUTH_USER_CLAIM: z.string().min(1).optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
+  ADMIN_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,}$/, { message: 'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)' })
+    .optional(),
+  /** `POST /queue/tokens` per client address and minute; `0`: no limit. */
+  TOKEN_RATE_PER_MINUTE: integer(0, 1_000_000, 60),
+  /** …and at most this many of them in one second (default 10, never more than the minute's). */
+  TOKEN_RATE_BURST: wholeNumber(1, 1_000_000),
+  /** Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry. */
+  TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  /** `pow`: joining the line needs a solved proof-of-work challenge (ALTCHA). */
+  QUEUE_CHALLENGE: z.enum(['off', 'pow']).default('off'),
+  /** The HMAC key of the challenges (32+ bytes); unset, a new one each start (one process only). */
+  QUEUE_CHALLENGE_SECRET: z
+    .string()
+    .refine((secret) => Buffer.byteLength(secret) >= 32, { message: 'must be at least 32 bytes' })
+    .optional(),
+  /** The challenge's number is in [0, this]: a browser tries half of them on average. */
+  QUEUE_CHALLENGE_MAX_NUMBER: wholeNumber(100, 100_000_000),
 });
+
+/** The default difficulty: about 25,000 SHA-256 on average: a few hundred milliseconds in a browser's worker (WebCrypto). */
+export const DEFAULT_CHALLENGE_MAX_NUMBER = 50_000;
 
 export interface ServerConfig {
   readonly port: number;
@@ -122,6 +145,14 @@ export interface ServerConfig {
   readonly identity: IdentityConfig | undefined;
   /** Variables that look like usher's but are not (a typo such as `HOLD_TTL`): to be logged, not fatal. */
   readonly warnings: readonly string[];
+  /** The operator's token (`/admin/room`, `/metrics`); `undefined`: those routes are off. */
+  readonly adminToken: string | undefined;
+  /** The limit on joining per client address: `perMinute` 0 is none; at most `burstPerSecond` in one second. */
+  readonly tokenRate: { readonly perMinute: number; readonly burstPerSecond: number };
+  /** Whether the client address comes from `X-Forwarded-For` (its last entry). */
+  readonly trustProxy: boolean;
+  /** Proof of work before joining; `undefined`: off. `secret` unset: a key generated at each start. */
+  readonly challenge: { readonly secret: string | undefined; readonly maxNumber: number } | undefined;
 }
 
 /** Signed-in mode: users prove who they are with a JWT, verified with the secret or the JWKS. */
@@ -172,7 +203,32 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
     identity: identityConfig(e),
+    adminToken: e.ADMIN_TOKEN,
+    tokenRate: { perMinute: e.TOKEN_RATE_PER_MINUTE, burstPerSecond: Math.min(e.TOKEN_RATE_BURST ?? 10, Math.max(1, e.TOKEN_RATE_PER_MINUTE)) },
+    trustProxy: e.TRUST_PROXY === 'true',
+    challenge: challengeConfig(e, env),
   };
+}
+
+/**
+ * Proof of work: QUEUE_CHALLENGE=pow, with its secret and difficulty; those set without it are a
+ * mistake. Gateways that share the line (DATABASE_URL, or WORKERS over 1) must share the secret:
+ * a challenge from one must verify on another.
+ */
+function challengeConfig(e: z.infer<typeof Env>, env: NodeJS.ProcessEnv): ServerConfig['challenge'] {
+  if (e.QUEUE_CHALLENGE === 'off') {
+    const stray = (['QUEUE_CHALLENGE_SECRET', 'QUEUE_CHALLENGE_MAX_NUMBER'] as const).filter((name) => e[name] !== undefined);
+    if (stray.length > 0) {
+      throw new StartupError(`bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but QUEUE_CHALLENGE is not pow: set QUEUE_CHALLENGE=pow, or unset ${stray.join(', ')}`);
+    }
+    return undefined;
+  }
+  // DATABASE_URL and WORKERS belong to the distributed mode; read as they are here, only to ask for a shared secret.
+  const shared = (env.DATABASE_URL ?? '') !== '' || (/^\d+$/.test(env.WORKERS ?? '') && Number(env.WORKERS) > 1);
+  if (shared && e.QUEUE_CHALLENGE_SECRET === undefined) {
+    throw new StartupError('bad environment: QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET (32+ bytes, the same on every gateway): a challenge issued by one gateway must verify on another');
+  }
+  return { secret: e.QUEUE_CHALLENGE_SECRET, maxNumber: e.QUEUE_CHALLENGE_MAX_NUMBER ?? DEFAULT_CHALLENGE_MAX_NUMBER };
 }
 
 /** Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_ variable). */

@@ -1,5 +1,5 @@
 import cors from '@koa/cors';
-import { REPLAYED_HEADER } from '@usher/koa';
+import { CHALLENGE_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER } from '@usher/koa';
 import type { Middleware } from 'koa';
 import helmet from 'koa-helmet';
 
@@ -40,8 +40,8 @@ export function crossOrigin(origins: readonly string[]): Middleware | undefined 
   return cors({
     origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
     allowMethods: ['GET', 'POST', 'DELETE'],
-    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
-    exposeHeaders: [REPLAYED_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', CHALLENGE_HEADER, REQUEST_ID_HEADER],
+    exposeHeaders: [REPLAYED_HEADER, REQUEST_ID_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
     maxAge: 600,
   });
 }

@@ -1,11 +1,14 @@
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { createPostgresEngine } from '@usher/postgres';
+import pg from 'pg';
 import { decideLoadCatalog } from '@usher/engine/rules';
-import { createApp, HttpProblem, toProblem } from '@usher/koa';
+import { createApp, HttpProblem, Telemetry, toProblem, type AppOptions } from '@usher/koa';
 import { webPaths, webRoot } from '@usher/web';
 import { send } from '@koa/send';
 import Koa from 'koa';
@@ -15,6 +18,7 @@ import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { identityResolver } from './identity.js';
+import { createReplayGuard, createTokenLimiter } from './limiters.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -66,9 +70,23 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     throw error;
   });
 
+  // PostgreSQL mode: the limit on joining and the used proof-of-work solutions are counted in the database, shared
+  // by every gateway, through a small pool of their own. Counts need no durability: their commits do not wait for the disk.
+  const limiterPool =
+    config.database === undefined
+      ? undefined
+      : new pg.Pool({ connectionString: config.database.url, max: 4, application_name: `usher-limits-${process.pid}`, options: '-c synchronous_commit=off' });
+  limiterPool?.on('error', () => undefined);
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
   const host = new Koa();
+  // Mounted, the API runs on the host's context: the client address (TRUST_PROXY) is the host's to read.
+  host.proxy = config.trustProxy;
+  host.maxIpsCount = 1;
+  // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
+  // In a cluster (WORKERS>1) a scrape reaches one worker: its metrics say which.
+  const telemetry = new Telemetry({ logger, ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}) });
+  host.use(telemetry.middleware());
   // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
   host.use(securityHeaders());
   const cors = crossOrigin(config.corsOrigins);
@@ -76,6 +94,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.use(apiDocs());
   host.use(async (ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
+    ctx.state.route = ctx.path;
     await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
   });
   host.use(
@@ -86,6 +105,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         streamMaxLifetimeMs: config.streams.maxLifetimeMs,
         // Signed-in mode (AUTH_JWT_SECRET or AUTH_JWKS_URL): the user is a verified JWT's; else the demo's claimed userId.
         ...(config.identity !== undefined ? { resolveUserId: identityResolver(config.identity)! } : {}),
+        ...(await operations(config, logger, limiterPool)),
+        telemetry,
+        logger,
       }),
     ),
   );
@@ -128,6 +150,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         // A failed engine answers nothing, stats included; its store is closed all the same.
         const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats().catch(() => ({ lastTickMs: undefined, maxTickMs: undefined, watchedTokens: undefined }));
         await engine.close();
+        await limiterPool?.end().catch(() => undefined);
         logger.info(
           {
             ...(journal !== undefined ? { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10 } : {}),
@@ -140,6 +163,41 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       })()),
   };
   return running;
+}
+
+/**
+ * The operator's side of the app (SPEC §9): the admin token, the limit on
+ * joining, the proof of work, the proxy; each said once in the log. Counts
+ * live in this process's memory, or in PostgreSQL mode in the database
+ * (`pool`), so that every gateway shares them.
+ */
+async function operations(config: ServerConfig, logger: Logger, pool: pg.Pool | undefined): Promise<AppOptions> {
+  const { perMinute, burstPerSecond } = config.tokenRate;
+  logger.info(
+    {
+      operatorApi: config.adminToken !== undefined,
+      tokenRate: perMinute === 0 ? 'off' : { perMinute, burstPerSecond },
+      trustProxy: config.trustProxy,
+      challenge: config.challenge === undefined ? 'off' : { maxNumber: config.challenge.maxNumber, sharedSecret: config.challenge.secret !== undefined },
+    },
+    `operator API and /metrics ${config.adminToken === undefined ? 'off (set ADMIN_TOKEN)' : 'on'}; joining ${perMinute === 0 ? 'not rate limited' : `limited to ${perMinute}/min and ${burstPerSecond}/s per address`}; proof of work ${config.challenge === undefined ? 'off' : 'on'}`,
+  );
+  const expiresInMs = 300_000;
+  return {
+    adminToken: config.adminToken,
+    trustProxy: config.trustProxy,
+    tokenLimiter: await createTokenLimiter(config, { logger, pool }),
+    challenge:
+      config.challenge === undefined
+        ? undefined
+        : {
+            // Without QUEUE_CHALLENGE_SECRET, a key of this start: challenges issued before a restart no longer verify.
+            hmacKey: config.challenge.secret ?? randomBytes(32).toString('hex'),
+            maxNumber: config.challenge.maxNumber,
+            expiresInMs,
+            replayGuard: await createReplayGuard(expiresInMs, { logger, pool }),
+          },
+  };
 }
 
 /** Answers 503 while the engine opens (the server listens before the data folder is touched). */

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { chromium, type Page } from 'playwright-core';
-import { startServerProcess } from './helpers/serverProcess.js';
+import { client, startServerProcess } from './helpers/serverProcess.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -18,6 +18,7 @@ async function joinAs(page: Page, url: string, name: string): Promise<void> {
 }
 
 const desktop = { viewport: { width: 1280, height: 800 } };
+const ADMIN_TOKEN = 'an-operator-token-for-browser-tests';
 
 /** What a person reads on the page: no stray "null" or "undefined" anywhere. */
 async function assertClean(t: ExecutionContext, page: Page, where: string): Promise<string> {
@@ -193,4 +194,149 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   t.is(await dan.getByTestId('mine-held').count(), 0);
   await assertClean(t, dan, 'my tickets after the turn ended');
   await shot(dan, '13-desktop-my-tickets');
+});
+
+test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, then joins; a refused join says so in plain words', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  t.teardown(() => browser.close());
+  // The default difficulty (QUEUE_CHALLENGE_MAX_NUMBER 50,000), and one join a minute per address.
+  const server = await startServerProcess({ DATA_DIR, QUEUE_CHALLENGE: 'pow', TOKEN_RATE_PER_MINUTE: '1' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+
+  const ann = await (await browser.newContext(phone)).newPage();
+  const workers: string[] = [];
+  ann.on('worker', (worker) => workers.push(worker.url()));
+  await joinAs(ann, server.url, 'ann');
+  await ann.getByTestId('concert').first().waitFor();
+  t.deepEqual(workers, [`${server.url}/pow-worker.js`], 'solved in a Web Worker');
+  const joined = server.logs.filter((line) => line.route === '/queue/tokens' || line.route === '/queue/challenge').map((line) => `${line.method} ${line.route} ${line.status}`);
+  t.deepEqual(joined, ['POST /queue/tokens 400', 'GET /queue/challenge 200', 'POST /queue/tokens 201'], 'a try without, told CHALLENGE_FAILED, a challenge, a join with it');
+
+  // How long the default difficulty takes this browser (the worker on fresh challenges): a figure for the log, not a test of speed.
+  const took = await ann.evaluate(async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const challenge = await (await fetch('/queue/challenge')).json();
+      const started = performance.now();
+      const worker = new Worker('/pow-worker.js');
+      const number = await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => 'number' in data && resolve(data.number);
+        worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+      });
+      worker.terminate();
+      if (typeof number !== 'number') throw new Error('no solution');
+      times.push(performance.now() - started);
+    }
+    return times;
+  });
+  t.log(`solving QUEUE_CHALLENGE_MAX_NUMBER=50000 in headless Chromium: ${took.map((ms) => Math.round(ms)).join(', ')} ms`);
+
+  // A second join from the same address within the minute: refused, in plain words.
+  const bob = await (await browser.newContext(phone)).newPage();
+  await joinAs(bob, server.url, 'bob');
+  await bob.locator('[data-testid=problem][data-code=RATE_LIMITED]').waitFor();
+  t.regex(await bob.getByTestId('problem').innerText(), /Too many people joined from your network/);
+  t.true(await bob.getByTestId('pow-progress').isHidden());
+  t.true(await bob.getByTestId('join-button').isEnabled(), 'the button works again');
+  await assertClean(t, bob, 'rate limited');
+  await bob.screenshot({ path: join(artifacts, '14-rate-limited.png'), fullPage: true });
+});
+
+test('the fair start in the page: before opensAt a countdown and the opening time in the visitor\'s own time zone, then the place in line, drawn', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  t.teardown(() => browser.close());
+  const server = await startServerProcess({ DATA_DIR, ADMIN_TOKEN, QUEUE_MAX_ACTIVE: '1', QUEUE_TICK_MS: '200' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  const api = client(server.url);
+  // Someone has the one active place already, so the people who join before the opening wait for their place.
+  t.like((await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body, { status: 'active' });
+
+  // Two visitors in Seoul (the server keeps UTC) have the page open with their names typed in.
+  const seoul = { ...phone, timezoneId: 'Asia/Seoul' };
+  const [bob, cat] = await Promise.all([(await browser.newContext(seoul)).newPage(), (await browser.newContext(seoul)).newPage()]);
+  for (const [page, name] of [[bob, 'bob'], [cat, 'cat']] as const) {
+    await page.goto(server.url);
+    await page.getByTestId('join-name').fill(name);
+  }
+  // The operator sets the opening a few seconds ahead (enough for a loaded machine to show the page before it), a fair draw; then both join.
+  const opensAt = new Date(Math.ceil((Date.now() + 12_000) / 1_000) * 1_000);
+  t.like((await api('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { opensAt: opensAt.toISOString(), shuffle: true } })).body, { opensAt: opensAt.toISOString(), shuffle: true });
+  await Promise.all([bob.getByTestId('join-button').click(), cat.getByTestId('join-button').click()]);
+
+  // Before the opening: no place yet, when it opens (Seoul time), and a countdown in seconds that moves.
+  const localOpening = new Intl.DateTimeFormat('en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'Asia/Seoul', timeZoneName: 'short' }).format(opensAt);
+  await bob.getByTestId('opens-countdown').filter({ hasText: /^0:[01]\d$/ }).waitFor();
+  t.is(await bob.getByTestId('opens-at').innerText(), `The sale opens at ${localOpening}`);
+  t.regex(localOpening, /GMT\+9$/);
+  t.true(await bob.getByTestId('position').isHidden(), 'no place in line before the opening');
+  const text = await assertClean(t, bob, 'before the opening');
+  t.regex(text, /until the sale opens/);
+  await bob.screenshot({ path: join(artifacts, '15-opening-countdown.png'), fullPage: true });
+  const shown = await bob.getByTestId('opens-countdown').innerText();
+  await bob.getByTestId('opens-countdown').filter({ hasNotText: shown }).waitFor();
+  t.true(Number((await bob.getByTestId('opens-countdown').innerText()).split(':')[1]) < Number(shown.split(':')[1]), 'the countdown counts down');
+  await cat.getByTestId('opens-countdown').waitFor();
+
+  // At the opening the stream brings each a place: the two places are 1 and 2, in a random order.
+  const place = async (page: Page) => {
+    await page.getByTestId('position').filter({ hasText: /^\d+$/ }).waitFor({ timeout: 30_000 });
+    return Number(await page.getByTestId('position').innerText());
+  };
+  const places = await Promise.all([place(bob), place(cat)]);
+  t.deepEqual([...places].sort(), [1, 2]);
+  t.true(Date.now() >= opensAt.getTime(), 'not before the opening');
+  t.true(await bob.getByTestId('opening').isHidden(), 'the countdown is gone');
+  t.regex(await bob.getByTestId('wait').innerText(), /^Your turn in /);
+  await assertClean(t, bob, 'after the opening');
+  await bob.screenshot({ path: join(artifacts, '16-opening-place-bob.png'), fullPage: true });
+  await cat.screenshot({ path: join(artifacts, '16-opening-place-cat.png'), fullPage: true });
+});
+
+test('sold out in the page: a waiting visitor is told the moment the last seat is paid for, and so is anyone who joins after', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const catalogDir = await mkdtemp(join(tmpdir(), 'usher-catalog-'));
+  t.teardown(() => rm(catalogDir, { recursive: true, force: true }));
+  const CATALOG = join(catalogDir, 'tiny.json');
+  await writeFile(CATALOG, JSON.stringify({
+    concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
+    schedules: [{ id: 'tiny-1', concertId: 'tiny', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 1, price: 50_000 }],
+  }));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  t.teardown(() => browser.close());
+  const server = await startServerProcess({ DATA_DIR, CATALOG, QUEUE_MAX_ACTIVE: '1', QUEUE_TICK_MS: '200' });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  const api = client(server.url);
+
+  // Ann is first and holds the one seat; bob waits behind her in the page.
+  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body.token as string;
+  const hold = (await api('POST', '/reservations', { token: ann, body: { scheduleId: 'tiny-1', seatNo: 1 } })).body;
+  const bob = await (await browser.newContext(phone)).newPage();
+  await joinAs(bob, server.url, 'bob');
+  await bob.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
+
+  // Ann pays: nothing is left to sell, and bob's page says so at the next tick.
+  t.is((await api('POST', '/users/ann/balance/charge', { token: ann, body: { amount: 50_000 } })).status, 200);
+  t.is((await api('POST', '/payments', { token: ann, body: { reservationId: hold.id } })).status, 201);
+  await bob.getByTestId('sold-out').waitFor({ timeout: 10_000 });
+  const told = await assertClean(t, bob, 'sold out while waiting');
+  t.regex(told, /Every seat has been sold/);
+  t.regex(told, /Nobody is kept waiting for a seat that is not there/);
+  t.true(await bob.getByTestId('problem').isHidden(), 'no error, a plain answer');
+  t.is(await bob.evaluate(() => sessionStorage.getItem('usher.token')), null, 'the ended token is forgotten');
+  await bob.screenshot({ path: join(artifacts, '17-sold-out-waiting.png'), fullPage: true });
+
+  // Someone who comes later is told the same at once, instead of a place in a line that leads nowhere.
+  const dan = await (await browser.newContext(phone)).newPage();
+  await joinAs(dan, server.url, 'dan');
+  await dan.getByTestId('sold-out').waitFor();
+  t.regex(await assertClean(t, dan, 'sold out on joining'), /Every seat has been sold/);
+  await dan.screenshot({ path: join(artifacts, '18-sold-out-join.png'), fullPage: true });
 });

@@ -32,7 +32,7 @@ async function cluster(t: ExecutionContext): Promise<Cluster> {
     url,
     db,
     gateway: async (env = {}) => {
-      const server = await startServerProcess({ DATABASE_URL: url, QUEUE_TICK_MS: '100', LOG_LEVEL: 'info', MAX_CONNECTIONS_PER_ADDRESS: '0', ...env });
+      const server = await startServerProcess({ DATABASE_URL: url, QUEUE_TICK_MS: '100', LOG_LEVEL: 'info', MAX_CONNECTIONS_PER_ADDRESS: '0', TOKEN_RATE_PER_MINUTE: '0', ...env });
       t.teardown(async () => {
         if (server.process.exitCode === null && server.process.signalCode === null) server.process.kill('SIGKILL');
         await server.exited;
@@ -81,7 +81,9 @@ function pidsOf(server: ServerProcess): number[] {
 
 test.serial('WORKERS=2 on PostgreSQL: four gateways starting at once load the demo catalog once, and all of them serve it', async (t) => {
   const { url, gateway } = await cluster(t);
-  const [a, b] = await Promise.all([gateway({ WORKERS: '2' }), gateway({ WORKERS: '2' })]);
+  // With the limit on joining on (its counters in the database: four gateways create its table at once).
+  const limits = { WORKERS: '2', TOKEN_RATE_PER_MINUTE: '60' };
+  const [a, b] = await Promise.all([gateway(limits), gateway(limits)]);
   const loads = [...a.logs, ...b.logs].filter((entry) => String(entry.msg).startsWith('catalog') || entry.msg === 'state restored');
   t.is(loads.length, 4, 'each gateway looked');
   t.is(loads.reduce((sum, entry) => sum + ((entry.concertsAdded as number | undefined) ?? 0), 0), 3, 'the three demo concerts were added once in all');
@@ -212,17 +214,19 @@ test.serial('SIGKILL of the keeper\'s process: admission goes on within two tick
   await eventually(async () => ((await admitted()) > atKill ? true : undefined), 10_000, 'an admission after the kill');
   const resumedMs = Date.now() - killedAt;
   t.log(`keeper ${keeper} killed; ${takenOver} took over; admission resumed ${resumedMs} ms later (ticks of 200 ms)`);
-  t.true(resumedMs < 2 * 200 + 1_500, `admission resumed within two ticks (and scheduling slack on a loaded machine): ${resumedMs} ms`);
-  // The hold expires on time without its gateway doing anything (the new keeper's sweep).
+  t.true(resumedMs < 2 * 200 + 2_000, `admission resumed within two ticks (and scheduling slack on a loaded machine): ${resumedMs} ms`);
+  // The hold expires on time without its gateway doing anything: the new keeper's sweep (every 500 ms) marks it expired.
+  const deadline = Date.parse(hold.body.expiresAt as string);
   const reservation = await eventually(async () => {
     const contents = await readContents(url);
     const found = contents.reservations.get(hold.body.id as string);
     return found?.status === 'expired' ? found : undefined;
-  }, 10_000, 'the hold to expire');
-  const lateMs = Date.now() - Date.parse(hold.body.expiresAt as string);
-  t.log(`the hold expired ${lateMs} ms after its deadline (sweep every 500 ms)`);
+  }, 15_000, 'the hold to be marked expired');
+  const lateMs = Date.now() - deadline;
+  t.log(`the hold was marked expired ${lateMs} ms after its deadline (sweep every 500 ms)`);
   t.is(reservation.status, 'expired');
-  t.true(lateMs < 500 + 2 * 200 + 1_500, `the hold expired on time (a sweep and a little after its deadline): ${lateMs} ms late`);
+  // Two sweeps, and slack for a loaded machine (the rules already treat a hold past its deadline as gone, whoever sweeps).
+  t.true(lateMs < 2 * 500 + 5_000, `marked expired ${lateMs} ms after its deadline`);
   await eventually(async () => ((await admitted()) === users.length ? true : undefined), 30_000, 'everyone admitted');
   watching = false;
   await watch;
@@ -289,7 +293,8 @@ test.serial('pg_ctl -m immediate under load: 503 UNAVAILABLE with Retry-After wh
 
 test.serial('an event stream on gateway A sees an admission decided by the keeper on gateway B', async (t) => {
   const { db, gateway } = await cluster(t);
-  const env = { QUEUE_MAX_ACTIVE: '1', TOKEN_ACTIVE_TTL_MS: '1000', QUEUE_TICK_MS: '100' };
+  // The first token's turn lasts 3 s: long enough for the second to join behind it on a loaded machine.
+  const env = { QUEUE_MAX_ACTIVE: '1', TOKEN_ACTIVE_TTL_MS: '3000', QUEUE_TICK_MS: '100' };
   const gateways = [await gateway(env), await gateway(env)];
   const keeper = await eventually(async () => keeperPid(db), 10_000, 'a keeper');
   const a = gateways.find((server) => !pidsOf(server).includes(keeper))!;

@@ -61,3 +61,47 @@ test('DATABASE_URL selects PostgreSQL, WORKERS needs it, and the pool is shared 
   t.regex(t.throws(() => readConfig({ DATABASE_POOL_SIZE: '10' }))!.message, /DATABASE_POOL_SIZE is set but DATABASE_URL is not/);
   t.deepEqual(readConfig({ DATABASE_URI: url }).warnings, ['DATABASE_URI is not a setting of usher and is ignored (did you mean DATABASE_URL?)']);
 });
+
+test('the operator’s settings: defaults, values, and bad ones refused naming the variable', (t) => {
+  const defaults = readConfig({});
+  t.is(defaults.adminToken, undefined);
+  t.deepEqual(defaults.tokenRate, { perMinute: 60, burstPerSecond: 10 });
+  t.false(defaults.trustProxy);
+  t.is(defaults.challenge, undefined);
+
+  const set = readConfig({ ADMIN_TOKEN: 'a'.repeat(16), TOKEN_RATE_PER_MINUTE: '600', TOKEN_RATE_BURST: '50', TRUST_PROXY: 'true', QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_MAX_NUMBER: '20000' });
+  t.is(set.adminToken, 'a'.repeat(16));
+  t.deepEqual(set.tokenRate, { perMinute: 600, burstPerSecond: 50 });
+  t.true(set.trustProxy);
+  t.deepEqual(set.challenge, { secret: undefined, maxNumber: 20_000 });
+  t.deepEqual(readConfig({ QUEUE_CHALLENGE: 'pow' }).challenge, { secret: undefined, maxNumber: 50_000 });
+  t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '0' }).tokenRate.perMinute, 0, '0 turns the limit off');
+  t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '3' }).tokenRate, { perMinute: 3, burstPerSecond: 3 }, 'the burst is never over the minute');
+
+  for (const [name, value, message] of [
+    ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: must be at least 16 visible ASCII characters/],
+    ['ADMIN_TOKEN', `${'a'.repeat(16)} b`, /ADMIN_TOKEN: must be at least 16 visible ASCII characters, no spaces/],
+    ['TOKEN_RATE_PER_MINUTE', '-1', /TOKEN_RATE_PER_MINUTE: must be a whole number/],
+    ['TOKEN_RATE_PER_MINUTE', '', /TOKEN_RATE_PER_MINUTE: must be a whole number/],
+    ['TOKEN_RATE_BURST', '0', /TOKEN_RATE_BURST: /],
+    ['TRUST_PROXY', 'yes', /TRUST_PROXY: /],
+    ['QUEUE_CHALLENGE', 'captcha', /QUEUE_CHALLENGE: /],
+    ['QUEUE_CHALLENGE_MAX_NUMBER', '10', /QUEUE_CHALLENGE_MAX_NUMBER: /],
+  ] as const) {
+    const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', [name]: value }), undefined, `${name}=${value}`);
+    t.regex(error!.message, message);
+  }
+});
+
+test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake; several gateways need a shared secret', (t) => {
+  const stray = t.throws(() => readConfig({ QUEUE_CHALLENGE_SECRET: 's'.repeat(32) }));
+  t.regex(stray!.message, /QUEUE_CHALLENGE_SECRET is set but QUEUE_CHALLENGE is not pow/);
+  t.regex(t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 'short' }))!.message, /QUEUE_CHALLENGE_SECRET: must be at least 32 bytes/);
+  // (WORKERS over 1 needs DATABASE_URL in any case.)
+  for (const env of [{ DATABASE_URL: 'postgres://db/usher' }, { DATABASE_URL: 'postgres://db/usher', WORKERS: '4' }]) {
+    const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', ...env }));
+    t.regex(error!.message, /QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET/);
+    t.is(readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 's'.repeat(32), ...env }).challenge?.secret, 's'.repeat(32));
+  }
+  t.notThrows(() => readConfig({ QUEUE_CHALLENGE: 'pow', WORKERS: '1' }));
+});

@@ -24,6 +24,8 @@ const advice = {
   VALIDATION_FAILED: 'Please check what you typed.',
   SHUTTING_DOWN: 'The box office is restarting. Try again in a few seconds.',
   UNAVAILABLE: 'The box office cannot take orders right now. Try again in a few seconds.',
+  RATE_LIMITED: 'Too many people joined from your network just now. Wait a moment, then try again.',
+  CHALLENGE_FAILED: 'The check before joining did not pass. Try again.',
 };
 
 /** An RFC 9457 problem answered by the API. */
@@ -36,7 +38,16 @@ class Problem extends Error {
   }
 }
 
+/**
+ * How far the server's clock is ahead of this device's, in ms, from the `Date`
+ * header of its answers (whole seconds, so only a device clock off by more than
+ * two seconds is corrected): countdowns count in the server's time.
+ */
+let serverOffset = 0;
+const serverNow = () => Date.now() + serverOffset;
+
 async function call(method, path, body, headers = {}) {
+  const sent = Date.now();
   const response = await fetch(path, {
     method,
     headers: {
@@ -46,6 +57,11 @@ async function call(method, path, body, headers = {}) {
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (Number.isFinite(date)) {
+    const offset = date + 500 - (sent + Date.now()) / 2;
+    serverOffset = Math.abs(offset) > 2_000 ? offset : 0;
+  }
   const data = await response.json().catch(() => undefined);
   if (!response.ok) throw new Problem(data, response.status);
   return data;
@@ -166,8 +182,12 @@ const views = {
   hold: ({ concert, schedule, reservation }) => show(checkout, concert, schedule, reservation),
   ticket: ({ concert, schedule, reservation, payment }) => show(confirmed, concert, schedule, reservation, payment),
   mine: () => show(mine),
+  soldout: () => show(soldOut),
 };
-const titles = { join: 'Join', line: 'In line', concerts: 'Concerts', dates: 'Dates', seats: 'Seats', hold: 'Your hold', ticket: 'Your ticket', mine: 'My holds and tickets' };
+const titles = { join: 'Join', line: 'In line', concerts: 'Concerts', dates: 'Dates', seats: 'Seats', hold: 'Your hold', ticket: 'Your ticket', mine: 'My holds and tickets', soldout: 'Sold out' };
+
+/** A token that ended because nothing is left to sell (`reason: "sold_out"`). */
+const soldOutToken = (token) => token?.status === 'expired' && token.reason === 'sold_out';
 
 /** Goes to a step: a new history entry, or (`replace`) in place of this one. */
 function go(view, data = {}, { replace = false } = {}) {
@@ -190,6 +210,7 @@ window.addEventListener('popstate', (event) => {
  */
 async function restore(state) {
   const view = state?.view;
+  if (view === 'soldout') return views.soldout();
   if (!session.token) return go('join', {}, { replace: true });
   if (view === 'ticket' || view === 'mine') return views[view](state.data);
   if (view === 'hold') {
@@ -205,6 +226,7 @@ async function restore(state) {
   }
   try {
     const token = await call('GET', '/queue/tokens/current');
+    if (soldOutToken(token)) return go('soldout', {}, { replace: true });
     if (token.status !== 'active') return go('line', {}, { replace: true });
     if (view && view !== 'join' && view !== 'line' && views[view]) return views[view](state.data);
     go('concerts', {}, { replace: true });
@@ -249,6 +271,8 @@ function join() {
   document.getElementById('who').hidden = true;
   const input = el('input', { id: 'name', name: 'name', autocomplete: 'nickname', required: true, maxlength: 64, placeholder: 'e.g. minji', 'data-testid': 'join-name' });
   const plain = 'Type your name (up to 64 characters) to join the line.';
+  const button = el('button', { type: 'submit', class: 'primary', 'data-testid': 'join-button' }, 'Join the line');
+  const progress = el('p', { class: 'muted small', 'data-testid': 'pow-progress', role: 'status', hidden: true });
   fill(app,
     el('section', { class: 'card hero' },
       el('h1', {}, 'Concert tickets'),
@@ -258,72 +282,211 @@ function join() {
         clearProblem();
         const name = input.value.trim();
         if (name === '') return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
+        button.disabled = true;
         try {
-          const token = await call('POST', '/queue/tokens', { userId: name });
+          const token = await call('POST', '/queue/tokens', { userId: name }).catch(async (error) => {
+            // The box office wants a proof of work first: solve one, then join with it.
+            if (error.code !== 'CHALLENGE_FAILED') throw error;
+            const proof = await proofOfWork((text) => {
+              progress.textContent = text;
+              progress.hidden = false;
+            });
+            return call('POST', '/queue/tokens', { userId: name }, proof);
+          });
+          if (soldOutToken(token)) return go('soldout');
           session.save(token.token, token.userId);
           go(token.status === 'active' ? 'concerts' : 'line');
         } catch (error) {
           showProblem(error, plain);
+        } finally {
+          button.disabled = false;
+          progress.hidden = true;
         }
       } },
         el('label', { for: 'name' }, 'Your name'),
         input,
-        el('button', { type: 'submit', class: 'primary', 'data-testid': 'join-button' }, 'Join the line'),
+        button,
+        progress,
       ),
     ),
   );
   input.focus();
 }
 
+/**
+ * A proof of work (`GET /queue/challenge`, when joining answered
+ * `CHALLENGE_FAILED`), solved in a Web Worker so the page stays responsive:
+ * the `X-Challenge` header to join with. `report` gets progress text.
+ */
+async function proofOfWork(report) {
+  const challenge = await call('GET', '/queue/challenge');
+  report('Checking your browser before you join…');
+  const worker = new Worker('/pow-worker.js');
+  try {
+    const number = await new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => {
+        if ('number' in data) resolve(data.number);
+        else report(`Checking your browser before you join… ${Math.min(99, Math.floor((100 * data.tried) / (challenge.maxnumber + 1)))}%`);
+      };
+      worker.onerror = () => reject(new Problem({ title: 'Your browser could not join', detail: 'the check before joining failed to run' }, 0));
+      worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+    });
+    if (number === null) throw new Problem({ title: 'Your browser could not join', detail: 'the check before joining found no answer; try again' }, 0);
+    const { algorithm, salt, signature } = challenge;
+    return { 'x-challenge': btoa(JSON.stringify({ algorithm, challenge: challenge.challenge, number, salt, signature })) };
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** A countdown: `0:42`, `1:02:07`, or `3 d 4 h` beyond a day. */
+function countdownText(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s >= 86_400) return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+  const mmss = `${String(Math.floor((s % 3600) / 60)).padStart(s >= 3600 ? 2 : 1, '0')}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss}` : mmss;
+}
+
+/** An instant in this device's time zone: `14:05 GMT+9`, with seconds when it has any, and the day when it is not today. */
+function localTime(ms) {
+  const at = new Date(ms);
+  const time = at.toLocaleTimeString('en', { hour: '2-digit', minute: '2-digit', ...(at.getSeconds() ? { second: '2-digit' } : {}), hourCycle: 'h23', timeZoneName: 'short' });
+  if (at.toDateString() === new Date(serverNow()).toDateString()) return time;
+  return `${at.toLocaleDateString('en', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' })}, ${time}`;
+}
+
+/**
+ * In line: the place, live (Server-Sent Events). Before the sale opens the
+ * token has no place yet (`position: null`) but says when it opens
+ * (`opensAt`): a countdown to it, counted here, until the update at the
+ * opening brings the place. The server does not push a moved opening: once
+ * the countdown is over without a place, the page asks the API every 5 s.
+ * A token ended sold out shows the sold-out screen; everything stops.
+ */
 function waiting() {
   const position = el('div', { class: 'position', 'data-testid': 'position' }, '…');
   const wait = el('p', { class: 'muted', 'data-testid': 'wait' }, 'Finding your place…');
   const bar = el('div', { class: 'progress', 'data-testid': 'progress' }, el('span'));
+  const place = el('div', {}, position, el('p', {}, 'your place in line'), bar, wait);
+  const countdown = el('div', { class: 'position', 'data-testid': 'opens-countdown', role: 'timer' });
+  const opensAtLine = el('p', { 'data-testid': 'opens-at' });
+  const opening = el('div', { 'data-testid': 'opening', hidden: true },
+    countdown,
+    el('p', {}, 'until the sale opens'),
+    el('div', { class: 'countdown' }, opensAtLine),
+    el('p', { class: 'small muted' }, 'Everyone who joins before then gets a place in line when it opens. Your place shows here at that moment.'),
+  );
   fill(app,
     el('section', { class: 'card center narrow' },
       el('p', { class: 'eyebrow' }, 'You are in line'),
-      position,
-      el('p', {}, 'your place in line'),
-      bar,
-      wait,
+      opening,
+      place,
       el('p', { class: 'small muted' }, 'Keep this page open: it moves on by itself when it is your turn.'),
     ),
   );
   let first;
-  const source = new EventSource(`/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`);
-  // Where the token stands, asked once, when the stream cannot go on.
-  const ask = async () => {
-    source.close();
-    try {
-      const token = await call('GET', '/queue/tokens/current');
-      go(token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
-    } catch (error) {
-      showProblem(error);
-    }
+  let timer;
+  let opensAt;
+  let nextCheck;
+  let gone = false;
+  const stopCountdown = () => {
+    clearInterval(timer);
+    timer = undefined;
   };
-  source.addEventListener('token', (event) => {
-    const token = JSON.parse(event.data);
-    // Only a last event saying active or expired is final.
-    if (token.status === 'active') {
+  /** The countdown, four times a second. Past the opening with no place yet, it asks the API now and then. */
+  const countdownTick = () => {
+    const left = (opensAt - serverNow()) / 1000;
+    countdown.textContent = countdownText(left);
+    // Hours and seconds (10:02:17) in the big type would not fit a phone.
+    countdown.classList.toggle('long', countdown.textContent.length > 5);
+    opensAtLine.textContent = left > 0 ? `The sale opens at ${localTime(opensAt)}` : 'The sale is opening now: your place in line shows in a moment.';
+    if (left > 0) return;
+    // The opening's update is normally on its way; if it is late (or the operator moved the opening), ask, spread out over a few seconds.
+    nextCheck ??= serverNow() + 3_000 + Math.random() * 2_000;
+    if (serverNow() < nextCheck) return;
+    nextCheck = serverNow() + 5_000;
+    call('GET', '/queue/tokens/current').then(update, (error) => {
+      if (gone) return;
       source.close();
-      go('concerts', {}, { replace: true });
-      return;
-    }
-    if (token.status === 'expired') return void ask();
+      showProblem(error);
+    });
+  };
+  /** Before the opening: when, and a countdown in seconds (the server sends nothing until the opening). */
+  const showOpening = (at) => {
+    opensAt = Date.parse(at);
+    nextCheck = undefined;
+    place.hidden = true;
+    opening.hidden = false;
+    first = undefined;
+    countdownTick();
+    timer ??= setInterval(countdownTick, 250);
+  };
+  const showPlace = (token) => {
+    stopCountdown();
+    opening.hidden = true;
+    place.hidden = false;
     first ??= token.position;
     position.textContent = token.position.toLocaleString('en');
     wait.textContent = `Your turn in ${roughly(token.estimatedWaitSeconds)}`;
     // How far along the line has moved since the page first saw it: never full while still waiting.
     const moved = (first - token.position) / Math.max(1, first);
     bar.firstChild.style.width = `${Math.round(4 + 86 * Math.min(1, Math.max(0, moved)))}%`;
-  });
+  };
+  /** The token as the stream (or a question to the API) tells it. Only active or expired is final. */
+  const update = (token) => {
+    if (gone) return;
+    if (token.status === 'active') {
+      source.close();
+      go('concerts', {}, { replace: true });
+    } else if (soldOutToken(token)) {
+      source.close();
+      go('soldout', {}, { replace: true });
+    } else if (token.status === 'expired') {
+      void ask();
+    } else if (token.position === null) {
+      showOpening(token.opensAt);
+    } else {
+      showPlace(token);
+    }
+  };
+  const source = new EventSource(`/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`);
+  // Where the token stands, asked once, when the stream cannot go on.
+  const ask = async () => {
+    source.close();
+    try {
+      const token = await call('GET', '/queue/tokens/current');
+      if (!gone) go(soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
+    } catch (error) {
+      if (!gone) showProblem(error);
+    }
+  };
+  source.addEventListener('token', (event) => update(JSON.parse(event.data)));
   source.onerror = () => {
     // A stream that ended (the server ends them after a while, or when the
     // token's newer streams replace it) or broke: the browser reconnects by
     // itself after `retry`. Only a refused reconnect (an error answer) closes it.
     if (source.readyState === EventSource.CLOSED) void ask();
   };
-  return () => source.close();
+  return () => {
+    gone = true;
+    source.close();
+    stopCountdown();
+  };
+}
+
+/** Everything is sold: the line closed, the token ended. Said plainly; nothing goes on in the background. */
+function soldOut() {
+  session.clear();
+  document.getElementById('who').hidden = true;
+  fill(app,
+    el('section', { class: 'card center narrow', 'data-testid': 'sold-out' },
+      el('p', { class: 'eyebrow' }, 'Sold out'),
+      el('h1', {}, 'Every seat has been sold'),
+      el('p', {}, 'There is nothing left to buy, so the line has closed. Nobody is kept waiting for a seat that is not there.'),
+      el('p', { class: 'small muted' }, 'If more seats go on sale later, you can join the line again.'),
+      el('button', { class: 'primary', 'data-testid': 'sold-out-back', onclick: () => go('join') }, 'Back to the start'),
+    ),
+  );
 }
 
 /** The user's live holds and paid tickets, newest first; `[]` when they cannot be read. */

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import type { SimulatedClock } from 'xstate';
-import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineConfig, type StoreContents, type UsherEngine } from '@usher/engine';
+import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineConfig, type Store, type StoreContents, type UsherEngine } from '@usher/engine';
+import { LowdbStore } from '@usher/engine/lowdb';
 import { createPostgresEngine, migrate, readContents } from '@usher/postgres';
 import { catalog, simulatedClock } from '@usher/testkit';
 
@@ -20,6 +24,13 @@ export interface StartOptions<C extends Clock> {
   readonly clock?: C;
   /** Default: the fixture's catalog; `null` loads none. */
   readonly catalog?: CatalogInput | null;
+  /**
+   * Embedded engine: keep its state in a lowdb folder of its own (a
+   * `LowdbStore` in a temporary folder, without fsync) rather than a
+   * `MemoryStore`, so that {@link Kit.restart} reopens a folder as a
+   * restarted server does. The PostgreSQL engine always has its database.
+   */
+  readonly onDisk?: boolean;
 }
 
 export interface Started<C extends Clock> {
@@ -32,8 +43,14 @@ export interface Kit {
   readonly kind: EngineKind;
   /** Starts an engine of this kind on fresh, empty state; it is closed when the test ends. */
   start<C extends Clock = SimulatedClock>(options?: StartOptions<C>): Promise<Started<C>>;
-  /** What the engine started last holds durably: its store's contents, or its database's tables read as such. */
+  /** What the engine started last holds durably: its store's contents (an `onDisk` engine is closed first), or its database's tables read as such. */
   durable(): Promise<StoreContents>;
+  /**
+   * Closes the engine started last and opens a new one on the same durable
+   * state (the same store or folder; for PostgreSQL a new engine instance on
+   * the same database), with the same clock and configuration: a restart.
+   */
+  restart(): Promise<UsherEngine>;
 }
 
 export type Behaviour = (t: ExecutionContext, kit: Kit) => Promise<void> | void;
@@ -87,29 +104,59 @@ async function freshDatabase(server: PostgresServer): Promise<string> {
 
 function kitFor(kind: EngineKind, t: ExecutionContext, server: () => PostgresServer): Kit {
   let durable: (() => Promise<StoreContents>) | undefined;
+  let current: UsherEngine | undefined;
+  let reopen: (() => Promise<UsherEngine>) | undefined;
+  const opened = (engine: UsherEngine): UsherEngine => {
+    current = engine;
+    t.teardown(() => engine.close());
+    return engine;
+  };
   return {
     kind,
     async start<C extends Clock = SimulatedClock>(options: StartOptions<C> = {}): Promise<Started<C>> {
       const clock = (options.clock ?? simulatedClock()) as C;
       const config = options.config ?? {};
-      let engine: UsherEngine;
       if (kind === 'embedded') {
-        const store = new MemoryStore();
-        engine = await createEngine({ clock, store, config });
-        durable = async () => (await store.load())!;
+        let store: Store;
+        let open: () => Store;
+        if (options.onDisk) {
+          const folder = await mkdtemp(join(tmpdir(), 'usher-behaviour-'));
+          t.teardown(() => rm(folder, { recursive: true, force: true }));
+          open = () => (store = new LowdbStore(folder, { fsync: false }));
+        } else {
+          const memory = new MemoryStore();
+          open = () => (store = memory);
+        }
+        reopen = async () => createEngine({ clock, store: open(), config });
+        durable = async () => {
+          if (store instanceof MemoryStore) return (await store.load())!;
+          // A folder is read by a store of its own once the engine has let it go: this closes the engine.
+          await current?.close();
+          const reader = new LowdbStore((store as LowdbStore).directory, { fsync: false });
+          try {
+            return (await reader.load())!;
+          } finally {
+            await reader.close();
+          }
+        };
       } else {
         // A database of its own per engine: tests in a file run concurrently on one server.
         const connectionString = await freshDatabase(server());
-        engine = await createPostgresEngine({ connectionString, clock, config });
+        reopen = () => createPostgresEngine({ connectionString, clock, config });
         durable = () => readContents(connectionString);
       }
-      t.teardown(() => engine.close());
+      const engine = opened(await reopen());
       if (options.catalog !== null) await engine.loadCatalog(options.catalog ?? catalog);
       return { engine, clock };
     },
     durable() {
       if (!durable) throw new Error('kit.durable(): start an engine first');
       return durable();
+    },
+    async restart() {
+      if (!reopen || !current) throw new Error('kit.restart(): start an engine first');
+      await current.close();
+      return opened(await reopen());
     },
   };
 }

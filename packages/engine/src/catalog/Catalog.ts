@@ -33,6 +33,7 @@ export class Catalog {
   readonly #byConcert = new Map<string, ScheduleEntry[]>();
   readonly #availability = new Map<string, { versions: number[]; list: readonly Schedule[] }>();
   #concertList: readonly Concert[] = [];
+  #totalSeats = 0;
 
   get concertCount(): number {
     return this.#concerts.size;
@@ -40,6 +41,11 @@ export class Catalog {
 
   get scheduleCount(): number {
     return this.#schedules.size;
+  }
+
+  /** Seats of every schedule (for sold-out, with the hold book's counts). */
+  get totalSeats(): number {
+    return this.#totalSeats;
   }
 
   concerts(): readonly Concert[] {
@@ -102,6 +108,7 @@ export class Catalog {
   addSchedule(record: ScheduleRecord): ScheduleEntry {
     const entry = new ScheduleEntry(record);
     this.#schedules.set(record.id, entry);
+    this.#totalSeats += record.totalSeats;
     const list = [...(this.#byConcert.get(record.concertId) ?? []), entry];
     list.sort((a, b) => compare(a.record.startsAt, b.record.startsAt) || compare(a.record.id, b.record.id));
     this.#byConcert.set(record.concertId, list);

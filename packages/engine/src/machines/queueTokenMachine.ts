@@ -14,13 +14,15 @@ export type QueueTokenEvent =
   | { readonly type: 'ADMIT'; readonly at: number; readonly expiresAt: number }
   | { readonly type: 'EXTEND'; readonly at: number; readonly expiresAt: number }
   | { readonly type: 'COMPLETE' }
-  | { readonly type: 'ABANDON' };
+  | { readonly type: 'ABANDON' }
+  | { readonly type: 'SOLD_OUT' };
 
 /**
  * The lifecycle of one waiting-room token (SPEC §3):
  * `waiting --ADMIT--> active`, `active --after activeTtl--> expired`,
  * `active --COMPLETE--> expired` (after a payment), `waiting --ABANDON--> expired`
- * (not polled for `waitingTtl`).
+ * (not polled for `waitingTtl`), `waiting --SOLD_OUT--> expired` (nothing is left
+ * to sell, SPEC §9: nobody waits for nothing).
  *
  * `EXTEND` moves the active deadline later (never earlier) so that a user is not
  * locked out while they still hold a seat; it re-enters `active`, which re-arms
@@ -58,6 +60,7 @@ export const queueTokenMachine = setup({
       on: {
         ADMIT: { target: 'active', actions: 'setDeadline' },
         ABANDON: { target: 'expired' },
+        SOLD_OUT: { target: 'expired' },
       },
     },
     active: {

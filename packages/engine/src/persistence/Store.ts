@@ -38,6 +38,8 @@ export function emptyContents(): StoreContents {
     wallets: new Map(),
     payments: new Map(),
     idempotency: new Map(),
+    room: new Map(),
+    counters: new Map(),
   };
 }
 

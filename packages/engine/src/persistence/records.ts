@@ -1,4 +1,5 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
+import type { RoomState } from '../rules/room.js';
 
 /** One price for a contiguous range of seats, both ends included. */
 export interface PriceTier {
@@ -86,6 +87,18 @@ export interface IdempotencyRecord {
   readonly createdAt: number;
 }
 
+/**
+ * The waiting room's settings and state (SPEC §9), kept under the key
+ * `room`. Stores written before it existed have none: the engine then starts
+ * from the configuration (`initialRoom`).
+ */
+export type RoomRecord = RoomState;
+
+/** A durable counter, e.g. `admittedTotal` (tokens ever admitted), kept as it moves rather than recounted. */
+export interface CounterRecord {
+  readonly value: number;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -95,6 +108,8 @@ export interface Records {
   wallets: WalletRecord;
   payments: PaymentRecord;
   idempotency: IdempotencyRecord;
+  room: RoomRecord;
+  counters: CounterRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -107,4 +122,9 @@ export const collectionNames: readonly CollectionName[] = [
   'wallets',
   'payments',
   'idempotency',
+  'room',
+  'counters',
 ];
+
+/** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
+export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionName>(['room', 'counters']);

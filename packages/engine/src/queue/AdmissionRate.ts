@@ -17,9 +17,10 @@
  * about 10 minutes, not 1 second, until places are seen to free faster.
  */
 export class AdmissionRate {
-  readonly #ceiling: number;
-  readonly #floor: number;
+  #ceiling: number;
+  #floor: number;
   readonly #tickSeconds: number;
+  readonly #activeTtlSeconds: number;
   /** Per tick, what an observation keeps of the past. */
   readonly #keep: number;
   /** The prior's weight, in seconds of waiting; it fades like an observation. */
@@ -35,6 +36,7 @@ export class AdmissionRate {
   constructor(options: { admitPerTick: number; tickMs: number; maxActive: number; activeTtlMs: number }) {
     this.#tickSeconds = options.tickMs / 1000;
     const activeTtlSeconds = options.activeTtlMs / 1000;
+    this.#activeTtlSeconds = activeTtlSeconds;
     this.#ceiling = options.admitPerTick / this.#tickSeconds;
     this.#floor = Math.min(this.#ceiling, options.maxActive / activeTtlSeconds);
     // Long enough to see about ten places free at the worst rate, at least a minute, at most one active period.
@@ -47,6 +49,17 @@ export class AdmissionRate {
   /** Tokens per second. */
   get perSecond(): number {
     return this.#rate;
+  }
+
+  /**
+   * The room's admission changed (an operator's `admitPerTick` or
+   * `maxActive`): the best and worst cases move with it; what was observed
+   * stays, and the estimate is kept within the new bounds.
+   */
+  retune(options: { admitPerTick: number; maxActive: number }): void {
+    this.#ceiling = options.admitPerTick / this.#tickSeconds;
+    this.#floor = Math.min(this.#ceiling, options.maxActive / this.#activeTtlSeconds);
+    this.#rate = Math.min(this.#ceiling, Math.max(this.#floor, this.#rate));
   }
 
   /** Records a tick that had people waiting, and the places it admitted. */

@@ -76,6 +76,14 @@ export class WaitingLine<T> {
     return sum;
   }
 
+  /** Everyone in line, first to last. */
+  *values(): IterableIterator<T> {
+    for (let slot = this.#head; slot < this.#items.length; slot++) {
+      const item = this.#items[slot];
+      if (item !== undefined) yield item;
+    }
+  }
+
   /** Takes the first in line. */
   shift(): T | undefined {
     this.#skipGaps();

@@ -3,11 +3,13 @@ import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import { queueTokenLifecycle } from '../machines/lifecycles.js';
 import type { QueueTokenEvent, QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
-import type { TokenRecord } from '../persistence/records.js';
+import type { CounterRecord, RoomRecord, TokenRecord } from '../persistence/records.js';
 import { DeadlineHeap } from '../timers/DeadlineHeap.js';
-import type { QueueToken } from '../types.js';
+import type { QueueToken, TokenEndReason } from '../types.js';
 import type { TokenState } from '../rules/changes.js';
-import { isAbandoned, tokenView, type Place } from '../rules/queue.js';
+import { isAbandoned, placeBeforeOpening, tokenView, type Place } from '../rules/queue.js';
+import { initialRoom, type OpeningRange, type RoomState } from '../rules/room.js';
+import { drawnOrder, type Draw } from './DrawnOrder.js';
 import { AdmissionRate } from './AdmissionRate.js';
 import { RecencyList, type RecencyNode } from './RecencyList.js';
 import { WaitingLine } from './WaitingLine.js';
@@ -19,7 +21,10 @@ import { WaitingLine } from './WaitingLine.js';
 export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   readonly token: string;
   readonly userId: string;
+  /** Place in line by arrival: smaller came first. */
   readonly seq: number;
+  /** Where it stands in line: `seq`, unless the opening's draw moved it (not persisted: the draw is, in the room record). */
+  slot: number;
   readonly issuedAt: number;
   status: QueueTokenState = queueTokenLifecycle.initial;
   /** Active: end of the active period. Expired: when the kept record is forgotten. */
@@ -33,6 +38,7 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
     this.token = token;
     this.userId = userId;
     this.seq = seq;
+    this.slot = seq;
     this.issuedAt = issuedAt;
     this.lastSeenAt = issuedAt;
   }
@@ -46,27 +52,31 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
 
 /**
  * The waiting room: every queue token, the FIFO line of waiting ones, the
- * active set and its deadlines.
+ * active set and its deadlines, and the room's settings (SPEC §9).
  *
  * Costs: issue, poll, rank and abandon are O(log n) or better; an admission
- * tick is O(admitted); expiring is O(expired). Nothing scans the line.
+ * tick is O(admitted); expiring is O(expired). Nothing scans the line but
+ * the two events that end or redraw all of it: the opening and sold-out.
  */
 export class WaitingRoom {
   readonly #config: EngineConfig;
   readonly #tokens = new Map<string, TokenEntry>();
   /** The user's waiting or active token. */
   readonly #liveByUser = new Map<string, TokenEntry>();
-  readonly #line = new WaitingLine<TokenEntry>();
+  #line = new WaitingLine<TokenEntry>();
   /** Waiting tokens from least to most recently polled. */
   readonly #recency = new RecencyList<TokenEntry>();
   readonly #deadlines = new DeadlineHeap<TokenEntry>();
   /** Tokens expired by a payment, kept (in order) for idempotent replays. */
   readonly #kept = new Map<string, TokenEntry>();
   #active = 0;
+  #admittedTotal = 0;
+  #settings: RoomState;
   readonly rate: AdmissionRate;
 
   constructor(config: EngineConfig) {
     this.#config = config;
+    this.#settings = initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
       tickMs: config.queueTickMs,
@@ -81,6 +91,25 @@ export class WaitingRoom {
 
   get activeCount(): number {
     return this.#active;
+  }
+
+  /** Tokens ever admitted (durable: kept in the `counters` collection). */
+  get admittedTotal(): number {
+    return this.#admittedTotal;
+  }
+
+  /** The room's settings and state now. */
+  get settings(): RoomState {
+    return this.#settings;
+  }
+
+  /** The room's settings as the rules decided them; a new draw (the opening) reorders the line. */
+  setRoom(room: RoomState, tx: ChangeSet): void {
+    const drawn = room.draw !== null && room.draw.seed !== this.#settings.draw?.seed;
+    this.#settings = room;
+    this.rate.retune(room);
+    if (drawn) this.#draw(room.draw!);
+    tx.put('room', 'room', room);
   }
 
   find(token: string): TokenEntry | undefined {
@@ -104,8 +133,9 @@ export class WaitingRoom {
     this.#liveByUser.set(entry.userId, entry);
     if (state.status === 'active') {
       this.#admit(entry, state.expiresAt);
+      this.#countAdmitted(tx);
     } else {
-      this.#line.push(entry, entry.seq);
+      this.#line.push(entry, entry.slot);
       this.#recency.append(entry);
     }
     tx.put('tokens', entry.token, entry.toJSON());
@@ -119,8 +149,10 @@ export class WaitingRoom {
     this.#recency.touch(entry);
   }
 
-  position(entry: TokenEntry): number {
-    return entry.status === 'waiting' ? this.#line.rank(entry.seq) : 0;
+  /** 1-based rank among waiting tokens, 0 once active; `null` while the room waits for its opening. */
+  position(entry: TokenEntry): number | null {
+    if (entry.status !== 'waiting') return 0;
+    return this.#settings.pendingOpening ? null : this.#line.rank(entry.slot);
   }
 
   /** Admits the first `count` waiting tokens (the rules chose how many), active until `expiresAt`. */
@@ -132,6 +164,30 @@ export class WaitingRoom {
       this.#admit(entry, expiresAt);
       tx.put('tokens', entry.token, entry.toJSON());
     }
+    if (count > 0) this.#countAdmitted(tx);
+  }
+
+  /** Ends every waiting token: nothing is left to sell. O(waiting). */
+  soldOut(tx: ChangeSet): void {
+    for (let entry = this.#line.shift(); entry; entry = this.#line.shift()) {
+      this.#fire(entry, 'SOLD_OUT');
+      this.#recency.remove(entry);
+      this.#forget(entry, tx);
+    }
+  }
+
+  /**
+   * What an opening at `cut` draws: from the first place in line to the last
+   * place of someone who joined before `cut`; `null` when nobody did. O(waiting), once.
+   */
+  openingRange(cut: number): OpeningRange | null {
+    let from = Infinity;
+    let to = -Infinity;
+    for (const entry of this.#line.values()) {
+      from = Math.min(from, entry.seq);
+      if (entry.issuedAt < cut) to = Math.max(to, entry.seq);
+    }
+    return to === -Infinity ? null : { from, to };
   }
 
   /** Moves an active token's deadline to `until` (later, as the rules decided). */
@@ -166,7 +222,7 @@ export class WaitingRoom {
     for (let entry = this.#recency.oldest; entry && isAbandoned(entry.lastSeenAt, now, this.#config); entry = this.#recency.oldest) {
       this.#fire(entry, 'ABANDON');
       this.#recency.remove(entry);
-      this.#line.remove(entry.seq);
+      this.#line.remove(entry.slot);
       this.#forget(entry, tx);
     }
   }
@@ -188,15 +244,25 @@ export class WaitingRoom {
     return Math.min(this.#deadlines.peekAt(), abandonAt);
   }
 
-  /** Where a token stands: its rank among waiting tokens (0 once active) and the wait that implies. */
-  placeOf(entry: TokenEntry): Place {
+  /** Where a token stands at `now`: its rank among waiting tokens (0 once active) and the wait that implies; before the opening, no rank. */
+  placeOf(entry: TokenEntry, now: number): Place {
     const position = this.position(entry);
+    if (position === null) return placeBeforeOpening(this.#settings, now, this.waitingCount, this.rate);
     return { position, estimatedWaitSeconds: this.rate.secondsFor(position) };
   }
 
-  /** The token as users see it; `position` may be passed when the caller has just ranked it. */
-  view(entry: TokenEntry, position = this.position(entry)): QueueToken {
-    return tokenView(entry, { position, estimatedWaitSeconds: this.rate.secondsFor(position) }, entry.lastSeenAt, this.#config);
+  /** The token as users see it at `now`. */
+  view(entry: TokenEntry, now: number, reason?: TokenEndReason): QueueToken {
+    return tokenView(entry, this.placeOf(entry, now), entry.lastSeenAt, this.#config, reason);
+  }
+
+  /** Restores the room's settings and its admitted count (a store from before they existed has neither: the configuration's room). */
+  restoreRoom(room: RoomRecord | undefined, admitted: CounterRecord | undefined): void {
+    if (room) {
+      this.#settings = { ...initialRoom(this.#config), ...room };
+      this.rate.retune(this.#settings);
+    }
+    this.#admittedTotal = admitted?.value ?? 0;
   }
 
   /**
@@ -226,16 +292,47 @@ export class WaitingRoom {
     }
     waiting.sort((a, b) => a.seq - b.seq);
     for (const entry of waiting) {
-      this.#line.push(entry, entry.seq);
+      this.#line.push(entry, entry.slot);
       this.#recency.append(entry);
       this.#liveByUser.set(entry.userId, entry);
     }
+    if (this.#settings.draw) this.#draw(this.#settings.draw);
     kept.sort((a, b) => a.expiresAt - b.expiresAt);
     for (const entry of kept) this.#kept.set(entry.token, entry);
     this.purgeKept(now, tx);
   }
 
+  /**
+   * Puts the places `draw` covers in its order: every waiting token in it
+   * takes its drawn slot, and the line is rebuilt, drawn slots first, then
+   * everyone after them in arrival order. O(waiting + places drawn), in memory:
+   * what is durable is the draw itself (in the room record).
+   */
+  #draw(draw: Draw): void {
+    const order = drawnOrder(draw);
+    const drawn: (TokenEntry | undefined)[] = new Array(draw.to - draw.from + 1);
+    const after: TokenEntry[] = [];
+    for (const entry of this.#line.values()) {
+      if (entry.seq >= draw.from && entry.seq <= draw.to) drawn[entry.seq - draw.from] = entry;
+      else after.push(entry);
+    }
+    const line = new WaitingLine<TokenEntry>();
+    for (let slot = draw.from; slot <= draw.to; slot++) {
+      const entry = drawn[order.placeAt(slot) - draw.from];
+      if (!entry) continue;
+      entry.slot = slot;
+      line.push(entry, slot);
+    }
+    for (const entry of after) line.push(entry, entry.slot);
+    this.#line = line;
+  }
+
+  #countAdmitted(tx: ChangeSet): void {
+    tx.put('counters', 'admittedTotal', { value: this.#admittedTotal });
+  }
+
   #admit(entry: TokenEntry, expiresAt: number): void {
+    this.#admittedTotal++;
     this.#fire(entry, 'ADMIT');
     entry.expiresAt = expiresAt;
     this.#active++;

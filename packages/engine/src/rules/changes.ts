@@ -1,5 +1,6 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { ConcertRecord, IdempotencyRecord, PaymentRecord, ReservationRecord, ScheduleRecord } from '../persistence/records.js';
+import type { RoomState } from './room.js';
 
 /**
  * A token as the rules see it: the snapshot of a {@link queueTokenMachine}
@@ -23,10 +24,14 @@ export interface TokenState {
  * together or not at all.
  */
 export type StateChange =
-  /** A new token, waiting or (nobody waiting, room left) active at once. */
+  /** A new token, waiting or (nobody waiting, room left) active at once (then it counts in `admittedTotal`). */
   | { readonly type: 'tokenIssued'; readonly token: TokenState }
-  /** The first `count` waiting tokens, in line order, become active until `expiresAt`. */
+  /** The first `count` waiting tokens, in line order, become active until `expiresAt` (and count in the room's `admittedTotal`). */
   | { readonly type: 'tokensAdmitted'; readonly count: number; readonly expiresAt: number }
+  /** Every waiting token expires: nothing is left to sell (the token machine's `SOLD_OUT`). */
+  | { readonly type: 'tokensSoldOut' }
+  /** The room's settings and state are now `room`; a new `room.draw` puts the places it covers in its order (the opening). */
+  | { readonly type: 'roomChanged'; readonly room: RoomState }
   /** An active token's deadline moves later (to cover a hold). */
   | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }
   /** After a payment the token expires; it is kept until `keepUntil` so retries can be answered. */

@@ -10,8 +10,10 @@ export { unchanged } from './changes.js';
 export {
   activeUser,
   knownUser,
-  decideAdmit,
   decideIssue,
+  decideTick,
+  endedView,
+  placeBeforeOpening,
   isAbandoned,
   requireActive,
   requireKnown,
@@ -21,9 +23,26 @@ export {
   tokenInvalid,
   tokenView,
   type IssueView,
+  type Issued,
   type Place,
+  type TickOutcome,
+  type TickView,
   type TokenFacts,
+  type WaitEstimate,
 } from './queue.js';
+export {
+  decideUpdateRoom,
+  initialRoom,
+  isAdmitting,
+  isOpeningDue,
+  isSoldOut,
+  roomSettings,
+  roomView,
+  type OpeningRange,
+  type RoomState,
+  type Stock,
+} from './room.js';
+export { DrawnOrder, drawnOrder, newDrawSeed, type Draw } from '../queue/DrawnOrder.js';
 export {
   alreadyPaid,
   checkReserve,

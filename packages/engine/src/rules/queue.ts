@@ -7,14 +7,36 @@ import { EngineError } from '../errors.js';
 import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
-import type { QueueToken } from '../types.js';
+import type { QueueToken, TokenEndReason } from '../types.js';
 import { MAX_ID_LENGTH, requireId } from '../validate.js';
-import { unchanged, type Decision, type TokenState } from './changes.js';
+import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
+import { isAdmitting, isOpeningDue, isSoldOut, type OpeningRange, type RoomState, type Stock } from './room.js';
 
-/** Where a waiting token stands: its rank among waiting tokens and the wait that implies. */
+/**
+ * Where a waiting token stands: its rank among waiting tokens and the wait
+ * that implies; before the room opens, no rank (`null`) and when it opens.
+ */
 export interface Place {
-  readonly position: number;
+  readonly position: number | null;
   readonly estimatedWaitSeconds: number;
+  /** Before the opening: `opensAt` (epoch ms). */
+  readonly opensAt?: number;
+}
+
+/** Wait estimates from the admission rate (see `AdmissionRate`). */
+export interface WaitEstimate {
+  secondsFor(position: number): number;
+}
+
+/**
+ * A waiting token's place before the room opens: no rank yet, and the wait
+ * is the time until the opening plus that of the middle of the `waiting`
+ * crowd (where a random draw puts a token on average).
+ */
+export function placeBeforeOpening(room: RoomState, now: number, waiting: number, rate: WaitEstimate): Place {
+  const opensAt = room.opensAt ?? now;
+  const untilOpening = Math.max(0, Math.ceil((opensAt - now) / 1000));
+  return { position: null, estimatedWaitSeconds: untilOpening + rate.secondsFor(Math.ceil(Math.max(1, waiting) / 2)), opensAt };
 }
 
 export const tokenInvalid = (): EngineError => new EngineError('TOKEN_INVALID', 'the queue token is unknown or expired');
@@ -48,8 +70,10 @@ export function requireLive(token: TokenState | undefined, now: number, lifecycl
 export function requireActive(token: TokenState | undefined, now: number, lifecycles: Lifecycles, placeOf: (token: TokenState) => Place): TokenState {
   const live = requireLive(token, now, lifecycles);
   if (live.status === 'waiting') {
-    const place = placeOf(live);
-    throw new EngineError('TOKEN_NOT_ACTIVE', `you are number ${place.position} in line`, { details: place });
+    const { position, estimatedWaitSeconds, opensAt } = placeOf(live);
+    const message =
+      position === null ? `the sale opens at ${new Date(opensAt ?? 0).toISOString()}; places in line are drawn then` : `you are number ${position} in line`;
+    throw new EngineError('TOKEN_NOT_ACTIVE', message, { details: { position, estimatedWaitSeconds } });
   }
   return live;
 }
@@ -85,23 +109,39 @@ export interface IssueView {
   readonly live: TokenState | undefined;
   readonly waiting: number;
   readonly active: number;
+  readonly room: RoomState;
+}
+
+/** What issuing answers: the token, whether it is new, and why it ended if it was born ended. */
+export interface Issued {
+  readonly token: TokenState;
+  readonly created: boolean;
+  /** Set when the token is issued already expired (nothing left to sell): it is not stored. */
+  readonly reason?: TokenEndReason;
 }
 
 /**
  * Issuing: the user's live token again (`created: false`), or a new token,
- * admitted at once when nobody waits and there is room under `maxActive`.
+ * admitted at once when the room admits (not paused, open), nobody waits and
+ * there is room under the room's `maxActive`. When the room is sold out, a
+ * new token is answered already expired with `reason: "sold_out"`, and
+ * nothing is stored (it is as unknown as any expired token afterwards).
  */
 export function decideIssue(
   view: IssueView,
   userId: unknown,
   now: number,
-  config: EngineConfig,
+  _config: EngineConfig,
   lifecycles: Lifecycles,
   fresh: { readonly token: string; readonly seq: number },
-): Decision<{ token: TokenState; created: boolean }> {
+): Decision<Issued> {
   requireId(userId, 'userId');
   if (view.live) return unchanged({ token: view.live, created: false });
-  const admit = view.waiting === 0 && view.active < config.queueMaxActive;
+  if (view.room.soldOut) {
+    const ended: TokenState = { token: fresh.token, userId: userId as string, seq: fresh.seq, issuedAt: now, status: 'expired', expiresAt: now };
+    return unchanged({ token: ended, created: true, reason: 'sold_out' });
+  }
+  const admit = isAdmitting(view.room) && view.waiting === 0 && view.active < view.room.maxActive;
   const token: TokenState = {
     token: fresh.token,
     userId: userId as string,
@@ -113,11 +153,64 @@ export function decideIssue(
   return { changes: [{ type: 'tokenIssued', token }], answer: { token, created: true } };
 }
 
-/** One scheduler tick: admit `min(admitPerTick, maxActive − active)` waiting tokens, first come first served. */
-export function decideAdmit(view: { readonly waiting: number; readonly active: number }, now: number, config: EngineConfig, lifecycles: Lifecycles): Decision<number> {
-  const count = Math.max(0, Math.min(config.queueAdmitPerTick, config.queueMaxActive - view.active, view.waiting));
-  if (count === 0) return unchanged(0);
-  return { changes: [{ type: 'tokensAdmitted', count, expiresAt: now + delayOf(lifecycles.token, 'active') }], answer: count };
+/** What one scheduler tick looks at. */
+export interface TickView {
+  readonly room: RoomState;
+  readonly waiting: number;
+  readonly active: number;
+  readonly stock: Stock;
+  /**
+   * When {@link isOpeningDue} (an engine reads it then, and only then): what
+   * the opening draws, or `null` when nobody waiting joined before `opensAt`.
+   */
+  readonly opening?: OpeningRange | null;
+}
+
+/** What a tick did. */
+export interface TickOutcome {
+  readonly admitted: number;
+  /** Waiting tokens ended because nothing is left to sell. */
+  readonly soldOut: number;
+  /** This tick performed the opening. */
+  readonly opened: boolean;
+  /** People waited and the room admitted (not paused, open): what the admission rate learns from. */
+  readonly observed: boolean;
+}
+
+/**
+ * One scheduler tick, after what was due expired:
+ * 1. sold out (see `isSoldOut`): every waiting token expires (`SOLD_OUT`);
+ * 2. an opening that is due draws the places of `view.opening` with a fresh
+ *    seed (`shuffle: false` keeps join order: no draw), kept in the room;
+ * 3. unless paused or still waiting for the opening, admits
+ *    `min(admitPerTick, maxActive − active)` waiting tokens, first in line first
+ *    (in the drawn order; none while `active ≥ maxActive`: lowering `maxActive`
+ *    throws nobody out).
+ * `newSeed()` must come from a cryptographic source (`newDrawSeed`).
+ */
+export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, newSeed: () => string): Decision<TickOutcome> {
+  const changes: StateChange[] = [];
+  let room = view.room;
+  let waiting = view.waiting;
+  let soldOut = 0;
+  const nothingLeft = isSoldOut(view.stock);
+  if (nothingLeft !== room.soldOut) room = { ...room, soldOut: nothingLeft };
+  if (nothingLeft && waiting > 0) {
+    changes.push({ type: 'tokensSoldOut' });
+    soldOut = waiting;
+    waiting = 0;
+  }
+  const opened = isOpeningDue(room, now);
+  if (opened) {
+    if (view.opening === undefined) throw new TypeError('decideTick: an opening is due, and the view has no opening range');
+    const range = waiting > 0 && room.shuffle ? view.opening : null;
+    room = { ...room, pendingOpening: false, ...(range ? { draw: { seed: newSeed(), from: range.from, to: range.to } } : {}) };
+  }
+  if (room !== view.room) changes.push({ type: 'roomChanged', room });
+  const admitting = isAdmitting(room);
+  const count = admitting ? Math.max(0, Math.min(room.admitPerTick, room.maxActive - view.active, waiting)) : 0;
+  if (count > 0) changes.push({ type: 'tokensAdmitted', count, expiresAt: now + delayOf(lifecycles.token, 'active') });
+  return { changes, answer: { admitted: count, soldOut, opened, observed: admitting && waiting > 0 } };
 }
 
 /** A waiting token not polled for `waitingTtl` is abandoned. */
@@ -125,10 +218,10 @@ export function isAbandoned(lastSeenAt: number, now: number, config: EngineConfi
   return lastSeenAt + config.queueWaitingTtlMs <= now;
 }
 
-/** The token as users see it. */
-export function tokenView(token: TokenState, place: Place, lastSeenAt: number, config: EngineConfig): QueueToken {
+/** The token as users see it; `reason` for a token that ended for one. */
+export function tokenView(token: TokenState, place: Place, lastSeenAt: number, config: EngineConfig, reason?: TokenEndReason): QueueToken {
   const expiresAt = token.status === 'waiting' ? lastSeenAt + config.queueWaitingTtlMs : token.expiresAt;
-  return {
+  const view: { -readonly [K in keyof QueueToken]: QueueToken[K] } = {
     token: token.token,
     userId: token.userId,
     status: token.status,
@@ -137,4 +230,13 @@ export function tokenView(token: TokenState, place: Place, lastSeenAt: number, c
     issuedAt: new Date(token.issuedAt).toISOString(),
     expiresAt: new Date(expiresAt).toISOString(),
   };
+  if (token.status === 'waiting' && place.opensAt !== undefined) view.opensAt = new Date(place.opensAt).toISOString();
+  if (token.status === 'expired' && reason !== undefined) view.reason = reason;
+  return view;
+}
+
+/** A watched token's last view once it has ended without being admitted (abandoned, or sold out with `reason`). */
+export function endedView(last: QueueToken, reason?: TokenEndReason): QueueToken {
+  const { opensAt: _opensAt, reason: _reason, ...rest } = last;
+  return { ...rest, status: 'expired', position: 0, estimatedWaitSeconds: 0, ...(reason === undefined ? {} : { reason }) };
 }

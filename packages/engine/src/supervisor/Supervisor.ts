@@ -6,11 +6,13 @@ import { lifecyclesFor, type Lifecycles } from '../machines/lifecycles.js';
 import { IdempotencyKeys } from '../idempotency/IdempotencyKeys.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { StoreContents } from '../persistence/Store.js';
+import { newDrawSeed } from '../queue/DrawnOrder.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
 import type { Decision, StateChange, TokenState } from '../rules/changes.js';
 import { checkListConcerts, checkListSchedules, checkListSeats, decideLoadCatalog, type KnownCatalog } from '../rules/catalog.js';
 import { checkReserve, decideCancel, decideGetReservation, decideListReservations, decideReserve, type ReservationView } from '../rules/holds.js';
-import { decideAdmit, decideIssue, requireLive, requireTokenArg, type Place, type TokenFacts } from '../rules/queue.js';
+import { decideIssue, decideTick, endedView, requireLive, requireTokenArg, tokenView, type Place, type TokenFacts } from '../rules/queue.js';
+import { decideUpdateRoom, isOpeningDue, roomView } from '../rules/room.js';
 import { checkCharge, checkPay, decideCharge, decideGetBalance, decidePay } from '../rules/wallets.js';
 import type { QueueToken } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
@@ -41,6 +43,8 @@ export class Supervisor {
   /** Tokens someone watches, with what they were last told. */
   readonly #watched = new Map<string, QueueToken>();
   readonly #lifecycles: Lifecycles;
+  /** The time of the command being handled (token places before the opening count down to it). */
+  #now = 0;
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -61,6 +65,7 @@ export class Supervisor {
    * is a fault, after which memory may hold half a command.
    */
   handle<K extends CommandType>(command: CommandOf<K>, now: number, tx: ChangeSet): CommandResults[K] {
+    this.#now = now;
     const handler = this.#handlers[command.type] as Handler<K>;
     return handler(command, now, tx);
   }
@@ -75,6 +80,7 @@ export class Supervisor {
     for (const concert of contents.concerts.values()) this.#catalog.addConcert(concert);
     for (const schedule of contents.schedules.values()) this.#catalog.addSchedule(schedule);
     this.#holds.restore(contents.reservations.values(), now, tx);
+    this.#room.restoreRoom(contents.room.get('room'), contents.counters.get('admittedTotal'));
     this.#room.restore(contents.tokens.values(), now, tx);
     this.#ledger.restore(contents.wallets.values(), contents.payments.values());
     this.#keys.restore(contents.idempotency.values());
@@ -86,18 +92,21 @@ export class Supervisor {
     issueToken: ({ userId }, now, tx) => {
       const live = typeof userId === 'string' ? this.#room.live(userId) : undefined;
       if (live) this.#room.poll(live, now);
-      const view = { live, waiting: this.#room.waitingCount, active: this.#room.activeCount };
-      const { token, created } = this.#decided(decideIssue(view, userId, now, this.#config, this.#lifecycles, { token: newId(), seq: this.#room.nextSeq }), tx);
-      return { token: this.#room.view(this.#room.find(token.token)!), created };
+      const view = { live, waiting: this.#room.waitingCount, active: this.#room.activeCount, room: this.#room.settings };
+      const fresh = { token: newId(), seq: this.#room.nextSeq };
+      const { token, created, reason } = this.#decided(decideIssue(view, userId, now, this.#config, this.#lifecycles, fresh), tx);
+      // A token born expired (sold out) is not stored: it is answered as it is.
+      if (token.status === 'expired') return { token: tokenView(token, { position: 0, estimatedWaitSeconds: 0 }, now, this.#config, reason), created };
+      return { token: this.#room.view(this.#room.find(token.token)!, now), created };
     },
 
-    getToken: ({ token }, now) => this.#room.view(this.#polled(token, now)),
+    getToken: ({ token }, now) => this.#room.view(this.#polled(token, now), now),
 
     tokenOwner: ({ token }) => (typeof token === 'string' ? this.#room.find(token)?.userId : undefined),
 
     watch: ({ token }, now) => {
       const entry = this.#polled(token, now);
-      const view = this.#room.view(entry);
+      const view = this.#room.view(entry, now);
       if (entry.status === 'waiting') this.#watched.set(entry.token, view);
       return view;
     },
@@ -188,11 +197,26 @@ export class Supervisor {
     },
 
     tick: (_command, now, tx) => {
-      const hadWaiting = this.#room.waitingCount > 0;
-      const admitted = this.#decided(decideAdmit({ waiting: this.#room.waitingCount, active: this.#room.activeCount }, now, this.#config, this.#lifecycles), tx);
-      if (hadWaiting) this.#room.rate.observe(admitted);
-      const report = { admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
+      const room = this.#room.settings;
+      const view = {
+        room,
+        waiting: this.#room.waitingCount,
+        active: this.#room.activeCount,
+        stock: { totalSeats: this.#catalog.totalSeats, heldSeats: this.#holds.heldCount, paidSeats: this.#holds.paidCount },
+        ...(isOpeningDue(room, now) ? { opening: this.#room.openingRange(room.opensAt!) } : {}),
+      };
+      const outcome = this.#decided(decideTick(view, now, this.#lifecycles, newDrawSeed), tx);
+      if (outcome.observed) this.#room.rate.observe(outcome.admitted);
+      const report = { admitted: outcome.admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
       return { report, updates: this.#watchUpdates(now) };
+    },
+
+    room: () => this.#roomNow(),
+
+    updateRoom: ({ patch }, now, tx) => {
+      const before = this.#roomNow();
+      this.#decided(decideUpdateRoom(this.#room.settings, patch, now), tx);
+      return { before, room: this.#roomNow() };
     },
 
     sweep: (_command, now, tx) => {
@@ -233,6 +257,10 @@ export class Supervisor {
         return void this.#room.add(change.token, tx);
       case 'tokensAdmitted':
         return this.#room.admitFirst(change.count, change.expiresAt, tx);
+      case 'tokensSoldOut':
+        return this.#room.soldOut(tx);
+      case 'roomChanged':
+        return this.#room.setRoom(change.room, tx);
       case 'tokenExtended':
         return this.#room.extend(change.token, change.expiresAt, tx);
       case 'tokenCompleted':
@@ -254,25 +282,37 @@ export class Supervisor {
 
   /**
    * What changed for watched tokens since they were last told: status,
-   * position or wait. A watched waiting token counts as polled (its watcher is
-   * there). A token that is no longer waiting gets a last update and is dropped.
+   * position or wait (before the opening, only status and position: the
+   * countdown to `opensAt` is the watcher's to show). A watched waiting token
+   * counts as polled (its watcher is there). A token that is no longer
+   * waiting gets a last update (an ended one with `reason: "sold_out"` when
+   * the room is sold out) and is dropped.
    */
   #watchUpdates(now: number): QueueToken[] {
     const updates: QueueToken[] = [];
     for (const [token, last] of this.#watched) {
       const entry = this.#room.find(token);
-      const position = entry ? this.#room.position(entry) : 0;
+      let view: QueueToken;
       if (entry?.status === 'waiting') {
         this.#room.poll(entry, now);
-        if (position === last.position && this.#room.rate.secondsFor(position) === last.estimatedWaitSeconds) continue;
+        const place = this.#room.placeOf(entry, now);
+        if (place.position === last.position && (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)) continue;
+        view = tokenView(entry, place, entry.lastSeenAt, this.#config);
+      } else if (entry && entry.status !== 'expired') {
+        view = this.#room.view(entry, now);
+      } else {
+        view = endedView(last, this.#room.settings.soldOut ? 'sold_out' : undefined);
       }
-      const view =
-        entry && entry.status !== 'expired' ? this.#room.view(entry, position) : { ...last, status: 'expired' as const, position: 0, estimatedWaitSeconds: 0 };
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);
       else this.#watched.delete(token);
     }
     return updates;
+  }
+
+  /** The room with its counts now. */
+  #roomNow() {
+    return roomView(this.#room.settings, { waiting: this.#room.waitingCount, active: this.#room.activeCount, admittedTotal: this.#room.admittedTotal });
   }
 
   /** The command's token as the rules see it (after the argument check), with how to rank it. */
@@ -285,7 +325,7 @@ export class Supervisor {
     return typeof token === 'string' ? this.#room.find(token) : undefined;
   }
 
-  readonly #placeOf = (token: TokenState): Place => this.#room.placeOf(token as TokenEntry);
+  readonly #placeOf = (token: TokenState): Place => this.#room.placeOf(token as TokenEntry, this.#now);
 
   #reservationFacts(token: unknown, reservationId: unknown): ReservationView {
     return { arg: token, token: this.#token(token), placeOf: this.#placeOf, reservation: this.#find(reservationId, (id) => this.#holds.find(id)) };

@@ -7,6 +7,8 @@ import type {
   Payment,
   QueueToken,
   Reservation,
+  Room,
+  RoomChange,
   Schedule,
   SeatList,
   TickReport,
@@ -38,6 +40,9 @@ interface CommandTable {
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
   sweep: [{}, null];
   expireDue: [{}, null];
+  room: [{}, Room];
+  /** The patch as the caller gave it: the rule checks it. */
+  updateRoom: [{ patch: unknown }, RoomChange];
   /** The engine adds the tick timing it measures itself. */
   stats: [{}, Omit<EngineStats, 'lastTickMs' | 'maxTickMs'>];
 }

@@ -78,6 +78,8 @@ export function storeContract(name: string, fresh: () => Promise<{ open: () => S
       ['wallets', 'u', wallet('u', 0)],
       ['payments', 'p', { id: 'p', reservationId: 'r', userId: 'u', amount: 5, balance: 0, createdAt: 1 }],
       ['idempotency', '["u","k"]', { userId: 'u', key: 'k', fingerprint: 'f', result: { a: [1, 'b', null] }, createdAt: 1 }],
+      ['room', 'room', { paused: true, admitPerTick: 3, maxActive: 9, opensAt: 1_800_000_000_000, shuffle: false, pendingOpening: true, soldOut: false, draw: { seed: 'ab'.repeat(32), from: 3, to: 9 } }],
+      ['counters', 'admittedTotal', { value: 42 }],
     ];
     await store.append(changes);
     await store.close();

@@ -116,7 +116,7 @@ async function startCluster(databaseUrl: string, config: Partial<EngineConfig>):
   const folder = await mkdtemp(join(tmpdir(), 'usher-cluster-'));
   const catalogFile = join(folder, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog));
-  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', LOG_LEVEL: 'info' };
+  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', TOKEN_RATE_PER_MINUTE: '0', LOG_LEVEL: 'info' };
   for (const [option, variable] of Object.entries(ENV)) {
     const value = config[option as keyof EngineConfig];
     if (value !== undefined) env[variable] = String(value);

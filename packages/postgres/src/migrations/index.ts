@@ -2,6 +2,7 @@ import { schema } from './001_schema.js';
 import { apply } from './002_apply.js';
 import { applyMany } from './003_apply_many.js';
 import { liveByUser } from './004_live_by_user.js';
+import { room } from './005_room.js';
 import { typedApply } from './006_typed_apply.js';
 import { activeBound } from './007_active_bound.js';
 
@@ -22,7 +23,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'apply', sql: apply },
   { version: 3, name: 'apply_many', sql: applyMany },
   { version: 4, name: 'live_by_user', sql: liveByUser },
-  // 5 is the operator room's (issue 12).
+  { version: 5, name: 'room', sql: room },
   { version: 6, name: 'typed_apply', sql: typedApply },
   { version: 7, name: 'active_bound', sql: activeBound },
 ];

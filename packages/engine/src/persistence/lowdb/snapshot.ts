@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { DataFile } from 'lowdb/node';
-import { collectionNames, type CollectionName } from '../records.js';
+import { collectionNames, laterCollections, type CollectionName } from '../records.js';
 import { emptyContents, type StoreContents } from '../Store.js';
 import { StoreCorruptedError } from '../StoreCorruptedError.js';
 import { fsyncPath, snapshotName } from './files.js';
@@ -81,7 +81,8 @@ export async function readSnapshot(path: string, expectedSeq?: number): Promise<
   }
   const contents = emptyContents();
   for (const name of collectionNames) {
-    const entries = document.collections[name];
+    const entries = document.collections[name] as unknown;
+    if (entries === undefined && laterCollections.has(name)) continue;
     if (!Array.isArray(entries)) throw new StoreCorruptedError(path, `collection "${name}" is missing`);
     const map = contents[name] as Map<string, unknown>;
     for (const entry of entries) {

@@ -1,0 +1,128 @@
+/**
+ * `pnpm bench:cluster`: every HTTP scenario against the embedded server and
+ * against the server on PostgreSQL with 1 and 2 gateway workers, side by
+ * side in one run, with the invariants checked on what each one durably
+ * holds afterwards (the lowdb folder, or the database). `BENCH_QUICK=1`: a
+ * few seconds per scenario. Load only on 127.0.0.1.
+ *
+ * The embedded server is pinned to CPU 0 and the load generator to CPU 1, as
+ * in `pnpm bench`; a cluster is not pinned: its workers and PostgreSQL share
+ * both cores with the load generator, as they would on one small machine.
+ * Writes `bench/results/cluster.json` and prints a markdown table.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
+import { checkDatabase, checkStore, Ledger } from './scenarios/invariants.js';
+import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import { startCluster, stopBenchPostgres } from './scenarios/clusterServer.js';
+import { startUsher, type UsherServer } from './scenarios/usherServer.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const seconds = quick ? 3 : 10;
+// As many as `pnpm bench` uses: the 5,000-seat race needs them (4 holds each at most, and a few seconds to sell out).
+const USERS = 10_000;
+const BUYERS = quick ? 500 : 2_500;
+const HOLDS_PER_BUYER = 4;
+const log = (message: string) => process.stderr.write(`${message}\n`);
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+
+interface Target {
+  readonly name: string;
+  start(): Promise<UsherServer & { databaseUrl?: string }>;
+}
+const only = process.env.BENCH_TARGETS?.split(',');
+const targets: Target[] = [
+  { name: 'embedded (lowdb)', start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }) },
+  { name: 'PostgreSQL, 1 worker', start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0' }) },
+  { name: 'PostgreSQL, 2 workers', start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0' }) },
+].filter((target, i) => only === undefined || only.includes(String(i)));
+
+interface Row {
+  readonly scenario: string;
+  readonly target: string;
+  readonly requestsPerSecond: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly serverErrors: number;
+  readonly answers: Record<string, number>;
+}
+const rows: Row[] = [];
+const invariants: Record<string, string> = {};
+
+async function measure(target: string, url: string, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+  log(`  - ${scenario.name}`);
+  if (warmUp) await runScenario(url, { ...warmUp, limit: { seconds: 1 } });
+  const result = await runScenario(url, scenario);
+  const serverErrors = Object.entries(result.answers)
+    .filter(([key]) => key.startsWith('5'))
+    .reduce((sum, [, count]) => sum + count, 0);
+  rows.push({ scenario: scenario.name, target, requestsPerSecond: result.requestsPerSecond, p99Ms: result.p99Ms, requests: result.requests, serverErrors: serverErrors + result.errors + result.timeouts, answers: result.answers });
+  return result;
+}
+
+try {
+  for (const target of targets) {
+    log(`${target.name}: starting`);
+    const server = await target.start();
+    const ledger = new Ledger();
+    try {
+      log(`${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`);
+      const users = await provisionUsers(server.url, USERS, 'user');
+      const buyers = await provisionUsers(server.url, BUYERS, 'buyer');
+      for (const scenario of browse(users, seconds)) await measure(target.name, server.url, scenario, scenario);
+      const holds = await provisionHolds(server.url, buyers, HOLDS_PER_BUYER, ledger);
+      for (const seats of [50, 5_000]) {
+        const race = contention(users, seats, seconds, ledger);
+        // Every seat is asked for once in each `seats` requests: twice round sells all 5,000 at whatever rate the target has.
+        const result = await measure(target.name, server.url, seats > 50 ? { ...race.scenario, limit: { requests: 2 * seats } } : race.scenario);
+        await checkContention(server.url, users[0]!, result, seats);
+        holds.push(...race.holds);
+      }
+      const storm = tokenStorm(seconds);
+      await measure(target.name, server.url, storm.issue, tokenStorm(1, 'warm-up').issue);
+      await measure(target.name, server.url, storm.poll);
+      await measure(target.name, server.url, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+      await fundHolders(server.url, holds, ledger);
+      const paid = await measure(target.name, server.url, pay(holds, ledger));
+      if (paid.answers['201'] !== holds.length) throw new Error(`${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
+      await server.stop();
+      const seatsPerSchedule = { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER };
+      const counts = server.databaseUrl !== undefined ? await checkDatabase(server.databaseUrl, ledger, seatsPerSchedule) : await checkStore(server.dataDir, ledger, seatsPerSchedule);
+      invariants[target.name] = `all hold (${Object.entries(counts)
+        .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
+        .join(', ')})`;
+      log(`${target.name}: invariants ${invariants[target.name]}`);
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  }
+} finally {
+  await stopBenchPostgres();
+}
+
+const scenarios = [...new Set(rows.map((row) => row.scenario))];
+const names = targets.map((target) => target.name);
+const cell = (scenario: string, target: string) => rows.find((row) => row.scenario === scenario && row.target === target);
+const table = [
+  `| scenario | ${names.map((name) => `${name}: req/s (p99 ms)`).join(' | ')} | 5xx + errors |`,
+  `|---|${names.map(() => '---:').join('|')}|---:|`,
+  ...scenarios.map((scenario) => {
+    const cells = names.map((name) => {
+      const row = cell(scenario, name);
+      return row ? `${row.requestsPerSecond.toLocaleString('en')} (${row.p99Ms})` : '–';
+    });
+    const errors = names.map((name) => cell(scenario, name)?.serverErrors ?? 0).reduce((a, b) => a + b, 0);
+    return `| ${scenario} | ${cells.join(' | ')} | ${errors} |`;
+  }),
+].join('\n');
+const results = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', seconds, users: USERS, rows, invariants };
+const resultsDir = here('../results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(`${table}\n\nInvariants: ${Object.entries(invariants).map(([name, text]) => `${name}: ${text}`).join('; ')}\n`);

@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UsherEngine } from '@usher/engine';
+import type { Context, Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { pinoHttp, type HttpLogger } from 'pino-http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The request id header: echoed when the client's is sane, generated otherwise, always on the answer. */
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+/** A client's request id is kept when it is 1 to 128 of these (UUIDs, trace ids); anything else is replaced. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:=+/@-]{1,128}$/;
+
+/** Requests a telemetry middleware has taken: each is counted and logged once, by the first one it meets. */
+const seen = new WeakSet<IncomingMessage>();
+/** The route template, carried on the response to the access log (written when the answer ends). */
+const ROUTE = Symbol('usher.route');
+
+export interface TelemetryOptions {
+  /** Where the access log goes (one line per request); none: no access log. */
+  readonly logger?: Logger | undefined;
+  /** The registry the metrics are in. Default: a new one (never prom-client's global registry). */
+  readonly registry?: Registry;
+  /**
+   * Labels put on every metric, e.g. `{ worker: '2' }` in a cluster worker,
+   * where a scrape reaches one worker of several sharing the port.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The app's request ids, access log and Prometheus metrics (SPEC §9). One per
+ * app: the metrics live in its own {@link Registry}, so several apps can live
+ * in one process. A host app that serves more than the API (a page, docs) can
+ * run {@link middleware} itself, in front of the API's app, and pass the same
+ * instance to `createApp`: each request is then counted and logged once, by
+ * the outer one. Other middleware may name a request's route for the metrics
+ * and the log with `ctx.state.route` (a fixed set of names: label cardinality).
+ *
+ * @example
+ * ```ts
+ * const telemetry = new Telemetry({ logger: pino() });
+ * host.use(telemetry.middleware());
+ * host.use(mount(createApp(engine, { telemetry, adminToken })));
+ * ```
+ */
+export class Telemetry {
+  readonly registry: Registry;
+  readonly logger: Logger | undefined;
+  readonly #duration: Histogram<'route' | 'method' | 'status'>;
+  readonly #inFlight: Gauge;
+  readonly #rateLimited: Counter;
+  readonly #limiterErrors: Counter;
+  readonly #challengeFailed: Counter<'reason'>;
+  readonly #accessLog: HttpLogger<IncomingMessage, ServerResponse> | undefined;
+  #processMetrics = false;
+  #lastLimiterWarning: number | undefined;
+
+  constructor(options: TelemetryOptions = {}) {
+    this.registry = options.registry ?? new Registry();
+    if (options.labels !== undefined) this.registry.setDefaultLabels({ ...options.labels });
+    this.logger = options.logger;
+    const registers = [this.registry];
+    this.#duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template, method and status (an event stream: its whole life)',
+      labelNames: ['route', 'method', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.#inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being answered now (open event streams included)', registers });
+    this.#rateLimited = new Counter({ name: 'usher_rate_limited_total', help: 'POST /queue/tokens refused 429 RATE_LIMITED', registers });
+    this.#limiterErrors = new Counter({
+      name: 'usher_rate_limiter_errors_total',
+      help: 'Token requests let through because the rate limiter could not count them (its store failed)',
+      registers,
+    });
+    this.#challengeFailed = new Counter({
+      name: 'usher_challenge_failed_total',
+      help: 'POST /queue/tokens refused 400 CHALLENGE_FAILED, by reason (missing, malformed, expired, wrong, replayed)',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.#accessLog = options.logger === undefined ? undefined : accessLog(options.logger);
+  }
+
+  /** Process metrics (CPU, memory, event loop lag, GC, handles): on once an app serves `/metrics`. */
+  enableProcessMetrics(): void {
+    if (this.#processMetrics) return;
+    this.#processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * The engine's metrics: the room's counts read at each scrape, and its ticks
+   * and commits as they happen (`engine.observe`). Once per telemetry.
+   */
+  watchEngine(engine: UsherEngine, streams: { readonly size: number }): void {
+    const registers = [this.registry];
+    // Read at scrape time; the room when the engine has it, else its stats. A failed engine keeps the last values.
+    const counts = async () => {
+      const room = await engine.room().catch(() => undefined);
+      if (room !== undefined) return { waiting: room.waiting, active: room.active, admittedTotal: room.admittedTotal };
+      const stats = await engine.stats().catch(() => undefined);
+      return stats === undefined ? undefined : { waiting: stats.waitingTokens, active: stats.activeTokens, admittedTotal: undefined };
+    };
+    let scrape: Promise<Awaited<ReturnType<typeof counts>>> | undefined;
+    // The three metrics below are collected together: one engine read per scrape.
+    const once = () => (scrape ??= counts().finally(() => setImmediate(() => (scrape = undefined))));
+    new Gauge({
+      name: 'usher_queue_waiting',
+      help: 'Tokens waiting in line',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now !== undefined) this.set(now.waiting);
+      },
+    });
+    new Gauge({
+      name: 'usher_queue_active',
+      help: 'Active tokens (people choosing seats or paying)',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now !== undefined) this.set(now.active);
+      },
+    });
+    new Counter({
+      name: 'usher_admitted_total',
+      help: 'Tokens ever admitted from the line (durable: it survives restarts)',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now?.admittedTotal !== undefined) {
+          this.reset();
+          this.inc(now.admittedTotal);
+        }
+      },
+    });
+    new Gauge({
+      name: 'usher_engine_up',
+      help: '1 while the engine takes commands; 0 once it failed (restart the process) or while it closes',
+      registers,
+      collect() {
+        this.set(engine.health.status === 'ok' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'usher_event_streams_open',
+      help: 'Open event streams (GET /queue/tokens/current/events)',
+      registers,
+      collect() {
+        this.set(streams.size);
+      },
+    });
+    const tick = new Histogram({
+      name: 'usher_tick_duration_seconds',
+      help: 'Admission ticks run by this process (the keeper, in PostgreSQL mode)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    const commit = new Histogram({
+      name: 'usher_commit_duration_seconds',
+      help: 'From a command to its durable answer, by command',
+      labelNames: ['command'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    engine.observe({
+      tick: ({ durationMs }) => tick.observe(durationMs / 1_000),
+      commit: ({ command, durationMs }) => commit.observe({ command }, durationMs / 1_000),
+    });
+  }
+
+  /** A token request refused for its rate. */
+  rateLimited(): void {
+    this.#rateLimited.inc();
+  }
+
+  /** A token request let through because the limiter's store failed: counted; logged at most every 10 s. */
+  limiterFailed(error: unknown, limiter: string): void {
+    this.#limiterErrors.inc();
+    const now = performance.now();
+    if (this.#lastLimiterWarning !== undefined && now - this.#lastLimiterWarning < 10_000) return;
+    this.#lastLimiterWarning = now;
+    this.logger?.warn({ err: error, limiter }, 'the token rate limiter failed: token requests are let through uncounted until it works (usher_rate_limiter_errors_total)');
+  }
+
+  challengeFailed(reason: 'missing' | 'malformed' | 'expired' | 'wrong' | 'replayed'): void {
+    this.#challengeFailed.inc({ reason });
+  }
+
+  /**
+   * Request id (`X-Request-Id`, on `ctx.state.requestId` and the answer), one
+   * access-log line when the answer ends, and the HTTP metrics. Put it first:
+   * it sees the final status of everything after it.
+   */
+  middleware(): Middleware {
+    return async (ctx, next) => {
+      if (seen.has(ctx.req)) return next();
+      seen.add(ctx.req);
+      const started = process.hrtime.bigint();
+      if (this.#accessLog !== undefined) this.#accessLog(ctx.req, ctx.res);
+      const id = (ctx.req as { id?: unknown }).id;
+      ctx.state.requestId = typeof id === 'string' ? id : requestId(ctx.req, ctx.res);
+      this.#inFlight.inc();
+      ctx.res.once('close', () => {
+        this.#inFlight.dec();
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.#duration.observe({ route: routeOf(ctx), method: ctx.method, status: String(ctx.res.statusCode) }, seconds);
+      });
+      try {
+        await next();
+      } finally {
+        (ctx.res as ServerResponse & { [ROUTE]?: string })[ROUTE] = routeOf(ctx);
+      }
+    };
+  }
+}
+
+/** The route's template (`/reservations/:reservationId`), a name other middleware gave it, or `unmatched`: never the raw path. */
+function routeOf(ctx: Context): string {
+  const named = ctx.state.route;
+  if (typeof named === 'string') return named;
+  const matched = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? matched : 'unmatched';
+}
+
+/** The client's `X-Request-Id` when sane, else a new UUID; set on the answer. */
+function requestId(request: IncomingMessage, response: ServerResponse): string {
+  const given = request.headers['x-request-id'];
+  const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  response.setHeader(REQUEST_ID_HEADER, id);
+  return id;
+}
+
+/**
+ * The access log through pino-http: one line when the answer ends, with the
+ * request id, method, route template, path (never the query string: it may
+ * carry a token), status and duration; no headers (they carry tokens).
+ */
+function accessLog(logger: Logger): HttpLogger<IncomingMessage, ServerResponse> {
+  const line = (request: IncomingMessage, response: ServerResponse, responseTime: number) => ({
+    method: request.method,
+    route: (response as ServerResponse & { [ROUTE]?: string })[ROUTE] ?? 'unmatched',
+    path: (request.url ?? '').split('?')[0],
+    status: response.statusCode,
+    durationMs: responseTime,
+  });
+  return pinoHttp({
+    logger,
+    genReqId: requestId,
+    quietReqLogger: true,
+    quietResLogger: true,
+    customAttributeKeys: { reqId: 'requestId' },
+    customLogLevel: (_request, response, error) => (error !== undefined || response.statusCode === 500 ? 'error' : response.statusCode >= 500 ? 'warn' : 'info'),
+    customSuccessObject: (request, response, value: { responseTime: number }) => line(request, response, value.responseTime),
+    customErrorObject: (request, response, _error, value: { responseTime: number }) => line(request, response, value.responseTime),
+    customSuccessMessage: (request, response) => `${request.method} ${(response as ServerResponse & { [ROUTE]?: string })[ROUTE] ?? 'unmatched'} ${response.statusCode}`,
+    customErrorMessage: (request, response) => `${request.method} ${(response as ServerResponse & { [ROUTE]?: string })[ROUTE] ?? 'unmatched'} ${response.statusCode}`,
+  });
+}
