@@ -221,12 +221,12 @@ test.serial('SIGKILL of the keeper\'s process: admission goes on within two tick
     const contents = await readContents(url);
     const found = contents.reservations.get(hold.body.id as string);
     return found?.status === 'expired' ? found : undefined;
-  }, 15_000, 'the hold to be marked expired');
+  }, 20_000, "the hold to be marked expired");
   const lateMs = Date.now() - deadline;
   t.log(`the hold was marked expired ${lateMs} ms after its deadline (sweep every 500 ms)`);
   t.is(reservation.status, 'expired');
   // Two sweeps, and slack for a loaded machine (the rules already treat a hold past its deadline as gone, whoever sweeps).
-  t.true(lateMs < 2 * 500 + 5_000, `marked expired ${lateMs} ms after its deadline`);
+  t.true(lateMs < 2 * 500 + 10_000, `marked expired ${lateMs} ms after its deadline`);
   await eventually(async () => ((await admitted()) === users.length ? true : undefined), 30_000, 'everyone admitted');
   watching = false;
   await watch;
