@@ -323,6 +323,8 @@ test.serial('WORKERS=2: a worker that dies is replaced, and the gateway keeps an
   const api = client(server.url);
   const [first, second] = pidsOf(server).slice(1) as [number, number];
   process.kill(first, 'SIGKILL');
+  // Once the primary knows (a connection it dealt to the dying worker in that instant gets no answer), the other answers.
+  await eventually(async () => (server.logs.some((entry) => entry.msg === 'a worker died; starting another' && entry.pid === first) ? true : undefined), 15_000, 'the primary to see the death');
   t.is((await api('GET', '/ready')).status, 200, 'the other worker answers');
   const replacement = await eventually(async () => pidsOf(server).slice(1).find((pid) => pid !== first && pid !== second), 15_000, 'a new worker');
   t.log(`worker ${first} killed, ${replacement} took its place`);
