@@ -2,8 +2,8 @@
  * Instructions per request: every HTTP row of the bench again, each server under valgrind
  * (callgrind), a fixed number of requests per row after a fixed warm-up. The count does not depend
  * on how fast or how shared the host is, so its ratio to the baseline's is the same on a quiet and on
- * a noisy minute. Run alone: `node instructions.js` (`pnpm bench:instructions`; `BENCH_QUICK=1`: the
- * quick mode's 1,000 event streams instead of 10,000); `pnpm bench` runs it after the timed runs.
+ * a noisy minute. Run alone: `node instructions.js` (`pnpm bench:instructions`); `pnpm bench` runs it
+ * after the timed runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -35,7 +35,7 @@ export interface InstructionOptions {
   readonly connections: number;
   /** Active users, as in the timed runs (the contention rows' names say how many). */
   readonly users: number;
-  /** Event streams open for the second poll row (as in the timed run of the same mode). */
+  /** Event streams open for the second poll row. */
   readonly streams: number;
 }
 
@@ -64,18 +64,24 @@ export interface InstructionResults {
   /** Instructions per second of the usher server doing nothing (its timers; JIT compilers left out): what a slower host adds to a window. */
   readonly idleInstructionsPerSecond: number;
   readonly seconds: number;
+  /** Why the pass stopped before its last row (the rows before are kept). */
+  readonly failed?: string;
 }
 
-/** The counted pass, the same in both modes but for the event streams (its figures do not depend on the host: a longer pass is only more precise). */
-export const instructionOptions = (quick: boolean): InstructionOptions => ({
+/**
+ * The counted pass, the same in both modes: its figures do not depend on the host, so a longer pass
+ * would only be more precise. 1,000 event streams (the timed full run opens 10,000: under valgrind
+ * opening them would take minutes).
+ */
+export const INSTRUCTION_OPTIONS: InstructionOptions = {
   windows: 5,
   requests: 200,
   warmUp: 600,
   serverWarmUp: 2_000,
   connections: 1,
   users: 10_000,
-  streams: quick ? 1_000 : 10_000,
-});
+  streams: 1_000,
+};
 
 const GET = 'baseline: bare Koa GET';
 const POST = 'baseline: bare Koa POST (koa-bodyparser)';
@@ -157,11 +163,18 @@ export async function countInstructions(options: InstructionOptions, log: (messa
   let idleInstructionsPerSecond = 0;
   const baselineRows: InstructionRow[] = [];
   const usherRows: InstructionRow[] = [];
+  /** The first failure: the rows counted before it are kept. */
+  let failed: string | undefined;
+  const keepGoing = (chain: () => Promise<void>) =>
+    chain().catch((error: unknown) => {
+      failed ??= String(error);
+      log(`instructions per request: ${String(error)}`);
+    });
   const prepared = await prepare(options, log);
   try {
     await Promise.all([
       // 1. The baselines, one process each; they run beside the usher server (a count does not depend on what else runs).
-      (async () => {
+      keepGoing(async () => {
         const smallBody = { scheduleId: 'contention-50', seatNo: 17 };
         for (const kind of ['koa-get', 'koa-post'] as const) {
           const { url, child } = await startServer(fileURLToPath(new URL('./http/baselineServer.js', import.meta.url)), [kind], { HOST }, COUNTED_NODE_FLAGS, wrapper);
@@ -177,9 +190,9 @@ export async function countInstructions(options: InstructionOptions, log: (messa
             await stopServer(child);
           }
         }
-      })(),
+      }),
       // 2. The usher server on the prepared folder, every usher row in turn.
-      (async () => {
+      keepGoing(async () => {
         const usher = await startUsher(COUNTED_ENV(options), COUNTED_NODE_FLAGS, wrapper, prepared.dataDir);
         const streams: { destroy(): void }[] = [];
         try {
@@ -216,14 +229,14 @@ export async function countInstructions(options: InstructionOptions, log: (messa
           log(`  opening ${waiting.length} event streams`);
           // Every 15 s the server writes a keep-alive comment to every stream: a window it falls in is run again.
           let keepAlives = 0;
-          streams.push(...(await openStreams(usher.url, waiting, undefined, () => keepAlives++)));
+          streams.push(...(await openStreams(usher.url, waiting, undefined, () => keepAlives++, 50)));
           // A server's first warm-up again: opening the streams left garbage and new objects that the next collections deal with.
           await counted(pollLine(`poll, ${waiting.length.toLocaleString('en')} streams open`, back, { requests: options.requests }), options.serverWarmUp, () => keepAlives);
         } finally {
           for (const stream of streams) stream.destroy();
           await usher.stop();
         }
-      })(),
+      }),
     ]);
   } finally {
     prepared.cleanup();
@@ -232,12 +245,13 @@ export async function countInstructions(options: InstructionOptions, log: (messa
   }
   // Each row against its baseline (the poll rows against polling without streams).
   const rows = [...baselineRows, ...usherRows];
-  const perRequest = (name: string) => rows.find((row) => row.name === name)!.instructionsPerRequest;
+  if (rows.length === 0) throw new Error(failed);
   for (const row of rows) {
     if (row.name.startsWith('baseline') || row.name === POLL) continue;
-    row.ratio = Math.round((row.instructionsPerRequest / perRequest(row.name.startsWith('poll, ') ? POLL : baselineOf[row.kind])) * 100) / 100;
+    const base = rows.find((candidate) => candidate.name === (row.name.startsWith('poll, ') ? POLL : baselineOf[row.kind]));
+    if (base) row.ratio = Math.round((row.instructionsPerRequest / base.instructionsPerRequest) * 100) / 100;
   }
-  return { valgrind, options, rows, idleInstructionsPerSecond, seconds: Math.round((performance.now() - started) / 1000) };
+  return { valgrind, options, rows, idleInstructionsPerSecond, seconds: Math.round((performance.now() - started) / 1000), ...(failed === undefined ? {} : { failed }) };
 }
 
 /** The counted usher server's settings (and its preparation's): nothing runs on a timer, nothing expires during the pass. */
@@ -299,14 +313,14 @@ async function prepare(options: InstructionOptions, log: (message: string) => vo
 export const instructions = (count: number): string => (count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`);
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const mode = process.env.BENCH_QUICK === '1' ? 'quick' : 'full';
   const log = (message: string) => process.stderr.write(`${message}\n`);
   // BENCH_INSTRUCTION_OPTIONS='{"windows":8}': other options, for a closer look.
-  const results = await countInstructions({ ...instructionOptions(mode === 'quick'), ...(JSON.parse(process.env.BENCH_INSTRUCTION_OPTIONS ?? '{}') as Partial<InstructionOptions>) }, log);
+  const results = await countInstructions({ ...INSTRUCTION_OPTIONS, ...(JSON.parse(process.env.BENCH_INSTRUCTION_OPTIONS ?? '{}') as Partial<InstructionOptions>) }, log);
   if (results) {
     const lines = [
-      `${results.valgrind}, ${mode} mode: ${results.options.windows} × ${results.options.requests} requests counted per row after ${results.options.warmUp} uncounted (${results.options.serverWarmUp} before a server's first row), ${results.options.connections} connections; ${results.seconds} s.`,
+      `${results.valgrind}: ${results.options.windows} × ${results.options.requests} requests counted per row after ${results.options.warmUp} uncounted (${results.options.serverWarmUp} before a server's first row), ${results.options.connections} connections; ${results.seconds} s.`,
       '',
+      ...(results.failed ? [`Stopped early: ${results.failed}`, ''] : []),
       '| row | instructions/request | windows | × baseline | JIT compilers (left out) | answers |',
       '|---|---:|---:|---:|---:|---|',
       ...results.rows.map(

@@ -37,7 +37,8 @@ function countedPass(results: BenchResults): string {
     `${o.serverWarmUp.toLocaleString('en')} requests uncounted before a server's first row, ${o.warmUp} before the others (the JIT compiles what they run), then ${o.windows} windows of ${o.requests} counted requests, ${o.connections === 1 ? 'one at a time' : `${o.connections} at a time`} on a connection opened before. ` +
     `All the server process's instructions (every thread; user space: the kernel's share is not counted) but the JIT's compilers', per request over all the windows, their min–max beside it; node with \`--single-threaded\`, no full collection, a fixed young generation. ` +
     `The usher server counted starts on a data folder prepared natively (users, both contention dates sold out, holds funded, waiting tokens), nothing on a timer (queue ticks, hold sweeps paused; idle it runs ${counted.idleInstructionsPerSecond.toLocaleString('en')} instructions/s): ` +
-    `the contention rows count refusals after the race, the \`poll\` rows polls with the streams open but no tick moving them.`
+    `the contention rows count refusals after the race, the \`poll\` rows polls with ${o.streams.toLocaleString('en')} streams open (in both modes) but no tick moving them.` +
+    (counted.failed ? ` **The pass stopped early**: ${counted.failed}; the rows after it have no count.` : '')
   );
 }
 

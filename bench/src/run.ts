@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './http/load.js';
 import { runScenario, shifted, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { hostTicks, relativeSpread, spread, stealPercent } from './http/cpu.js';
-import { countInstructions, instructionOptions } from './instructions.js';
+import { countInstructions, INSTRUCTION_OPTIONS } from './instructions.js';
 import { machine, markdown, rowKey, type BenchResults } from './report.js';
 import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
@@ -190,7 +190,7 @@ for (const poll of [events.pollWithout, events.pollWith]) {
 const counting = process.env.BENCH_INSTRUCTIONS === undefined ? !quick : process.env.BENCH_INSTRUCTIONS === '1';
 let instructions: BenchResults['instructions'] = { skipped: quick ? 'quick mode; BENCH_INSTRUCTIONS=1 counts them' : 'BENCH_INSTRUCTIONS=0' };
 if (counting) {
-  const counted = await countInstructions(instructionOptions(quick), log).catch((error: unknown) => {
+  const counted = await countInstructions(INSTRUCTION_OPTIONS, log).catch((error: unknown) => {
     log(`instructions per request: failed: ${String(error)}`);
     return error instanceof Error ? error : new Error(String(error));
   });

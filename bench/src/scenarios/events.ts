@@ -88,17 +88,18 @@ export function pollLine(name: string, tokens: readonly string[], limit: HttpSce
 }
 
 /**
- * Opens an event stream for each token, 500 at a time, each resolved at its first event;
+ * Opens an event stream for each token, `batch` at a time, each resolved at its first event;
  * `onEvent` is called for every later `token` event, `onKeepAlive` for every keep-alive comment.
- * The requests, to be destroyed by the caller.
+ * The requests, to be destroyed by the caller. (A slow server, under valgrind, takes small batches:
+ * connections it cannot accept in time are reset.)
  */
-export async function openStreams(url: string, tokens: readonly string[], onEvent: () => void = () => {}, onKeepAlive: () => void = () => {}): Promise<ClientRequest[]> {
+export async function openStreams(url: string, tokens: readonly string[], onEvent: () => void = () => {}, onKeepAlive: () => void = () => {}, batch = 500): Promise<ClientRequest[]> {
   const requests: ClientRequest[] = [];
   const { port } = new URL(url);
   try {
-    for (let from = 0; from < tokens.length; from += 500) {
+    for (let from = 0; from < tokens.length; from += batch) {
       await Promise.all(
-        tokens.slice(from, from + 500).map(
+        tokens.slice(from, from + batch).map(
           (token) =>
             new Promise<void>((resolve, reject) => {
               const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
