@@ -1,7 +1,7 @@
 import test from 'ava';
 import pg from 'pg';
 import { createDatabase, usePostgres } from '@usher/testkit';
-import { manual, openEngine, settle } from './helpers/engines.js';
+import { manual, openEngine, settle, START } from './helpers/engines.js';
 
 /**
  * Issuing at once reads `usher_active_bound()` (migration 7) instead of
@@ -112,4 +112,23 @@ test("a keeper step's admissions raise the bound: with more room (a larger maxAc
   t.is((await large.tick()).admitted, 2, 'the step fills the new room');
   t.is((await large.issueToken('erin')).token.status, 'waiting', 'no room left: erin waits');
   t.is((await large.stats()).activeTokens, 4);
+});
+
+test('an issue at once decided on a maxActive the room no longer has changes nothing: the engine decides again', async (t) => {
+  const url = await createDatabase(server());
+  const { engine } = await openEngine(t, url, { config: { ...manual, queueMaxActive: 10 } });
+  await engine.issueToken('ann');
+  const client = new pg.Client(url);
+  await client.connect();
+  t.teardown(() => client.end());
+  // An operator lowered maxActive to 1 after the issue's view read 10 (updateRoom writes under the step lock).
+  await client.query('UPDATE room SET max_active = 1 WHERE id = 1');
+  const { rows } = await client.query<{ o_err: string | null }>(
+    `SELECT o_err FROM usher_issue_many(ARRAY[$1]::bigint[], ARRAY['t-bob'], ARRAY['bob'], ARRAY['active'], ARRAY[$1]::bigint[], ARRAY[$2]::bigint[], ARRAY[300000]::bigint[], ARRAY[10]::bigint[])`,
+    [START, START + 600_000],
+  );
+  t.deepEqual(rows, [{ o_err: 'UR409' }], 'refused: the room it was decided on has changed');
+  const active = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM tokens WHERE status = 'active'`);
+  t.is(active.rows[0]!.n, 1, 'nobody admitted past the new maxActive');
+  t.is((await engine.issueToken('bob')).token.status, 'waiting', 'decided again on the room as it is: bob waits');
 });

@@ -86,7 +86,11 @@ test('migration 005 logs the payments made before it, so sold-out counts them', 
   await pool.query(`INSERT INTO reservations VALUES ('r1', 'ann', 's1', 1, 5, 'paid', 0, 1, 1)`);
   await pool.query(`INSERT INTO wallets VALUES ('ann', 0, 5, 5)`);
   await pool.query(`INSERT INTO payments VALUES ('p1', 'r1', 'ann', 5, 0, 1)`);
-  t.deepEqual(await migrate(pool), [5, 6, 7], 'the room, then the typed apply functions and the bound of active tokens');
+  t.deepEqual(
+    await migrate(pool),
+    migrations.filter((each) => each.version >= 5).map((each) => each.version),
+    'the room, then the typed apply functions, the bound of active tokens and what came after',
+  );
   t.deepEqual((await pool.query('SELECT n FROM paid_log')).rows, [{ n: '1' }]);
 
   const { engine } = await openEngine(t, url, { config: manual, catalog: null });

@@ -5,6 +5,7 @@ import { liveByUser } from './004_live_by_user.js';
 import { room } from './005_room.js';
 import { typedApply } from './006_typed_apply.js';
 import { activeBound } from './007_active_bound.js';
+import { issueRoom } from './008_issue_room.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'room', sql: room },
   { version: 6, name: 'typed_apply', sql: typedApply },
   { version: 7, name: 'active_bound', sql: activeBound },
+  { version: 8, name: 'issue_room', sql: issueRoom },
 ];
