@@ -69,6 +69,46 @@ test('the database refuses an admission at issue while the room admits nobody, a
   t.is((await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!.n, '2');
 });
 
+test('a batch of issues at once refuses them while the room admits nobody, and counts what it admitted once', async (t) => {
+  const url = await fresh();
+  const { engine } = await openEngine(t, url, { config: manual });
+  await engine.issueToken('ann'); // admitted at once by the engine: counted by usher_issue_many
+  const { admittedTotal, maxActive } = await engine.room();
+  t.is(admittedTotal, 1);
+  // As gateways that decided from the room before the operator paused it would apply their decisions, three in one batch.
+  const issueAtOnce = (users: string[]) =>
+    sql<{ o_err: string | null; o_msg: string | null }>(
+      url,
+      `SELECT o_err, o_msg FROM usher_issue_many($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])`,
+      [
+        users.map(() => START),
+        users.map((user) => `t-${user}`),
+        users,
+        users.map(() => 'active'),
+        users.map(() => START),
+        users.map(() => START + 600_000),
+        users.map(() => 300_000),
+        users.map(() => maxActive),
+      ],
+    );
+  await sql(url, 'UPDATE room SET paused = true');
+  t.deepEqual(
+    (await issueAtOnce(['bob', 'cat'])).map((row) => row.o_err),
+    ['UR409', 'UR409'],
+  );
+  await sql(url, 'UPDATE room SET paused = false, sold_out = true');
+  t.regex((await issueAtOnce(['bob']))[0]!.o_msg ?? '', /admits nobody/);
+  await sql(url, 'UPDATE room SET sold_out = false');
+  // ann already has a live token: refused, and not counted.
+  t.deepEqual(
+    (await issueAtOnce(['ann', 'bob', 'cat'])).map((row) => row.o_err),
+    ['UR409', null, null],
+  );
+  t.is((await engine.room()).admittedTotal, 3);
+  t.is((await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!.n, '3');
+  t.not((await sql<{ n: string | null }>(url, `SELECT current_setting('usher.issuing', true) AS n`))[0]!.n, 'on', 'the setting does not outlive its transaction');
+});
+
 test('migration 005 logs the payments made before it, so sold-out counts them', async (t) => {
   const url = await fresh();
   const pool = new pg.Pool({ connectionString: url, max: 1 });
