@@ -252,6 +252,12 @@ export class PostgresEngine implements UsherEngine {
   /** Decisions applied together (see {@link #applyMany}), and those of the typed kinds (see {@link #applyTyped}). */
   readonly #applies: Batcher<ApplyItem, unknown>;
   readonly #typedApplies = new Map<ApplyKind['name'], Batcher<TypedApply, IssuedRow>>();
+  /**
+   * Issues at once, batched apart from the arrivals: a batch of them holds the step lock
+   * exclusively to its commit, so a second batch of this gateway would only wait for the
+   * first; one at a time, whatever arrives meanwhile joins the next (fewer, larger batches).
+   */
+  readonly #issuesAtOnce: Batcher<TypedApply, IssuedRow>;
   #lastTickMs = 0;
   #maxTickMs = 0;
   readonly #observers = new Set<EngineObserver>();
@@ -269,6 +275,7 @@ export class PostgresEngine implements UsherEngine {
     for (const kind of Object.values(APPLY_KINDS)) {
       this.#typedApplies.set(kind.name, new Batcher((items) => this.#applyTyped(this.#pool, kind, items), { concurrency: BATCHES, max: APPLY_BATCH, slots }));
     }
+    this.#issuesAtOnce = new Batcher((items) => this.#applyTyped(this.#pool, APPLY_KINDS.issue, items), { concurrency: 1, max: APPLY_BATCH, slots });
     this.#ownsPool = options.ownsPool;
     this.#clock = options.clock;
     this.#lifecycles = lifecyclesFor(this.config);
@@ -799,7 +806,8 @@ export class PostgresEngine implements UsherEngine {
    */
   async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
     const typed = typedApply(decision.changes, now, assume);
-    if (typed) return db === this.#db ? this.#typedApplies.get(typed.kind.name)!.submit(typed) : this.#applyTyped(db, typed.kind, [typed]).then(only);
+    if (typed && db !== this.#db) return this.#applyTyped(db, typed.kind, [typed]).then(only);
+    if (typed) return (typed.atOnce === true ? this.#issuesAtOnce : this.#typedApplies.get(typed.kind.name)!).submit(typed);
     // Issues at once keep the bound of active tokens (migration 7): only usher_issue_many issues.
     if (decision.changes.some((change) => change.type === 'tokenIssued')) throw new Error('a token is issued by usher_issue_many only');
     const changes = JSON.stringify(decision.changes);

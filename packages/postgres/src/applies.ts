@@ -42,6 +42,8 @@ export interface TypedApply {
   readonly kind: ApplyKind;
   readonly user: string;
   readonly args: readonly unknown[];
+  /** An issue at once: its batch holds the step lock exclusively until it commits. */
+  readonly atOnce?: boolean;
 }
 
 type Change<T extends StateChange['type']> = Extract<StateChange, { type: T }>;
@@ -106,6 +108,7 @@ export function typedApply(changes: readonly StateChange[], now: number, assume:
       kind: APPLY_KINDS.issue,
       user: issued.userId,
       args: [now, issued.token, issued.userId, issued.status, issued.issuedAt, issued.expiresAt, assume.waitingTtlMs, assume.maxActive],
+      atOnce: issued.status === 'active',
     };
   }
   return undefined;
