@@ -68,9 +68,12 @@ export interface BatcherOptions {
 
 /**
  * Items submitted while this kind's batches are all running wait for the
- * next batch, which takes every item waiting then (up to `max`): an idle
- * engine runs each item at once on its own; the busier it is, the larger
- * the batches, and the fewer round trips per item.
+ * next batch, which takes every item waiting then (up to `max`). A batch
+ * starts at the end of the event loop's turn in which its first item came
+ * (`setImmediate`), so the requests a server read in one turn share it: an
+ * idle engine runs an item with no more delay than that; the busier it is,
+ * the larger the batches, and the fewer round trips (and wake-ups of
+ * PostgreSQL's processes) per item.
  *
  * `run` gets the items in submission order and answers one {@link Outcome}
  * each, in the same order; if it throws, every item of the batch fails with
@@ -81,6 +84,7 @@ export class Batcher<I, O> {
   readonly #options: BatcherOptions;
   readonly #queue: Pending<I, O>[] = [];
   #running = 0;
+  #scheduled = false;
 
   constructor(run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>, options: BatcherOptions) {
     this.#run = run;
@@ -90,7 +94,12 @@ export class Batcher<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (this.#running < this.#options.concurrency) void this.#flush();
+      if (this.#scheduled || this.#running >= this.#options.concurrency) return;
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        void this.#flush();
+      });
     });
   }
 

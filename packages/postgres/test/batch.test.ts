@@ -22,7 +22,7 @@ test('items submitted while the batches run wait for the next batch, each answer
   await tick();
   const rest = [2, 3, 4].map((i) => settled(batcher.submit(i)));
   await tick();
-  t.deepEqual(batches.map((batch) => batch.items), [[1]], 'an idle batcher runs an item at once, alone');
+  t.deepEqual(batches.map((batch) => batch.items), [[1]], 'an idle batcher runs an item alone, at the end of the turn it came in');
   batches[0]!.finish([ok('one')]);
   await tick();
   t.deepEqual(batches.map((batch) => batch.items), [[1], [2, 3, 4]], 'what arrived meanwhile goes in one batch');
@@ -69,4 +69,17 @@ test('a batch that throws fails its own items only; at most `concurrency` batche
     { value: 'six' },
     { value: 'seven' },
   ]);
+});
+
+test('items that come in one turn of the event loop share a batch, though the first came a few promise hops before the rest', async (t) => {
+  const { batches, run } = controlled<number>();
+  const batcher = new Batcher(run, { concurrency: 2, max: 100, slots: new Slots(4) });
+  // As a server reads several requests in one turn: each handler reaches the engine after a few awaits of its own.
+  const answers = [settled(batcher.submit(1))];
+  for (let hop = 0; hop < 5; hop++) await Promise.resolve();
+  answers.push(settled(batcher.submit(2)), settled(batcher.submit(3)));
+  await tick();
+  t.deepEqual(batches.map((batch) => batch.items), [[1, 2, 3]], 'one round trip for the turn');
+  batches[0]!.finish([ok('one'), ok('two'), ok('three')]);
+  t.deepEqual(await Promise.all(answers), [{ value: 'one' }, { value: 'two' }, { value: 'three' }]);
 });
