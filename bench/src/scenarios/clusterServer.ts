@@ -17,7 +17,9 @@ let shared: Promise<PostgresServer> | undefined;
 
 /** One PostgreSQL server for the whole bench run (synchronous commit and fsync on, as shipped); a fresh database per cluster. */
 export function benchPostgres(): Promise<PostgresServer> {
-  shared ??= startPostgres({ settings: { max_connections: '300', shared_buffers: '512MB' } });
+  // BENCH_PG_STATEMENTS=1: PostgreSQL counts its statements too (pg_stat_statements), for a look at where its time went.
+  const statements = process.env['BENCH_PG_STATEMENTS'] === '1' ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {};
+  shared ??= startPostgres({ settings: { max_connections: '300', shared_buffers: '512MB', ...statements } });
   return shared;
 }
 
@@ -32,7 +34,7 @@ export async function stopBenchPostgres(): Promise<void> {
  * pinned: the workers, PostgreSQL and the load generator share the machine's
  * two cores, as a gateway and its database would on one small machine.
  */
-export async function startCluster(workers: number, env: Record<string, string> = {}): Promise<ClusterServer> {
+export async function startCluster(workers: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ClusterServer> {
   const postgres = await benchPostgres();
   const databaseUrl = await createDatabase(postgres);
   const folder = mkdtempSync(join(tmpdir(), 'usher-bench-cluster-'));
@@ -56,7 +58,7 @@ export async function startCluster(workers: number, env: Record<string, string> 
       MAX_CONNECTIONS_PER_ADDRESS: '0',
       ...env,
     },
-    [],
+    nodeArgs,
     [],
     { pin: false, ready: /usher listening on (http:\/\/127\.0\.0\.1:\d+)/ },
   );
