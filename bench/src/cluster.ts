@@ -8,7 +8,11 @@
  * The embedded server is pinned to CPU 0 and the load generator to CPU 1, as
  * in `pnpm bench`; a cluster is not pinned: its workers and PostgreSQL share
  * both cores with the load generator, as they would on one small machine.
- * Writes `bench/results/cluster.json` and prints a markdown table.
+ * Every row also says where its CPU went, per answered request: the load
+ * generator (this process), the server's processes (the primary and its
+ * workers) and PostgreSQL's; 2 cores ÷ their sum is what this machine could
+ * answer at most with those costs.
+ * Writes `bench/results/cluster.json` and prints markdown tables.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { checkDatabase, checkStore, Ledger } from './scenarios/invariants.js';
 import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
-import { startCluster, stopBenchPostgres } from './scenarios/clusterServer.js';
+import { benchPostgres, startCluster, stopBenchPostgres } from './scenarios/clusterServer.js';
+import { processCpuSeconds } from './http/cpu.js';
+import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -31,10 +37,13 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 
+type Server = UsherServer & { databaseUrl?: string; pids?: () => number[] };
 interface Target {
   readonly name: string;
-  start(): Promise<UsherServer & { databaseUrl?: string }>;
+  start(): Promise<Server>;
 }
+/** The bench's PostgreSQL (its processes' CPU time is read from its data folder). */
+const postgresDir = (await benchPostgres()).dataDir;
 const only = process.env.BENCH_TARGETS?.split(',');
 const targets: Target[] = [
   { name: 'embedded (lowdb)', start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }) },
@@ -50,18 +59,36 @@ interface Row {
   readonly requests: number;
   readonly serverErrors: number;
   readonly answers: Record<string, number>;
+  /** CPU µs per answered request: the load generator, the server's processes, PostgreSQL's (cluster targets). */
+  readonly cpuUs: { readonly load: number; readonly server: number; readonly postgres?: number };
 }
 const rows: Row[] = [];
 const invariants: Record<string, string> = {};
 
-async function measure(target: string, url: string, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+/** The CPU seconds used so far by the load generator, the server's processes and (cluster targets) PostgreSQL. */
+function cpuNow(server: Server): { load: number; server: number; postgres: number | undefined } {
+  const pids: (number | undefined)[] = server.pids?.() ?? [server.pid];
+  return { load: cpuSeconds(), server: pids.reduce<number>((total, pid) => total + (processCpuSeconds(pid) ?? 0), 0), postgres: server.databaseUrl === undefined ? undefined : postgresCpuSeconds(postgresDir) };
+}
+
+async function measure(target: string, server: Server, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+  const { url } = server;
   log(`  - ${scenario.name}`);
   if (warmUp) await runScenario(url, { ...warmUp, limit: { seconds: 1 } });
+  const before = cpuNow(server);
   const result = await runScenario(url, scenario);
+  const after = cpuNow(server);
+  const answered = Object.values(result.answers).reduce((sum, n) => sum + n, 0);
+  const per = (used: number) => Math.round((used / Math.max(1, answered)) * 1e7) / 10;
+  const cpuUs = {
+    load: per(after.load - before.load),
+    server: per(after.server - before.server),
+    ...(after.postgres === undefined || before.postgres === undefined ? {} : { postgres: per(after.postgres - before.postgres) }),
+  };
   const serverErrors = Object.entries(result.answers)
     .filter(([key]) => key.startsWith('5'))
     .reduce((sum, [, count]) => sum + count, 0);
-  rows.push({ scenario: scenario.name, target, requestsPerSecond: result.requestsPerSecond, p99Ms: result.p99Ms, requests: result.requests, serverErrors: serverErrors + result.errors + result.timeouts, answers: result.answers });
+  rows.push({ scenario: scenario.name, target, requestsPerSecond: result.requestsPerSecond, p99Ms: result.p99Ms, requests: result.requests, serverErrors: serverErrors + result.errors + result.timeouts, answers: result.answers, cpuUs });
   return result;
 }
 
@@ -74,21 +101,21 @@ try {
       log(`${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`);
       const users = await provisionUsers(server.url, USERS, 'user');
       const buyers = await provisionUsers(server.url, BUYERS, 'buyer');
-      for (const scenario of browse(users, seconds)) await measure(target.name, server.url, scenario, scenario);
+      for (const scenario of browse(users, seconds)) await measure(target.name, server, scenario, scenario);
       const holds = await provisionHolds(server.url, buyers, HOLDS_PER_BUYER, ledger);
       for (const seats of [50, 5_000]) {
         const race = contention(users, seats, seconds, ledger);
         // Every seat is asked for once in each `seats` requests: twice round sells all 5,000 at whatever rate the target has.
-        const result = await measure(target.name, server.url, seats > 50 ? { ...race.scenario, limit: { requests: 2 * seats } } : race.scenario);
+        const result = await measure(target.name, server, seats > 50 ? { ...race.scenario, limit: { requests: 2 * seats } } : race.scenario);
         await checkContention(server.url, users[0]!, result, seats);
         holds.push(...race.holds);
       }
       const storm = tokenStorm(seconds);
-      await measure(target.name, server.url, storm.issue, tokenStorm(1, 'warm-up').issue);
-      await measure(target.name, server.url, storm.poll);
-      await measure(target.name, server.url, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+      await measure(target.name, server, storm.issue, tokenStorm(1, 'warm-up').issue);
+      await measure(target.name, server, storm.poll);
+      await measure(target.name, server, charge(holds.map((hold) => hold.user), users, seconds, ledger));
       await fundHolders(server.url, holds, ledger);
-      const paid = await measure(target.name, server.url, pay(holds, ledger));
+      const paid = await measure(target.name, server, pay(holds, ledger));
       if (paid.answers['201'] !== holds.length) throw new Error(`${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
       await server.stop();
       const seatsPerSchedule = { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER };
@@ -121,8 +148,23 @@ const table = [
     return `| ${scenario} | ${cells.join(' | ')} | ${errors} |`;
   }),
 ].join('\n');
+const sum = (cpu: Row['cpuUs']) => cpu.load + cpu.server + (cpu.postgres ?? 0);
+const cpuTable = [
+  `| scenario | ${names.map((name) => `${name}: load + server + PostgreSQL µs → at most req/s on 2 cores`).join(' | ')} |`,
+  `|---|${names.map(() => '---:').join('|')}|`,
+  ...scenarios.map((scenario) => {
+    const cells = names.map((name) => {
+      const row = cell(scenario, name);
+      if (!row) return '–';
+      const { load, server, postgres } = row.cpuUs;
+      const parts = [load, server, ...(postgres === undefined ? [] : [postgres])].map((us) => Math.round(us)).join(' + ');
+      return `${parts} → ${(Math.round(2e6 / sum(row.cpuUs) / 100) * 100).toLocaleString('en')}`;
+    });
+    return `| ${scenario} | ${cells.join(' | ')} |`;
+  }),
+].join('\n');
 const results = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', seconds, users: USERS, rows, invariants };
 const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`${table}\n\nInvariants: ${Object.entries(invariants).map(([name, text]) => `${name}: ${text}`).join('; ')}\n`);
+process.stdout.write(`${table}\n\nCPU per answered request (µs):\n\n${cpuTable}\n\nInvariants: ${Object.entries(invariants).map(([name, text]) => `${name}: ${text}`).join('; ')}\n`);
