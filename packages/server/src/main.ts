@@ -8,7 +8,7 @@
  * mode) this process is the cluster's primary and each worker is a gateway.
  */
 import cluster from 'node:cluster';
-import { pino } from 'pino';
+import { createLogger, exitAfterFlush } from './logger.js';
 import { runPrimary, type WorkerReady } from './cluster.js';
 import { readConfig, StartupError, type ServerConfig } from './config.js';
 import { startServer } from './startServer.js';
@@ -32,12 +32,9 @@ try {
 } catch (error) {
   cannotStart(error);
 }
-// Asynchronous writes: with one access-log line per request, a write(2) per line cost ~5% of a
-// gateway's CPU under load; lines logged while a write is in flight go out together in the next.
-// pino flushes what is left synchronously when the process exits (a line written just before
-// `process.exit` is not lost); only a SIGKILL can lose the last lines not yet written.
+// Asynchronous writes, whole lines at most 4 KB at a time, bounded in memory (see createLogger).
 const base = cluster.isWorker ? { service: 'usher', worker: cluster.worker!.id, pid: process.pid } : { service: 'usher' };
-const logger = pino({ level: config.logLevel, base }, pino.destination({ dest: 1, sync: false }));
+const logger = createLogger(config.logLevel, base);
 if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning);
 
 if (config.workers > 1 && cluster.isPrimary) {
@@ -51,7 +48,7 @@ async function serve(config: ServerConfig): Promise<void> {
   // A signal while the engine still opens (PostgreSQL not reachable yet): nothing to drain.
   const early = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopped before the engine was open');
-    process.exit(0);
+    exitAfterFlush(logger, 0);
   };
   process.on('SIGTERM', early);
   process.on('SIGINT', early);
@@ -75,11 +72,11 @@ async function serve(config: ServerConfig): Promise<void> {
       running.close().then(
         () => {
           logger.info('stopped');
-          process.exit(running.engine.health.status === 'failed' ? 1 : 0);
+          exitAfterFlush(logger, running.engine.health.status === 'failed' ? 1 : 0);
         },
         (error: unknown) => {
           logger.fatal({ err: error }, 'shutdown failed');
-          process.exit(1);
+          exitAfterFlush(logger, 1);
         },
       );
     };
@@ -106,7 +103,7 @@ async function serve(config: ServerConfig): Promise<void> {
     // After a failure the server drains and closes the store, then exits 1 for its supervisor (systemd, Kubernetes) to restart it.
     void running.failed.then(() => {
       logger.info('stopped after a failure');
-      process.exit(1);
+      exitAfterFlush(logger, 1);
     });
   } catch (error) {
     cannotStart(error);
