@@ -68,9 +68,10 @@ export interface BatcherOptions {
 
 /**
  * Items submitted while this kind's batches are all running wait for the
- * next batch, which takes every item waiting then (up to `max`). A batch
- * starts at the end of the event loop's turn in which its first item came
- * (`setImmediate`), so the requests a server read in one turn share it: an
+ * next batch, which takes every item waiting then (up to `max`), as soon as
+ * one finishes. A batch of an idle kind starts at the end of the event
+ * loop's turn in which its first item came (`setImmediate`), so the
+ * requests a server read in one turn share it: an
  * idle engine runs an item with no more delay than that; the busier it is,
  * the larger the batches, and the fewer round trips (and wake-ups of
  * PostgreSQL's processes) per item.
