@@ -3,7 +3,7 @@
  * CPU per request is the figure that does not move when the host slows down:
  * a neighbour stealing cycles lowers req/s, not the work each request costs.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc times (USER_HZ: 100 on every Linux the bench runs on). */
 const HZ = 100;
@@ -19,6 +19,34 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Fields after the command name of /proc/<pid>/stat (0-based: state 0, ppid 1, utime 11, stime 12, cutime 13, cstime 14). */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of process `pid` and its children: its own, its live children's, and what its children
+ * that have ended used (cutime + cstime: a cluster worker that died and was replaced during a run still
+ * counts). For a server of several processes (`WORKERS=N`: the primary and its workers).
+ */
+export function processTreeCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  const own = statFields(pid);
+  if (own === undefined) return undefined;
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields !== undefined && fields[1] === String(pid)) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / HZ;
 }
 
 export interface HostTicks {

@@ -25,7 +25,8 @@ export async function startServer(
   const lines = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
     lines.on('line', (line) => {
-      output.push(line);
+      // Access-log lines (one per request) are read but not kept: a run would otherwise hold millions.
+      if (!line.includes('"durationMs":')) output.push(line);
       const match = (options.ready ?? /(http:\/\/127\.0\.0\.1:\d+)/).exec(line);
       if (match) resolve({ url: match[1]!, child, output });
     });
