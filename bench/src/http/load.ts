@@ -1,11 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 
 /**
  * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists (unless `pin: false`);
  * resolves its URL once a line matches `ready` (default: the first line with a 127.0.0.1 URL).
  * `wrapper`: a command node runs under (e.g. valgrind's, see `valgrind.ts`); the child's pid is then the wrapper's.
+ *
+ * The server's stdout (its JSON log, one access line per request) goes to a file, as a log file would:
+ * through a pipe it was read by this process, the load generator, which fell behind under load (and
+ * the server then dropped lines or waited for it). `output` holds the lines up to the ready one and,
+ * once {@link stopServer} returns, the last lines (not the access log's).
  */
 export async function startServer(
   script: string,
@@ -18,23 +25,73 @@ export async function startServer(
   const pinned = options.pin !== false && (await hasTaskset());
   const line = [...wrapper, process.execPath, ...nodeArgs, script, ...args];
   const [command, ...argv] = pinned ? ['taskset', '-c', '0', ...line] : line;
-  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  // 'close', not 'exit': it comes after the child's output (its last log lines) has all been read.
-  closed.set(child, new Promise((resolve) => child.once('close', resolve)));
+  const folder = mkdtempSync(join(tmpdir(), 'usher-bench-log-'));
+  const logFile = join(folder, 'stdout.log');
+  const fd = openSync(logFile, 'w');
+  const child = spawn(command!, argv, { stdio: ['ignore', fd, 'inherit'], env: { ...process.env, ...env } });
+  closeSync(fd);
   const output: string[] = [];
-  const lines = createInterface({ input: child.stdout! });
-  return new Promise((resolve, reject) => {
-    lines.on('line', (line) => {
-      // Access-log lines (one per request) are read but not kept: a run would otherwise hold millions.
-      if (!line.includes('"durationMs":')) output.push(line);
-      const match = (options.ready ?? /(http:\/\/127\.0\.0\.1:\d+)/).exec(line);
-      if (match) resolve({ url: match[1]!, child, output });
-    });
-    child.once('exit', () => reject(new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`)));
-  });
+  /** Bytes of the file already in `output` (up to the ready line). */
+  let consumed = 0;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  closed.set(
+    child,
+    exited.then(() => {
+      // The last lines (a server's closing words: 'store closed', its tick times), without the access log.
+      output.push(...tail(logFile, consumed, 64 * 1024).filter((line) => !isAccessLine(line)));
+      rmSync(folder, { recursive: true, force: true });
+    }),
+  );
+  const reader = openSync(logFile, 'r');
+  let position = 0;
+  let partial = '';
+  const ready = options.ready ?? /(http:\/\/127\.0\.0\.1:\d+)/;
+  try {
+    for (;;) {
+      const buffer = Buffer.alloc(64 * 1024);
+      const read = readSync(reader, buffer, 0, buffer.length, position);
+      position += read;
+      const lines = (partial + buffer.subarray(0, read).toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        output.push(line);
+        consumed += Buffer.byteLength(line) + 1;
+        const match = ready.exec(line);
+        if (match) return { url: match[1]!, child, output };
+      }
+      if (read === buffer.length) continue;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    closeSync(reader);
+  }
 }
 
-/** Stops a server started by {@link startServer} and waits until its output has all been read. */
+/** An access-log line (one per request). */
+const isAccessLine = (line: string) => line.includes('"durationMs":');
+
+/** The whole lines in the last `bytes` of `file`, none before offset `from`. */
+function tail(file: string, from: number, bytes: number): string[] {
+  try {
+    const size = statSync(file).size;
+    const start = Math.max(from, size - bytes);
+    const fd = openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(size - start);
+      readSync(fd, buffer, 0, buffer.length, start);
+      const lines = buffer.toString('utf8').split('\n').filter((line) => line !== '');
+      // Started mid-line: the first is a piece.
+      return start > from ? lines.slice(1) : lines;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+}
+
+/** Stops a server started by {@link startServer} and waits until it has exited (its last lines are then in `output`). */
 export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   await closed.get(child);
