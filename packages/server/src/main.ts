@@ -32,7 +32,7 @@ try {
 } catch (error) {
   cannotStart(error);
 }
-// Asynchronous writes, whole lines at most 4 KB at a time, bounded in memory (see createLogger).
+// One synchronous write per line (see createLogger).
 const base = cluster.isWorker ? { service: 'usher', worker: cluster.worker!.id, pid: process.pid } : { service: 'usher' };
 const logger = createLogger(config.logLevel, base);
 if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning);
