@@ -175,6 +175,8 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   await shot(dan, '11-desktop-hold-limit');
   await dan.getByTestId('problem-action').click();
   await dan.getByRole('heading', { name: 'My holds and tickets' }).waitFor();
+  // The heading comes first; the list follows once GET /reservations answers (late on a loaded machine).
+  await dan.getByTestId('mine-held').nth(1).waitFor();
   t.is(await dan.getByTestId('mine-held').count(), 2);
   await assertClean(t, dan, 'my holds');
   await shot(dan, '12-desktop-my-holds');
