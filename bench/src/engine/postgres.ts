@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgres } from '@usher/testkit';
 import pg from 'pg';
+import { processTreeCpuSeconds } from '../http/cpu.js';
 
 /** A database for one bench process, and how to get rid of it. */
 export interface BenchDatabase {
@@ -22,21 +23,7 @@ export interface BenchDatabase {
 export function postgresCpuSeconds(dataDir: string | undefined): number | undefined {
   if (!dataDir) return undefined;
   try {
-    const postmaster = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
-    const fields = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    // After "pid (comm) ": state ppid … utime(12) stime(13) cutime(14) cstime(15), 0-based from state.
-    const own = fields(postmaster);
-    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = fields(pid);
-        if (stat[1] === postmaster) ticks += Number(stat[11]) + Number(stat[12]);
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return ticks / 100;
+    return processTreeCpuSeconds(Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim()));
   } catch {
     return undefined;
   }

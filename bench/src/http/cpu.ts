@@ -10,15 +10,8 @@ const HZ = 100;
 
 /** User + system CPU seconds of process `pid`, all its threads (fields 14 and 15 of /proc/<pid>/stat); undefined off Linux. */
 export function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / HZ;
-  } catch {
-    return undefined;
-  }
+  const fields = pid === undefined ? undefined : statFields(pid);
+  return fields === undefined ? undefined : (Number(fields[11]) + Number(fields[12])) / HZ;
 }
 
 /** Fields after the command name of /proc/<pid>/stat (0-based: state 0, ppid 1, utime 11, stime 12, cutime 13, cstime 14). */
@@ -34,7 +27,8 @@ function statFields(pid: number | string): string[] | undefined {
 /**
  * CPU seconds of process `pid` and its children: its own, its live children's, and what its children
  * that have ended used (cutime + cstime: a cluster worker that died and was replaced during a run still
- * counts). For a server of several processes (`WORKERS=N`: the primary and its workers).
+ * counts). For a server of several processes: `WORKERS=N` (the primary and its workers), PostgreSQL
+ * (the postmaster, its backends and background processes).
  */
 export function processTreeCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;

@@ -1,7 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
-import { exitAfterFlush } from './logger.js';
 
 /** What a worker tells the primary once it listens and its engine is open. */
 export interface WorkerReady {
@@ -56,7 +55,7 @@ export function runPrimary(config: ServerConfig, logger: Logger): void {
       if (code !== 0) failed = true;
       if (started.size === 0) {
         logger.info('stopped');
-        exitAfterFlush(logger, failed ? 1 : 0);
+        process.exit(failed ? 1 : 0);
       }
       return;
     }

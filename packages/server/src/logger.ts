@@ -18,10 +18,3 @@ import { pino, type Logger } from 'pino';
 export function createLogger(level: string, base: Record<string, unknown>): Logger {
   return pino({ level, base }, pino.destination({ dest: 1, sync: true }));
 }
-
-/** Exits with `code` once the logger's lines are written (at once, with synchronous writes; a second at most otherwise). */
-export function exitAfterFlush(logger: Logger, code: number): void {
-  const exit = () => process.exit(code);
-  setTimeout(exit, 1_000);
-  logger.flush(exit);
-}

@@ -8,7 +8,7 @@
  * mode) this process is the cluster's primary and each worker is a gateway.
  */
 import cluster from 'node:cluster';
-import { createLogger, exitAfterFlush } from './logger.js';
+import { createLogger } from './logger.js';
 import { runPrimary, type WorkerReady } from './cluster.js';
 import { readConfig, StartupError, type ServerConfig } from './config.js';
 import { startServer } from './startServer.js';
@@ -48,7 +48,7 @@ async function serve(config: ServerConfig): Promise<void> {
   // A signal while the engine still opens (PostgreSQL not reachable yet): nothing to drain.
   const early = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopped before the engine was open');
-    exitAfterFlush(logger, 0);
+    process.exit(0);
   };
   process.on('SIGTERM', early);
   process.on('SIGINT', early);
@@ -72,11 +72,11 @@ async function serve(config: ServerConfig): Promise<void> {
       running.close().then(
         () => {
           logger.info('stopped');
-          exitAfterFlush(logger, running.engine.health.status === 'failed' ? 1 : 0);
+          process.exit(running.engine.health.status === 'failed' ? 1 : 0);
         },
         (error: unknown) => {
           logger.fatal({ err: error }, 'shutdown failed');
-          exitAfterFlush(logger, 1);
+          process.exit(1);
         },
       );
     };
@@ -103,7 +103,7 @@ async function serve(config: ServerConfig): Promise<void> {
     // After a failure the server drains and closes the store, then exits 1 for its supervisor (systemd, Kubernetes) to restart it.
     void running.failed.then(() => {
       logger.info('stopped after a failure');
-      exitAfterFlush(logger, 1);
+      process.exit(1);
     });
   } catch (error) {
     cannotStart(error);
