@@ -20,7 +20,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScenario, type HttpScenario, type ScenarioResult } from './http/scenario.js';
 import { checkDatabase, checkStore, Ledger } from './scenarios/invariants.js';
-import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import {
+  browse,
+  charge,
+  checkContention,
+  contention,
+  fundHolders,
+  pay,
+  provisionHolds,
+  provisionUsers,
+  tokenStorm,
+} from './scenarios/http.js';
 import { benchPostgres, startCluster, stopBenchPostgres } from './scenarios/clusterServer.js';
 import { processTreeCpuSeconds } from './http/cpu.js';
 import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
@@ -67,10 +77,19 @@ const invariants: Record<string, string> = {};
 
 /** The CPU seconds used so far by the load generator, the server's processes and (cluster targets) PostgreSQL. */
 function cpuNow(server: Server): { load: number; server: number; postgres: number | undefined } {
-  return { load: cpuSeconds(), server: processTreeCpuSeconds(server.pid) ?? 0, postgres: server.databaseUrl === undefined ? undefined : postgresCpuSeconds(postgresDir) };
+  return {
+    load: cpuSeconds(),
+    server: processTreeCpuSeconds(server.pid) ?? 0,
+    postgres: server.databaseUrl === undefined ? undefined : postgresCpuSeconds(postgresDir),
+  };
 }
 
-async function measure(target: string, server: Server, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+async function measure(
+  target: string,
+  server: Server,
+  scenario: HttpScenario,
+  warmUp?: HttpScenario,
+): Promise<ScenarioResult> {
   const { url } = server;
   log(`  - ${scenario.name}`);
   if (warmUp) await runScenario(url, { ...warmUp, limit: { seconds: 1 } });
@@ -82,12 +101,23 @@ async function measure(target: string, server: Server, scenario: HttpScenario, w
   const cpuUs = {
     load: per(after.load - before.load),
     server: per(after.server - before.server),
-    ...(after.postgres === undefined || before.postgres === undefined ? {} : { postgres: per(after.postgres - before.postgres) }),
+    ...(after.postgres === undefined || before.postgres === undefined
+      ? {}
+      : { postgres: per(after.postgres - before.postgres) }),
   };
   const serverErrors = Object.entries(result.answers)
     .filter(([key]) => key.startsWith('5'))
     .reduce((sum, [, count]) => sum + count, 0);
-  rows.push({ scenario: scenario.name, target, requestsPerSecond: result.requestsPerSecond, p99Ms: result.p99Ms, requests: result.requests, serverErrors: serverErrors + result.errors + result.timeouts, answers: result.answers, cpuUs });
+  rows.push({
+    scenario: scenario.name,
+    target,
+    requestsPerSecond: result.requestsPerSecond,
+    p99Ms: result.p99Ms,
+    requests: result.requests,
+    serverErrors: serverErrors + result.errors + result.timeouts,
+    answers: result.answers,
+    cpuUs,
+  });
   return result;
 }
 
@@ -97,28 +127,54 @@ try {
     const server = await target.start();
     const ledger = new Ledger();
     try {
-      log(`${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`);
+      log(
+        `${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
+      );
       const users = await provisionUsers(server.url, USERS, 'user');
       const buyers = await provisionUsers(server.url, BUYERS, 'buyer');
-      for (const scenario of browse(users, seconds)) await measure(target.name, server, scenario, scenario);
+      for (const scenario of browse(users, seconds))
+        await measure(target.name, server, scenario, scenario);
       const holds = await provisionHolds(server.url, buyers, HOLDS_PER_BUYER, ledger);
       for (const seats of [50, 5_000]) {
         const race = contention(users, seats, seconds, ledger);
         // Every seat is asked for once in each `seats` requests: twice round sells all 5,000 at whatever rate the target has.
-        const result = await measure(target.name, server, seats > 50 ? { ...race.scenario, limit: { requests: 2 * seats } } : race.scenario);
+        const result = await measure(
+          target.name,
+          server,
+          seats > 50 ? { ...race.scenario, limit: { requests: 2 * seats } } : race.scenario,
+        );
         await checkContention(server.url, users[0]!, result, seats);
         holds.push(...race.holds);
       }
       const storm = tokenStorm(seconds);
       await measure(target.name, server, storm.issue, tokenStorm(1, 'warm-up').issue);
       await measure(target.name, server, storm.poll);
-      await measure(target.name, server, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+      await measure(
+        target.name,
+        server,
+        charge(
+          holds.map((hold) => hold.user),
+          users,
+          seconds,
+          ledger,
+        ),
+      );
       await fundHolders(server.url, holds, ledger);
       const paid = await measure(target.name, server, pay(holds, ledger));
-      if (paid.answers['201'] !== holds.length) throw new Error(`${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
+      if (paid.answers['201'] !== holds.length)
+        throw new Error(
+          `${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
+        );
       await server.stop();
-      const seatsPerSchedule = { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER };
-      const counts = server.databaseUrl !== undefined ? await checkDatabase(server.databaseUrl, ledger, seatsPerSchedule) : await checkStore(server.dataDir, ledger, seatsPerSchedule);
+      const seatsPerSchedule = {
+        'contention-50': 50,
+        'contention-5000': 5_000,
+        checkout: BUYERS * HOLDS_PER_BUYER,
+      };
+      const counts =
+        server.databaseUrl !== undefined
+          ? await checkDatabase(server.databaseUrl, ledger, seatsPerSchedule)
+          : await checkStore(server.dataDir, ledger, seatsPerSchedule);
       invariants[target.name] = `all hold (${Object.entries(counts)
         .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
         .join(', ')})`;
@@ -134,7 +190,8 @@ try {
 
 const scenarios = [...new Set(rows.map((row) => row.scenario))];
 const names = targets.map((target) => target.name);
-const cell = (scenario: string, target: string) => rows.find((row) => row.scenario === scenario && row.target === target);
+const cell = (scenario: string, target: string) =>
+  rows.find((row) => row.scenario === scenario && row.target === target);
 const table = [
   `| scenario | ${names.map((name) => `${name}: req/s (p99 ms)`).join(' | ')} | 5xx + errors |`,
   `|---|${names.map(() => '---:').join('|')}|---:|`,
@@ -143,7 +200,9 @@ const table = [
       const row = cell(scenario, name);
       return row ? `${row.requestsPerSecond.toLocaleString('en')} (${row.p99Ms})` : '–';
     });
-    const errors = names.map((name) => cell(scenario, name)?.serverErrors ?? 0).reduce((a, b) => a + b, 0);
+    const errors = names
+      .map((name) => cell(scenario, name)?.serverErrors ?? 0)
+      .reduce((a, b) => a + b, 0);
     return `| ${scenario} | ${cells.join(' | ')} | ${errors} |`;
   }),
 ].join('\n');
@@ -156,15 +215,31 @@ const cpuTable = [
       const row = cell(scenario, name);
       if (!row) return '–';
       const { load, server, postgres } = row.cpuUs;
-      const parts = [load, server, ...(postgres === undefined ? [] : [postgres])].map((us) => Math.round(us)).join(' + ');
-      const most = postgres === undefined ? Math.min(1e6 / load, 1e6 / server) : 2e6 / sum(row.cpuUs);
+      const parts = [load, server, ...(postgres === undefined ? [] : [postgres])]
+        .map((us) => Math.round(us))
+        .join(' + ');
+      const most =
+        postgres === undefined ? Math.min(1e6 / load, 1e6 / server) : 2e6 / sum(row.cpuUs);
       return `${parts} → ${(Math.round(most / 100) * 100).toLocaleString('en')}`;
     });
     return `| ${scenario} | ${cells.join(' | ')} |`;
   }),
 ].join('\n');
-const results = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', seconds, users: USERS, rows, invariants };
+const results = {
+  date: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  seconds,
+  users: USERS,
+  rows,
+  invariants,
+};
 const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(invariants).map(([name, text]) => `${name}: ${text}`).join('; ')}\n`);
+process.stdout.write(
+  `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
+    invariants,
+  )
+    .map(([name, text]) => `${name}: ${text}`)
+    .join('; ')}\n`,
+);

@@ -12,9 +12,24 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, stopServer } from './http/load.js';
 import { runScenario, sendRequests, type HttpScenario } from './http/scenario.js';
-import { callgrind, COUNTED_NODE_FLAGS, InstructionCounter, valgrindVersion } from './http/valgrind.js';
+import {
+  callgrind,
+  COUNTED_NODE_FLAGS,
+  InstructionCounter,
+  valgrindVersion,
+} from './http/valgrind.js';
 import { openStreams, pollLine, provisionWaiting, streamBudget } from './scenarios/events.js';
-import { browse, charge, contention, fundHolders, pay, provisionUsers, tokenStorm, type Hold, type User } from './scenarios/http.js';
+import {
+  browse,
+  charge,
+  contention,
+  fundHolders,
+  pay,
+  provisionUsers,
+  tokenStorm,
+  type Hold,
+  type User,
+} from './scenarios/http.js';
 import { check, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
@@ -96,7 +111,10 @@ const HOST = '127.0.0.1';
 const KEEP = process.env.BENCH_KEEP_CALLGRIND === '1';
 
 /** The whole counted pass; undefined (and says why) when valgrind does not run here. */
-export async function countInstructions(options: InstructionOptions, log: (message: string) => void): Promise<InstructionResults | undefined> {
+export async function countInstructions(
+  options: InstructionOptions,
+  log: (message: string) => void,
+): Promise<InstructionResults | undefined> {
   const valgrind = valgrindVersion();
   if (!valgrind) {
     log('instructions per request: skipped, valgrind (callgrind_control) is not installed');
@@ -111,27 +129,61 @@ export async function countInstructions(options: InstructionOptions, log: (messa
    * `warm` uncounted requests of the scenario, then `windows` counted windows of its next ones. `interruptions`:
    * how many times so far the server did work on a timer rather than for requests (a window it falls in is run again).
    */
-  async function measure(server: { url: string; pid: number | undefined }, scenario: HttpScenario, warm: number, interruptions?: () => number): Promise<InstructionRow> {
+  async function measure(
+    server: { url: string; pid: number | undefined },
+    scenario: HttpScenario,
+    warm: number,
+    interruptions?: () => number,
+  ): Promise<InstructionRow> {
     const counter = new InstructionCounter(server.pid!, dir, HOST, KEEP);
     const agent = new Agent({ keepAlive: true, maxSockets: connections });
-    const windows: { answered: number; instructions: number; compiled: number; seconds: number; answers: Record<string, number> }[] = [];
+    const windows: {
+      answered: number;
+      instructions: number;
+      compiled: number;
+      seconds: number;
+      answers: Record<string, number>;
+    }[] = [];
     try {
       await sendRequests(server.url, scenario, 0, warm, agent, TIMEOUT);
       await counter.on();
       try {
         let offset = warm;
-        for (let attempt = 0; windows.length < options.windows; attempt++, offset += options.requests) {
-          if (attempt >= 3 * options.windows) throw new Error(`${scenario.name}: ${attempt} windows run, ${windows.length} not interrupted`);
+        for (
+          let attempt = 0;
+          windows.length < options.windows;
+          attempt++, offset += options.requests
+        ) {
+          if (attempt >= 3 * options.windows)
+            throw new Error(
+              `${scenario.name}: ${attempt} windows run, ${windows.length} not interrupted`,
+            );
           const before = interruptions?.();
           await counter.zero();
           const started = performance.now();
-          const answers = await sendRequests(server.url, scenario, offset, options.requests, agent, TIMEOUT);
+          const answers = await sendRequests(
+            server.url,
+            scenario,
+            offset,
+            options.requests,
+            agent,
+            TIMEOUT,
+          );
           const seconds = (performance.now() - started) / 1000;
           const count = await counter.dump();
           const answered = Object.values(answers).reduce((sum, n) => sum + n, 0);
-          check(answered === options.requests, `${scenario.name}: ${answered} answers to ${options.requests} requests counted`);
+          check(
+            answered === options.requests,
+            `${scenario.name}: ${answered} answers to ${options.requests} requests counted`,
+          );
           if (interruptions?.() !== before) continue;
-          windows.push({ answered, instructions: count.total - count.excluded, compiled: count.excluded, seconds, answers });
+          windows.push({
+            answered,
+            instructions: count.total - count.excluded,
+            compiled: count.excluded,
+            seconds,
+            answers,
+          });
         }
       } finally {
         await counter.off();
@@ -139,10 +191,12 @@ export async function countInstructions(options: InstructionOptions, log: (messa
     } finally {
       agent.destroy();
     }
-    const sum = (f: (window: (typeof windows)[number]) => number) => windows.reduce((total, window) => total + f(window), 0);
+    const sum = (f: (window: (typeof windows)[number]) => number) =>
+      windows.reduce((total, window) => total + f(window), 0);
     const answered = sum((window) => window.answered);
     const answers: Record<string, number> = {};
-    for (const window of windows) for (const [key, n] of Object.entries(window.answers)) answers[key] = (answers[key] ?? 0) + n;
+    for (const window of windows)
+      for (const [key, n] of Object.entries(window.answers)) answers[key] = (answers[key] ?? 0) + n;
     const perWindow = windows.map((window) => Math.round(window.instructions / window.answered));
     const row: InstructionRow = {
       name: scenario.name,
@@ -177,15 +231,26 @@ export async function countInstructions(options: InstructionOptions, log: (messa
       keepGoing(async () => {
         const smallBody = { scheduleId: 'contention-50', seatNo: 17 };
         for (const kind of ['koa-get', 'koa-post'] as const) {
-          const { url, child } = await startServer(fileURLToPath(new URL('./http/baselineServer.js', import.meta.url)), [kind], { HOST }, COUNTED_NODE_FLAGS, wrapper);
+          const { url, child } = await startServer(
+            fileURLToPath(new URL('./http/baselineServer.js', import.meta.url)),
+            [kind],
+            { HOST },
+            COUNTED_NODE_FLAGS,
+            wrapper,
+          );
           try {
             const scenario: HttpScenario = {
               name: baselineOf[kind],
               baseline: kind,
               limit: { requests: options.requests },
-              request: () => (kind === 'koa-get' ? { method: 'GET', path: '/' } : { method: 'POST', path: '/', body: smallBody }),
+              request: () =>
+                kind === 'koa-get'
+                  ? { method: 'GET', path: '/' }
+                  : { method: 'POST', path: '/', body: smallBody },
             };
-            baselineRows.push(await measure({ url, pid: child.pid }, scenario, options.serverWarmUp));
+            baselineRows.push(
+              await measure({ url, pid: child.pid }, scenario, options.serverWarmUp),
+            );
           } finally {
             await stopServer(child);
           }
@@ -193,19 +258,29 @@ export async function countInstructions(options: InstructionOptions, log: (messa
       }),
       // 2. The usher server on the prepared folder, every usher row in turn.
       keepGoing(async () => {
-        const usher = await startUsher(COUNTED_ENV(options), COUNTED_NODE_FLAGS, wrapper, prepared.dataDir);
+        const usher = await startUsher(
+          COUNTED_ENV(options),
+          COUNTED_NODE_FLAGS,
+          wrapper,
+          prepared.dataDir,
+        );
         const streams: { destroy(): void }[] = [];
         try {
           const { users, holds, waiting } = prepared;
           const ledger = new Ledger();
           const [seats, dates] = browse(users, 0);
-          const counted = async (scenario: HttpScenario, warm: number, interruptions?: () => number) => {
+          const counted = async (
+            scenario: HttpScenario,
+            warm: number,
+            interruptions?: () => number,
+          ) => {
             usherRows.push(await measure(usher, scenario, warm, interruptions));
           };
           await counted(seats!, options.serverWarmUp);
           await counted(dates!, options.warmUp);
           // Contention after the race (every seat already held): refusals, nearly all of a timed run's answers.
-          for (const count of [50, 5_000]) await counted(contention(users, count, 0, ledger).scenario, options.warmUp);
+          for (const count of [50, 5_000])
+            await counted(contention(users, count, 0, ledger).scenario, options.warmUp);
           const storm = tokenStorm(0, 'counted');
           await counted(storm.issue, options.warmUp);
           await counted(storm.poll, options.warmUp);
@@ -221,7 +296,9 @@ export async function countInstructions(options: InstructionOptions, log: (messa
           await new Promise((resolve) => setTimeout(resolve, 5_000));
           const idle = await counter.dump();
           await counter.off();
-          idleInstructionsPerSecond = Math.round((idle.total - idle.excluded) / ((performance.now() - idleStarted) / 1000));
+          idleInstructionsPerSecond = Math.round(
+            (idle.total - idle.excluded) / ((performance.now() - idleStarted) / 1000),
+          );
           log(`  idle: ${idleInstructionsPerSecond.toLocaleString('en')} instructions/s`);
           // 3. Polls by waiting tokens without and with event streams open (the timed run's `poll` rows, × = with / without).
           const back = waiting.slice(Math.floor(waiting.length / 2));
@@ -229,9 +306,17 @@ export async function countInstructions(options: InstructionOptions, log: (messa
           log(`  opening ${waiting.length} event streams`);
           // Every 15 s the server writes a keep-alive comment to every stream: a window it falls in is run again.
           let keepAlives = 0;
-          streams.push(...(await openStreams(usher.url, waiting, undefined, () => keepAlives++, 50)));
+          streams.push(
+            ...(await openStreams(usher.url, waiting, undefined, () => keepAlives++, 50)),
+          );
           // A server's first warm-up again: opening the streams left garbage and new objects that the next collections deal with.
-          await counted(pollLine(`poll, ${waiting.length.toLocaleString('en')} streams open`, back, { requests: options.requests }), options.serverWarmUp, () => keepAlives);
+          await counted(
+            pollLine(`poll, ${waiting.length.toLocaleString('en')} streams open`, back, {
+              requests: options.requests,
+            }),
+            options.serverWarmUp,
+            () => keepAlives,
+          );
         } finally {
           for (const stream of streams) stream.destroy();
           await usher.stop();
@@ -248,10 +333,22 @@ export async function countInstructions(options: InstructionOptions, log: (messa
   if (rows.length === 0) throw new Error(failed);
   for (const row of rows) {
     if (row.name.startsWith('baseline') || row.name === POLL) continue;
-    const base = rows.find((candidate) => candidate.name === (row.name.startsWith('poll, ') ? POLL : baselineOf[row.kind]));
-    if (base) row.ratio = Math.round((row.instructionsPerRequest / base.instructionsPerRequest) * 100) / 100;
+    const base = rows.find(
+      (candidate) =>
+        candidate.name === (row.name.startsWith('poll, ') ? POLL : baselineOf[row.kind]),
+    );
+    if (base)
+      row.ratio =
+        Math.round((row.instructionsPerRequest / base.instructionsPerRequest) * 100) / 100;
   }
-  return { valgrind, options, rows, idleInstructionsPerSecond, seconds: Math.round((performance.now() - started) / 1000), ...(failed === undefined ? {} : { failed }) };
+  return {
+    valgrind,
+    options,
+    rows,
+    idleInstructionsPerSecond,
+    seconds: Math.round((performance.now() - started) / 1000),
+    ...(failed === undefined ? {} : { failed }),
+  };
 }
 
 /** The counted usher server's settings (and its preparation's): nothing runs on a timer, nothing expires during the pass. */
@@ -283,19 +380,30 @@ interface Prepared {
  * valgrind) and left in its data folder: the users, both contention dates sold out, their holders funded,
  * waiting tokens.
  */
-async function prepare(options: InstructionOptions, log: (message: string) => void): Promise<Prepared> {
+async function prepare(
+  options: InstructionOptions,
+  log: (message: string) => void,
+): Promise<Prepared> {
   const usher = await startUsher(COUNTED_ENV(options));
   try {
     const streams = streamBudget(options.streams);
-    log(`instructions per request: preparing ${options.users} users, the contention dates sold out, ${streams} waiting tokens`);
+    log(
+      `instructions per request: preparing ${options.users} users, the contention dates sold out, ${streams} waiting tokens`,
+    );
     const users = await provisionUsers(usher.url, options.users, 'user');
     const ledger = new Ledger();
     const holds: Hold[] = [];
     for (const seats of [50, 5_000]) {
       const race = contention(users, seats, 0, ledger);
       // Every seat is asked for once in each `seats` requests: twice round, any seat a user at the hold limit missed is taken.
-      const result = await runScenario(usher.url, { ...race.scenario, limit: { requests: 2 * seats } });
-      check(result.answers['201'] === seats, `preparing ${race.scenario.name}: ${JSON.stringify(result.answers)}`);
+      const result = await runScenario(usher.url, {
+        ...race.scenario,
+        limit: { requests: 2 * seats },
+      });
+      check(
+        result.answers['201'] === seats,
+        `preparing ${race.scenario.name}: ${JSON.stringify(result.answers)}`,
+      );
       holds.push(...race.holds);
     }
     await fundHolders(usher.url, holds, ledger);
@@ -310,12 +418,19 @@ async function prepare(options: InstructionOptions, log: (message: string) => vo
 }
 
 /** `1.23 M`, `845 k`. */
-export const instructions = (count: number): string => (count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`);
+export const instructions = (count: number): string =>
+  count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const log = (message: string) => process.stderr.write(`${message}\n`);
   // BENCH_INSTRUCTION_OPTIONS='{"windows":8}': other options, for a closer look.
-  const results = await countInstructions({ ...INSTRUCTION_OPTIONS, ...(JSON.parse(process.env.BENCH_INSTRUCTION_OPTIONS ?? '{}') as Partial<InstructionOptions>) }, log);
+  const results = await countInstructions(
+    {
+      ...INSTRUCTION_OPTIONS,
+      ...(JSON.parse(process.env.BENCH_INSTRUCTION_OPTIONS ?? '{}') as Partial<InstructionOptions>),
+    },
+    log,
+  );
   if (results) {
     const lines = [
       `${results.valgrind}: ${results.options.windows} × ${results.options.requests} requests counted per row after ${results.options.warmUp} uncounted (${results.options.serverWarmUp} before a server's first row), ${results.options.connections} connections; ${results.seconds} s.`,
@@ -325,7 +440,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       '|---|---:|---:|---:|---:|---|',
       ...results.rows.map(
         (row) =>
-          `| ${row.name} | ${instructions(row.instructionsPerRequest)} | ${row.windows.map(instructions).join(', ')} | ${row.ratio?.toFixed(2) ?? '1.00'} | ${instructions(row.compiledPerRequest)} | ${Object.entries(row.answers)
+          `| ${row.name} | ${instructions(row.instructionsPerRequest)} | ${row.windows.map(instructions).join(', ')} | ${row.ratio?.toFixed(2) ?? '1.00'} | ${instructions(row.compiledPerRequest)} | ${Object.entries(
+            row.answers,
+          )
             .map(([key, count]) => `${key}: ${count}`)
             .join(', ')} |`,
       ),

@@ -25,21 +25,35 @@ const modes: { name: string; start: (env: Record<string, string>) => Promise<Ush
   { name: 'PostgreSQL, 1 worker (counts in the database)', start: (env) => startCluster(1, env) },
 ];
 
-const lines: string[] = ['| server | limit off: req/s | limit on: req/s | on / off (median of pairs) | p99 off → on (ms) | refused |', '|---|---:|---:|---:|---:|---:|'];
+const lines: string[] = [
+  '| server | limit off: req/s | limit on: req/s | on / off (median of pairs) | p99 off → on (ms) | refused |',
+  '|---|---:|---:|---:|---:|---:|',
+];
 try {
   for (const mode of modes) {
     const servers = { off: await mode.start(off), on: await mode.start(on) };
     try {
-      for (const server of Object.values(servers)) await runScenario(server.url, tokenStorm(1, `warm-${server.pid}`).issue);
+      for (const server of Object.values(servers))
+        await runScenario(server.url, tokenStorm(1, `warm-${server.pid}`).issue);
       const pairs: { off: number; on: number; p99: [number, number]; refused: number }[] = [];
       for (let k = 0; k < PAIRS; k++) {
         const a = await runScenario(servers.off.url, tokenStorm(seconds, `off-${k}`).issue);
         const b = await runScenario(servers.on.url, tokenStorm(seconds, `on-${k}`).issue);
-        const refused = Object.entries(b.answers).filter(([key]) => key.startsWith('429')).reduce((sum, [, n]) => sum + n, 0);
-        pairs.push({ off: a.requestsPerSecond, on: b.requestsPerSecond, p99: [a.p99Ms, b.p99Ms], refused });
-        process.stderr.write(`${mode.name}, pair ${k + 1}: off ${a.requestsPerSecond} req/s, on ${b.requestsPerSecond} req/s\n`);
+        const refused = Object.entries(b.answers)
+          .filter(([key]) => key.startsWith('429'))
+          .reduce((sum, [, n]) => sum + n, 0);
+        pairs.push({
+          off: a.requestsPerSecond,
+          on: b.requestsPerSecond,
+          p99: [a.p99Ms, b.p99Ms],
+          refused,
+        });
+        process.stderr.write(
+          `${mode.name}, pair ${k + 1}: off ${a.requestsPerSecond} req/s, on ${b.requestsPerSecond} req/s\n`,
+        );
       }
-      const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+      const median = (values: number[]) =>
+        [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
       const ratios = pairs.map((pair) => pair.on / pair.off);
       lines.push(
         `| ${mode.name} | ${median(pairs.map((p) => p.off)).toLocaleString('en')} | ${median(pairs.map((p) => p.on)).toLocaleString('en')} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${pairs.map((p) => `${p.p99[0]} → ${p.p99[1]}`).join(', ')} | ${pairs.reduce((sum, p) => sum + p.refused, 0)} |`,

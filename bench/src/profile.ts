@@ -6,7 +6,15 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScenario } from './http/scenario.js';
-import { browse, charge, contention, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import {
+  browse,
+  charge,
+  contention,
+  pay,
+  provisionHolds,
+  provisionUsers,
+  tokenStorm,
+} from './scenarios/http.js';
 import { Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
@@ -17,17 +25,21 @@ const usher = await startUsher({}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
 const users = await provisionUsers(usher.url, 10_000, 'user');
 const ledger = new Ledger();
 const holds = which === 'pay' ? await provisionHolds(usher.url, users, 4, ledger) : [];
-if (which === 'pay') await runScenario(usher.url, { ...charge([], users, 1, ledger), limit: { requests: users.length } });
+if (which === 'pay')
+  await runScenario(usher.url, {
+    ...charge([], users, 1, ledger),
+    limit: { requests: users.length },
+  });
 const scenario =
   which === 'pay'
     ? pay(holds, ledger)
     : which === 'browse'
-    ? browse(users, seconds)[0]!
-    : which === 'issue'
-      ? tokenStorm(seconds).issue
-      : which === 'charge'
-        ? charge([], users, seconds, ledger)
-        : { ...contention(users, 50, seconds, ledger).scenario, limit: { seconds } };
+      ? browse(users, seconds)[0]!
+      : which === 'issue'
+        ? tokenStorm(seconds).issue
+        : which === 'charge'
+          ? charge([], users, seconds, ledger)
+          : { ...contention(users, 50, seconds, ledger).scenario, limit: { seconds } };
 const result = await runScenario(usher.url, scenario);
 await usher.stop();
 usher.cleanup();
@@ -42,7 +54,9 @@ const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: No
 const total = profile.nodes.reduce((sum, node) => sum + node.hitCount, 0);
 const byFunction = new Map<string, number>();
 for (const node of profile.nodes) {
-  const where = node.callFrame.url.replace(/^.*node_modules\/\.pnpm\/([^/]+)\/.*$/, '$1').replace(/^.*\/(packages|bench)\//, '$1/');
+  const where = node.callFrame.url
+    .replace(/^.*node_modules\/\.pnpm\/([^/]+)\/.*$/, '$1')
+    .replace(/^.*\/(packages|bench)\//, '$1/');
   const key = `${node.callFrame.functionName || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
   byFunction.set(key, (byFunction.get(key) ?? 0) + node.hitCount);
 }

@@ -17,20 +17,26 @@ export function machine() {
 const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
 
 /** A row's name, the same in every run: the second `poll` row names its stream count, which depends on the mode. */
-export const rowKey = (name: string): string => name.replace(/poll, [\d,]+ streams open/, 'poll, streams open');
+export const rowKey = (name: string): string =>
+  name.replace(/poll, [\d,]+ streams open/, 'poll, streams open');
 
 /** `193 k (191–194)`, `1.23 M`. */
 export function instructionCount(s: ScenarioResult['instructions']): string {
   if (s === undefined) return '';
-  const k = (count: number) => (count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`);
-  const unit = (count: number) => (count >= 1e6 ? (count / 1e6).toFixed(2) : String(Math.round(count / 1e3)));
-  return unit(s.min) === unit(s.max) ? k(s.perRequest) : `${k(s.perRequest)} (${unit(s.min)}–${unit(s.max)})`;
+  const k = (count: number) =>
+    count >= 1e6 ? `${(count / 1e6).toFixed(2)} M` : `${Math.round(count / 1e3)} k`;
+  const unit = (count: number) =>
+    count >= 1e6 ? (count / 1e6).toFixed(2) : String(Math.round(count / 1e3));
+  return unit(s.min) === unit(s.max)
+    ? k(s.perRequest)
+    : `${k(s.perRequest)} (${unit(s.min)}–${unit(s.max)})`;
 }
 
 /** What the markdown says about the counted pass. */
 function countedPass(results: BenchResults): string {
   const counted = results.instructions;
-  if (counted === undefined || 'skipped' in counted) return `Instructions per request: not counted in this run (${counted?.skipped ?? 'not measured'}).`;
+  if (counted === undefined || 'skipped' in counted)
+    return `Instructions per request: not counted in this run (${counted?.skipped ?? 'not measured'}).`;
   const o = counted.options;
   return (
     `Instructions per request (${counted.valgrind}, ${counted.seconds} s; \`src/instructions.ts\`): every row again, each server under callgrind, the same pass in every run: ` +
@@ -38,7 +44,9 @@ function countedPass(results: BenchResults): string {
     `All the server process's instructions (every thread; user space: the kernel's share is not counted) but the JIT's compilers', per request over all the windows, their min–max beside it; node with \`--single-threaded\`, no full collection, a fixed young generation. ` +
     `The usher server counted starts on a data folder prepared natively (users, both contention dates sold out, holds funded, waiting tokens), nothing on a timer (queue ticks, hold sweeps paused; idle it runs ${counted.idleInstructionsPerSecond.toLocaleString('en')} instructions/s): ` +
     `the contention rows count refusals after the race, the \`poll\` rows polls with ${o.streams.toLocaleString('en')} streams open (in both modes) but no tick moving them.` +
-    (counted.failed ? ` **The pass stopped early**: ${counted.failed}; the rows after it have no count.` : '')
+    (counted.failed
+      ? ` **The pass stopped early**: ${counted.failed}; the rows after it have no count.`
+      : '')
   );
 }
 
@@ -46,7 +54,9 @@ function countedPass(results: BenchResults): string {
 export function markdown(results: BenchResults): string {
   const lines = [
     `Measured ${results.date} (${results.mode} mode) on ${results.machine.cores} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, Linux ${results.machine.kernel}.`,
-    results.pinned ? 'Servers pinned to CPU 0, autocannon to CPU 1; 100 connections.' : 'Not pinned (no taskset); 100 connections.',
+    results.pinned
+      ? 'Servers pinned to CPU 0, autocannon to CPU 1; 100 connections.'
+      : 'Not pinned (no taskset); 100 connections.',
     `Each scenario ran ${results.host.pairs === 1 ? 'once, right after a run of its baseline' : `${results.host.pairs} times, each run right after a run of its baseline (baseline → scenario → baseline → scenario …)`}, ${results.host.seconds} s per run (payments: ${results.host.pairs === 1 ? 'every hold' : `1/${results.host.pairs} of the holds each run`}). req/s and CPU are the median of the runs; × baseline is the median of the pairs' ratios, min–max beside it. CPU µs/request is the server process's user + system time (\`/proc/<pid>/stat\`, all its threads) over the answered requests; it leaves out the steal time the kernel reports, but while the server keeps its core busy (server CPU %, = CPU/request × req/s) any slowdown not reported as steal raises it as much as it lowers req/s. For a baseline row, the spread is of its runs against their median.`,
     `Host: steal ${results.host.stealPercent ?? '?'}% of all CPU time over the HTTP runs; the baselines' req/s spread ${results.host.baselineSpreadPercent}% (max − min over the median)${results.host.noisy ? ' — **a noisy run** (above 25%): its ratios are only as good as their min–max' : ', a steady run (25% or less)'}.`,
     '',
@@ -56,9 +66,13 @@ export function markdown(results: BenchResults): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...results.http.map(
       (r) =>
-        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${instructionCount(r.instructions)} | ${r.instructionRatio?.toFixed(2) ?? ''} | ${r.cpuUsPerRequest === undefined ? '?' : Math.round((r.cpuUsPerRequest * r.requestsPerSecond) / 1e4)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(r.answers)
+        `| ${r.name} | ${r.requestsPerSecond.toLocaleString('en')} | ${ratio(r.ratio)} | ${r.cpuUsPerRequest ?? '?'} | ${ratio(r.cpuRatio)} | ${instructionCount(r.instructions)} | ${r.instructionRatio?.toFixed(2) ?? ''} | ${r.cpuUsPerRequest === undefined ? '?' : Math.round((r.cpuUsPerRequest * r.requestsPerSecond) / 1e4)} | ${r.stealPercent ?? '?'} | ${r.p50Ms} | ${r.p99Ms} | ${Object.entries(
+          r.answers,
+        )
           .map(([key, count]) => `${key}: ${count.toLocaleString('en')}`)
-          .join(', ')}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of a run, retried with their key` : ''} |`,
+          .join(
+            ', ',
+          )}${r.errors || r.timeouts ? `; errors ${r.errors}, timeouts ${r.timeouts}` : ''}${r.retried ? `; ${r.retried} cut off by the end of a run, retried with their key` : ''} |`,
     ),
     '',
     `Invariants after the HTTP scenarios: ${results.invariants}.`,
@@ -103,7 +117,12 @@ export function markdown(results: BenchResults): string {
 }
 
 /** `0.81 (0.78–0.85)`; one run: `0.81`. */
-export const ratio = (s: Spread | undefined): string => (s === undefined ? '' : s.min === s.max ? s.median.toFixed(2) : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`);
+export const ratio = (s: Spread | undefined): string =>
+  s === undefined
+    ? ''
+    : s.min === s.max
+      ? s.median.toFixed(2)
+      : `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
 
 type Command = 'issue' | 'reserve' | 'charge' | 'pay';
 interface Timing {
@@ -118,12 +137,22 @@ export interface BenchResults {
   mode: 'quick' | 'full';
   pinned: boolean;
   machine: ReturnType<typeof machine>;
-  host: { stealPercent: number | undefined; baselineSpreadPercent: number; noisy: boolean; pairs: number; seconds: number; engineRepetitions: number };
+  host: {
+    stealPercent: number | undefined;
+    baselineSpreadPercent: number;
+    noisy: boolean;
+    pairs: number;
+    seconds: number;
+    engineRepetitions: number;
+  };
   http: ScenarioResult[];
   /** The counted pass (instructions per request), or why it did not run. */
   instructions?: Omit<InstructionResults, 'rows'> | { skipped: string };
   invariants: string;
-  events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & { pollWithout: number; pollWith: number };
+  events: Omit<EventsResult, 'pollWithout' | 'pollWith'> & {
+    pollWithout: number;
+    pollWith: number;
+  };
   engine: {
     throughput: Record<'memory' | 'lowdb' | 'postgres', Record<Command, number>>;
     throughputSpread?: Record<'memory' | 'lowdb' | 'postgres', Record<Command, Spread>>;
@@ -138,8 +167,20 @@ export interface BenchResults {
       cpuUsPerPoll: { node: number; postgres?: number };
       tick: { admitted: number; medianMs: number; maxMs: number };
     };
-    tokens: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number; buildMs: number };
+    tokens: {
+      count: number;
+      heapAndBuffersBytes: number;
+      rssBytes: number;
+      bytesPerEntity: number;
+      buildMs: number;
+    };
     seats: { count: number; heapAndBuffersBytes: number; rssBytes: number; bytesPerEntity: number };
-    restore: { restoreMs: number; rssBytes: number; heapBytes: number; snapshotBytes: number; waitingTokens: number };
+    restore: {
+      restoreMs: number;
+      rssBytes: number;
+      heapBytes: number;
+      snapshotBytes: number;
+      waitingTokens: number;
+    };
   };
 }

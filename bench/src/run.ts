@@ -14,7 +14,17 @@ import { runScenario, shifted, type HttpScenario, type ScenarioResult } from './
 import { hostTicks, relativeSpread, spread, stealPercent } from './http/cpu.js';
 import { countInstructions, INSTRUCTION_OPTIONS } from './instructions.js';
 import { machine, markdown, rowKey, type BenchResults } from './report.js';
-import { browse, charge, checkContention, contention, fundHolders, pay, provisionHolds, provisionUsers, tokenStorm } from './scenarios/http.js';
+import {
+  browse,
+  charge,
+  checkContention,
+  contention,
+  fundHolders,
+  pay,
+  provisionHolds,
+  provisionUsers,
+  tokenStorm,
+} from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
@@ -36,7 +46,9 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 // The load generator on CPU 1, the servers (see startServer) on CPU 0.
-const pinned = spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+const pinned =
+  spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status ===
+  0;
 const http: ScenarioResult[] = [];
 const hostAtStart = hostTicks();
 
@@ -57,7 +69,10 @@ for (const kind of ['koa-get', 'koa-post'] as const) {
     name: `baseline: bare Koa ${kind === 'koa-get' ? 'GET' : 'POST (koa-bodyparser)'}`,
     baseline: kind,
     limit: { seconds },
-    request: () => (kind === 'koa-get' ? { method: 'GET', path: '/' } : { method: 'POST', path: '/', body: smallBody }),
+    request: () =>
+      kind === 'koa-get'
+        ? { method: 'GET', path: '/' }
+        : { method: 'POST', path: '/', body: smallBody },
   };
   baselines[kind] = { url, pid: child.pid, stop: () => stopServer(child), scenario, runs: [] };
   log(`- ${scenario.name}: warm-up`);
@@ -66,22 +81,34 @@ for (const kind of ['koa-get', 'koa-post'] as const) {
 
 /** Run `k` of `PAIRS`: a time-capped scenario runs in full each time, a count-capped one its `k`-th share; request numbers go on from the previous run. */
 function part(scenario: HttpScenario, k: number, offset: number): HttpScenario {
-  return shifted(scenario, offset, 'seconds' in scenario.limit ? scenario.limit : { requests: Math.floor(((k + 1) * scenario.limit.requests) / PAIRS) - offset });
+  return shifted(
+    scenario,
+    offset,
+    'seconds' in scenario.limit
+      ? scenario.limit
+      : { requests: Math.floor(((k + 1) * scenario.limit.requests) / PAIRS) - offset },
+  );
 }
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-const defined = (values: (number | undefined)[]) => values.filter((value): value is number => value !== undefined);
+const defined = (values: (number | undefined)[]) =>
+  values.filter((value): value is number => value !== undefined);
 
 /** One row from its runs: req/s, latency and CPU per request the median of the runs; answers and counts summed. */
 function combine(name: string, baseline: string, runs: ScenarioResult[]): ScenarioResult {
   const answers: Record<string, number> = {};
-  for (const run of runs) for (const [key, count] of Object.entries(run.answers)) answers[key] = (answers[key] ?? 0) + count;
+  for (const run of runs)
+    for (const [key, count] of Object.entries(run.answers))
+      answers[key] = (answers[key] ?? 0) + count;
   const cpu = defined(runs.map((run) => run.cpuUsPerRequest));
   const steal = defined(runs.map((run) => run.stealPercent));
   return {
     name,
     baseline,
-    requestsPerSecond: spread(runs.map((run) => run.requestsPerSecond), 0).median,
+    requestsPerSecond: spread(
+      runs.map((run) => run.requestsPerSecond),
+      0,
+    ).median,
     p50Ms: spread(runs.map((run) => run.p50Ms)).median,
     p99Ms: spread(runs.map((run) => run.p99Ms)).median,
     requests: sum(runs.map((run) => run.requests)),
@@ -100,7 +127,11 @@ function combine(name: string, baseline: string, runs: ScenarioResult[]): Scenar
  * Runs a scenario PAIRS times, each run right after a run of its baseline; keeps the row.
  * `warmUp` first runs the same requests unmeasured, so that JIT warm-up is not measured.
  */
-async function measure(server: { url: string; pid: number | undefined }, scenario: HttpScenario, warmUp?: HttpScenario): Promise<ScenarioResult> {
+async function measure(
+  server: { url: string; pid: number | undefined },
+  scenario: HttpScenario,
+  warmUp?: HttpScenario,
+): Promise<ScenarioResult> {
   log(`- ${scenario.name}`);
   const baseline = baselines[scenario.baseline];
   if (warmUp) await runScenario(server.url, { ...warmUp, limit: { seconds: WARM_UP_SECONDS } });
@@ -109,14 +140,23 @@ async function measure(server: { url: string; pid: number | undefined }, scenari
   for (let k = 0; k < PAIRS; k++) {
     const base = await runScenario(baseline.url, baseline.scenario, { pid: baseline.pid });
     baseline.runs.push(base);
-    const start = 'seconds' in scenario.limit ? offset : Math.floor((k * scenario.limit.requests) / PAIRS);
+    const start =
+      'seconds' in scenario.limit ? offset : Math.floor((k * scenario.limit.requests) / PAIRS);
     const run = await runScenario(server.url, part(scenario, k, start), { pid: server.pid });
     offset += run.sent;
     pairs.push([base, run]);
   }
-  const result = combine(scenario.name, scenario.baseline, pairs.map(([, run]) => run));
+  const result = combine(
+    scenario.name,
+    scenario.baseline,
+    pairs.map(([, run]) => run),
+  );
   result.ratio = spread(pairs.map(([base, run]) => run.requestsPerSecond / base.requestsPerSecond));
-  const cpuRatios = pairs.flatMap(([base, run]) => (base.cpuUsPerRequest && run.cpuUsPerRequest !== undefined ? [run.cpuUsPerRequest / base.cpuUsPerRequest] : []));
+  const cpuRatios = pairs.flatMap(([base, run]) =>
+    base.cpuUsPerRequest && run.cpuUsPerRequest !== undefined
+      ? [run.cpuUsPerRequest / base.cpuUsPerRequest]
+      : [],
+  );
   if (cpuRatios.length > 0) result.cpuRatio = spread(cpuRatios);
   http.push(result);
   return result;
@@ -127,7 +167,9 @@ const usher = await startUsher();
 const ledger = new Ledger();
 let invariants = 'not checked';
 try {
-  log(`usher at ${usher.url}; provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`);
+  log(
+    `usher at ${usher.url}; provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
+  );
   const users = await provisionUsers(usher.url, USERS, 'user');
   const buyers = await provisionUsers(usher.url, BUYERS, 'buyer');
   for (const scenario of browse(users, seconds)) await measure(usher, scenario, scenario);
@@ -141,15 +183,32 @@ try {
   const storm = tokenStorm(seconds);
   await measure(usher, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
   await measure(usher, storm.poll);
-  await measure(usher, charge(holds.map((hold) => hold.user), users, seconds, ledger));
+  await measure(
+    usher,
+    charge(
+      holds.map((hold) => hold.user),
+      users,
+      seconds,
+      ledger,
+    ),
+  );
   await fundHolders(usher.url, holds, ledger);
   const paid = await measure(usher, pay(holds, ledger));
-  if (paid.answers['201'] !== holds.length) throw new Error(`${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`);
+  if (paid.answers['201'] !== holds.length)
+    throw new Error(
+      `${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
+    );
   await usher.stop();
-  const counts = await checkStore(usher.dataDir, ledger, { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER });
+  const counts = await checkStore(usher.dataDir, ledger, {
+    'contention-50': 50,
+    'contention-5000': 5_000,
+    checkout: BUYERS * HOLDS_PER_BUYER,
+  });
   invariants = `all hold (durable state after a graceful stop: ${Object.entries(counts)
     .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
-    .join(', ')}; ${holds.length.toLocaleString('en')} holds, each seat claimed once; every wallet = acknowledged charges − acknowledged payments)`;
+    .join(
+      ', ',
+    )}; ${holds.length.toLocaleString('en')} holds, each seat claimed once; every wallet = acknowledged charges − acknowledged payments)`;
   log(`invariants: ${invariants}`);
 } finally {
   await usher.stop();
@@ -159,9 +218,12 @@ try {
 // The baseline rows: every run of each baseline in this run; their spread says how steady the host was.
 const baselineRows = (['koa-get', 'koa-post'] as const).map((kind) => {
   const row = combine(baselines[kind].scenario.name, kind, baselines[kind].runs);
-  row.ratio = spread(baselines[kind].runs.map((run) => run.requestsPerSecond / row.requestsPerSecond));
+  row.ratio = spread(
+    baselines[kind].runs.map((run) => run.requestsPerSecond / row.requestsPerSecond),
+  );
   const cpu = baselines[kind].runs.map((run) => run.cpuUsPerRequest);
-  if (row.cpuUsPerRequest && cpu.every((value) => value !== undefined)) row.cpuRatio = spread(cpu.map((value) => value! / row.cpuUsPerRequest!));
+  if (row.cpuUsPerRequest && cpu.every((value) => value !== undefined))
+    row.cpuRatio = spread(cpu.map((value) => value! / row.cpuUsPerRequest!));
   return row;
 });
 http.unshift(...baselineRows);
@@ -174,21 +236,34 @@ const host = {
   seconds,
   engineRepetitions: ENGINE_REPETITIONS,
 };
-log(`host: steal ${host.stealPercent ?? '?'}% over the HTTP runs, baseline spread ${host.baselineSpreadPercent}%${host.noisy ? ' (noisy)' : ''}`);
+log(
+  `host: steal ${host.stealPercent ?? '?'}% over the HTTP runs, baseline spread ${host.baselineSpreadPercent}%${host.noisy ? ' (noisy)' : ''}`,
+);
 
 // 3. Server-Sent Events: thousands of open streams while the scheduler ticks.
 log(`- event streams: ${quick ? 1_000 : 10_000} waiting tokens watching`);
 const events = await eventStreams(quick ? 1_000 : 10_000, quick ? 5 : 10);
 for (const poll of [events.pollWithout, events.pollWith]) {
   const ratio = poll.requestsPerSecond / events.pollWithout.requestsPerSecond;
-  const cpuRatio = poll.cpuUsPerRequest !== undefined && events.pollWithout.cpuUsPerRequest ? poll.cpuUsPerRequest / events.pollWithout.cpuUsPerRequest : undefined;
-  http.push({ ...poll, runs: [poll.requestsPerSecond], ratio: spread([ratio]), ...(cpuRatio === undefined ? {} : { cpuRatio: spread([cpuRatio]) }) });
+  const cpuRatio =
+    poll.cpuUsPerRequest !== undefined && events.pollWithout.cpuUsPerRequest
+      ? poll.cpuUsPerRequest / events.pollWithout.cpuUsPerRequest
+      : undefined;
+  http.push({
+    ...poll,
+    runs: [poll.requestsPerSecond],
+    ratio: spread([ratio]),
+    ...(cpuRatio === undefined ? {} : { cpuRatio: spread([cpuRatio]) }),
+  });
 }
 
 // 4. Instructions per request: every HTTP row again, each server under valgrind (a count the host cannot inflate).
 // Full mode when valgrind is installed; quick mode only with BENCH_INSTRUCTIONS=1 (it takes minutes, not seconds); BENCH_INSTRUCTIONS=0 skips it.
-const counting = process.env.BENCH_INSTRUCTIONS === undefined ? !quick : process.env.BENCH_INSTRUCTIONS === '1';
-let instructions: BenchResults['instructions'] = { skipped: quick ? 'quick mode; BENCH_INSTRUCTIONS=1 counts them' : 'BENCH_INSTRUCTIONS=0' };
+const counting =
+  process.env.BENCH_INSTRUCTIONS === undefined ? !quick : process.env.BENCH_INSTRUCTIONS === '1';
+let instructions: BenchResults['instructions'] = {
+  skipped: quick ? 'quick mode; BENCH_INSTRUCTIONS=1 counts them' : 'BENCH_INSTRUCTIONS=0',
+};
 if (counting) {
   const counted = await countInstructions(INSTRUCTION_OPTIONS, log).catch((error: unknown) => {
     log(`instructions per request: failed: ${String(error)}`);
@@ -201,20 +276,31 @@ if (counting) {
     for (const row of http) {
       const match = rows.find((candidate) => rowKey(candidate.name) === rowKey(row.name));
       if (!match) continue;
-      row.instructions = { perRequest: match.instructionsPerRequest, min: Math.min(...match.windows), max: Math.max(...match.windows) };
+      row.instructions = {
+        perRequest: match.instructionsPerRequest,
+        min: Math.min(...match.windows),
+        max: Math.max(...match.windows),
+      };
       row.instructionRatio = match.ratio ?? 1;
     }
   } else instructions = { skipped: 'valgrind is not installed' };
 }
 
 // 5. The engine in-process, each measurement in a fresh process.
-const node = (args: string[], nodeArgs: string[] = []) => JSON.parse(execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!);
+const node = (args: string[], nodeArgs: string[] = []) =>
+  JSON.parse(
+    execFileSync(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 })
+      .trim()
+      .split('\n')
+      .at(-1)!,
+  );
 const count = quick ? 100_000 : 1_000_000;
 log(`- engine throughput (memory, lowdb, postgres), ${ENGINE_REPETITIONS} × each`);
 type Store = 'memory' | 'lowdb' | 'postgres';
 type Command = 'issue' | 'reserve' | 'charge' | 'pay';
 type EngineRun = { opsPerSecond: Record<Command, number>; latency: Record<Command, unknown> };
-const engineRun = (store: Store, count: number): EngineRun => node([here('./engine/throughput.js'), store, String(count)]);
+const engineRun = (store: Store, count: number): EngineRun =>
+  node([here('./engine/throughput.js'), store, String(count)]);
 const engineRuns: Record<Store, EngineRun[]> = { memory: [], lowdb: [], postgres: [] };
 // Repetitions interleaved (memory, lowdb, postgres, memory, …): a slow minute of the host does not land on one store's runs only.
 for (let k = 0; k < ENGINE_REPETITIONS; k++) {
@@ -224,17 +310,48 @@ for (let k = 0; k < ENGINE_REPETITIONS; k++) {
   engineRuns.postgres.push(engineRun('postgres', quick ? 4_000 : 20_000));
 }
 const COMMANDS = ['issue', 'reserve', 'charge', 'pay'] as const;
-const perCommand = <T>(store: Store, f: (op: Command, runs: EngineRun[]) => T) => Object.fromEntries(COMMANDS.map((op) => [op, f(op, engineRuns[store])])) as Record<Command, T>;
-const perStore = <T>(f: (store: Store) => T) => ({ memory: f('memory'), lowdb: f('lowdb'), postgres: f('postgres') });
-const throughput = perStore((store) => perCommand(store, (op, runs) => spread(runs.map((run) => run.opsPerSecond[op]), 0).median));
-const throughputSpread = perStore((store) => perCommand(store, (op, runs) => spread(runs.map((run) => run.opsPerSecond[op]), 0)));
+const perCommand = <T>(store: Store, f: (op: Command, runs: EngineRun[]) => T) =>
+  Object.fromEntries(COMMANDS.map((op) => [op, f(op, engineRuns[store])])) as Record<Command, T>;
+const perStore = <T>(f: (store: Store) => T) => ({
+  memory: f('memory'),
+  lowdb: f('lowdb'),
+  postgres: f('postgres'),
+});
+const throughput = perStore((store) =>
+  perCommand(
+    store,
+    (op, runs) =>
+      spread(
+        runs.map((run) => run.opsPerSecond[op]),
+        0,
+      ).median,
+  ),
+);
+const throughputSpread = perStore((store) =>
+  perCommand(store, (op, runs) =>
+    spread(
+      runs.map((run) => run.opsPerSecond[op]),
+      0,
+    ),
+  ),
+);
 /** Latency and CPU per command: of the run whose rate was the median. */
 const latency = perStore((store) =>
-  perCommand(store, (op, runs) => [...runs].sort((a, b) => a.opsPerSecond[op] - b.opsPerSecond[op])[Math.floor((runs.length - 1) / 2)]!.latency[op]),
+  perCommand(
+    store,
+    (op, runs) =>
+      [...runs].sort((a, b) => a.opsPerSecond[op] - b.opsPerSecond[op])[
+        Math.floor((runs.length - 1) / 2)
+      ]!.latency[op],
+  ),
 ) as BenchResults['engine']['latency'];
 const waitingInPostgres = quick ? 10_000 : 1_000_000;
 log(`- postgres polls with ${waitingInPostgres} waiting tokens`);
-const poll = node([here('./engine/poll.js'), String(waitingInPostgres), String(quick ? 20_000 : 200_000)]);
+const poll = node([
+  here('./engine/poll.js'),
+  String(waitingInPostgres),
+  String(quick ? 20_000 : 200_000),
+]);
 log(`- engine memory: ${count} tokens, ${count} seats`);
 const tokens = node([here('./engine/memory.js'), 'tokens', String(count)], ['--expose-gc']);
 const seats = node([here('./engine/memory.js'), 'seats', String(count)], ['--expose-gc']);
@@ -257,7 +374,11 @@ const results: BenchResults = {
   http,
   instructions,
   invariants,
-  events: { ...events, pollWithout: events.pollWithout.requestsPerSecond, pollWith: events.pollWith.requestsPerSecond },
+  events: {
+    ...events,
+    pollWithout: events.pollWithout.requestsPerSecond,
+    pollWith: events.pollWith.requestsPerSecond,
+  },
   engine: { throughput, throughputSpread, latency, poll, tokens, seats, restore },
 };
 const resultsDir = here('../results');

@@ -54,19 +54,36 @@ test('the JIT compilers are counted once, nested calls inside them not again', (
 
 test('a compressed name is resolved wherever it is used again', (t) => {
   t.deepEqual(callgrindCount(dump, /^v8::internal::Heap::Scavenge/), { total: 1000, excluded: 20 });
-  t.deepEqual(callgrindCount(dump, /^v8::internal::Runtime_CompileLazy/), { total: 1000, excluded: 320 });
+  t.deepEqual(callgrindCount(dump, /^v8::internal::Runtime_CompileLazy/), {
+    total: 1000,
+    excluded: 320,
+  });
 });
 
 test('what the JIT compilers are', (t) => {
-  t.true(JIT_COMPILERS.test('v8::internal::Runtime_CompileOptimized(int, unsigned long*, v8::internal::Isolate*)'));
-  t.true(JIT_COMPILERS.test('v8::internal::Runtime_CompileLazy(int, unsigned long*, v8::internal::Isolate*)'));
-  t.true(JIT_COMPILERS.test('v8::internal::baseline::BaselineBatchCompiler::CompileBatch(v8::internal::Handle<v8::internal::JSFunction>)'));
+  t.true(
+    JIT_COMPILERS.test(
+      'v8::internal::Runtime_CompileOptimized(int, unsigned long*, v8::internal::Isolate*)',
+    ),
+  );
+  t.true(
+    JIT_COMPILERS.test(
+      'v8::internal::Runtime_CompileLazy(int, unsigned long*, v8::internal::Isolate*)',
+    ),
+  );
+  t.true(
+    JIT_COMPILERS.test(
+      'v8::internal::baseline::BaselineBatchCompiler::CompileBatch(v8::internal::Handle<v8::internal::JSFunction>)',
+    ),
+  );
   t.false(JIT_COMPILERS.test('v8::internal::Heap::Scavenge()'));
   t.false(JIT_COMPILERS.test('Builtins_CompileLazy'));
 });
 
 test('a dump without totals is read from its summary; one counting something else first is refused', (t) => {
   t.is(callgrindCount(dump.replace('totals: 1000\n', '')).total, 1000);
-  t.throws(() => callgrindCount(dump.replace('events: Ir', 'events: Dr Ir')), { message: /counts Dr first/ });
+  t.throws(() => callgrindCount(dump.replace('events: Ir', 'events: Dr Ir')), {
+    message: /counts Dr first/,
+  });
   t.throws(() => callgrindCount('# callgrind format\n'), { message: /not a callgrind dump/ });
 });

@@ -21,26 +21,45 @@ const users = Math.ceil(sold / HOLDS) + 100;
 const opened = openStore('lowdb', { segmentBytes: 8 * 1024 * 1024 });
 const engine = await createEngine({
   store: opened.store,
-  config: { queueMaxActive: users, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, maxHoldsPerUser: HOLDS },
+  config: {
+    queueMaxActive: users,
+    queueTickMs: 86_400_000,
+    holdSweepMs: 86_400_000,
+    maxHoldsPerUser: HOLDS,
+  },
 });
 await engine.loadCatalog(stadiumCatalog(seats, 1_000));
 
-async function inBatches(count: number, size: number, run: (i: number) => Promise<unknown>): Promise<void> {
-  for (let from = 0; from < count; from += size) await Promise.all(Array.from({ length: Math.min(size, count - from) }, (_, i) => run(from + i)));
+async function inBatches(
+  count: number,
+  size: number,
+  run: (i: number) => Promise<unknown>,
+): Promise<void> {
+  for (let from = 0; from < count; from += size)
+    await Promise.all(
+      Array.from({ length: Math.min(size, count - from) }, (_, i) => run(from + i)),
+    );
 }
 
 // Build the state: users with tokens, and a tenth of the seats sold.
 const tokens: string[] = new Array(users);
-await inBatches(users, 1_000, async (i) => (tokens[i] = (await engine.issueToken(`user-${i}`)).token.token));
+await inBatches(
+  users,
+  1_000,
+  async (i) => (tokens[i] = (await engine.issueToken(`user-${i}`)).token.token),
+);
 const buyers = Math.ceil(sold / HOLDS);
-await inBatches(buyers, 1_000, (i) => engine.charge(tokens[i]!, { userId: `user-${i}`, amount: HOLDS * 1_000 }));
+await inBatches(buyers, 1_000, (i) =>
+  engine.charge(tokens[i]!, { userId: `user-${i}`, amount: HOLDS * 1_000 }),
+);
 await inBatches(sold, 1_000, async (i) => {
   const hold = await engine.reserve(tokens[Math.floor(i / HOLDS)]!, stadiumSeat(i));
   await engine.pay(tokens[Math.floor(i / HOLDS)]!, { reservationId: hold.id });
 });
 await (opened.store as LowdbStore).whenCompacted();
 
-const percentile = (values: number[], p: number) => values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 // One at a time: each charge waits for its own write and fsync.
@@ -68,7 +87,11 @@ process.stdout.write(
   `${JSON.stringify({
     seats,
     soldBeforehand: sold,
-    serial: { n: serial.length, p50Ms: round(percentile(serial, 50)), p99Ms: round(percentile(serial, 99)) },
+    serial: {
+      n: serial.length,
+      p50Ms: round(percentile(serial, 50)),
+      p99Ms: round(percentile(serial, 99)),
+    },
     concurrent100: {
       n: concurrent.length,
       opsPerSecond: Math.round(concurrent.length / concurrentSeconds),

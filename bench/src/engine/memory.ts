@@ -22,7 +22,12 @@ function measure() {
 
 const engine = await createEngine({
   store: new DiscardStore(),
-  config: { queueMaxActive: 1, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, queueWaitingTtlMs: 86_400_000 },
+  config: {
+    queueMaxActive: 1,
+    queueTickMs: 86_400_000,
+    holdSweepMs: 86_400_000,
+    queueWaitingTtlMs: 86_400_000,
+  },
 });
 const before = measure();
 const started = performance.now();

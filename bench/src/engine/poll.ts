@@ -18,15 +18,27 @@ const waiting = Number(process.argv[2] ?? 1_000_000);
 const polls = Number(process.argv[3] ?? 200_000);
 const CONCURRENCY = 1_000;
 const ADMIT_PER_TICK = 100;
-const config = { queueTickMs: 86_400_000, holdSweepMs: 86_400_000, queueAdmitPerTick: ADMIT_PER_TICK, queueMaxActive: 5_000_000 };
+const config = {
+  queueTickMs: 86_400_000,
+  holdSweepMs: 86_400_000,
+  queueAdmitPerTick: ADMIT_PER_TICK,
+  queueMaxActive: 5_000_000,
+};
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 const database = await openDatabase();
 try {
   // The schema, by the engine's own migrations.
-  await (await createPostgresEngine({ connectionString: database.connectionString, config, keeper: false })).close();
+  await (
+    await createPostgresEngine({
+      connectionString: database.connectionString,
+      config,
+      keeper: false,
+    })
+  ).close();
   const now = Date.now();
   const seeding = performance.now();
   const client = new pg.Client({ connectionString: database.connectionString });
@@ -47,7 +59,11 @@ try {
   const seedMs = Math.round(performance.now() - seeding);
 
   const opening = performance.now();
-  const engine = await createPostgresEngine({ connectionString: database.connectionString, config, keeper: false });
+  const engine = await createPostgresEngine({
+    connectionString: database.connectionString,
+    config,
+    keeper: false,
+  });
   const openMs = Math.round(performance.now() - opening);
 
   const random = (i: number) => `tok-${1 + ((i * 2_654_435_761) % waiting)}`;
@@ -64,7 +80,8 @@ try {
         const i = next++;
         const begun = performance.now();
         const view = await engine.getToken(random(i));
-        if (view.status !== 'waiting' || !((view.position ?? 0) > 0)) throw new Error(`poll ${i}: ${JSON.stringify(view)}`);
+        if (view.status !== 'waiting' || !((view.position ?? 0) > 0))
+          throw new Error(`poll ${i}: ${JSON.stringify(view)}`);
         latencies[i] = performance.now() - begun;
       }
     }),
@@ -74,7 +91,9 @@ try {
   const perPoll = (cpu: number) => Math.round((cpu / polls) * 1e6);
   const cpuUsPerPoll = {
     node: perPoll(cpuSeconds() - cpuBefore),
-    ...(pgBefore === undefined || pgAfter === undefined ? {} : { postgres: perPoll(pgAfter - pgBefore) }),
+    ...(pgBefore === undefined || pgAfter === undefined
+      ? {}
+      : { postgres: perPoll(pgAfter - pgBefore) }),
   };
   latencies.sort();
 

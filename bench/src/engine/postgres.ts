@@ -23,7 +23,9 @@ export interface BenchDatabase {
 export function postgresCpuSeconds(dataDir: string | undefined): number | undefined {
   if (!dataDir) return undefined;
   try {
-    return processTreeCpuSeconds(Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim()));
+    return processTreeCpuSeconds(
+      Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim()),
+    );
   } catch {
     return undefined;
   }
@@ -48,10 +50,16 @@ export async function openDatabase(): Promise<BenchDatabase> {
     await adminQuery(url, `CREATE DATABASE ${name}`);
     const target = new URL(url);
     target.pathname = `/${name}`;
-    return { connectionString: target.toString(), remove: () => adminQuery(url, `DROP DATABASE ${name} WITH (FORCE)`) };
+    return {
+      connectionString: target.toString(),
+      remove: () => adminQuery(url, `DROP DATABASE ${name} WITH (FORCE)`),
+    };
   }
   // The harness's defaults plus room for the bench's pool; synchronous_commit stays on (the default).
-  const statements = process.env['BENCH_PG_STATEMENTS'] === '1' ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {};
+  const statements =
+    process.env['BENCH_PG_STATEMENTS'] === '1'
+      ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+      : {};
   return startPostgres({ settings: { shared_buffers: '256MB', ...statements } });
 }
 

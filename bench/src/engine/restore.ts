@@ -13,8 +13,18 @@ import { createEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { issueMany, stadiumCatalog } from './bigState.js';
 
-const [mode, dir, tokensArg = '1000000', seatsArg = '1000000'] = process.argv.slice(2) as [string, string, string?, string?];
-const config = { queueMaxActive: 1, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, queueWaitingTtlMs: 86_400_000 };
+const [mode, dir, tokensArg = '1000000', seatsArg = '1000000'] = process.argv.slice(2) as [
+  string,
+  string,
+  string?,
+  string?,
+];
+const config = {
+  queueMaxActive: 1,
+  queueTickMs: 86_400_000,
+  holdSweepMs: 86_400_000,
+  queueWaitingTtlMs: 86_400_000,
+};
 
 if (mode === 'build') {
   const tokens = Number(tokensArg);
@@ -26,7 +36,9 @@ if (mode === 'build') {
   await store.compact();
   await engine.close();
   const snapshot = readdirSync(dir).find((name) => name.startsWith('snapshot-'))!;
-  process.stdout.write(`${JSON.stringify({ snapshotBytes: statSync(join(dir, snapshot)).size })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ snapshotBytes: statSync(join(dir, snapshot)).size })}\n`,
+  );
 } else {
   const gc = (globalThis as { gc?: () => void }).gc!;
   const started = performance.now();

@@ -24,7 +24,10 @@ export class DiscardStore implements Store {
 export type StoreKind = 'discard' | 'memory' | 'lowdb' | 'lowdb-nofsync';
 
 /** A store of `kind`; lowdb ones live in a temp folder that `cleanup` removes. */
-export function openStore(kind: StoreKind, options: { segmentBytes?: number } = {}): { store: Store; dir?: string; cleanup: () => void } {
+export function openStore(
+  kind: StoreKind,
+  options: { segmentBytes?: number } = {},
+): { store: Store; dir?: string; cleanup: () => void } {
   if (kind === 'discard') return { store: new DiscardStore(), cleanup: () => undefined };
   if (kind === 'memory') return { store: new MemoryStore(), cleanup: () => undefined };
   const dir = mkdtempSync(join(tmpdir(), 'usher-bench-'));

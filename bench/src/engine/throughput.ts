@@ -31,11 +31,15 @@ export interface Timing {
 
 let dataDir: string | undefined;
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /** Runs `run(0 … count-1)` with {@link CONCURRENCY} in flight; the answers in order, the rate and the latencies. */
-async function timed<T>(count: number, run: (i: number) => Promise<T>): Promise<Timing & { results: T[] }> {
+async function timed<T>(
+  count: number,
+  run: (i: number) => Promise<T>,
+): Promise<Timing & { results: T[] }> {
   const results: T[] = new Array(count);
   const latencies = new Float64Array(count);
   let next = 0;
@@ -56,19 +60,36 @@ async function timed<T>(count: number, run: (i: number) => Promise<T>): Promise<
   const perCommand = (cpu: number) => Math.round((cpu / count) * 1e6);
   const cpuUsPerCommand = {
     node: perCommand(cpuSeconds() - cpuBefore),
-    ...(pgBefore === undefined || pgAfter === undefined ? {} : { postgres: perCommand(pgAfter - pgBefore) }),
+    ...(pgBefore === undefined || pgAfter === undefined
+      ? {}
+      : { postgres: perCommand(pgAfter - pgBefore) }),
   };
   latencies.sort();
-  return { opsPerSecond: Math.round(count / seconds), p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)), cpuUsPerCommand, results };
+  return {
+    opsPerSecond: Math.round(count / seconds),
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+    cpuUsPerCommand,
+    results,
+  };
 }
 
-const config = { queueMaxActive: users, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, maxHoldsPerUser: HOLDS_PER_USER };
+const config = {
+  queueMaxActive: users,
+  queueTickMs: 86_400_000,
+  holdSweepMs: 86_400_000,
+  maxHoldsPerUser: HOLDS_PER_USER,
+};
 let engine: UsherEngine;
 let cleanup: () => Promise<void> | void;
 if (storeKind === 'postgres') {
   const database = await openDatabase();
   dataDir = database.dataDir;
-  engine = await createPostgresEngine({ connectionString: database.connectionString, config, ...(process.env["BENCH_PG_POOL"] ? { poolSize: Number(process.env["BENCH_PG_POOL"]) } : {}) });
+  engine = await createPostgresEngine({
+    connectionString: database.connectionString,
+    config,
+    ...(process.env['BENCH_PG_POOL'] ? { poolSize: Number(process.env['BENCH_PG_POOL']) } : {}),
+  });
   cleanup = async () => {
     await reportStatements(database.connectionString);
     await database.remove();
@@ -81,16 +102,31 @@ if (storeKind === 'postgres') {
 try {
   await engine.loadCatalog({
     concerts: [{ id: 'c', title: 'Bench' }],
-    schedules: [{ id: 's', concertId: 'c', startsAt: '2027-07-01T10:00:00Z', totalSeats: count, price: 1_000 }],
+    schedules: [
+      {
+        id: 's',
+        concertId: 'c',
+        startsAt: '2027-07-01T10:00:00Z',
+        totalSeats: count,
+        price: 1_000,
+      },
+    ],
   });
 
   const issue = await timed(users, (i) => engine.issueToken(`user-${i}`));
   const tokens = issue.results.map((issued) => issued.token.token);
-  const reserve = await timed(count, (i) => engine.reserve(tokens[i % users]!, { scheduleId: 's', seatNo: i + 1 }));
-  const charge = await timed(users, (i) => engine.charge(tokens[i]!, { userId: `user-${i}`, amount: 1_000 * HOLDS_PER_USER }));
-  const pay = await timed(count, (i) => engine.pay(tokens[i % users]!, { reservationId: reserve.results[i]!.id }));
+  const reserve = await timed(count, (i) =>
+    engine.reserve(tokens[i % users]!, { scheduleId: 's', seatNo: i + 1 }),
+  );
+  const charge = await timed(users, (i) =>
+    engine.charge(tokens[i]!, { userId: `user-${i}`, amount: 1_000 * HOLDS_PER_USER }),
+  );
+  const pay = await timed(count, (i) =>
+    engine.pay(tokens[i % users]!, { reservationId: reserve.results[i]!.id }),
+  );
   const stats = await engine.stats();
-  if (stats.paidSeats !== count) throw new Error(`expected ${count} paid seats, got ${stats.paidSeats}`);
+  if (stats.paidSeats !== count)
+    throw new Error(`expected ${count} paid seats, got ${stats.paidSeats}`);
   await engine.close();
 
   const figures = ({ results: _, ...timing }: Timing & { results: unknown[] }): Timing => timing;
@@ -98,8 +134,18 @@ try {
     `${JSON.stringify({
       store: storeKind,
       commands: { issue: users, reserve: count, charge: users, pay: count },
-      opsPerSecond: { issue: issue.opsPerSecond, reserve: reserve.opsPerSecond, charge: charge.opsPerSecond, pay: pay.opsPerSecond },
-      latency: { issue: figures(issue), reserve: figures(reserve), charge: figures(charge), pay: figures(pay) },
+      opsPerSecond: {
+        issue: issue.opsPerSecond,
+        reserve: reserve.opsPerSecond,
+        charge: charge.opsPerSecond,
+        pay: pay.opsPerSecond,
+      },
+      latency: {
+        issue: figures(issue),
+        reserve: figures(reserve),
+        charge: figures(charge),
+        pay: figures(pay),
+      },
     })}\n`,
   );
 } finally {

@@ -20,10 +20,14 @@ const answer = { ok: true, scheduleId: 'spring-2027-05-01', seatNo: 17, price: 9
 function koaApp(): Koa {
   const app = new Koa();
   if (kind === 'koa-post') app.use(koaBodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
-  if (kind === 'koa-post-successor') app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
+  if (kind === 'koa-post-successor')
+    app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }));
   app.use((ctx) => {
     ctx.status = ctx.method === 'POST' ? 201 : 200;
-    ctx.body = ctx.method === 'POST' ? { ...answer, echo: (ctx.request as { body?: unknown }).body } : answer;
+    ctx.body =
+      ctx.method === 'POST'
+        ? { ...answer, echo: (ctx.request as { body?: unknown }).body }
+        : answer;
   });
   return app;
 }
@@ -31,19 +35,27 @@ function koaApp(): Koa {
 function nodeHandler(request: IncomingMessage, response: ServerResponse): void {
   const send = (status: number, body: unknown) => {
     const json = JSON.stringify(body);
-    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+    response.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+    });
     response.end(json);
   };
   if (request.method !== 'POST') return send(200, answer);
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => send(201, { ...answer, echo: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+  request.on('end', () =>
+    send(201, { ...answer, echo: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+  );
 }
 
-const server = kind.startsWith('node-') ? createServer(nodeHandler) : createServer(koaApp().callback());
+const server = kind.startsWith('node-')
+  ? createServer(nodeHandler)
+  : createServer(koaApp().callback());
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  if (typeof address === 'object' && address) process.stdout.write(`listening http://127.0.0.1:${address.port}\n`);
+  if (typeof address === 'object' && address)
+    process.stdout.write(`listening http://127.0.0.1:${address.port}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

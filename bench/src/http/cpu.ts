@@ -38,7 +38,8 @@ export function processTreeCpuSeconds(pid: number | undefined): number | undefin
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const fields = statFields(entry);
-    if (fields !== undefined && fields[1] === String(pid)) ticks += Number(fields[11]) + Number(fields[12]);
+    if (fields !== undefined && fields[1] === String(pid))
+      ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks / HZ;
 }
@@ -51,7 +52,12 @@ export interface HostTicks {
 /** The host's CPU ticks, all cores: steal and the total (user … steal) of /proc/stat's first line. */
 export function hostTicks(): HostTicks | undefined {
   try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
     return { steal: fields[7] ?? 0, total: fields.reduce((sum, value) => sum + value, 0) };
   } catch {
     return undefined;
@@ -59,7 +65,10 @@ export function hostTicks(): HostTicks | undefined {
 }
 
 /** Steal as a percentage of all CPU time between two readings. */
-export function stealPercent(before: HostTicks | undefined, after: HostTicks | undefined): number | undefined {
+export function stealPercent(
+  before: HostTicks | undefined,
+  after: HostTicks | undefined,
+): number | undefined {
   if (!before || !after || after.total <= before.total) return undefined;
   return Math.round(((after.steal - before.steal) / (after.total - before.total)) * 1000) / 10;
 }
@@ -74,10 +83,16 @@ export interface Spread {
 export function spread(values: readonly number[], digits = 2): Spread {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length / 2;
-  const median = sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  const median =
+    sorted.length === 0
+      ? NaN
+      : sorted.length % 2
+        ? sorted[Math.floor(middle)]!
+        : (sorted[middle - 1]! + sorted[middle]!) / 2;
   const round = (value: number) => Math.round(value * 10 ** digits) / 10 ** digits;
   return { median: round(median), min: round(sorted[0] ?? NaN), max: round(sorted.at(-1) ?? NaN) };
 }
 
 /** (max − min) / median: how far apart the repetitions were. */
-export const relativeSpread = (s: Spread): number => (s.median > 0 ? (s.max - s.min) / s.median : 0);
+export const relativeSpread = (s: Spread): number =>
+  s.median > 0 ? (s.max - s.min) / s.median : 0;

@@ -28,7 +28,10 @@ export async function startServer(
   const folder = mkdtempSync(join(tmpdir(), 'usher-bench-log-'));
   const logFile = join(folder, 'stdout.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(command!, argv, { stdio: ['ignore', fd, 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(command!, argv, {
+    stdio: ['ignore', fd, 'inherit'],
+    env: { ...process.env, ...env },
+  });
   closeSync(fd);
   const output: string[] = [];
   /** Bytes of the file already in `output` (up to the ready line). */
@@ -60,7 +63,8 @@ export async function startServer(
         if (match) return { url: match[1]!, child, output };
       }
       if (read === buffer.length) continue;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${script} exited before it listened: ${output.at(-1) ?? ''}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -80,7 +84,10 @@ function tail(file: string, from: number, bytes: number): string[] {
     try {
       const buffer = Buffer.alloc(size - start);
       readSync(fd, buffer, 0, buffer.length, start);
-      const lines = buffer.toString('utf8').split('\n').filter((line) => line !== '');
+      const lines = buffer
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '');
       // Started mid-line: the first is a piece.
       return start > from ? lines.slice(1) : lines;
     } finally {
@@ -123,10 +130,12 @@ export interface LoadResult {
 
 /** Runs autocannon against 127.0.0.1 only, for a bounded time. */
 export async function load(options: autocannon.Options): Promise<LoadResult> {
-  if (!String(options.url).startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
+  if (!String(options.url).startsWith('http://127.0.0.1:'))
+    throw new Error('load tests only target 127.0.0.1');
   const result = await autocannon({ connections: 100, duration: 5, timeout: 10, ...options });
   const statuses: Record<string, number> = {};
-  for (const [key, value] of Object.entries(result.statusCodeStats ?? {})) statuses[key] = value.count ?? 0;
+  for (const [key, value] of Object.entries(result.statusCodeStats ?? {}))
+    statuses[key] = value.count ?? 0;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50Ms: result.latency.p50,

@@ -75,7 +75,14 @@ function answerKey(status: number, body: string): string {
  * valgrind: the connections are opened once, not in every counted window (autocannon opens new ones
  * each run), and a request may take `timeout` seconds.
  */
-export async function sendRequests(url: string, scenario: HttpScenario, from: number, count: number, agent: Agent, timeout: number): Promise<Record<string, number>> {
+export async function sendRequests(
+  url: string,
+  scenario: HttpScenario,
+  from: number,
+  count: number,
+  agent: Agent,
+  timeout: number,
+): Promise<Record<string, number>> {
   if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
   const { port } = new URL(url);
   const answers: Record<string, number> = {};
@@ -84,19 +91,32 @@ export async function sendRequests(url: string, scenario: HttpScenario, from: nu
     new Promise<void>((resolve, reject) => {
       const made = scenario.request(i);
       const body = made.body === undefined ? undefined : JSON.stringify(made.body);
-      const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }), ...made.headers };
-      const sent = request({ host: '127.0.0.1', port, method: made.method, path: made.path, headers, agent }, (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => {
-          const key = answerKey(response.statusCode!, text);
-          answers[key] = (answers[key] ?? 0) + 1;
-          scenario.onResponse?.(response.statusCode!, text, i);
-          resolve();
-        });
-      });
-      sent.setTimeout(timeout * 1000, () => sent.destroy(new Error(`${scenario.name}: request ${i} unanswered after ${timeout} s`)));
+      const headers = {
+        ...(body === undefined
+          ? {}
+          : {
+              'content-type': 'application/json',
+              'content-length': String(Buffer.byteLength(body)),
+            }),
+        ...made.headers,
+      };
+      const sent = request(
+        { host: '127.0.0.1', port, method: made.method, path: made.path, headers, agent },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => {
+            const key = answerKey(response.statusCode!, text);
+            answers[key] = (answers[key] ?? 0) + 1;
+            scenario.onResponse?.(response.statusCode!, text, i);
+            resolve();
+          });
+        },
+      );
+      sent.setTimeout(timeout * 1000, () =>
+        sent.destroy(new Error(`${scenario.name}: request ${i} unanswered after ${timeout} s`)),
+      );
       sent.on('error', reject);
       sent.end(body);
     });
@@ -108,13 +128,22 @@ export async function sendRequests(url: string, scenario: HttpScenario, from: nu
 }
 
 /** The scenario's requests from number `offset` on (request `i` is the scenario's `offset + i`), capped by `limit`. */
-export function shifted(scenario: HttpScenario, offset: number, limit: HttpScenario['limit']): HttpScenario {
+export function shifted(
+  scenario: HttpScenario,
+  offset: number,
+  limit: HttpScenario['limit'],
+): HttpScenario {
   const onResponse = scenario.onResponse;
   return {
     ...scenario,
     limit,
     request: (i) => scenario.request(i + offset),
-    ...(onResponse ? { onResponse: (status: number, body: string, i: number) => onResponse(status, body, i + offset) } : {}),
+    ...(onResponse
+      ? {
+          onResponse: (status: number, body: string, i: number) =>
+            onResponse(status, body, i + offset),
+        }
+      : {}),
   };
 }
 
@@ -125,7 +154,11 @@ export function shifted(scenario: HttpScenario, offset: number, limit: HttpScena
 export async function runScenario(
   url: string,
   scenario: HttpScenario,
-  { connections = 100, pid, timeout = 10 }: { connections?: number; pid?: number | undefined; timeout?: number } = {},
+  {
+    connections = 100,
+    pid,
+    timeout = 10,
+  }: { connections?: number; pid?: number | undefined; timeout?: number } = {},
 ): Promise<ScenarioResult> {
   if (!url.startsWith('http://127.0.0.1:')) throw new Error('load tests only target 127.0.0.1');
   let next = 0;
@@ -145,9 +178,12 @@ export async function runScenario(
   const result = await autocannon({
     url,
     // autocannon refuses more connections than requests.
-    connections: 'requests' in scenario.limit ? Math.min(connections, scenario.limit.requests) : connections,
+    connections:
+      'requests' in scenario.limit ? Math.min(connections, scenario.limit.requests) : connections,
     timeout,
-    ...('seconds' in scenario.limit ? { duration: scenario.limit.seconds } : { amount: scenario.limit.requests }),
+    ...('seconds' in scenario.limit
+      ? { duration: scenario.limit.seconds }
+      : { amount: scenario.limit.requests }),
     requests: [
       {
         setupRequest: (request, context: object) => {
@@ -159,11 +195,15 @@ export async function runScenario(
             ...request,
             method: made.method,
             path: made.path,
-            headers: { ...(made.body === undefined ? {} : { 'content-type': 'application/json' }), ...made.headers },
+            headers: {
+              ...(made.body === undefined ? {} : { 'content-type': 'application/json' }),
+              ...made.headers,
+            },
             ...(made.body === undefined ? {} : { body: JSON.stringify(made.body) }),
           };
         },
-        onResponse: (status: number, body: string, context: object) => record(status, body, (context as { i: number }).i),
+        onResponse: (status: number, body: string, context: object) =>
+          record(status, body, (context as { i: number }).i),
       },
     ],
   });
@@ -175,7 +215,10 @@ export async function runScenario(
       const made = scenario.request(i);
       const response = await fetch(`${url}${made.path}`, {
         method: made.method,
-        headers: { ...(made.body === undefined ? {} : { 'content-type': 'application/json' }), ...made.headers },
+        headers: {
+          ...(made.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...made.headers,
+        },
         ...(made.body === undefined ? {} : { body: JSON.stringify(made.body) }),
       });
       record(response.status, await response.text(), i);
@@ -198,7 +241,9 @@ export async function runScenario(
     answers,
     retried: scenario.retryUnanswered ? lost.length : 0,
     sent: next,
-    ...(cpuBefore === undefined || cpuAfter === undefined || answered === 0 ? {} : { cpuUsPerRequest: Math.round(((cpuAfter - cpuBefore) / answered) * 1e7) / 10 }),
+    ...(cpuBefore === undefined || cpuAfter === undefined || answered === 0
+      ? {}
+      : { cpuUsPerRequest: Math.round(((cpuAfter - cpuBefore) / answered) * 1e7) / 10 }),
     ...(steal === undefined ? {} : { stealPercent: steal }),
   };
 }

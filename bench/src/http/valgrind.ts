@@ -71,7 +71,8 @@ export const COUNTED_NODE_FLAGS = [
  * function the first time it runs (lazily), its baseline code, its optimized code (TurboFan, on-stack
  * replacement). Their instructions are a warm-up cost, not a request's: they are reported apart.
  */
-export const JIT_COMPILERS = /^v8::internal::(Runtime_Compile|Runtime_InstallBaselineCode|baseline::BaselineBatchCompiler::)/;
+export const JIT_COMPILERS =
+  /^v8::internal::(Runtime_Compile|Runtime_InstallBaselineCode|baseline::BaselineBatchCompiler::)/;
 
 export interface CallgrindCount {
   /** Every instruction of the window (the dump's `totals:`). */
@@ -87,7 +88,8 @@ export interface CallgrindCount {
  */
 export function callgrindCount(dump: string, excluded: RegExp = JIT_COMPILERS): CallgrindCount {
   const events = /^events:\s+(\S+)/m.exec(dump)?.[1];
-  if (events !== undefined && events !== 'Ir') throw new Error(`callgrind dump counts ${events} first, not Ir`);
+  if (events !== undefined && events !== 'Ir')
+    throw new Error(`callgrind dump counts ${events} first, not Ir`);
   const totals = /^totals:\s+(\d+)/m.exec(dump) ?? /^summary:\s+(\d+)/m.exec(dump);
   if (!totals) throw new Error('not a callgrind dump: no totals or summary line');
   // Names are compressed: `fn=(12) name` the first time, `fn=(12)` after; fn and cfn share the table.
@@ -106,7 +108,8 @@ export function callgrindCount(dump: string, excluded: RegExp = JIT_COMPILERS): 
     if (call) {
       // The line after `calls=`: the call's position, then its inclusive cost.
       call = false;
-      if (excluded.test(callee) && !excluded.test(caller)) excludedCost += Number(line.trim().split(/\s+/)[1] ?? 0);
+      if (excluded.test(callee) && !excluded.test(caller))
+        excludedCost += Number(line.trim().split(/\s+/)[1] ?? 0);
     } else if (line.startsWith('fn=')) caller = name(line.slice(3));
     else if (line.startsWith('cfn=')) callee = name(line.slice(4));
     else if (line.startsWith('calls=')) call = true;
@@ -151,7 +154,8 @@ export class InstructionCounter {
       .sort((a, b) => Number(b.slice(prefix.length)) - Number(a.slice(prefix.length)))[0];
     if (!newest) throw new Error(`callgrind wrote no dump for ${this.pid} in ${this.dir}`);
     const dump = readFileSync(join(this.dir, newest), 'utf8');
-    if (!dump.includes(`Trigger: dump ${tag}`)) throw new Error(`${newest} is not the dump of ${tag}`);
+    if (!dump.includes(`Trigger: dump ${tag}`))
+      throw new Error(`${newest} is not the dump of ${tag}`);
     if (!this.keep) rmSync(join(this.dir, newest));
     return callgrindCount(dump);
   }
@@ -165,7 +169,11 @@ export class InstructionCounter {
     const env = { ...process.env };
     if (this.host === undefined) delete env.HOST;
     else env.HOST = this.host;
-    const { stdout } = await run('callgrind_control', [...args, String(this.pid)], { timeout: 60_000, env });
-    if (!/^\s*OK\.$/m.test(stdout)) throw new Error(`callgrind_control ${args.join(' ')} ${this.pid}: ${stdout.trim()}`);
+    const { stdout } = await run('callgrind_control', [...args, String(this.pid)], {
+      timeout: 60_000,
+      env,
+    });
+    if (!/^\s*OK\.$/m.test(stdout))
+      throw new Error(`callgrind_control ${args.join(' ')} ${this.pid}: ${stdout.trim()}`);
   }
 }

@@ -18,8 +18,13 @@ let shared: Promise<PostgresServer> | undefined;
 /** One PostgreSQL server for the whole bench run (synchronous commit and fsync on, as shipped); a fresh database per cluster. */
 export function benchPostgres(): Promise<PostgresServer> {
   // BENCH_PG_STATEMENTS=1: PostgreSQL counts its statements too (pg_stat_statements), for a look at where its time went.
-  const statements = process.env['BENCH_PG_STATEMENTS'] === '1' ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {};
-  shared ??= startPostgres({ settings: { max_connections: '300', shared_buffers: '512MB', ...statements } });
+  const statements =
+    process.env['BENCH_PG_STATEMENTS'] === '1'
+      ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+      : {};
+  shared ??= startPostgres({
+    settings: { max_connections: '300', shared_buffers: '512MB', ...statements },
+  });
   return shared;
 }
 
@@ -34,7 +39,11 @@ export async function stopBenchPostgres(): Promise<void> {
  * pinned: the workers, PostgreSQL and the load generator share the machine's
  * two cores, as a gateway and its database would on one small machine.
  */
-export async function startCluster(workers: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ClusterServer> {
+export async function startCluster(
+  workers: number,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<ClusterServer> {
   const postgres = await benchPostgres();
   const databaseUrl = await createDatabase(postgres);
   const folder = mkdtempSync(join(tmpdir(), 'usher-bench-cluster-'));
@@ -62,7 +71,10 @@ export async function startCluster(workers: number, env: Record<string, string> 
     [],
     { pin: false, ready: /usher listening on (http:\/\/127\.0\.0\.1:\d+)/ },
   );
-  const workerPids = () => output.flatMap((line) => (line.includes('"worker ready"') ? [Number(/"pid":(\d+)/.exec(line)?.[1])] : []));
+  const workerPids = () =>
+    output.flatMap((line) =>
+      line.includes('"worker ready"') ? [Number(/"pid":(\d+)/.exec(line)?.[1])] : [],
+    );
   return {
     url,
     output,

@@ -26,7 +26,8 @@ export function streamBudget(wanted: number): number {
   return Math.min(wanted, Math.max(100, limit - 1_000));
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 /**
  * Opens `wanted` Server-Sent Event streams of waiting tokens, then lets ticks
@@ -36,18 +37,26 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 export async function eventStreams(wanted: number, seconds: number): Promise<EventsResult> {
   const streams = streamBudget(wanted);
   const perTick = String(Math.max(1, Math.round(streams / 100)));
-  const usher = await startUsher({ QUEUE_MAX_ACTIVE: perTick, QUEUE_ADMIT_PER_TICK: perTick, TOKEN_ACTIVE_TTL_MS: '1000', QUEUE_TICK_MS: '1000' });
+  const usher = await startUsher({
+    QUEUE_MAX_ACTIVE: perTick,
+    QUEUE_ADMIT_PER_TICK: perTick,
+    TOKEN_ACTIVE_TTL_MS: '1000',
+    QUEUE_TICK_MS: '1000',
+  });
   const requests: ClientRequest[] = [];
   try {
     await provisionUsers(usher.url, Number(perTick), 'active');
     const waiting = (await provisionWaiting(usher.url, streams)).map((user) => user.token);
     // Poll with the back half of the line: those stay waiting for the whole scenario.
     const back = waiting.slice(Math.floor(waiting.length / 2));
-    const poll = (label: string) => runScenario(usher.url, pollLine(label, back, { seconds: 3 }), { pid: usher.pid });
+    const poll = (label: string) =>
+      runScenario(usher.url, pollLine(label, back, { seconds: 3 }), { pid: usher.pid });
     const pollWithout = await poll('poll, no streams open');
 
     const arrivals: number[] = [];
-    requests.push(...(await openStreams(usher.url, waiting, () => arrivals.push(performance.now()))));
+    requests.push(
+      ...(await openStreams(usher.url, waiting, () => arrivals.push(performance.now()))),
+    );
     const pollWith = await poll(`poll, ${streams.toLocaleString('en')} streams open`);
     arrivals.length = 0;
     await new Promise((resolve) => setTimeout(resolve, seconds * 1_000));
@@ -61,17 +70,25 @@ export async function eventStreams(wanted: number, seconds: number): Promise<Eve
     }
     const whole = waves.slice(1, -1);
     await usher.stop();
-    const closed = usher.output.map((line) => JSON.parse(line) as { msg?: string; lastTickMs?: number; maxTickMs?: number }).find((entry) => entry.msg === 'store closed');
+    const closed = usher.output
+      .map((line) => JSON.parse(line) as { msg?: string; lastTickMs?: number; maxTickMs?: number })
+      .find((entry) => entry.msg === 'store closed');
     return {
       streams,
       ticks: whole.length,
       eventsPerTick: median(whole.map((wave) => wave.length)),
-      spreadMs: { p50: Math.round(median(whole.map((w) => w.at(-1)! - w[0]!))), max: Math.round(Math.max(0, ...whole.map((w) => w.at(-1)! - w[0]!))) },
+      spreadMs: {
+        p50: Math.round(median(whole.map((w) => w.at(-1)! - w[0]!))),
+        max: Math.round(Math.max(0, ...whole.map((w) => w.at(-1)! - w[0]!))),
+      },
       intervalMs: {
         p50: Math.round(median(whole.slice(1).map((w, i) => w[0]! - whole[i]![0]!))),
         max: Math.round(Math.max(0, ...whole.slice(1).map((w, i) => w[0]! - whole[i]![0]!))),
       },
-      serverTickMs: { last: Math.round((closed?.lastTickMs ?? 0) * 100) / 100, max: Math.round((closed?.maxTickMs ?? 0) * 100) / 100 },
+      serverTickMs: {
+        last: Math.round((closed?.lastTickMs ?? 0) * 100) / 100,
+        max: Math.round((closed?.maxTickMs ?? 0) * 100) / 100,
+      },
       pollWithout,
       pollWith,
     };
@@ -83,8 +100,21 @@ export async function eventStreams(wanted: number, seconds: number): Promise<Eve
 }
 
 /** `GET /queue/tokens/current` by the waiting tokens `tokens`, round-robin. */
-export function pollLine(name: string, tokens: readonly string[], limit: HttpScenario['limit']): HttpScenario {
-  return { ...tokenStorm(0).poll, name, limit, request: (i) => ({ method: 'GET', path: '/queue/tokens/current', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }) };
+export function pollLine(
+  name: string,
+  tokens: readonly string[],
+  limit: HttpScenario['limit'],
+): HttpScenario {
+  return {
+    ...tokenStorm(0).poll,
+    name,
+    limit,
+    request: (i) => ({
+      method: 'GET',
+      path: '/queue/tokens/current',
+      headers: { authorization: `Bearer ${tokens[i % tokens.length]}` },
+    }),
+  };
 }
 
 /**
@@ -93,7 +123,13 @@ export function pollLine(name: string, tokens: readonly string[], limit: HttpSce
  * The requests, to be destroyed by the caller. (A slow server, under valgrind, takes small batches:
  * connections it cannot accept in time are reset.)
  */
-export async function openStreams(url: string, tokens: readonly string[], onEvent: () => void = () => {}, onKeepAlive: () => void = () => {}, batch = 500): Promise<ClientRequest[]> {
+export async function openStreams(
+  url: string,
+  tokens: readonly string[],
+  onEvent: () => void = () => {},
+  onKeepAlive: () => void = () => {},
+  batch = 500,
+): Promise<ClientRequest[]> {
   const requests: ClientRequest[] = [];
   const { port } = new URL(url);
   try {
@@ -102,18 +138,35 @@ export async function openStreams(url: string, tokens: readonly string[], onEven
         tokens.slice(from, from + batch).map(
           (token) =>
             new Promise<void>((resolve, reject) => {
-              const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
-                response.setEncoding('utf8');
-                let first = true;
-                response.on('data', (chunk: string) => {
-                  for (let at = chunk.indexOf('event: token'); at !== -1; at = chunk.indexOf('event: token', at + 1)) {
-                    if (first) first = false;
-                    else onEvent();
-                  }
-                  for (let at = chunk.indexOf(': keep-alive'); at !== -1; at = chunk.indexOf(': keep-alive', at + 1)) onKeepAlive();
-                  resolve();
-                });
-              });
+              const request = get(
+                {
+                  host: '127.0.0.1',
+                  port,
+                  path: `/queue/tokens/current/events?access_token=${token}`,
+                  agent: false,
+                },
+                (response) => {
+                  response.setEncoding('utf8');
+                  let first = true;
+                  response.on('data', (chunk: string) => {
+                    for (
+                      let at = chunk.indexOf('event: token');
+                      at !== -1;
+                      at = chunk.indexOf('event: token', at + 1)
+                    ) {
+                      if (first) first = false;
+                      else onEvent();
+                    }
+                    for (
+                      let at = chunk.indexOf(': keep-alive');
+                      at !== -1;
+                      at = chunk.indexOf(': keep-alive', at + 1)
+                    )
+                      onKeepAlive();
+                    resolve();
+                  });
+                },
+              );
               request.on('error', reject);
               requests.push(request);
             }),
@@ -130,14 +183,22 @@ export async function openStreams(url: string, tokens: readonly string[], onEven
 /** Waiting tokens: the active places are taken first. */
 export async function provisionWaiting(url: string, count: number, connections = 100) {
   const users: { userId: string; token: string }[] = [];
-  await runScenario(url, {
-    name: 'provision waiting',
-    baseline: 'koa-post',
-    limit: { requests: count },
-    request: (i) => ({ method: 'POST', path: '/queue/tokens', body: { userId: `waiting-${i}` } }),
-    onResponse: (status, body, i) => {
-      if (status === 201) users[i] = { userId: `waiting-${i}`, token: (JSON.parse(body) as { token: string }).token };
+  await runScenario(
+    url,
+    {
+      name: 'provision waiting',
+      baseline: 'koa-post',
+      limit: { requests: count },
+      request: (i) => ({ method: 'POST', path: '/queue/tokens', body: { userId: `waiting-${i}` } }),
+      onResponse: (status, body, i) => {
+        if (status === 201)
+          users[i] = {
+            userId: `waiting-${i}`,
+            token: (JSON.parse(body) as { token: string }).token,
+          };
+      },
     },
-  }, { connections });
+    { connections },
+  );
   return users.filter(Boolean);
 }

@@ -40,7 +40,11 @@ export class Ledger {
  * durably holds: no seat claimed twice, exactly the acknowledged holds and
  * payments, and money exact per user.
  */
-export async function checkStore(dataDir: string, ledger: Ledger, seatsPerSchedule: Record<string, number>): Promise<Record<string, number>> {
+export async function checkStore(
+  dataDir: string,
+  ledger: Ledger,
+  seatsPerSchedule: Record<string, number>,
+): Promise<Record<string, number>> {
   const store = new LowdbStore(dataDir);
   const contents = await store.load();
   await store.close();
@@ -49,37 +53,75 @@ export async function checkStore(dataDir: string, ledger: Ledger, seatsPerSchedu
 }
 
 /** The same checks on what a PostgreSQL-mode server's database durably holds. */
-export async function checkDatabase(databaseUrl: string, ledger: Ledger, seatsPerSchedule: Record<string, number>): Promise<Record<string, number>> {
+export async function checkDatabase(
+  databaseUrl: string,
+  ledger: Ledger,
+  seatsPerSchedule: Record<string, number>,
+): Promise<Record<string, number>> {
   return checkContents(await readContents(databaseUrl), ledger, seatsPerSchedule);
 }
 
-function checkContents(contents: StoreContents, ledger: Ledger, seatsPerSchedule: Record<string, number>): Record<string, number> {
+function checkContents(
+  contents: StoreContents,
+  ledger: Ledger,
+  seatsPerSchedule: Record<string, number>,
+): Record<string, number> {
   const claims = new Map<string, string>();
   const claimed = new Map<string, number>();
   for (const reservation of contents!.reservations.values()) {
     if (reservation.status !== 'held' && reservation.status !== 'paid') continue;
     const seat = `${reservation.scheduleId}#${reservation.seatNo}`;
-    check(!claims.has(seat), `seat ${seat} is claimed by ${claims.get(seat)} and ${reservation.id}`);
+    check(
+      !claims.has(seat),
+      `seat ${seat} is claimed by ${claims.get(seat)} and ${reservation.id}`,
+    );
     claims.set(seat, reservation.id);
     claimed.set(reservation.scheduleId, (claimed.get(reservation.scheduleId) ?? 0) + 1);
   }
   for (const [scheduleId, holds] of ledger.heldBySchedule) {
-    check(holds.size === seatsPerSchedule[scheduleId], `${scheduleId}: ${holds.size} holds acknowledged for ${seatsPerSchedule[scheduleId]} seats`);
-    check(claimed.get(scheduleId) === holds.size, `${scheduleId}: ${claimed.get(scheduleId)} seats claimed in the store, ${holds.size} acknowledged`);
-    for (const id of holds) check(contents!.reservations.has(id), `acknowledged hold ${id} is not in the store`);
+    check(
+      holds.size === seatsPerSchedule[scheduleId],
+      `${scheduleId}: ${holds.size} holds acknowledged for ${seatsPerSchedule[scheduleId]} seats`,
+    );
+    check(
+      claimed.get(scheduleId) === holds.size,
+      `${scheduleId}: ${claimed.get(scheduleId)} seats claimed in the store, ${holds.size} acknowledged`,
+    );
+    for (const id of holds)
+      check(contents!.reservations.has(id), `acknowledged hold ${id} is not in the store`);
   }
-  check(contents!.payments.size === ledger.paymentIds.size, `${contents!.payments.size} payments stored, ${ledger.paymentIds.size} acknowledged`);
+  check(
+    contents!.payments.size === ledger.paymentIds.size,
+    `${contents!.payments.size} payments stored, ${ledger.paymentIds.size} acknowledged`,
+  );
   const perReservation = new Set<string>();
   for (const payment of contents!.payments.values()) {
     check(ledger.paymentIds.has(payment.id), `payment ${payment.id} was never acknowledged`);
-    check(!perReservation.has(payment.reservationId), `reservation ${payment.reservationId} paid twice`);
+    check(
+      !perReservation.has(payment.reservationId),
+      `reservation ${payment.reservationId} paid twice`,
+    );
     perReservation.add(payment.reservationId);
     check(payment.amount === PRICE, `payment ${payment.id} of ${payment.amount}`);
   }
   for (const wallet of contents!.wallets.values()) {
-    check(wallet.charged === (ledger.charged.get(wallet.userId) ?? 0), `${wallet.userId}: ${wallet.charged} charged in the store, ${ledger.charged.get(wallet.userId) ?? 0} acknowledged`);
-    check(wallet.paid === (ledger.paid.get(wallet.userId) ?? 0), `${wallet.userId}: ${wallet.paid} paid in the store, ${ledger.paid.get(wallet.userId) ?? 0} acknowledged`);
-    check(wallet.balance === wallet.charged - wallet.paid && wallet.balance >= 0, `${wallet.userId}: balance ${wallet.balance}`);
+    check(
+      wallet.charged === (ledger.charged.get(wallet.userId) ?? 0),
+      `${wallet.userId}: ${wallet.charged} charged in the store, ${ledger.charged.get(wallet.userId) ?? 0} acknowledged`,
+    );
+    check(
+      wallet.paid === (ledger.paid.get(wallet.userId) ?? 0),
+      `${wallet.userId}: ${wallet.paid} paid in the store, ${ledger.paid.get(wallet.userId) ?? 0} acknowledged`,
+    );
+    check(
+      wallet.balance === wallet.charged - wallet.paid && wallet.balance >= 0,
+      `${wallet.userId}: balance ${wallet.balance}`,
+    );
   }
-  return { reservations: contents!.reservations.size, payments: contents!.payments.size, wallets: contents!.wallets.size, tokens: contents!.tokens.size };
+  return {
+    reservations: contents!.reservations.size,
+    payments: contents!.payments.size,
+    wallets: contents!.wallets.size,
+    tokens: contents!.tokens.size,
+  };
 }

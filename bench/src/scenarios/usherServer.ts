@@ -12,10 +12,34 @@ export const PRICE = 1_000;
 export const benchCatalog: CatalogInput = {
   concerts: [{ id: 'bench', title: 'Bench Night' }],
   schedules: [
-    { id: 'browse', concertId: 'bench', startsAt: '2027-01-01T19:00:00Z', totalSeats: 50, price: PRICE },
-    { id: 'contention-50', concertId: 'bench', startsAt: '2027-01-02T19:00:00Z', totalSeats: 50, price: PRICE },
-    { id: 'contention-5000', concertId: 'bench', startsAt: '2027-01-03T19:00:00Z', totalSeats: 5_000, price: PRICE },
-    { id: 'checkout', concertId: 'bench', startsAt: '2027-01-04T19:00:00Z', totalSeats: 40_000, price: PRICE },
+    {
+      id: 'browse',
+      concertId: 'bench',
+      startsAt: '2027-01-01T19:00:00Z',
+      totalSeats: 50,
+      price: PRICE,
+    },
+    {
+      id: 'contention-50',
+      concertId: 'bench',
+      startsAt: '2027-01-02T19:00:00Z',
+      totalSeats: 50,
+      price: PRICE,
+    },
+    {
+      id: 'contention-5000',
+      concertId: 'bench',
+      startsAt: '2027-01-03T19:00:00Z',
+      totalSeats: 5_000,
+      price: PRICE,
+    },
+    {
+      id: 'checkout',
+      concertId: 'bench',
+      startsAt: '2027-01-04T19:00:00Z',
+      totalSeats: 40_000,
+      price: PRICE,
+    },
   ],
 };
 
@@ -36,27 +60,38 @@ export interface UsherServer {
  * The real server (`@usher/server`, built) as a child process on a temp lowdb folder, fsync on.
  * `wrapper`: a command node runs under (valgrind); `dataDir`: a folder a previous server left (its state is restored).
  */
-export async function startUsher(env: Record<string, string> = {}, nodeArgs: string[] = [], wrapper: string[] = [], dataDir = mkdtempSync(join(tmpdir(), 'usher-bench-server-'))): Promise<UsherServer> {
+export async function startUsher(
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  wrapper: string[] = [],
+  dataDir = mkdtempSync(join(tmpdir(), 'usher-bench-server-')),
+): Promise<UsherServer> {
   const catalog = join(dataDir, '..', `${dataDir.split('/').at(-1)}-catalog.json`);
   writeFileSync(catalog, JSON.stringify(benchCatalog));
   const main = fileURLToPath(import.meta.resolve('@usher/server/main'));
-  const { url, child, output } = await startServer(main, [], {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    CATALOG: catalog,
-    FSYNC: 'true',
-    LOG_LEVEL: 'info',
-    QUEUE_MAX_ACTIVE: '20000',
-    QUEUE_ADMIT_PER_TICK: '1000',
-    TOKEN_ACTIVE_TTL_MS: '3600000',
-    QUEUE_WAITING_TTL_MS: '3600000',
-    // Every load comes from 127.0.0.1: the per-address cap is for the internet, not for the bench.
-    MAX_CONNECTIONS_PER_ADDRESS: '0',
-    // …and so does the limit on joining (60 a minute per address by default): the token storm is one address.
-    TOKEN_RATE_PER_MINUTE: '0',
-    ...env,
-  }, nodeArgs, wrapper);
+  const { url, child, output } = await startServer(
+    main,
+    [],
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      CATALOG: catalog,
+      FSYNC: 'true',
+      LOG_LEVEL: 'info',
+      QUEUE_MAX_ACTIVE: '20000',
+      QUEUE_ADMIT_PER_TICK: '1000',
+      TOKEN_ACTIVE_TTL_MS: '3600000',
+      QUEUE_WAITING_TTL_MS: '3600000',
+      // Every load comes from 127.0.0.1: the per-address cap is for the internet, not for the bench.
+      MAX_CONNECTIONS_PER_ADDRESS: '0',
+      // …and so does the limit on joining (60 a minute per address by default): the token storm is one address.
+      TOKEN_RATE_PER_MINUTE: '0',
+      ...env,
+    },
+    nodeArgs,
+    wrapper,
+  );
   return {
     url,
     output,

@@ -50,7 +50,12 @@ export function createHostApp(engine: UsherEngine): Koa<HostState> {
     await next();
   });
   host.use(routes.routes());
-  host.use(mount('/tickets', createApp(engine, { resolveUserId: (ctx) => (ctx.state as HostState).user?.id })));
+  host.use(
+    mount(
+      '/tickets',
+      createApp(engine, { resolveUserId: (ctx) => (ctx.state as HostState).user?.id }),
+    ),
+  );
   // Mounted, usher's faults are emitted by the host app: log them here.
   host.on('error', (error) => console.error('unexpected error', error));
   return host;

@@ -16,8 +16,12 @@ import { LowdbStore } from '@usher/engine/lowdb';
 // A folder given is relative to where you ran the command (pnpm and npm run scripts
 // in the package's folder, and say where you were in INIT_CWD).
 const given = process.argv[2];
-const folder = given === undefined ? mkdtempSync(join(tmpdir(), 'usher-embed-')) : resolve(process.env.INIT_CWD ?? process.cwd(), given);
-if (given === undefined) process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+const folder =
+  given === undefined
+    ? mkdtempSync(join(tmpdir(), 'usher-embed-'))
+    : resolve(process.env.INIT_CWD ?? process.cwd(), given);
+if (given === undefined)
+  process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
 const say = (who: string, what: string) => console.log(`${who.padEnd(6)} ${what}`);
 
 // 1. An engine on a lowdb folder. One active buyer at a time, so the second one waits.
@@ -49,7 +53,10 @@ say('engine', `catalog: ${loaded.concertsAdded} concert and ${loaded.schedulesAd
 const ann = (await engine.issueToken('ann')).token;
 const bob = (await engine.issueToken('bob')).token;
 say('ann', `token ${ann.status}`);
-say('bob', `token ${bob.status}, number ${bob.position} in line, about ${bob.estimatedWaitSeconds} s`);
+say(
+  'bob',
+  `token ${bob.status}, number ${bob.position} in line, about ${bob.estimatedWaitSeconds} s`,
+);
 
 // 4. Ann looks around and holds a seat.
 const [concert] = await engine.listConcerts(ann.token);
@@ -69,12 +76,19 @@ try {
 }
 
 // 6. Ann charges her wallet and pays. Keys make retries safe: a retry answers the first payment again.
-await engine.charge(ann.token, { userId: 'ann', amount: 200_000 }, { idempotencyKey: `top-up-${randomUUID()}` });
+await engine.charge(
+  ann.token,
+  { userId: 'ann', amount: 200_000 },
+  { idempotencyKey: `top-up-${randomUUID()}` },
+);
 const payKey = `pay-${randomUUID()}`;
 const payment = await engine.pay(ann.token, { reservationId: hold.id }, { idempotencyKey: payKey });
 say('ann', `paid ${payment.amount}; ${payment.balance} left in the wallet`);
 const retry = await engine.pay(ann.token, { reservationId: hold.id }, { idempotencyKey: payKey });
-say('ann', `retried with the same key: ${retry.id === payment.id ? 'the same payment, not a second one' : 'a second payment?!'}`);
+say(
+  'ann',
+  `retried with the same key: ${retry.id === payment.id ? 'the same payment, not a second one' : 'a second payment?!'}`,
+);
 
 // 7. The payment ended Ann's turn. The scheduler (every queueTickMs, or tick() now) admits Bob.
 const tick = await engine.tick();
@@ -98,4 +112,9 @@ say('bob', `paid ${bobPayment.amount} for seat ${bobHold.seatNo}`);
 const stats = await engine.stats();
 say('engine', `${stats.paidSeats} seats sold, ${stats.payments} payments; closing`);
 await engine.close();
-say('engine', given === undefined ? `closed; ${folder} removed (give a folder to keep the data)` : `closed; the data stays in ${folder}`);
+say(
+  'engine',
+  given === undefined
+    ? `closed; ${folder} removed (give a folder to keep the data)`
+    : `closed; the data stays in ${folder}`,
+);

@@ -6,59 +6,110 @@ import { manual, rejects } from '@usher/testkit';
 /** Two seats in all. */
 const tiny: CatalogInput = {
   concerts: [{ id: 'c1', title: 'Small Room' }],
-  schedules: [{ id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 2, price: 1_000 }],
+  schedules: [
+    {
+      id: 's1',
+      concertId: 'c1',
+      startsAt: '2027-05-01T19:00:00+09:00',
+      totalSeats: 2,
+      price: 1_000,
+    },
+  ],
 };
 
 function recorder() {
   const updates: QueueToken[] = [];
   let ended = 0;
-  return { updates, ended: () => ended, watcher: { update: (view: QueueToken) => updates.push(view), end: () => void ended++ } };
+  return {
+    updates,
+    ended: () => ended,
+    watcher: { update: (view: QueueToken) => updates.push(view), end: () => void ended++ },
+  };
 }
 
-behaviour('sold out: waiting tokens and their watchers end with reason sold_out; a hold still counts as unsold; new joiners are told at once', async (t, kit) => {
-  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 }, catalog: tiny });
-  const ann = (await engine.issueToken('ann')).token.token;
-  const bob = (await engine.issueToken('bob')).token.token;
-  const cat = (await engine.issueToken('cat')).token.token;
-  const watch = recorder();
-  await engine.watchToken(cat, watch.watcher);
+behaviour(
+  'sold out: waiting tokens and their watchers end with reason sold_out; a hold still counts as unsold; new joiners are told at once',
+  async (t, kit) => {
+    const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 }, catalog: tiny });
+    const ann = (await engine.issueToken('ann')).token.token;
+    const bob = (await engine.issueToken('bob')).token.token;
+    const cat = (await engine.issueToken('cat')).token.token;
+    const watch = recorder();
+    await engine.watchToken(cat, watch.watcher);
 
-  const first = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
-  const second = await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 });
-  await engine.charge(ann, { userId: 'ann', amount: 2_000 });
-  await engine.pay(ann, { reservationId: first.id });
-  await engine.tick();
-  t.is((await engine.getToken(bob)).status, 'waiting', 'a held seat may still come back: not sold out');
-  t.false((await engine.room()).soldOut);
+    const first = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
+    const second = await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 });
+    await engine.charge(ann, { userId: 'ann', amount: 2_000 });
+    await engine.pay(ann, { reservationId: first.id });
+    await engine.tick();
+    t.is(
+      (await engine.getToken(bob)).status,
+      'waiting',
+      'a held seat may still come back: not sold out',
+    );
+    t.false((await engine.room()).soldOut);
 
-  await engine.pay(ann, { reservationId: second.id });
-  t.deepEqual(await engine.tick(), { admitted: 0, waiting: 0, active: 0 }, 'the tick ends the line instead of admitting to nothing');
-  t.like(await engine.room(), { soldOut: true, waiting: 0 });
-  await rejects(t, engine.getToken(bob), 'TOKEN_INVALID');
-  await rejects(t, engine.getToken(cat), 'TOKEN_INVALID');
-  t.like(watch.updates.at(-1), { token: cat, status: 'expired', reason: 'sold_out', position: 0 });
-  t.is(watch.ended(), 1, "the watcher's stream ends");
+    await engine.pay(ann, { reservationId: second.id });
+    t.deepEqual(
+      await engine.tick(),
+      { admitted: 0, waiting: 0, active: 0 },
+      'the tick ends the line instead of admitting to nothing',
+    );
+    t.like(await engine.room(), { soldOut: true, waiting: 0 });
+    await rejects(t, engine.getToken(bob), 'TOKEN_INVALID');
+    await rejects(t, engine.getToken(cat), 'TOKEN_INVALID');
+    t.like(watch.updates.at(-1), {
+      token: cat,
+      status: 'expired',
+      reason: 'sold_out',
+      position: 0,
+    });
+    t.is(watch.ended(), 1, "the watcher's stream ends");
 
-  const dan = await engine.issueToken('dan');
-  t.true(dan.created);
-  t.like(dan.token, { userId: 'dan', status: 'expired', reason: 'sold_out', position: 0, estimatedWaitSeconds: 0 });
-  await rejects(t, engine.getToken(dan.token.token), 'TOKEN_INVALID');
-  t.like(await engine.room(), { waiting: 0, active: 0 });
-  assertInvariants(t, await kit.durable());
-});
+    const dan = await engine.issueToken('dan');
+    t.true(dan.created);
+    t.like(dan.token, {
+      userId: 'dan',
+      status: 'expired',
+      reason: 'sold_out',
+      position: 0,
+      estimatedWaitSeconds: 0,
+    });
+    await rejects(t, engine.getToken(dan.token.token), 'TOKEN_INVALID');
+    t.like(await engine.room(), { waiting: 0, active: 0 });
+    assertInvariants(t, await kit.durable());
+  },
+);
 
-behaviour('sold out ends when there are seats again: a new schedule opens the line at the next tick', async (t, kit) => {
-  const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 }, catalog: tiny });
-  const ann = (await engine.issueToken('ann')).token.token;
-  await engine.charge(ann, { userId: 'ann', amount: 2_000 });
-  const holds = [await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 }), await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 })];
-  for (const hold of holds) await engine.pay(ann, { reservationId: hold.id });
-  await engine.tick();
-  t.is((await engine.issueToken('bob')).token.reason, 'sold_out');
-  await engine.loadCatalog({ concerts: [], schedules: [{ id: 's2', concertId: 'c1', startsAt: '2027-05-02T19:00:00+09:00', totalSeats: 1, price: 1_000 }] });
-  await engine.tick();
-  t.false((await engine.room()).soldOut);
-  const bob = await engine.issueToken('bob');
-  t.like(bob.token, { status: 'active' });
-  t.false('reason' in bob.token);
-});
+behaviour(
+  'sold out ends when there are seats again: a new schedule opens the line at the next tick',
+  async (t, kit) => {
+    const { engine } = await kit.start({ config: { ...manual, queueMaxActive: 1 }, catalog: tiny });
+    const ann = (await engine.issueToken('ann')).token.token;
+    await engine.charge(ann, { userId: 'ann', amount: 2_000 });
+    const holds = [
+      await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 }),
+      await engine.reserve(ann, { scheduleId: 's1', seatNo: 2 }),
+    ];
+    for (const hold of holds) await engine.pay(ann, { reservationId: hold.id });
+    await engine.tick();
+    t.is((await engine.issueToken('bob')).token.reason, 'sold_out');
+    await engine.loadCatalog({
+      concerts: [],
+      schedules: [
+        {
+          id: 's2',
+          concertId: 'c1',
+          startsAt: '2027-05-02T19:00:00+09:00',
+          totalSeats: 1,
+          price: 1_000,
+        },
+      ],
+    });
+    await engine.tick();
+    t.false((await engine.room()).soldOut);
+    const bob = await engine.issueToken('bob');
+    t.like(bob.token, { status: 'active' });
+    t.false('reason' in bob.token);
+  },
+);

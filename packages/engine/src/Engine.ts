@@ -68,7 +68,9 @@ export class Engine implements UsherEngine {
   readonly #actor: Actor<AnyActorLogic>;
   readonly #timers = new Map<Timer, unknown>();
   #deadlineAt = Infinity;
-  readonly #watchers = new TokenWatchers((token) => this.#ask({ type: 'unwatch', token }).catch(() => undefined));
+  readonly #watchers = new TokenWatchers((token) =>
+    this.#ask({ type: 'unwatch', token }).catch(() => undefined),
+  );
   #lastTickMs = 0;
   #maxTickMs = 0;
   readonly #observers = new Set<EngineObserver>();
@@ -94,7 +96,12 @@ export class Engine implements UsherEngine {
   readonly whenFailed: Promise<Error> = new Promise((resolve) => (this.#failed = resolve));
 
   /** @internal Use {@link createEngine}. */
-  constructor(options: { config: EngineConfig; clock: Clock; store: Store; supervisor: Supervisor }) {
+  constructor(options: {
+    config: EngineConfig;
+    clock: Clock;
+    store: Store;
+    supervisor: Supervisor;
+  }) {
     this.config = options.config;
     this.#clock = options.clock;
     this.#store = options.store;
@@ -116,7 +123,8 @@ export class Engine implements UsherEngine {
    * the `reason`). For readiness and liveness checks.
    */
   get health(): EngineHealth {
-    if (this.#failure) return { status: 'failed', reason: this.#failure.message || String(this.#failure) };
+    if (this.#failure)
+      return { status: 'failed', reason: this.#failure.message || String(this.#failure) };
     return this.#closing ? { status: 'closing' } : { status: 'ok' };
   }
 
@@ -161,7 +169,10 @@ export class Engine implements UsherEngine {
   }
 
   /** Holds a seat for `holdTtlMs`. */
-  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation> {
+  reserve(
+    token: string,
+    seat: { readonly scheduleId: string; readonly seatNo: number },
+  ): Promise<Reservation> {
     return this.#ask({ type: 'reserve', token, scheduleId: seat.scheduleId, seatNo: seat.seatNo });
   }
 
@@ -170,7 +181,10 @@ export class Engine implements UsherEngine {
   }
 
   /** The token's user's live holds and paid tickets, newest first (see {@link UsherEngine.listReservations}). */
-  listReservations(token: string, options: { readonly status?: 'held' | 'paid' } = {}): Promise<readonly Reservation[]> {
+  listReservations(
+    token: string,
+    options: { readonly status?: 'held' | 'paid' } = {},
+  ): Promise<readonly Reservation[]> {
     return this.#ask({ type: 'listReservations', token, status: options?.status });
   }
 
@@ -183,8 +197,17 @@ export class Engine implements UsherEngine {
    * Pays a held reservation from the user's balance, all at once or not at
    * all. The token then expires, unless its user still holds other seats.
    */
-  pay(token: string, payment: { readonly reservationId: string }, options: IdempotencyOptions = {}): Promise<Payment> {
-    return this.#ask({ type: 'pay', token, reservationId: payment.reservationId, idempotencyKey: options.idempotencyKey });
+  pay(
+    token: string,
+    payment: { readonly reservationId: string },
+    options: IdempotencyOptions = {},
+  ): Promise<Payment> {
+    return this.#ask({
+      type: 'pay',
+      token,
+      reservationId: payment.reservationId,
+      idempotencyKey: options.idempotencyKey,
+    });
   }
 
   getBalance(token: string, userId: string): Promise<Wallet> {
@@ -192,7 +215,11 @@ export class Engine implements UsherEngine {
   }
 
   /** Adds `amount` (integer minor units) to the user's own balance. */
-  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options: IdempotencyOptions = {}): Promise<Wallet> {
+  charge(
+    token: string,
+    charge: { readonly userId: string; readonly amount: number },
+    options: IdempotencyOptions = {},
+  ): Promise<Wallet> {
     return this.#ask({
       type: 'charge',
       token,
@@ -206,7 +233,9 @@ export class Engine implements UsherEngine {
   tick(): Promise<TickReport> {
     return this.#ask({ type: 'tick' }).then(({ report, updates }) => {
       this.#watchers.deliver(updates);
-      this.#tell((observer) => observer.tick?.({ durationMs: this.#lastTickMs, admitted: report.admitted }));
+      this.#tell((observer) =>
+        observer.tick?.({ durationMs: this.#lastTickMs, admitted: report.admitted }),
+      );
       return report;
     });
   }
@@ -230,7 +259,6 @@ export class Engine implements UsherEngine {
     return this.#watchers.watch(token, watcher, () => this.#ask({ type: 'watch', token }));
   }
 
-
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. It also runs every `holdSweepMs`. */
   sweep(): Promise<void> {
     return this.#ask({ type: 'sweep' }).then(() => undefined);
@@ -238,7 +266,8 @@ export class Engine implements UsherEngine {
 
   ready(): Promise<void> {
     const health = this.health;
-    if (health.status === 'failed') return Promise.reject(new EngineError('UNAVAILABLE', `the engine failed: ${health.reason}`));
+    if (health.status === 'failed')
+      return Promise.reject(new EngineError('UNAVAILABLE', `the engine failed: ${health.reason}`));
     return Promise.resolve();
   }
 
@@ -274,7 +303,11 @@ export class Engine implements UsherEngine {
   }
 
   stats(): Promise<EngineStats> {
-    return this.#ask({ type: 'stats' }).then((stats) => ({ ...stats, lastTickMs: this.#lastTickMs, maxTickMs: this.#maxTickMs }));
+    return this.#ask({ type: 'stats' }).then((stats) => ({
+      ...stats,
+      lastTickMs: this.#lastTickMs,
+      maxTickMs: this.#maxTickMs,
+    }));
   }
 
   /**
@@ -297,7 +330,12 @@ export class Engine implements UsherEngine {
   #ask<K extends CommandType>(command: CommandOf<K>): Promise<CommandResults[K]> {
     if (this.#closing || this.#failure) return Promise.reject(this.#refusal());
     return new Promise((resolve, reject) => {
-      this.#actor.send({ type: 'command', command, resolve: resolve as (value: unknown) => void, reject } satisfies Envelope);
+      this.#actor.send({
+        type: 'command',
+        command,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      } satisfies Envelope);
     });
   }
 
@@ -323,11 +361,17 @@ export class Engine implements UsherEngine {
         result = this.#supervisor.handle(command, now, tx);
       } catch (error) {
         if (!isEngineError(error)) throw error;
-        if (tx.size > expired) throw new Error(`${command.type} was refused after it changed state: ${error.message}`, { cause: error });
+        if (tx.size > expired)
+          throw new Error(`${command.type} was refused after it changed state: ${error.message}`, {
+            cause: error,
+          });
         refused = error;
       }
     } catch (error) {
-      fault = error instanceof Error ? error : new Error(`${command.type} threw ${String(error)}`, { cause: error });
+      fault =
+        error instanceof Error
+          ? error
+          : new Error(`${command.type} threw ${String(error)}`, { cause: error });
     }
     if (command.type === 'tick') {
       this.#lastTickMs = performance.now() - started;
@@ -343,10 +387,14 @@ export class Engine implements UsherEngine {
       return;
     }
     // A command of the API that changed something itself (not only what expired before it); ticks are reported as ticks.
-    const committed = !refused && tx.size > expired && this.#observers.size > 0 && !INTERNAL.has(command.type);
+    const committed =
+      !refused && tx.size > expired && this.#observers.size > 0 && !INTERNAL.has(command.type);
     this.#durable(tx.changes).then(
       () => {
-        if (committed) this.#tell((observer) => observer.commit?.({ command: command.type, durationMs: performance.now() - started }));
+        if (committed)
+          this.#tell((observer) =>
+            observer.commit?.({ command: command.type, durationMs: performance.now() - started }),
+          );
         return refused ? reject(refused) : resolve(result);
       },
       (error: unknown) => {
@@ -388,7 +436,9 @@ export class Engine implements UsherEngine {
 
   #refusal(): EngineError {
     if (this.#failure) {
-      return new EngineError('UNAVAILABLE', 'the engine failed and must be restarted', { cause: this.#failure });
+      return new EngineError('UNAVAILABLE', 'the engine failed and must be restarted', {
+        cause: this.#failure,
+      });
     }
     return new EngineError('SHUTTING_DOWN', 'the engine is shutting down');
   }

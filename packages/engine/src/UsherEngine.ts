@@ -62,22 +62,36 @@ export interface UsherEngine {
   listSeats(token: string, scheduleId: string): Promise<SeatList>;
 
   /** Holds a seat for `holdTtlMs`. */
-  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation>;
+  reserve(
+    token: string,
+    seat: { readonly scheduleId: string; readonly seatNo: number },
+  ): Promise<Reservation>;
   getReservation(token: string, reservationId: string): Promise<Reservation>;
   /**
    * The token's user's live holds and paid tickets, newest first; `status`
    * (`held` or `paid`) keeps one kind. The token need only be known: a kept
    * token (ended after a payment) still lists its user's paid tickets.
    */
-  listReservations(token: string, options?: { readonly status?: 'held' | 'paid' }): Promise<readonly Reservation[]>;
+  listReservations(
+    token: string,
+    options?: { readonly status?: 'held' | 'paid' },
+  ): Promise<readonly Reservation[]>;
   /** Releases a hold. Cancelling a cancelled reservation answers it again. */
   cancelReservation(token: string, reservationId: string): Promise<Reservation>;
 
   /** Pays a held reservation from the user's balance, all at once or not at all. */
-  pay(token: string, payment: { readonly reservationId: string }, options?: IdempotencyOptions): Promise<Payment>;
+  pay(
+    token: string,
+    payment: { readonly reservationId: string },
+    options?: IdempotencyOptions,
+  ): Promise<Payment>;
   getBalance(token: string, userId: string): Promise<Wallet>;
   /** Adds `amount` (integer minor units) to the user's own balance. */
-  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options?: IdempotencyOptions): Promise<Wallet>;
+  charge(
+    token: string,
+    charge: { readonly userId: string; readonly amount: number },
+    options?: IdempotencyOptions,
+  ): Promise<Wallet>;
 
   /** Runs the scheduler now: expires what is due, then admits waiting tokens. */
   tick(): Promise<TickReport>;

@@ -78,10 +78,14 @@ export const configBounds: { readonly [K in keyof EngineConfig]: ConfigBound } =
 export function resolveConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
   const config: EngineConfig = { ...defaultConfig, ...overrides };
   for (const [key, value] of Object.entries(config)) {
-    if (!Object.hasOwn(configBounds, key)) throw new EngineError('VALIDATION_FAILED', `unknown config option "${key}"`);
+    if (!Object.hasOwn(configBounds, key))
+      throw new EngineError('VALIDATION_FAILED', `unknown config option "${key}"`);
     const bound = configBounds[key as keyof EngineConfig];
     if (!Number.isSafeInteger(value) || value < bound.min || value > bound.max) {
-      throw new EngineError('VALIDATION_FAILED', `config ${key} must be an integer from ${bound.min} to ${bound.max}, got ${String(value)}`);
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `config ${key} must be an integer from ${bound.min} to ${bound.max}, got ${String(value)}`,
+      );
     }
   }
   return Object.freeze(config);

@@ -50,7 +50,11 @@ export class EngineError extends Error {
   readonly code: EngineErrorCode;
   readonly details: EngineErrorDetails;
 
-  constructor(code: EngineErrorCode, message: string, options: { cause?: unknown; details?: EngineErrorDetails } = {}) {
+  constructor(
+    code: EngineErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: EngineErrorDetails } = {},
+  ) {
     // A refusal is an answer, not a fault: it carries no stack trace. Capturing
     // one cost about a tenth of the server's CPU when most answers are refusals.
     const stackTraceLimit = Error.stackTraceLimit;

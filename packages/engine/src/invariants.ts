@@ -21,28 +21,43 @@ export function invariantViolations(contents: StoreContents): string[] {
     if (reservation.status !== 'held' && reservation.status !== 'paid') continue;
     const seat = `${reservation.scheduleId}#${reservation.seatNo}`;
     const other = claims.get(seat);
-    if (other !== undefined) violations.push(`seat ${seat} is claimed by ${other} and ${reservation.id}`);
+    if (other !== undefined)
+      violations.push(`seat ${seat} is claimed by ${other} and ${reservation.id}`);
     claims.set(seat, reservation.id);
   }
   const paidByUser = new Map<string, number>();
   const paidReservations = new Set<string>();
   for (const payment of contents.payments.values()) {
-    if (paidReservations.has(payment.reservationId)) violations.push(`reservation ${payment.reservationId} is paid twice`);
+    if (paidReservations.has(payment.reservationId))
+      violations.push(`reservation ${payment.reservationId} is paid twice`);
     paidReservations.add(payment.reservationId);
     const reservation = contents.reservations.get(payment.reservationId);
-    if (reservation?.status !== 'paid') violations.push(`payment ${payment.id} is of reservation ${payment.reservationId}, which is ${reservation?.status ?? 'missing'}`);
+    if (reservation?.status !== 'paid')
+      violations.push(
+        `payment ${payment.id} is of reservation ${payment.reservationId}, which is ${reservation?.status ?? 'missing'}`,
+      );
     else if (reservation.userId !== payment.userId || reservation.price !== payment.amount) {
-      violations.push(`payment ${payment.id} (${payment.userId}, ${payment.amount}) does not match its reservation (${reservation.userId}, ${reservation.price})`);
+      violations.push(
+        `payment ${payment.id} (${payment.userId}, ${payment.amount}) does not match its reservation (${reservation.userId}, ${reservation.price})`,
+      );
     }
     paidByUser.set(payment.userId, (paidByUser.get(payment.userId) ?? 0) + payment.amount);
   }
   for (const reservation of contents.reservations.values()) {
-    if (reservation.status === 'paid' && !paidReservations.has(reservation.id)) violations.push(`reservation ${reservation.id} is paid without a payment`);
+    if (reservation.status === 'paid' && !paidReservations.has(reservation.id))
+      violations.push(`reservation ${reservation.id} is paid without a payment`);
   }
   for (const wallet of contents.wallets.values()) {
-    if (!Number.isSafeInteger(wallet.balance) || wallet.balance < 0) violations.push(`the balance of ${wallet.userId} is ${wallet.balance}`);
-    if (wallet.balance !== wallet.charged - wallet.paid) violations.push(`the wallet of ${wallet.userId} does not balance: ${wallet.balance} ≠ ${wallet.charged} − ${wallet.paid}`);
-    if (wallet.paid !== (paidByUser.get(wallet.userId) ?? 0)) violations.push(`the payments of ${wallet.userId} add up to ${paidByUser.get(wallet.userId) ?? 0}, the wallet says ${wallet.paid}`);
+    if (!Number.isSafeInteger(wallet.balance) || wallet.balance < 0)
+      violations.push(`the balance of ${wallet.userId} is ${wallet.balance}`);
+    if (wallet.balance !== wallet.charged - wallet.paid)
+      violations.push(
+        `the wallet of ${wallet.userId} does not balance: ${wallet.balance} ≠ ${wallet.charged} − ${wallet.paid}`,
+      );
+    if (wallet.paid !== (paidByUser.get(wallet.userId) ?? 0))
+      violations.push(
+        `the payments of ${wallet.userId} add up to ${paidByUser.get(wallet.userId) ?? 0}, the wallet says ${wallet.paid}`,
+      );
     paidByUser.delete(wallet.userId);
   }
   for (const userId of paidByUser.keys()) violations.push(`${userId} paid without a wallet`);

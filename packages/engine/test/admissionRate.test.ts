@@ -13,7 +13,11 @@ function run(rate: AdmissionRate, ticks: number, every: number): AdmissionRate {
 test('one active place of a 10-minute window: the first in line is told minutes, not seconds', (t) => {
   const rate = new AdmissionRate(onePlace);
   t.is(rate.secondsFor(0), 0);
-  t.is(rate.secondsFor(1), 600, 'before anything is seen: the worst case, the active user keeps the place to the end');
+  t.is(
+    rate.secondsFor(1),
+    600,
+    'before anything is seen: the worst case, the active user keeps the place to the end',
+  );
   t.is(rate.secondsFor(25), 25 * 600);
   // Nobody leaves: the estimate stays there (it used to start at 1 s and take a minute to get there).
   for (let tick = 0; tick < 120; tick++) {
@@ -38,7 +42,12 @@ test('the estimate speeds up as places free faster, and follows the rate it sees
   const everyHalfMinute = run(new AdmissionRate(onePlace), tenMinutes, 30).secondsFor(1);
   const everyFiveSeconds = run(new AdmissionRate(onePlace), tenMinutes, 5).secondsFor(1);
   t.is(never, 600);
-  t.true(never > everyFiveMinutes && everyFiveMinutes > everyMinute && everyMinute > everyHalfMinute && everyHalfMinute > everyFiveSeconds);
+  t.true(
+    never > everyFiveMinutes &&
+      everyFiveMinutes > everyMinute &&
+      everyMinute > everyHalfMinute &&
+      everyHalfMinute > everyFiveSeconds,
+  );
   t.true(everyMinute >= 60 && everyMinute <= 90, `every minute: ${everyMinute} s`);
   t.true(everyHalfMinute >= 30 && everyHalfMinute <= 45, `every half minute: ${everyHalfMinute} s`);
   t.true(everyFiveSeconds >= 5 && everyFiveSeconds <= 8, `every 5 s: ${everyFiveSeconds} s`);
@@ -55,7 +64,10 @@ test('the rate stays between the worst case and admitPerTick every tick', (t) =>
   const config = { admitPerTick: 10, tickMs: 500, maxActive: 1_000, activeTtlMs: 600_000 };
   const flood = new AdmissionRate(config);
   for (let tick = 0; tick < 1_000; tick++) flood.observe(10);
-  t.true(flood.perSecond > 19.99 && flood.perSecond <= 20, `at best 10 per tick of half a second: ${flood.perSecond}`);
+  t.true(
+    flood.perSecond > 19.99 && flood.perSecond <= 20,
+    `at best 10 per tick of half a second: ${flood.perSecond}`,
+  );
   for (let tick = 0; tick < 100; tick++) flood.observe(1_000);
   t.is(flood.perSecond, 20, 'never more');
   t.is(flood.secondsFor(20), 1);

@@ -5,7 +5,12 @@ import { places } from './helpers/places.js';
 
 /** The last millisecond a `Date` can show: a view of anything later throws a RangeError. */
 const END_OF_TIME = 8_640_000_000_000_000;
-const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, tokenActiveTtlMs: 60_000, holdTtlMs: 300_000 };
+const config = {
+  queueTickMs: 3_600_000,
+  holdSweepMs: 3_600_000,
+  tokenActiveTtlMs: 60_000,
+  holdTtlMs: 300_000,
+};
 
 for (const name of ['memory', 'lowdb'] as const) {
   test(`${name}: a command that faults after changing state changes nothing, appends nothing, and fails the engine`, async (t) => {
@@ -22,7 +27,9 @@ for (const name of ['memory', 'lowdb'] as const) {
 
     const { engine } = await startEngine({ store: place.open(), clock, config, catalog: null });
     t.deepEqual(engine.health, { status: 'ok' });
-    const fault = await t.throwsAsync(engine.reserve(ann, { scheduleId: 's1', seatNo: 1 }), { instanceOf: EngineError });
+    const fault = await t.throwsAsync(engine.reserve(ann, { scheduleId: 's1', seatNo: 1 }), {
+      instanceOf: EngineError,
+    });
     t.is(fault?.code, 'UNAVAILABLE', 'answered as a 503-class refusal, not a fault');
     t.true(fault?.cause instanceof RangeError);
     t.like(engine.health, { status: 'failed' });
@@ -35,7 +42,12 @@ for (const name of ['memory', 'lowdb'] as const) {
     t.like(engine.health, { status: 'failed' }, 'closing does not hide the failure');
 
     t.deepEqual(await place.durable(), before, 'nothing the faulty command did was appended');
-    const { engine: restarted } = await startEngine({ store: place.open(), clock, config, catalog: null });
+    const { engine: restarted } = await startEngine({
+      store: place.open(),
+      clock,
+      config,
+      catalog: null,
+    });
     t.deepEqual(restarted.health, { status: 'ok' });
     t.is((await restarted.listSeats(ann, 's1')).seats[0]!.seatNo, 1, 'the seat is available');
     t.deepEqual(await restarted.getToken(ann), token, 'the token was not extended');
@@ -45,7 +57,9 @@ for (const name of ['memory', 'lowdb'] as const) {
 }
 
 test('a refusal after expiring what was due keeps the expiry: the engine stays healthy', async (t) => {
-  const { engine, clock, store } = await startEngine({ config: { ...config, tokenActiveTtlMs: 3_600_000 } });
+  const { engine, clock, store } = await startEngine({
+    config: { ...config, tokenActiveTtlMs: 3_600_000 },
+  });
   const ann = await activeToken(engine, 'ann');
   const hold = await engine.reserve(ann, { scheduleId: 's1', seatNo: 1 });
   clock.increment(300_000);

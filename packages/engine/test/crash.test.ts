@@ -29,9 +29,13 @@ function random(seed: number): () => number {
 
 /** Runs the operation stream until it has acknowledged `killAfter` operations, then SIGKILLs it. */
 async function runAndKill(dir: string, run: number, killAfter: number): Promise<Ack[]> {
-  const proc = spawn(process.execPath, [...process.execArgv, child, dir, `run${run}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...process.execArgv, child, dir, `run${run}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const acks: Ack[] = [];
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    proc.once('exit', (_code, signal) => resolve(signal)),
+  );
   for await (const line of createInterface({ input: proc.stdout })) {
     acks.push(JSON.parse(line) as Ack);
     if (acks.length > killAfter) {
@@ -39,7 +43,9 @@ async function runAndKill(dir: string, run: number, killAfter: number): Promise<
       break;
     }
   }
-  return (await exited) === 'SIGKILL' ? acks : Promise.reject(new Error('the operation stream died before it was killed'));
+  return (await exited) === 'SIGKILL'
+    ? acks
+    : Promise.reject(new Error('the operation stream died before it was killed'));
 }
 
 test('SIGKILL at random moments loses no acknowledged operation and breaks no invariant', async (t) => {
@@ -58,13 +64,18 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
     await store.close();
 
     for (const ack of acknowledged) {
-      if (ack.op === 'charge') t.is(contents.idempotency.get(JSON.stringify([ack.userId, ack.key]))?.fingerprint, JSON.stringify(['charge', ack.userId, ack.amount]));
+      if (ack.op === 'charge')
+        t.is(
+          contents.idempotency.get(JSON.stringify([ack.userId, ack.key]))?.fingerprint,
+          JSON.stringify(['charge', ack.userId, ack.amount]),
+        );
       if (ack.op === 'reserve') t.true(contents.reservations.has(ack.id), `hold ${ack.id}`);
       if (ack.op === 'pay') {
         t.is(contents.payments.get(ack.id)?.amount, ack.amount);
         t.is(contents.reservations.get(ack.reservationId)?.status, 'paid');
       }
-      if (ack.op === 'cancel') t.is(contents.reservations.get(ack.reservationId)?.status, 'cancelled');
+      if (ack.op === 'cancel')
+        t.is(contents.reservations.get(ack.reservationId)?.status, 'cancelled');
     }
     assertInvariants(t, contents);
     // Every charge has a key, so the wallets must add up to the charges the store kept, acknowledged or not.
@@ -73,8 +84,14 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
       const [, userId, amount] = JSON.parse(record.fingerprint) as [string, string, number];
       charged.set(userId, (charged.get(userId) ?? 0) + amount);
     }
-    for (const wallet of contents.wallets.values()) t.is(wallet.charged, charged.get(wallet.userId) ?? 0);
-    t.log(`run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations so far`);
+    for (const wallet of contents.wallets.values())
+      t.is(wallet.charged, charged.get(wallet.userId) ?? 0);
+    t.log(
+      `run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations so far`,
+    );
   }
-  t.true(acknowledged.filter((ack) => ack.op !== 'ready').length >= killPoints.reduce((a, b) => a + b, 0));
+  t.true(
+    acknowledged.filter((ack) => ack.op !== 'ready').length >=
+      killPoints.reduce((a, b) => a + b, 0),
+  );
 });

@@ -38,7 +38,8 @@ function agreesWithModel(): void {
       const model: number[] = [];
       for (const step of ops) {
         if (step.kind === 'push') model.push(line.push(model.length));
-        else if (step.kind === 'burst') for (let i = 0; i < step.count; i++) model.push(line.push(i));
+        else if (step.kind === 'burst')
+          for (let i = 0; i < step.count; i++) model.push(line.push(i));
         else if (step.kind === 'remove' && model.length > 0) {
           const [seq] = model.splice(step.pick % model.length, 1);
           if (!line.remove(seq!)) return false;
@@ -73,16 +74,25 @@ test('a waiting line restored with gaps keeps the order of its sequence numbers'
 });
 
 test('the deadline heap pops due items in deadline order and nothing early', (t) => {
-  t.notThrows(() => fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 1_000 }), { maxLength: 200 }), fc.integer({ min: 0, max: 1_000 }), (ats, now) => {
-      const heap = new DeadlineHeap<number>();
-      for (const at of ats) heap.push(at, at);
-      const popped: number[] = [];
-      for (let at = heap.popDue(now); at !== undefined; at = heap.popDue(now)) popped.push(at);
-      const expected = ats.filter((at) => at <= now).sort((a, b) => a - b);
-      return JSON.stringify(popped) === JSON.stringify(expected) && heap.size === ats.length - expected.length;
-    }),
-  ));
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 1_000 }), { maxLength: 200 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        (ats, now) => {
+          const heap = new DeadlineHeap<number>();
+          for (const at of ats) heap.push(at, at);
+          const popped: number[] = [];
+          for (let at = heap.popDue(now); at !== undefined; at = heap.popDue(now)) popped.push(at);
+          const expected = ats.filter((at) => at <= now).sort((a, b) => a - b);
+          return (
+            JSON.stringify(popped) === JSON.stringify(expected) &&
+            heap.size === ats.length - expected.length
+          );
+        },
+      ),
+    ),
+  );
   t.is(new DeadlineHeap().peekAt(), Infinity);
 });
 

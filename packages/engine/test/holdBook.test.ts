@@ -10,10 +10,25 @@ import { START } from './helpers/fixture.js';
 
 test('the safety sweep expires an overdue hold without the deadline heap', (t) => {
   const catalog = new Catalog();
-  const schedule = catalog.addSchedule({ id: 's', concertId: 'c', startsAt: '2027-01-01T00:00:00Z', totalSeats: 3, prices: [{ from: 1, to: 3, price: 10 }] });
+  const schedule = catalog.addSchedule({
+    id: 's',
+    concertId: 'c',
+    startsAt: '2027-01-01T00:00:00Z',
+    totalSeats: 3,
+    prices: [{ from: 1, to: 3, price: 10 }],
+  });
   const holds = new HoldBook(catalog);
   const tx = new ChangeSet();
-  const hold: ReservationRecord = { id: 'r1', userId: 'ann', scheduleId: 's', seatNo: 2, price: 10, status: 'held', createdAt: START, expiresAt: START + 1_000 };
+  const hold: ReservationRecord = {
+    id: 'r1',
+    userId: 'ann',
+    scheduleId: 's',
+    seatNo: 2,
+    price: 10,
+    status: 'held',
+    createdAt: START,
+    expiresAt: START + 1_000,
+  };
   holds.hold(hold, tx);
   holds.sweep(START + 999, tx);
   t.is(hold.status, 'held');
@@ -22,5 +37,11 @@ test('the safety sweep expires an overdue hold without the deadline heap', (t) =
   t.is(hold.endedAt, START + 1_000, 'it expired at its deadline, not when the sweep ran');
   t.is(schedule.seats.state(2), 'available');
   t.is(holds.heldBy('ann'), 0);
-  t.deepEqual(tx.changes.map(([collection, key]) => [collection, key]), [['reservations', hold.id], ['reservations', hold.id]]);
+  t.deepEqual(
+    tx.changes.map(([collection, key]) => [collection, key]),
+    [
+      ['reservations', hold.id],
+      ['reservations', hold.id],
+    ],
+  );
 });

@@ -88,7 +88,11 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
     Object.fromEntries(
       lifecycle.states.map((state) => [
         state,
-        Object.fromEntries(events.flatMap((event) => (lifecycle.next(state, event) ? [[event, lifecycle.next(state, event)]] : []))),
+        Object.fromEntries(
+          events.flatMap((event) =>
+            lifecycle.next(state, event) ? [[event, lifecycle.next(state, event)]] : [],
+          ),
+        ),
       ]),
     );
   t.deepEqual(table(seatLifecycle, ['HOLD', 'RELEASE', 'PAY', TIMEOUT]), {
@@ -96,11 +100,14 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
     held: { RELEASE: 'available', PAY: 'paid', timeout: 'available' },
     paid: {},
   });
-  t.deepEqual(table(queueTokenLifecycle, ['ADMIT', 'EXTEND', 'COMPLETE', 'ABANDON', 'SOLD_OUT', TIMEOUT]), {
-    waiting: { ADMIT: 'active', ABANDON: 'expired', SOLD_OUT: 'expired' },
-    active: { EXTEND: 'active', COMPLETE: 'expired', timeout: 'expired' },
-    expired: {},
-  });
+  t.deepEqual(
+    table(queueTokenLifecycle, ['ADMIT', 'EXTEND', 'COMPLETE', 'ABANDON', 'SOLD_OUT', TIMEOUT]),
+    {
+      waiting: { ADMIT: 'active', ABANDON: 'expired', SOLD_OUT: 'expired' },
+      active: { EXTEND: 'active', COMPLETE: 'expired', timeout: 'expired' },
+      expired: {},
+    },
+  );
   t.is(seatLifecycle.timerOf('held'), 'holdTtl');
   t.is(queueTokenLifecycle.timerOf('active'), 'activeTtl');
   t.true(seatLifecycle.isFinal('paid'));
@@ -108,26 +115,39 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
 });
 
 /** Runs random event sequences through a live actor and through the compiled table; they must agree at every step. */
-function conforms(machine: AnyStateMachine, lifecycle: Lifecycle<string, string>, events: fc.Arbitrary<{ type: string }>) {
+function conforms(
+  machine: AnyStateMachine,
+  lifecycle: Lifecycle<string, string>,
+  events: fc.Arbitrary<{ type: string }>,
+) {
   fc.assert(
-    fc.property(fc.array(fc.oneof(events, fc.constant({ type: TIMEOUT })), { maxLength: 30 }), (sequence) => {
-      const clock = new SimulatedClock();
-      const actor = createActor(machine, { clock }).start();
-      let state = lifecycle.initial;
-      for (const event of sequence) {
-        if (event.type === TIMEOUT) clock.increment(1_000);
-        else actor.send(event);
-        state = lifecycle.next(state, event.type) ?? state;
-        if (actor.getSnapshot().value !== state) return false;
-      }
-      return true;
-    }),
+    fc.property(
+      fc.array(fc.oneof(events, fc.constant({ type: TIMEOUT })), { maxLength: 30 }),
+      (sequence) => {
+        const clock = new SimulatedClock();
+        const actor = createActor(machine, { clock }).start();
+        let state = lifecycle.initial;
+        for (const event of sequence) {
+          if (event.type === TIMEOUT) clock.increment(1_000);
+          else actor.send(event);
+          state = lifecycle.next(state, event.type) ?? state;
+          if (actor.getSnapshot().value !== state) return false;
+        }
+        return true;
+      },
+    ),
   );
 }
 
 test('the compiled seat table agrees with a live seat actor on random event sequences', (t) => {
   const hold = fc.constant({ type: 'HOLD', reservationId: 'r', at: 0, expiresAt: 1_000 });
-  t.notThrows(() => conforms(seatMachine, seatLifecycle, fc.oneof(hold, fc.constant({ type: 'RELEASE' }), fc.constant({ type: 'PAY' }))));
+  t.notThrows(() =>
+    conforms(
+      seatMachine,
+      seatLifecycle,
+      fc.oneof(hold, fc.constant({ type: 'RELEASE' }), fc.constant({ type: 'PAY' })),
+    ),
+  );
 });
 
 test('the compiled token table agrees with a live token actor on random event sequences', (t) => {
@@ -143,7 +163,11 @@ test('compileLifecycle refuses what a table cannot represent', (t) => {
     states: { a: { on: { GO: { target: 'b', guard: 'lucky' } } }, b: {} },
   });
   t.throws(() => compileLifecycle(guarded, ['a', 'b']), { message: /guards/ });
-  const nested = createMachine({ id: 'nested', initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
+  const nested = createMachine({
+    id: 'nested',
+    initial: 'a',
+    states: { a: { initial: 'x', states: { x: {} } } },
+  });
   t.throws(() => compileLifecycle(nested, ['a']), { message: /only flat machines/ });
   t.throws(() => compileLifecycle(seatMachine, ['available', 'held']), { message: /expected/ });
 });
@@ -153,17 +177,44 @@ test('an XState persisted snapshot drops the pending hold timer, which is why de
   const seat = createActor(seatMachine, { clock }).start();
   seat.send({ type: 'HOLD', reservationId: 'r1', at: 0, expiresAt: 300_000 });
   const persisted = JSON.parse(JSON.stringify(seat.getPersistedSnapshot()));
-  const restored = createActor(seatMachine, { clock: new SimulatedClock(), snapshot: persisted }).start();
+  const restored = createActor(seatMachine, {
+    clock: new SimulatedClock(),
+    snapshot: persisted,
+  }).start();
   (restored.system as unknown as { _clock: SimulatedClock })._clock.increment(600_000);
   t.is(restored.getSnapshot().value, 'held', 'XState does not re-arm after timers on restore');
-  t.is(restored.getSnapshot().context.expiresAt, 300_000, 'but the absolute deadline survives, so the engine can re-arm it');
+  t.is(
+    restored.getSnapshot().context.expiresAt,
+    300_000,
+    'but the absolute deadline survives, so the engine can re-arm it',
+  );
 });
 
 test('the compiled reservation table agrees with a live reservation actor on random event sequences', (t) => {
-  t.notThrows(() => conforms(reservationMachine, reservationLifecycle, fc.constantFrom({ type: 'PAY' }, { type: 'CANCEL' })));
+  t.notThrows(() =>
+    conforms(
+      reservationMachine,
+      reservationLifecycle,
+      fc.constantFrom({ type: 'PAY' }, { type: 'CANCEL' }),
+    ),
+  );
   t.deepEqual(
-    Object.fromEntries(reservationLifecycle.states.map((state) => [state, [reservationLifecycle.next(state, 'PAY'), reservationLifecycle.next(state, 'CANCEL'), reservationLifecycle.next(state, TIMEOUT)]])),
-    { held: ['paid', 'cancelled', 'expired'], paid: [undefined, undefined, undefined], expired: [undefined, undefined, undefined], cancelled: [undefined, undefined, undefined] },
+    Object.fromEntries(
+      reservationLifecycle.states.map((state) => [
+        state,
+        [
+          reservationLifecycle.next(state, 'PAY'),
+          reservationLifecycle.next(state, 'CANCEL'),
+          reservationLifecycle.next(state, TIMEOUT),
+        ],
+      ]),
+    ),
+    {
+      held: ['paid', 'cancelled', 'expired'],
+      paid: [undefined, undefined, undefined],
+      expired: [undefined, undefined, undefined],
+      cancelled: [undefined, undefined, undefined],
+    },
   );
 });
 
@@ -173,11 +224,17 @@ test('the machines run with the configured times as their delays', (t) => {
   t.is(lifecycles.reservation.delayOf('held'), 123_000);
   t.is(lifecycles.seat.delayOf('held'), 123_000);
   t.is(lifecycles.token.delayOf('active'), 456_000);
-  t.is(lifecycles.token.delayOf('waiting'), undefined, 'waiting has no timer: abandonment depends on polls, not on the machine');
+  t.is(
+    lifecycles.token.delayOf('waiting'),
+    undefined,
+    'waiting has no timer: abandonment depends on polls, not on the machine',
+  );
   t.is(lifecyclesFor(config), lifecycles, 'compiled once per configuration');
   // The same provided machine as a live actor: held for exactly the configured time.
   const clock = new SimulatedClock();
-  const hold = createActor(reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }), { clock }).start();
+  const hold = createActor(reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }), {
+    clock,
+  }).start();
   clock.increment(122_999);
   t.is(hold.getSnapshot().value, 'held');
   clock.increment(1);

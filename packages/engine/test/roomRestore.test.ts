@@ -6,7 +6,13 @@ import { LowdbStore } from '@usher/engine/lowdb';
 import { simulatedClock, START, startEngine } from './helpers/fixture.js';
 import { places } from './helpers/places.js';
 
-const config = { queueMaxActive: 1, queueTickMs: 86_400_000, holdSweepMs: 86_400_000, tokenActiveTtlMs: 86_400_000, queueWaitingTtlMs: 86_400_000 };
+const config = {
+  queueMaxActive: 1,
+  queueTickMs: 86_400_000,
+  holdSweepMs: 86_400_000,
+  tokenActiveTtlMs: 86_400_000,
+  queueWaitingTtlMs: 86_400_000,
+};
 const OPENS_AT = START + 60_000;
 
 for (const [name, at] of Object.entries(places)) {
@@ -19,13 +25,23 @@ for (const [name, at] of Object.entries(places)) {
     for (let i = 0; i < 40; i++) tokens.push((await engine.issueToken(`u${i}`)).token.token);
     clock.set(OPENS_AT);
     await engine.tick();
-    const drawn = await Promise.all(tokens.map(async (token) => (await engine.getToken(token)).position));
+    const drawn = await Promise.all(
+      tokens.map(async (token) => (await engine.getToken(token)).position),
+    );
     const room = await engine.room();
     await engine.close();
 
-    const { engine: restarted } = await startEngine({ store: place.open(), config, clock: simulatedClock(OPENS_AT), catalog: null });
+    const { engine: restarted } = await startEngine({
+      store: place.open(),
+      config,
+      clock: simulatedClock(OPENS_AT),
+      catalog: null,
+    });
     t.deepEqual(await restarted.room(), room);
-    t.deepEqual(await Promise.all(tokens.map(async (token) => (await restarted.getToken(token)).position)), drawn);
+    t.deepEqual(
+      await Promise.all(tokens.map(async (token) => (await restarted.getToken(token)).position)),
+      drawn,
+    );
     await restarted.close();
   });
 }
@@ -50,7 +66,11 @@ test('a lowdb folder from before the room (a snapshot without its collections) o
   document.format = 'usher-snapshot/1';
   await writeFile(join(dir, snapshot!), JSON.stringify(document));
 
-  const { engine: reopened } = await startEngine({ store: new LowdbStore(dir), config: { ...config, queueMaxActive: 2 }, catalog: null });
+  const { engine: reopened } = await startEngine({
+    store: new LowdbStore(dir),
+    config: { ...config, queueMaxActive: 2 },
+    catalog: null,
+  });
   t.deepEqual(await reopened.room(), {
     paused: false,
     admitPerTick: 100,

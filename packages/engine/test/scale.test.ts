@@ -25,7 +25,9 @@ async function issueMany(engine: Engine, from: number, count: number): Promise<s
   const tokens: string[] = [];
   const batch = 10_000;
   for (let start = from; start < from + count; start += batch) {
-    const chunk = Array.from({ length: Math.min(batch, from + count - start) }, (_, i) => engine.issueToken(`user-${start + i}`));
+    const chunk = Array.from({ length: Math.min(batch, from + count - start) }, (_, i) =>
+      engine.issueToken(`user-${start + i}`),
+    );
     for (const { token } of await Promise.all(chunk)) tokens.push(token.token);
   }
   return tokens;
@@ -55,15 +57,27 @@ test('one engine holds 1,000,000 waiting tokens and 1,000,000 seats, ranks the l
   t.is((await engine.getToken(waiting[0]!)).position, 1);
 
   const schedules = await engine.listSchedules(active[0]!, 'big');
-  t.is(schedules.reduce((sum, schedule) => sum + schedule.totalSeats, 0), SCHEDULES * SEATS_PER_SCHEDULE);
-  const hold = await engine.reserve(active[0]!, { scheduleId: 'day-20', seatNo: SEATS_PER_SCHEDULE });
+  t.is(
+    schedules.reduce((sum, schedule) => sum + schedule.totalSeats, 0),
+    SCHEDULES * SEATS_PER_SCHEDULE,
+  );
+  const hold = await engine.reserve(active[0]!, {
+    scheduleId: 'day-20',
+    seatNo: SEATS_PER_SCHEDULE,
+  });
   t.is(hold.price, 99_000);
   t.is((await engine.listSeats(active[0]!, 'day-20')).seats.length, SEATS_PER_SCHEDULE - 1);
 
   // The first thousand use up their time; one tick admits the next thousand, first come first served.
   clock.increment(600_000);
-  t.deepEqual(await engine.tick(), { admitted: MAX_ACTIVE, waiting: WAITING - MAX_ACTIVE, active: MAX_ACTIVE });
-  const admitted = await Promise.all(waiting.slice(0, MAX_ACTIVE + 1).map((token) => engine.getToken(token)));
+  t.deepEqual(await engine.tick(), {
+    admitted: MAX_ACTIVE,
+    waiting: WAITING - MAX_ACTIVE,
+    active: MAX_ACTIVE,
+  });
+  const admitted = await Promise.all(
+    waiting.slice(0, MAX_ACTIVE + 1).map((token) => engine.getToken(token)),
+  );
   t.true(admitted.slice(0, MAX_ACTIVE).every((token) => token.status === 'active'));
   t.deepEqual([admitted[MAX_ACTIVE]!.status, admitted[MAX_ACTIVE]!.position], ['waiting', 1]);
   t.is((await engine.getToken(waiting.at(-1)!)).position, WAITING - MAX_ACTIVE);

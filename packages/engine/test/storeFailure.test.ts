@@ -12,7 +12,10 @@ class FailingStore extends MemoryStore {
 
 test('when the store cannot make a change durable, the command is not acknowledged and the engine fails', async (t) => {
   const store = new FailingStore();
-  const { engine } = await startEngine({ store, config: { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 } });
+  const { engine } = await startEngine({
+    store,
+    config: { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 },
+  });
   const ann = await activeToken(engine, 'ann');
   store.failing = true;
   const error = await rejects(t, engine.charge(ann, { userId: 'ann', amount: 100 }), 'UNAVAILABLE');
@@ -26,6 +29,10 @@ test('when the store cannot make a change durable, the command is not acknowledg
   t.is(engine.health.status, 'failed');
   const { engine: restarted } = await startEngine({ store, catalog: null });
   const again = await activeToken(restarted, 'ann');
-  t.deepEqual(await restarted.getBalance(again, 'ann'), { userId: 'ann', balance: 0 }, 'the unacknowledged charge is not there');
+  t.deepEqual(
+    await restarted.getBalance(again, 'ann'),
+    { userId: 'ann', balance: 0 },
+    'the unacknowledged charge is not there',
+  );
   t.true(error instanceof EngineError);
 });

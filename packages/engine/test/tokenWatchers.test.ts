@@ -11,7 +11,11 @@ const manual = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
 function recorder() {
   const updates: QueueToken[] = [];
   let ended = 0;
-  return { updates, ended: () => ended, watcher: { update: (view: QueueToken) => updates.push(view), end: () => void ended++ } };
+  return {
+    updates,
+    ended: () => ended,
+    watcher: { update: (view: QueueToken) => updates.push(view), end: () => void ended++ },
+  };
 }
 
 test('an update that arrives before the watch is answered is held back and sent after the initial view', async (t) => {
@@ -25,7 +29,10 @@ test('an update that arrives before the watch is answered is held back and sent 
     }
   }
   const store = new LateFlushStore();
-  const { engine, clock } = await startEngine({ store, config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 } });
+  const { engine, clock } = await startEngine({
+    store,
+    config: { ...manual, queueMaxActive: 1, tokenActiveTtlMs: 1_000 },
+  });
   await engine.issueToken('ann');
   const bob = (await engine.issueToken('bob')).token.token;
   clock.increment(1_000);
@@ -37,7 +44,10 @@ test('an update that arrives before the watch is answered is held back and sent 
   t.deepEqual(watch.updates, [], 'nothing before the initial view');
   store.release();
   await watching;
-  t.deepEqual(watch.updates.map((view) => view.status), ['waiting', 'active']);
+  t.deepEqual(
+    watch.updates.map((view) => view.status),
+    ['waiting', 'active'],
+  );
   t.is(watch.ended(), 1);
   t.is((await engine.stats()).watchedTokens, 0);
 });

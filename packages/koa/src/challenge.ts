@@ -53,37 +53,59 @@ export class ProofOfWork {
     this.#hmacKey = options.hmacKey;
     this.#maxNumber = options.maxNumber ?? 50_000;
     this.#expiresInMs = options.expiresInMs ?? 300_000;
-    this.#used = options.replayGuard ?? new RateLimiterMemory({ keyPrefix: 'challenge', points: 1, duration: Math.ceil(this.#expiresInMs / 1_000) });
+    this.#used =
+      options.replayGuard ??
+      new RateLimiterMemory({
+        keyPrefix: 'challenge',
+        points: 1,
+        duration: Math.ceil(this.#expiresInMs / 1_000),
+      });
     if (this.#used.points !== 1) throw new TypeError('challenge.replayGuard must have points: 1');
     this.#telemetry = telemetry;
   }
 
   /** A new challenge, good for `expiresInMs`. */
   issue(): Promise<Challenge> {
-    return createChallenge({ hmacKey: this.#hmacKey, maxNumber: this.#maxNumber, expires: new Date(Date.now() + this.#expiresInMs) });
+    return createChallenge({
+      hmacKey: this.#hmacKey,
+      maxNumber: this.#maxNumber,
+      expires: new Date(Date.now() + this.#expiresInMs),
+    });
   }
 
   /** Accepts a solved challenge once, or throws 400 `CHALLENGE_FAILED` saying why. */
   async spend(header: string): Promise<void> {
-    if (header === '') this.#fail('missing', `solve a challenge from GET /queue/challenge and send it as the ${CHALLENGE_HEADER} header`);
+    if (header === '')
+      this.#fail(
+        'missing',
+        `solve a challenge from GET /queue/challenge and send it as the ${CHALLENGE_HEADER} header`,
+      );
     let solution: z.infer<typeof Solution>;
     try {
       solution = Solution.parse(JSON.parse(Buffer.from(header, 'base64').toString('utf8')));
     } catch {
-      this.#fail('malformed', `${CHALLENGE_HEADER} is not a solved challenge: base64 of the JSON {algorithm, challenge, number, salt, signature}`);
+      this.#fail(
+        'malformed',
+        `${CHALLENGE_HEADER} is not a solved challenge: base64 of the JSON {algorithm, challenge, number, salt, signature}`,
+      );
     }
     // The signature first: only a challenge issued here can be called expired. Every one issued here has an expiry.
     const expires = Number(extractParams(solution).expires);
     if (!(await verifySolution(solution, this.#hmacKey, false)) || !Number.isSafeInteger(expires)) {
       this.#fail('wrong', 'the challenge is not solved, or was not issued here');
     }
-    if (expires * 1_000 <= Date.now()) this.#fail('expired', 'the challenge has expired: solve a new one');
+    if (expires * 1_000 <= Date.now())
+      this.#fail('expired', 'the challenge has expired: solve a new one');
     const secondsLeft = Math.max(1, Math.ceil((expires * 1_000 - Date.now()) / 1_000));
     try {
       await this.#used.consume(solution.signature, 1, { customDuration: secondsLeft });
     } catch (error) {
-      if (error instanceof RateLimiterRes) this.#fail('replayed', 'this challenge was already used: solve a new one');
-      throw new HttpProblem('UNAVAILABLE', 'solved challenges cannot be checked now; try again shortly');
+      if (error instanceof RateLimiterRes)
+        this.#fail('replayed', 'this challenge was already used: solve a new one');
+      throw new HttpProblem(
+        'UNAVAILABLE',
+        'solved challenges cannot be checked now; try again shortly',
+      );
     }
   }
 

@@ -1,6 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router, { type RouterMiddleware } from '@koa/router';
-import { isReplay, type Room, type RoomChange, type RoomSettings, type UsherEngine } from '@usher/engine';
+import {
+  isReplay,
+  type Room,
+  type RoomChange,
+  type RoomSettings,
+  type UsherEngine,
+} from '@usher/engine';
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
@@ -97,21 +103,32 @@ export interface AppOptions {
  */
 export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   const isShuttingDown = options.isShuttingDown ?? (() => false);
-  const info = options.info ?? { title: 'usher', version: '0.1.0', description: 'Concert seat sales under contention.' };
+  const info = options.info ?? {
+    title: 'usher',
+    version: '0.1.0',
+    description: 'Concert seat sales under contention.',
+  };
   if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new TypeError(`adminToken must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
   const telemetry = options.telemetry ?? new Telemetry({ logger: options.logger });
   const logger = options.logger ?? telemetry.logger;
   let document: unknown;
-  const events = new TokenEventStreams(isShuttingDown, { maxPerToken: options.maxStreamsPerToken, maxLifetimeMs: options.streamMaxLifetimeMs });
+  const events = new TokenEventStreams(isShuttingDown, {
+    maxPerToken: options.maxStreamsPerToken,
+    maxLifetimeMs: options.streamMaxLifetimeMs,
+  });
   const admin = options.adminToken !== undefined;
   if (admin) {
     telemetry.enableProcessMetrics();
     telemetry.watchEngine(engine, events);
   }
-  const challenge = options.challenge === undefined ? undefined : new ProofOfWork(options.challenge, telemetry);
-  const limiter = options.tokenLimiter !== undefined && options.tokenLimiter.length > 0 ? options.tokenLimiter : undefined;
+  const challenge =
+    options.challenge === undefined ? undefined : new ProofOfWork(options.challenge, telemetry);
+  const limiter =
+    options.tokenLimiter !== undefined && options.tokenLimiter.length > 0
+      ? options.tokenLimiter
+      : undefined;
   const routes = apiRoutes(engine.config, {
     document: () => (document ??= openApiDocument(routes, info)),
     events,
@@ -119,15 +136,22 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     admin,
     rateLimited: limiter !== undefined,
     challenge,
-    audit: (change, patch, client) => logger?.info(auditEntry(change, patch, client), `room changed by the admin token: ${describeChange(change, patch)}`),
+    audit: (change, patch, client) =>
+      logger?.info(
+        auditEntry(change, patch, client),
+        `room changed by the admin token: ${describeChange(change, patch)}`,
+      ),
   });
   const guards: Guards = {
     admin: options.adminToken === undefined ? undefined : adminCheck(options.adminToken),
-    limit: limiter === undefined ? undefined : (ctx) => spendTokenRequest(limiter, ctx.ip, telemetry),
-    challenge: challenge === undefined ? undefined : (ctx) => challenge.spend(ctx.get(CHALLENGE_HEADER)),
+    limit:
+      limiter === undefined ? undefined : (ctx) => spendTokenRequest(limiter, ctx.ip, telemetry),
+    challenge:
+      challenge === undefined ? undefined : (ctx) => challenge.spend(ctx.get(CHALLENGE_HEADER)),
   };
   const router = new Router();
-  for (const route of routes) router[route.method](route.operationId, route.path, handler(engine, route, options, guards));
+  for (const route of routes)
+    router[route.method](route.operationId, route.path, handler(engine, route, options, guards));
 
   const app = new Koa();
   app.proxy = options.trustProxy ?? false;
@@ -136,7 +160,11 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
   app.use(async (ctx, next) => {
     // A failed engine refuses everything until the process is restarted; say so rather than "shutting down".
-    if (engine.health.status === 'failed') throw new HttpProblem('UNAVAILABLE', 'the service failed and must be restarted; try again shortly');
+    if (engine.health.status === 'failed')
+      throw new HttpProblem(
+        'UNAVAILABLE',
+        'the service failed and must be restarted; try again shortly',
+      );
     if (isShuttingDown()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
     ctx.set('Cache-Control', 'no-store');
     await next();
@@ -150,7 +178,10 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
       // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
       onerror: (error: Error & { status?: number }) => {
         if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
-        throw new HttpProblem('VALIDATION_FAILED', 'the body could not be read: check its Content-Encoding and Content-Type');
+        throw new HttpProblem(
+          'VALIDATION_FAILED',
+          'the body could not be read: check its Content-Encoding and Content-Type',
+        );
       },
     }),
   );
@@ -166,7 +197,12 @@ interface Guards {
   readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
 }
 
-function handler(engine: UsherEngine, route: Route, options: AppOptions, guards: Guards): RouterMiddleware {
+function handler(
+  engine: UsherEngine,
+  route: Route,
+  options: AppOptions,
+  guards: Guards,
+): RouterMiddleware {
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     // Who may ask, and how often, before anything of the request is read.
@@ -179,26 +215,48 @@ function handler(engine: UsherEngine, route: Route, options: AppOptions, guards:
     const query = route.query ? validate(route.query, ctx.query, 'query') : undefined;
     // The body parser leaves `rawBody` unset for anything but JSON.
     if (route.body && hasBody(ctx) && (ctx.request as { rawBody?: string }).rawBody === undefined) {
-      throw new HttpProblem('VALIDATION_FAILED', 'send the body as JSON (Content-Type: application/json)');
+      throw new HttpProblem(
+        'VALIDATION_FAILED',
+        'send the body as JSON (Content-Type: application/json)',
+      );
     }
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
     const rawKey = route.idempotent ? ctx.get('Idempotency-Key') : '';
-    const idempotencyKey = rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
+    const idempotencyKey =
+      rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
     // The proof of work is spent only by a request that is otherwise valid.
     if (route.challenged) await guards.challenge!(ctx);
-    const token = route.bearer ? bearerToken(ctx) || (route.queryToken && typeof ctx.query.access_token === 'string' ? ctx.query.access_token : '') : '';
+    const token = route.bearer
+      ? bearerToken(ctx) ||
+        (route.queryToken && typeof ctx.query.access_token === 'string'
+          ? ctx.query.access_token
+          : '')
+      : '';
     const identify = hostAuth && actsForUser(route, token);
     const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
-    if (identify && hostUserId === undefined) throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
+    if (identify && hostUserId === undefined)
+      throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
-      if (owner !== undefined && owner !== hostUserId) throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
+      if (owner !== undefined && owner !== hostUserId)
+        throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
     const client = { requestId: String(ctx.state.requestId ?? ''), address: ctx.ip };
-    const answer = await route.handle({ engine, params, query, body, token, idempotencyKey, hostUserId, hostAuth, client });
+    const answer = await route.handle({
+      engine,
+      params,
+      query,
+      body,
+      token,
+      idempotencyKey,
+      hostUserId,
+      hostAuth,
+      client,
+    });
     ctx.status = answer.status ?? route.success.status;
     // A retry answered with the first request's stored answer says so (as Stripe's API does).
-    if (route.idempotent && 'body' in answer && isReplay(answer.body)) ctx.set(REPLAYED_HEADER, 'true');
+    if (route.idempotent && 'body' in answer && isReplay(answer.body))
+      ctx.set(REPLAYED_HEADER, 'true');
     if ('json' in answer) {
       ctx.type = 'application/json; charset=utf-8';
       ctx.body = answer.json;
@@ -225,30 +283,64 @@ function adminCheck(adminToken: string): (ctx: Context) => void {
     const given = bearerToken(ctx);
     const digest = createHash('sha256').update(given).digest();
     if (!timingSafeEqual(digest, expected) || given === '') {
-      throw new HttpProblem('ADMIN_TOKEN_INVALID', given === '' ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>' : 'the admin token is wrong');
+      throw new HttpProblem(
+        'ADMIN_TOKEN_INVALID',
+        given === ''
+          ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
+          : 'the admin token is wrong',
+      );
     }
   };
 }
 
-const settingNames = ['paused', 'admitPerTick', 'maxActive', 'opensAt', 'shuffle'] as const satisfies readonly (keyof RoomSettings)[];
-const settingsOf = (room: Room): RoomSettings => Object.fromEntries(settingNames.map((name) => [name, room[name]])) as unknown as RoomSettings;
+const settingNames = [
+  'paused',
+  'admitPerTick',
+  'maxActive',
+  'opensAt',
+  'shuffle',
+] as const satisfies readonly (keyof RoomSettings)[];
+const settingsOf = (room: Room): RoomSettings =>
+  Object.fromEntries(settingNames.map((name) => [name, room[name]])) as unknown as RoomSettings;
 
 /** The audit log's fields: who (the admin token, from which request and address), what was asked, before and after. */
-function auditEntry(change: RoomChange, patch: Partial<RoomSettings>, client: RouteInput<unknown, unknown>['client']): Record<string, unknown> {
-  return { audit: 'room', who: 'admin token', requestId: client.requestId, address: client.address, patch, before: settingsOf(change.before), after: settingsOf(change.room) };
+function auditEntry(
+  change: RoomChange,
+  patch: Partial<RoomSettings>,
+  client: RouteInput<unknown, unknown>['client'],
+): Record<string, unknown> {
+  return {
+    audit: 'room',
+    who: 'admin token',
+    requestId: client.requestId,
+    address: client.address,
+    patch,
+    before: settingsOf(change.before),
+    after: settingsOf(change.room),
+  };
 }
 
 /** `paused false → true; maxActive 1000 → 200`: each setting asked for, before and after. */
 function describeChange(change: RoomChange, patch: Partial<RoomSettings>): string {
   const names = settingNames.filter((name) => name in patch);
-  return names.map((name) => `${name} ${JSON.stringify(change.before[name])} → ${JSON.stringify(change.room[name])}`).join('; ');
+  return names
+    .map(
+      (name) =>
+        `${name} ${JSON.stringify(change.before[name])} → ${JSON.stringify(change.room[name])}`,
+    )
+    .join('; ');
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const errors = result.error.issues.map((issue) => ({ path: [where, ...issue.path].join('.'), message: issue.message }));
-  throw new HttpProblem('VALIDATION_FAILED', `${errors[0]!.path}: ${errors[0]!.message}`, { extra: { errors } });
+  const errors = result.error.issues.map((issue) => ({
+    path: [where, ...issue.path].join('.'),
+    message: issue.message,
+  }));
+  throw new HttpProblem('VALIDATION_FAILED', `${errors[0]!.path}: ${errors[0]!.message}`, {
+    extra: { errors },
+  });
 }
 
 function hasBody(ctx: Context): boolean {
@@ -264,7 +356,9 @@ function bearerToken(ctx: Context): string {
 /** What no route took: 405 with `Allow` when the path exists for other methods (204 for OPTIONS), else 404. */
 function unmatched(router: Router): Koa.Middleware {
   return (ctx) => {
-    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    const allowed = [
+      ...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods)),
+    ];
     if (allowed.length === 0) throw new HttpProblem('NOT_FOUND', `there is no ${ctx.path}`);
     const allow = [...allowed, 'OPTIONS'].join(', ');
     if (ctx.method === 'OPTIONS') {
@@ -272,6 +366,8 @@ function unmatched(router: Router): Koa.Middleware {
       ctx.set('Allow', allow);
       return;
     }
-    throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, { headers: { Allow: allow } });
+    throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, {
+      headers: { Allow: allow },
+    });
   };
 }

@@ -55,7 +55,11 @@ export class HttpProblem extends Error {
   readonly extra: Record<string, unknown>;
   readonly headers: Record<string, string>;
 
-  constructor(code: ProblemCode, detail: string, options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: ProblemCode,
+    detail: string,
+    options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ) {
     super(detail);
     this.code = code;
     this.extra = options.extra ?? {};
@@ -66,7 +70,13 @@ export class HttpProblem extends Error {
 export interface ProblemAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: { type: string; title: string; status: number; detail: string; code: ProblemCode } & Record<string, unknown>;
+  readonly body: {
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    code: ProblemCode;
+  } & Record<string, unknown>;
   /** Not a refusal but a fault: log it. */
   readonly unexpected: boolean;
 }
@@ -90,7 +100,10 @@ export function toProblem(error: unknown, typeBase: string): ProblemAnswer {
   } else if (isClientHttpError(error)) {
     // Thrown by the body parser: too large, malformed JSON, unsupported charset.
     code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED';
-    detail = code === 'PAYLOAD_TOO_LARGE' ? 'the body is over the size limit' : `the body is not valid JSON: ${error.message}`;
+    detail =
+      code === 'PAYLOAD_TOO_LARGE'
+        ? 'the body is over the size limit'
+        : `the body is not valid JSON: ${error.message}`;
   } else {
     code = 'INTERNAL_ERROR';
     detail = 'something went wrong on our side; it has been logged';
@@ -99,13 +112,19 @@ export function toProblem(error: unknown, typeBase: string): ProblemAnswer {
   const { status, title } = problemTable[code];
   if (status === 401) headers = { ...headers, 'WWW-Authenticate': 'Bearer' };
   if (status === 503) headers = { ...headers, 'Retry-After': '5', Connection: 'close' };
-  return { status, headers, body: { type: `${typeBase}${kebab(code)}`, title, status, detail, code, ...extra }, unexpected };
+  return {
+    status,
+    headers,
+    body: { type: `${typeBase}${kebab(code)}`, title, status, detail, code, ...extra },
+    unexpected,
+  };
 }
 
 function detailsOf(details: EngineErrorDetails): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
   if (details.position !== undefined) extra.position = details.position;
-  if (details.estimatedWaitSeconds !== undefined) extra.estimatedWaitSeconds = details.estimatedWaitSeconds;
+  if (details.estimatedWaitSeconds !== undefined)
+    extra.estimatedWaitSeconds = details.estimatedWaitSeconds;
   return extra;
 }
 

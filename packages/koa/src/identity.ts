@@ -12,4 +12,8 @@ export function actsForUser(route: Route, token: string): boolean {
 }
 
 /** What a route acting for a user may answer when the host application identifies users. */
-export const identityProblems: readonly ProblemCode[] = ['IDENTITY_MISSING', 'IDENTITY_INVALID', 'FORBIDDEN'];
+export const identityProblems: readonly ProblemCode[] = [
+  'IDENTITY_MISSING',
+  'IDENTITY_INVALID',
+  'FORBIDDEN',
+];

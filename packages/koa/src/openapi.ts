@@ -1,5 +1,10 @@
 import * as z from 'zod';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import {
+  createDocument,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
 import { problemTable, type ProblemCode } from './errors.js';
 import { actsForUser, identityProblems } from './identity.js';
 import { CHALLENGE_HEADER } from './challenge.js';
@@ -14,7 +19,10 @@ export interface DocumentInfo {
 }
 
 /** The OpenAPI 3.1 document of `routes`, generated from the very schemas the routes validate with. */
-export function openApiDocument(routes: readonly Route[], info: DocumentInfo): ReturnType<typeof createDocument> {
+export function openApiDocument(
+  routes: readonly Route[],
+  info: DocumentInfo,
+): ReturnType<typeof createDocument> {
   const paths: ZodOpenApiPathsObject = {};
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
@@ -27,17 +35,33 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
         header: z.object({
-          [REQUEST_ID_HEADER]: z
-            .string()
-            .optional()
-            .meta({ description: 'Echoed on the answer when 1–128 of A–Z a–z 0–9 . _ : = + / @ -; otherwise a new UUID is answered' }),
+          [REQUEST_ID_HEADER]: z.string().optional().meta({
+            description:
+              'Echoed on the answer when 1–128 of A–Z a–z 0–9 . _ : = + / @ -; otherwise a new UUID is answered',
+          }),
           ...(route.idempotent ? { 'Idempotency-Key': IdempotencyKey.optional() } : {}),
           ...(route.challenged ? { [CHALLENGE_HEADER]: ChallengeHeader } : {}),
         }),
         ...(route.query ? { query: route.query as z.ZodObject } : {}),
-        ...(route.queryToken ? { query: z.object({ access_token: z.string().optional().meta({ description: 'The queue token, for clients that cannot send headers' }) }) } : {}),
+        ...(route.queryToken
+          ? {
+              query: z.object({
+                access_token: z
+                  .string()
+                  .optional()
+                  .meta({ description: 'The queue token, for clients that cannot send headers' }),
+              }),
+            }
+          : {}),
       },
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: route.body } },
+            },
+          }
+        : {}),
       responses: responsesOf(route),
     };
     paths[path] = { ...paths[path], [route.method]: operation };
@@ -48,9 +72,19 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
     paths,
     components: {
       securitySchemes: {
-        queueToken: { type: 'http', scheme: 'bearer', description: 'The queue token from `POST /queue/tokens`' },
+        queueToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The queue token from `POST /queue/tokens`',
+        },
         ...(routes.some((route) => route.admin)
-          ? { adminToken: { type: 'http' as const, scheme: 'bearer', description: 'The operator\'s token (`ADMIN_TOKEN`)' } }
+          ? {
+              adminToken: {
+                type: 'http' as const,
+                scheme: 'bearer',
+                description: "The operator's token (`ADMIN_TOKEN`)",
+              },
+            }
           : {}),
       },
     },
@@ -58,22 +92,32 @@ export function openApiDocument(routes: readonly Route[], info: DocumentInfo): R
 }
 
 function responsesOf(route: Route): ZodOpenApiResponsesObject {
-  const json = { [route.success.mediaType ?? 'application/json']: { schema: route.success.schema } };
+  const json = {
+    [route.success.mediaType ?? 'application/json']: { schema: route.success.schema },
+  };
   const headers = z.object({
-    [REQUEST_ID_HEADER]: z.string().meta({ description: 'The request\'s id, as in the access log: the client\'s own if sane, else a new UUID' }),
+    [REQUEST_ID_HEADER]: z.string().meta({
+      description:
+        "The request's id, as in the access log: the client's own if sane, else a new UUID",
+    }),
     ...(route.idempotent
       ? {
-          [REPLAYED_HEADER]: z
-            .literal('true')
-            .optional()
-            .meta({ description: 'Present on a retry with an `Idempotency-Key` already used for this request: the first answer, replayed; nothing was done now' }),
+          [REPLAYED_HEADER]: z.literal('true').optional().meta({
+            description:
+              'Present on a retry with an `Idempotency-Key` already used for this request: the first answer, replayed; nothing was done now',
+          }),
         }
       : {}),
   });
   const responses: ZodOpenApiResponsesObject = {
     [`${route.success.status}`]: { description: route.success.description, content: json, headers },
   };
-  if (route.alsoAnswers) responses[`${route.alsoAnswers.status}`] = { description: route.alsoAnswers.description, content: json, headers };
+  if (route.alsoAnswers)
+    responses[`${route.alsoAnswers.status}`] = {
+      description: route.alsoAnswers.description,
+      content: json,
+      headers,
+    };
   const codes = new Set<ProblemCode>(route.errors);
   if (route.body || route.params || route.query || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
@@ -83,13 +127,23 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
   codes.add('SHUTTING_DOWN');
   codes.add('UNAVAILABLE');
   const byStatus = new Map<number, ProblemCode[]>();
-  for (const code of codes) byStatus.set(problemTable[code].status, [...(byStatus.get(problemTable[code].status) ?? []), code]);
+  for (const code of codes)
+    byStatus.set(problemTable[code].status, [
+      ...(byStatus.get(problemTable[code].status) ?? []),
+      code,
+    ]);
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status) as `${4 | 5}${string}`] = {
       description: list.map((code) => `\`${code}\`: ${problemTable[code].title}`).join('; '),
       content: { 'application/problem+json': { schema: Problem } },
       ...(status === 429
-        ? { headers: z.object({ 'Retry-After': z.string().meta({ description: 'Whole seconds to wait before asking again (at least 1)' }) }) }
+        ? {
+            headers: z.object({
+              'Retry-After': z
+                .string()
+                .meta({ description: 'Whole seconds to wait before asking again (at least 1)' }),
+            }),
+          }
         : {}),
     };
   }

@@ -88,14 +88,19 @@ function cachedJson(list: readonly object[]): string {
  */
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
-const route = <P, B, Q = unknown>(definition: Route<P, B, Q>): Route => definition as unknown as Route;
+const route = <P, B, Q = unknown>(definition: Route<P, B, Q>): Route =>
+  definition as unknown as Route;
 
 const needsActiveToken: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_NOT_ACTIVE'];
 
 /** Refuses unless the engine takes commands. Why it failed is for the operator's log, not for this answer. */
 function requireHealthy(engine: UsherEngine): void {
   const { status } = engine.health;
-  if (status === 'failed') throw new HttpProblem('UNAVAILABLE', 'the service failed and must be restarted; try again shortly');
+  if (status === 'failed')
+    throw new HttpProblem(
+      'UNAVAILABLE',
+      'the service failed and must be restarted; try again shortly',
+    );
   if (status === 'closing') throw new HttpProblem('SHUTTING_DOWN', 'the service is shutting down');
 }
 
@@ -111,18 +116,27 @@ export interface RouteServices {
   /** With proof of work on: `GET /queue/challenge`, and joining needs a solution. */
   readonly challenge: ProofOfWork | undefined;
   /** Writes an operator's change to the log. */
-  readonly audit: (change: RoomChange, patch: Partial<RoomSettings>, client: RouteInput<unknown, unknown>['client']) => void;
+  readonly audit: (
+    change: RoomChange,
+    patch: Partial<RoomSettings>,
+    client: RouteInput<unknown, unknown>['client'],
+  ) => void;
 }
 
 /** The room as the API answers it: its settings and counts, nothing else the engine may add. */
 function roomView(room: Room): z.infer<typeof schemas.Room> {
-  const { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal } = room;
+  const { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal } =
+    room;
   return { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal };
 }
 
 /** Every route of the API (SPEC §6, §9), for an engine with the given limits. */
 export function apiRoutes(limits: { maxChargeAmount: number }, service: RouteServices): Route[] {
-  return [...userRoutes(limits, service), ...(service.challenge ? [challengeRoute(service.challenge)] : []), ...(service.admin ? operatorRoutes(service) : [])];
+  return [
+    ...userRoutes(limits, service),
+    ...(service.challenge ? [challengeRoute(service.challenge)] : []),
+    ...(service.admin ? operatorRoutes(service) : []),
+  ];
 }
 
 /** `GET /queue/challenge` (SPEC §9), when proof of work is on. */
@@ -186,11 +200,19 @@ function operatorRoutes(service: RouteServices): Route[] {
         'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total`, `usher_tick_duration_seconds`, ' +
         '`usher_commit_duration_seconds`, `http_request_duration_seconds{route,method,status}`, `http_requests_in_flight`, ' +
         '`usher_event_streams_open`, `usher_rate_limited_total`, `usher_rate_limiter_errors_total`, `usher_challenge_failed_total{reason}`, ' +
-        '`usher_engine_up`, and the process\'s own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. ' +
+        "`usher_engine_up`, and the process's own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. " +
         'Every metric carries the labels the host gave its telemetry (the server in a cluster: `worker`, the worker that answered this scrape); ' +
         'on PostgreSQL the queue gauges and `usher_admitted_total` read the database, the same from every process.',
-      success: { status: 200, schema: schemas.MetricsText, description: 'The metrics', mediaType: 'text/plain' },
-      handle: async () => ({ text: await service.telemetry.registry.metrics(), type: service.telemetry.registry.contentType }),
+      success: {
+        status: 200,
+        schema: schemas.MetricsText,
+        description: 'The metrics',
+        mediaType: 'text/plain',
+      },
+      handle: async () => ({
+        text: await service.telemetry.registry.metrics(),
+        type: service.telemetry.registry.contentType,
+      }),
     }),
   ];
 }
@@ -247,16 +269,20 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       path: '/queue/tokens',
       summary: 'Join the waiting room',
       description:
-        'Answers the user\'s live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. ' +
+        "Answers the user's live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. " +
         'With `resolveUserId`, the user comes from the host application and the body may be empty.' +
-        (service.rateLimited ? ' Limited per client address: over the limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).' : '') +
-        (service.challenge !== undefined ? ' Needs a solved challenge of `GET /queue/challenge` in `X-Challenge`; missing, wrong, expired or used before: 400 `CHALLENGE_FAILED`.' : ''),
+        (service.rateLimited
+          ? ' Limited per client address: over the limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).'
+          : '') +
+        (service.challenge !== undefined
+          ? ' Needs a solved challenge of `GET /queue/challenge` in `X-Challenge`; missing, wrong, expired or used before: 400 `CHALLENGE_FAILED`.'
+          : ''),
       bearer: false,
       rateLimited: service.rateLimited,
       challenged: service.challenge !== undefined,
       body: schemas.IssueTokenBody,
       success: { status: 201, schema: schemas.QueueToken, description: 'A new token' },
-      alsoAnswers: { status: 200, description: 'The user\'s live token' },
+      alsoAnswers: { status: 200, description: "The user's live token" },
       errors: [
         'VALIDATION_FAILED',
         'FORBIDDEN',
@@ -265,11 +291,19 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       ],
       handle: async ({ engine, body, hostAuth, hostUserId }) => {
         const userId = hostAuth ? hostUserId : body.userId;
-        if (hostAuth && (hostUserId === undefined || (body.userId !== undefined && body.userId !== hostUserId))) {
-          throw new HttpProblem('FORBIDDEN', hostUserId === undefined ? 'you are not signed in' : 'you may only queue as yourself');
+        if (
+          hostAuth &&
+          (hostUserId === undefined || (body.userId !== undefined && body.userId !== hostUserId))
+        ) {
+          throw new HttpProblem(
+            'FORBIDDEN',
+            hostUserId === undefined ? 'you are not signed in' : 'you may only queue as yourself',
+          );
         }
         if (userId === undefined) {
-          throw new HttpProblem('VALIDATION_FAILED', 'userId is required', { extra: { errors: [{ path: 'body.userId', message: 'Required' }] } });
+          throw new HttpProblem('VALIDATION_FAILED', 'userId is required', {
+            extra: { errors: [{ path: 'body.userId', message: 'Required' }] },
+          });
         }
         const { token, created } = await engine.issueToken(userId);
         return { status: created ? 201 : 200, body: token };
@@ -299,7 +333,12 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
         '`EventSource` cannot send headers, so the token may also come as `?access_token=` (RFC 6750).',
       bearer: true,
       queryToken: true,
-      success: { status: 200, schema: schemas.QueueToken, description: 'Events, each `data` a QueueToken', mediaType: 'text/event-stream' },
+      success: {
+        status: 200,
+        schema: schemas.QueueToken,
+        description: 'Events, each `data` a QueueToken',
+        mediaType: 'text/event-stream',
+      },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
       handle: async ({ engine, token }) => ({ events: await service.events.open(engine, token) }),
     }),
@@ -311,7 +350,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       bearer: true,
       success: { status: 200, schema: schemas.ConcertList, description: 'Every concert' },
       errors: needsActiveToken,
-      handle: async ({ engine, token }) => ({ body: { concerts: await engine.listConcerts(token) } }),
+      handle: async ({ engine, token }) => ({
+        body: { concerts: await engine.listConcerts(token) },
+      }),
     }),
     route({
       operationId: 'listSchedules',
@@ -320,7 +361,11 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       summary: 'Dates of a concert with seats left',
       bearer: true,
       params: schemas.ConcertParams,
-      success: { status: 200, schema: schemas.ScheduleList, description: 'Dates with available seats, by start time' },
+      success: {
+        status: 200,
+        schema: schemas.ScheduleList,
+        description: 'Dates with available seats, by start time',
+      },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'CONCERT_NOT_FOUND'],
       handle: async ({ engine, token, params }) => ({
         json: `{"schedules":${cachedJson(await engine.listSchedules(token, params.concertId))}}`,
@@ -337,7 +382,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND'],
       handle: async ({ engine, token, params }) => {
         const { scheduleId, seats } = await engine.listSeats(token, params.scheduleId);
-        return { json: `{"scheduleId":${JSON.stringify(scheduleId)},"seats":${cachedJson(seats)}}` };
+        return {
+          json: `{"scheduleId":${JSON.stringify(scheduleId)},"seats":${cachedJson(seats)}}`,
+        };
       },
     }),
     route({
@@ -345,12 +392,23 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       method: 'post',
       path: '/reservations',
       summary: 'Hold a seat',
-      description: 'The hold lasts `holdTtlMs` (5 minutes by default), then the seat is available again.',
+      description:
+        'The hold lasts `holdTtlMs` (5 minutes by default), then the seat is available again.',
       bearer: true,
       body: schemas.ReserveBody,
       success: { status: 201, schema: schemas.Reservation, description: 'The hold' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND', 'SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'HOLD_LIMIT_REACHED'],
-      handle: async ({ engine, token, body }) => ({ status: 201, body: await engine.reserve(token, body) }),
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'SCHEDULE_NOT_FOUND',
+        'SEAT_NOT_FOUND',
+        'SEAT_UNAVAILABLE',
+        'HOLD_LIMIT_REACHED',
+      ],
+      handle: async ({ engine, token, body }) => ({
+        status: 201,
+        body: await engine.reserve(token, body),
+      }),
     }),
     route({
       operationId: 'listReservations',
@@ -362,10 +420,19 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
         '`status` keeps one kind. The token need only be known, not active: a token that ended after a payment still lists its paid tickets.',
       bearer: true,
       query: schemas.ReservationListQuery,
-      success: { status: 200, schema: schemas.ReservationList, description: 'Your held and paid reservations' },
+      success: {
+        status: 200,
+        schema: schemas.ReservationList,
+        description: 'Your held and paid reservations',
+      },
       errors: ['VALIDATION_FAILED', 'TOKEN_MISSING', 'TOKEN_INVALID'],
       handle: async ({ engine, token, query }) => ({
-        body: { reservations: await engine.listReservations(token, query.status === undefined ? {} : { status: query.status }) },
+        body: {
+          reservations: await engine.listReservations(
+            token,
+            query.status === undefined ? {} : { status: query.status },
+          ),
+        },
       }),
     }),
     route({
@@ -377,7 +444,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       params: schemas.ReservationParams,
       success: { status: 200, schema: schemas.Reservation, description: 'The reservation' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND'],
-      handle: async ({ engine, token, params }) => ({ body: await engine.getReservation(token, params.reservationId) }),
+      handle: async ({ engine, token, params }) => ({
+        body: await engine.getReservation(token, params.reservationId),
+      }),
     }),
     route({
       operationId: 'cancelReservation',
@@ -387,9 +456,21 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       description: 'Cancelling a cancelled reservation answers it again.',
       bearer: true,
       params: schemas.ReservationParams,
-      success: { status: 200, schema: schemas.Reservation, description: 'The cancelled reservation' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND', 'HOLD_EXPIRED', 'ALREADY_PAID'],
-      handle: async ({ engine, token, params }) => ({ body: await engine.cancelReservation(token, params.reservationId) }),
+      success: {
+        status: 200,
+        schema: schemas.Reservation,
+        description: 'The cancelled reservation',
+      },
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'RESERVATION_NOT_FOUND',
+        'HOLD_EXPIRED',
+        'ALREADY_PAID',
+      ],
+      handle: async ({ engine, token, params }) => ({
+        body: await engine.cancelReservation(token, params.reservationId),
+      }),
     }),
     route({
       operationId: 'pay',
@@ -427,7 +508,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       params: schemas.UserParams,
       success: { status: 200, schema: schemas.Wallet, description: 'The balance' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'FORBIDDEN'],
-      handle: async ({ engine, token, params }) => ({ body: await engine.getBalance(token, params.userId) }),
+      handle: async ({ engine, token, params }) => ({
+        body: await engine.getBalance(token, params.userId),
+      }),
     }),
     route({
       operationId: 'charge',
@@ -442,9 +525,19 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       body: schemas.chargeBody(limits.maxChargeAmount),
       idempotent: true,
       success: { status: 200, schema: schemas.Wallet, description: 'The new balance' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'FORBIDDEN', 'BALANCE_LIMIT', 'IDEMPOTENCY_KEY_REUSED'],
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'FORBIDDEN',
+        'BALANCE_LIMIT',
+        'IDEMPOTENCY_KEY_REUSED',
+      ],
       handle: async ({ engine, token, params, body, idempotencyKey }) => ({
-        body: await engine.charge(token, { userId: params.userId, amount: body.amount }, idempotencyKey === undefined ? {} : { idempotencyKey }),
+        body: await engine.charge(
+          token,
+          { userId: params.userId, amount: body.amount },
+          idempotencyKey === undefined ? {} : { idempotencyKey },
+        ),
       }),
     }),
   ];

@@ -11,7 +11,11 @@ import 'zod-openapi';
 const printable = /^[^\u0000-\u001f\u007f]+$/;
 
 /** An opaque id: 1 to 128 printable characters. */
-export const Id = z.string().min(1).max(MAX_ID_LENGTH).regex(printable, 'must not contain control characters');
+export const Id = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(printable, 'must not contain control characters');
 const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
 const Money = z.int().min(0).meta({ description: 'Integer minor units (e.g. KRW won)' });
 
@@ -24,8 +28,12 @@ export const IdempotencyKey = z
 
 // Requests
 
-export const IssueTokenBody = z.strictObject({ userId: Id.optional() }).meta({ id: 'IssueTokenRequest' });
-export const ReserveBody = z.strictObject({ scheduleId: Id, seatNo: z.int().min(1) }).meta({ id: 'ReserveRequest' });
+export const IssueTokenBody = z
+  .strictObject({ userId: Id.optional() })
+  .meta({ id: 'IssueTokenRequest' });
+export const ReserveBody = z
+  .strictObject({ scheduleId: Id, seatNo: z.int().min(1) })
+  .meta({ id: 'ReserveRequest' });
 export const PayBody = z.strictObject({ reservationId: Id }).meta({ id: 'PaymentRequest' });
 export const chargeBody = (maxChargeAmount: number) =>
   z.strictObject({ amount: z.int().min(1).max(maxChargeAmount) }).meta({ id: 'ChargeRequest' });
@@ -35,7 +43,10 @@ export const ScheduleParams = z.object({ scheduleId: Id });
 export const ReservationParams = z.object({ reservationId: Id });
 export const UserParams = z.object({ userId: Id });
 export const ReservationListQuery = z.object({
-  status: z.enum(['held', 'paid']).optional().meta({ description: 'Only live holds, or only paid tickets' }),
+  status: z
+    .enum(['held', 'paid'])
+    .optional()
+    .meta({ description: 'Only live holds, or only paid tickets' }),
 });
 
 // Responses
@@ -45,21 +56,35 @@ export const QueueToken = z
     token: z.string(),
     userId: z.string(),
     status: z.enum(['waiting', 'active', 'expired']),
-    position: z
-      .int()
-      .min(0)
-      .nullable()
-      .meta({ description: '1-based rank among waiting tokens; 0 once active; null before the sale opens (places are drawn at opensAt)' }),
-    estimatedWaitSeconds: z.int().min(0).meta({ description: 'Before the opening: the time until it, plus the expected wait from the middle of the crowd' }),
+    position: z.int().min(0).nullable().meta({
+      description:
+        '1-based rank among waiting tokens; 0 once active; null before the sale opens (places are drawn at opensAt)',
+    }),
+    estimatedWaitSeconds: z.int().min(0).meta({
+      description:
+        'Before the opening: the time until it, plus the expected wait from the middle of the crowd',
+    }),
     issuedAt: Timestamp,
-    expiresAt: Timestamp.meta({ description: 'Waiting: abandoned unless polled by then. Active: end of the active period.' }),
-    opensAt: Timestamp.optional().meta({ description: 'Waiting before the sale opens (position null): when it opens' }),
-    reason: z.enum(['sold_out']).optional().meta({ description: 'Expired: why (sold_out: nothing is left to sell)' }),
+    expiresAt: Timestamp.meta({
+      description: 'Waiting: abandoned unless polled by then. Active: end of the active period.',
+    }),
+    opensAt: Timestamp.optional().meta({
+      description: 'Waiting before the sale opens (position null): when it opens',
+    }),
+    reason: z
+      .enum(['sold_out'])
+      .optional()
+      .meta({ description: 'Expired: why (sold_out: nothing is left to sell)' }),
   })
   .meta({ id: 'QueueToken' });
 
 export const Concert = z
-  .object({ id: z.string(), title: z.string(), artist: z.string().optional(), venue: z.string().optional() })
+  .object({
+    id: z.string(),
+    title: z.string(),
+    artist: z.string().optional(),
+    venue: z.string().optional(),
+  })
   .meta({ id: 'Concert' });
 export const ConcertList = z.object({ concerts: z.array(Concert) }).meta({ id: 'ConcertList' });
 
@@ -75,7 +100,9 @@ export const Schedule = z
 export const ScheduleList = z.object({ schedules: z.array(Schedule) }).meta({ id: 'ScheduleList' });
 
 export const Seat = z.object({ seatNo: z.int().min(1), price: Money }).meta({ id: 'Seat' });
-export const SeatList = z.object({ scheduleId: z.string(), seats: z.array(Seat) }).meta({ id: 'SeatList' });
+export const SeatList = z
+  .object({ scheduleId: z.string(), seats: z.array(Seat) })
+  .meta({ id: 'SeatList' });
 
 export const Reservation = z
   .object({
@@ -90,7 +117,9 @@ export const Reservation = z
   })
   .meta({ id: 'Reservation' });
 
-export const ReservationList = z.object({ reservations: z.array(Reservation) }).meta({ id: 'ReservationList' });
+export const ReservationList = z
+  .object({ reservations: z.array(Reservation) })
+  .meta({ id: 'ReservationList' });
 
 export const Payment = z
   .object({
@@ -106,7 +135,9 @@ export const Payment = z
 export const Wallet = z.object({ userId: z.string(), balance: Money }).meta({ id: 'Wallet' });
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 export const Ready = z.object({ status: z.literal('ready') }).meta({ id: 'Ready' });
-export const OpenApiDocument = z.looseObject({ openapi: z.literal('3.1.0') }).meta({ id: 'OpenApiDocument' });
+export const OpenApiDocument = z
+  .looseObject({ openapi: z.literal('3.1.0') })
+  .meta({ id: 'OpenApiDocument' });
 
 export const Problem = z
   .object({
@@ -115,8 +146,17 @@ export const Problem = z
     status: z.int().min(400).max(599),
     detail: z.string(),
     code: z.string().meta({ description: 'Stable, machine-readable code (see the error table)' }),
-    position: z.int().min(1).nullable().optional().meta({ description: 'TOKEN_NOT_ACTIVE: the place in line (null before the sale opens)' }),
-    estimatedWaitSeconds: z.int().min(0).optional().meta({ description: 'TOKEN_NOT_ACTIVE: expected wait' }),
+    position: z
+      .int()
+      .min(1)
+      .nullable()
+      .optional()
+      .meta({ description: 'TOKEN_NOT_ACTIVE: the place in line (null before the sale opens)' }),
+    estimatedWaitSeconds: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'TOKEN_NOT_ACTIVE: expected wait' }),
     errors: z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
@@ -138,7 +178,10 @@ const Instant = z.iso
 
 export const RoomSettingsPatch = z
   .strictObject({
-    paused: z.boolean().optional().meta({ description: 'true: nobody is admitted until it is false again' }),
+    paused: z
+      .boolean()
+      .optional()
+      .meta({ description: 'true: nobody is admitted until it is false again' }),
     admitPerTick: z
       .int()
       .min(configBounds.queueAdmitPerTick.min)
@@ -150,11 +193,21 @@ export const RoomSettingsPatch = z
       .min(configBounds.queueMaxActive.min)
       .max(configBounds.queueMaxActive.max)
       .optional()
-      .meta({ description: 'Active tokens at most; lowering it throws nobody out, it admits nobody until under it' }),
-    opensAt: Instant.nullable().optional().meta({ description: 'When the sale opens (null: open now). Before it nobody is admitted and positions are null' }),
-    shuffle: z.boolean().optional().meta({ description: 'At opensAt, put everyone who joined before it in a uniformly random order' }),
+      .meta({
+        description:
+          'Active tokens at most; lowering it throws nobody out, it admits nobody until under it',
+      }),
+    opensAt: Instant.nullable().optional().meta({
+      description:
+        'When the sale opens (null: open now). Before it nobody is admitted and positions are null',
+    }),
+    shuffle: z.boolean().optional().meta({
+      description: 'At opensAt, put everyone who joined before it in a uniformly random order',
+    }),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { message: 'name at least one of paused, admitPerTick, maxActive, opensAt, shuffle' })
+  .refine((patch) => Object.keys(patch).length > 0, {
+    message: 'name at least one of paused, admitPerTick, maxActive, opensAt, shuffle',
+  })
   .meta({ id: 'RoomSettingsPatch' });
 
 export const Room = z
@@ -170,7 +223,9 @@ export const Room = z
   })
   .meta({ id: 'Room' });
 
-export const MetricsText = z.string().meta({ id: 'PrometheusText', description: 'Prometheus text exposition format 0.0.4' });
+export const MetricsText = z
+  .string()
+  .meta({ id: 'PrometheusText', description: 'Prometheus text exposition format 0.0.4' });
 
 // Proof of work (ALTCHA)
 
@@ -189,7 +244,7 @@ export const Challenge = z
       'then send base64(JSON {algorithm, challenge, number: n, salt, signature}) as the `X-Challenge` header of `POST /queue/tokens`.',
   });
 
-export const ChallengeHeader = z
-  .string()
-  .max(4_096)
-  .meta({ description: 'A solved challenge of `GET /queue/challenge`: base64 of the JSON {algorithm, challenge, number, salt, signature}; good once, until it expires' });
+export const ChallengeHeader = z.string().max(4_096).meta({
+  description:
+    'A solved challenge of `GET /queue/challenge`: base64 of the JSON {algorithm, challenge, number, salt, signature}; good once, until it expires',
+});

@@ -64,8 +64,16 @@ export class Telemetry {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.#inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being answered now (open event streams included)', registers });
-    this.#rateLimited = new Counter({ name: 'usher_rate_limited_total', help: 'POST /queue/tokens refused 429 RATE_LIMITED', registers });
+    this.#inFlight = new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests being answered now (open event streams included)',
+      registers,
+    });
+    this.#rateLimited = new Counter({
+      name: 'usher_rate_limited_total',
+      help: 'POST /queue/tokens refused 429 RATE_LIMITED',
+      registers,
+    });
     this.#limiterErrors = new Counter({
       name: 'usher_rate_limiter_errors_total',
       help: 'Token requests let through because the rate limiter could not count them (its store failed)',
@@ -95,13 +103,17 @@ export class Telemetry {
     // Read at scrape time; the room when the engine has it, else its stats. A failed engine keeps the last values.
     const counts = async () => {
       const room = await engine.room().catch(() => undefined);
-      if (room !== undefined) return { waiting: room.waiting, active: room.active, admittedTotal: room.admittedTotal };
+      if (room !== undefined)
+        return { waiting: room.waiting, active: room.active, admittedTotal: room.admittedTotal };
       const stats = await engine.stats().catch(() => undefined);
-      return stats === undefined ? undefined : { waiting: stats.waitingTokens, active: stats.activeTokens, admittedTotal: undefined };
+      return stats === undefined
+        ? undefined
+        : { waiting: stats.waitingTokens, active: stats.activeTokens, admittedTotal: undefined };
     };
     let scrape: Promise<Awaited<ReturnType<typeof counts>>> | undefined;
     // The three metrics below are collected together: one engine read per scrape.
-    const once = () => (scrape ??= counts().finally(() => setImmediate(() => (scrape = undefined))));
+    const once = () =>
+      (scrape ??= counts().finally(() => setImmediate(() => (scrape = undefined))));
     new Gauge({
       name: 'usher_queue_waiting',
       help: 'Tokens waiting in line',
@@ -178,7 +190,10 @@ export class Telemetry {
     const now = performance.now();
     if (this.#lastLimiterWarning !== undefined && now - this.#lastLimiterWarning < 10_000) return;
     this.#lastLimiterWarning = now;
-    this.logger?.warn({ err: error, limiter }, 'the token rate limiter failed: token requests are let through uncounted until it works (usher_rate_limiter_errors_total)');
+    this.logger?.warn(
+      { err: error, limiter },
+      'the token rate limiter failed: token requests are let through uncounted until it works (usher_rate_limiter_errors_total)',
+    );
   }
 
   challengeFailed(reason: 'missing' | 'malformed' | 'expired' | 'wrong' | 'replayed'): void {
@@ -236,9 +251,23 @@ function requestId(request: IncomingMessage, response: ServerResponse): string {
  * made two child loggers per request, one serializing the whole request, which
  * cost ~20% of a server's CPU on a cheap route.
  */
-function accessLine(logger: Logger, requestId: string, request: IncomingMessage, route: string, status: number, seconds: number): void {
+function accessLine(
+  logger: Logger,
+  requestId: string,
+  request: IncomingMessage,
+  route: string,
+  status: number,
+  seconds: number,
+): void {
   const level = status === 500 ? 'error' : status >= 500 ? 'warn' : 'info';
   if (!logger.isLevelEnabled(level)) return;
-  const line = { requestId, method: request.method, route, path: (request.url ?? '').split('?')[0], status, durationMs: Math.round(seconds * 1_000) };
+  const line = {
+    requestId,
+    method: request.method,
+    route,
+    path: (request.url ?? '').split('?')[0],
+    status,
+    durationMs: Math.round(seconds * 1_000),
+  };
   logger[level](line, `${request.method} ${route} ${status}`);
 }

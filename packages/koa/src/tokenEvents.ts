@@ -61,12 +61,16 @@ export class TokenEventStreams {
       mine.delete(oldest!);
       oldest!.end();
     }
-    const lifetime = setTimeout(() => stream.end(), this.#maxLifetimeMs * (0.9 + Math.random() * 0.1)).unref();
+    const lifetime = setTimeout(
+      () => stream.end(),
+      this.#maxLifetimeMs * (0.9 + Math.random() * 0.1),
+    ).unref();
     stream.once('close', () => {
       stop();
       clearTimeout(lifetime);
       this.#open.delete(stream);
-      if (mine.delete(stream) && mine.size === 0 && this.#byToken.get(token) === mine) this.#byToken.delete(token);
+      if (mine.delete(stream) && mine.size === 0 && this.#byToken.get(token) === mine)
+        this.#byToken.delete(token);
       if (this.#open.size === 0) this.#stopTimer();
     });
     this.#timer ??= setInterval(() => this.#beat(), 1_000).unref();

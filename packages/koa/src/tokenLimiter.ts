@@ -43,7 +43,11 @@ export function clientKey(address: string): string {
  * the server gives its PostgreSQL limiters a memory limiter as insurance, so
  * this is the last resort.
  */
-export async function spendTokenRequest(limiter: TokenLimiter, address: string, telemetry: Telemetry): Promise<void> {
+export async function spendTokenRequest(
+  limiter: TokenLimiter,
+  address: string,
+  telemetry: Telemetry,
+): Promise<void> {
   const key = clientKey(address);
   for (const each of limiter) {
     try {
@@ -52,7 +56,11 @@ export async function spendTokenRequest(limiter: TokenLimiter, address: string, 
       if (error instanceof RateLimiterRes) {
         telemetry.rateLimited();
         const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1_000));
-        throw new HttpProblem('RATE_LIMITED', `too many token requests from your address: try again in ${seconds} s`, { headers: { 'Retry-After': String(seconds) } });
+        throw new HttpProblem(
+          'RATE_LIMITED',
+          `too many token requests from your address: try again in ${seconds} s`,
+          { headers: { 'Retry-After': String(seconds) } },
+        );
       }
       telemetry.limiterFailed(error, each.keyPrefix);
     }

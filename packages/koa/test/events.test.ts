@@ -13,11 +13,16 @@ function tokenEvents(text: string) {
 }
 
 test('GET /queue/tokens/current/events streams the position as it changes and ends once active', async (t) => {
-  const api = await startApi({ config: { queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1_000 } });
+  const api = await startApi({
+    config: { queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1_000 },
+  });
   await activeToken(api, 'ann');
   await api.http.post('/queue/tokens').send({ userId: 'bob' });
   const cat = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
-  const streaming = api.http.get('/queue/tokens/current/events').set(bearer(cat)).then((response) => response);
+  const streaming = api.http
+    .get('/queue/tokens/current/events')
+    .set(bearer(cat))
+    .then((response) => response);
   await until(async () => (await api.engine.stats()).watchedTokens === 1);
   for (let i = 0; i < 3; i++) {
     api.clock.increment(1_000);
@@ -30,7 +35,11 @@ test('GET /queue/tokens/current/events streams the position as it changes and en
   const events = tokenEvents(response.text);
   t.deepEqual(
     events.map((view) => [view.status, view.position]),
-    [['waiting', 2], ['waiting', 1], ['active', 0]],
+    [
+      ['waiting', 2],
+      ['waiting', 1],
+      ['active', 0],
+    ],
   );
 });
 
@@ -38,9 +47,16 @@ test('an EventSource may pass the token as ?access_token=; no token or an unknow
   const api = await startApi();
   const token = await activeToken(api, 'ann');
   const response = await api.http.get(`/queue/tokens/current/events?access_token=${token}`);
-  t.deepEqual(tokenEvents(response.text).map((view) => view.status), ['active']);
+  t.deepEqual(
+    tokenEvents(response.text).map((view) => view.status),
+    ['active'],
+  );
   assertProblem(t, await api.http.get('/queue/tokens/current/events'), 'TOKEN_MISSING');
-  assertProblem(t, await api.http.get('/queue/tokens/current/events?access_token=nope'), 'TOKEN_INVALID');
+  assertProblem(
+    t,
+    await api.http.get('/queue/tokens/current/events?access_token=nope'),
+    'TOKEN_INVALID',
+  );
   assertProblem(t, await api.http.get(`/concerts?access_token=${token}`), 'TOKEN_MISSING');
 });
 
@@ -52,9 +68,19 @@ test('a client that goes away stops the watch', async (t) => {
   t.teardown(() => server.close());
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
-  const response = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/queue/tokens/current/events', headers: bearer(bob) }, resolve));
+  const response = await new Promise<IncomingMessage>((resolve) =>
+    get(
+      { host: '127.0.0.1', port, path: '/queue/tokens/current/events', headers: bearer(bob) },
+      resolve,
+    ),
+  );
   t.is(response.statusCode, 200);
-  const first = await new Promise<string>((resolve) => response.on('data', (chunk: Buffer) => chunk.includes('event: token') && resolve(String(chunk))));
+  const first = await new Promise<string>((resolve) =>
+    response.on(
+      'data',
+      (chunk: Buffer) => chunk.includes('event: token') && resolve(String(chunk)),
+    ),
+  );
   t.regex(first, /"position":1/);
   t.is((await api.engine.stats()).watchedTokens, 1);
   response.destroy();
@@ -75,29 +101,47 @@ async function listening(t: ExecutionContext, api: Api): Promise<number> {
 
 /** Opens an event stream; resolves at its first `token` event, with its text so far and how it ended. */
 function openStream(port: number, token: string) {
-  return new Promise<{ response: IncomingMessage; text: () => string; ended: Promise<'end' | 'aborted'> }>((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, agent: false }, (response) => {
-      let text = '';
-      const ended = new Promise<'end' | 'aborted'>((done) => {
-        response.once('end', () => done('end'));
-        response.once('aborted', () => done('aborted'));
-      });
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        text += chunk;
-        if (text.includes('event: token')) resolve({ response, text: () => text, ended });
-      });
-    });
+  return new Promise<{
+    response: IncomingMessage;
+    text: () => string;
+    ended: Promise<'end' | 'aborted'>;
+  }>((resolve, reject) => {
+    const request = get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/queue/tokens/current/events?access_token=${token}`,
+        agent: false,
+      },
+      (response) => {
+        let text = '';
+        const ended = new Promise<'end' | 'aborted'>((done) => {
+          response.once('end', () => done('end'));
+          response.once('aborted', () => done('aborted'));
+        });
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('event: token')) resolve({ response, text: () => text, ended });
+        });
+      },
+    );
     request.on('error', reject);
   });
 }
 
 /** `promise`, or 'still open' after `ms` of real time (these streams live on real sockets). */
 const within = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(resolve, ms, 'still open').unref())]);
+  Promise.race([
+    promise,
+    new Promise<'still open'>((resolve) => setTimeout(resolve, ms, 'still open').unref()),
+  ]);
 
 test('a fourth stream for one token ends the oldest; the other three stay open and get the next event', async (t) => {
-  const api = await startApi({ config: { queueMaxActive: 1, tokenActiveTtlMs: 1_000 }, app: { maxStreamsPerToken: 3 } });
+  const api = await startApi({
+    config: { queueMaxActive: 1, tokenActiveTtlMs: 1_000 },
+    app: { maxStreamsPerToken: 3 },
+  });
   await activeToken(api, 'ann');
   await api.http.post('/queue/tokens').send({ userId: 'bob' });
   const cat = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
@@ -107,14 +151,22 @@ test('a fourth stream for one token ends the oldest; the other three stay open a
   for (let i = 0; i < 4; i++) streams.push(await openStream(port, cat));
   const other = await openStream(port, dan);
   t.teardown(() => [...streams, other].forEach((stream) => stream.response.destroy()));
-  t.is(await within(streams[0]!.ended, 2_000), 'end', 'the oldest ended normally: the browser reconnects');
+  t.is(
+    await within(streams[0]!.ended, 2_000),
+    'end',
+    'the oldest ended normally: the browser reconnects',
+  );
   t.regex(streams[0]!.text(), /"status":"waiting","position":2/, 'it was still waiting');
   // ann's turn ends, a tick moves everyone up: the three newer streams (and dan's) get it.
   api.clock.increment(1_000);
   await api.engine.tick();
-  for (const stream of streams.slice(1)) await until(async () => stream.text().includes('"status":"waiting","position":1'));
+  for (const stream of streams.slice(1))
+    await until(async () => stream.text().includes('"status":"waiting","position":1'));
   await until(async () => other.text().includes('"status":"waiting","position":2'));
-  t.true([...streams.slice(1), other].every((stream) => !stream.response.complete), 'the others are still open');
+  t.true(
+    [...streams.slice(1), other].every((stream) => !stream.response.complete),
+    'the others are still open',
+  );
 });
 
 test('a stream ends by itself after its maximum lifetime, with the token still waiting', async (t) => {
@@ -125,11 +177,19 @@ test('a stream ends by itself after its maximum lifetime, with the token still w
   const started = performance.now();
   const stream = await openStream(port, bob);
   t.teardown(() => stream.response.destroy());
-  t.is(await within(stream.ended, 2_000), 'end', 'a normal end: EventSource reconnects after `retry`');
+  t.is(
+    await within(stream.ended, 2_000),
+    'end',
+    'a normal end: EventSource reconnects after `retry`',
+  );
   const lived = performance.now() - started;
   t.true(lived >= 150 && lived < 2_000, `lived ${Math.round(lived)} ms`);
   t.regex(stream.text(), /^retry: 2000\n\n/);
-  t.deepEqual(tokenEvents(stream.text()).map((view) => view.status), ['waiting'], 'no last event: the token is not done');
+  t.deepEqual(
+    tokenEvents(stream.text()).map((view) => view.status),
+    ['waiting'],
+    'no last event: the token is not done',
+  );
   await until(async () => (await api.engine.stats()).watchedTokens === 0);
   t.is((await api.http.get('/queue/tokens/current').set(bearer(bob))).body.status, 'waiting');
 });

@@ -11,7 +11,10 @@ test('every engine error code has a status and a title in the one table', (t) =>
     t.true(entry.status >= 400 && entry.status < 600, code);
   }
   t.deepEqual(
-    Object.values(problemTable).filter(({ status }) => status >= 500).map(({ status }) => status).sort(),
+    Object.values(problemTable)
+      .filter(({ status }) => status >= 500)
+      .map(({ status }) => status)
+      .sort(),
     [500, 503, 503],
     'only a fault (500), shutting down and a failed engine (503) are 5xx',
   );
@@ -35,11 +38,33 @@ test('a body over 16 KiB is 413; malformed JSON, a non-object, or a non-JSON con
   const api = await startApi();
   const token = await activeToken(api, 'ann');
   const post = () => api.http.post('/reservations').set(bearer(token));
-  assertProblem(t, await post().set('Content-Type', 'application/json').send(`{"scheduleId":"${'x'.repeat(17_000)}","seatNo":1}`), 'PAYLOAD_TOO_LARGE');
-  assertProblem(t, await post().set('Content-Type', 'application/json').send('{"scheduleId":'), 'VALIDATION_FAILED');
-  assertProblem(t, await post().set('Content-Type', 'application/json').send('"just a string"'), 'VALIDATION_FAILED');
-  assertProblem(t, await post().set('Content-Type', 'application/json; charset=latin9').send('{}'), 'VALIDATION_FAILED');
-  const text = assertProblem(t, await post().set('Content-Type', 'text/plain').send('{"scheduleId":"s1","seatNo":1}'), 'VALIDATION_FAILED');
+  assertProblem(
+    t,
+    await post()
+      .set('Content-Type', 'application/json')
+      .send(`{"scheduleId":"${'x'.repeat(17_000)}","seatNo":1}`),
+    'PAYLOAD_TOO_LARGE',
+  );
+  assertProblem(
+    t,
+    await post().set('Content-Type', 'application/json').send('{"scheduleId":'),
+    'VALIDATION_FAILED',
+  );
+  assertProblem(
+    t,
+    await post().set('Content-Type', 'application/json').send('"just a string"'),
+    'VALIDATION_FAILED',
+  );
+  assertProblem(
+    t,
+    await post().set('Content-Type', 'application/json; charset=latin9').send('{}'),
+    'VALIDATION_FAILED',
+  );
+  const text = assertProblem(
+    t,
+    await post().set('Content-Type', 'text/plain').send('{"scheduleId":"s1","seatNo":1}'),
+    'VALIDATION_FAILED',
+  );
   t.regex(text.detail, /Content-Type: application\/json/);
   t.is((await api.engine.stats()).reservations, 0);
   t.deepEqual(api.faults, []);
@@ -48,7 +73,10 @@ test('a body over 16 KiB is 413; malformed JSON, a non-object, or a non-JSON con
 test('an unexpected error is a bare 500 problem: no message, no stack; the app emits it for logging', async (t) => {
   const api = await startApi();
   const broken = new Proxy(api.engine, {
-    get: (target, key) => (key === 'listConcerts' ? () => Promise.reject(new Error('secret: db password is hunter2')) : Reflect.get(target, key, target)),
+    get: (target, key) =>
+      key === 'listConcerts'
+        ? () => Promise.reject(new Error('secret: db password is hunter2'))
+        : Reflect.get(target, key, target),
   }) as Engine;
   const app = createApp(broken);
   const faults: unknown[] = [];
@@ -63,9 +91,13 @@ test('an unexpected error is a bare 500 problem: no message, no stack; the app e
 
 test('an engine refusal with a code the table does not know is a 500 fault, emitted for logging, not a crash of the error path', async (t) => {
   const api = await startApi();
-  const odd = new EngineError('NOT_IN_THE_TABLE' as EngineErrorCode, 'an engine newer than this adapter');
+  const odd = new EngineError(
+    'NOT_IN_THE_TABLE' as EngineErrorCode,
+    'an engine newer than this adapter',
+  );
   const broken = new Proxy(api.engine, {
-    get: (target, key) => (key === 'listConcerts' ? () => Promise.reject(odd) : Reflect.get(target, key, target)),
+    get: (target, key) =>
+      key === 'listConcerts' ? () => Promise.reject(odd) : Reflect.get(target, key, target),
   }) as Engine;
   const app = createApp(broken);
   const faults: unknown[] = [];
@@ -114,7 +146,11 @@ test('an id over 128 characters in any path is 400 VALIDATION_FAILED, before any
     ['post', `/users/${long}/balance/charge`],
   ] as const) {
     const call = api.http[method](path).set(bearer(token));
-    const problem = assertProblem(t, await (method === 'post' ? call.send({ amount: 1 }) : call), 'VALIDATION_FAILED');
+    const problem = assertProblem(
+      t,
+      await (method === 'post' ? call.send({ amount: 1 }) : call),
+      'VALIDATION_FAILED',
+    );
     t.regex(problem.errors?.[0]?.path ?? '', /^path\./, path);
   }
 });
@@ -122,9 +158,25 @@ test('an id over 128 characters in any path is 400 VALIDATION_FAILED, before any
 test('a body that cannot be decoded (a wrong Content-Encoding) is 400, not a fault', async (t) => {
   const api = await startApi();
   const token = await activeToken(api, 'ann');
-  const post = () => api.http.post('/users/ann/balance/charge').set(bearer(token)).set('Content-Type', 'application/json');
-  assertProblem(t, await post().set('Content-Encoding', 'gzip').send('{"amount":1}'), 'VALIDATION_FAILED');
+  const post = () =>
+    api.http
+      .post('/users/ann/balance/charge')
+      .set(bearer(token))
+      .set('Content-Type', 'application/json');
+  assertProblem(
+    t,
+    await post().set('Content-Encoding', 'gzip').send('{"amount":1}'),
+    'VALIDATION_FAILED',
+  );
   assertProblem(t, await post().set('Content-Encoding', 'br').send('garbage'), 'VALIDATION_FAILED');
-  assertProblem(t, await post().set('Content-Encoding', 'deflate').send('{"amount":1}'), 'VALIDATION_FAILED');
-  t.is((await api.http.get('/users/ann/balance').set(bearer(token))).body.balance, 0, 'nothing was charged');
+  assertProblem(
+    t,
+    await post().set('Content-Encoding', 'deflate').send('{"amount":1}'),
+    'VALIDATION_FAILED',
+  );
+  t.is(
+    (await api.http.get('/users/ann/balance').set(bearer(token))).body.balance,
+    0,
+    'nothing was charged',
+  );
 });

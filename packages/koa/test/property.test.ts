@@ -27,8 +27,11 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
   const api = await startApi({ config: { queueMaxActive: 2, maxChargeAmount: 100_000 } });
   const ann = await activeToken(api, 'ann');
   const bob = await activeToken(api, 'bob');
-  const waiting = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
-  const hold = (await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 1 })).body.id as string;
+  const waiting = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body
+    .token as string;
+  const hold = (
+    await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 1 })
+  ).body.id as string;
   await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 500 });
 
   const id = fc.oneof(
@@ -37,29 +40,49 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
     fc.string({ minLength: 120, maxLength: 300 }),
     fc.stringMatching(/^%[0-9A-Fa-f]?[0-9A-Za-z]?$/),
   );
-  const fill = (path: string, value: string) => path.replace(':id', /^%/.test(value) ? value : encodeURIComponent(value));
+  const fill = (path: string, value: string) =>
+    path.replace(':id', /^%/.test(value) ? value : encodeURIComponent(value));
   const target = fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), id).map(([[method, path], value]) => ({ method, path: fill(path, value) })) },
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.constantFrom(...ROUTES), id).map(([method, [, path], value]) => ({ method, path: fill(path, value) })) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...ROUTES), id)
+        .map(([[method, path], value]) => ({ method, path: fill(path, value) })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...METHODS), fc.constantFrom(...ROUTES), id)
+        .map(([method, [, path], value]) => ({ method, path: fill(path, value) })),
+    },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{1,12}$/), { maxLength: 5 })).map(([method, segments]) => ({
-        method,
-        path: `/${segments.join('/')}`,
-      })),
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(...METHODS),
+          fc.array(fc.stringMatching(/^[A-Za-z0-9._~%-]{1,12}$/), { maxLength: 5 }),
+        )
+        .map(([method, segments]) => ({
+          method,
+          path: `/${segments.join('/')}`,
+        })),
     },
   );
   const token = fc.constantFrom(ann, bob, waiting, '', 'not-a-token', 'x'.repeat(300));
   const authorization = fc.option(
     fc.oneof(
       token.map((value) => `Bearer ${value}`),
-      fc.tuple(fc.constantFrom('Basic', 'Token', 'bearer', ''), visible(40)).map(([scheme, rest]) => `${scheme} ${rest}`),
+      fc
+        .tuple(fc.constantFrom('Basic', 'Token', 'bearer', ''), visible(40))
+        .map(([scheme, rest]) => `${scheme} ${rest}`),
     ),
   );
   const jsonBody = fc.oneof(
     fc.jsonValue(),
     fc.oneof(
-      fc.tuple(fc.constantFrom('s1', 's2', 's3'), fc.integer({ min: 1, max: 12 })).map(([scheduleId, seatNo]) => ({ scheduleId, seatNo })),
+      fc
+        .tuple(fc.constantFrom('s1', 's2', 's3'), fc.integer({ min: 1, max: 12 }))
+        .map(([scheduleId, seatNo]) => ({ scheduleId, seatNo })),
       fc.integer({ min: 1, max: 120_000 }).map((amount) => ({ amount })),
       fc.constantFrom({ reservationId: hold }, { userId: 'dan' }, { userId: 'eve' }),
     ),
@@ -67,7 +90,12 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
       {
         userId: id,
         scheduleId: id,
-        seatNo: fc.oneof(fc.integer({ min: -5, max: 15 }), fc.double(), fc.string(), fc.constant(null)),
+        seatNo: fc.oneof(
+          fc.integer({ min: -5, max: 15 }),
+          fc.double(),
+          fc.string(),
+          fc.constant(null),
+        ),
         reservationId: fc.oneof(id, fc.constant(hold)),
         amount: fc.oneof(fc.integer({ min: -10, max: 200_000 }), fc.double(), fc.constant(2 ** 60)),
       },
@@ -78,7 +106,12 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
     fc.oneof(
       { weight: 6, arbitrary: jsonBody.map((value) => JSON.stringify(value) ?? 'null') },
       { weight: 2, arbitrary: fc.string({ maxLength: 60 }) },
-      { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 4 }).map((chunk) => `{"userId":"${chunk.repeat(5_000)}"}`) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .string({ minLength: 1, maxLength: 4 })
+          .map((chunk) => `{"userId":"${chunk.repeat(5_000)}"}`),
+      },
     ),
   );
   const contentType = fc.option(
@@ -86,7 +119,13 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
       { weight: 4, arbitrary: fc.constant('application/json') },
       {
         weight: 2,
-        arbitrary: fc.constantFrom('application/json; charset=utf-8', 'application/json; charset=utf-16', 'text/plain', 'application/x-www-form-urlencoded', 'application/merge-patch+json'),
+        arbitrary: fc.constantFrom(
+          'application/json; charset=utf-8',
+          'application/json; charset=utf-16',
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/merge-patch+json',
+        ),
       },
     ),
   );
@@ -106,7 +145,9 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
       if (r.authorization !== null) call = call.set('Authorization', r.authorization);
       if (r.idempotencyKey !== null) call = call.set('Idempotency-Key', r.idempotencyKey);
       if (r.contentType !== null) call = call.set('Content-Type', r.contentType);
-      const response = await (r.body !== null && method !== 'GET' && method !== 'HEAD' ? call.send(r.body) : call);
+      const response = await (r.body !== null && method !== 'GET' && method !== 'HEAD'
+        ? call.send(r.body)
+        : call);
       const key = `${response.status}${response.status >= 400 && method !== 'HEAD' ? ` ${JSON.parse(response.text).code}` : ''}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
       if (response.status >= 500) return false;
@@ -124,5 +165,10 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
   );
   await t.notThrowsAsync(run);
   t.deepEqual(api.faults, [], 'no request was a fault');
-  t.log([...seen].sort(([a], [b]) => a.localeCompare(b)).map(([answer, count]) => `${answer}: ${count}`).join(', '));
+  t.log(
+    [...seen]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([answer, count]) => `${answer}: ${count}`)
+      .join(', '),
+  );
 });

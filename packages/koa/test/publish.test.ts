@@ -9,7 +9,9 @@ import test from 'ava';
 const run = promisify(execFile);
 const packages = fileURLToPath(new URL('../..', import.meta.url));
 /** The environment of a user's shell: none of the npm_* variables a pnpm or npm script sets. */
-const userEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+const userEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)),
+);
 
 /** A plain JavaScript user of both packages: the README's engine snippet, then the API over node:http. */
 const app = `
@@ -62,22 +64,47 @@ test('@usher/engine and @usher/koa packed with pnpm install with npm into an emp
 
   // One after the other: koa's prepack builds the engine too.
   for (const name of ['engine', 'koa']) {
-    await run('npx', ['--yes', 'pnpm@10', 'pack', '--pack-destination', folder], { cwd: join(packages, name), env: userEnv });
+    await run('npx', ['--yes', 'pnpm@10', 'pack', '--pack-destination', folder], {
+      cwd: join(packages, name),
+      env: userEnv,
+    });
   }
   const tarballs = (await readdir(folder)).filter((file) => file.endsWith('.tgz')).sort();
   t.deepEqual(tarballs, ['usher-engine-0.1.0.tgz', 'usher-koa-0.1.0.tgz']);
 
   for (const tarball of tarballs) {
-    const files = (await run('tar', ['-tzf', join(folder, tarball)])).stdout.split('\n').filter(Boolean);
-    for (const file of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/index.js', 'package/dist/index.d.ts']) {
+    const files = (await run('tar', ['-tzf', join(folder, tarball)])).stdout
+      .split('\n')
+      .filter(Boolean);
+    for (const file of [
+      'package/package.json',
+      'package/README.md',
+      'package/LICENSE',
+      'package/dist/index.js',
+      'package/dist/index.d.ts',
+    ]) {
       t.true(files.includes(file), `${tarball} has ${file}`);
     }
-    t.deepEqual(files.filter((file) => /tsbuildinfo|\/test\//.test(file)), [], `${tarball} carries no build info and no tests`);
-    const manifest = JSON.parse((await run('tar', ['-xOzf', join(folder, tarball), 'package/package.json'])).stdout) as Record<string, Record<string, string>>;
-    t.notRegex(JSON.stringify(manifest), /workspace:/, `${tarball}: workspace ranges are rewritten`);
+    t.deepEqual(
+      files.filter((file) => /tsbuildinfo|\/test\//.test(file)),
+      [],
+      `${tarball} carries no build info and no tests`,
+    );
+    const manifest = JSON.parse(
+      (await run('tar', ['-xOzf', join(folder, tarball), 'package/package.json'])).stdout,
+    ) as Record<string, Record<string, string>>;
+    t.notRegex(
+      JSON.stringify(manifest),
+      /workspace:/,
+      `${tarball}: workspace ranges are rewritten`,
+    );
     if (tarball.startsWith('usher-koa')) {
       t.is(manifest.dependencies!['@usher/engine'], '0.1.0');
-      t.deepEqual(manifest.peerDependencies, { koa: '^3.3.0' }, 'koa is the user’s: a peer dependency');
+      t.deepEqual(
+        manifest.peerDependencies,
+        { koa: '^3.3.0' },
+        'koa is the user’s: a peer dependency',
+      );
       t.false('koa' in manifest.dependencies!);
     }
   }
@@ -85,11 +112,26 @@ test('@usher/engine and @usher/koa packed with pnpm install with npm into an emp
   // An empty folder, as a user's project: npm, the tarballs, and koa (the peer).
   const project = join(folder, 'project');
   await mkdir(project);
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.map((tarball) => join(folder, tarball)), 'koa@3'], {
-    cwd: project,
-    env: userEnv,
-  });
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'user-project', private: true, type: 'module' }),
+  );
+  await run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...tarballs.map((tarball) => join(folder, tarball)),
+      'koa@3',
+    ],
+    {
+      cwd: project,
+      env: userEnv,
+    },
+  );
   await writeFile(join(project, 'app.mjs'), app);
   const { stdout } = await run(process.execPath, ['app.mjs'], { cwd: project, env: userEnv });
   t.deepEqual(JSON.parse(stdout), {

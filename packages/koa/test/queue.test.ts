@@ -1,19 +1,52 @@
 import test from 'ava';
 import { schemas } from '@usher/koa';
-import { activeToken, assertAnswer, assertProblem, bearer, startApi, START } from './helpers/api.js';
+import {
+  activeToken,
+  assertAnswer,
+  assertProblem,
+  bearer,
+  startApi,
+  START,
+} from './helpers/api.js';
 
 test('POST /queue/tokens answers 201 for a new token and 200 with the same token after', async (t) => {
   const api = await startApi();
-  const first = assertAnswer(t, await api.http.post('/queue/tokens').send({ userId: 'ann' }), 201, schemas.QueueToken);
-  const again = assertAnswer(t, await api.http.post('/queue/tokens').send({ userId: 'ann' }), 200, schemas.QueueToken);
+  const first = assertAnswer(
+    t,
+    await api.http.post('/queue/tokens').send({ userId: 'ann' }),
+    201,
+    schemas.QueueToken,
+  );
+  const again = assertAnswer(
+    t,
+    await api.http.post('/queue/tokens').send({ userId: 'ann' }),
+    200,
+    schemas.QueueToken,
+  );
   t.is(again.token, first.token);
-  t.like(first, { userId: 'ann', status: 'active', position: 0, issuedAt: new Date(START).toISOString() });
+  t.like(first, {
+    userId: 'ann',
+    status: 'active',
+    position: 0,
+    issuedAt: new Date(START).toISOString(),
+  });
 });
 
 test('POST /queue/tokens refuses a missing, empty, too long or mistyped userId and unknown fields', async (t) => {
   const api = await startApi();
-  for (const body of [{}, { userId: '' }, { userId: 'x'.repeat(129) }, { userId: 7 }, { userId: 'ann', admin: true }, { userId: 'a\u0000b' }]) {
-    const problem = assertProblem(t, await api.http.post('/queue/tokens').send(body), 'VALIDATION_FAILED');
+  for (const body of [
+    {},
+    { userId: '' },
+    { userId: 'x'.repeat(129) },
+    { userId: 7 },
+    { userId: 'ann', admin: true },
+    { userId: 'a\u0000b' },
+  ]) {
+    const problem = assertProblem(
+      t,
+      await api.http.post('/queue/tokens').send(body),
+      'VALIDATION_FAILED',
+    );
     t.true((problem.errors?.length ?? 0) > 0, JSON.stringify(body));
   }
   t.is((await api.engine.stats()).activeTokens, 0);
@@ -22,19 +55,43 @@ test('POST /queue/tokens refuses a missing, empty, too long or mistyped userId a
 test('GET /queue/tokens/current shows position and wait while waiting, and 403 TOKEN_NOT_ACTIVE carries the position', async (t) => {
   const api = await startApi({ config: { queueMaxActive: 1 } });
   await activeToken(api, 'ann');
-  const bob = assertAnswer(t, await api.http.post('/queue/tokens').send({ userId: 'bob' }), 201, schemas.QueueToken);
-  const cat = assertAnswer(t, await api.http.post('/queue/tokens').send({ userId: 'cat' }), 201, schemas.QueueToken);
-  const current = assertAnswer(t, await api.http.get('/queue/tokens/current').set(bearer(cat.token)), 200, schemas.QueueToken);
+  const bob = assertAnswer(
+    t,
+    await api.http.post('/queue/tokens').send({ userId: 'bob' }),
+    201,
+    schemas.QueueToken,
+  );
+  const cat = assertAnswer(
+    t,
+    await api.http.post('/queue/tokens').send({ userId: 'cat' }),
+    201,
+    schemas.QueueToken,
+  );
+  const current = assertAnswer(
+    t,
+    await api.http.get('/queue/tokens/current').set(bearer(cat.token)),
+    200,
+    schemas.QueueToken,
+  );
   t.like(current, { status: 'waiting', position: 2 });
   t.true(current.estimatedWaitSeconds > 0);
-  const problem = assertProblem(t, await api.http.get('/concerts').set(bearer(bob.token)), 'TOKEN_NOT_ACTIVE');
+  const problem = assertProblem(
+    t,
+    await api.http.get('/concerts').set(bearer(bob.token)),
+    'TOKEN_NOT_ACTIVE',
+  );
   t.is(problem.position, 1);
   t.is(typeof problem.estimatedWaitSeconds, 'number');
 });
 
 test('a missing or non-Bearer Authorization is 401 TOKEN_MISSING, an unknown token 401 TOKEN_INVALID, both with WWW-Authenticate', async (t) => {
   const api = await startApi();
-  for (const headers of [{}, { Authorization: 'Basic YW5uOnB3' }, { Authorization: 'Bearer' }, { Authorization: 'Bearer a b' }]) {
+  for (const headers of [
+    {},
+    { Authorization: 'Basic YW5uOnB3' },
+    { Authorization: 'Bearer' },
+    { Authorization: 'Bearer a b' },
+  ]) {
     const response = await api.http.get('/queue/tokens/current').set(headers);
     assertProblem(t, response, 'TOKEN_MISSING');
     t.is(response.headers['www-authenticate'], 'Bearer');
@@ -42,7 +99,11 @@ test('a missing or non-Bearer Authorization is 401 TOKEN_MISSING, an unknown tok
   const response = await api.http.get('/concerts').set(bearer('unknown-token-123456789'));
   assertProblem(t, response, 'TOKEN_INVALID');
   t.is(response.headers['www-authenticate'], 'Bearer');
-  assertProblem(t, await api.http.get('/concerts').set({ Authorization: 'bearer   lower-case-scheme-works' }), 'TOKEN_INVALID');
+  assertProblem(
+    t,
+    await api.http.get('/concerts').set({ Authorization: 'bearer   lower-case-scheme-works' }),
+    'TOKEN_INVALID',
+  );
 });
 
 test('an expired token is 401 TOKEN_INVALID', async (t) => {

@@ -6,9 +6,13 @@ import { capturedLogger } from './helpers/logs.js';
 
 const ADMIN = 'operator-secret-0123456789';
 /** A limiter of `points` requests per `duration` seconds (short ones let a test see it recover without a long wait). */
-const limiter = (points: number, duration: number, keyPrefix = `test-${points}-${duration}`) => new RateLimiterMemory({ keyPrefix, points, duration });
-const join = (api: Awaited<ReturnType<typeof startApi>>, userId: string, headers: Record<string, string> = {}) =>
-  api.http.post('/queue/tokens').set(headers).send({ userId });
+const limiter = (points: number, duration: number, keyPrefix = `test-${points}-${duration}`) =>
+  new RateLimiterMemory({ keyPrefix, points, duration });
+const join = (
+  api: Awaited<ReturnType<typeof startApi>>,
+  userId: string,
+  headers: Record<string, string> = {},
+) => api.http.post('/queue/tokens').set(headers).send({ userId });
 
 /** Waits, on the real clock (the limiter counts with Date.now), at most `ms`, until `check` holds. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<void> {
@@ -44,8 +48,13 @@ test('a burst limiter and a per-minute one: both must let a request through, and
   t.is((await join(api, 'a1')).status, 201);
   await burst.consume('127.0.0.1', 1);
   assertProblem(t, await join(api, 'a3'), 'RATE_LIMITED');
-  t.is((await minute.get('127.0.0.1'))?.consumedPoints, 1, 'the burst refusal did not count against the minute');
-  for (const userId of ['a3', 'a4', 'a5', 'a6']) await within(5_000, async () => (await join(api, userId)).status === 201);
+  t.is(
+    (await minute.get('127.0.0.1'))?.consumedPoints,
+    1,
+    'the burst refusal did not count against the minute',
+  );
+  for (const userId of ['a3', 'a4', 'a5', 'a6'])
+    await within(5_000, async () => (await join(api, userId)).status === 201);
   // Past the burst's second, the minute refuses: its Retry-After is the minute's.
   await within(5_000, async () => {
     const over = await join(api, 'a7');
@@ -62,18 +71,32 @@ test('without trustProxy X-Forwarded-For is ignored: every request counts agains
 
 test('with trustProxy the client is the last X-Forwarded-For address (the one the proxy added): each client has its own allowance', async (t) => {
   const { logger, lines } = capturedLogger();
-  const api = await startApi({ app: { tokenLimiter: [limiter(1, 60)], trustProxy: true, logger, adminToken: ADMIN } });
+  const api = await startApi({
+    app: { tokenLimiter: [limiter(1, 60)], trustProxy: true, logger, adminToken: ADMIN },
+  });
   t.is((await join(api, 'q1', { 'X-Forwarded-For': '203.0.113.1' })).status, 201);
   assertProblem(t, await join(api, 'q2', { 'X-Forwarded-For': '203.0.113.1' }), 'RATE_LIMITED');
   // A client cannot dodge the limit by writing its own X-Forwarded-For: the proxy appends the real address last.
-  assertProblem(t, await join(api, 'q3', { 'X-Forwarded-For': '198.51.100.7, 203.0.113.1' }), 'RATE_LIMITED');
+  assertProblem(
+    t,
+    await join(api, 'q3', { 'X-Forwarded-For': '198.51.100.7, 203.0.113.1' }),
+    'RATE_LIMITED',
+  );
   t.is((await join(api, 'q4', { 'X-Forwarded-For': '203.0.113.2' })).status, 201);
   // The same /64 is one client; another /64 is another.
   t.is((await join(api, 'q5', { 'X-Forwarded-For': '2001:db8:1:2::1' })).status, 201);
-  assertProblem(t, await join(api, 'q6', { 'X-Forwarded-For': '2001:db8:1:2:ffff::9' }), 'RATE_LIMITED');
+  assertProblem(
+    t,
+    await join(api, 'q6', { 'X-Forwarded-For': '2001:db8:1:2:ffff::9' }),
+    'RATE_LIMITED',
+  );
   t.is((await join(api, 'q7', { 'X-Forwarded-For': '2001:db8:1:3::1' })).status, 201);
   // The operator's log names the forwarded address too.
-  await api.http.patch('/admin/room').set('Authorization', `Bearer ${ADMIN}`).set('X-Forwarded-For', '192.0.2.50').send({ paused: true });
+  await api.http
+    .patch('/admin/room')
+    .set('Authorization', `Bearer ${ADMIN}`)
+    .set('X-Forwarded-For', '192.0.2.50')
+    .send({ paused: true });
   t.is(lines.find((line) => line.audit === 'room')?.address, '192.0.2.50');
 });
 
@@ -88,7 +111,10 @@ test('client keys: IPv4 as it is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', (t
 
 test('a limiter whose store fails lets token requests through, counts it in usher_rate_limiter_errors_total, and warns (not once per request)', async (t) => {
   const { logger, lines } = capturedLogger();
-  const broken = { keyPrefix: 'broken', consume: () => Promise.reject(new Error('connection refused')) } as unknown as RateLimiterAbstract;
+  const broken = {
+    keyPrefix: 'broken',
+    consume: () => Promise.reject(new Error('connection refused')),
+  } as unknown as RateLimiterAbstract;
   const api = await startApi({ app: { tokenLimiter: [broken], logger, adminToken: ADMIN } });
   for (const userId of ['f1', 'f2', 'f3']) t.is((await join(api, userId)).status, 201);
   const warnings = lines.filter((line) => line.level === 40);

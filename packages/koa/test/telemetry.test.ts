@@ -12,7 +12,11 @@ const ADMIN = 'operator-secret-0123456789';
 /** A scrape: its metric families as the parser reads them, and every sample line (the parser folds a labelled histogram's series into one). */
 interface Scrape {
   readonly families: Map<string, ParsedFamily>;
-  readonly samples: readonly { readonly name: string; readonly labels: Record<string, string>; readonly value: number }[];
+  readonly samples: readonly {
+    readonly name: string;
+    readonly labels: Record<string, string>;
+    readonly value: number;
+  }[];
 }
 
 /** Scrapes /metrics and parses it as Prometheus text (the parser throws on a line that is not). */
@@ -20,24 +24,45 @@ async function scrape(t: ExecutionContext, http: ReturnType<typeof request>): Pr
   const response = await http.get('/metrics').set(bearer(ADMIN));
   t.is(response.status, 200);
   t.regex(response.headers['content-type'] ?? '', /^text\/plain; version=0\.0\.4/);
-  const families = new Map(parsePrometheusTextFormat(response.text).map((family) => [family.name, family]));
+  const families = new Map(
+    parsePrometheusTextFormat(response.text).map((family) => [family.name, family]),
+  );
   const samples = response.text
     .split('\n')
     .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => {
       const [, name, labels = '', value] = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)!;
-      return { name: name!, labels: Object.fromEntries([...labels.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, label]) => [key!, label!])), value: Number(value) };
+      return {
+        name: name!,
+        labels: Object.fromEntries(
+          [...labels.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, label]) => [
+            key!,
+            label!,
+          ]),
+        ),
+        value: Number(value),
+      };
     });
   return { families, samples };
 }
 
 /** The value of the first sample of `name` with these labels (NaN if none). */
 const value = (scraped: Scrape, name: string, labels: Record<string, string> = {}): number =>
-  scraped.samples.find((sample) => sample.name === name && Object.entries(labels).every(([key, label]) => sample.labels[key] === label))?.value ?? Number.NaN;
+  scraped.samples.find(
+    (sample) =>
+      sample.name === name &&
+      Object.entries(labels).every(([key, label]) => sample.labels[key] === label),
+  )?.value ?? Number.NaN;
 
 /** The sum of `name`'s samples with these labels (0 if none). */
 const total = (scraped: Scrape, name: string, labels: Record<string, string> = {}): number =>
-  scraped.samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, label]) => sample.labels[key] === label)).reduce((sum, sample) => sum + sample.value, 0);
+  scraped.samples
+    .filter(
+      (sample) =>
+        sample.name === name &&
+        Object.entries(labels).every(([key, label]) => sample.labels[key] === label),
+    )
+    .reduce((sum, sample) => sum + sample.value, 0);
 
 test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-call wants, and it moves with traffic', async (t) => {
   const api = await startApi({ config: { queueMaxActive: 1 }, app: { adminToken: ADMIN } });
@@ -83,22 +108,48 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
   t.is(value(second, 'usher_queue_waiting'), 2);
   t.is(value(second, 'usher_queue_active'), 1);
   t.is(value(second, 'usher_admitted_total'), 1);
-  const count = (route: string, status: string) => total(second, 'http_request_duration_seconds_count', { route, method: 'GET', status });
+  const count = (route: string, status: string) =>
+    total(second, 'http_request_duration_seconds_count', { route, method: 'GET', status });
   t.is(count('/concerts/:concertId/schedules', '200'), 3, 'by route template, not by raw path');
   t.is(count('/concerts/:concertId/schedules', '404'), 1);
   t.is(count('unmatched', '404'), 1, 'unknown paths share one label');
-  t.false(second.samples.some((sample) => /c1|nope/.test(sample.labels.route ?? '')), 'no raw ids in labels');
+  t.false(
+    second.samples.some((sample) => /c1|nope/.test(sample.labels.route ?? '')),
+    'no raw ids in labels',
+  );
   t.is(count('/metrics', '200'), 1, 'the first scrape is counted in the second');
-  t.is(value(second, 'http_request_duration_seconds_bucket', { route: '/concerts/:concertId/schedules', status: '200', le: '+Inf' }), 3);
-  t.true(value(second, 'http_request_duration_seconds_sum', { route: '/concerts/:concertId/schedules', status: '200' }) > 0);
+  t.is(
+    value(second, 'http_request_duration_seconds_bucket', {
+      route: '/concerts/:concertId/schedules',
+      status: '200',
+      le: '+Inf',
+    }),
+    3,
+  );
+  t.true(
+    value(second, 'http_request_duration_seconds_sum', {
+      route: '/concerts/:concertId/schedules',
+      status: '200',
+    }) > 0,
+  );
   // The engine's own ticks and commits: two ticks run, three tokens issued (reads and refusals commit nothing).
   t.is(value(second, 'usher_tick_duration_seconds_count'), 2, 'each tick the engine ran');
   t.is(value(second, 'usher_tick_duration_seconds_bucket', { le: '+Inf' }), 2);
   t.true(value(second, 'usher_tick_duration_seconds_sum') > 0);
-  t.is(value(second, 'usher_commit_duration_seconds_count', { command: 'issueToken' }), 3, 'each token issued, once durable');
+  t.is(
+    value(second, 'usher_commit_duration_seconds_count', { command: 'issueToken' }),
+    3,
+    'each token issued, once durable',
+  );
   t.true(value(second, 'usher_commit_duration_seconds_sum', { command: 'issueToken' }) > 0);
   t.deepEqual(
-    [...new Set(second.samples.filter((sample) => sample.name === 'usher_commit_duration_seconds_count').map((sample) => sample.labels.command))],
+    [
+      ...new Set(
+        second.samples
+          .filter((sample) => sample.name === 'usher_commit_duration_seconds_count')
+          .map((sample) => sample.labels.command),
+      ),
+    ],
     ['issueToken'],
     'the refused and read-only requests committed nothing',
   );
@@ -113,23 +164,35 @@ test('open event streams and in-flight requests are gauges', async (t) => {
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as { port: number };
   const controller = new AbortController();
-  const stream = await fetch(`http://127.0.0.1:${port}/queue/tokens/current/events?access_token=${bob}`, { signal: controller.signal });
+  const stream = await fetch(
+    `http://127.0.0.1:${port}/queue/tokens/current/events?access_token=${bob}`,
+    { signal: controller.signal },
+  );
   t.is(stream.status, 200);
   const open = await scrape(t, request(server));
   t.is(value(open, 'usher_event_streams_open'), 1);
   t.is(value(open, 'http_requests_in_flight'), 2, 'the stream and this scrape');
   controller.abort();
-  await until(async () => value(await scrape(t, request(server)), 'usher_event_streams_open') === 0);
+  await until(
+    async () => value(await scrape(t, request(server)), 'usher_event_streams_open') === 0,
+  );
   t.pass();
 });
 
 test('X-Request-Id: a sane one is echoed, none or an insane one is replaced by a UUID, on answers and refusals alike', async (t) => {
   const api = await startApi();
-  t.is((await api.http.get('/health').set('X-Request-Id', 'abc-123_x.y:z')).headers['x-request-id'], 'abc-123_x.y:z');
+  t.is(
+    (await api.http.get('/health').set('X-Request-Id', 'abc-123_x.y:z')).headers['x-request-id'],
+    'abc-123_x.y:z',
+  );
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   t.regex((await api.http.get('/health')).headers['x-request-id'] ?? '', uuid);
   for (const insane of ['has space', 'x'.repeat(129), 'semi;colon', 'ünïcode', '<script>']) {
-    t.regex((await api.http.get('/health').set('X-Request-Id', insane)).headers['x-request-id'] ?? '', uuid, insane);
+    t.regex(
+      (await api.http.get('/health').set('X-Request-Id', insane)).headers['x-request-id'] ?? '',
+      uuid,
+      insane,
+    );
   }
   const refused = await api.http.get('/concerts').set('X-Request-Id', 'req-refused');
   assertProblem(t, refused, 'TOKEN_MISSING');
@@ -146,10 +209,20 @@ test('the access log: one line per request with its request id, method, route te
   lines.length = 0;
   await api.http.get('/concerts/c1/schedules').set(bearer(ann)).set('X-Request-Id', 'trace-1');
   await api.http.get('/reservations/r-404').set(bearer(ann)).set('X-Request-Id', 'trace-2');
-  await api.http.get('/queue/tokens/current?access_token=secret-in-query').set('X-Request-Id', 'trace-3');
+  await api.http
+    .get('/queue/tokens/current?access_token=secret-in-query')
+    .set('X-Request-Id', 'trace-3');
   await until(async () => lines.length >= 3);
   t.is(lines.length, 3, 'one line per request');
-  t.like(lines[0], { level: 30, requestId: 'trace-1', method: 'GET', route: '/concerts/:concertId/schedules', path: '/concerts/c1/schedules', status: 200, msg: 'GET /concerts/:concertId/schedules 200' });
+  t.like(lines[0], {
+    level: 30,
+    requestId: 'trace-1',
+    method: 'GET',
+    route: '/concerts/:concertId/schedules',
+    path: '/concerts/c1/schedules',
+    status: 200,
+    msg: 'GET /concerts/:concertId/schedules 200',
+  });
   t.true(Number.isInteger(lines[0]!.durationMs) && lines[0]!.durationMs >= 0);
   t.like(lines[1], { requestId: 'trace-2', route: '/reservations/:reservationId', status: 404 });
   t.like(lines[2], { requestId: 'trace-3', path: '/queue/tokens/current', status: 401 });
@@ -173,12 +246,23 @@ test('a host app that runs the telemetry middleware itself, in front of the API,
     ctx.body = 'a page';
   });
   // The API's middleware run on the host's context, as koa-mount runs them.
-  host.use((ctx, next) => app.middleware.reduceRight<() => Promise<void>>((downstream, middleware) => () => Promise.resolve(middleware(ctx, downstream)), next)());
+  host.use((ctx, next) =>
+    app.middleware.reduceRight<() => Promise<void>>(
+      (downstream, middleware) => () => Promise.resolve(middleware(ctx, downstream)),
+      next,
+    )(),
+  );
   const http = request(host.callback());
   await http.get('/page').set('X-Request-Id', 'page-1');
   await http.get('/health').set('X-Request-Id', 'api-1');
   await until(async () => lines.length >= 2);
-  t.deepEqual(lines.map((line) => [line.requestId, line.route]), [['page-1', '/page'], ['api-1', '/health']]);
+  t.deepEqual(
+    lines.map((line) => [line.requestId, line.route]),
+    [
+      ['page-1', '/page'],
+      ['api-1', '/health'],
+    ],
+  );
   const scraped = await scrape(t, http);
   t.is(total(scraped, 'http_request_duration_seconds_count', { route: '/health' }), 1);
   t.is(total(scraped, 'http_request_duration_seconds_count', { route: '/page' }), 1);
@@ -188,18 +272,43 @@ test('two apps in one process keep their metrics apart (a registry each)', async
   const one = await startApi({ app: { adminToken: ADMIN } });
   const two = await startApi({ app: { adminToken: ADMIN } });
   await one.http.post('/queue/tokens').send({ userId: 'ann' });
-  t.is(total(await scrape(t, one.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 1);
-  t.is(total(await scrape(t, two.http), 'http_request_duration_seconds_count', { route: '/queue/tokens' }), 0);
+  t.is(
+    total(await scrape(t, one.http), 'http_request_duration_seconds_count', {
+      route: '/queue/tokens',
+    }),
+    1,
+  );
+  t.is(
+    total(await scrape(t, two.http), 'http_request_duration_seconds_count', {
+      route: '/queue/tokens',
+    }),
+    0,
+  );
 });
 
-test('labels given to the telemetry (a cluster worker\'s id) are on every metric, the engine\'s and the process\'s too', async (t) => {
+test("labels given to the telemetry (a cluster worker's id) are on every metric, the engine's and the process's too", async (t) => {
   const api = await startApi();
-  const app = createApp(api.engine, { telemetry: new Telemetry({ labels: { worker: '3' } }), adminToken: ADMIN });
+  const app = createApp(api.engine, {
+    telemetry: new Telemetry({ labels: { worker: '3' } }),
+    adminToken: ADMIN,
+  });
   const http = request(app.callback());
   await http.post('/queue/tokens').send({ userId: 'ann' });
   const scraped = await scrape(t, http);
-  for (const name of ['usher_queue_waiting', 'usher_admitted_total', 'http_request_duration_seconds_count', 'process_cpu_seconds_total']) {
-    t.true(scraped.samples.some((sample) => sample.name === name), name);
+  for (const name of [
+    'usher_queue_waiting',
+    'usher_admitted_total',
+    'http_request_duration_seconds_count',
+    'process_cpu_seconds_total',
+  ]) {
+    t.true(
+      scraped.samples.some((sample) => sample.name === name),
+      name,
+    );
   }
-  t.deepEqual(scraped.samples.filter((sample) => sample.labels.worker !== '3'), [], 'every sample says which worker');
+  t.deepEqual(
+    scraped.samples.filter((sample) => sample.labels.worker !== '3'),
+    [],
+    'every sample says which worker',
+  );
 });

@@ -42,8 +42,13 @@ export class KeeperSession {
   }
 
   /** A scheduler tick as the keeper. */
-  async tick(now: number, options: Omit<StepOptions, 'real' | 'epoch'>): Promise<{ report: TickReport; tick: TickRow }> {
-    return this.#use((client) => runStep(client, now, { ...options, real: true, epoch: this.#epoch }));
+  async tick(
+    now: number,
+    options: Omit<StepOptions, 'real' | 'epoch'>,
+  ): Promise<{ report: TickReport; tick: TickRow }> {
+    return this.#use((client) =>
+      runStep(client, now, { ...options, real: true, epoch: this.#epoch }),
+    );
   }
 
   /** The safety sweep as the keeper. */
@@ -82,13 +87,19 @@ export class KeeperSession {
     };
     client.on('error', lost);
     try {
-      const { rows } = await client.query<{ won: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS won', [USHER_LOCKS, KEEPER_LOCK]);
+      const { rows } = await client.query<{ won: boolean }>(
+        'SELECT pg_try_advisory_lock($1, $2) AS won',
+        [USHER_LOCKS, KEEPER_LOCK],
+      );
       if (!rows[0]?.won) {
         client.off('error', lost);
         client.release();
         return false;
       }
-      const epoch = await client.query<{ epoch: string }>('UPDATE keeper SET epoch = epoch + 1, holder = $1 WHERE id = 1 RETURNING epoch', [this.#name]);
+      const epoch = await client.query<{ epoch: string }>(
+        'UPDATE keeper SET epoch = epoch + 1, holder = $1 WHERE id = 1 RETURNING epoch',
+        [this.#name],
+      );
       this.#epoch = Number(epoch.rows[0]!.epoch);
       this.#client = client;
       return true;

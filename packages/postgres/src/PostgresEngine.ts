@@ -64,9 +64,23 @@ import {
 } from '@usher/engine/rules';
 import { nanoid } from 'nanoid';
 import type pg from 'pg';
-import { APPLY_KINDS, applySql, typedApply, type ApplyKind, type Assumptions, type TypedApply } from './applies.js';
+import {
+  APPLY_KINDS,
+  applySql,
+  typedApply,
+  type ApplyKind,
+  type Assumptions,
+  type TypedApply,
+} from './applies.js';
 import { Batcher, Slots, type Outcome } from './batch.js';
-import { isConflict, isUnavailable, query, unavailable, USER_LOCKS, type Queryable } from './database.js';
+import {
+  isConflict,
+  isUnavailable,
+  query,
+  unavailable,
+  USER_LOCKS,
+  type Queryable,
+} from './database.js';
 import { KeeperSession } from './KeeperSession.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { ensureRoom, ROOM_COLUMNS, roomRow } from './room.js';
@@ -140,7 +154,10 @@ function newId(): string {
 }
 
 /** Rows of a batch read (column `i`, from 1) as one outcome per item, in order. */
-function byOrdinal(rows: Record<string, unknown>[], count: number): Outcome<Record<string, unknown>>[] {
+function byOrdinal(
+  rows: Record<string, unknown>[],
+  count: number,
+): Outcome<Record<string, unknown>>[] {
   const outcomes: Outcome<Record<string, unknown>>[] = new Array(count);
   for (const row of rows) outcomes[Number(row['i']) - 1] = { ok: true, value: row };
   return outcomes;
@@ -263,24 +280,55 @@ export class PostgresEngine implements UsherEngine {
   readonly #observers = new Set<EngineObserver>();
 
   /** @internal Use {@link createPostgresEngine}. */
-  constructor(options: { pool: pg.Pool; ownsPool: boolean; clock: Clock; config: EngineConfig; keeper: boolean; commandSlots: number }) {
+  constructor(options: {
+    pool: pg.Pool;
+    ownsPool: boolean;
+    clock: Clock;
+    config: EngineConfig;
+    keeper: boolean;
+    commandSlots: number;
+  }) {
     this.config = options.config;
     this.#pool = options.pool;
     this.#slots = new Slots(options.commandSlots);
     const pool = this.#pool;
     const slots = this.#slots;
-    this.#db = { query: ((config: never, values: never) => slots.with(() => pool.query(config, values))) as Queryable['query'] };
-    this.#issueViews = new Batcher((items) => this.#readIssueViews(this.#pool, items), { concurrency: BATCHES, max: READ_BATCH, slots });
-    this.#applies = new Batcher((items) => this.#applyMany(items), { concurrency: BATCHES, max: APPLY_BATCH, slots });
+    this.#db = {
+      query: ((config: never, values: never) =>
+        slots.with(() => pool.query(config, values))) as Queryable['query'],
+    };
+    this.#issueViews = new Batcher((items) => this.#readIssueViews(this.#pool, items), {
+      concurrency: BATCHES,
+      max: READ_BATCH,
+      slots,
+    });
+    this.#applies = new Batcher((items) => this.#applyMany(items), {
+      concurrency: BATCHES,
+      max: APPLY_BATCH,
+      slots,
+    });
     for (const kind of Object.values(APPLY_KINDS)) {
-      this.#typedApplies.set(kind.name, new Batcher((items) => this.#applyTyped(this.#pool, kind, items), { concurrency: BATCHES, max: APPLY_BATCH, slots }));
+      this.#typedApplies.set(
+        kind.name,
+        new Batcher((items) => this.#applyTyped(this.#pool, kind, items), {
+          concurrency: BATCHES,
+          max: APPLY_BATCH,
+          slots,
+        }),
+      );
     }
-    this.#issuesAtOnce = new Batcher((items) => this.#applyTyped(this.#pool, APPLY_KINDS.issue, items), { concurrency: 1, max: APPLY_BATCH, slots });
+    this.#issuesAtOnce = new Batcher(
+      (items) => this.#applyTyped(this.#pool, APPLY_KINDS.issue, items),
+      { concurrency: 1, max: APPLY_BATCH, slots },
+    );
     this.#ownsPool = options.ownsPool;
     this.#clock = options.clock;
     this.#lifecycles = lifecyclesFor(this.config);
     this.#mirror = new QueueMirror(this.config);
-    this.#keeper = new KeeperSession(this.#pool, `usher-${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.#keeper = new KeeperSession(
+      this.#pool,
+      `usher-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
     this.#runsKeeper = options.keeper;
     this.#watchers = new TokenWatchers((token) => this.#watched.delete(token));
     this.#pollSlackMs = Math.max(1, Math.floor(this.config.queueWaitingTtlMs / 10));
@@ -316,7 +364,10 @@ export class PostgresEngine implements UsherEngine {
       await Promise.race([
         listener.query('SELECT 1'),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('connection timeout: the database did not answer within 1 s')), 1_000);
+          timer = setTimeout(
+            () => reject(new Error('connection timeout: the database did not answer within 1 s')),
+            1_000,
+          );
         }),
       ]);
     } catch (error) {
@@ -333,21 +384,41 @@ export class PostgresEngine implements UsherEngine {
 
   loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult> {
     return this.#run(async (now) => {
-      const texts = (values: readonly unknown[]) => values.filter((value): value is string => typeof value === 'string');
-      if (typeof catalog !== 'object' || catalog === null || !Array.isArray(catalog.concerts) || !Array.isArray(catalog.schedules)) {
+      const texts = (values: readonly unknown[]) =>
+        values.filter((value): value is string => typeof value === 'string');
+      if (
+        typeof catalog !== 'object' ||
+        catalog === null ||
+        !Array.isArray(catalog.concerts) ||
+        !Array.isArray(catalog.schedules)
+      ) {
         decideLoadCatalog({ concert: () => undefined, schedule: () => undefined }, catalog);
       }
-      const concertIds = texts([...catalog.concerts.map((concert) => concert?.id), ...catalog.schedules.map((schedule) => schedule?.concertId)]);
+      const concertIds = texts([
+        ...catalog.concerts.map((concert) => concert?.id),
+        ...catalog.schedules.map((schedule) => schedule?.concertId),
+      ]);
       const scheduleIds = texts(catalog.schedules.map((schedule) => schedule?.id));
       const { answer } = await this.#decide('loadCatalog', now, undefined, async (db) => {
-        const { rows } = await query<{ concerts: Record<string, unknown>[]; schedules: Record<string, unknown>[] }>(db, 
+        const { rows } = await query<{
+          concerts: Record<string, unknown>[];
+          schedules: Record<string, unknown>[];
+        }>(
+          db,
           `SELECT (SELECT coalesce(json_agg(record), '[]') FROM concerts WHERE id = ANY($1)) AS concerts,
                   (SELECT coalesce(json_agg(record), '[]') FROM schedules WHERE id = ANY($2)) AS schedules`,
           [concertIds, scheduleIds],
         );
-        const concerts = new Map(rows[0]!.concerts.map((json) => [json['id'] as string, concertRecord(json)]));
-        const schedules = new Map(rows[0]!.schedules.map((json) => [json['id'] as string, scheduleRecord(json)]));
-        const decision = decideLoadCatalog({ concert: (id) => concerts.get(id), schedule: (id) => schedules.get(id) }, catalog);
+        const concerts = new Map(
+          rows[0]!.concerts.map((json) => [json['id'] as string, concertRecord(json)]),
+        );
+        const schedules = new Map(
+          rows[0]!.schedules.map((json) => [json['id'] as string, scheduleRecord(json)]),
+        );
+        const decision = decideLoadCatalog(
+          { concert: (id) => concerts.get(id), schedule: (id) => schedules.get(id) },
+          catalog,
+        );
         return { decision, assume: {} };
       });
       return answer;
@@ -360,46 +431,83 @@ export class PostgresEngine implements UsherEngine {
       const fresh = () => ({ token: newId(), seq: 0 });
       // A malformed user id reads nothing: the rule refuses it.
       if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
-        decideIssue({ live: undefined, waiting: 0, active: 0, room: this.#mirror.room }, userId, now, config, this.#lifecycles, fresh());
+        decideIssue(
+          { live: undefined, waiting: 0, active: 0, room: this.#mirror.room },
+          userId,
+          now,
+          config,
+          this.#lifecycles,
+          fresh(),
+        );
       }
       let facts: Facts | undefined;
       let created: TokenState | undefined;
-      const { answer, result } = await this.#decide<Issued>('issueToken', now, userId, async (db) => {
-        // The room is read with the view: admission at issue follows the operator's settings at once.
-        const item = { token: userId, now, params: [] };
-        const read = db === this.#db ? this.#issueViews.submit(item) : this.#readIssueViews(db, [item]).then(only);
-        const row = (await read) as unknown as TokenRow & { someone_waits: boolean; active: string | null; room: Record<string, unknown> | null };
-        if (row.status === 'waiting' && isStale(row, now, config, this.#lifecycles)) {
-          // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
-          // now (only steps change the line), then a new token can be issued. An active token past its
-          // deadline is in no line: usher_apply removes it with the new token's insert.
-          await this.#catchUp(now);
-          return 'again';
-        }
-        const found = await this.#facts(row.token, row, now);
-        if (found === 'again') return found;
-        facts = found;
-        const room = row.room ? roomRow(row.room).room : this.#mirror.room;
-        const view = { live: found.token, waiting: row.someone_waits ? 1 : 0, active: Number(row.active ?? room.maxActive), room };
-        const decision = decideIssue(view, userId, now, config, this.#lifecycles, fresh());
-        created = decision.answer.created ? decision.answer.token : undefined;
-        return { decision, assume: { userId, waitingTtlMs: config.queueWaitingTtlMs, maxActive: room.maxActive } };
-      });
+      const { answer, result } = await this.#decide<Issued>(
+        'issueToken',
+        now,
+        userId,
+        async (db) => {
+          // The room is read with the view: admission at issue follows the operator's settings at once.
+          const item = { token: userId, now, params: [] };
+          const read =
+            db === this.#db
+              ? this.#issueViews.submit(item)
+              : this.#readIssueViews(db, [item]).then(only);
+          const row = (await read) as unknown as TokenRow & {
+            someone_waits: boolean;
+            active: string | null;
+            room: Record<string, unknown> | null;
+          };
+          if (row.status === 'waiting' && isStale(row, now, config, this.#lifecycles)) {
+            // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
+            // now (only steps change the line), then a new token can be issued. An active token past its
+            // deadline is in no line: usher_apply removes it with the new token's insert.
+            await this.#catchUp(now);
+            return 'again';
+          }
+          const found = await this.#facts(row.token, row, now);
+          if (found === 'again') return found;
+          facts = found;
+          const room = row.room ? roomRow(row.room).room : this.#mirror.room;
+          const view = {
+            live: found.token,
+            waiting: row.someone_waits ? 1 : 0,
+            active: Number(row.active ?? room.maxActive),
+            room,
+          };
+          const decision = decideIssue(view, userId, now, config, this.#lifecycles, fresh());
+          created = decision.answer.created ? decision.answer.token : undefined;
+          return {
+            decision,
+            assume: { userId, waitingTtlMs: config.queueWaitingTtlMs, maxActive: room.maxActive },
+          };
+        },
+      );
       if (!answer.created) {
         // The user's live token again, which counts as a poll.
         return { token: await this.#tokenView(answer.token.token, now, facts), created: false };
       }
       // Issued already ended (sold out): nothing was stored.
-      if (answer.token.status === 'expired') return { token: tokenView(answer.token, NOWHERE, now, config, answer.reason), created: true };
+      if (answer.token.status === 'expired')
+        return {
+          token: tokenView(answer.token, NOWHERE, now, config, answer.reason),
+          created: true,
+        };
       const issued = (result ?? {}) as IssuedRow;
       let place = NOWHERE;
       if (created?.status === 'waiting') {
         const tick = Number(issued.tick ?? 0);
         if (tick > this.#mirror.applied) await this.#refresh();
-        if (tick !== this.#mirror.applied) return { token: await this.#tokenView(answer.token.token, now), created: true };
+        if (tick !== this.#mirror.applied)
+          return { token: await this.#tokenView(answer.token.token, now), created: true };
         place = this.#mirror.room.pendingOpening
           ? this.#beforeOpening(now)
-          : this.#place(this.#mirror.line.size + Number(issued.seq) - this.#mirror.seqEnd - Number(issued.gone ?? 0));
+          : this.#place(
+              this.#mirror.line.size +
+                Number(issued.seq) -
+                this.#mirror.seqEnd -
+                Number(issued.gone ?? 0),
+            );
       }
       return { token: tokenView(answer.token, place, now, config), created: true };
     });
@@ -412,10 +520,16 @@ export class PostgresEngine implements UsherEngine {
   tokenOwner(token: string): Promise<string | undefined> {
     return this.#run(async (now) => {
       if (!isTokenArg(token)) return undefined;
-      const row = (await this.#viewBatch(views.token).submit({ token, now, params: [] })) as unknown as TokenRow;
+      const row = (await this.#viewBatch(views.token).submit({
+        token,
+        now,
+        params: [],
+      })) as unknown as TokenRow;
       if (!row.token) return undefined;
       // Kept (expired) tokens still identify their user, as in the embedded engine; ended ones do not.
-      return row.status === 'expired' || tokenState(row, now, this.config, this.#lifecycles) ? row.user_id! : undefined;
+      return row.status === 'expired' || tokenState(row, now, this.config, this.#lifecycles)
+        ? row.user_id!
+        : undefined;
     });
   }
 
@@ -436,7 +550,12 @@ export class PostgresEngine implements UsherEngine {
 
   listConcerts(token: string): Promise<readonly Concert[]> {
     return this.#run(async (now) => {
-      const { facts, row } = await this.#view<{ concerts: Record<string, unknown>[] }>(token, now, views.concerts, []);
+      const { facts, row } = await this.#view<{ concerts: Record<string, unknown>[] }>(
+        token,
+        now,
+        views.concerts,
+        [],
+      );
       checkListConcerts(facts, now, this.#lifecycles);
       return row.concerts.map(concertRecord).sort((a, b) => compareText(a.id, b.id));
     });
@@ -445,10 +564,16 @@ export class PostgresEngine implements UsherEngine {
   listSchedules(token: string, concertId: string): Promise<readonly Schedule[]> {
     return this.#run(async (now) => {
       requireId(concertId, 'concertId');
-      const { facts, row } = await this.#view<{ concert: unknown; schedules: { record: Record<string, unknown>; taken: number }[] }>(token, now, views.schedules, [
+      const { facts, row } = await this.#view<{
+        concert: unknown;
+        schedules: { record: Record<string, unknown>; taken: number }[];
+      }>(token, now, views.schedules, [concertId]);
+      checkListSchedules(
+        { ...facts, concert: row.concert ?? undefined },
         concertId,
-      ]);
-      checkListSchedules({ ...facts, concert: row.concert ?? undefined }, concertId, now, this.#lifecycles);
+        now,
+        this.#lifecycles,
+      );
       const list: Schedule[] = [];
       for (const { record, taken } of row.schedules) {
         const { id, startsAt, totalSeats } = scheduleRecord(record);
@@ -462,8 +587,16 @@ export class PostgresEngine implements UsherEngine {
   listSeats(token: string, scheduleId: string): Promise<SeatList> {
     return this.#run(async (now) => {
       requireId(scheduleId, 'scheduleId');
-      const { facts, row } = await this.#view<{ schedule: Record<string, unknown> | null; taken: number[] }>(token, now, views.seats, [scheduleId]);
-      checkListSeats({ ...facts, schedule: row.schedule ?? undefined }, scheduleId, now, this.#lifecycles);
+      const { facts, row } = await this.#view<{
+        schedule: Record<string, unknown> | null;
+        taken: number[];
+      }>(token, now, views.seats, [scheduleId]);
+      checkListSeats(
+        { ...facts, schedule: row.schedule ?? undefined },
+        scheduleId,
+        now,
+        this.#lifecycles,
+      );
       const { totalSeats, prices } = scheduleRecord(row.schedule!);
       const seats = [];
       let next = 0;
@@ -478,29 +611,39 @@ export class PostgresEngine implements UsherEngine {
     });
   }
 
-  reserve(token: string, seat: { readonly scheduleId: string; readonly seatNo: number }): Promise<Reservation> {
+  reserve(
+    token: string,
+    seat: { readonly scheduleId: string; readonly seatNo: number },
+  ): Promise<Reservation> {
     return this.#run(async (now) => {
       const command = checkReserve(seat);
       const { answer } = await this.#decide('reserve', now, undefined, async (db) => {
-        const read = await this.#read<{ schedule: Record<string, unknown> | null; occupant: Occupant | null; held: string | null }>(
-          token,
-          now,
-          views.reserve,
-          [command.scheduleId, command.seatNo],
-          db,
-        );
+        const read = await this.#read<{
+          schedule: Record<string, unknown> | null;
+          occupant: Occupant | null;
+          held: string | null;
+        }>(token, now, views.reserve, [command.scheduleId, command.seatNo], db);
         if (read === 'again') return read;
         const { facts, row } = read;
         const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
         const heldByUser = Number(row.held ?? 0);
         const view = {
           ...facts,
-          schedule: record && { id: record.id, totalSeats: record.totalSeats, priceOf: (seatNo: number) => priceOf(record.prices, seatNo) },
-          occupant: row.occupant ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) } : undefined,
+          schedule: record && {
+            id: record.id,
+            totalSeats: record.totalSeats,
+            priceOf: (seatNo: number) => priceOf(record.prices, seatNo),
+          },
+          occupant: row.occupant
+            ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) }
+            : undefined,
           heldByUser,
         };
         const decision = decideReserve(view, command, now, this.config, this.#lifecycles, newId());
-        return { decision, assume: { userId: facts.token!.userId, token: facts.token!.token, heldByUser } };
+        return {
+          decision,
+          assume: { userId: facts.token!.userId, token: facts.token!.token, heldByUser },
+        };
       });
       return reservationView(answer);
     });
@@ -509,18 +652,35 @@ export class PostgresEngine implements UsherEngine {
   getReservation(token: string, reservationId: string): Promise<Reservation> {
     return this.#run(async (now) => {
       requireId(reservationId, 'reservationId');
-      const { facts, reservation } = await this.#readReservation(token, reservationId, now, this.#db);
-      return reservationView(decideGetReservation({ ...facts, reservation }, reservationId, now, this.#lifecycles));
+      const { facts, reservation } = await this.#readReservation(
+        token,
+        reservationId,
+        now,
+        this.#db,
+      );
+      return reservationView(
+        decideGetReservation({ ...facts, reservation }, reservationId, now, this.#lifecycles),
+      );
     });
   }
 
-  listReservations(token: string, options: { readonly status?: 'held' | 'paid' } = {}): Promise<readonly Reservation[]> {
+  listReservations(
+    token: string,
+    options: { readonly status?: 'held' | 'paid' } = {},
+  ): Promise<readonly Reservation[]> {
     return this.#run(async (now) => {
       const status = checkListStatus(options?.status);
       // One indexed read (reservations_live_by_user): the token's user's held and paid rows; the rule drops holds past their deadline.
-      const { facts, row } = await this.#view<{ reservations: Record<string, unknown>[] | null }>(token, now, views.reservations, []);
+      const { facts, row } = await this.#view<{ reservations: Record<string, unknown>[] | null }>(
+        token,
+        now,
+        views.reservations,
+        [],
+      );
       const reservations = (row.reservations ?? []).map(reservationRecord);
-      return decideListReservations({ ...facts, reservations }, status, now, this.#lifecycles).map(reservationView);
+      return decideListReservations({ ...facts, reservations }, status, now, this.#lifecycles).map(
+        reservationView,
+      );
     });
   }
 
@@ -529,37 +689,65 @@ export class PostgresEngine implements UsherEngine {
       requireId(reservationId, 'reservationId');
       const { answer } = await this.#decide('cancelReservation', now, undefined, async (db) => {
         const { facts, reservation } = await this.#readReservation(token, reservationId, now, db);
-        const decision = decideCancel({ ...facts, reservation }, reservationId, now, this.#lifecycles);
-        return { decision, assume: { userId: facts.token?.userId, token: facts.token?.token } as Assumptions };
+        const decision = decideCancel(
+          { ...facts, reservation },
+          reservationId,
+          now,
+          this.#lifecycles,
+        );
+        return {
+          decision,
+          assume: { userId: facts.token?.userId, token: facts.token?.token } as Assumptions,
+        };
       });
       return reservationView(answer);
     });
   }
 
-  pay(token: string, payment: { readonly reservationId: string }, options: IdempotencyOptions = {}): Promise<Payment> {
+  pay(
+    token: string,
+    payment: { readonly reservationId: string },
+    options: IdempotencyOptions = {},
+  ): Promise<Payment> {
     return this.#run(async (now) => {
-      const command = checkPay({ reservationId: payment?.reservationId, idempotencyKey: options.idempotencyKey });
+      const command = checkPay({
+        reservationId: payment?.reservationId,
+        idempotencyKey: options.idempotencyKey,
+      });
       const { answer } = await this.#decide('pay', now, undefined, async (db) => {
-        const read = await this.#read<{ stored: Record<string, unknown> | null; reservation: Record<string, unknown> | null; balance: string; held: string | null }>(
-          token,
-          now,
-          views.pay,
-          [command.idempotencyKey ?? '', command.reservationId],
-          db,
-        );
+        const read = await this.#read<{
+          stored: Record<string, unknown> | null;
+          reservation: Record<string, unknown> | null;
+          balance: string;
+          held: string | null;
+        }>(token, now, views.pay, [command.idempotencyKey ?? '', command.reservationId], db);
         if (read === 'again') return read;
         const { facts, row } = read;
         const userId = facts.token?.userId ?? '';
-        const stored = command.idempotencyKey === undefined ? undefined : idempotencyRecord(row.stored, userId, command.idempotencyKey);
+        const stored =
+          command.idempotencyKey === undefined
+            ? undefined
+            : idempotencyRecord(row.stored, userId, command.idempotencyKey);
         const view = {
           ...facts,
-          stored: stored && { ...stored, result: orderedLike(PAYMENT_KEYS, stored.result as Record<string, unknown>) },
+          stored: stored && {
+            ...stored,
+            result: orderedLike(PAYMENT_KEYS, stored.result as Record<string, unknown>),
+          },
           reservation: row.reservation ? reservationRecord(row.reservation) : undefined,
           balance: Number(row.balance),
           heldByUser: Number(row.held ?? 0),
         };
         const decision = decidePay(view, command, now, this.config, this.#lifecycles, newId());
-        return { decision, assume: { userId, token: facts.token?.token, balance: view.balance, heldByUser: view.heldByUser } as Assumptions };
+        return {
+          decision,
+          assume: {
+            userId,
+            token: facts.token?.token,
+            balance: view.balance,
+            heldByUser: view.heldByUser,
+          } as Assumptions,
+        };
       });
       return answer;
     });
@@ -568,14 +756,28 @@ export class PostgresEngine implements UsherEngine {
   getBalance(token: string, userId: string): Promise<Wallet> {
     return this.#run(async (now) => {
       requireId(userId, 'userId');
-      const { facts, row } = await this.#view<{ balance: string }>(token, now, views.balance, [userId]);
-      return decideGetBalance({ ...facts, balance: Number(row.balance) }, userId, now, this.#lifecycles);
+      const { facts, row } = await this.#view<{ balance: string }>(token, now, views.balance, [
+        userId,
+      ]);
+      return decideGetBalance(
+        { ...facts, balance: Number(row.balance) },
+        userId,
+        now,
+        this.#lifecycles,
+      );
     });
   }
 
-  charge(token: string, charge: { readonly userId: string; readonly amount: number }, options: IdempotencyOptions = {}): Promise<Wallet> {
+  charge(
+    token: string,
+    charge: { readonly userId: string; readonly amount: number },
+    options: IdempotencyOptions = {},
+  ): Promise<Wallet> {
     return this.#run(async (now) => {
-      const command = checkCharge({ userId: charge?.userId, amount: charge?.amount, idempotencyKey: options.idempotencyKey }, this.config);
+      const command = checkCharge(
+        { userId: charge?.userId, amount: charge?.amount, idempotencyKey: options.idempotencyKey },
+        this.config,
+      );
       const { answer } = await this.#decide('charge', now, undefined, async (db) => {
         const read = await this.#read<{ stored: Record<string, unknown> | null; balance: string }>(
           token,
@@ -586,14 +788,27 @@ export class PostgresEngine implements UsherEngine {
         );
         if (read === 'again') return read;
         const { facts, row } = read;
-        const stored = command.idempotencyKey === undefined ? undefined : idempotencyRecord(row.stored, facts.token?.userId ?? '', command.idempotencyKey);
+        const stored =
+          command.idempotencyKey === undefined
+            ? undefined
+            : idempotencyRecord(row.stored, facts.token?.userId ?? '', command.idempotencyKey);
         const view = {
           ...facts,
-          stored: stored && { ...stored, result: orderedLike(WALLET_KEYS, stored.result as Record<string, unknown>) },
+          stored: stored && {
+            ...stored,
+            result: orderedLike(WALLET_KEYS, stored.result as Record<string, unknown>),
+          },
           balance: Number(row.balance),
         };
         const decision = decideCharge(view, command, now, this.config, this.#lifecycles);
-        return { decision, assume: { userId: command.userId, token: facts.token?.token, balance: view.balance } as Assumptions };
+        return {
+          decision,
+          assume: {
+            userId: command.userId,
+            token: facts.token?.token,
+            balance: view.balance,
+          } as Assumptions,
+        };
       });
       return answer;
     });
@@ -604,7 +819,9 @@ export class PostgresEngine implements UsherEngine {
     return this.#run(async (now) => {
       const started = performance.now();
       const { report } = await this.#slots.with(() =>
-        this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true })),
+        this.#onClient((client) =>
+          runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: true }),
+        ),
       );
       this.#timed(started, report.admitted);
       await this.#refresh();
@@ -614,7 +831,13 @@ export class PostgresEngine implements UsherEngine {
 
   /** Runs the safety sweep now, on this instance. */
   sweep(): Promise<void> {
-    return this.#run((now) => this.#slots.with(() => this.#onClient((client) => runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles }))));
+    return this.#run((now) =>
+      this.#slots.with(() =>
+        this.#onClient((client) =>
+          runSweep(client, now, { config: this.config, lifecycles: this.#lifecycles }),
+        ),
+      ),
+    );
   }
 
   /**
@@ -637,9 +860,13 @@ export class PostgresEngine implements UsherEngine {
     return this.#run(async (now) => {
       const options = { config: this.config, lifecycles: this.#lifecycles };
       const started = performance.now();
-      const { before, after } = await this.#onClient((client) => runRoomUpdate(client, now, patch, options));
+      const { before, after } = await this.#onClient((client) =>
+        runRoomUpdate(client, now, patch, options),
+      );
       if (before !== after) {
-        this.#tell((observer) => observer.commit?.({ command: 'updateRoom', durationMs: performance.now() - started }));
+        this.#tell((observer) =>
+          observer.commit?.({ command: 'updateRoom', durationMs: performance.now() - started }),
+        );
         await this.#refresh();
       }
       const counts = await this.#roomAt(this.#pool, now);
@@ -723,12 +950,17 @@ export class PostgresEngine implements UsherEngine {
    * (see {@link Slots}), alone or in a batch of its kind.
    */
   #run<T>(command: (now: number) => Promise<T>): Promise<T> {
-    if (this.#closing) return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
+    if (this.#closing)
+      return Promise.reject(new EngineError('SHUTTING_DOWN', 'the engine is shutting down'));
     return this.#track(
       (async () => {
         // Like a mailbox: a command waits for the tick a timer started before it (bounded, in wall time,
         // so an unreachable database cannot hold commands up), so it sees what that tick did.
-        if (this.#tickGate) await Promise.race([this.#tickGate, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        if (this.#tickGate)
+          await Promise.race([
+            this.#tickGate,
+            new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+          ]);
         try {
           return await command(this.#clock.now());
         } catch (error) {
@@ -754,14 +986,26 @@ export class PostgresEngine implements UsherEngine {
    * transaction that first takes the user's lock (the user of the last try),
    * so a user's own concurrent commands cannot keep a command losing.
    */
-  async #decide<A>(command: string, now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown }> {
+  async #decide<A>(
+    command: string,
+    now: number,
+    knownUser: string | undefined,
+    attempt: (db: Queryable) => Promise<Attempt<A>>,
+  ): Promise<{ answer: A; result?: unknown }> {
     const started = performance.now();
     const outcome = await this.#decideOnce(now, knownUser, attempt);
-    if (outcome.committed) this.#tell((observer) => observer.commit?.({ command, durationMs: performance.now() - started }));
+    if (outcome.committed)
+      this.#tell((observer) =>
+        observer.commit?.({ command, durationMs: performance.now() - started }),
+      );
     return outcome;
   }
 
-  async #decideOnce<A>(now: number, knownUser: string | undefined, attempt: (db: Queryable) => Promise<Attempt<A>>): Promise<{ answer: A; result?: unknown; committed?: true }> {
+  async #decideOnce<A>(
+    now: number,
+    knownUser: string | undefined,
+    attempt: (db: Queryable) => Promise<Attempt<A>>,
+  ): Promise<{ answer: A; result?: unknown; committed?: true }> {
     let user = knownUser;
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       if (tries < OPTIMISTIC_TRIES || user === undefined) {
@@ -771,30 +1015,39 @@ export class PostgresEngine implements UsherEngine {
         if (decision.changes.length === 0) return { answer: decision.answer };
         user = assume.userId ?? user;
         try {
-          return { answer: decision.answer, result: await this.#apply(this.#db, decision, now, assume), committed: true };
+          return {
+            answer: decision.answer,
+            result: await this.#apply(this.#db, decision, now, assume),
+            committed: true,
+          };
         } catch (error) {
           if (!isConflict(error)) throw error;
           continue;
         }
       }
-      const outcome = await this.#slots.with(() => this.#onClient(async (client) => {
-        await client.query('BEGIN');
-        try {
-          await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCKS, user]);
-          const step = await attempt(client);
-          if (step === 'again' || step.decision.changes.length === 0) {
+      const outcome = await this.#slots.with(() =>
+        this.#onClient(async (client) => {
+          await client.query('BEGIN');
+          try {
+            await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+              USER_LOCKS,
+              user,
+            ]);
+            const step = await attempt(client);
+            if (step === 'again' || step.decision.changes.length === 0) {
+              await client.query('COMMIT');
+              return step === 'again' ? step : { answer: step.decision.answer };
+            }
+            const result = await this.#apply(client, step.decision, now, step.assume);
             await client.query('COMMIT');
-            return step === 'again' ? step : { answer: step.decision.answer };
+            return { answer: step.decision.answer, result, committed: true as const };
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            if (isConflict(error)) return 'again' as const;
+            throw error;
           }
-          const result = await this.#apply(client, step.decision, now, step.assume);
-          await client.query('COMMIT');
-          return { answer: step.decision.answer, result, committed: true as const };
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          if (isConflict(error)) return 'again' as const;
-          throw error;
-        }
-      }));
+        }),
+      );
       if (outcome !== 'again') return outcome;
     }
     throw new EngineError('UNAVAILABLE', 'too many concurrent changes to the same data; try again');
@@ -804,15 +1057,34 @@ export class PostgresEngine implements UsherEngine {
    * Applies a decision: on the pool, together with the other commands' decisions ready
    * at the same time (see {@link #applyMany}); inside a transaction, on its own.
    */
-  async #apply(db: Queryable, decision: Decision<unknown>, now: number, assume: Assumptions): Promise<unknown> {
+  async #apply(
+    db: Queryable,
+    decision: Decision<unknown>,
+    now: number,
+    assume: Assumptions,
+  ): Promise<unknown> {
     const typed = typedApply(decision.changes, now, assume);
     if (typed && db !== this.#db) return this.#applyTyped(db, typed.kind, [typed]).then(only);
-    if (typed) return (typed.atOnce === true ? this.#issuesAtOnce : this.#typedApplies.get(typed.kind.name)!).submit(typed);
+    if (typed)
+      return (
+        typed.atOnce === true ? this.#issuesAtOnce : this.#typedApplies.get(typed.kind.name)!
+      ).submit(typed);
     // Issues at once keep the bound of active tokens (migration 7): only usher_issue_many issues.
-    if (decision.changes.some((change) => change.type === 'tokenIssued')) throw new Error('a token is issued by usher_issue_many only');
+    if (decision.changes.some((change) => change.type === 'tokenIssued'))
+      throw new Error('a token is issued by usher_issue_many only');
     const changes = JSON.stringify(decision.changes);
-    if (db === this.#db) return this.#applies.submit({ user: assume.userId ?? '', changes, now, assume: JSON.stringify(assume) });
-    const { rows } = await query<{ result: unknown }>(db, 'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result', [changes, now, JSON.stringify(assume)]);
+    if (db === this.#db)
+      return this.#applies.submit({
+        user: assume.userId ?? '',
+        changes,
+        now,
+        assume: JSON.stringify(assume),
+      });
+    const { rows } = await query<{ result: unknown }>(
+      db,
+      'SELECT usher_apply($1::jsonb, $2, $3::jsonb) AS result',
+      [changes, now, JSON.stringify(assume)],
+    );
     return rows[0]?.result;
   }
 
@@ -826,15 +1098,24 @@ export class PostgresEngine implements UsherEngine {
    */
   async #applyMany(items: readonly ApplyItem[]): Promise<Outcome<unknown>[]> {
     // By user, so concurrent batches take users' locks in the same order.
-    const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
+    const order = items
+      .map((_, i) => i)
+      .sort((a, b) => compareText(items[a]!.user, items[b]!.user));
     const { rows } = await query<{ results: ({ r: unknown } | { e: string; m: string })[] }>(
       this.#pool,
       'SELECT usher_apply_many($1::jsonb[], $2::bigint[], $3::jsonb[]) AS results',
-      [order.map((i) => items[i]!.changes), order.map((i) => items[i]!.now), order.map((i) => items[i]!.assume)],
+      [
+        order.map((i) => items[i]!.changes),
+        order.map((i) => items[i]!.now),
+        order.map((i) => items[i]!.assume),
+      ],
     );
     const outcomes: Outcome<unknown>[] = new Array(items.length);
     rows[0]!.results.forEach((result, k) => {
-      outcomes[order[k]!] = 'r' in result ? { ok: true, value: result.r } : { ok: false, error: Object.assign(new Error(result.m), { code: result.e }) };
+      outcomes[order[k]!] =
+        'r' in result
+          ? { ok: true, value: result.r }
+          : { ok: false, error: Object.assign(new Error(result.m), { code: result.e }) };
     });
     return outcomes;
   }
@@ -844,16 +1125,37 @@ export class PostgresEngine implements UsherEngine {
    * {@link #applyMany} does: each in a subtransaction of its own, committed
    * together, sorted by user.
    */
-  async #applyTyped(db: Queryable, kind: ApplyKind, items: readonly TypedApply[]): Promise<Outcome<IssuedRow>[]> {
-    const order = items.map((_, i) => i).sort((a, b) => compareText(items[a]!.user, items[b]!.user));
+  async #applyTyped(
+    db: Queryable,
+    kind: ApplyKind,
+    items: readonly TypedApply[],
+  ): Promise<Outcome<IssuedRow>[]> {
+    const order = items
+      .map((_, i) => i)
+      .sort((a, b) => compareText(items[a]!.user, items[b]!.user));
     const args = kind.types.map((_, k) => order.map((i) => items[i]!.args[k]));
-    const { rows } = await query<{ o_err: string | null; o_msg: string | null; o_seq: string | null; o_gone: string | null; o_tick: string | null }>(db, applySql(kind), args);
+    const { rows } = await query<{
+      o_err: string | null;
+      o_msg: string | null;
+      o_seq: string | null;
+      o_gone: string | null;
+      o_tick: string | null;
+    }>(db, applySql(kind), args);
     const outcomes: Outcome<IssuedRow>[] = new Array(items.length);
     rows.forEach((row, k) => {
       outcomes[order[k]!] =
         row.o_err === null
-          ? { ok: true, value: row.o_seq === null ? {} : { seq: row.o_seq, gone: row.o_gone ?? 0, tick: row.o_tick ?? 0 } }
-          : { ok: false, error: Object.assign(new Error(row.o_msg ?? 'the apply failed'), { code: row.o_err }) };
+          ? {
+              ok: true,
+              value:
+                row.o_seq === null
+                  ? {}
+                  : { seq: row.o_seq, gone: row.o_gone ?? 0, tick: row.o_tick ?? 0 },
+            }
+          : {
+              ok: false,
+              error: Object.assign(new Error(row.o_msg ?? 'the apply failed'), { code: row.o_err }),
+            };
     });
     return outcomes;
   }
@@ -862,22 +1164,43 @@ export class PostgresEngine implements UsherEngine {
   #viewBatch(kind: ViewKind): Batcher<ViewItem, Record<string, unknown>> {
     let batcher = this.#viewBatches.get(kind.name);
     if (!batcher) {
-      batcher = new Batcher((items) => this.#readViews(this.#pool, kind, items), { concurrency: BATCHES, max: READ_BATCH, slots: this.#slots });
+      batcher = new Batcher((items) => this.#readViews(this.#pool, kind, items), {
+        concurrency: BATCHES,
+        max: READ_BATCH,
+        slots: this.#slots,
+      });
       this.#viewBatches.set(kind.name, batcher);
     }
     return batcher;
   }
 
   /** Reads `items`' views of one kind in one statement (see {@link viewSql}). */
-  async #readViews(db: Queryable, kind: ViewKind, items: readonly ViewItem[]): Promise<Outcome<Record<string, unknown>>[]> {
+  async #readViews(
+    db: Queryable,
+    kind: ViewKind,
+    items: readonly ViewItem[],
+  ): Promise<Outcome<Record<string, unknown>>[]> {
     const params = kind.params.map((_, k) => items.map((item) => item.params[k]));
-    const { rows } = await query(db, viewSql(kind), [items.map((item) => item.token), items.map((item) => item.now), this.config.queueWaitingTtlMs, ...params]);
+    const { rows } = await query(db, viewSql(kind), [
+      items.map((item) => item.token),
+      items.map((item) => item.now),
+      this.config.queueWaitingTtlMs,
+      ...params,
+    ]);
     return byOrdinal(rows, items.length);
   }
 
   /** Reads issue views (by user: `token` is the user id) in one statement. */
-  async #readIssueViews(db: Queryable, items: readonly ViewItem[]): Promise<Outcome<Record<string, unknown>>[]> {
-    const { rows } = await query(db, ISSUE_VIEW, [items.map((item) => item.token), items.map((item) => item.now), this.config.queueWaitingTtlMs, this.config.queueMaxActive]);
+  async #readIssueViews(
+    db: Queryable,
+    items: readonly ViewItem[],
+  ): Promise<Outcome<Record<string, unknown>>[]> {
+    const { rows } = await query(db, ISSUE_VIEW, [
+      items.map((item) => item.token),
+      items.map((item) => item.now),
+      this.config.queueWaitingTtlMs,
+      this.config.queueMaxActive,
+    ]);
     return byOrdinal(rows, items.length);
   }
 
@@ -888,17 +1211,32 @@ export class PostgresEngine implements UsherEngine {
    * finds no token: the rule then refuses it at its place among the
    * command's checks. `again` when the view must be read anew (see {@link #facts}).
    */
-  async #read<R>(token: unknown, now: number, kind: ViewKind, params: readonly unknown[], db: Queryable = this.#db): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
+  async #read<R>(
+    token: unknown,
+    now: number,
+    kind: ViewKind,
+    params: readonly unknown[],
+    db: Queryable = this.#db,
+  ): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
     const valid = isTokenArg(token);
     const item = { token: valid ? token : '', now, params };
-    const read = db === this.#db ? this.#viewBatch(kind).submit(item) : this.#readViews(db, kind, [item]).then(only);
+    const read =
+      db === this.#db
+        ? this.#viewBatch(kind).submit(item)
+        : this.#readViews(db, kind, [item]).then(only);
     const row = (await read) as unknown as R & TokenRow;
     const facts = await this.#facts(token, valid && row.token ? row : undefined, now);
     return facts === 'again' ? facts : { facts, row };
   }
 
   /** {@link #read} until it holds. */
-  async #view<R>(token: unknown, now: number, kind: ViewKind, params: readonly unknown[], db: Queryable = this.#db): Promise<{ facts: Facts; row: R & Partial<TokenRow> }> {
+  async #view<R>(
+    token: unknown,
+    now: number,
+    kind: ViewKind,
+    params: readonly unknown[],
+    db: Queryable = this.#db,
+  ): Promise<{ facts: Facts; row: R & Partial<TokenRow> }> {
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       const read = await this.#read<R>(token, now, kind, params, db);
       if (read !== 'again') return read;
@@ -914,7 +1252,9 @@ export class PostgresEngine implements UsherEngine {
       [reservationId],
       db,
     );
-    const reservation: ReservationRecord | undefined = row.reservation ? reservationRecord(row.reservation) : undefined;
+    const reservation: ReservationRecord | undefined = row.reservation
+      ? reservationRecord(row.reservation)
+      : undefined;
     return { facts, reservation };
   }
 
@@ -950,7 +1290,12 @@ export class PostgresEngine implements UsherEngine {
     if (row.line === null) {
       // Read against another step than the one applied: the token may have a line by now.
       if (Number(row.tick) !== this.#mirror.applied) return undefined;
-      return this.#place(this.#mirror.line.size + Number(row.seq) - this.#mirror.seqEnd - Number(row.gone_below ?? 0));
+      return this.#place(
+        this.#mirror.line.size +
+          Number(row.seq) -
+          this.#mirror.seqEnd -
+          Number(row.gone_below ?? 0),
+      );
     }
     const line = Number(row.line);
     if (line > this.#mirror.line.end) return undefined;
@@ -971,7 +1316,10 @@ export class PostgresEngine implements UsherEngine {
   async #tokenView(token: unknown, now: number, known?: Facts): Promise<QueueToken> {
     requireTokenArg(token);
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const facts = tries === 0 && known ? known : (await this.#view<object>(token, now, views.token, [])).facts;
+      const facts =
+        tries === 0 && known
+          ? known
+          : (await this.#view<object>(token, now, views.token, [])).facts;
       const live = requireLive(facts.token, now, this.#lifecycles);
       let lastSeenAt = facts.lastSeenAt;
       if (live.status === 'waiting' && lastSeenAt < now - this.#pollSlackMs) {
@@ -983,7 +1331,12 @@ export class PostgresEngine implements UsherEngine {
         if (rows.length === 0) continue; // admitted or abandoned meanwhile: look again
         lastSeenAt = now;
       }
-      return tokenView(live, live.status === 'waiting' ? facts.placeOf(live) : NOWHERE, lastSeenAt, this.config);
+      return tokenView(
+        live,
+        live.status === 'waiting' ? facts.placeOf(live) : NOWHERE,
+        lastSeenAt,
+        this.config,
+      );
     }
     throw new EngineError('UNAVAILABLE', 'the token kept changing; try again');
   }
@@ -1006,7 +1359,9 @@ export class PostgresEngine implements UsherEngine {
   #catchUp(now: number): Promise<void> {
     this.#catchingUp ??= (async () => {
       try {
-        await this.#onClient((client) => runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: false }));
+        await this.#onClient((client) =>
+          runStep(client, now, { config: this.config, lifecycles: this.#lifecycles, real: false }),
+        );
         await this.#refresh();
       } finally {
         this.#catchingUp = undefined;
@@ -1026,7 +1381,11 @@ export class PostgresEngine implements UsherEngine {
         do {
           this.#refreshAgain = false;
           for (;;) {
-            const { rows } = await query(this.#pool, `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`, [this.#mirror.applied]);
+            const { rows } = await query(
+              this.#pool,
+              `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`,
+              [this.#mirror.applied],
+            );
             let reload = false;
             for (const row of rows) {
               if (!this.#mirror.apply(tickRow(row, this.config))) {
@@ -1117,7 +1476,11 @@ export class PostgresEngine implements UsherEngine {
         const place = this.#placeNow(row!, now);
         if (!place) continue; // the refresh under way comes back here
         // Before the opening only the opening itself is news: the countdown to opensAt is the watcher's to show.
-        if (place.position === last.position && (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)) continue;
+        if (
+          place.position === last.position &&
+          (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)
+        )
+          continue;
         view = tokenView(state, place, Number(row!.last_seen_at), this.config);
       } else if (state?.status === 'active') {
         view = tokenView(state, NOWHERE, Number(row!.last_seen_at), this.config);
@@ -1200,7 +1563,11 @@ export class PostgresEngine implements UsherEngine {
     const row = rows[0];
     if (!row) throw new Error('the room row is missing (the engine inserts it at start)');
     const { room, admittedTotal } = roomRow(row);
-    return roomView(room, { waiting: Number(row['waiting']), active: Number(row['active']), admittedTotal });
+    return roomView(room, {
+      waiting: Number(row['waiting']),
+      active: Number(row['active']),
+      admittedTotal,
+    });
   }
 
   #tell(report: (observer: EngineObserver) => void): void {
@@ -1220,7 +1587,10 @@ export class PostgresEngine implements UsherEngine {
     try {
       if (!(await this.#keeper.ensure())) return;
       const started = performance.now();
-      const { report } = await this.#keeper.tick(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
+      const { report } = await this.#keeper.tick(this.#clock.now(), {
+        config: this.config,
+        lifecycles: this.#lifecycles,
+      });
       this.#timed(started, report.admitted);
       await this.#refresh();
     } finally {
@@ -1229,7 +1599,11 @@ export class PostgresEngine implements UsherEngine {
   }
 
   async #keeperSweep(): Promise<void> {
-    if (this.#keeper.held) await this.#keeper.sweep(this.#clock.now(), { config: this.config, lifecycles: this.#lifecycles });
+    if (this.#keeper.held)
+      await this.#keeper.sweep(this.#clock.now(), {
+        config: this.config,
+        lifecycles: this.#lifecycles,
+      });
   }
 
   #timed(started: number, admitted: number): void {

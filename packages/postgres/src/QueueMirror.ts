@@ -1,5 +1,11 @@
 import type { EngineConfig } from '@usher/engine';
-import { AdmissionRate, drawnOrder, initialRoom, type DrawnOrder, type RoomState } from '@usher/engine/rules';
+import {
+  AdmissionRate,
+  drawnOrder,
+  initialRoom,
+  type DrawnOrder,
+  type RoomState,
+} from '@usher/engine/rules';
 import { LineCounter } from './LineCounter.js';
 import { publishedRoom } from './room.js';
 
@@ -21,7 +27,8 @@ export interface TickRow {
   readonly room: RoomState;
 }
 
-export const TICK_COLUMNS = 'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
+export const TICK_COLUMNS =
+  'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
 
 export function tickRow(row: Record<string, unknown>, config: EngineConfig): TickRow {
   return {
@@ -87,7 +94,9 @@ export class QueueMirror {
   load(last: TickRow | undefined, lines: readonly number[]): void {
     const draw = last?.room.draw;
     this.#drawn = draw ? drawnOrder(draw) : undefined;
-    const slots = this.#drawn ? Float64Array.from(lines, (line) => this.#drawn!.slotOf(line)).sort() : lines;
+    const slots = this.#drawn
+      ? Float64Array.from(lines, (line) => this.#drawn!.slotOf(line)).sort()
+      : lines;
     this.line.reset(Array.from(slots), last?.lineEnd ?? 0);
     this.applied = last?.no ?? 0;
     this.seqEnd = last?.seqEnd ?? 0;
@@ -143,7 +152,11 @@ export class QueueMirror {
   #note(row: TickRow): void {
     if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
     this.nextAbandonAt = row.nextAbandonAt;
-    if (row.room.admitPerTick !== this.room.admitPerTick || row.room.maxActive !== this.room.maxActive) this.rate.retune(row.room);
+    if (
+      row.room.admitPerTick !== this.room.admitPerTick ||
+      row.room.maxActive !== this.room.maxActive
+    )
+      this.rate.retune(row.room);
     this.room = row.room;
   }
 }

@@ -19,17 +19,60 @@ export interface ApplyKind {
 
 export const APPLY_KINDS: Readonly<Record<ApplyKind['name'], ApplyKind>> = {
   // now, user, token, held, id, schedule, seat, price, status, created_at, expires_at, stale, stale_at, extend_to
-  hold: { name: 'hold', fn: 'usher_hold_many', types: ['bigint', 'text', 'text', 'integer', 'text', 'text', 'integer', 'bigint', 'text', 'bigint', 'bigint', 'text', 'bigint', 'bigint'] },
+  hold: {
+    name: 'hold',
+    fn: 'usher_hold_many',
+    types: [
+      'bigint',
+      'text',
+      'text',
+      'integer',
+      'text',
+      'text',
+      'integer',
+      'bigint',
+      'text',
+      'bigint',
+      'bigint',
+      'text',
+      'bigint',
+      'bigint',
+    ],
+  },
   // now, user, token, held, balance, reservation, paid_at, payment, amount, new_balance, created_at, key, fingerprint, result, keep_until
   pay: {
     name: 'pay',
     fn: 'usher_pay_many',
-    types: ['bigint', 'text', 'text', 'integer', 'bigint', 'text', 'bigint', 'text', 'bigint', 'bigint', 'bigint', 'text', 'text', 'jsonb', 'bigint'],
+    types: [
+      'bigint',
+      'text',
+      'text',
+      'integer',
+      'bigint',
+      'text',
+      'bigint',
+      'text',
+      'bigint',
+      'bigint',
+      'bigint',
+      'text',
+      'text',
+      'jsonb',
+      'bigint',
+    ],
   },
   // now, user, token, balance, amount, key, fingerprint, result, created_at
-  charge: { name: 'charge', fn: 'usher_charge_many', types: ['bigint', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'jsonb', 'bigint'] },
+  charge: {
+    name: 'charge',
+    fn: 'usher_charge_many',
+    types: ['bigint', 'text', 'text', 'bigint', 'bigint', 'text', 'text', 'jsonb', 'bigint'],
+  },
   // now, token, user, status, issued_at, expires_at, waiting_ttl, max_active
-  issue: { name: 'issue', fn: 'usher_issue_many', types: ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'] },
+  issue: {
+    name: 'issue',
+    fn: 'usher_issue_many',
+    types: ['bigint', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'],
+  },
 };
 
 /** The statement applying a batch of one kind: one row per item, in order. */
@@ -54,28 +97,63 @@ type Change<T extends StateChange['type']> = Extract<StateChange, { type: T }>;
  * with the generic `usher_apply`): a typed path only ever applies exactly
  * the changes the shared rule decided, nothing it does not recognise.
  */
-export function typedApply(changes: readonly StateChange[], now: number, assume: Assumptions): TypedApply | undefined {
+export function typedApply(
+  changes: readonly StateChange[],
+  now: number,
+  assume: Assumptions,
+): TypedApply | undefined {
   const byType = new Map<StateChange['type'], StateChange[]>();
-  for (const change of changes) byType.set(change.type, [...(byType.get(change.type) ?? []), change]);
+  for (const change of changes)
+    byType.set(change.type, [...(byType.get(change.type) ?? []), change]);
   const one = <T extends StateChange['type']>(type: T): Change<T> | undefined => {
     const found = byType.get(type);
     return found?.length === 1 ? (found[0] as Change<T>) : undefined;
   };
-  const only = (...types: StateChange['type'][]) => [...byType.keys()].every((type) => types.includes(type)) && [...byType.values()].every((list) => list.length === 1);
+  const only = (...types: StateChange['type'][]) =>
+    [...byType.keys()].every((type) => types.includes(type)) &&
+    [...byType.values()].every((list) => list.length === 1);
   const { userId: user, token } = assume;
   const keyed = one('keyRemembered')?.record;
-  const key = keyed ? [keyed.key, keyed.fingerprint, JSON.stringify(keyed.result)] : [null, null, null];
+  const key = keyed
+    ? [keyed.key, keyed.fingerprint, JSON.stringify(keyed.result)]
+    : [null, null, null];
 
   const held = one('reservationHeld')?.reservation;
   if (held) {
     const stale = one('reservationEnded');
     const extended = one('tokenExtended');
-    if (!only('reservationHeld', 'reservationEnded', 'tokenExtended') || user === undefined || token === undefined || assume.heldByUser === undefined) return undefined;
-    if (held.userId !== user || (stale && stale.status !== 'expired') || (extended && extended.token !== token)) return undefined;
+    if (
+      !only('reservationHeld', 'reservationEnded', 'tokenExtended') ||
+      user === undefined ||
+      token === undefined ||
+      assume.heldByUser === undefined
+    )
+      return undefined;
+    if (
+      held.userId !== user ||
+      (stale && stale.status !== 'expired') ||
+      (extended && extended.token !== token)
+    )
+      return undefined;
     return {
       kind: APPLY_KINDS.hold,
       user,
-      args: [now, user, token, assume.heldByUser, held.id, held.scheduleId, held.seatNo, held.price, held.status, held.createdAt, held.expiresAt, stale?.id ?? null, stale?.at ?? null, extended?.expiresAt ?? null],
+      args: [
+        now,
+        user,
+        token,
+        assume.heldByUser,
+        held.id,
+        held.scheduleId,
+        held.seatNo,
+        held.price,
+        held.status,
+        held.createdAt,
+        held.expiresAt,
+        stale?.id ?? null,
+        stale?.at ?? null,
+        extended?.expiresAt ?? null,
+      ],
     };
   }
 
@@ -83,31 +161,82 @@ export function typedApply(changes: readonly StateChange[], now: number, assume:
   if (payment) {
     const paid = one('reservationEnded');
     const completed = one('tokenCompleted');
-    if (!only('paymentMade', 'reservationEnded', 'keyRemembered', 'tokenCompleted') || user === undefined || token === undefined) return undefined;
-    if (assume.heldByUser === undefined || assume.balance === undefined || !paid || paid.status !== 'paid' || paid.id !== payment.reservationId) return undefined;
-    if (payment.userId !== user || (keyed && (keyed.userId !== user || keyed.createdAt !== payment.createdAt)) || (completed && completed.token !== token)) return undefined;
+    if (
+      !only('paymentMade', 'reservationEnded', 'keyRemembered', 'tokenCompleted') ||
+      user === undefined ||
+      token === undefined
+    )
+      return undefined;
+    if (
+      assume.heldByUser === undefined ||
+      assume.balance === undefined ||
+      !paid ||
+      paid.status !== 'paid' ||
+      paid.id !== payment.reservationId
+    )
+      return undefined;
+    if (
+      payment.userId !== user ||
+      (keyed && (keyed.userId !== user || keyed.createdAt !== payment.createdAt)) ||
+      (completed && completed.token !== token)
+    )
+      return undefined;
     return {
       kind: APPLY_KINDS.pay,
       user,
-      args: [now, user, token, assume.heldByUser, assume.balance, paid.id, paid.at, payment.id, payment.amount, payment.balance, payment.createdAt, ...key, completed?.keepUntil ?? null],
+      args: [
+        now,
+        user,
+        token,
+        assume.heldByUser,
+        assume.balance,
+        paid.id,
+        paid.at,
+        payment.id,
+        payment.amount,
+        payment.balance,
+        payment.createdAt,
+        ...key,
+        completed?.keepUntil ?? null,
+      ],
     };
   }
 
   const credited = one('walletCredited');
   if (credited) {
-    if (!only('walletCredited', 'keyRemembered') || user === undefined || token === undefined || assume.balance === undefined) return undefined;
+    if (
+      !only('walletCredited', 'keyRemembered') ||
+      user === undefined ||
+      token === undefined ||
+      assume.balance === undefined
+    )
+      return undefined;
     if (credited.userId !== user || (keyed && keyed.userId !== user)) return undefined;
-    return { kind: APPLY_KINDS.charge, user, args: [now, user, token, assume.balance, credited.amount, ...key, keyed?.createdAt ?? null] };
+    return {
+      kind: APPLY_KINDS.charge,
+      user,
+      args: [now, user, token, assume.balance, credited.amount, ...key, keyed?.createdAt ?? null],
+    };
   }
 
   const issued = one('tokenIssued')?.token;
   if (issued) {
-    if (!only('tokenIssued') || assume.waitingTtlMs === undefined || assume.maxActive === undefined) return undefined;
+    if (!only('tokenIssued') || assume.waitingTtlMs === undefined || assume.maxActive === undefined)
+      return undefined;
     if (issued.status !== 'waiting' && issued.status !== 'active') return undefined;
     return {
       kind: APPLY_KINDS.issue,
       user: issued.userId,
-      args: [now, issued.token, issued.userId, issued.status, issued.issuedAt, issued.expiresAt, assume.waitingTtlMs, assume.maxActive],
+      args: [
+        now,
+        issued.token,
+        issued.userId,
+        issued.status,
+        issued.issuedAt,
+        issued.expiresAt,
+        assume.waitingTtlMs,
+        assume.maxActive,
+      ],
       atOnce: issued.status === 'active',
     };
   }

@@ -49,7 +49,8 @@ export class Slots {
 }
 
 /** One item's outcome in a batch: a value, or an error of its own (the others are unaffected). */
-export type Outcome<O> = { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };
+export type Outcome<O> =
+  { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };
 
 interface Pending<I, O> {
   readonly item: I;
@@ -87,7 +88,10 @@ export class Batcher<I, O> {
   #running = 0;
   #scheduled = false;
 
-  constructor(run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>, options: BatcherOptions) {
+  constructor(
+    run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>,
+    options: BatcherOptions,
+  ) {
     this.#run = run;
     this.#options = options;
   }
@@ -115,7 +119,8 @@ export class Batcher<I, O> {
       const outcomes = await this.#run(batch.map((pending) => pending.item));
       batch.forEach((pending, i) => {
         const outcome = outcomes[i];
-        if (outcome === undefined) pending.reject(new Error('a batch answered fewer items than it was given'));
+        if (outcome === undefined)
+          pending.reject(new Error('a batch answered fewer items than it was given'));
         else if (outcome.ok) pending.resolve(outcome.value);
         else pending.reject(outcome.error);
       });

@@ -42,10 +42,13 @@ export interface PostgresEngineOptions {
  * await engine.close();
  * ```
  */
-export async function createPostgresEngine(options: PostgresEngineOptions): Promise<PostgresEngine> {
+export async function createPostgresEngine(
+  options: PostgresEngineOptions,
+): Promise<PostgresEngine> {
   const config = resolveConfig(options.config);
   const clock = options.clock ?? systemClock;
-  if (!options.pool && !options.connectionString) throw new TypeError('createPostgresEngine needs a connectionString or a pool');
+  if (!options.pool && !options.connectionString)
+    throw new TypeError('createPostgresEngine needs a connectionString or a pool');
   const ownsPool = !options.pool;
   const pool =
     options.pool ??
@@ -60,8 +63,17 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
   // An idle connection that dies (PostgreSQL restarted) is dropped by the pool; the next command opens a new one.
   pool.on('error', () => undefined);
   // Commands use at most this many connections at once; the rest stay for LISTEN, the keeper, catch-ups and refreshes.
-  const poolMax = options.pool ? ((options.pool as unknown as { options?: { max?: number } }).options?.max ?? 10) : poolSizeOf(options);
-  const engine = new PostgresEngine({ pool, ownsPool, clock, config, keeper: options.keeper ?? true, commandSlots: poolMax - 4 });
+  const poolMax = options.pool
+    ? ((options.pool as unknown as { options?: { max?: number } }).options?.max ?? 10)
+    : poolSizeOf(options);
+  const engine = new PostgresEngine({
+    pool,
+    ownsPool,
+    clock,
+    config,
+    keeper: options.keeper ?? true,
+    commandSlots: poolMax - 4,
+  });
   try {
     await migrate(pool);
     await engine.start();

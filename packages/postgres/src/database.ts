@@ -17,7 +17,10 @@ export const CONFLICT = 'UR409';
 
 /** A pool or a client: what a query runs on. */
 export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 /**
@@ -34,11 +37,18 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
     await client.query(
       'CREATE TABLE IF NOT EXISTS usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set((await client.query<{ version: number }>('SELECT version FROM usher_migrations')).rows.map((row) => row.version));
+    const done = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM usher_migrations')).rows.map(
+        (row) => row.version,
+      ),
+    );
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      await client.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
       applied.push(migration.version);
     }
     await client.query('COMMIT');
@@ -77,20 +87,24 @@ const unreachableCodes = new Set([
   // read_only_sql_transaction: a standby, e.g. during a failover
   '25006',
 ]);
-const unreachableMessages = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable|ECONNREFUSED|ECONNRESET/i;
+const unreachableMessages =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable|ECONNREFUSED|ECONNRESET/i;
 
 /** Whether `error` means PostgreSQL cannot be reached or cannot take the command now (rather than a refusal or a bug). */
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || unreachableCodes.has(code))) return true;
+  if (typeof code === 'string' && (code.startsWith('08') || unreachableCodes.has(code)))
+    return true;
   if (error instanceof AggregateError && error.errors.some(isUnavailable)) return true;
   return unreachableMessages.test(error.message);
 }
 
 /** The refusal for a database that cannot be reached: a 503 with `Retry-After` over HTTP. */
 export function unavailable(cause: unknown): EngineError {
-  return new EngineError('UNAVAILABLE', 'the database cannot be reached; try again shortly', { cause });
+  return new EngineError('UNAVAILABLE', 'the database cannot be reached; try again shortly', {
+    cause,
+  });
 }
 
 const statementNames = new Map<string, string>();
@@ -100,7 +114,11 @@ const statementNames = new Map<string, string>();
  * once per connection instead of once per command (the views are a few
  * subqueries each: planning them every time cost more than running them).
  */
-export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(db: Queryable, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
   let name = statementNames.get(text);
   if (name === undefined) statementNames.set(text, (name = `usher_${statementNames.size + 1}`));
   return (db as pg.ClientBase).query<R>({ name, text, values });

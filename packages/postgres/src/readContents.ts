@@ -1,5 +1,11 @@
 import pg from 'pg';
-import { emptyContents, type IdempotencyRecord, type QueueTokenState, type ReservationStatus, type StoreContents } from '@usher/engine';
+import {
+  emptyContents,
+  type IdempotencyRecord,
+  type QueueTokenState,
+  type ReservationStatus,
+  type StoreContents,
+} from '@usher/engine';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
 /**
@@ -36,10 +42,21 @@ export async function readContents(connectionString: string): Promise<StoreConte
     for (const row of await rows('SELECT id, record FROM schedules ORDER BY id')) {
       contents.schedules.set(String(row['id']), row['record'] as never);
     }
-    for (const row of await rows('SELECT token, user_id, status, seq, issued_at, expires_at FROM tokens ORDER BY issued_at, token')) {
+    for (const row of await rows(
+      'SELECT token, user_id, status, seq, issued_at, expires_at FROM tokens ORDER BY issued_at, token',
+    )) {
       const status = row['status'] as QueueTokenState;
-      const common = { token: String(row['token']), userId: String(row['user_id']), status, seq: Number(row['seq'] ?? 0), issuedAt: Number(row['issued_at']) };
-      contents.tokens.set(common.token, status === 'waiting' ? common : { ...common, expiresAt: Number(row['expires_at']) });
+      const common = {
+        token: String(row['token']),
+        userId: String(row['user_id']),
+        status,
+        seq: Number(row['seq'] ?? 0),
+        issuedAt: Number(row['issued_at']),
+      };
+      contents.tokens.set(
+        common.token,
+        status === 'waiting' ? common : { ...common, expiresAt: Number(row['expires_at']) },
+      );
     }
     for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
       const id = String(row['id']);
@@ -55,9 +72,16 @@ export async function readContents(connectionString: string): Promise<StoreConte
         ...(row['ended_at'] === null ? {} : { endedAt: Number(row['ended_at']) }),
       });
     }
-    for (const row of await rows('SELECT user_id, balance, charged, paid FROM wallets ORDER BY user_id')) {
+    for (const row of await rows(
+      'SELECT user_id, balance, charged, paid FROM wallets ORDER BY user_id',
+    )) {
       const userId = String(row['user_id']);
-      contents.wallets.set(userId, { userId, balance: Number(row['balance']), charged: Number(row['charged']), paid: Number(row['paid']) });
+      contents.wallets.set(userId, {
+        userId,
+        balance: Number(row['balance']),
+        charged: Number(row['charged']),
+        paid: Number(row['paid']),
+      });
     }
     for (const row of await rows('SELECT * FROM payments ORDER BY created_at, id')) {
       const id = String(row['id']);
@@ -70,7 +94,9 @@ export async function readContents(connectionString: string): Promise<StoreConte
         createdAt: Number(row['created_at']),
       });
     }
-    for (const row of await rows('SELECT user_id, key, fingerprint, result, created_at FROM idempotency_keys ORDER BY created_at')) {
+    for (const row of await rows(
+      'SELECT user_id, key, fingerprint, result, created_at FROM idempotency_keys ORDER BY created_at',
+    )) {
       const record: IdempotencyRecord = {
         userId: String(row['user_id']),
         key: String(row['key']),

@@ -17,7 +17,10 @@ export const ROOM_COLUMNS =
 export function roomRow(row: Record<string, unknown>): RoomRow {
   const opensAt = row['opens_at'];
   const seed = row['draw_seed'];
-  const draw = typeof seed === 'string' ? { seed, from: Number(row['draw_from']), to: Number(row['draw_to']) } : null;
+  const draw =
+    typeof seed === 'string'
+      ? { seed, from: Number(row['draw_from']), to: Number(row['draw_to']) }
+      : null;
   return {
     room: {
       paused: row['paused'] === true,
@@ -47,14 +50,23 @@ export async function ensureRoom(db: Queryable, config: EngineConfig): Promise<v
   await db.query(
     `INSERT INTO room (id, paused, admit_per_tick, max_active, opens_at, shuffle, pending_opening)
      VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [room.paused, room.admitPerTick, room.maxActive, room.opensAt, room.shuffle, room.pendingOpening],
+    [
+      room.paused,
+      room.admitPerTick,
+      room.maxActive,
+      room.opensAt,
+      room.shuffle,
+      room.pendingOpening,
+    ],
   );
 }
 
 /** Reads the room (inside a step, under the step lock, it cannot change until the commit). */
 export async function readRoom(db: Queryable, config: EngineConfig): Promise<RoomRow> {
   const { rows } = await db.query(`SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1`);
-  return rows[0] ? roomRow(rows[0]) : { room: initialRoom(config), admittedTotal: 0, paidSeats: 0, drawCursor: 0 };
+  return rows[0]
+    ? roomRow(rows[0])
+    : { room: initialRoom(config), admittedTotal: 0, paidSeats: 0, drawCursor: 0 };
 }
 
 /** Writes the room's settings and state as the rules decided them (the counters move on their own); a new draw starts its cursor. */
@@ -65,6 +77,17 @@ export async function writeRoom(db: Queryable, room: RoomState): Promise<void> {
                      draw_cursor = CASE WHEN draw_seed IS DISTINCT FROM $8::text THEN $9::bigint ELSE draw_cursor END,
                      draw_seed = $8, draw_from = $9, draw_to = $10
       WHERE id = 1`,
-    [room.paused, room.admitPerTick, room.maxActive, room.opensAt, room.shuffle, room.pendingOpening, room.soldOut, draw?.seed ?? null, draw?.from ?? null, draw?.to ?? null],
+    [
+      room.paused,
+      room.admitPerTick,
+      room.maxActive,
+      room.opensAt,
+      room.shuffle,
+      room.pendingOpening,
+      room.soldOut,
+      draw?.seed ?? null,
+      draw?.from ?? null,
+      draw?.to ?? null,
+    ],
   );
 }

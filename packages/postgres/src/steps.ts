@@ -39,7 +39,8 @@ export interface StepOptions {
   readonly epoch?: number;
 }
 
-export const RESERVATION_COLUMNS = 'id, user_id, schedule_id, seat_no, price, status, created_at, expires_at, ended_at';
+export const RESERVATION_COLUMNS =
+  'id, user_id, schedule_id, seat_no, price, status, created_at, expires_at, ended_at';
 
 export function reservationRecord(row: Record<string, unknown>): ReservationRecord {
   const record: ReservationRecord = {
@@ -52,7 +53,8 @@ export function reservationRecord(row: Record<string, unknown>): ReservationReco
     createdAt: Number(row['created_at']),
     expiresAt: Number(row['expires_at']),
   };
-  if (row['ended_at'] !== null && row['ended_at'] !== undefined) record.endedAt = Number(row['ended_at']);
+  if (row['ended_at'] !== null && row['ended_at'] !== undefined)
+    record.endedAt = Number(row['ended_at']);
   return record;
 }
 
@@ -64,12 +66,18 @@ async function begin(client: Queryable, epoch: number | undefined): Promise<void
   await client.query('BEGIN');
   await client.query('SELECT pg_advisory_xact_lock($1, $2)', [USHER_LOCKS, STEP_LOCK]);
   if (epoch !== undefined) {
-    const { rowCount } = await client.query('SELECT 1 FROM keeper WHERE id = 1 AND epoch = $1', [epoch]);
+    const { rowCount } = await client.query('SELECT 1 FROM keeper WHERE id = 1 AND epoch = $1', [
+      epoch,
+    ]);
     if (rowCount !== 1) throw new Deposed('a newer keeper took over');
   }
 }
 
-async function inTransaction<T>(client: Queryable, epoch: number | undefined, work: () => Promise<T>): Promise<T> {
+async function inTransaction<T>(
+  client: Queryable,
+  epoch: number | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     await begin(client, epoch);
     const result = await work();
@@ -82,7 +90,11 @@ async function inTransaction<T>(client: Queryable, epoch: number | undefined, wo
 }
 
 /** Expires holds past their deadline, each at its own deadline (the reservation machine's timeout, via the rule). */
-async function expireHolds(client: Queryable, now: number, lifecycles: Lifecycles): Promise<number> {
+async function expireHolds(
+  client: Queryable,
+  now: number,
+  lifecycles: Lifecycles,
+): Promise<number> {
   const due = await client.query(
     `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE status = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT ${BATCH}`,
     [now],
@@ -121,7 +133,11 @@ async function expireHolds(client: Queryable, now: number, lifecycles: Lifecycle
  * Costs: O(expired + abandoned + arrivals + admitted + payments since the last tick), each by
  * an index; nothing scans the line (sold-out, which ends all of it, deletes every waiting row once).
  */
-export async function runStep(client: Queryable, now: number, options: StepOptions): Promise<{ report: TickReport; tick: TickRow; outcome: TickOutcome | undefined }> {
+export async function runStep(
+  client: Queryable,
+  now: number,
+  options: StepOptions,
+): Promise<{ report: TickReport; tick: TickRow; outcome: TickOutcome | undefined }> {
   return inTransaction(client, options.epoch, () => step(client, now, options));
 }
 
@@ -140,15 +156,22 @@ export async function runRoomUpdate(
   return inTransaction(client, options.epoch, async () => {
     const { room } = await readRoom(client, options.config);
     const decision = decideUpdateRoom(room, patch, now);
-    for (const change of decision.changes) if (change.type === 'roomChanged') await writeRoom(client, change.room);
+    for (const change of decision.changes)
+      if (change.type === 'roomChanged') await writeRoom(client, change.room);
     if (decision.changes.length > 0) await step(client, now, { ...options, real: false });
     return decision.answer;
   });
 }
 
-async function step(client: Queryable, now: number, options: StepOptions): Promise<{ report: TickReport; tick: TickRow; outcome: TickOutcome | undefined }> {
+async function step(
+  client: Queryable,
+  now: number,
+  options: StepOptions,
+): Promise<{ report: TickReport; tick: TickRow; outcome: TickOutcome | undefined }> {
   const { config, lifecycles, real } = options;
-  const last = await client.query(`SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1`);
+  const last = await client.query(
+    `SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1`,
+  );
   const previous = last.rows[0] ? tickRow(last.rows[0], config) : undefined;
   let lineEnd = previous?.lineEnd ?? 0;
   let waiting = previous?.waiting ?? 0;
@@ -156,15 +179,38 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
 
   await expireHolds(client, now, lifecycles);
 
-  const dueActive = await client.query<{ token: string; user_id: string; seq: string; issued_at: string; expires_at: string }>(
+  const dueActive = await client.query<{
+    token: string;
+    user_id: string;
+    seq: string;
+    issued_at: string;
+    expires_at: string;
+  }>(
     `SELECT token, user_id, seq, issued_at, expires_at FROM tokens WHERE status = 'active' AND expires_at <= $1 LIMIT ${BATCH}`,
     [now],
   );
   const expired = dueActive.rows
-    .filter((row) => statusAt({ token: row.token, userId: row.user_id, status: 'active', seq: Number(row.seq), issuedAt: Number(row.issued_at), expiresAt: Number(row.expires_at) }, now, lifecycles) === 'expired')
+    .filter(
+      (row) =>
+        statusAt(
+          {
+            token: row.token,
+            userId: row.user_id,
+            status: 'active',
+            seq: Number(row.seq),
+            issuedAt: Number(row.issued_at),
+            expiresAt: Number(row.expires_at),
+          },
+          now,
+          lifecycles,
+        ) === 'expired',
+    )
     .map((row) => row.token);
   if (expired.length > 0) {
-    await client.query(`DELETE FROM tokens WHERE token = ANY($1) AND status = 'active' AND expires_at <= $2`, [expired, now]);
+    await client.query(
+      `DELETE FROM tokens WHERE token = ANY($1) AND status = 'active' AND expires_at <= $2`,
+      [expired, now],
+    );
   }
 
   const cutoff = now - config.queueWaitingTtlMs;
@@ -172,7 +218,9 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
     `SELECT token, last_seen_at FROM tokens WHERE status = 'waiting' AND last_seen_at <= $1 LIMIT ${BATCH}`,
     [cutoff],
   );
-  const abandoned = dueWaiting.rows.filter((row) => isAbandoned(Number(row.last_seen_at), now, config)).map((row) => row.token);
+  const abandoned = dueWaiting.rows
+    .filter((row) => isAbandoned(Number(row.last_seen_at), now, config))
+    .map((row) => row.token);
   if (abandoned.length > 0) {
     const gone = await client.query<{ line: string | null }>(
       `DELETE FROM tokens WHERE token = ANY($1) AND status = 'waiting' AND last_seen_at <= $2 RETURNING line`,
@@ -207,7 +255,10 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
   lineEnd += arrivals;
   waiting += arrivals;
 
-  const activeNow = await client.query<{ count: string }>(`SELECT count(*) AS count FROM tokens WHERE status = 'active' AND expires_at > $1`, [now]);
+  const activeNow = await client.query<{ count: string }>(
+    `SELECT count(*) AS count FROM tokens WHERE status = 'active' AND expires_at > $1`,
+    [now],
+  );
   let active = Number(activeNow.rows[0]!.count);
   const read = await readRoom(client, config);
   let { room } = read;
@@ -230,7 +281,9 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
       switch (change.type) {
         case 'tokensSoldOut': {
           // Every waiting token has a line by now (arrivals draw numbers only outside steps).
-          const gone = await client.query<{ line: string | null }>(`DELETE FROM tokens WHERE status = 'waiting' RETURNING line`);
+          const gone = await client.query<{ line: string | null }>(
+            `DELETE FROM tokens WHERE status = 'waiting' RETURNING line`,
+          );
           for (const { line } of gone.rows) {
             if (line === null) continue;
             departed.push(Number(line));
@@ -240,15 +293,25 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
         }
         case 'roomChanged':
           await writeRoom(client, change.room);
-          if (change.room.draw && change.room.draw.seed !== room.draw?.seed) cursor = change.room.draw.from;
+          if (change.room.draw && change.room.draw.seed !== room.draw?.seed)
+            cursor = change.room.draw.from;
           room = change.room;
           break;
         case 'tokensAdmitted': {
-          const result = await admitFirst(client, change.count, change.expiresAt, room.draw, cursor);
+          const result = await admitFirst(
+            client,
+            change.count,
+            change.expiresAt,
+            room.draw,
+            cursor,
+          );
           departed.push(...result.lines);
           admitted += result.lines.length;
           cursor = result.cursor;
-          await client.query(`UPDATE room SET admitted_total = admitted_total + $1, draw_cursor = $2 WHERE id = 1`, [result.lines.length, room.draw ? cursor : null]);
+          await client.query(
+            `UPDATE room SET admitted_total = admitted_total + $1, draw_cursor = $2 WHERE id = 1`,
+            [result.lines.length, room.draw ? cursor : null],
+          );
           break;
         }
         default:
@@ -259,9 +322,13 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
     active += admitted;
   }
 
-  const oldest = await client.query<{ min: string | null }>(`SELECT min(last_seen_at) AS min FROM tokens WHERE status = 'waiting'`);
+  const oldest = await client.query<{ min: string | null }>(
+    `SELECT min(last_seen_at) AS min FROM tokens WHERE status = 'waiting'`,
+  );
   const oldestSeen = oldest.rows[0]?.min;
-  const nextAbandonAt = Math.min(now, oldestSeen === null || oldestSeen === undefined ? now : Number(oldestSeen)) + config.queueWaitingTtlMs;
+  const nextAbandonAt =
+    Math.min(now, oldestSeen === null || oldestSeen === undefined ? now : Number(oldestSeen)) +
+    config.queueWaitingTtlMs;
 
   const tick: TickRow = {
     no: (previous?.no ?? 0) + 1,
@@ -279,7 +346,20 @@ async function step(client: Queryable, now: number, options: StepOptions): Promi
   };
   await client.query(
     `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [tick.no, tick.at, tick.real, tick.lineEnd, tick.seqEnd, tick.departed, tick.admitted, tick.hadWaiting, tick.waiting, tick.active, tick.nextAbandonAt, JSON.stringify(room)],
+    [
+      tick.no,
+      tick.at,
+      tick.real,
+      tick.lineEnd,
+      tick.seqEnd,
+      tick.departed,
+      tick.admitted,
+      tick.hadWaiting,
+      tick.waiting,
+      tick.active,
+      tick.nextAbandonAt,
+      JSON.stringify(room),
+    ],
   );
   await client.query(`SELECT pg_notify('usher_tick', $1)`, [String(tick.no)]);
   return { report: { admitted, waiting, active }, tick, outcome };
@@ -302,7 +382,11 @@ async function stock(client: Queryable, now: number): Promise<Stock> {
     [now],
   );
   const row = rows[0];
-  return { totalSeats: Number(row?.seats ?? 0), heldSeats: row?.held ? 1 : 0, paidSeats: Number(row?.paid ?? 0) };
+  return {
+    totalSeats: Number(row?.seats ?? 0),
+    heldSeats: row?.held ? 1 : 0,
+    paidSeats: Number(row?.paid ?? 0),
+  };
 }
 
 /** What an opening at `cut` draws: from the first line to the last one given to someone who joined before `cut` (two index reads). */
@@ -313,7 +397,9 @@ async function openingRange(client: Queryable, cut: number): Promise<OpeningRang
     [cut],
   );
   const { from, to } = rows[0] ?? {};
-  return from === null || from === undefined || to === null || to === undefined ? null : { from: Number(from), to: Number(to) };
+  return from === null || from === undefined || to === null || to === undefined
+    ? null
+    : { from: Number(from), to: Number(to) };
 }
 
 /**
@@ -323,7 +409,13 @@ async function openingRange(client: Queryable, cut: number): Promise<OpeningRang
  * those who left the drawn part since the last tick). Answers the lines
  * admitted and the new cursor.
  */
-async function admitFirst(client: Queryable, count: number, expiresAt: number, draw: Draw | null, cursor: number): Promise<{ lines: number[]; cursor: number }> {
+async function admitFirst(
+  client: Queryable,
+  count: number,
+  expiresAt: number,
+  draw: Draw | null,
+  cursor: number,
+): Promise<{ lines: number[]; cursor: number }> {
   const chosen: number[] = [];
   if (draw && cursor <= draw.to) {
     const order = drawnOrder(draw);
@@ -331,7 +423,10 @@ async function admitFirst(client: Queryable, count: number, expiresAt: number, d
       const end = Math.min(draw.to, cursor + Math.max(256, 2 * (count - chosen.length)) - 1);
       const candidates: number[] = [];
       for (let slot = cursor; slot <= end; slot++) candidates.push(order.placeAt(slot));
-      const { rows } = await client.query<{ line: string }>(`SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[])`, [candidates]);
+      const { rows } = await client.query<{ line: string }>(
+        `SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[])`,
+        [candidates],
+      );
       const waiting = new Set(rows.map((row) => Number(row.line)));
       for (const line of candidates) {
         if (chosen.length === count) break;
@@ -346,7 +441,10 @@ async function admitFirst(client: Queryable, count: number, expiresAt: number, d
       `UPDATE tokens SET status = 'active', expires_at = $2 WHERE line = ANY($1::bigint[]) AND status = 'waiting' RETURNING line`,
       [chosen, expiresAt],
     );
-    if (rows.length !== chosen.length) throw new Error(`admitted ${rows.length} of ${chosen.length} drawn lines: the line changed under the step lock`);
+    if (rows.length !== chosen.length)
+      throw new Error(
+        `admitted ${rows.length} of ${chosen.length} drawn lines: the line changed under the step lock`,
+      );
     lines.push(...chosen);
   }
   if (lines.length < count) {
@@ -355,7 +453,11 @@ async function admitFirst(client: Queryable, count: number, expiresAt: number, d
         WHERE token IN (SELECT token FROM tokens WHERE status = 'waiting' AND line > $3 ORDER BY line LIMIT $1 FOR UPDATE)
           AND status = 'waiting'
         RETURNING line`,
-      [count - lines.length, expiresAt, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
+      [
+        count - lines.length,
+        expiresAt,
+        draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0),
+      ],
     );
     lines.push(...rows.map((row) => Number(row.line)));
   }
@@ -368,14 +470,25 @@ async function admitFirst(client: Queryable, count: number, expiresAt: number, d
  * `idempotencyTtl`, kept tokens past their keep time and old published steps
  * are forgotten.
  */
-export async function runSweep(client: Queryable, now: number, options: Omit<StepOptions, 'real'>): Promise<void> {
+export async function runSweep(
+  client: Queryable,
+  now: number,
+  options: Omit<StepOptions, 'real'>,
+): Promise<void> {
   const { config, lifecycles } = options;
   await inTransaction(client, options.epoch, async () => {
     await expireHolds(client, now, lifecycles);
-    await client.query(`DELETE FROM reservations WHERE status IN ('expired', 'cancelled') AND ended_at <= $1`, [now - config.reservationRetentionMs]);
-    await client.query(`DELETE FROM idempotency_keys WHERE created_at <= $1`, [now - config.idempotencyTtlMs]);
+    await client.query(
+      `DELETE FROM reservations WHERE status IN ('expired', 'cancelled') AND ended_at <= $1`,
+      [now - config.reservationRetentionMs],
+    );
+    await client.query(`DELETE FROM idempotency_keys WHERE created_at <= $1`, [
+      now - config.idempotencyTtlMs,
+    ]);
     await client.query(`DELETE FROM tokens WHERE status = 'expired' AND expires_at <= $1`, [now]);
     // Engines that fell further behind than this reload the line from the tokens.
-    await client.query(`DELETE FROM queue_ticks WHERE no < (SELECT max(no) FROM queue_ticks) - 10000`);
+    await client.query(
+      `DELETE FROM queue_ticks WHERE no < (SELECT max(no) FROM queue_ticks) - 10000`,
+    );
   });
 }

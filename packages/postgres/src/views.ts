@@ -1,4 +1,10 @@
-import type { ConcertRecord, EngineConfig, IdempotencyRecord, PriceTier, ScheduleRecord } from '@usher/engine';
+import type {
+  ConcertRecord,
+  EngineConfig,
+  IdempotencyRecord,
+  PriceTier,
+  ScheduleRecord,
+} from '@usher/engine';
 import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/engine/rules';
 import { ROOM_COLUMNS } from './room.js';
 import { RESERVATION_COLUMNS } from './steps.js';
@@ -96,7 +102,8 @@ export const ISSUE_VIEW = `WITH r AS (SELECT ${ROOM_COLUMNS} FROM room WHERE id 
                       WHERE t.user_id = q.user_id AND t.status IN ('waiting', 'active')) tk ON true`;
 
 /** A user's live holds, counted by user (so no cached plan can choose to scan every hold by deadline instead). */
-const heldBy = (user: string) => `(SELECT count(*) FILTER (WHERE expires_at > q.now) FROM reservations WHERE user_id = ${user} AND status = 'held')`;
+const heldBy = (user: string) =>
+  `(SELECT count(*) FILTER (WHERE expires_at > q.now) FROM reservations WHERE user_id = ${user} AND status = 'held')`;
 
 /** A stored idempotent answer of the token's user for the key `q.p1`. */
 const STORED = `(SELECT json_build_object('fingerprint', fingerprint, 'result', result, 'created_at', created_at)
@@ -105,7 +112,11 @@ const STORED = `(SELECT json_build_object('fingerprint', fingerprint, 'result', 
 /** The views the commands read. */
 export const views = {
   token: { name: 'token', params: [] },
-  concerts: { name: 'concerts', params: [], columns: `(SELECT coalesce(json_agg(record), '[]') FROM concerts) AS concerts` },
+  concerts: {
+    name: 'concerts',
+    params: [],
+    columns: `(SELECT coalesce(json_agg(record), '[]') FROM concerts) AS concerts`,
+  },
   schedules: {
     name: 'schedules',
     params: ['text'],
@@ -149,7 +160,11 @@ export const views = {
       coalesce((SELECT balance FROM wallets WHERE user_id = tk.user_id), 0) AS balance,
       ${heldBy('tk.user_id')} AS held`,
   },
-  balance: { name: 'balance', params: ['text'], columns: `coalesce((SELECT balance FROM wallets WHERE user_id = q.p1), 0) AS balance` },
+  balance: {
+    name: 'balance',
+    params: ['text'],
+    columns: `coalesce((SELECT balance FROM wallets WHERE user_id = q.p1), 0) AS balance`,
+  },
   charge: {
     name: 'charge',
     params: ['text', 'text'],
@@ -163,7 +178,12 @@ export const views = {
  * token past its deadline, a waiting one not polled for `waitingTtl`): the
  * embedded engine forgets those before every command, so both answer alike.
  */
-export function tokenState(row: TokenRow | undefined, now: number, config: EngineConfig, lifecycles: Lifecycles): TokenState | undefined {
+export function tokenState(
+  row: TokenRow | undefined,
+  now: number,
+  config: EngineConfig,
+  lifecycles: Lifecycles,
+): TokenState | undefined {
   if (!row?.token) return undefined;
   const token: TokenState = {
     token: row.token,
@@ -174,29 +194,60 @@ export function tokenState(row: TokenRow | undefined, now: number, config: Engin
     expiresAt: Number(row.expires_at),
   };
   if (token.status === 'active' && statusAt(token, now, lifecycles) === 'expired') return undefined;
-  if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config)) return undefined;
+  if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config))
+    return undefined;
   return token;
 }
 
 /** Whether the row is a token the keeper has not caught up with yet (see {@link tokenState}). */
-export function isStale(row: TokenRow | undefined, now: number, config: EngineConfig, lifecycles: Lifecycles): boolean {
-  return Boolean(row?.token) && row!.status !== 'expired' && tokenState(row, now, config, lifecycles) === undefined;
+export function isStale(
+  row: TokenRow | undefined,
+  now: number,
+  config: EngineConfig,
+  lifecycles: Lifecycles,
+): boolean {
+  return (
+    Boolean(row?.token) &&
+    row!.status !== 'expired' &&
+    tokenState(row, now, config, lifecycles) === undefined
+  );
 }
 
 /** Records come back from `jsonb` with their keys reordered; rebuild them as the catalog rule builds them, so equal records compare equal. */
 export function concertRecord(json: Record<string, unknown>): ConcertRecord {
   const { id, title, artist, venue } = json as unknown as ConcertRecord;
-  return { id, title, ...(artist === undefined ? {} : { artist }), ...(venue === undefined ? {} : { venue }) };
+  return {
+    id,
+    title,
+    ...(artist === undefined ? {} : { artist }),
+    ...(venue === undefined ? {} : { venue }),
+  };
 }
 
 export function scheduleRecord(json: Record<string, unknown>): ScheduleRecord {
   const { id, concertId, startsAt, totalSeats, prices } = json as unknown as ScheduleRecord;
-  return { id, concertId, startsAt, totalSeats, prices: prices.map(({ from, to, price }: PriceTier) => ({ from, to, price })) };
+  return {
+    id,
+    concertId,
+    startsAt,
+    totalSeats,
+    prices: prices.map(({ from, to, price }: PriceTier) => ({ from, to, price })),
+  };
 }
 
-export function idempotencyRecord(json: Record<string, unknown> | null, userId: string, key: string): IdempotencyRecord | undefined {
+export function idempotencyRecord(
+  json: Record<string, unknown> | null,
+  userId: string,
+  key: string,
+): IdempotencyRecord | undefined {
   if (!json) return undefined;
-  return { userId, key, fingerprint: json['fingerprint'] as string, result: json['result'], createdAt: Number(json['created_at']) };
+  return {
+    userId,
+    key,
+    fingerprint: json['fingerprint'] as string,
+    result: json['result'],
+    createdAt: Number(json['created_at']),
+  };
 }
 
 /** Stored records' answers (replays) keep the key order of the first answer. */

@@ -22,7 +22,15 @@ function random(seed: number): () => number {
 
 test('the bound never falls below the active tokens, and maxActive holds, whatever issues, pays, ticks and time do on two engines', async (t) => {
   const url = await createDatabase(server());
-  const config = { ...manual, queueMaxActive: 3, queueAdmitPerTick: 2, tokenActiveTtlMs: 60_000, queueWaitingTtlMs: 90_000, holdTtlMs: 50_000, maxHoldsPerUser: 1 };
+  const config = {
+    ...manual,
+    queueMaxActive: 3,
+    queueAdmitPerTick: 2,
+    tokenActiveTtlMs: 60_000,
+    queueWaitingTtlMs: 90_000,
+    holdTtlMs: 50_000,
+    maxHoldsPerUser: 1,
+  };
   const a = await openEngine(t, url, { config });
   const b = await openEngine(t, url, { config, clock: a.clock, catalog: null });
   const engines = [a.engine, b.engine];
@@ -35,7 +43,11 @@ test('the bound never falls below the active tokens, and maxActive holds, whatev
   const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
   const tokens = new Map<string, string>();
   let seat = 0;
-  const bound = async () => Number((await client.query<{ bound: string }>('SELECT usher_active_bound() AS bound')).rows[0]!.bound);
+  const bound = async () =>
+    Number(
+      (await client.query<{ bound: string }>('SELECT usher_active_bound() AS bound')).rows[0]!
+        .bound,
+    );
   /** Issues at once while the bound was at maxActive: each had to recount first. */
   let recounted = 0;
   for (let step = 0; step < 120; step++) {
@@ -43,9 +55,14 @@ test('the bound never falls below the active tokens, and maxActive holds, whatev
     const roll = next();
     if (roll < 0.45) {
       // A burst of issues at once, across both engines.
-      const users = Array.from({ length: 1 + Math.floor(next() * 4) }, () => `u${Math.floor(next() * 5)}`);
+      const users = Array.from(
+        { length: 1 + Math.floor(next() * 4) },
+        () => `u${Math.floor(next() * 5)}`,
+      );
       const atBound = (await bound()) >= config.queueMaxActive;
-      const issued = await Promise.all(users.map((user, i) => settle(engines[i % 2]!.issueToken(user))));
+      const issued = await Promise.all(
+        users.map((user, i) => settle(engines[i % 2]!.issueToken(user))),
+      );
       issued.forEach((result, i) => {
         if (!result.ok) return;
         tokens.set(users[i]!, result.value.token.token);
@@ -54,7 +71,9 @@ test('the bound never falls below the active tokens, and maxActive holds, whatev
     } else if (roll < 0.7) {
       // Someone active pays for a seat: their token completes and leaves `active` without lowering the bound.
       const token = pick([...tokens.values(), 'none']);
-      const hold = await settle(engine.reserve(token, { scheduleId: 's1', seatNo: (seat++ % 10) + 1 }));
+      const hold = await settle(
+        engine.reserve(token, { scheduleId: 's1', seatNo: (seat++ % 10) + 1 }),
+      );
       if (hold.ok) {
         await engine.charge(token, { userId: hold.value.userId, amount: 1_000 });
         await settle(engine.pay(token, { reservationId: hold.value.id }));
@@ -73,7 +92,8 @@ test('the bound never falls below the active tokens, and maxActive holds, whatev
     );
     const { bound: stored, active, live } = rows[0]!;
     // NULL when the stored bound is too many steps old: the next issue at once counts.
-    if (stored !== null) t.true(Number(stored) >= Number(active), `step ${step}: bound ${stored}, ${active} active`);
+    if (stored !== null)
+      t.true(Number(stored) >= Number(active), `step ${step}: bound ${stored}, ${active} active`);
     t.true(Number(live) <= config.queueMaxActive, `step ${step}: ${live} live active tokens`);
   }
   // Most seeds also give places at once while the bound is at maxActive (after a recount); the next test always does.
@@ -82,11 +102,17 @@ test('the bound never falls below the active tokens, and maxActive holds, whatev
 
 test('at the bound, an issue at once recounts: places freed by payments are given again at once', async (t) => {
   const url = await createDatabase(server());
-  const { engine } = await openEngine(t, url, { config: { ...manual, queueMaxActive: 2, tokenActiveTtlMs: 3_600_000 } });
+  const { engine } = await openEngine(t, url, {
+    config: { ...manual, queueMaxActive: 2, tokenActiveTtlMs: 3_600_000 },
+  });
   const client = new pg.Client(url);
   await client.connect();
   t.teardown(() => client.end());
-  const bound = async () => Number((await client.query<{ bound: string }>('SELECT usher_active_bound() AS bound')).rows[0]!.bound);
+  const bound = async () =>
+    Number(
+      (await client.query<{ bound: string }>('SELECT usher_active_bound() AS bound')).rows[0]!
+        .bound,
+    );
   const ann = (await engine.issueToken('ann')).token;
   await engine.issueToken('bob');
   t.is(await bound(), 2);
@@ -104,9 +130,20 @@ test("a keeper step's admissions raise the bound: with more room (a larger maxAc
   const url = await createDatabase(server());
   const small = await openEngine(t, url, { config: { ...manual, queueMaxActive: 2 } });
   // A second engine on the same database; the room's maxActive (a live setting, SPEC §9) is what counts, not its config.
-  const large = (await openEngine(t, url, { config: { ...manual, queueMaxActive: 2 }, clock: small.clock, catalog: null })).engine;
-  const issued = await Promise.all(['ann', 'bob', 'carol', 'dave'].map((user) => small.engine.issueToken(user)));
-  t.deepEqual(issued.map((answer) => answer.token.status), ['active', 'active', 'waiting', 'waiting']);
+  const large = (
+    await openEngine(t, url, {
+      config: { ...manual, queueMaxActive: 2 },
+      clock: small.clock,
+      catalog: null,
+    })
+  ).engine;
+  const issued = await Promise.all(
+    ['ann', 'bob', 'carol', 'dave'].map((user) => small.engine.issueToken(user)),
+  );
+  t.deepEqual(
+    issued.map((answer) => answer.token.status),
+    ['active', 'active', 'waiting', 'waiting'],
+  );
   // The operator raises maxActive.
   await small.engine.updateRoom({ maxActive: 4 });
   t.is((await large.tick()).admitted, 2, 'the step fills the new room');
@@ -128,7 +165,13 @@ test('an issue at once decided on a maxActive the room no longer has changes not
     [START, START + 600_000],
   );
   t.deepEqual(rows, [{ o_err: 'UR409' }], 'refused: the room it was decided on has changed');
-  const active = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM tokens WHERE status = 'active'`);
+  const active = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM tokens WHERE status = 'active'`,
+  );
   t.is(active.rows[0]!.n, 1, 'nobody admitted past the new maxActive');
-  t.is((await engine.issueToken('bob')).token.status, 'waiting', 'decided again on the room as it is: bob waits');
+  t.is(
+    (await engine.issueToken('bob')).token.status,
+    'waiting',
+    'decided again on the room as it is: bob waits',
+  );
 });

@@ -3,16 +3,24 @@ import { Batcher, Slots, type Outcome } from '../src/batch.js';
 
 /** A run function whose batches the test releases by hand. */
 function controlled<I>() {
-  const batches: { items: readonly I[]; finish: (outcomes: Outcome<string>[] | Error) => void }[] = [];
+  const batches: { items: readonly I[]; finish: (outcomes: Outcome<string>[] | Error) => void }[] =
+    [];
   const run = (items: readonly I[]) =>
     new Promise<readonly Outcome<string>[]>((resolve, reject) => {
-      batches.push({ items, finish: (outcomes) => (outcomes instanceof Error ? reject(outcomes) : resolve(outcomes)) });
+      batches.push({
+        items,
+        finish: (outcomes) => (outcomes instanceof Error ? reject(outcomes) : resolve(outcomes)),
+      });
     });
   return { batches, run };
 }
 
 const ok = (value: string): Outcome<string> => ({ ok: true, value });
-const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error: unknown) => ({ error: (error as Error).message }));
+const settled = <T>(promise: Promise<T>) =>
+  promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error: (error as Error).message }),
+  );
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 test('items submitted while the batches run wait for the next batch, each answered with its own outcome', async (t) => {
@@ -22,12 +30,25 @@ test('items submitted while the batches run wait for the next batch, each answer
   await tick();
   const rest = [2, 3, 4].map((i) => settled(batcher.submit(i)));
   await tick();
-  t.deepEqual(batches.map((batch) => batch.items), [[1]], 'an idle batcher runs an item alone, at the end of the turn it came in');
+  t.deepEqual(
+    batches.map((batch) => batch.items),
+    [[1]],
+    'an idle batcher runs an item alone, at the end of the turn it came in',
+  );
   batches[0]!.finish([ok('one')]);
   await tick();
-  t.deepEqual(batches.map((batch) => batch.items), [[1], [2, 3, 4]], 'what arrived meanwhile goes in one batch');
+  t.deepEqual(
+    batches.map((batch) => batch.items),
+    [[1], [2, 3, 4]],
+    'what arrived meanwhile goes in one batch',
+  );
   batches[1]!.finish([ok('two'), { ok: false, error: new Error('three failed') }, ok('four')]);
-  t.deepEqual(await Promise.all([first, ...rest]), [{ value: 'one' }, { value: 'two' }, { error: 'three failed' }, { value: 'four' }]);
+  t.deepEqual(await Promise.all([first, ...rest]), [
+    { value: 'one' },
+    { value: 'two' },
+    { error: 'three failed' },
+    { value: 'four' },
+  ]);
 });
 
 test('a batch that throws fails its own items only; at most `concurrency` batches of `max` items run, each holding a slot', async (t) => {
@@ -45,7 +66,11 @@ test('a batch that throws fails its own items only; at most `concurrency` batche
   await tick();
   answers.push(...[2, 3, 4, 5, 6, 7].map((i) => settled(batcher.submit(i))));
   await tick();
-  t.deepEqual(batches.map((batch) => batch.items), [[1], [2, 3]], 'two batches at once, the second as large as allowed');
+  t.deepEqual(
+    batches.map((batch) => batch.items),
+    [[1], [2, 3]],
+    'two batches at once, the second as large as allowed',
+  );
   // Both slots are taken: other work waits for one, and gets the first freed.
   void slots.with(async () => {
     log.push('other');
@@ -54,7 +79,11 @@ test('a batch that throws fails its own items only; at most `concurrency` batche
   t.deepEqual(log, ['batch 1', 'batch 2,3']);
   batches[0]!.finish(new Error('lost connection'));
   await tick();
-  t.deepEqual(log, ['batch 1', 'batch 2,3', 'other', 'batch 4,5'], 'the freed slot went to the work that waited first');
+  t.deepEqual(
+    log,
+    ['batch 1', 'batch 2,3', 'other', 'batch 4,5'],
+    'the freed slot went to the work that waited first',
+  );
   batches[1]!.finish([ok('two'), ok('three')]);
   batches[2]!.finish([ok('four'), ok('five')]);
   await tick();
@@ -79,7 +108,11 @@ test('items that come in one turn of the event loop share a batch, though the fi
   for (let hop = 0; hop < 5; hop++) await Promise.resolve();
   answers.push(settled(batcher.submit(2)), settled(batcher.submit(3)));
   await tick();
-  t.deepEqual(batches.map((batch) => batch.items), [[1, 2, 3]], 'one round trip for the turn');
+  t.deepEqual(
+    batches.map((batch) => batch.items),
+    [[1, 2, 3]],
+    'one round trip for the turn',
+  );
   batches[0]!.finish([ok('one'), ok('two'), ok('three')]);
   t.deepEqual(await Promise.all(answers), [{ value: 'one' }, { value: 'two' }, { value: 'three' }]);
 });

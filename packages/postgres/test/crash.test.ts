@@ -24,9 +24,13 @@ type KillPoint = { readonly acks: number } | { readonly ms: number };
 
 /** Runs the operation stream until the kill point, then SIGKILLs it; answers what it acknowledged. */
 async function runAndKill(url: string, run: number, at: KillPoint): Promise<Ack[]> {
-  const proc = spawn(process.execPath, [...process.execArgv, child, url, `run${run}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...process.execArgv, child, url, `run${run}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const acks: Ack[] = [];
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    proc.once('exit', (_code, signal) => resolve(signal)),
+  );
   const timer = 'ms' in at ? setTimeout(() => proc.kill('SIGKILL'), at.ms) : undefined;
   for await (const line of createInterface({ input: proc.stdout })) {
     acks.push(JSON.parse(line) as Ack);
@@ -36,34 +40,74 @@ async function runAndKill(url: string, run: number, at: KillPoint): Promise<Ack[
     }
   }
   clearTimeout(timer);
-  return (await exited) === 'SIGKILL' ? acks : Promise.reject(new Error('the operation stream died before it was killed'));
+  return (await exited) === 'SIGKILL'
+    ? acks
+    : Promise.reject(new Error('the operation stream died before it was killed'));
 }
 
 /** Every acknowledged operation is in the database (one query per kind). */
-async function assertAcknowledged(t: import('ava').ExecutionContext, db: Database, acks: readonly Ack[]): Promise<void> {
-  const of = <K extends Ack['op']>(op: K) => acks.filter((ack): ack is Extract<Ack, { op: K }> => ack.op === op);
+async function assertAcknowledged(
+  t: import('ava').ExecutionContext,
+  db: Database,
+  acks: readonly Ack[],
+): Promise<void> {
+  const of = <K extends Ack['op']>(op: K) =>
+    acks.filter((ack): ack is Extract<Ack, { op: K }> => ack.op === op);
   const charges = of('charge');
   const keys = await db.rows<{ user_id: string; key: string; fingerprint: string }>(
     `SELECT k.user_id, k.key, k.fingerprint FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS x (user_id, key) USING (user_id, key)`,
     [charges.map((ack) => ack.userId), charges.map((ack) => ack.key)],
   );
   const fingerprints = new Map(keys.map((row) => [`${row.user_id} ${row.key}`, row.fingerprint]));
-  for (const ack of charges) t.is(fingerprints.get(`${ack.userId} ${ack.key}`), JSON.stringify(['charge', ack.userId, ack.amount]), `charge ${ack.key} of ${ack.userId}`);
+  for (const ack of charges)
+    t.is(
+      fingerprints.get(`${ack.userId} ${ack.key}`),
+      JSON.stringify(['charge', ack.userId, ack.amount]),
+      `charge ${ack.key} of ${ack.userId}`,
+    );
 
-  const reservationIds = [...of('reserve').map((ack) => ack.id), ...of('pay').map((ack) => ack.reservationId), ...of('cancel').map((ack) => ack.reservationId)];
+  const reservationIds = [
+    ...of('reserve').map((ack) => ack.id),
+    ...of('pay').map((ack) => ack.reservationId),
+    ...of('cancel').map((ack) => ack.reservationId),
+  ];
   const reservations = new Map(
-    (await db.rows<{ id: string; user_id: string; status: string }>(`SELECT id, user_id, status FROM reservations WHERE id = ANY($1)`, [reservationIds])).map((row) => [row.id, row]),
+    (
+      await db.rows<{ id: string; user_id: string; status: string }>(
+        `SELECT id, user_id, status FROM reservations WHERE id = ANY($1)`,
+        [reservationIds],
+      )
+    ).map((row) => [row.id, row]),
   );
-  for (const ack of of('reserve')) t.is(reservations.get(ack.id)?.user_id, ack.userId, `hold ${ack.id}`);
-  for (const ack of of('cancel')) t.is(reservations.get(ack.reservationId)?.status, 'cancelled', `cancellation of ${ack.reservationId}`);
+  for (const ack of of('reserve'))
+    t.is(reservations.get(ack.id)?.user_id, ack.userId, `hold ${ack.id}`);
+  for (const ack of of('cancel'))
+    t.is(
+      reservations.get(ack.reservationId)?.status,
+      'cancelled',
+      `cancellation of ${ack.reservationId}`,
+    );
   const pays = of('pay');
   const payments = new Map(
-    (await db.rows<{ id: string; reservation_id: string; amount: string }>(`SELECT id, reservation_id, amount FROM payments WHERE id = ANY($1)`, [pays.map((ack) => ack.id)])).map((row) => [row.id, row]),
+    (
+      await db.rows<{ id: string; reservation_id: string; amount: string }>(
+        `SELECT id, reservation_id, amount FROM payments WHERE id = ANY($1)`,
+        [pays.map((ack) => ack.id)],
+      )
+    ).map((row) => [row.id, row]),
   );
   for (const ack of pays) {
     const payment = payments.get(ack.id);
-    t.deepEqual(payment && { reservationId: payment.reservation_id, amount: Number(payment.amount) }, { reservationId: ack.reservationId, amount: ack.amount }, `payment ${ack.id}`);
-    t.is(reservations.get(ack.reservationId)?.status, 'paid', `reservation ${ack.reservationId} paid`);
+    t.deepEqual(
+      payment && { reservationId: payment.reservation_id, amount: Number(payment.amount) },
+      { reservationId: ack.reservationId, amount: ack.amount },
+      `payment ${ack.id}`,
+    );
+    t.is(
+      reservations.get(ack.reservationId)?.status,
+      'paid',
+      `reservation ${ack.reservationId} paid`,
+    );
   }
 }
 
@@ -78,17 +122,25 @@ test('an engine process SIGKILLed at random moments loses no acknowledged operat
 
   // The first run dies within 2.5 s of its start, maybe while it applies the migrations; the others
   // after a random number of acknowledged operations, mid-command.
-  const killPoints: KillPoint[] = [{ ms: Math.floor(next() * 2_500) }, { acks: 0 }, ...Array.from({ length: 5 }, () => ({ acks: 1 + Math.floor(next() * 400) }))];
+  const killPoints: KillPoint[] = [
+    { ms: Math.floor(next() * 2_500) },
+    { acks: 0 },
+    ...Array.from({ length: 5 }, () => ({ acks: 1 + Math.floor(next() * 400) })),
+  ];
   const acknowledged: Ack[] = [];
   for (const [run, at] of killPoints.entries()) {
     const started = performance.now();
     const acks = await runAndKill(server.connectionString, run, at);
     acknowledged.push(...acks);
-    const [schema] = await db.rows<{ migrated: boolean }>(`SELECT to_regclass('usher_migrations') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'usher_apply') AS migrated`);
+    const [schema] = await db.rows<{ migrated: boolean }>(
+      `SELECT to_regclass('usher_migrations') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'usher_apply') AS migrated`,
+    );
     if (!schema?.migrated) {
       // Killed before its migrations committed: nothing can have been acknowledged, and the next run migrates.
       t.deepEqual(acknowledged, [], 'nothing acknowledged before the schema exists');
-      t.log(`run ${run}: killed ${'ms' in at ? at.ms : '?'} ms after its start, before the schema was committed`);
+      t.log(
+        `run ${run}: killed ${'ms' in at ? at.ms : '?'} ms after its start, before the schema was committed`,
+      );
       continue;
     }
 
@@ -96,23 +148,40 @@ test('an engine process SIGKILLed at random moments loses no acknowledged operat
     const wallets = await assertInvariants(t, db);
     // Every charge has a key, so each wallet adds up to the charges the database kept, acknowledged or not.
     const charged = new Map<string, number>();
-    for (const { fingerprint } of await db.rows<{ fingerprint: string }>(`SELECT fingerprint FROM idempotency_keys`)) {
+    for (const { fingerprint } of await db.rows<{ fingerprint: string }>(
+      `SELECT fingerprint FROM idempotency_keys`,
+    )) {
       const [kind, userId, amount] = JSON.parse(fingerprint) as [string, string, number];
       if (kind === 'charge') charged.set(userId, (charged.get(userId) ?? 0) + amount);
     }
-    for (const [userId, wallet] of wallets) t.is(wallet.charged, charged.get(userId) ?? 0, `charges of ${userId} add up`);
-    t.deepEqual([...charged.keys()].filter((userId) => !wallets.has(userId)), [], 'every charge has its wallet');
+    for (const [userId, wallet] of wallets)
+      t.is(wallet.charged, charged.get(userId) ?? 0, `charges of ${userId} add up`);
+    t.deepEqual(
+      [...charged.keys()].filter((userId) => !wallets.has(userId)),
+      [],
+      'every charge has its wallet',
+    );
     // Nobody holds more than maxHoldsPerUser live seats.
-    const over = await db.rows(`SELECT user_id FROM reservations WHERE status = 'held' AND expires_at > $1 GROUP BY 1 HAVING count(*) > 2`, [Date.now()]);
+    const over = await db.rows(
+      `SELECT user_id FROM reservations WHERE status = 'held' AND expires_at > $1 GROUP BY 1 HAVING count(*) > 2`,
+      [Date.now()],
+    );
     t.deepEqual(over, []);
 
     const [counts] = await db.rows<{ payments: number; reservations: number }>(
       `SELECT (SELECT count(*)::int FROM payments) AS payments, (SELECT count(*)::int FROM reservations) AS reservations`,
     );
     const point = 'ms' in at ? `${at.ms} ms after its start` : `after ${at.acks} acknowledgements`;
-    t.log(`run ${run}: killed ${point} (${Math.round(performance.now() - started)} ms); ${counts?.payments} payments, ${counts?.reservations} reservations so far`);
+    t.log(
+      `run ${run}: killed ${point} (${Math.round(performance.now() - started)} ms); ${counts?.payments} payments, ${counts?.reservations} reservations so far`,
+    );
   }
   const operations = acknowledged.filter((ack) => ack.op !== 'ready');
-  t.true(operations.length >= killPoints.reduce((sum, at) => sum + ('acks' in at ? at.acks : 0), 0));
-  t.true(operations.some((ack) => ack.op === 'pay') && operations.some((ack) => ack.op === 'charge'), 'payments and charges were acknowledged');
+  t.true(
+    operations.length >= killPoints.reduce((sum, at) => sum + ('acks' in at ? at.acks : 0), 0),
+  );
+  t.true(
+    operations.some((ack) => ack.op === 'pay') && operations.some((ack) => ack.op === 'charge'),
+    'payments and charges were acknowledged',
+  );
 });

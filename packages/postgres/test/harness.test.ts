@@ -5,7 +5,10 @@ import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
 
 const server = usePostgres(test, { settings: { statement_timeout: '5s' } });
 
-async function withClient<T>(connectionString: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  connectionString: string,
+  use: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
@@ -53,14 +56,20 @@ test('each createDatabase is a fresh database of its own', async (t) => {
     await client.query("INSERT INTO seats VALUES ('A1')");
   });
   await withClient(second, async (client) => {
-    const result = await client.query<{ table: string | null }>("SELECT to_regclass('seats')::text AS table");
+    const result = await client.query<{ table: string | null }>(
+      "SELECT to_regclass('seats')::text AS table",
+    );
     t.is(result.rows[0]?.table, null);
   });
   await withClient(server().connectionString, async (client) => {
-    const result = await client.query<{ table: string | null }>("SELECT to_regclass('seats')::text AS table");
+    const result = await client.query<{ table: string | null }>(
+      "SELECT to_regclass('seats')::text AS table",
+    );
     t.is(result.rows[0]?.table, null);
   });
-  await t.throwsAsync(createDatabase(server(), 'Not-An-Identifier'), { message: /not a plain lower-case identifier/ });
+  await t.throwsAsync(createDatabase(server(), 'Not-An-Identifier'), {
+    message: /not a plain lower-case identifier/,
+  });
 });
 
 test('a committed row survives a crash; a stopped server refuses connections; remove deletes the folder', async (t) => {
@@ -80,7 +89,9 @@ test('a committed row survives a crash; a stopped server refuses connections; re
 
   await own.start();
   await withClient(own.connectionString, async (client) => {
-    const result = await client.query<{ id: string; amount: number }>('SELECT id, amount FROM payments');
+    const result = await client.query<{ id: string; amount: number }>(
+      'SELECT id, amount FROM payments',
+    );
     t.deepEqual(result.rows, [{ id: 'p1', amount: 1000 }]);
   });
 

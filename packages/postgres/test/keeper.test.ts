@@ -36,19 +36,32 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
   const db = new Database(server.connectionString);
   t.teardown(() => db.close());
   // The load comes from an engine in this process that never keeps (it only issues, polls and holds).
-  const engine = await createPostgresEngine({ connectionString: server.connectionString, config, keeper: false });
+  const engine = await createPostgresEngine({
+    connectionString: server.connectionString,
+    config,
+    keeper: false,
+  });
   t.teardown(() => engine.close());
   await engine.loadCatalog({
     concerts: [{ id: 'c', title: 'Keeper' }],
-    schedules: [{ id: 'k', concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: SEATS, price: 100 }],
+    schedules: [
+      { id: 'k', concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: SEATS, price: 100 },
+    ],
   });
 
   const first = await EngineProcess.start({ connectionString: server.connectionString, config });
   t.teardown(() => first.stop());
   await until('the first process to be the keeper', 10_000, () => first.isKeeper(), 50);
-  const others = await Promise.all([EngineProcess.start({ connectionString: server.connectionString, config }), EngineProcess.start({ connectionString: server.connectionString, config })]);
+  const others = await Promise.all([
+    EngineProcess.start({ connectionString: server.connectionString, config }),
+    EngineProcess.start({ connectionString: server.connectionString, config }),
+  ]);
   t.teardown(() => Promise.all(others.map((proc) => proc.stop())));
-  t.deepEqual(await Promise.all(others.map((proc) => proc.isKeeper())), [false, false], 'one keeper at a time');
+  t.deepEqual(
+    await Promise.all(others.map((proc) => proc.isKeeper())),
+    [false, false],
+    'one keeper at a time',
+  );
 
   // Sampling the database: active tokens and overdue holds.
   let sampling = true;
@@ -64,9 +77,13 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
       );
       const after = Date.now();
       // Every decision this snapshot shows was made at a time <= after: tokens still active then are active at once.
-      maxActive = Math.max(maxActive, row!.active.filter((expiresAt) => Number(expiresAt) > after).length);
+      maxActive = Math.max(
+        maxActive,
+        row!.active.filter((expiresAt) => Number(expiresAt) > after).length,
+      );
       // A hold still held in a snapshot taken after `before` has lived at least this long past its deadline.
-      for (const expiresAt of row!.held) maxOverdue = Math.max(maxOverdue, before - Number(expiresAt));
+      for (const expiresAt of row!.held)
+        maxOverdue = Math.max(maxOverdue, before - Number(expiresAt));
       samples++;
       await sleep(20);
     }
@@ -87,7 +104,10 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
     if (view.status !== 'active') return;
     for (let tries = 0; tries < 5; tries++) {
       try {
-        const hold = await engine.reserve(view.token, { scheduleId: 'k', seatNo: 1 + Math.floor(Math.random() * SEATS) });
+        const hold = await engine.reserve(view.token, {
+          scheduleId: 'k',
+          seatNo: 1 + Math.floor(Math.random() * SEATS),
+        });
         holds.push({ id: hold.id, expiresAt: Date.parse(hold.expiresAt) });
         return;
       } catch (error) {
@@ -106,7 +126,14 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
   );
 
   const admittedSince = async (at: number) =>
-    Number((await db.rows<{ n: string }>(`SELECT coalesce(sum(admitted), 0) AS n FROM queue_ticks WHERE real AND at > $1`, [at]))[0]!.n);
+    Number(
+      (
+        await db.rows<{ n: string }>(
+          `SELECT coalesce(sum(admitted), 0) AS n FROM queue_ticks WHERE real AND at > $1`,
+          [at],
+        )
+      )[0]!.n,
+    );
   await sleep(2_000);
   t.true((await admittedSince(0)) > 0, 'the first keeper admits');
 
@@ -117,15 +144,35 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
     // From when the process is gone: any scheduler tick after that is another process's (this one never
     // keeps and nobody calls tick()).
     const killedAt = Date.now();
-    await until('a scheduler tick after the kill', 10_000, async () => (await db.rows(`SELECT 1 FROM queue_ticks WHERE real AND at > $1`, [killedAt])).length > 0);
-    const [firstTick] = await db.rows<{ at: string }>(`SELECT min(at) AS at FROM queue_ticks WHERE real AND at > $1`, [killedAt]);
+    await until(
+      'a scheduler tick after the kill',
+      10_000,
+      async () =>
+        (await db.rows(`SELECT 1 FROM queue_ticks WHERE real AND at > $1`, [killedAt])).length > 0,
+    );
+    const [firstTick] = await db.rows<{ at: string }>(
+      `SELECT min(at) AS at FROM queue_ticks WHERE real AND at > $1`,
+      [killedAt],
+    );
     const takeover = Number(firstTick!.at) - killedAt;
-    await until('admissions after the kill', 10_000, async () => (await admittedSince(killedAt)) > 0);
-    const [firstAdmission] = await db.rows<{ at: string }>(`SELECT min(at) AS at FROM queue_ticks WHERE real AND admitted > 0 AND at > $1`, [killedAt]);
+    await until(
+      'admissions after the kill',
+      10_000,
+      async () => (await admittedSince(killedAt)) > 0,
+    );
+    const [firstAdmission] = await db.rows<{ at: string }>(
+      `SELECT min(at) AS at FROM queue_ticks WHERE real AND admitted > 0 AND at > $1`,
+      [killedAt],
+    );
     const keepers = await Promise.all(survivors.map((proc) => proc.isKeeper()));
     t.is(keepers.filter(Boolean).length, 1, 'exactly one surviving process is the keeper');
-    t.log(`round ${round}: the keeper (pid ${keeper.pid}) killed; the next ticked ${takeover} ms later and admitted ${Number(firstAdmission!.at) - killedAt} ms later`);
-    t.true(takeover <= 2 * TICK + 500, `another process took over within a couple of ticks (${takeover} ms)`);
+    t.log(
+      `round ${round}: the keeper (pid ${keeper.pid}) killed; the next ticked ${takeover} ms later and admitted ${Number(firstAdmission!.at) - killedAt} ms later`,
+    );
+    t.true(
+      takeover <= 2 * TICK + 500,
+      `another process took over within a couple of ticks (${takeover} ms)`,
+    );
     keeper = survivors[keepers.indexOf(true)]!;
     survivors = survivors.filter((proc) => proc !== keeper);
     await sleep(2_000);
@@ -146,10 +193,15 @@ test("the keeper's process killed: another takes over within a couple of ticks, 
   );
   t.is(expired!.n, holds.length, 'the holds expired (none was paid or cancelled)');
 
-  t.log(`${samples} samples; ${nextUser} users, ${holds.length} holds; at most ${maxActive} active tokens; a hold outlived its deadline by at most ${maxOverdue} ms`);
+  t.log(
+    `${samples} samples; ${nextUser} users, ${holds.length} holds; at most ${maxActive} active tokens; a hold outlived its deadline by at most ${maxOverdue} ms`,
+  );
   t.deepEqual(loadErrors, []);
   t.true(holds.length >= 10, 'seats were held throughout');
   t.true(maxActive <= MAX_ACTIVE, `maxActive (${MAX_ACTIVE}) never exceeded: saw ${maxActive}`);
   t.true(maxActive > 0);
-  t.true(maxOverdue <= TICK + 1_000, `no hold outlived its deadline by more than a tick + 1 s: ${maxOverdue} ms`);
+  t.true(
+    maxOverdue <= TICK + 1_000,
+    `no hold outlived its deadline by more than a tick + 1 s: ${maxOverdue} ms`,
+  );
 });

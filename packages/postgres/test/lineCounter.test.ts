@@ -5,7 +5,13 @@ import { LineCounter } from '../src/LineCounter.js';
 test('ranks, sizes and removals agree with a plain list, whatever the order of arrivals and departures', (t) => {
   fc.assert(
     fc.property(
-      fc.array(fc.oneof(fc.record({ arrive: fc.integer({ min: 1, max: 3_000 }) }), fc.record({ leave: fc.nat() })), { maxLength: 200 }),
+      fc.array(
+        fc.oneof(
+          fc.record({ arrive: fc.integer({ min: 1, max: 3_000 }) }),
+          fc.record({ leave: fc.nat() }),
+        ),
+        { maxLength: 200 },
+      ),
       (steps) => {
         const counter = new LineCounter();
         const model: number[] = [];
@@ -22,7 +28,8 @@ test('ranks, sizes and removals agree with a plain list, whatever the order of a
             if (!counter.remove(line!)) return false;
           }
           if (counter.size !== model.length || counter.end !== end) return false;
-          for (const [i, line] of model.entries()) if (i % 97 === 0 && counter.rank(line) !== i + 1) return false;
+          for (const [i, line] of model.entries())
+            if (i % 97 === 0 && counter.rank(line) !== i + 1) return false;
           if (model.length > 0 && counter.rank(model.at(-1)!) !== model.length) return false;
         }
         return true;
@@ -36,7 +43,17 @@ test('ranks, sizes and removals agree with a plain list, whatever the order of a
 test('a reset starts from the lines still in line; departed and unknown lines rank 0', (t) => {
   const counter = new LineCounter();
   counter.reset([5, 7, 9], 10);
-  t.deepEqual([counter.rank(5), counter.rank(7), counter.rank(9), counter.rank(10), counter.rank(6), counter.rank(11)], [1, 2, 3, 0, 0, 0]);
+  t.deepEqual(
+    [
+      counter.rank(5),
+      counter.rank(7),
+      counter.rank(9),
+      counter.rank(10),
+      counter.rank(6),
+      counter.rank(11),
+    ],
+    [1, 2, 3, 0, 0, 0],
+  );
   t.is(counter.size, 3);
   counter.extendTo(12);
   t.is(counter.rank(12), 5);

@@ -13,7 +13,11 @@ import { manual, openEngine, START } from './helpers/engines.js';
 const server = usePostgres(test);
 const fresh = () => createDatabase(server());
 
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+async function sql<R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -27,7 +31,12 @@ test('every gateway sees a room change at once: token views on another gateway, 
   const url = await fresh();
   const config = { ...manual, queueMaxActive: 1, queueWaitingTtlMs: 86_400_000 };
   const { engine: keeper, clock } = await openEngine(t, url, { config });
-  const { engine: gateway } = await openEngine(t, url, { config, clock, catalog: null, keeper: false });
+  const { engine: gateway } = await openEngine(t, url, {
+    config,
+    clock,
+    catalog: null,
+    keeper: false,
+  });
   await keeper.issueToken('holder');
   const tokens = [];
   for (let i = 0; i < 5; i++) tokens.push((await gateway.issueToken(`u${i}`)).token.token);
@@ -41,10 +50,19 @@ test('every gateway sees a room change at once: token views on another gateway, 
   t.is((await keeper.tick()).admitted, 0, 'closed until the opening, whatever maxActive says');
 
   clock.set(START + 60_000);
-  t.is((await keeper.tick()).admitted, 2, 'the keeper reads the room at each tick: drawn, then admitted up to the new maxActive');
-  const positions = await Promise.all(tokens.map(async (token) => (await gateway.getToken(token)).position));
+  t.is(
+    (await keeper.tick()).admitted,
+    2,
+    'the keeper reads the room at each tick: drawn, then admitted up to the new maxActive',
+  );
+  const positions = await Promise.all(
+    tokens.map(async (token) => (await gateway.getToken(token)).position),
+  );
   t.deepEqual(positions.filter((position) => position !== 0).sort(), [1, 2, 3]);
-  const [last] = await sql<{ published: Record<string, unknown> }>(url, 'SELECT room AS published FROM queue_ticks ORDER BY no DESC LIMIT 1');
+  const [last] = await sql<{ published: Record<string, unknown> }>(
+    url,
+    'SELECT room AS published FROM queue_ticks ORDER BY no DESC LIMIT 1',
+  );
   t.like(last?.published, { pendingOpening: false, maxActive: 3, opensAt: START + 60_000 });
 });
 
@@ -54,19 +72,37 @@ test('the database refuses an admission at issue while the room admits nobody, a
   await engine.issueToken('ann'); // admitted at once: counted by the trigger
   const admit = (user: string) =>
     sql(url, `SELECT usher_apply($1::jsonb, $2, $3::jsonb)`, [
-      JSON.stringify([{ type: 'tokenIssued', token: { token: `t-${user}`, userId: user, status: 'active', seq: 0, issuedAt: START, expiresAt: START + 600_000 } }]),
+      JSON.stringify([
+        {
+          type: 'tokenIssued',
+          token: {
+            token: `t-${user}`,
+            userId: user,
+            status: 'active',
+            seq: 0,
+            issuedAt: START,
+            expiresAt: START + 600_000,
+          },
+        },
+      ]),
       START,
       JSON.stringify({ userId: user, waitingTtlMs: 300_000, maxActive: 1_000 }),
     ]);
   // As a gateway that decided from the room before the operator paused it would apply its decision.
   await sql(url, 'UPDATE room SET paused = true');
   await t.throwsAsync(admit('bob'), { message: /admits nobody/, code: 'UR409' });
-  await sql(url, 'UPDATE room SET paused = false, pending_opening = true, opens_at = $1', [START + 1]);
+  await sql(url, 'UPDATE room SET paused = false, pending_opening = true, opens_at = $1', [
+    START + 1,
+  ]);
   await t.throwsAsync(admit('bob'), { code: 'UR409' });
   await sql(url, 'UPDATE room SET pending_opening = false');
   await admit('bob');
   t.is((await engine.room()).admittedTotal, 2);
-  t.is((await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!.n, '2');
+  t.is(
+    (await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!
+      .n,
+    '2',
+  );
 });
 
 test('a batch of issues at once refuses them while the room admits nobody, and counts what it admitted once', async (t) => {
@@ -87,7 +123,8 @@ test('a batch of issues at once refuses them while the room admits nobody, and c
     users.map(() => 300_000),
     users.map(() => maxActive),
   ];
-  const issueAtOnce = (users: string[]) => sql<{ o_err: string | null; o_msg: string | null }>(url, ISSUE_AT_ONCE, atOnce(users));
+  const issueAtOnce = (users: string[]) =>
+    sql<{ o_err: string | null; o_msg: string | null }>(url, ISSUE_AT_ONCE, atOnce(users));
   await sql(url, 'UPDATE room SET paused = true');
   t.deepEqual(
     (await issueAtOnce(['bob', 'cat'])).map((row) => row.o_err),
@@ -102,7 +139,11 @@ test('a batch of issues at once refuses them while the room admits nobody, and c
     ['UR409', null, null],
   );
   t.is((await engine.room()).admittedTotal, 3);
-  t.is((await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!.n, '3');
+  t.is(
+    (await sql<{ n: string }>(url, `SELECT count(*) AS n FROM tokens WHERE status = 'active'`))[0]!
+      .n,
+    '3',
+  );
   // The trigger stands aside only while usher_issue_many runs: an active token inserted later in the same
   // transaction (as the generic usher_apply would) is still checked and counted by it.
   const client = new pg.Client({ connectionString: url });
@@ -110,8 +151,15 @@ test('a batch of issues at once refuses them while the room admits nobody, and c
   t.teardown(() => client.end());
   await client.query('BEGIN');
   await client.query(ISSUE_AT_ONCE, atOnce(['dan']));
-  t.not((await client.query<{ s: string | null }>(`SELECT current_setting('usher.issuing', true) AS s`)).rows[0]!.s, 'on');
-  await client.query(`INSERT INTO tokens (token, user_id, status, issued_at, expires_at, last_seen_at) VALUES ('t-eve', 'eve', 'active', $1, $2, $1)`, [START, START + 600_000]);
+  t.not(
+    (await client.query<{ s: string | null }>(`SELECT current_setting('usher.issuing', true) AS s`))
+      .rows[0]!.s,
+    'on',
+  );
+  await client.query(
+    `INSERT INTO tokens (token, user_id, status, issued_at, expires_at, last_seen_at) VALUES ('t-eve', 'eve', 'active', $1, $2, $1)`,
+    [START, START + 600_000],
+  );
   await client.query('COMMIT');
   t.is((await engine.room()).admittedTotal, 5, 'dan counted by the batch, eve by the trigger');
 });
@@ -121,10 +169,15 @@ test('migration 005 logs the payments made before it, so sold-out counts them', 
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   t.teardown(() => pool.end());
   // A database as the previous version left it: migrations 1 to 4, with one seat of one schedule paid.
-  await pool.query('CREATE TABLE usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+  await pool.query(
+    'CREATE TABLE usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
   for (const migration of migrations.filter((each) => each.version < 5)) {
     await pool.query(migration.sql);
-    await pool.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    await pool.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [
+      migration.version,
+      migration.name,
+    ]);
   }
   await pool.query(`INSERT INTO concerts VALUES ('c1', '{"id":"c1","title":"T"}')`);
   await pool.query(
@@ -145,5 +198,9 @@ test('migration 005 logs the payments made before it, so sold-out counts them', 
   t.like(await engine.room(), { soldOut: true });
   t.like((await engine.issueToken('bob')).token, { status: 'expired', reason: 'sold_out' });
   t.deepEqual((await pool.query('SELECT paid_seats FROM room')).rows, [{ paid_seats: '1' }]);
-  t.deepEqual((await pool.query('SELECT n FROM paid_log')).rows, [], 'each tick takes what was logged');
+  t.deepEqual(
+    (await pool.query('SELECT n FROM paid_log')).rows,
+    [],
+    'each tick takes what was logged',
+  );
 });

@@ -14,7 +14,7 @@ async function settleDown(until: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !until(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-test('a tick on another engine reaches this engine\'s watchers through LISTEN/NOTIFY', async (t) => {
+test("a tick on another engine reaches this engine's watchers through LISTEN/NOTIFY", async (t) => {
   const url = await createDatabase(server());
   const clock = simulatedClock();
   const config = { ...manual, queueMaxActive: 1, queueAdmitPerTick: 1, tokenActiveTtlMs: 1_000 };
@@ -25,7 +25,14 @@ test('a tick on another engine reaches this engine\'s watchers through LISTEN/NO
   for (let i = 0; i < 50; i++) tokens.push((await watching.issueToken(`u${i}`)).token.token);
   const seen = new Map<string, number | null>();
   let ended = 0;
-  await Promise.all(tokens.map((token) => watching.watchToken(token, { update: (view) => seen.set(token, view.position), end: () => void ended++ })));
+  await Promise.all(
+    tokens.map((token) =>
+      watching.watchToken(token, {
+        update: (view) => seen.set(token, view.position),
+        end: () => void ended++,
+      }),
+    ),
+  );
   t.is(seen.get(tokens[49]!), 50);
   clock.increment(1_000);
   await ticking.tick(); // ann expires, u0 is admitted

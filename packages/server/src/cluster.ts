@@ -9,7 +9,11 @@ export interface WorkerReady {
 }
 
 export function isWorkerReady(message: unknown): message is WorkerReady {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'usher:ready';
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === 'usher:ready'
+  );
 }
 
 /** A worker that dies sooner than this after its start counts as a crash loop: the next one waits longer. */
@@ -43,7 +47,10 @@ export function runPrimary(config: ServerConfig, logger: Logger): void {
       ready++;
       if (!announced && ready >= config.workers) {
         announced = true;
-        logger.info({ url: message.url, workers: config.workers }, `usher listening on ${message.url} (${config.workers} workers)`);
+        logger.info(
+          { url: message.url, workers: config.workers },
+          `usher listening on ${message.url} (${config.workers} workers)`,
+        );
       }
     });
   };
@@ -67,8 +74,14 @@ export function runPrimary(config: ServerConfig, logger: Logger): void {
       return;
     }
     const lived = performance.now() - since;
-    restartDelayMs = lived < STABLE_AFTER_MS ? Math.min(Math.max(restartDelayMs * 2, 1_000), MAX_RESTART_DELAY_MS) : 0;
-    logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: restartDelayMs }, 'a worker died; starting another');
+    restartDelayMs =
+      lived < STABLE_AFTER_MS
+        ? Math.min(Math.max(restartDelayMs * 2, 1_000), MAX_RESTART_DELAY_MS)
+        : 0;
+    logger.warn(
+      { worker: worker.id, pid: worker.process.pid, code, signal, restartInMs: restartDelayMs },
+      'a worker died; starting another',
+    );
     setTimeout(() => {
       if (stopping === undefined) fork();
     }, restartDelayMs);

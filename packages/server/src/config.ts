@@ -16,12 +16,15 @@ const wholeNumber = (min: number, max: number) =>
     .optional();
 /** A {@link wholeNumber}; unset means `fallback`. */
 const integer = (min: number, max: number, fallback: number | (() => number)) =>
-  wholeNumber(min, max).transform((value) => value ?? (typeof fallback === 'function' ? fallback() : fallback));
+  wholeNumber(min, max).transform(
+    (value) => value ?? (typeof fallback === 'function' ? fallback() : fallback),
+  );
 /**
  * An engine option: its bounds come from the engine, and unset it stays unset,
  * so that the engine's own default applies (one source of truth).
  */
-const engineOption = (option: keyof EngineConfig) => wholeNumber(configBounds[option].min, configBounds[option].max);
+const engineOption = (option: keyof EngineConfig) =>
+  wholeNumber(configBounds[option].min, configBounds[option].max);
 
 /** The engine's options the environment may set, by variable; unset, the engine's default applies. */
 const engineVariables = {
@@ -43,7 +46,9 @@ const Env = z.object({
   /** Distributed mode (SPEC §8): PostgreSQL is the system of record instead of DATA_DIR. */
   DATABASE_URL: z
     .string()
-    .refine((url) => URL.canParse(url) && /^postgres(ql)?:$/.test(new URL(url).protocol), { message: 'must be a postgres:// (or postgresql://) URL' })
+    .refine((url) => URL.canParse(url) && /^postgres(ql)?:$/.test(new URL(url).protocol), {
+      message: 'must be a postgres:// (or postgresql://) URL',
+    })
     .optional(),
   /** Connections each process's pool opens at most (PostgreSQL mode); default 24 shared out among WORKERS. */
   DATABASE_POOL_SIZE: wholeNumber(6, 1_000),
@@ -77,21 +82,34 @@ const Env = z.object({
   CORS_ORIGINS: z
     .string()
     .optional()
-    .transform((value) => (value ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
     .superRefine((origins, ctx) => {
       for (const origin of origins) {
-        if (!isOrigin(origin)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash` });
+        if (!isOrigin(origin))
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash`,
+          });
       }
     }),
   /** Signed-in mode: the HS256 secret that signs the users' JWTs (at least 32 bytes). Unset with AUTH_JWKS_URL unset: demo mode, claimed identity. */
   AUTH_JWT_SECRET: z
     .string()
-    .refine((secret) => Buffer.byteLength(secret) >= 32, { message: 'must be at least 32 bytes (an HS256 key)' })
+    .refine((secret) => Buffer.byteLength(secret) >= 32, {
+      message: 'must be at least 32 bytes (an HS256 key)',
+    })
     .optional(),
   /** Signed-in mode: where the identity provider publishes its public keys (JWKS). */
   AUTH_JWKS_URL: z
     .string()
-    .refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol), { message: 'must be an http(s) URL' })
+    .refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol), {
+      message: 'must be an http(s) URL',
+    })
     .optional(),
   /** The JWT claim that holds the user id. */
   AUTH_USER_CLAIM: z.string().min(1).optional(),
@@ -100,7 +118,10 @@ const Env = z.object({
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
   ADMIN_TOKEN: z
     .string()
-    .regex(/^[\x21-\x7e]{16,}$/, { message: 'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)' })
+    .regex(/^[\x21-\x7e]{16,}$/, {
+      message:
+        'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)',
+    })
     .optional(),
   /** `POST /queue/tokens` per client address and minute; `0`: no limit. */
   TOKEN_RATE_PER_MINUTE: integer(0, 1_000_000, 60),
@@ -152,11 +173,16 @@ export interface ServerConfig {
   /** Whether the client address comes from `X-Forwarded-For` (its last entry). */
   readonly trustProxy: boolean;
   /** Proof of work before joining; `undefined`: off. `secret` unset: a key generated at each start. */
-  readonly challenge: { readonly secret: string | undefined; readonly maxNumber: number } | undefined;
+  readonly challenge:
+    { readonly secret: string | undefined; readonly maxNumber: number } | undefined;
 }
 
 /** Signed-in mode: users prove who they are with a JWT, verified with the secret or the JWKS. */
-export type IdentityConfig = { readonly userClaim: string; readonly issuer?: string; readonly audience?: string } & (
+export type IdentityConfig = {
+  readonly userClaim: string;
+  readonly issuer?: string;
+  readonly audience?: string;
+} & (
   | { readonly secret: string; readonly jwksUrl?: undefined }
   | { readonly jwksUrl: string; readonly secret?: undefined }
 );
@@ -170,15 +196,21 @@ export class StartupError extends Error {
 export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw new StartupError(`bad environment: ${problems}`);
   }
   const e = parsed.data;
   if (e.WORKERS > 1 && e.DATABASE_URL === undefined) {
-    throw new StartupError(`bad environment: WORKERS=${e.WORKERS} needs DATABASE_URL: the embedded store (DATA_DIR) has one owner process; set DATABASE_URL=postgres://… to run several gateways, or unset WORKERS`);
+    throw new StartupError(
+      `bad environment: WORKERS=${e.WORKERS} needs DATABASE_URL: the embedded store (DATA_DIR) has one owner process; set DATABASE_URL=postgres://… to run several gateways, or unset WORKERS`,
+    );
   }
   if (e.DATABASE_POOL_SIZE !== undefined && e.DATABASE_URL === undefined) {
-    throw new StartupError('bad environment: DATABASE_POOL_SIZE is set but DATABASE_URL is not: it sizes the PostgreSQL pool');
+    throw new StartupError(
+      'bad environment: DATABASE_POOL_SIZE is set but DATABASE_URL is not: it sizes the PostgreSQL pool',
+    );
   }
   return {
     port: e.PORT,
@@ -188,7 +220,10 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
       e.DATABASE_URL === undefined
         ? undefined
         : // About 24 connections per machine serve PostgreSQL best: shared out among the workers, at least 6 each.
-          { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE ?? Math.max(6, Math.floor(24 / e.WORKERS)) },
+          {
+            url: e.DATABASE_URL,
+            poolSize: e.DATABASE_POOL_SIZE ?? Math.max(6, Math.floor(24 / e.WORKERS)),
+          },
     workers: e.WORKERS,
     catalog: e.CATALOG,
     fsync: e.FSYNC === 'true',
@@ -196,15 +231,24 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     // Only what is set: the engine fills in its own defaults.
     engine: Object.fromEntries(
-      Object.entries(engineVariables).flatMap(([name, option]) => (e[name as keyof typeof engineVariables] === undefined ? [] : [[option, e[name as keyof typeof engineVariables]]])),
+      Object.entries(engineVariables).flatMap(([name, option]) =>
+        e[name as keyof typeof engineVariables] === undefined
+          ? []
+          : [[option, e[name as keyof typeof engineVariables]]],
+      ),
     ) as Partial<EngineConfig>,
-    warnings: unknownVariables(env).map((name) => `${name} is not a setting of usher and is ignored${suggestion(name)}`),
+    warnings: unknownVariables(env).map(
+      (name) => `${name} is not a setting of usher and is ignored${suggestion(name)}`,
+    ),
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
     identity: identityConfig(e),
     adminToken: e.ADMIN_TOKEN,
-    tokenRate: { perMinute: e.TOKEN_RATE_PER_MINUTE, burstPerSecond: Math.min(e.TOKEN_RATE_BURST ?? 10, Math.max(1, e.TOKEN_RATE_PER_MINUTE)) },
+    tokenRate: {
+      perMinute: e.TOKEN_RATE_PER_MINUTE,
+      burstPerSecond: Math.min(e.TOKEN_RATE_BURST ?? 10, Math.max(1, e.TOKEN_RATE_PER_MINUTE)),
+    },
     trustProxy: e.TRUST_PROXY === 'true',
     challenge: challengeConfig(e, env),
   };
@@ -215,36 +259,59 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
  * mistake. Gateways that share the line (DATABASE_URL, or WORKERS over 1) must share the secret:
  * a challenge from one must verify on another.
  */
-function challengeConfig(e: z.infer<typeof Env>, env: NodeJS.ProcessEnv): ServerConfig['challenge'] {
+function challengeConfig(
+  e: z.infer<typeof Env>,
+  env: NodeJS.ProcessEnv,
+): ServerConfig['challenge'] {
   if (e.QUEUE_CHALLENGE === 'off') {
-    const stray = (['QUEUE_CHALLENGE_SECRET', 'QUEUE_CHALLENGE_MAX_NUMBER'] as const).filter((name) => e[name] !== undefined);
+    const stray = (['QUEUE_CHALLENGE_SECRET', 'QUEUE_CHALLENGE_MAX_NUMBER'] as const).filter(
+      (name) => e[name] !== undefined,
+    );
     if (stray.length > 0) {
-      throw new StartupError(`bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but QUEUE_CHALLENGE is not pow: set QUEUE_CHALLENGE=pow, or unset ${stray.join(', ')}`);
+      throw new StartupError(
+        `bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but QUEUE_CHALLENGE is not pow: set QUEUE_CHALLENGE=pow, or unset ${stray.join(', ')}`,
+      );
     }
     return undefined;
   }
   // DATABASE_URL and WORKERS belong to the distributed mode; read as they are here, only to ask for a shared secret.
-  const shared = (env.DATABASE_URL ?? '') !== '' || (/^\d+$/.test(env.WORKERS ?? '') && Number(env.WORKERS) > 1);
+  const shared =
+    (env.DATABASE_URL ?? '') !== '' || (/^\d+$/.test(env.WORKERS ?? '') && Number(env.WORKERS) > 1);
   if (shared && e.QUEUE_CHALLENGE_SECRET === undefined) {
-    throw new StartupError('bad environment: QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET (32+ bytes, the same on every gateway): a challenge issued by one gateway must verify on another');
+    throw new StartupError(
+      'bad environment: QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET (32+ bytes, the same on every gateway): a challenge issued by one gateway must verify on another',
+    );
   }
-  return { secret: e.QUEUE_CHALLENGE_SECRET, maxNumber: e.QUEUE_CHALLENGE_MAX_NUMBER ?? DEFAULT_CHALLENGE_MAX_NUMBER };
+  return {
+    secret: e.QUEUE_CHALLENGE_SECRET,
+    maxNumber: e.QUEUE_CHALLENGE_MAX_NUMBER ?? DEFAULT_CHALLENGE_MAX_NUMBER,
+  };
 }
 
 /** Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_ variable). */
 function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
   const { AUTH_JWT_SECRET: secret, AUTH_JWKS_URL: jwksUrl } = e;
   if (secret !== undefined && jwksUrl !== undefined) {
-    throw new StartupError('bad environment: AUTH_JWT_SECRET and AUTH_JWKS_URL are both set: set one of them (a shared HS256 secret, or the identity provider\'s JWKS URL), not both');
+    throw new StartupError(
+      "bad environment: AUTH_JWT_SECRET and AUTH_JWKS_URL are both set: set one of them (a shared HS256 secret, or the identity provider's JWKS URL), not both",
+    );
   }
   if (secret === undefined && jwksUrl === undefined) {
-    const stray = (['AUTH_USER_CLAIM', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((name) => e[name] !== undefined);
+    const stray = (['AUTH_USER_CLAIM', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter(
+      (name) => e[name] !== undefined,
+    );
     if (stray.length > 0) {
-      throw new StartupError(`bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is: set one of them to verify sign-ins, or unset ${stray.join(', ')} for the demo mode`);
+      throw new StartupError(
+        `bad environment: ${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} set but neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is: set one of them to verify sign-ins, or unset ${stray.join(', ')} for the demo mode`,
+      );
     }
     return undefined;
   }
-  const claims = { userClaim: e.AUTH_USER_CLAIM ?? 'sub', ...(e.AUTH_ISSUER !== undefined ? { issuer: e.AUTH_ISSUER } : {}), ...(e.AUTH_AUDIENCE !== undefined ? { audience: e.AUTH_AUDIENCE } : {}) };
+  const claims = {
+    userClaim: e.AUTH_USER_CLAIM ?? 'sub',
+    ...(e.AUTH_ISSUER !== undefined ? { issuer: e.AUTH_ISSUER } : {}),
+    ...(e.AUTH_AUDIENCE !== undefined ? { audience: e.AUTH_AUDIENCE } : {}),
+  };
   return secret !== undefined ? { ...claims, secret } : { ...claims, jwksUrl: jwksUrl! };
 }
 
@@ -261,7 +328,9 @@ function isOrigin(value: string): boolean {
 function httpLimits(e: z.infer<typeof Env>): HttpLimits {
   // Node refuses a headers timeout over the request timeout.
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new StartupError(`bad environment: HTTP_HEADERS_TIMEOUT_MS: must not be over HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+    throw new StartupError(
+      `bad environment: HTTP_HEADERS_TIMEOUT_MS: must not be over HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
   }
   return {
     headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
@@ -291,8 +360,15 @@ export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
 function closestKnown(name: string, known: ReadonlySet<string>): string | undefined {
   let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {
-    const distance = candidate.startsWith(`${name}_`) || name.startsWith(`${candidate}_`) ? 1 : editDistance(name, candidate);
-    if (distance <= (Math.min(name.length, candidate.length) < 6 ? 1 : 2) && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+    const distance =
+      candidate.startsWith(`${name}_`) || name.startsWith(`${candidate}_`)
+        ? 1
+        : editDistance(name, candidate);
+    if (
+      distance <= (Math.min(name.length, candidate.length) < 6 ? 1 : 2) &&
+      (best === undefined || distance < best.distance)
+    )
+      best = { name: candidate, distance };
   }
   return best?.name;
 }
@@ -305,12 +381,15 @@ function suggestion(name: string): string {
 /** Levenshtein distance, with a swap of two neighbours counted as one edit. */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return 3;
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }

@@ -35,7 +35,10 @@ export function defaultMaxConnections(limitsFile = '/proc/self/limits'): number 
   }
   const soft = Number(/^Max open files\s+(\d+)/m.exec(text)?.[1]);
   if (!Number.isSafeInteger(soft) || soft <= 0) return MAX_DEFAULT;
-  return Math.min(MAX_DEFAULT, soft > 2 * RESERVED_FILES ? soft - RESERVED_FILES : Math.max(1, Math.floor(soft / 2)));
+  return Math.min(
+    MAX_DEFAULT,
+    soft > 2 * RESERVED_FILES ? soft - RESERVED_FILES : Math.max(1, Math.floor(soft / 2)),
+  );
 }
 
 /**
@@ -48,7 +51,10 @@ export function serverOptions(limits: HttpLimits): ServerOptions {
   return {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
-    connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(limits.headersTimeoutMs / 10))),
+    connectionsCheckingInterval: Math.min(
+      1_000,
+      Math.max(100, Math.floor(limits.headersTimeoutMs / 10)),
+    ),
   };
 }
 
@@ -85,7 +91,8 @@ export function limitConnections(server: Server, limits: HttpLimits, logger: Log
   };
   const longestIdle = () => {
     // A connection in `idle` that has read bytes since is receiving a request: skip it.
-    for (const socket of idle) if (socket.bytesRead === connections.get(socket)!.readAtIdle) return socket;
+    for (const socket of idle)
+      if (socket.bytesRead === connections.get(socket)!.readAtIdle) return socket;
     return undefined;
   };
 
@@ -96,7 +103,17 @@ export function limitConnections(server: Server, limits: HttpLimits, logger: Log
     counts[what]++;
     if (performance.now() - warnedAt < 60_000) return;
     warnedAt = performance.now();
-    logger.warn({ ...counts, open: connections.size, limits: { maxConnections: limits.maxConnections, maxConnectionsPerAddress: limits.maxConnectionsPerAddress } }, 'connection limit reached');
+    logger.warn(
+      {
+        ...counts,
+        open: connections.size,
+        limits: {
+          maxConnections: limits.maxConnections,
+          maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+        },
+      },
+      'connection limit reached',
+    );
     counts.overAddressCap = counts.closedIdle = counts.refused = 0;
   };
 

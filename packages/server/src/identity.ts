@@ -15,9 +15,14 @@ export const IDENTITY_COOKIE = 'usher_identity';
  * that does not verify (signature, expiry, issuer, audience, claim): 401
  * `IDENTITY_INVALID`. Demo mode (no config): `undefined`, the body's `userId` is taken.
  */
-export function identityResolver(config: IdentityConfig | undefined): ((ctx: Context) => Promise<string | undefined>) | undefined {
+export function identityResolver(
+  config: IdentityConfig | undefined,
+): ((ctx: Context) => Promise<string | undefined>) | undefined {
   if (config === undefined) return undefined;
-  const key: Uint8Array | JWTVerifyGetKey = config.secret !== undefined ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.jwksUrl));
+  const key: Uint8Array | JWTVerifyGetKey =
+    config.secret !== undefined
+      ? new TextEncoder().encode(config.secret)
+      : createRemoteJWKSet(new URL(config.jwksUrl));
   const options = {
     ...(config.secret !== undefined ? { algorithms: ['HS256'] } : {}),
     ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
@@ -31,13 +36,25 @@ export function identityResolver(config: IdentityConfig | undefined): ((ctx: Con
       // A Uint8Array or a key set: jwtVerify's overloads take either, not the union.
       ({ payload } = await jwtVerify(jwt, key as Uint8Array, options));
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new HttpProblem('IDENTITY_INVALID', 'your sign-in has expired: sign in again');
+      if (error instanceof errors.JWTExpired)
+        throw new HttpProblem('IDENTITY_INVALID', 'your sign-in has expired: sign in again');
       // The key set could not be fetched: not the user's fault.
-      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) throw new HttpProblem('UNAVAILABLE', 'the sign-in keys (AUTH_JWKS_URL) cannot be fetched now');
-      throw new HttpProblem('IDENTITY_INVALID', `your sign-in cannot be verified (${(error as errors.JOSEError).code})`);
+      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError))
+        throw new HttpProblem(
+          'UNAVAILABLE',
+          'the sign-in keys (AUTH_JWKS_URL) cannot be fetched now',
+        );
+      throw new HttpProblem(
+        'IDENTITY_INVALID',
+        `your sign-in cannot be verified (${(error as errors.JOSEError).code})`,
+      );
     }
     const userId = payload[config.userClaim];
-    if (typeof userId !== 'string' || userId === '') throw new HttpProblem('IDENTITY_INVALID', `your sign-in has no ${config.userClaim} claim naming the user`);
+    if (typeof userId !== 'string' || userId === '')
+      throw new HttpProblem(
+        'IDENTITY_INVALID',
+        `your sign-in has no ${config.userClaim} claim naming the user`,
+      );
     return userId;
   };
 }

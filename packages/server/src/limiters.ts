@@ -1,7 +1,11 @@
 import type { TokenLimiter } from '@usher/koa';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterPostgres, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 import type { ServerConfig } from './config.js';
 
 /** The table rate-limiter-flexible keeps its counters in (created if missing; expired rows are cleared by the library). */
@@ -30,7 +34,10 @@ export interface LimiterStore {
  * createApp(engine, { tokenLimiter });
  * ```
  */
-export async function createTokenLimiter(config: Pick<ServerConfig, 'tokenRate'>, store: LimiterStore = {}): Promise<TokenLimiter | undefined> {
+export async function createTokenLimiter(
+  config: Pick<ServerConfig, 'tokenRate'>,
+  store: LimiterStore = {},
+): Promise<TokenLimiter | undefined> {
   const { perMinute, burstPerSecond } = config.tokenRate;
   if (perMinute === 0) return undefined;
   return Promise.all([
@@ -44,15 +51,31 @@ export async function createTokenLimiter(config: Pick<ServerConfig, 'tokenRate'>
  * use each): this process's memory, or with `pool` PostgreSQL, so that a
  * solution is good once across all gateways.
  */
-export function createReplayGuard(expiresInMs: number, store: LimiterStore = {}): Promise<RateLimiterAbstract> {
-  return limiter({ keyPrefix: 'challenge_used', points: 1, duration: Math.ceil(expiresInMs / 1_000) }, store);
+export function createReplayGuard(
+  expiresInMs: number,
+  store: LimiterStore = {},
+): Promise<RateLimiterAbstract> {
+  return limiter(
+    { keyPrefix: 'challenge_used', points: 1, duration: Math.ceil(expiresInMs / 1_000) },
+    store,
+  );
 }
 
-async function limiter(options: { keyPrefix: string; points: number; duration: number }, store: LimiterStore): Promise<RateLimiterAbstract> {
+async function limiter(
+  options: { keyPrefix: string; points: number; duration: number },
+  store: LimiterStore,
+): Promise<RateLimiterAbstract> {
   if (store.pool === undefined) return new RateLimiterMemory(options);
   await createLimitsTable(store.pool);
   const insuranceLimiter = new Insurance(options, warnEvery10s(store.logger, options.keyPrefix));
-  return new RateLimiterPostgres({ ...options, storeClient: store.pool, storeType: 'pool', tableName: LIMITS_TABLE, tableCreated: true, insuranceLimiter });
+  return new RateLimiterPostgres({
+    ...options,
+    storeClient: store.pool,
+    storeType: 'pool',
+    tableName: LIMITS_TABLE,
+    tableCreated: true,
+    insuranceLimiter,
+  });
 }
 
 /**
@@ -69,7 +92,9 @@ async function createLimitsTable(pool: pg.Pool): Promise<void> {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LIMITS_TABLE]);
     // rate-limiter-flexible's schema (RateLimiterPostgres#_getCreateTableStmt, version 11).
-    await client.query(`CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+    );
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -88,7 +113,9 @@ class Insurance extends RateLimiterMemory {
     this.#used = used;
   }
 
-  override consume(...args: Parameters<RateLimiterMemory['consume']>): ReturnType<RateLimiterMemory['consume']> {
+  override consume(
+    ...args: Parameters<RateLimiterMemory['consume']>
+  ): ReturnType<RateLimiterMemory['consume']> {
     this.#used();
     return super.consume(...args);
   }
@@ -100,6 +127,9 @@ function warnEvery10s(logger: Logger | undefined, keyPrefix: string): () => void
     const now = performance.now();
     if (last !== undefined && now - last < 10_000) return;
     last = now;
-    logger?.warn({ limiter: keyPrefix }, `PostgreSQL cannot count ${keyPrefix} now: this gateway counts in its own memory until it can (the limit holds per gateway)`);
+    logger?.warn(
+      { limiter: keyPrefix },
+      `PostgreSQL cannot count ${keyPrefix} now: this gateway counts in its own memory until it can (the limit holds per gateway)`,
+    );
   };
 }

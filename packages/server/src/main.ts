@@ -21,7 +21,8 @@ import { startServer } from './startServer.js';
 function cannotStart(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`usher cannot start: ${message}\n`);
-  if (!(error instanceof StartupError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  if (!(error instanceof StartupError) && error instanceof Error && error.stack)
+    process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 }
 
@@ -33,7 +34,9 @@ try {
   cannotStart(error);
 }
 // One synchronous write per line (see createLogger).
-const base = cluster.isWorker ? { service: 'usher', worker: cluster.worker!.id, pid: process.pid } : { service: 'usher' };
+const base = cluster.isWorker
+  ? { service: 'usher', worker: cluster.worker!.id, pid: process.pid }
+  : { service: 'usher' };
 const logger = createLogger(config.logLevel, base);
 if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning);
 
@@ -93,7 +96,8 @@ async function serve(config: ServerConfig): Promise<void> {
       });
     }
     // Announced once a signal already stops it gracefully (in a cluster, by the primary once every worker is up).
-    const where = config.database !== undefined ? { database: 'postgres' } : { dataDir: config.dataDir };
+    const where =
+      config.database !== undefined ? { database: 'postgres' } : { dataDir: config.dataDir };
     if (cluster.isWorker) {
       logger.info({ url: running.url, ...where }, 'worker ready');
       process.send!({ type: 'usher:ready', url: running.url } satisfies WorkerReady);

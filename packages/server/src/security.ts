@@ -40,7 +40,13 @@ export function crossOrigin(origins: readonly string[]): Middleware | undefined 
   return cors({
     origin: (ctx) => (allowed.has(ctx.get('Origin')) ? ctx.get('Origin') : ''),
     allowMethods: ['GET', 'POST', 'DELETE'],
-    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', CHALLENGE_HEADER, REQUEST_ID_HEADER],
+    allowHeaders: [
+      'Authorization',
+      'Content-Type',
+      'Idempotency-Key',
+      CHALLENGE_HEADER,
+      REQUEST_ID_HEADER,
+    ],
     exposeHeaders: [REPLAYED_HEADER, REQUEST_ID_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
     maxAge: 600,
   });

@@ -51,31 +51,53 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   // leaves DATA_DIR as it was). Until the engine is open, requests are 503.
   const catalog = await readCatalog(config.catalog);
   let handle: RequestListener = starting;
-  const server = createServer(serverOptions(config.http), (request, response) => handle(request, response));
+  const server = createServer(serverOptions(config.http), (request, response) =>
+    handle(request, response),
+  );
   server.keepAliveTimeout = 65_000;
   limitConnections(server, config.http, logger);
   // Malformed HTTP never reaches Koa: answer it as a problem too.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     // Too slow (nothing sent, slow headers or body: HTTP_*_TIMEOUT_MS): closed without an answer.
-    if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return socket.destroy();
-    const body = JSON.stringify({ ...toProblem(Object.assign(new Error('malformed HTTP request'), { status: 400 }), 'urn:usher:problem:').body, detail: 'malformed HTTP request' });
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    if (
+      !socket.writable ||
+      error.code === 'ECONNRESET' ||
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    )
+      return socket.destroy();
+    const body = JSON.stringify({
+      ...toProblem(
+        Object.assign(new Error('malformed HTTP request'), { status: 400 }),
+        'urn:usher:problem:',
+      ).body,
+      detail: 'malformed HTTP request',
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   await listen(server, config);
 
-  const { store, engine } = await openEngine(config, catalog, logger).catch(async (error: unknown) => {
-    const closed = new Promise((resolve) => server.close(resolve));
-    server.closeAllConnections();
-    await closed;
-    throw error;
-  });
+  const { store, engine } = await openEngine(config, catalog, logger).catch(
+    async (error: unknown) => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
+      throw error;
+    },
+  );
 
   // PostgreSQL mode: the limit on joining and the used proof-of-work solutions are counted in the database, shared
   // by every gateway, through a small pool of their own. Counts need no durability: their commits do not wait for the disk.
   const limiterPool =
     config.database === undefined
       ? undefined
-      : new pg.Pool({ connectionString: config.database.url, max: 4, application_name: `usher-limits-${process.pid}`, options: '-c synchronous_commit=off' });
+      : new pg.Pool({
+          connectionString: config.database.url,
+          max: 4,
+          application_name: `usher-limits-${process.pid}`,
+          options: '-c synchronous_commit=off',
+        });
   limiterPool?.on('error', () => undefined);
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
@@ -85,7 +107,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.maxIpsCount = 1;
   // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
   // In a cluster (WORKERS>1) a scrape reaches one worker: its metrics say which.
-  const telemetry = new Telemetry({ logger, ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}) });
+  const telemetry = new Telemetry({
+    logger,
+    ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}),
+  });
   host.use(telemetry.middleware());
   // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
   host.use(securityHeaders());
@@ -95,7 +120,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.use(async (ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     ctx.state.route = ctx.path;
-    await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), { root: webRoot, maxage: 60_000 });
+    await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
+      root: webRoot,
+      maxage: 60_000,
+    });
   });
   host.use(
     mount(
@@ -104,7 +132,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         maxStreamsPerToken: config.streams.maxPerToken,
         streamMaxLifetimeMs: config.streams.maxLifetimeMs,
         // Signed-in mode (AUTH_JWT_SECRET or AUTH_JWKS_URL): the user is a verified JWT's; else the demo's claimed userId.
-        ...(config.identity !== undefined ? { resolveUserId: identityResolver(config.identity)! } : {}),
+        ...(config.identity !== undefined
+          ? { resolveUserId: identityResolver(config.identity)! }
+          : {}),
         ...(await operations(config, logger, limiterPool)),
         telemetry,
         logger,
@@ -133,7 +163,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     server,
     failed: engine.whenFailed.then(async (failure) => {
       logger.fatal({ err: failure }, 'the engine failed; draining, then exiting to be restarted');
-      await running.close().catch((error: unknown) => logger.fatal({ err: error }, 'shutdown failed'));
+      await running
+        .close()
+        .catch((error: unknown) => logger.fatal({ err: error }, 'shutdown failed'));
       return failure;
     }),
     close: () =>
@@ -148,12 +180,20 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         clearTimeout(force);
         const journal = store?.stats;
         // A failed engine answers nothing, stats included; its store is closed all the same.
-        const { lastTickMs, maxTickMs, watchedTokens } = await engine.stats().catch(() => ({ lastTickMs: undefined, maxTickMs: undefined, watchedTokens: undefined }));
+        const { lastTickMs, maxTickMs, watchedTokens } = await engine
+          .stats()
+          .catch(() => ({ lastTickMs: undefined, maxTickMs: undefined, watchedTokens: undefined }));
         await engine.close();
         await limiterPool?.end().catch(() => undefined);
         logger.info(
           {
-            ...(journal !== undefined ? { journal, averageGroup: Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10 } : {}),
+            ...(journal !== undefined
+              ? {
+                  journal,
+                  averageGroup:
+                    Math.round((journal.records / Math.max(1, journal.groups)) * 10) / 10,
+                }
+              : {}),
             lastTickMs,
             maxTickMs,
             watchedTokens,
@@ -171,14 +211,24 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
  * live in this process's memory, or in PostgreSQL mode in the database
  * (`pool`), so that every gateway shares them.
  */
-async function operations(config: ServerConfig, logger: Logger, pool: pg.Pool | undefined): Promise<AppOptions> {
+async function operations(
+  config: ServerConfig,
+  logger: Logger,
+  pool: pg.Pool | undefined,
+): Promise<AppOptions> {
   const { perMinute, burstPerSecond } = config.tokenRate;
   logger.info(
     {
       operatorApi: config.adminToken !== undefined,
       tokenRate: perMinute === 0 ? 'off' : { perMinute, burstPerSecond },
       trustProxy: config.trustProxy,
-      challenge: config.challenge === undefined ? 'off' : { maxNumber: config.challenge.maxNumber, sharedSecret: config.challenge.secret !== undefined },
+      challenge:
+        config.challenge === undefined
+          ? 'off'
+          : {
+              maxNumber: config.challenge.maxNumber,
+              sharedSecret: config.challenge.secret !== undefined,
+            },
     },
     `operator API and /metrics ${config.adminToken === undefined ? 'off (set ADMIN_TOKEN)' : 'on'}; joining ${perMinute === 0 ? 'not rate limited' : `limited to ${perMinute}/min and ${burstPerSecond}/s per address`}; proof of work ${config.challenge === undefined ? 'off' : 'on'}`,
   );
@@ -202,8 +252,15 @@ async function operations(config: ServerConfig, logger: Logger, pool: pg.Pool | 
 
 /** Answers 503 while the engine opens (the server listens before the data folder is touched). */
 const starting: RequestListener = (_request, response) => {
-  const problem = toProblem(new HttpProblem('UNAVAILABLE', 'the server is starting'), 'urn:usher:problem:');
-  response.writeHead(problem.status, { ...problem.headers, 'Retry-After': '1', 'Content-Type': 'application/problem+json' });
+  const problem = toProblem(
+    new HttpProblem('UNAVAILABLE', 'the server is starting'),
+    'urn:usher:problem:',
+  );
+  response.writeHead(problem.status, {
+    ...problem.headers,
+    'Retry-After': '1',
+    'Content-Type': 'application/problem+json',
+  });
   response.end(JSON.stringify(problem.body));
 };
 
@@ -227,7 +284,10 @@ async function listen(server: Server, config: ServerConfig): Promise<void> {
       EAI_AGAIN: `HOST ${config.host} could not be looked up: set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for all)`,
       EACCES: `listening on ${where} is not permitted: set PORT to a port above 1023, or give the process the right to bind low ports`,
     };
-    throw new StartupError(reasons[code ?? ''] ?? `cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
+    throw new StartupError(
+      reasons[code ?? ''] ?? `cannot listen on ${where}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -247,24 +307,39 @@ async function openEngine(
     engine = await openPostgres(config, config.database, logger);
   } else {
     try {
-      store = new LowdbStore(config.dataDir, { fsync: config.fsync, onWarning: (message) => logger.warn(message) });
+      store = new LowdbStore(config.dataDir, {
+        fsync: config.fsync,
+        onWarning: (message) => logger.warn(message),
+      });
       engine = await createEngine({ store, config: config.engine });
     } catch (error) {
-      throw new StartupError(`DATA_DIR ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new StartupError(
+        `DATA_DIR ${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
   }
-  const where = config.database !== undefined ? { database: redact(config.database.url) } : { dataDir: config.dataDir };
+  const where =
+    config.database !== undefined
+      ? { database: redact(config.database.url) }
+      : { dataDir: config.dataDir };
   try {
     const stats = await engine.stats();
     if (stats.concerts === 0) {
-      const added = await engine.loadCatalog(catalog?.catalog ?? (JSON.parse(await readFile(demoCatalog, 'utf8')) as CatalogInput));
+      const added = await engine.loadCatalog(
+        catalog?.catalog ?? (JSON.parse(await readFile(demoCatalog, 'utf8')) as CatalogInput),
+      );
       // Gateways starting together may all find the database empty: the first load adds, the others find it there.
-      const message = added.concertsAdded + added.schedulesAdded > 0 ? 'catalog loaded' : 'catalog already loaded (by another gateway starting at the same time)';
+      const message =
+        added.concertsAdded + added.schedulesAdded > 0
+          ? 'catalog loaded'
+          : 'catalog already loaded (by another gateway starting at the same time)';
       logger.info({ catalog: catalog?.path ?? String(demoCatalog), ...added }, message);
     } else {
       logger.info({ ...where, ...stats }, 'state restored');
       if (catalog !== undefined) {
-        const holder = config.database !== undefined ? 'the database' : `DATA_DIR ${config.dataDir}`;
+        const holder =
+          config.database !== undefined ? 'the database' : `DATA_DIR ${config.dataDir}`;
         logger.warn(
           { catalog: catalog.path, ...where },
           `CATALOG ${catalog.path} is not loaded: ${holder} already holds a catalog (${stats.concerts} concerts), and CATALOG is loaded into an empty ${config.database !== undefined ? 'database' : 'DATA_DIR'} only`,
@@ -279,24 +354,33 @@ async function openEngine(
 }
 
 /** Reads and checks `CATALOG` before anything is opened; every failure names the variable. */
-async function readCatalog(path: string | undefined): Promise<{ path: string; catalog: CatalogInput } | undefined> {
+async function readCatalog(
+  path: string | undefined,
+): Promise<{ path: string; catalog: CatalogInput } | undefined> {
   if (path === undefined) return undefined;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new StartupError(`CATALOG ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): set CATALOG to a JSON catalog file, or unset it for the demo catalog`, { cause: error });
+    throw new StartupError(
+      `CATALOG ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): set CATALOG to a JSON catalog file, or unset it for the demo catalog`,
+      { cause: error },
+    );
   }
   let catalog: CatalogInput;
   try {
     catalog = JSON.parse(text) as CatalogInput;
   } catch (error) {
-    throw new StartupError(`CATALOG ${path} is not JSON (${(error as Error).message})`, { cause: error });
+    throw new StartupError(`CATALOG ${path} is not JSON (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   try {
     decideLoadCatalog({ concert: () => undefined, schedule: () => undefined }, catalog);
   } catch (error) {
-    throw new StartupError(`CATALOG ${path} is not a valid catalog: ${(error as Error).message}`, { cause: error });
+    throw new StartupError(`CATALOG ${path} is not a valid catalog: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return { path, catalog };
 }
@@ -308,7 +392,11 @@ async function readCatalog(path: string | undefined): Promise<{ path: string; ca
  * itself (SIGTERM meanwhile stops it). A misconfigured `DATABASE_URL` (a
  * wrong password, user or database name) is a start-up error at once.
  */
-async function openPostgres(config: ServerConfig, database: { url: string; poolSize: number }, logger: Logger): Promise<UsherEngine> {
+async function openPostgres(
+  config: ServerConfig,
+  database: { url: string; poolSize: number },
+  logger: Logger,
+): Promise<UsherEngine> {
   for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5_000)) {
     try {
       return await createPostgresEngine({
@@ -319,9 +407,15 @@ async function openPostgres(config: ServerConfig, database: { url: string; poolS
       });
     } catch (error) {
       if ((error as { code?: unknown } | null)?.code !== 'UNAVAILABLE') {
-        throw new StartupError(`DATABASE_URL ${redact(database.url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new StartupError(
+          `DATABASE_URL ${redact(database.url)}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
       }
-      logger.warn({ database: redact(database.url), err: error, retryInMs: delayMs }, 'the database cannot be reached yet; trying again');
+      logger.warn(
+        { database: redact(database.url), err: error, retryInMs: delayMs },
+        'the database cannot be reached yet; trying again',
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }

@@ -7,9 +7,21 @@ import { chromium, type Page } from 'playwright-core';
 import { client, startServerProcess } from './helpers/serverProcess.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/browser/', import.meta.url));
-const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const phone = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
 
 async function joinAs(page: Page, url: string, name: string): Promise<void> {
   await page.goto(url);
@@ -27,7 +39,8 @@ async function assertClean(t: ExecutionContext, page: Page, where: string): Prom
   return text;
 }
 
-const heading = async (page: Page) => ((await page.locator('main h1').first().textContent()) ?? '').trim();
+const heading = async (page: Page) =>
+  ((await page.locator('main h1').first().textContent()) ?? '').trim();
 
 async function openFirstDate(page: Page, t?: ExecutionContext): Promise<void> {
   await page.getByTestId('concert').first().click();
@@ -36,8 +49,15 @@ async function openFirstDate(page: Page, t?: ExecutionContext): Promise<void> {
     // The date list: the concert's title as its heading, dates with their time zone, and nothing else under the title.
     t.is(await heading(page), 'Golden Hour');
     t.regex((await page.getByTestId('date').first().textContent()) ?? '', /19:00 GMT\+9/);
-    const lines = (await assertClean(t, page, 'date list')).split('\n').map((line) => line.trim()).filter(Boolean);
-    t.is(lines[lines.indexOf('Golden Hour') + 1], (await page.getByTestId('date').first().innerText()).split('\n')[0]!.trim(), 'the first date comes right under the title');
+    const lines = (await assertClean(t, page, 'date list'))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
+    t.is(
+      lines[lines.indexOf('Golden Hour') + 1],
+      (await page.getByTestId('date').first().innerText()).split('\n')[0]!.trim(),
+      'the first date comes right under the title',
+    );
   }
   await page.getByTestId('date').first().click();
   await page.getByTestId('seat-1').waitFor();
@@ -49,7 +69,8 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   t.teardown(() => browser.close());
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 
   let server = await startServerProcess({ DATA_DIR, QUEUE_MAX_ACTIVE: '1', QUEUE_TICK_MS: '200' });
   t.teardown(() => server.process.kill('SIGKILL'));
@@ -63,7 +84,12 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await bob.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
   t.regex((await bob.getByTestId('wait').textContent()) ?? '', /^Your turn in /);
   t.true(await bob.locator('#who').isHidden(), 'no wallet before it is your turn');
-  const filled = await bob.getByTestId('progress').locator('span').evaluate((bar) => bar.getBoundingClientRect().width / bar.parentElement!.getBoundingClientRect().width);
+  const filled = await bob
+    .getByTestId('progress')
+    .locator('span')
+    .evaluate(
+      (bar) => bar.getBoundingClientRect().width / bar.parentElement!.getBoundingClientRect().width,
+    );
   t.true(filled < 0.95, `the bar is not full while still waiting (${filled})`);
   await assertClean(t, bob, 'waiting');
   await shot(bob, '1-bob-waiting');
@@ -72,7 +98,10 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await openFirstDate(ann, t);
   await shot(ann, '2-ann-seat-map');
   await ann.getByTestId('seat-7').click();
-  await ann.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
+  await ann
+    .getByTestId('countdown')
+    .filter({ hasText: /left to pay/ })
+    .waitFor();
   t.regex((await ann.getByTestId('countdown').textContent()) ?? '', /^[45]:\d\d left to pay$/);
   await ann.getByTestId('charge').click();
   await ann.getByTestId('pay').and(ann.locator(':enabled')).waitFor();
@@ -94,7 +123,12 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   const port = new URL(server.url).port;
   server.process.kill('SIGTERM');
   t.is((await server.exited).code, 0);
-  server = await startServerProcess({ DATA_DIR, PORT: port, QUEUE_MAX_ACTIVE: '2', QUEUE_TICK_MS: '200' });
+  server = await startServerProcess({
+    DATA_DIR,
+    PORT: port,
+    QUEUE_MAX_ACTIVE: '2',
+    QUEUE_TICK_MS: '200',
+  });
   await ann.getByRole('button', { name: 'Buy another ticket' }).click();
   await ann.getByTestId('join-name').fill('ann');
   await ann.getByTestId('join-button').click();
@@ -108,13 +142,22 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await Promise.all([ann.getByTestId('seat-12').click(), bob.getByTestId('seat-12').click()]);
   const outcome = async (page: Page) =>
     Promise.race([
-      page.getByTestId('countdown').waitFor().then(() => 'held' as const),
-      page.locator('[data-testid=problem][data-code=SEAT_UNAVAILABLE]').waitFor().then(() => 'refused' as const),
+      page
+        .getByTestId('countdown')
+        .waitFor()
+        .then(() => 'held' as const),
+      page
+        .locator('[data-testid=problem][data-code=SEAT_UNAVAILABLE]')
+        .waitFor()
+        .then(() => 'refused' as const),
     ]);
   const results = await Promise.all([outcome(ann), outcome(bob)]);
   t.deepEqual([...results].sort(), ['held', 'refused']);
   const loser = results[0] === 'refused' ? ann : bob;
-  t.regex((await loser.getByTestId('problem').textContent()) ?? '', /Seat unavailable — seat 12 is held.*Someone else got this seat first/);
+  t.regex(
+    (await loser.getByTestId('problem').textContent()) ?? '',
+    /Seat unavailable — seat 12 is held.*Someone else got this seat first/,
+  );
   await loser.getByTestId('seat-12').and(loser.locator(':disabled')).waitFor();
   await shot(ann, `6-race-ann-${results[0]}`);
   await shot(bob, `6-race-bob-${results[1]}`);
@@ -126,8 +169,14 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   t.teardown(() => browser.close());
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
-  const server = await startServerProcess({ DATA_DIR, QUEUE_MAX_ACTIVE: '5', QUEUE_TICK_MS: '200', MAX_HOLDS_PER_USER: '2' });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const server = await startServerProcess({
+    DATA_DIR,
+    QUEUE_MAX_ACTIVE: '5',
+    QUEUE_TICK_MS: '200',
+    MAX_HOLDS_PER_USER: '2',
+  });
   t.teardown(() => server.process.kill('SIGKILL'));
 
   // A blank name: plain words, not the validator's.
@@ -149,12 +198,18 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   await shot(dan, '8-desktop-concerts');
   await openFirstDate(dan, t);
   await dan.getByTestId('seat-3').click();
-  await dan.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
+  await dan
+    .getByTestId('countdown')
+    .filter({ hasText: /left to pay/ })
+    .waitFor();
   t.is(await heading(dan), 'Seat 3');
 
   // A reload keeps the hold on screen, found again from the API.
   await dan.reload();
-  await dan.getByTestId('countdown').filter({ hasText: /left to pay/ }).waitFor();
+  await dan
+    .getByTestId('countdown')
+    .filter({ hasText: /left to pay/ })
+    .waitFor();
   t.is(await heading(dan), 'Seat 3');
   await assertClean(t, dan, 'hold after reload');
   await shot(dan, '9-desktop-hold-after-reload');
@@ -205,7 +260,11 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   t.teardown(() => browser.close());
   // The default difficulty (QUEUE_CHALLENGE_MAX_NUMBER 50,000), and one join a minute per address.
-  const server = await startServerProcess({ DATA_DIR, QUEUE_CHALLENGE: 'pow', TOKEN_RATE_PER_MINUTE: '1' });
+  const server = await startServerProcess({
+    DATA_DIR,
+    QUEUE_CHALLENGE: 'pow',
+    TOKEN_RATE_PER_MINUTE: '1',
+  });
   t.teardown(() => server.process.kill('SIGKILL'));
 
   const ann = await (await browser.newContext(phone)).newPage();
@@ -214,8 +273,14 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
   await joinAs(ann, server.url, 'ann');
   await ann.getByTestId('concert').first().waitFor();
   t.deepEqual(workers, [`${server.url}/pow-worker.js`], 'solved in a Web Worker');
-  const joined = server.logs.filter((line) => line.route === '/queue/tokens' || line.route === '/queue/challenge').map((line) => `${line.method} ${line.route} ${line.status}`);
-  t.deepEqual(joined, ['POST /queue/tokens 400', 'GET /queue/challenge 200', 'POST /queue/tokens 201'], 'a try without, told CHALLENGE_FAILED, a challenge, a join with it');
+  const joined = server.logs
+    .filter((line) => line.route === '/queue/tokens' || line.route === '/queue/challenge')
+    .map((line) => `${line.method} ${line.route} ${line.status}`);
+  t.deepEqual(
+    joined,
+    ['POST /queue/tokens 400', 'GET /queue/challenge 200', 'POST /queue/tokens 201'],
+    'a try without, told CHALLENGE_FAILED, a challenge, a join with it',
+  );
 
   // How long the default difficulty takes this browser (the worker on fresh challenges): a figure for the log, not a test of speed.
   const took = await ann.evaluate(async () => {
@@ -226,7 +291,11 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
       const worker = new Worker('/pow-worker.js');
       const number = await new Promise((resolve) => {
         worker.onmessage = ({ data }) => 'number' in data && resolve(data.number);
-        worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+        worker.postMessage({
+          challenge: challenge.challenge,
+          salt: challenge.salt,
+          max: challenge.maxnumber,
+        });
       });
       worker.terminate();
       if (typeof number !== 'number') throw new Error('no solution');
@@ -234,7 +303,9 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
     }
     return times;
   });
-  t.log(`solving QUEUE_CHALLENGE_MAX_NUMBER=50000 in headless Chromium: ${took.map((ms) => Math.round(ms)).join(', ')} ms`);
+  t.log(
+    `solving QUEUE_CHALLENGE_MAX_NUMBER=50000 in headless Chromium: ${took.map((ms) => Math.round(ms)).join(', ')} ms`,
+  );
 
   // A second join from the same address within the minute: refused, in plain words.
   const bob = await (await browser.newContext(phone)).newPage();
@@ -247,33 +318,67 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
   await bob.screenshot({ path: join(artifacts, '14-rate-limited.png'), fullPage: true });
 });
 
-test('the fair start in the page: before opensAt a countdown and the opening time in the visitor\'s own time zone, then the place in line, drawn', async (t) => {
+test("the fair start in the page: before opensAt a countdown and the opening time in the visitor's own time zone, then the place in line, drawn", async (t) => {
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   t.teardown(() => browser.close());
-  const server = await startServerProcess({ DATA_DIR, ADMIN_TOKEN, QUEUE_MAX_ACTIVE: '1', QUEUE_TICK_MS: '200' });
+  const server = await startServerProcess({
+    DATA_DIR,
+    ADMIN_TOKEN,
+    QUEUE_MAX_ACTIVE: '1',
+    QUEUE_TICK_MS: '200',
+  });
   t.teardown(() => server.process.kill('SIGKILL'));
   const api = client(server.url);
   // Someone has the one active place already, so the people who join before the opening wait for their place.
-  t.like((await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body, { status: 'active' });
+  t.like((await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body, {
+    status: 'active',
+  });
 
   // Two visitors in Seoul (the server keeps UTC) have the page open with their names typed in.
   const seoul = { ...phone, timezoneId: 'Asia/Seoul' };
-  const [bob, cat] = await Promise.all([(await browser.newContext(seoul)).newPage(), (await browser.newContext(seoul)).newPage()]);
-  for (const [page, name] of [[bob, 'bob'], [cat, 'cat']] as const) {
+  const [bob, cat] = await Promise.all([
+    (await browser.newContext(seoul)).newPage(),
+    (await browser.newContext(seoul)).newPage(),
+  ]);
+  for (const [page, name] of [
+    [bob, 'bob'],
+    [cat, 'cat'],
+  ] as const) {
     await page.goto(server.url);
     await page.getByTestId('join-name').fill(name);
   }
   // The operator sets the opening a few seconds ahead (enough for a loaded machine to show the page before it), a fair draw; then both join.
   const opensAt = new Date(Math.ceil((Date.now() + 12_000) / 1_000) * 1_000);
-  t.like((await api('PATCH', '/admin/room', { token: ADMIN_TOKEN, body: { opensAt: opensAt.toISOString(), shuffle: true } })).body, { opensAt: opensAt.toISOString(), shuffle: true });
-  await Promise.all([bob.getByTestId('join-button').click(), cat.getByTestId('join-button').click()]);
+  t.like(
+    (
+      await api('PATCH', '/admin/room', {
+        token: ADMIN_TOKEN,
+        body: { opensAt: opensAt.toISOString(), shuffle: true },
+      })
+    ).body,
+    { opensAt: opensAt.toISOString(), shuffle: true },
+  );
+  await Promise.all([
+    bob.getByTestId('join-button').click(),
+    cat.getByTestId('join-button').click(),
+  ]);
 
   // Before the opening: no place yet, when it opens (Seoul time), and a countdown in seconds that moves.
-  const localOpening = new Intl.DateTimeFormat('en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'Asia/Seoul', timeZoneName: 'short' }).format(opensAt);
-  await bob.getByTestId('opens-countdown').filter({ hasText: /^0:[01]\d$/ }).waitFor();
+  const localOpening = new Intl.DateTimeFormat('en', {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'Asia/Seoul',
+    timeZoneName: 'short',
+  }).format(opensAt);
+  await bob
+    .getByTestId('opens-countdown')
+    .filter({ hasText: /^0:[01]\d$/ })
+    .waitFor();
   t.is(await bob.getByTestId('opens-at').innerText(), `The sale opens at ${localOpening}`);
   t.regex(localOpening, /GMT\+9$/);
   t.true(await bob.getByTestId('position').isHidden(), 'no place in line before the opening');
@@ -282,7 +387,11 @@ test('the fair start in the page: before opensAt a countdown and the opening tim
   await bob.screenshot({ path: join(artifacts, '15-opening-countdown.png'), fullPage: true });
   const shown = await bob.getByTestId('opens-countdown').innerText();
   await bob.getByTestId('opens-countdown').filter({ hasNotText: shown }).waitFor();
-  t.true(Number((await bob.getByTestId('opens-countdown').innerText()).split(':')[1]) < Number(shown.split(':')[1]), 'the countdown counts down');
+  t.true(
+    Number((await bob.getByTestId('opens-countdown').innerText()).split(':')[1]) <
+      Number(shown.split(':')[1]),
+    'the countdown counts down',
+  );
   await cat.getByTestId('opens-countdown').waitFor();
 
   // At the opening the stream brings each a place: the two places are 1 and 2, in a random order.
@@ -307,32 +416,62 @@ test('sold out in the page: a waiting visitor is told the moment the last seat i
   const catalogDir = await mkdtemp(join(tmpdir(), 'usher-catalog-'));
   t.teardown(() => rm(catalogDir, { recursive: true, force: true }));
   const CATALOG = join(catalogDir, 'tiny.json');
-  await writeFile(CATALOG, JSON.stringify({
-    concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
-    schedules: [{ id: 'tiny-1', concertId: 'tiny', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 1, price: 50_000 }],
-  }));
+  await writeFile(
+    CATALOG,
+    JSON.stringify({
+      concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
+      schedules: [
+        {
+          id: 'tiny-1',
+          concertId: 'tiny',
+          startsAt: '2027-05-01T19:00:00+09:00',
+          totalSeats: 1,
+          price: 50_000,
+        },
+      ],
+    }),
+  );
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   t.teardown(() => browser.close());
-  const server = await startServerProcess({ DATA_DIR, CATALOG, QUEUE_MAX_ACTIVE: '1', QUEUE_TICK_MS: '200' });
+  const server = await startServerProcess({
+    DATA_DIR,
+    CATALOG,
+    QUEUE_MAX_ACTIVE: '1',
+    QUEUE_TICK_MS: '200',
+  });
   t.teardown(() => server.process.kill('SIGKILL'));
   const api = client(server.url);
 
   // Ann is first and holds the one seat; bob waits behind her in the page.
-  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body.token as string;
-  const hold = (await api('POST', '/reservations', { token: ann, body: { scheduleId: 'tiny-1', seatNo: 1 } })).body;
+  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body
+    .token as string;
+  const hold = (
+    await api('POST', '/reservations', { token: ann, body: { scheduleId: 'tiny-1', seatNo: 1 } })
+  ).body;
   const bob = await (await browser.newContext(phone)).newPage();
   await joinAs(bob, server.url, 'bob');
   await bob.getByTestId('position').filter({ hasText: /^1$/ }).waitFor();
 
   // Ann pays: nothing is left to sell, and bob's page says so at the next tick.
-  t.is((await api('POST', '/users/ann/balance/charge', { token: ann, body: { amount: 50_000 } })).status, 200);
-  t.is((await api('POST', '/payments', { token: ann, body: { reservationId: hold.id } })).status, 201);
+  t.is(
+    (await api('POST', '/users/ann/balance/charge', { token: ann, body: { amount: 50_000 } }))
+      .status,
+    200,
+  );
+  t.is(
+    (await api('POST', '/payments', { token: ann, body: { reservationId: hold.id } })).status,
+    201,
+  );
   await bob.getByTestId('sold-out').waitFor({ timeout: 10_000 });
   const told = await assertClean(t, bob, 'sold out while waiting');
   t.regex(told, /Every seat has been sold/);
   t.regex(told, /Nobody is kept waiting for a seat that is not there/);
   t.true(await bob.getByTestId('problem').isHidden(), 'no error, a plain answer');
-  t.is(await bob.evaluate(() => sessionStorage.getItem('usher.token')), null, 'the ended token is forgotten');
+  t.is(
+    await bob.evaluate(() => sessionStorage.getItem('usher.token')),
+    null,
+    'the ended token is forgotten',
+  );
   await bob.screenshot({ path: join(artifacts, '17-sold-out-waiting.png'), fullPage: true });
 
   // Someone who comes later is told the same at once, instead of a place in a line that leads nowhere.

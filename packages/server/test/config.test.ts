@@ -3,9 +3,22 @@ import { readConfig } from '../src/config.js';
 
 test('numbers in the environment are digits only: empty, signed, fractional, exponent, hex or padded values are refused, naming the variable', (t) => {
   for (const value of ['', ' ', '-1', '1.5', '1e3', '0x10', ' 5 ', '5ms']) {
-    for (const name of ['PORT', 'MAX_CONNECTIONS_PER_ADDRESS', 'HOLD_TTL_MS', 'STREAM_MAX_LIFETIME_MS']) {
-      const error = t.throws(() => readConfig({ [name]: value }), undefined, `${name}=${JSON.stringify(value)}`);
-      t.regex(error!.message, new RegExp(`${name}: must be a whole number`), `${name}=${JSON.stringify(value)}`);
+    for (const name of [
+      'PORT',
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      'HOLD_TTL_MS',
+      'STREAM_MAX_LIFETIME_MS',
+    ]) {
+      const error = t.throws(
+        () => readConfig({ [name]: value }),
+        undefined,
+        `${name}=${JSON.stringify(value)}`,
+      );
+      t.regex(
+        error!.message,
+        new RegExp(`${name}: must be a whole number`),
+        `${name}=${JSON.stringify(value)}`,
+      );
     }
   }
 });
@@ -20,8 +33,15 @@ test('unset variables take their defaults, set ones their value', (t) => {
 });
 
 test('the engine gets only the options set in the environment: its own defaults apply to the rest', (t) => {
-  t.deepEqual(readConfig({}).engine, {}, 'nothing set, nothing passed: a new engine default is the server default too');
-  t.deepEqual(readConfig({ HOLD_TTL_MS: '60000', MAX_HOLDS_PER_USER: '2' }).engine, { holdTtlMs: 60_000, maxHoldsPerUser: 2 });
+  t.deepEqual(
+    readConfig({}).engine,
+    {},
+    'nothing set, nothing passed: a new engine default is the server default too',
+  );
+  t.deepEqual(readConfig({ HOLD_TTL_MS: '60000', MAX_HOLDS_PER_USER: '2' }).engine, {
+    holdTtlMs: 60_000,
+    maxHoldsPerUser: 2,
+  });
 });
 
 test('LOG_LEVEL is checked with the rest of the environment, naming it', (t) => {
@@ -30,7 +50,13 @@ test('LOG_LEVEL is checked with the rest of the environment, naming it', (t) => 
 });
 
 test('a variable that looks like one of usher’s but is none is a warning naming it (and the one it resembles)', (t) => {
-  const { warnings } = readConfig({ HOLD_TTL: '1000', QUEUE_SIZE: '5', DATADIR: './x', PROT: '3001', LOGLEVEL: 'debug' });
+  const { warnings } = readConfig({
+    HOLD_TTL: '1000',
+    QUEUE_SIZE: '5',
+    DATADIR: './x',
+    PROT: '3001',
+    LOGLEVEL: 'debug',
+  });
   t.deepEqual(warnings, [
     'DATADIR is not a setting of usher and is ignored (did you mean DATA_DIR?)',
     'HOLD_TTL is not a setting of usher and is ignored (did you mean HOLD_TTL_MS?)',
@@ -41,7 +67,24 @@ test('a variable that looks like one of usher’s but is none is a warning namin
 });
 
 test('the usual variables of a process are not usher’s business', (t) => {
-  const ambient = { HOME: '/root', HOSTNAME: 'box', HOSTTYPE: 'x86_64', PATH: '/bin', PWD: '/', TERM: 'xterm', USER: 'ann', LANG: 'C', HTTP_PROXY: 'http://proxy', HTTPS_PROXY: 'http://proxy', NODE_ENV: 'production', CI: 'true', LOGNAME: 'ann', SHELL: '/bin/sh', TMPDIR: '/tmp', GITHUB_TOKEN: 'x' };
+  const ambient = {
+    HOME: '/root',
+    HOSTNAME: 'box',
+    HOSTTYPE: 'x86_64',
+    PATH: '/bin',
+    PWD: '/',
+    TERM: 'xterm',
+    USER: 'ann',
+    LANG: 'C',
+    HTTP_PROXY: 'http://proxy',
+    HTTPS_PROXY: 'http://proxy',
+    NODE_ENV: 'production',
+    CI: 'true',
+    LOGNAME: 'ann',
+    SHELL: '/bin/sh',
+    TMPDIR: '/tmp',
+    GITHUB_TOKEN: 'x',
+  };
   t.deepEqual(readConfig(ambient).warnings, []);
 });
 
@@ -51,15 +94,30 @@ test('DATABASE_URL selects PostgreSQL, WORKERS needs it, and the pool is shared 
   const url = 'postgres://usher:secret@db.internal:5432/usher';
   t.deepEqual(readConfig({ DATABASE_URL: url }).database, { url, poolSize: 24 });
   t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '4' }).database, { url, poolSize: 6 });
-  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '8' }).database, { url, poolSize: 6 }, 'at least 6 each');
-  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '2', DATABASE_POOL_SIZE: '40' }).database, { url, poolSize: 40 });
+  t.deepEqual(
+    readConfig({ DATABASE_URL: url, WORKERS: '8' }).database,
+    { url, poolSize: 6 },
+    'at least 6 each',
+  );
+  t.deepEqual(readConfig({ DATABASE_URL: url, WORKERS: '2', DATABASE_POOL_SIZE: '40' }).database, {
+    url,
+    poolSize: 40,
+  });
   t.is(readConfig({ DATABASE_URL: 'postgresql://h/db' }).database?.url, 'postgresql://h/db');
   t.regex(t.throws(() => readConfig({ WORKERS: '2' }))!.message, /WORKERS=2 needs DATABASE_URL/);
   t.regex(t.throws(() => readConfig({ WORKERS: '0', DATABASE_URL: url }))!.message, /WORKERS: /);
-  t.regex(t.throws(() => readConfig({ DATABASE_URL: 'mysql://h/db' }))!.message, /DATABASE_URL: must be a postgres:\/\//);
+  t.regex(
+    t.throws(() => readConfig({ DATABASE_URL: 'mysql://h/db' }))!.message,
+    /DATABASE_URL: must be a postgres:\/\//,
+  );
   t.regex(t.throws(() => readConfig({ DATABASE_URL: 'not a url' }))!.message, /DATABASE_URL: /);
-  t.regex(t.throws(() => readConfig({ DATABASE_POOL_SIZE: '10' }))!.message, /DATABASE_POOL_SIZE is set but DATABASE_URL is not/);
-  t.deepEqual(readConfig({ DATABASE_URI: url }).warnings, ['DATABASE_URI is not a setting of usher and is ignored (did you mean DATABASE_URL?)']);
+  t.regex(
+    t.throws(() => readConfig({ DATABASE_POOL_SIZE: '10' }))!.message,
+    /DATABASE_POOL_SIZE is set but DATABASE_URL is not/,
+  );
+  t.deepEqual(readConfig({ DATABASE_URI: url }).warnings, [
+    'DATABASE_URI is not a setting of usher and is ignored (did you mean DATABASE_URL?)',
+  ]);
 });
 
 test('the operator’s settings: defaults, values, and bad ones refused naming the variable', (t) => {
@@ -69,18 +127,40 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
   t.false(defaults.trustProxy);
   t.is(defaults.challenge, undefined);
 
-  const set = readConfig({ ADMIN_TOKEN: 'a'.repeat(16), TOKEN_RATE_PER_MINUTE: '600', TOKEN_RATE_BURST: '50', TRUST_PROXY: 'true', QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_MAX_NUMBER: '20000' });
+  const set = readConfig({
+    ADMIN_TOKEN: 'a'.repeat(16),
+    TOKEN_RATE_PER_MINUTE: '600',
+    TOKEN_RATE_BURST: '50',
+    TRUST_PROXY: 'true',
+    QUEUE_CHALLENGE: 'pow',
+    QUEUE_CHALLENGE_MAX_NUMBER: '20000',
+  });
   t.is(set.adminToken, 'a'.repeat(16));
   t.deepEqual(set.tokenRate, { perMinute: 600, burstPerSecond: 50 });
   t.true(set.trustProxy);
   t.deepEqual(set.challenge, { secret: undefined, maxNumber: 20_000 });
-  t.deepEqual(readConfig({ QUEUE_CHALLENGE: 'pow' }).challenge, { secret: undefined, maxNumber: 50_000 });
-  t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '0' }).tokenRate.perMinute, 0, '0 turns the limit off');
-  t.deepEqual(readConfig({ TOKEN_RATE_PER_MINUTE: '3' }).tokenRate, { perMinute: 3, burstPerSecond: 3 }, 'the burst is never over the minute');
+  t.deepEqual(readConfig({ QUEUE_CHALLENGE: 'pow' }).challenge, {
+    secret: undefined,
+    maxNumber: 50_000,
+  });
+  t.deepEqual(
+    readConfig({ TOKEN_RATE_PER_MINUTE: '0' }).tokenRate.perMinute,
+    0,
+    '0 turns the limit off',
+  );
+  t.deepEqual(
+    readConfig({ TOKEN_RATE_PER_MINUTE: '3' }).tokenRate,
+    { perMinute: 3, burstPerSecond: 3 },
+    'the burst is never over the minute',
+  );
 
   for (const [name, value, message] of [
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: must be at least 16 visible ASCII characters/],
-    ['ADMIN_TOKEN', `${'a'.repeat(16)} b`, /ADMIN_TOKEN: must be at least 16 visible ASCII characters, no spaces/],
+    [
+      'ADMIN_TOKEN',
+      `${'a'.repeat(16)} b`,
+      /ADMIN_TOKEN: must be at least 16 visible ASCII characters, no spaces/,
+    ],
     ['TOKEN_RATE_PER_MINUTE', '-1', /TOKEN_RATE_PER_MINUTE: must be a whole number/],
     ['TOKEN_RATE_PER_MINUTE', '', /TOKEN_RATE_PER_MINUTE: must be a whole number/],
     ['TOKEN_RATE_BURST', '0', /TOKEN_RATE_BURST: /],
@@ -88,7 +168,11 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
     ['QUEUE_CHALLENGE', 'captcha', /QUEUE_CHALLENGE: /],
     ['QUEUE_CHALLENGE_MAX_NUMBER', '10', /QUEUE_CHALLENGE_MAX_NUMBER: /],
   ] as const) {
-    const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', [name]: value }), undefined, `${name}=${value}`);
+    const error = t.throws(
+      () => readConfig({ QUEUE_CHALLENGE: 'pow', [name]: value }),
+      undefined,
+      `${name}=${value}`,
+    );
     t.regex(error!.message, message);
   }
 });
@@ -96,12 +180,26 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
 test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake; several gateways need a shared secret', (t) => {
   const stray = t.throws(() => readConfig({ QUEUE_CHALLENGE_SECRET: 's'.repeat(32) }));
   t.regex(stray!.message, /QUEUE_CHALLENGE_SECRET is set but QUEUE_CHALLENGE is not pow/);
-  t.regex(t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 'short' }))!.message, /QUEUE_CHALLENGE_SECRET: must be at least 32 bytes/);
+  t.regex(
+    t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 'short' }))!
+      .message,
+    /QUEUE_CHALLENGE_SECRET: must be at least 32 bytes/,
+  );
   // (WORKERS over 1 needs DATABASE_URL in any case.)
-  for (const env of [{ DATABASE_URL: 'postgres://db/usher' }, { DATABASE_URL: 'postgres://db/usher', WORKERS: '4' }]) {
+  for (const env of [
+    { DATABASE_URL: 'postgres://db/usher' },
+    { DATABASE_URL: 'postgres://db/usher', WORKERS: '4' },
+  ]) {
     const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', ...env }));
-    t.regex(error!.message, /QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET/);
-    t.is(readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 's'.repeat(32), ...env }).challenge?.secret, 's'.repeat(32));
+    t.regex(
+      error!.message,
+      /QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET/,
+    );
+    t.is(
+      readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 's'.repeat(32), ...env })
+        .challenge?.secret,
+      's'.repeat(32),
+    );
   }
   t.notThrows(() => readConfig({ QUEUE_CHALLENGE: 'pow', WORKERS: '1' }));
 });

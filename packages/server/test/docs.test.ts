@@ -6,9 +6,19 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
-async function server(t: ExecutionContext, env: Record<string, string> = {}): Promise<ServerProcess> {
+async function server(
+  t: ExecutionContext,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-docs-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
   const running = await startServerProcess({ DATA_DIR, ...env });
@@ -28,7 +38,8 @@ function watch(page: Page) {
   const errors: string[] = [];
   page.on('request', (request) => requests.push(request.url()));
   page.on('console', (message) => {
-    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) errors.push(message.text());
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text()))
+      errors.push(message.text());
   });
   page.on('pageerror', (error) => errors.push(error.message));
   return { requests, errors };
@@ -52,9 +63,19 @@ test('GET /docs is an HTML page whose every asset is on this server, and is serv
   }
   t.true(assets.includes('/docs/swagger-ui-bundle.js'));
   t.true(assets.includes('/docs/swagger-ui.css'));
-  t.regex((await fetch(`${url}/docs/swagger-ui-bundle.js`)).headers.get('content-type') ?? '', /javascript/);
-  t.regex((await fetch(`${url}/docs/swagger-ui.css`)).headers.get('content-type') ?? '', /^text\/css/);
-  t.is((await fetch(`${url}/docs/package.json`)).status, 404, 'only the docs files, nothing else of the package');
+  t.regex(
+    (await fetch(`${url}/docs/swagger-ui-bundle.js`)).headers.get('content-type') ?? '',
+    /javascript/,
+  );
+  t.regex(
+    (await fetch(`${url}/docs/swagger-ui.css`)).headers.get('content-type') ?? '',
+    /^text\/css/,
+  );
+  t.is(
+    (await fetch(`${url}/docs/package.json`)).status,
+    404,
+    'only the docs files, nothing else of the package',
+  );
   t.is((await fetch(`${url}/docs/../package.json`)).status, 404);
 });
 
@@ -63,9 +84,17 @@ test('in a browser, /docs shows every operation of /openapi.json, asks nothing o
   const page = await (await browser(t)).newPage();
   const seen = watch(page);
   await page.goto(`${url}/docs`);
-  const document = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-  const operations = Object.values(document.paths).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
-  await page.locator('.opblock').nth(operations - 1).waitFor();
+  const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  const operations = Object.values(document.paths).reduce(
+    (sum, methods) => sum + Object.keys(methods).length,
+    0,
+  );
+  await page
+    .locator('.opblock')
+    .nth(operations - 1)
+    .waitFor();
   t.is(await page.locator('.opblock').count(), operations);
   await page.getByText('/payments', { exact: true }).click();
   await page.getByText('Idempotent-Replayed').first().waitFor();
@@ -73,7 +102,9 @@ test('in a browser, /docs shows every operation of /openapi.json, asks nothing o
   await page.screenshot({ path: join(tmpdir(), 'usher-docs.png') }).catch(() => undefined);
   const origin = new URL(url).origin;
   t.deepEqual(
-    seen.requests.filter((request) => !request.startsWith(`${origin}/`) && !request.startsWith('data:')),
+    seen.requests.filter(
+      (request) => !request.startsWith(`${origin}/`) && !request.startsWith('data:'),
+    ),
     [],
     'every request to this server',
   );
@@ -99,7 +130,10 @@ test('the page works under the Content-Security-Policy: joining, waiting live, t
   await ann.getByTestId('seat-3').click();
   await ann.getByTestId('countdown').waitFor();
   // The page's styles applied (a blocked stylesheet leaves the seat map unstyled).
-  t.not(await ann.getByTestId('countdown').evaluate((element) => getComputedStyle(element).display), 'inline');
+  t.not(
+    await ann.getByTestId('countdown').evaluate((element) => getComputedStyle(element).display),
+    'inline',
+  );
   t.deepEqual(
     seen.flatMap(({ errors }) => errors),
     [],

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import { client, eventually, startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
+import {
+  client,
+  eventually,
+  startServerProcess,
+  type ServerProcess,
+} from './helpers/serverProcess.js';
 
 // Every load here is bounded in count and time, and only ever on 127.0.0.x.
 
@@ -17,21 +22,34 @@ async function dataDir(t: ExecutionContext): Promise<string> {
   return dir;
 }
 
-async function start(t: ExecutionContext, env: Record<string, string>): Promise<{ server: ServerProcess; port: number }> {
+async function start(
+  t: ExecutionContext,
+  env: Record<string, string>,
+): Promise<{ server: ServerProcess; port: number }> {
   const server = await startServerProcess({ DATA_DIR: await dataDir(t), ...env });
   t.teardown(() => server.process.kill('SIGKILL'));
   return { server, port: Number(new URL(server.url).port) };
 }
 
 /** The real server as {@link startServerProcess} starts it, but under `ulimit -n <openFiles>` (hard and soft). */
-async function startWithOpenFileLimit(t: ExecutionContext, openFiles: number, env: Record<string, string>): Promise<{ server: ServerProcess; port: number }> {
+async function startWithOpenFileLimit(
+  t: ExecutionContext,
+  openFiles: number,
+  env: Record<string, string>,
+): Promise<{ server: ServerProcess; port: number }> {
   const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-  const child = spawn('bash', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...process.execArgv, main], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: await dataDir(t), ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'bash',
+    ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...process.execArgv, main],
+    {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: await dataDir(t), ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   t.teardown(() => child.kill('SIGKILL'));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   const logs: Record<string, unknown>[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -39,9 +57,16 @@ async function startWithOpenFileLimit(t: ExecutionContext, openFiles: number, en
       logs.push(entry);
       if (typeof entry.url === 'string') resolve(entry.url);
     });
-    void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${JSON.stringify(logs.at(-1))}`)));
+    void exited.then(({ code }) =>
+      reject(
+        new Error(`the server exited (${code}) before it listened: ${JSON.stringify(logs.at(-1))}`),
+      ),
+    );
   });
-  return { server: { url, process: child, logs, exited, stderr: () => '' }, port: Number(new URL(url).port) };
+  return {
+    server: { url, process: child, logs, exited, stderr: () => '' },
+    port: Number(new URL(url).port),
+  };
 }
 
 /**
@@ -88,32 +113,57 @@ function idleSockets(port: number, localAddress: string, count: number, budget: 
 }
 
 /** `GET path` on a connection of its own from `localAddress`; rejects after `timeoutMs`. */
-function getOnce(port: number, path: string, timeoutMs: number, localAddress = '127.0.0.1'): Promise<{ status: number; body: string; ms: number }> {
+function getOnce(
+  port: number,
+  path: string,
+  timeoutMs: number,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port, path, localAddress, agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body, ms: performance.now() - started }));
-    });
-    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer to ${path} within ${timeoutMs} ms`)));
+    const request = get(
+      { host: '127.0.0.1', port, path, localAddress, agent: false },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode!, body, ms: performance.now() - started }),
+        );
+      },
+    );
+    request.setTimeout(timeoutMs, () =>
+      request.destroy(new Error(`no answer to ${path} within ${timeoutMs} ms`)),
+    );
     request.on('error', reject);
   });
 }
 
 /** Opens an event stream and resolves once its first `token` event came. */
-function openStream(port: number, token: string, localAddress = '127.0.0.1'): Promise<{ response: IncomingMessage; text: () => string; ended: Promise<void> }> {
+function openStream(
+  port: number,
+  token: string,
+  localAddress = '127.0.0.1',
+): Promise<{ response: IncomingMessage; text: () => string; ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port, path: `/queue/tokens/current/events?access_token=${token}`, localAddress, agent: false }, (response) => {
-      let text = '';
-      const ended = new Promise<void>((done) => response.once('close', done));
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        text += chunk;
-        if (text.includes('event: token')) resolve({ response, text: () => text, ended });
-      });
-    });
+    const request = get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/queue/tokens/current/events?access_token=${token}`,
+        localAddress,
+        agent: false,
+      },
+      (response) => {
+        let text = '';
+        const ended = new Promise<void>((done) => response.once('close', done));
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('event: token')) resolve({ response, text: () => text, ended });
+        });
+      },
+    );
     request.setTimeout(5_000, () => request.destroy(new Error('no event within 5 s')));
     request.on('error', reject);
   });
@@ -124,7 +174,10 @@ function closed(socket: Socket, timeoutMs: number): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     if (socket.closed) return resolve(0);
-    const timer = setTimeout(() => reject(new Error(`still open after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`still open after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.once('close', () => {
       clearTimeout(timer);
       resolve(performance.now() - started);
@@ -135,8 +188,14 @@ function closed(socket: Socket, timeoutMs: number): Promise<number> {
 test('the original report: 180 idle sockets under a 200-descriptor limit do not lock out a new client', async (t) => {
   // The default cap comes from the open-file limit (200 - 64 reserved); per address off,
   // as behind a proxy, so only the total cap stands between the idle sockets and /health.
-  const { server, port } = await startWithOpenFileLimit(t, 200, { MAX_CONNECTIONS_PER_ADDRESS: '0' });
-  if (process.platform === 'linux') t.like(server.logs.find((entry) => entry.msg === 'http limits'), { maxConnections: 136 });
+  const { server, port } = await startWithOpenFileLimit(t, 200, {
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
+  });
+  if (process.platform === 'linux')
+    t.like(
+      server.logs.find((entry) => entry.msg === 'http limits'),
+      { maxConnections: 136 },
+    );
   const attack = idleSockets(port, '127.0.0.2', 180, 4_000);
   t.teardown(() => attack.stop());
   await eventually(async () => (attack.connected >= 180 ? true : undefined), 10_000);
@@ -151,48 +210,97 @@ test('the original report: 180 idle sockets under a 200-descriptor limit do not 
 });
 
 test('at MAX_CONNECTIONS the oldest idle connection makes room; with none idle the new one is refused', async (t) => {
-  const { server, port } = await start(t, { MAX_CONNECTIONS: '40', MAX_CONNECTIONS_PER_ADDRESS: '0', MAX_STREAMS_PER_TOKEN: '10', QUEUE_MAX_ACTIVE: '1' });
+  const { server, port } = await start(t, {
+    MAX_CONNECTIONS: '40',
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
+    MAX_STREAMS_PER_TOKEN: '10',
+    QUEUE_MAX_ACTIVE: '1',
+  });
   // Tokens first, while there is room: ann is active, everyone else waits.
   const api = client(server.url);
   const tokens: string[] = [];
-  for (const userId of ['ann', 'bob', 'cat', 'dan', 'eve']) tokens.push((await api('POST', '/queue/tokens', { body: { userId } })).body.token as string);
+  for (const userId of ['ann', 'bob', 'cat', 'dan', 'eve'])
+    tokens.push((await api('POST', '/queue/tokens', { body: { userId } })).body.token as string);
 
   const attack = idleSockets(port, '127.0.0.2', 60, 2_000);
   t.teardown(() => attack.stop());
-  await eventually(async () => (attack.connected >= 60 && attack.closedByServer >= 20 ? true : undefined), 10_000);
+  await eventually(
+    async () => (attack.connected >= 60 && attack.closedByServer >= 20 ? true : undefined),
+    10_000,
+  );
   for (let i = 0; i < 3; i++) t.is((await getOnce(port, '/health', 3_000)).status, 200);
   attack.stop();
 
   // 40 busy connections (event streams): nothing idle to close, so the 41st is refused and no stream is touched.
   const streams: Awaited<ReturnType<typeof openStream>>[] = [];
-  for (let i = 0; i < 40; i++) streams.push(await openStream(port, tokens[1 + (i % 4)]!, `127.0.0.${3 + (i % 4)}`));
+  for (let i = 0; i < 40; i++)
+    streams.push(await openStream(port, tokens[1 + (i % 4)]!, `127.0.0.${3 + (i % 4)}`));
   t.teardown(() => streams.forEach((stream) => stream.response.destroy()));
   const refused = connect({ host: '127.0.0.1', port });
   refused.on('error', () => undefined);
   t.true((await closed(refused, 3_000)) >= 0, 'the 41st connection was closed');
   await t.throwsAsync(getOnce(port, '/health', 1_000));
-  t.true(streams.every((stream) => !stream.response.closed), 'every stream is still open');
+  t.true(
+    streams.every((stream) => !stream.response.closed),
+    'every stream is still open',
+  );
   streams.pop()!.response.destroy();
-  t.is((await eventually(async () => getOnce(port, '/health', 1_000).catch(() => undefined), 5_000)).status, 200, 'a stream that ends makes room');
+  t.is(
+    (await eventually(async () => getOnce(port, '/health', 1_000).catch(() => undefined), 5_000))
+      .status,
+    200,
+    'a stream that ends makes room',
+  );
 });
 
 test('MAX_CONNECTIONS_PER_ADDRESS closes the extra connections of one address at once; others are served', async (t) => {
   const { port } = await start(t, { MAX_CONNECTIONS_PER_ADDRESS: '5' });
-  const sockets = Array.from({ length: 8 }, () => connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }).on('error', () => undefined));
+  const sockets = Array.from({ length: 8 }, () =>
+    connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }).on('error', () => undefined),
+  );
   t.teardown(() => sockets.forEach((socket) => socket.destroy()));
-  await eventually(async () => (sockets.filter((socket) => socket.closed).length >= 3 ? true : undefined), 3_000);
-  t.is(sockets.filter((socket) => socket.closed).length, 3, 'only the three over the cap were closed');
-  await t.throwsAsync(getOnce(port, '/health', 2_000, '127.0.0.2'), undefined, 'a sixth connection from 127.0.0.2 is closed too');
-  t.is((await getOnce(port, '/health', 2_000, '127.0.0.3')).status, 200, 'another address is served');
+  await eventually(
+    async () => (sockets.filter((socket) => socket.closed).length >= 3 ? true : undefined),
+    3_000,
+  );
+  t.is(
+    sockets.filter((socket) => socket.closed).length,
+    3,
+    'only the three over the cap were closed',
+  );
+  await t.throwsAsync(
+    getOnce(port, '/health', 2_000, '127.0.0.2'),
+    undefined,
+    'a sixth connection from 127.0.0.2 is closed too',
+  );
+  t.is(
+    (await getOnce(port, '/health', 2_000, '127.0.0.3')).status,
+    200,
+    'another address is served',
+  );
   sockets[0]!.destroy();
-  t.is((await eventually(async () => getOnce(port, '/health', 1_000, '127.0.0.2').catch(() => undefined), 5_000)).status, 200, 'a closed one makes room');
+  t.is(
+    (
+      await eventually(
+        async () => getOnce(port, '/health', 1_000, '127.0.0.2').catch(() => undefined),
+        5_000,
+      )
+    ).status,
+    200,
+    'a closed one makes room',
+  );
 });
 
 test('a socket that sends nothing, or its headers too slowly, is closed after HTTP_HEADERS_TIMEOUT_MS; event streams and idle keep-alive are not', async (t) => {
-  const { server, port } = await start(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '1000', QUEUE_MAX_ACTIVE: '1' });
+  const { server, port } = await start(t, {
+    HTTP_HEADERS_TIMEOUT_MS: '1000',
+    HTTP_REQUEST_TIMEOUT_MS: '1000',
+    QUEUE_MAX_ACTIVE: '1',
+  });
   const api = client(server.url);
   await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
-  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body.token as string;
+  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body
+    .token as string;
   const stream = await openStream(port, bob);
   t.teardown(() => stream.response.destroy());
   const keepAlive = connect({ host: '127.0.0.1', port });

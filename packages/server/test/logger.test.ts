@@ -26,15 +26,25 @@ process.exit(0);
 test('two processes logging to one pipe that is read late: every line whole, none lost, the last one written before exit', async (t) => {
   // Both write to one pipe (as a container's stdout is), whose collector falls behind: it reads nothing
   // for half a second while they write (the pipe holds 64 KB).
-  const shell = spawn('sh', ['-c', `(node --input-type=module -e "$A" & node --input-type=module -e "$B" & wait) | (sleep 0.5; cat)`], {
-    env: { ...process.env, A: writer('a'), B: writer('b') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const shell = spawn(
+    'sh',
+    [
+      '-c',
+      `(node --input-type=module -e "$A" & node --input-type=module -e "$B" & wait) | (sleep 0.5; cat)`,
+    ],
+    {
+      env: { ...process.env, A: writer('a'), B: writer('b') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const chunks: Buffer[] = [];
   shell.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   const [code] = (await once(shell, 'close')) as [number | null];
   t.is(code, 0);
-  const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line !== '');
+  const lines = Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line !== '');
   const broken = lines.filter((line) => {
     try {
       JSON.parse(line);

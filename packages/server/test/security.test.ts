@@ -5,7 +5,10 @@ import test, { type ExecutionContext } from 'ava';
 import { readConfig } from '../src/config.js';
 import { startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
-async function server(t: ExecutionContext, env: Record<string, string> = {}): Promise<ServerProcess> {
+async function server(
+  t: ExecutionContext,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-security-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
   const running = await startServerProcess({ DATA_DIR, ...env });
@@ -17,7 +20,14 @@ const SHOP = 'https://shop.example';
 
 test('security headers on the page, the docs, the API and its refusals', async (t) => {
   const { url } = await server(t);
-  for (const [path, status] of [['/', 200], ['/app.js', 200], ['/docs', 200], ['/health', 200], ['/concerts', 401], ['/nowhere', 404]] as const) {
+  for (const [path, status] of [
+    ['/', 200],
+    ['/app.js', 200],
+    ['/docs', 200],
+    ['/health', 200],
+    ['/concerts', 401],
+    ['/nowhere', 404],
+  ] as const) {
     const response = await fetch(`${url}${path}`);
     t.is(response.status, status, path);
     const csp = response.headers.get('content-security-policy') ?? '';
@@ -40,7 +50,11 @@ test('CORS is off by default: no origin is allowed, a preflight gets no permissi
   t.is(simple.headers.get('access-control-allow-origin'), null);
   const preflight = await fetch(`${url}/payments`, {
     method: 'OPTIONS',
-    headers: { Origin: SHOP, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+    headers: {
+      Origin: SHOP,
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'authorization, content-type',
+    },
   });
   t.is(preflight.headers.get('access-control-allow-origin'), null);
   t.is(preflight.headers.get('access-control-allow-methods'), null);
@@ -48,20 +62,36 @@ test('CORS is off by default: no origin is allowed, a preflight gets no permissi
 
 test('CORS_ORIGINS: the listed origins may call the API, others may not; preflights work', async (t) => {
   const { url } = await server(t, { CORS_ORIGINS: ` ${SHOP}, http://localhost:5173 ` });
-  for (const [userId, origin] of [['ann', SHOP], ['bob', 'http://localhost:5173']] as const) {
-    const allowed = await fetch(`${url}/queue/tokens`, { method: 'POST', headers: { Origin: origin, 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
+  for (const [userId, origin] of [
+    ['ann', SHOP],
+    ['bob', 'http://localhost:5173'],
+  ] as const) {
+    const allowed = await fetch(`${url}/queue/tokens`, {
+      method: 'POST',
+      headers: { Origin: origin, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
     t.is(allowed.status, 201);
     t.is(allowed.headers.get('access-control-allow-origin'), origin);
     t.regex(allowed.headers.get('vary') ?? '', /Origin/);
     t.regex(allowed.headers.get('access-control-expose-headers') ?? '', /Idempotent-Replayed/);
-    t.is(allowed.headers.get('access-control-allow-credentials'), null, 'no cookies: the token travels in Authorization');
+    t.is(
+      allowed.headers.get('access-control-allow-credentials'),
+      null,
+      'no cookies: the token travels in Authorization',
+    );
   }
   // A refusal carries the permission too, so that the front end can read the problem.
   const refused = await fetch(`${url}/concerts`, { headers: { Origin: SHOP } });
   t.is(refused.status, 401);
   t.is(refused.headers.get('access-control-allow-origin'), SHOP);
 
-  for (const other of ['https://evil.example', 'https://shop.example:8443', 'http://shop.example', 'null']) {
+  for (const other of [
+    'https://evil.example',
+    'https://shop.example:8443',
+    'http://shop.example',
+    'null',
+  ]) {
     const response = await fetch(`${url}/health`, { headers: { Origin: other } });
     t.is(response.status, 200);
     t.is(response.headers.get('access-control-allow-origin'), null, other);
@@ -69,13 +99,18 @@ test('CORS_ORIGINS: the listed origins may call the API, others may not; preflig
 
   const preflight = await fetch(`${url}/payments`, {
     method: 'OPTIONS',
-    headers: { Origin: SHOP, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key' },
+    headers: {
+      Origin: SHOP,
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key',
+    },
   });
   t.is(preflight.status, 204);
   t.is(preflight.headers.get('access-control-allow-origin'), SHOP);
   t.regex(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
   const allowHeaders = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase();
-  for (const header of ['authorization', 'content-type', 'idempotency-key']) t.true(allowHeaders.includes(header), header);
+  for (const header of ['authorization', 'content-type', 'idempotency-key'])
+    t.true(allowHeaders.includes(header), header);
   const otherPreflight = await fetch(`${url}/payments`, {
     method: 'OPTIONS',
     headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
@@ -86,8 +121,21 @@ test('CORS_ORIGINS: the listed origins may call the API, others may not; preflig
 test('CORS_ORIGINS must be origins: a path, a trailing slash or a bare host stops the server at start, naming it', (t) => {
   t.deepEqual(readConfig({}).corsOrigins, []);
   t.deepEqual(readConfig({ CORS_ORIGINS: '' }).corsOrigins, []);
-  t.deepEqual(readConfig({ CORS_ORIGINS: 'https://a.example,http://localhost:5173' }).corsOrigins, ['https://a.example', 'http://localhost:5173']);
-  for (const bad of ['https://a.example/', 'https://a.example/shop', 'a.example', '*', 'ftp://a.example']) {
-    t.throws(() => readConfig({ CORS_ORIGINS: bad }), { message: /CORS_ORIGINS.*is not an origin/ }, bad);
+  t.deepEqual(readConfig({ CORS_ORIGINS: 'https://a.example,http://localhost:5173' }).corsOrigins, [
+    'https://a.example',
+    'http://localhost:5173',
+  ]);
+  for (const bad of [
+    'https://a.example/',
+    'https://a.example/shop',
+    'a.example',
+    '*',
+    'ftp://a.example',
+  ]) {
+    t.throws(
+      () => readConfig({ CORS_ORIGINS: bad }),
+      { message: /CORS_ORIGINS.*is not an origin/ },
+      bad,
+    );
   }
 });

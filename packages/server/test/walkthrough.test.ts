@@ -24,16 +24,27 @@ async function walkThrough(): Promise<string> {
 const shells = [
   { name: 'bash', command: 'bash', args: ['--norc', '--noprofile', '-c'] },
   { name: 'zsh', command: 'zsh', args: ['-f', '-c'] },
-].filter((shell) => ['/bin', '/usr/bin', '/usr/local/bin'].some((dir) => existsSync(join(dir, shell.command))));
+].filter((shell) =>
+  ['/bin', '/usr/bin', '/usr/local/bin'].some((dir) => existsSync(join(dir, shell.command))),
+);
 
 test('the walk-through pastes into zsh: no comment line (zsh without interactivecomments runs `#` as a command)', async (t) => {
   const lines = (await walkThrough()).split('\n');
-  t.deepEqual(lines.filter((line) => /^\s*#/.test(line)), []);
-  t.false(lines.some((line) => line.includes('!')), 'no `!`: interactive bash would expand it as history');
+  t.deepEqual(
+    lines.filter((line) => /^\s*#/.test(line)),
+    [],
+  );
+  t.false(
+    lines.some((line) => line.includes('!')),
+    'no `!`: interactive bash would expand it as history',
+  );
 });
 
 /** The server as `pnpm start` runs it, and as a cluster over PostgreSQL: the walk-through is the same. */
-const servers: { name: string; start: (t: import('ava').ExecutionContext) => Promise<ServerProcess> }[] = [
+const servers: {
+  name: string;
+  start: (t: import('ava').ExecutionContext) => Promise<ServerProcess>;
+}[] = [
   {
     name: '',
     start: async (t) => {
@@ -44,11 +55,14 @@ const servers: { name: string; start: (t: import('ava').ExecutionContext) => Pro
   },
   {
     name: ' against WORKERS=2 over PostgreSQL',
-    start: async () => startServerProcess({ DATABASE_URL: await createDatabase(postgres()), WORKERS: '2' }),
+    start: async () =>
+      startServerProcess({ DATABASE_URL: await createDatabase(postgres()), WORKERS: '2' }),
   },
 ];
 
-for (const [shell, where] of shells.flatMap((shell) => servers.map((server) => [shell, server] as const)).filter(([shell, where]) => shell.name === 'bash' || where.name === '')) {
+for (const [shell, where] of shells
+  .flatMap((shell) => servers.map((server) => [shell, server] as const))
+  .filter(([shell, where]) => shell.name === 'bash' || where.name === '')) {
   test(`the README's walk-through runs twice in ${shell.name}${where.name}: fresh keys, refusals shown, the replay marked, paid both times`, async (t) => {
     const server = await where.start(t);
     t.teardown(() => server.process.kill('SIGTERM'));
@@ -56,15 +70,41 @@ for (const [shell, where] of shells.flatMap((shell) => servers.map((server) => [
     t.not(block.indexOf(server.url), -1, 'the block starts from U=http://127.0.0.1:3000');
     const users = new Set<string>();
     for (const attempt of [1, 2]) {
-      const { stdout, stderr } = await run(shell.command, [...shell.args, block], { timeout: 60_000 });
+      const { stdout, stderr } = await run(shell.command, [...shell.args, block], {
+        timeout: 60_000,
+      });
       const output = stdout + stderr;
       t.log(`${shell.name}, run ${attempt}:\n${output}`);
-      t.notRegex(output, /command not found|not found|undefined|syntax error|parse error/i, `run ${attempt}`);
-      t.regex(output, /^  201 \{"token":"[^"]+","userId":"ann-\d+","status":"active"/m, `run ${attempt}: joined`);
-      t.regex(output, /^  201 \{"id":"[^"]+","userId":"ann-\d+","scheduleId":"iu-golden-hour-1","seatNo":\d+,/m, `run ${attempt}: held a seat`);
-      t.regex(output, /^  409 refused, INSUFFICIENT_BALANCE: Balance too low\. the price is \d+ and the balance 0$/m, `run ${attempt}: the refusal is shown`);
-      t.regex(output, /^  200 \{"userId":"ann-\d+","balance":300000\}\n  200 REPLAYED \(the first answer; nothing done now\) \{"userId":"ann-\d+","balance":300000\}$/m, `run ${attempt}: the replay says so`);
-      t.regex(output, /^  201 \{"id":"[^"]+","reservationId":"[^"]+","userId":"ann-\d+","amount":\d+,"balance":\d+/m, `run ${attempt}: paid`);
+      t.notRegex(
+        output,
+        /command not found|not found|undefined|syntax error|parse error/i,
+        `run ${attempt}`,
+      );
+      t.regex(
+        output,
+        /^  201 \{"token":"[^"]+","userId":"ann-\d+","status":"active"/m,
+        `run ${attempt}: joined`,
+      );
+      t.regex(
+        output,
+        /^  201 \{"id":"[^"]+","userId":"ann-\d+","scheduleId":"iu-golden-hour-1","seatNo":\d+,/m,
+        `run ${attempt}: held a seat`,
+      );
+      t.regex(
+        output,
+        /^  409 refused, INSUFFICIENT_BALANCE: Balance too low\. the price is \d+ and the balance 0$/m,
+        `run ${attempt}: the refusal is shown`,
+      );
+      t.regex(
+        output,
+        /^  200 \{"userId":"ann-\d+","balance":300000\}\n  200 REPLAYED \(the first answer; nothing done now\) \{"userId":"ann-\d+","balance":300000\}$/m,
+        `run ${attempt}: the replay says so`,
+      );
+      t.regex(
+        output,
+        /^  201 \{"id":"[^"]+","reservationId":"[^"]+","userId":"ann-\d+","amount":\d+,"balance":\d+/m,
+        `run ${attempt}: paid`,
+      );
       users.add(/as (ann-\d+)/.exec(output)?.[1] ?? '');
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }

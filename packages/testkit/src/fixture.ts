@@ -1,6 +1,11 @@
 import type { ExecutionContext } from 'ava';
 import { SimulatedClock } from 'xstate';
-import { EngineError, type CatalogInput, type EngineErrorCode, type UsherEngine } from '@usher/engine';
+import {
+  EngineError,
+  type CatalogInput,
+  type EngineErrorCode,
+  type UsherEngine,
+} from '@usher/engine';
 
 /** 2026-11-24T00:00:00Z: tests start on a fixed, realistic date. */
 export const START = Date.UTC(2026, 10, 24);
@@ -14,7 +19,13 @@ export const catalog: CatalogInput = {
     { id: 'c2', title: 'Autumn Concert' },
   ],
   schedules: [
-    { id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 10, price: 1_000 },
+    {
+      id: 's1',
+      concertId: 'c1',
+      startsAt: '2027-05-01T19:00:00+09:00',
+      totalSeats: 10,
+      price: 1_000,
+    },
     {
       id: 's2',
       concertId: 'c1',
@@ -38,15 +49,24 @@ export function simulatedClock(at = START): SimulatedClock {
 /** Issues a token for `userId` and runs ticks until it is active; returns the token string. */
 export async function activeToken(engine: UsherEngine, userId: string): Promise<string> {
   const { token } = await engine.issueToken(userId);
-  for (let status = token.status; status === 'waiting'; status = (await engine.getToken(token.token)).status) {
+  for (
+    let status = token.status;
+    status === 'waiting';
+    status = (await engine.getToken(token.token)).status
+  ) {
     const report = await engine.tick();
-    if (report.admitted === 0 && report.active >= engine.config.queueMaxActive) throw new Error('no room to admit');
+    if (report.admitted === 0 && report.active >= engine.config.queueMaxActive)
+      throw new Error('no room to admit');
   }
   return token.token;
 }
 
 /** Asserts that `promise` rejects with an {@link EngineError} of `code`; returns the error. */
-export async function rejects(t: ExecutionContext, promise: Promise<unknown>, code: EngineErrorCode): Promise<EngineError> {
+export async function rejects(
+  t: ExecutionContext,
+  promise: Promise<unknown>,
+  code: EngineErrorCode,
+): Promise<EngineError> {
   const error = await t.throwsAsync(promise, { instanceOf: EngineError });
   t.is(error?.code, code, error?.message);
   return error as EngineError;

@@ -136,7 +136,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     }
     const log = await readFile(logFile, 'utf8').catch(() => '');
     await rm(dataDir, { recursive: true, force: true });
-    throw new Error(`could not start PostgreSQL in ${dataDir}${log ? `; server log:\n${log}` : ''}`, { cause: error });
+    throw new Error(
+      `could not start PostgreSQL in ${dataDir}${log ? `; server log:\n${log}` : ''}`,
+      { cause: error },
+    );
   }
 }
 
@@ -154,7 +157,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
  * });
  * ```
  */
-export function usePostgres<Context>(test: TestFn<Context>, options: StartPostgresOptions = {}): () => PostgresServer {
+export function usePostgres<Context>(
+  test: TestFn<Context>,
+  options: StartPostgresOptions = {},
+): () => PostgresServer {
   let server: PostgresServer | undefined;
   test.before(async () => {
     server = await startPostgres(options);
@@ -163,7 +169,10 @@ export function usePostgres<Context>(test: TestFn<Context>, options: StartPostgr
     await server?.remove();
   });
   return () => {
-    if (!server) throw new Error('usePostgres: the server starts in test.before; call the getter inside a test');
+    if (!server)
+      throw new Error(
+        'usePostgres: the server starts in test.before; call the getter inside a test',
+      );
     return server;
   };
 }
@@ -178,8 +187,12 @@ export function usePostgres<Context>(test: TestFn<Context>, options: StartPostgr
  * const url = await createDatabase(server(), 'holds_race');
  * ```
  */
-export async function createDatabase(server: PostgresServer, name = `test_${randomBytes(6).toString('hex')}`): Promise<string> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`createDatabase: not a plain lower-case identifier: ${name}`);
+export async function createDatabase(
+  server: PostgresServer,
+  name = `test_${randomBytes(6).toString('hex')}`,
+): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new Error(`createDatabase: not a plain lower-case identifier: ${name}`);
   await query(`postgres://postgres@127.0.0.1:${server.port}/postgres`, `CREATE DATABASE "${name}"`);
   return `postgres://postgres@127.0.0.1:${server.port}/${name}`;
 }
@@ -221,17 +234,25 @@ export function postgresBin(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
-        .filter((name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join(root, name, 'bin', 'initdb')))
+        .filter(
+          (name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join(root, name, 'bin', 'initdb')),
+        )
         .sort((a, b) => Number(b) - Number(a))
     : [];
   const newest = versions[0];
   if (newest === undefined) {
-    throw new Error(`no PostgreSQL binaries in ${root}/*/bin (apt-get install postgresql), and PG_BIN is not set`);
+    throw new Error(
+      `no PostgreSQL binaries in ${root}/*/bin (apt-get install postgresql), and PG_BIN is not set`,
+    );
   }
   return join(root, newest, 'bin');
 }
 
-function settingsBlock(port: number, dataDir: string, settings: Readonly<Record<string, string>>): string {
+function settingsBlock(
+  port: number,
+  dataDir: string,
+  settings: Readonly<Record<string, string>>,
+): string {
   const lines = Object.entries({
     max_connections: '200',
     // After a crash, PostgreSQL first fsyncs every file of the data directory (about a
@@ -243,7 +264,8 @@ function settingsBlock(port: number, dataDir: string, settings: Readonly<Record<
     port: String(port),
     unix_socket_directories: dataDir,
   }).map(([name, value]) => {
-    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`startPostgres: not a setting name: ${name}`);
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(name))
+      throw new Error(`startPostgres: not a setting name: ${name}`);
     return `${name} = '${value.replaceAll("'", "''")}'`;
   });
   return `\n# Written by the usher test harness (test/helpers/postgresServer.ts).\n${lines.join('\n')}\n`;
@@ -255,7 +277,9 @@ function pgCtl(bin: string, dataDir: string, args: readonly string[]): Promise<v
 
 /** Runs a PostgreSQL binary as `postgres` when we are root (it refuses root), else as ourselves. */
 function runPostgres(command: string, args: readonly string[], cwd: string): Promise<void> {
-  return asRoot ? run('runuser', ['-u', 'postgres', '--', command, ...args], cwd) : run(command, args, cwd);
+  return asRoot
+    ? run('runuser', ['-u', 'postgres', '--', command, ...args], cwd)
+    : run(command, args, cwd);
 }
 
 function run(command: string, args: readonly string[], cwd: string): Promise<void> {
@@ -269,7 +293,12 @@ function run(command: string, args: readonly string[], cwd: string): Promise<voi
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${output.trim()}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${output.trim()}`,
+          ),
+        );
     });
   });
 }
@@ -283,8 +312,19 @@ function run(command: string, args: readonly string[], cwd: string): Promise<voi
 function startWatchdog(bin: string, dataDir: string): ChildProcess {
   const stop = [join(bin, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', '-w', 'stop'];
   const script = 'dir=$1; shift; read -r _ || :; "$@" > /dev/null 2>&1; rm -rf -- "$dir"';
-  const args = ['-c', script, 'usher-pg-watchdog', dataDir, ...(asRoot ? ['runuser', '-u', 'postgres', '--'] : []), ...stop];
-  const child = spawn('sh', args, { cwd: dataDir, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const args = [
+    '-c',
+    script,
+    'usher-pg-watchdog',
+    dataDir,
+    ...(asRoot ? ['runuser', '-u', 'postgres', '--'] : []),
+    ...stop,
+  ];
+  const child = spawn('sh', args, {
+    cwd: dataDir,
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   child.on('error', () => {});
   child.stdin?.on('error', () => {});
   // Neither the watchdog nor its pipe may keep the test process alive.
@@ -322,4 +362,3 @@ async function query(connectionString: string, sql: string): Promise<void> {
     await client.end();
   }
 }
-

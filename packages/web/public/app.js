@@ -4,10 +4,20 @@
 const app = document.getElementById('app');
 const problemBox = document.getElementById('problem');
 const session = {
-  get token() { return sessionStorage.getItem('usher.token'); },
-  get userId() { return sessionStorage.getItem('usher.userId'); },
-  save(token, userId) { sessionStorage.setItem('usher.token', token); sessionStorage.setItem('usher.userId', userId); },
-  clear() { sessionStorage.removeItem('usher.token'); sessionStorage.removeItem('usher.userId'); },
+  get token() {
+    return sessionStorage.getItem('usher.token');
+  },
+  get userId() {
+    return sessionStorage.getItem('usher.userId');
+  },
+  save(token, userId) {
+    sessionStorage.setItem('usher.token', token);
+    sessionStorage.setItem('usher.userId', userId);
+  },
+  clear() {
+    sessionStorage.removeItem('usher.token');
+    sessionStorage.removeItem('usher.userId');
+  },
 };
 
 /** What to do next, in plain words, for the API's stable error codes. */
@@ -78,15 +88,40 @@ const actions = {
  * validator's wording ("body.userId: Too small…").
  */
 function showProblem(error, plain) {
-  const problem = error instanceof Problem ? error : new Problem({ title: 'Connection problem', detail: String(error.message ?? error) }, 0);
+  const problem =
+    error instanceof Problem
+      ? error
+      : new Problem({ title: 'Connection problem', detail: String(error.message ?? error) }, 0);
   const validation = problem.code === 'VALIDATION_FAILED';
   const action = actions[problem.code];
-  fill(problemBox,
+  fill(
+    problemBox,
     el('strong', {}, validation ? 'Please check what you typed' : problem.title),
-    validation ? (plain ? el('span', {}, ` — ${plain}`) : null) : el('span', {}, ` — ${problem.message}`),
+    validation
+      ? plain
+        ? el('span', {}, ` — ${plain}`)
+        : null
+      : el('span', {}, ` — ${problem.message}`),
     !validation && advice[problem.code] ? el('p', {}, advice[problem.code]) : null,
-    action ? el('button', { class: 'action', 'data-testid': 'problem-action', onclick: () => { clearProblem(); action[1](); } }, action[0]) : null,
-    el('button', { class: 'link', onclick: () => (problemBox.hidden = true), 'aria-label': 'Dismiss' }, '✕'),
+    action
+      ? el(
+          'button',
+          {
+            class: 'action',
+            'data-testid': 'problem-action',
+            onclick: () => {
+              clearProblem();
+              action[1]();
+            },
+          },
+          action[0],
+        )
+      : null,
+    el(
+      'button',
+      { class: 'link', onclick: () => (problemBox.hidden = true), 'aria-label': 'Dismiss' },
+      '✕',
+    ),
   );
   problemBox.dataset.code = problem.code;
   problemBox.hidden = false;
@@ -131,7 +166,11 @@ function zoneOf(iso) {
   // Etc/GMT zones count the other way round: Etc/GMT-9 is nine hours ahead.
   const zone = `Etc/GMT${sign === '+' ? '-' : '+'}${Number(hours)}`;
   try {
-    return new Intl.DateTimeFormat('en', { timeZone: zone, timeZoneName: 'short' }).formatToParts(0).find((part) => part.type === 'timeZoneName')?.value ?? '';
+    return (
+      new Intl.DateTimeFormat('en', { timeZone: zone, timeZoneName: 'short' })
+        .formatToParts(0)
+        .find((part) => part.type === 'timeZoneName')?.value ?? ''
+    );
   } catch {
     return `UTC${sign}${Number(hours)}`;
   }
@@ -149,9 +188,16 @@ const when = (iso) =>
     hourCycle: 'h23',
     timeZone: 'UTC',
   })} ${zoneOf(iso)}`.trim();
-const duration = (seconds) => (seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min` : `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`);
+const duration = (seconds) =>
+  seconds >= 3600
+    ? `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`
+    : `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
 const roughly = (seconds) =>
-  seconds < 60 ? 'less than a minute' : seconds < 3600 ? `about ${Math.round(seconds / 60)} min` : `about ${duration(seconds)}`;
+  seconds < 60
+    ? 'less than a minute'
+    : seconds < 3600
+      ? `about ${Math.round(seconds / 60)} min`
+      : `about ${duration(seconds)}`;
 
 /** The screen now shown, and what it must stop (timers, streams) when another replaces it. */
 let leave = () => undefined;
@@ -180,11 +226,22 @@ const views = {
   dates: ({ concert }) => show(dates, concert),
   seats: ({ concert, schedule }) => show(seats, concert, schedule),
   hold: ({ concert, schedule, reservation }) => show(checkout, concert, schedule, reservation),
-  ticket: ({ concert, schedule, reservation, payment }) => show(confirmed, concert, schedule, reservation, payment),
+  ticket: ({ concert, schedule, reservation, payment }) =>
+    show(confirmed, concert, schedule, reservation, payment),
   mine: () => show(mine),
   soldout: () => show(soldOut),
 };
-const titles = { join: 'Join', line: 'In line', concerts: 'Concerts', dates: 'Dates', seats: 'Seats', hold: 'Your hold', ticket: 'Your ticket', mine: 'My holds and tickets', soldout: 'Sold out' };
+const titles = {
+  join: 'Join',
+  line: 'In line',
+  concerts: 'Concerts',
+  dates: 'Dates',
+  seats: 'Seats',
+  hold: 'Your hold',
+  ticket: 'Your ticket',
+  mine: 'My holds and tickets',
+  soldout: 'Sold out',
+};
 
 /** A token that ended because nothing is left to sell (`reason: "sold_out"`). */
 const soldOutToken = (token) => token?.status === 'expired' && token.reason === 'sold_out';
@@ -218,7 +275,16 @@ async function restore(state) {
       const { reservations } = await call('GET', '/reservations?status=held');
       const reservation = reservations.find((r) => r.id === state.data.reservation.id);
       if (reservation) return views.hold({ ...state.data, reservation });
-      showProblem(new Problem({ title: 'Hold ended', detail: `seat ${state.data.reservation.seatNo} is no longer held for you`, code: 'HOLD_EXPIRED' }, 409));
+      showProblem(
+        new Problem(
+          {
+            title: 'Hold ended',
+            detail: `seat ${state.data.reservation.seatNo} is no longer held for you`,
+            code: 'HOLD_EXPIRED',
+          },
+          409,
+        ),
+      );
       return go('mine', {}, { replace: true });
     } catch (error) {
       return showProblem(error);
@@ -238,12 +304,20 @@ async function restore(state) {
 /** Dates seen while browsing, by id: "my holds and tickets" names a reservation's concert and date even after the turn ended. */
 const known = {
   get all() {
-    try { return JSON.parse(localStorage.getItem('usher.dates') ?? '{}'); } catch { return {}; }
+    try {
+      return JSON.parse(localStorage.getItem('usher.dates') ?? '{}');
+    } catch {
+      return {};
+    }
   },
   remember(concert, schedule) {
     const all = known.all;
     all[schedule.id] = { concert, schedule };
-    try { localStorage.setItem('usher.dates', JSON.stringify(all)); } catch { /* full or disabled: names are a nicety */ }
+    try {
+      localStorage.setItem('usher.dates', JSON.stringify(all));
+    } catch {
+      /* full or disabled: names are a nicety */
+    }
   },
   of(scheduleId) {
     return known.all[scheduleId];
@@ -269,40 +343,73 @@ async function refreshWallet() {
 
 function join() {
   document.getElementById('who').hidden = true;
-  const input = el('input', { id: 'name', name: 'name', autocomplete: 'nickname', required: true, maxlength: 64, placeholder: 'e.g. minji', 'data-testid': 'join-name' });
+  const input = el('input', {
+    id: 'name',
+    name: 'name',
+    autocomplete: 'nickname',
+    required: true,
+    maxlength: 64,
+    placeholder: 'e.g. minji',
+    'data-testid': 'join-name',
+  });
   const plain = 'Type your name (up to 64 characters) to join the line.';
-  const button = el('button', { type: 'submit', class: 'primary', 'data-testid': 'join-button' }, 'Join the line');
-  const progress = el('p', { class: 'muted small', 'data-testid': 'pow-progress', role: 'status', hidden: true });
-  fill(app,
-    el('section', { class: 'card hero' },
+  const button = el(
+    'button',
+    { type: 'submit', class: 'primary', 'data-testid': 'join-button' },
+    'Join the line',
+  );
+  const progress = el('p', {
+    class: 'muted small',
+    'data-testid': 'pow-progress',
+    role: 'status',
+    hidden: true,
+  });
+  fill(
+    app,
+    el(
+      'section',
+      { class: 'card hero' },
       el('h1', {}, 'Concert tickets'),
-      el('p', { class: 'muted' }, 'Everyone gets a fair place in line. When it is your turn, you have 10 minutes to pick a seat, and 5 minutes to pay for it.'),
-      el('form', { class: 'stack', novalidate: true, onsubmit: async (event) => {
-        event.preventDefault();
-        clearProblem();
-        const name = input.value.trim();
-        if (name === '') return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
-        button.disabled = true;
-        try {
-          const token = await call('POST', '/queue/tokens', { userId: name }).catch(async (error) => {
-            // The box office wants a proof of work first: solve one, then join with it.
-            if (error.code !== 'CHALLENGE_FAILED') throw error;
-            const proof = await proofOfWork((text) => {
-              progress.textContent = text;
-              progress.hidden = false;
-            });
-            return call('POST', '/queue/tokens', { userId: name }, proof);
-          });
-          if (soldOutToken(token)) return go('soldout');
-          session.save(token.token, token.userId);
-          go(token.status === 'active' ? 'concerts' : 'line');
-        } catch (error) {
-          showProblem(error, plain);
-        } finally {
-          button.disabled = false;
-          progress.hidden = true;
-        }
-      } },
+      el(
+        'p',
+        { class: 'muted' },
+        'Everyone gets a fair place in line. When it is your turn, you have 10 minutes to pick a seat, and 5 minutes to pay for it.',
+      ),
+      el(
+        'form',
+        {
+          class: 'stack',
+          novalidate: true,
+          onsubmit: async (event) => {
+            event.preventDefault();
+            clearProblem();
+            const name = input.value.trim();
+            if (name === '')
+              return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
+            button.disabled = true;
+            try {
+              const token = await call('POST', '/queue/tokens', { userId: name }).catch(
+                async (error) => {
+                  // The box office wants a proof of work first: solve one, then join with it.
+                  if (error.code !== 'CHALLENGE_FAILED') throw error;
+                  const proof = await proofOfWork((text) => {
+                    progress.textContent = text;
+                    progress.hidden = false;
+                  });
+                  return call('POST', '/queue/tokens', { userId: name }, proof);
+                },
+              );
+              if (soldOutToken(token)) return go('soldout');
+              session.save(token.token, token.userId);
+              go(token.status === 'active' ? 'concerts' : 'line');
+            } catch (error) {
+              showProblem(error, plain);
+            } finally {
+              button.disabled = false;
+              progress.hidden = true;
+            }
+          },
+        },
         el('label', { for: 'name' }, 'Your name'),
         input,
         button,
@@ -326,14 +433,41 @@ async function proofOfWork(report) {
     const number = await new Promise((resolve, reject) => {
       worker.onmessage = ({ data }) => {
         if ('number' in data) resolve(data.number);
-        else report(`Checking your browser before you join… ${Math.min(99, Math.floor((100 * data.tried) / (challenge.maxnumber + 1)))}%`);
+        else
+          report(
+            `Checking your browser before you join… ${Math.min(99, Math.floor((100 * data.tried) / (challenge.maxnumber + 1)))}%`,
+          );
       };
-      worker.onerror = () => reject(new Problem({ title: 'Your browser could not join', detail: 'the check before joining failed to run' }, 0));
-      worker.postMessage({ challenge: challenge.challenge, salt: challenge.salt, max: challenge.maxnumber });
+      worker.onerror = () =>
+        reject(
+          new Problem(
+            {
+              title: 'Your browser could not join',
+              detail: 'the check before joining failed to run',
+            },
+            0,
+          ),
+        );
+      worker.postMessage({
+        challenge: challenge.challenge,
+        salt: challenge.salt,
+        max: challenge.maxnumber,
+      });
     });
-    if (number === null) throw new Problem({ title: 'Your browser could not join', detail: 'the check before joining found no answer; try again' }, 0);
+    if (number === null)
+      throw new Problem(
+        {
+          title: 'Your browser could not join',
+          detail: 'the check before joining found no answer; try again',
+        },
+        0,
+      );
     const { algorithm, salt, signature } = challenge;
-    return { 'x-challenge': btoa(JSON.stringify({ algorithm, challenge: challenge.challenge, number, salt, signature })) };
+    return {
+      'x-challenge': btoa(
+        JSON.stringify({ algorithm, challenge: challenge.challenge, number, salt, signature }),
+      ),
+    };
   } finally {
     worker.terminate();
   }
@@ -350,7 +484,13 @@ function countdownText(seconds) {
 /** An instant in this device's time zone: `14:05 GMT+9`, with seconds when it has any, and the day when it is not today. */
 function localTime(ms) {
   const at = new Date(ms);
-  const time = at.toLocaleTimeString('en', { hour: '2-digit', minute: '2-digit', ...(at.getSeconds() ? { second: '2-digit' } : {}), hourCycle: 'h23', timeZoneName: 'short' });
+  const time = at.toLocaleTimeString('en', {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(at.getSeconds() ? { second: '2-digit' } : {}),
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  });
   if (at.toDateString() === new Date(serverNow()).toDateString()) return time;
   return `${at.toLocaleDateString('en', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' })}, ${time}`;
 }
@@ -368,20 +508,37 @@ function waiting() {
   const wait = el('p', { class: 'muted', 'data-testid': 'wait' }, 'Finding your place…');
   const bar = el('div', { class: 'progress', 'data-testid': 'progress' }, el('span'));
   const place = el('div', {}, position, el('p', {}, 'your place in line'), bar, wait);
-  const countdown = el('div', { class: 'position', 'data-testid': 'opens-countdown', role: 'timer' });
+  const countdown = el('div', {
+    class: 'position',
+    'data-testid': 'opens-countdown',
+    role: 'timer',
+  });
   const opensAtLine = el('p', { 'data-testid': 'opens-at' });
-  const opening = el('div', { 'data-testid': 'opening', hidden: true },
+  const opening = el(
+    'div',
+    { 'data-testid': 'opening', hidden: true },
     countdown,
     el('p', {}, 'until the sale opens'),
     el('div', { class: 'countdown' }, opensAtLine),
-    el('p', { class: 'small muted' }, 'Everyone who joins before then gets a place in line when it opens. Your place shows here at that moment.'),
+    el(
+      'p',
+      { class: 'small muted' },
+      'Everyone who joins before then gets a place in line when it opens. Your place shows here at that moment.',
+    ),
   );
-  fill(app,
-    el('section', { class: 'card center narrow' },
+  fill(
+    app,
+    el(
+      'section',
+      { class: 'card center narrow' },
       el('p', { class: 'eyebrow' }, 'You are in line'),
       opening,
       place,
-      el('p', { class: 'small muted' }, 'Keep this page open: it moves on by itself when it is your turn.'),
+      el(
+        'p',
+        { class: 'small muted' },
+        'Keep this page open: it moves on by itself when it is your turn.',
+      ),
     ),
   );
   let first;
@@ -399,7 +556,10 @@ function waiting() {
     countdown.textContent = countdownText(left);
     // Hours and seconds (10:02:17) in the big type would not fit a phone.
     countdown.classList.toggle('long', countdown.textContent.length > 5);
-    opensAtLine.textContent = left > 0 ? `The sale opens at ${localTime(opensAt)}` : 'The sale is opening now: your place in line shows in a moment.';
+    opensAtLine.textContent =
+      left > 0
+        ? `The sale opens at ${localTime(opensAt)}`
+        : 'The sale is opening now: your place in line shows in a moment.';
     if (left > 0) return;
     // The opening's update is normally on its way; if it is late (or the operator moved the opening), ask, spread out over a few seconds.
     nextCheck ??= serverNow() + 3_000 + Math.random() * 2_000;
@@ -449,13 +609,20 @@ function waiting() {
       showPlace(token);
     }
   };
-  const source = new EventSource(`/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`);
+  const source = new EventSource(
+    `/queue/tokens/current/events?access_token=${encodeURIComponent(session.token)}`,
+  );
   // Where the token stands, asked once, when the stream cannot go on.
   const ask = async () => {
     source.close();
     try {
       const token = await call('GET', '/queue/tokens/current');
-      if (!gone) go(soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line', {}, { replace: true });
+      if (!gone)
+        go(
+          soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line',
+          {},
+          { replace: true },
+        );
     } catch (error) {
       if (!gone) showProblem(error);
     }
@@ -478,13 +645,28 @@ function waiting() {
 function soldOut() {
   session.clear();
   document.getElementById('who').hidden = true;
-  fill(app,
-    el('section', { class: 'card center narrow', 'data-testid': 'sold-out' },
+  fill(
+    app,
+    el(
+      'section',
+      { class: 'card center narrow', 'data-testid': 'sold-out' },
       el('p', { class: 'eyebrow' }, 'Sold out'),
       el('h1', {}, 'Every seat has been sold'),
-      el('p', {}, 'There is nothing left to buy, so the line has closed. Nobody is kept waiting for a seat that is not there.'),
-      el('p', { class: 'small muted' }, 'If more seats go on sale later, you can join the line again.'),
-      el('button', { class: 'primary', 'data-testid': 'sold-out-back', onclick: () => go('join') }, 'Back to the start'),
+      el(
+        'p',
+        {},
+        'There is nothing left to buy, so the line has closed. Nobody is kept waiting for a seat that is not there.',
+      ),
+      el(
+        'p',
+        { class: 'small muted' },
+        'If more seats go on sale later, you can join the line again.',
+      ),
+      el(
+        'button',
+        { class: 'primary', 'data-testid': 'sold-out-back', onclick: () => go('join') },
+        'Back to the start',
+      ),
     ),
   );
 }
@@ -502,25 +684,51 @@ function reservationCard(reservation, onChange) {
   const schedule = place?.schedule ?? { id: reservation.scheduleId, startsAt: '' };
   const held = reservation.status === 'held';
   const left = Math.max(0, (Date.parse(reservation.expiresAt) - Date.now()) / 1000);
-  return el('div', { class: `card mine-item ${held ? 'is-held' : 'is-paid'}`, 'data-testid': `mine-${reservation.status}` },
-    el('p', { class: 'eyebrow' }, held ? `Held · about ${duration(Math.ceil(left))} left to pay` : 'Paid · your ticket'),
+  return el(
+    'div',
+    {
+      class: `card mine-item ${held ? 'is-held' : 'is-paid'}`,
+      'data-testid': `mine-${reservation.status}`,
+    },
+    el(
+      'p',
+      { class: 'eyebrow' },
+      held ? `Held · about ${duration(Math.ceil(left))} left to pay` : 'Paid · your ticket',
+    ),
     el('strong', {}, `${concert.title} · Seat ${reservation.seatNo}`),
     schedule.startsAt ? el('span', { class: 'muted' }, when(schedule.startsAt)) : null,
-    el('div', { class: 'row' },
+    el(
+      'div',
+      { class: 'row' },
       held
         ? [
-            el('button', { class: 'primary', onclick: () => go('hold', { concert, schedule, reservation }) }, `Pay ${won(reservation.price)}`),
-            el('button', { 'data-testid': 'mine-cancel', onclick: async () => {
-              clearProblem();
-              try {
-                await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
-              } catch (error) {
-                showProblem(error);
-              }
-              onChange();
-            } }, 'Cancel this hold'),
+            el(
+              'button',
+              { class: 'primary', onclick: () => go('hold', { concert, schedule, reservation }) },
+              `Pay ${won(reservation.price)}`,
+            ),
+            el(
+              'button',
+              {
+                'data-testid': 'mine-cancel',
+                onclick: async () => {
+                  clearProblem();
+                  try {
+                    await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
+                  } catch (error) {
+                    showProblem(error);
+                  }
+                  onChange();
+                },
+              },
+              'Cancel this hold',
+            ),
           ]
-        : el('button', { onclick: () => go('ticket', { concert, schedule, reservation }) }, 'Show ticket'),
+        : el(
+            'button',
+            { onclick: () => go('ticket', { concert, schedule, reservation }) },
+            'Show ticket',
+          ),
     ),
   );
 }
@@ -531,9 +739,15 @@ async function mine() {
   const list = el('div', { class: 'list two' });
   async function refresh() {
     const reservations = await myReservations();
-    fill(list, reservations.length === 0 ? el('p', { class: 'card' }, 'No holds or tickets yet.') : reservations.map((r) => reservationCard(r, () => refresh().catch(showProblem))));
+    fill(
+      list,
+      reservations.length === 0
+        ? el('p', { class: 'card' }, 'No holds or tickets yet.')
+        : reservations.map((r) => reservationCard(r, () => refresh().catch(showProblem))),
+    );
   }
-  fill(app,
+  fill(
+    app,
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, 'My holds and tickets'),
     list,
@@ -543,25 +757,55 @@ async function mine() {
 
 async function concerts() {
   await refreshWallet();
-  const [{ concerts: list }, reservations] = await Promise.all([call('GET', '/concerts'), myReservations().catch(() => [])]);
-  fill(app,
-    el('div', { class: 'split' },
-      el('div', {},
+  const [{ concerts: list }, reservations] = await Promise.all([
+    call('GET', '/concerts'),
+    myReservations().catch(() => []),
+  ]);
+  fill(
+    app,
+    el(
+      'div',
+      { class: 'split' },
+      el(
+        'div',
+        {},
         el('h1', {}, 'Pick a concert'),
-        el('div', { class: 'list' }, list.map((concert) =>
-          el('button', { class: 'card choice', 'data-testid': 'concert', onclick: () => go('dates', { concert }) },
-            el('strong', {}, concert.title),
-            concert.artist ? el('span', {}, concert.artist) : null,
-            concert.venue ? el('span', { class: 'muted small' }, concert.venue) : null,
+        el(
+          'div',
+          { class: 'list' },
+          list.map((concert) =>
+            el(
+              'button',
+              {
+                class: 'card choice',
+                'data-testid': 'concert',
+                onclick: () => go('dates', { concert }),
+              },
+              el('strong', {}, concert.title),
+              concert.artist ? el('span', {}, concert.artist) : null,
+              concert.venue ? el('span', { class: 'muted small' }, concert.venue) : null,
+            ),
           ),
-        )),
+        ),
       ),
-      el('aside', { class: 'aside' },
+      el(
+        'aside',
+        { class: 'aside' },
         el('h2', {}, 'My holds and tickets'),
         reservations.length === 0
           ? el('p', { class: 'muted small' }, 'Seats you hold or paid for show here.')
-          : el('div', { class: 'list' }, reservations.slice(0, 3).map((r) => reservationCard(r, () => go('concerts', {}, { replace: true })))),
-        el('button', { class: 'link', 'data-testid': 'open-mine', onclick: () => go('mine') }, 'See all my holds and tickets'),
+          : el(
+              'div',
+              { class: 'list' },
+              reservations
+                .slice(0, 3)
+                .map((r) => reservationCard(r, () => go('concerts', {}, { replace: true }))),
+            ),
+        el(
+          'button',
+          { class: 'link', 'data-testid': 'open-mine', onclick: () => go('mine') },
+          'See all my holds and tickets',
+        ),
       ),
     ),
   );
@@ -570,16 +814,31 @@ async function concerts() {
 async function dates(concert) {
   const { schedules } = await call('GET', `/concerts/${encodeURIComponent(concert.id)}/schedules`);
   for (const schedule of schedules) known.remember(concert, schedule);
-  fill(app,
+  fill(
+    app,
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, concert.title),
     schedules.length === 0 ? el('p', { class: 'card' }, 'Sold out, every date. Sorry!') : null,
-    el('div', { class: 'list two' }, schedules.map((schedule) =>
-      el('button', { class: 'card choice', 'data-testid': 'date', onclick: () => go('seats', { concert, schedule }) },
-        el('strong', {}, when(schedule.startsAt)),
-        el('span', { class: 'muted' }, `${schedule.availableSeats} of ${schedule.totalSeats} seats left`),
+    el(
+      'div',
+      { class: 'list two' },
+      schedules.map((schedule) =>
+        el(
+          'button',
+          {
+            class: 'card choice',
+            'data-testid': 'date',
+            onclick: () => go('seats', { concert, schedule }),
+          },
+          el('strong', {}, when(schedule.startsAt)),
+          el(
+            'span',
+            { class: 'muted' },
+            `${schedule.availableSeats} of ${schedule.totalSeats} seats left`,
+          ),
+        ),
       ),
-    )),
+    ),
   );
 }
 
@@ -588,12 +847,25 @@ function seats(concert, schedule) {
   const grid = el('div', { class: 'seats', role: 'grid', 'aria-label': 'Seat map' });
   const legend = el('div', { class: 'legend' });
   const status = el('p', { class: 'muted small' });
-  fill(app,
-    el('button', { class: 'link back', onclick: () => go('dates', { concert }) }, `← ${concert.title}`),
+  fill(
+    app,
+    el(
+      'button',
+      { class: 'link back', onclick: () => go('dates', { concert }) },
+      `← ${concert.title}`,
+    ),
     el('h1', {}, when(schedule.startsAt)),
-    el('div', { class: 'split' },
+    el(
+      'div',
+      { class: 'split' },
       el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid),
-      el('aside', { class: 'aside' }, legend, status, el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets')),
+      el(
+        'aside',
+        { class: 'aside' },
+        legend,
+        status,
+        el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets'),
+      ),
     ),
   );
   const tiers = new Map();
@@ -603,33 +875,51 @@ function seats(concert, schedule) {
       myReservations('held').catch(() => []),
     ]);
     // Seats this user holds are theirs, not "taken": a tap goes back to paying for them.
-    const mineHere = new Map(held.filter((r) => r.scheduleId === schedule.id).map((r) => [r.seatNo, r]));
+    const mineHere = new Map(
+      held.filter((r) => r.scheduleId === schedule.id).map((r) => [r.seatNo, r]),
+    );
     const prices = new Map(available.map((seat) => [seat.seatNo, seat.price]));
-    for (const price of prices.values()) if (!tiers.has(price)) tiers.set(price, `tier-${tiers.size % 4}`);
-    fill(grid, ...Array.from({ length: schedule.totalSeats }, (_, i) => {
-      const seatNo = i + 1;
-      const price = prices.get(seatNo);
-      const yours = mineHere.get(seatNo);
-      if (yours) {
-        return el('button', {
-          class: 'seat yours',
-          title: `Seat ${seatNo}: held by you`,
-          'aria-label': `Seat ${seatNo}, held by you`,
-          'data-testid': `seat-${seatNo}`,
-          onclick: () => go('hold', { concert, schedule, reservation: yours }),
-        }, String(seatNo));
-      }
-      return el('button', {
-        class: `seat ${price === undefined ? 'taken' : tiers.get(price)}`,
-        disabled: price === undefined,
-        title: price === undefined ? `Seat ${seatNo}: taken` : `Seat ${seatNo}: ${won(price)}`,
-        'aria-label': price === undefined ? `Seat ${seatNo}, taken` : `Seat ${seatNo}, ${won(price)}`,
-        'data-testid': `seat-${seatNo}`,
-        onclick: () => hold(concert, schedule, seatNo, refresh),
-      }, String(seatNo));
-    }));
-    fill(legend,
-      ...[...tiers].sort(([a], [b]) => b - a).map(([price, tier]) => el('span', {}, el('i', { class: `swatch ${tier}` }), won(price))),
+    for (const price of prices.values())
+      if (!tiers.has(price)) tiers.set(price, `tier-${tiers.size % 4}`);
+    fill(
+      grid,
+      ...Array.from({ length: schedule.totalSeats }, (_, i) => {
+        const seatNo = i + 1;
+        const price = prices.get(seatNo);
+        const yours = mineHere.get(seatNo);
+        if (yours) {
+          return el(
+            'button',
+            {
+              class: 'seat yours',
+              title: `Seat ${seatNo}: held by you`,
+              'aria-label': `Seat ${seatNo}, held by you`,
+              'data-testid': `seat-${seatNo}`,
+              onclick: () => go('hold', { concert, schedule, reservation: yours }),
+            },
+            String(seatNo),
+          );
+        }
+        return el(
+          'button',
+          {
+            class: `seat ${price === undefined ? 'taken' : tiers.get(price)}`,
+            disabled: price === undefined,
+            title: price === undefined ? `Seat ${seatNo}: taken` : `Seat ${seatNo}: ${won(price)}`,
+            'aria-label':
+              price === undefined ? `Seat ${seatNo}, taken` : `Seat ${seatNo}, ${won(price)}`,
+            'data-testid': `seat-${seatNo}`,
+            onclick: () => hold(concert, schedule, seatNo, refresh),
+          },
+          String(seatNo),
+        );
+      }),
+    );
+    fill(
+      legend,
+      ...[...tiers]
+        .sort(([a], [b]) => b - a)
+        .map(([price, tier]) => el('span', {}, el('i', { class: `swatch ${tier}` }), won(price))),
       mineHere.size > 0 ? el('span', {}, el('i', { class: 'swatch yours' }), 'yours') : null,
       el('span', {}, el('i', { class: 'swatch taken' }), 'taken'),
     );
@@ -653,11 +943,25 @@ async function hold(concert, schedule, seatNo, refreshSeats) {
 
 async function checkout(concert, schedule, reservation) {
   // The server's clock decides when a hold ends; count down in its time (the offset is known only for a fresh hold).
-  const offset = Date.now() - Date.parse(reservation.createdAt) < 5_000 ? Date.parse(reservation.createdAt) - Date.now() : 0;
+  const offset =
+    Date.now() - Date.parse(reservation.createdAt) < 5_000
+      ? Date.parse(reservation.createdAt) - Date.now()
+      : 0;
   const countdown = el('div', { class: 'countdown', 'data-testid': 'countdown' });
   const balanceLine = el('p', {});
-  const amount = el('input', { id: 'amount', type: 'number', min: 1, step: 1, inputmode: 'numeric', 'data-testid': 'charge-amount' });
-  const pay = el('button', { class: 'primary', 'data-testid': 'pay', onclick: () => submitPayment() }, `Pay ${won(reservation.price)}`);
+  const amount = el('input', {
+    id: 'amount',
+    type: 'number',
+    min: 1,
+    step: 1,
+    inputmode: 'numeric',
+    'data-testid': 'charge-amount',
+  });
+  const pay = el(
+    'button',
+    { class: 'primary', 'data-testid': 'pay', onclick: () => submitPayment() },
+    `Pay ${won(reservation.price)}`,
+  );
   async function updateBalance() {
     const balance = (await refreshWallet()) ?? 0;
     balanceLine.textContent = `Your wallet: ${won(balance)}`;
@@ -668,45 +972,75 @@ async function checkout(concert, schedule, reservation) {
     clearProblem();
     pay.disabled = true;
     try {
-      const payment = await call('POST', '/payments', { reservationId: reservation.id }, { 'idempotency-key': idempotencyKey });
-      go('ticket', { concert, schedule, reservation: { ...reservation, status: 'paid' }, payment }, { replace: true });
+      const payment = await call(
+        'POST',
+        '/payments',
+        { reservationId: reservation.id },
+        { 'idempotency-key': idempotencyKey },
+      );
+      go(
+        'ticket',
+        { concert, schedule, reservation: { ...reservation, status: 'paid' }, payment },
+        { replace: true },
+      );
     } catch (error) {
       showProblem(error);
       pay.disabled = false;
     }
   }
   const idempotencyKey = crypto.randomUUID();
-  fill(app,
-    el('section', { class: 'card narrow' },
+  fill(
+    app,
+    el(
+      'section',
+      { class: 'card narrow' },
       el('p', { class: 'eyebrow' }, 'Seat held for you'),
       el('h1', {}, `Seat ${reservation.seatNo}`),
       el('p', {}, `${concert.title} · ${when(schedule.startsAt)}`),
       el('p', { class: 'price' }, won(reservation.price)),
       countdown,
       balanceLine,
-      el('form', { class: 'row', onsubmit: async (event) => {
-        event.preventDefault();
-        clearProblem();
-        try {
-          await call('POST', `/users/${encodeURIComponent(session.userId)}/balance/charge`, { amount: Number(amount.value) }, { 'idempotency-key': crypto.randomUUID() });
-          await updateBalance();
-        } catch (error) {
-          showProblem(error, 'Type a whole amount to add, greater than zero.');
-        }
-      } },
+      el(
+        'form',
+        {
+          class: 'row',
+          onsubmit: async (event) => {
+            event.preventDefault();
+            clearProblem();
+            try {
+              await call(
+                'POST',
+                `/users/${encodeURIComponent(session.userId)}/balance/charge`,
+                { amount: Number(amount.value) },
+                { 'idempotency-key': crypto.randomUUID() },
+              );
+              await updateBalance();
+            } catch (error) {
+              showProblem(error, 'Type a whole amount to add, greater than zero.');
+            }
+          },
+        },
         el('label', { for: 'amount', class: 'sr-only' }, 'Amount to add'),
         amount,
         el('button', { type: 'submit', 'data-testid': 'charge' }, 'Top up'),
       ),
       pay,
-      el('button', { class: 'link', 'data-testid': 'cancel', onclick: async () => {
-        try {
-          await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
-        } catch (error) {
-          showProblem(error);
-        }
-        go('seats', { concert, schedule }, { replace: true });
-      } }, 'Release this seat'),
+      el(
+        'button',
+        {
+          class: 'link',
+          'data-testid': 'cancel',
+          onclick: async () => {
+            try {
+              await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
+            } catch (error) {
+              showProblem(error);
+            }
+            go('seats', { concert, schedule }, { replace: true });
+          },
+        },
+        'Release this seat',
+      ),
     ),
   );
   await updateBalance();
@@ -715,7 +1049,16 @@ async function checkout(concert, schedule, reservation) {
     countdown.textContent = `${duration(Math.ceil(left))} left to pay`;
     countdown.classList.toggle('urgent', left < 60);
     if (left === 0) {
-      showProblem(new Problem({ title: 'Hold expired', detail: `seat ${reservation.seatNo} is back on sale`, code: 'HOLD_EXPIRED' }, 409));
+      showProblem(
+        new Problem(
+          {
+            title: 'Hold expired',
+            detail: `seat ${reservation.seatNo} is back on sale`,
+            code: 'HOLD_EXPIRED',
+          },
+          409,
+        ),
+      );
       go('seats', { concert, schedule }, { replace: true });
     }
   };
@@ -725,21 +1068,39 @@ async function checkout(concert, schedule, reservation) {
 }
 
 function confirmed(concert, schedule, reservation, payment) {
-  fill(app,
-    el('section', { class: 'card ticket narrow', 'data-testid': 'confirmation' },
+  fill(
+    app,
+    el(
+      'section',
+      { class: 'card ticket narrow', 'data-testid': 'confirmation' },
       el('p', { class: 'eyebrow' }, 'Paid · your ticket'),
       el('h1', {}, concert.title),
       schedule.startsAt ? el('p', {}, when(schedule.startsAt)) : null,
       el('p', { class: 'seat-big' }, `Seat ${reservation.seatNo}`),
-      el('dl', {},
-        el('dt', {}, 'Paid'), el('dd', {}, won(payment?.amount ?? reservation.price)),
+      el(
+        'dl',
+        {},
+        el('dt', {}, 'Paid'),
+        el('dd', {}, won(payment?.amount ?? reservation.price)),
         payment ? [el('dt', {}, 'Wallet after'), el('dd', {}, won(payment.balance))] : null,
         payment ? [el('dt', {}, 'Payment'), el('dd', { class: 'mono' }, payment.id)] : null,
-        el('dt', {}, 'Reservation'), el('dd', { class: 'mono' }, reservation.id),
+        el('dt', {}, 'Reservation'),
+        el('dd', { class: 'mono' }, reservation.id),
       ),
-      el('div', { class: 'row' },
+      el(
+        'div',
+        { class: 'row' },
         el('button', { onclick: () => go('mine') }, 'My holds and tickets'),
-        el('button', { onclick: () => { session.clear(); go('join'); } }, 'Buy another ticket'),
+        el(
+          'button',
+          {
+            onclick: () => {
+              session.clear();
+              go('join');
+            },
+          },
+          'Buy another ticket',
+        ),
       ),
     ),
   );

@@ -15,7 +15,11 @@ self.onmessage = async (event) => {
   };
   for (let start = 0; start <= max; start += BATCH) {
     const end = Math.min(max, start + BATCH - 1);
-    const digests = await Promise.all(Array.from({ length: end - start + 1 }, (_, i) => crypto.subtle.digest('SHA-256', encoder.encode(`${salt}${start + i}`))));
+    const digests = await Promise.all(
+      Array.from({ length: end - start + 1 }, (_, i) =>
+        crypto.subtle.digest('SHA-256', encoder.encode(`${salt}${start + i}`)),
+      ),
+    );
     const found = digests.findIndex(same);
     if (found !== -1) return self.postMessage({ number: start + found });
     self.postMessage({ tried: end + 1 });

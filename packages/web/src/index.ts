@@ -5,4 +5,7 @@ import { fileURLToPath } from 'node:url';
 export const webRoot: string = fileURLToPath(new URL('../public/', import.meta.url));
 
 /** The URL paths the page answers, `/` being `index.html`. */
-export const webPaths: ReadonlySet<string> = new Set(['/', ...readdirSync(webRoot).map((name) => `/${name}`)]);
+export const webPaths: ReadonlySet<string> = new Set([
+  '/',
+  ...readdirSync(webRoot).map((name) => `/${name}`),
+]);

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import type { SimulatedClock } from 'xstate';
-import { createEngine, MemoryStore, type CatalogInput, type Clock, type EngineConfig, type Store, type StoreContents, type UsherEngine } from '@usher/engine';
+import {
+  createEngine,
+  MemoryStore,
+  type CatalogInput,
+  type Clock,
+  type EngineConfig,
+  type Store,
+  type StoreContents,
+  type UsherEngine,
+} from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { createPostgresEngine, migrate, readContents } from '@usher/postgres';
 import { catalog, simulatedClock } from '@usher/testkit';
@@ -92,7 +101,9 @@ async function freshDatabase(server: PostgresServer): Promise<string> {
   })();
   await template;
   const name = `test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${server.port}/postgres` });
+  const admin = new pg.Client({
+    connectionString: `postgres://postgres@127.0.0.1:${server.port}/postgres`,
+  });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
@@ -113,7 +124,9 @@ function kitFor(kind: EngineKind, t: ExecutionContext, server: () => PostgresSer
   };
   return {
     kind,
-    async start<C extends Clock = SimulatedClock>(options: StartOptions<C> = {}): Promise<Started<C>> {
+    async start<C extends Clock = SimulatedClock>(
+      options: StartOptions<C> = {},
+    ): Promise<Started<C>> {
       const clock = (options.clock ?? simulatedClock()) as C;
       const config = options.config ?? {};
       if (kind === 'embedded') {

@@ -71,16 +71,31 @@ export class Catalog {
   availableSchedules(concertId: string): readonly Schedule[] {
     const entries = this.schedulesOf(concertId);
     const cached = this.#availability.get(concertId);
-    if (cached && cached.versions.length === entries.length && entries.every((entry, i) => entry.seats.version === cached.versions[i])) {
+    if (
+      cached &&
+      cached.versions.length === entries.length &&
+      entries.every((entry, i) => entry.seats.version === cached.versions[i])
+    ) {
       return cached.list;
     }
     const list: Schedule[] = [];
     for (const { record, seats } of entries) {
       if (seats.availableCount === 0) continue;
       const { id, startsAt, totalSeats } = record;
-      list.push(Object.freeze({ id, concertId, startsAt, totalSeats, availableSeats: seats.availableCount }));
+      list.push(
+        Object.freeze({
+          id,
+          concertId,
+          startsAt,
+          totalSeats,
+          availableSeats: seats.availableCount,
+        }),
+      );
     }
-    this.#availability.set(concertId, { versions: entries.map((entry) => entry.seats.version), list: Object.freeze(list) });
+    this.#availability.set(concertId, {
+      versions: entries.map((entry) => entry.seats.version),
+      list: Object.freeze(list),
+    });
     return list;
   }
 
@@ -89,7 +104,11 @@ export class Catalog {
   }
 
   /** Adds concerts and schedules the rules decided are new (`rules/catalog.ts`). */
-  add(concerts: readonly ConcertRecord[], schedules: readonly ScheduleRecord[], tx: ChangeSet): void {
+  add(
+    concerts: readonly ConcertRecord[],
+    schedules: readonly ScheduleRecord[],
+    tx: ChangeSet,
+  ): void {
     for (const record of concerts) {
       this.addConcert(record);
       tx.put('concerts', record.id, record);
@@ -102,7 +121,9 @@ export class Catalog {
 
   addConcert(record: ConcertRecord): void {
     this.#concerts.set(record.id, record);
-    this.#concertList = Object.freeze([...this.#concerts.values()].sort((a, b) => compare(a.id, b.id)));
+    this.#concertList = Object.freeze(
+      [...this.#concerts.values()].sort((a, b) => compare(a.id, b.id)),
+    );
   }
 
   addSchedule(record: ScheduleRecord): ScheduleEntry {
@@ -110,7 +131,9 @@ export class Catalog {
     this.#schedules.set(record.id, entry);
     this.#totalSeats += record.totalSeats;
     const list = [...(this.#byConcert.get(record.concertId) ?? []), entry];
-    list.sort((a, b) => compare(a.record.startsAt, b.record.startsAt) || compare(a.record.id, b.record.id));
+    list.sort(
+      (a, b) => compare(a.record.startsAt, b.record.startsAt) || compare(a.record.id, b.record.id),
+    );
     this.#byConcert.set(record.concertId, list);
     return entry;
   }

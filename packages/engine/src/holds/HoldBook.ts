@@ -58,7 +58,8 @@ export class HoldBook {
   /** Holds a seat for a reservation the rules decided (its seat is available). */
   hold(reservation: ReservationRecord, tx: ChangeSet): void {
     const schedule = this.#catalog.schedule(reservation.scheduleId)!;
-    if (!schedule.seats.hold(reservation)) throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is not available`);
+    if (!schedule.seats.hold(reservation))
+      throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is not available`);
     this.#reservations.set(reservation.id, reservation);
     this.#addHeld(reservation);
     tx.put('reservations', reservation.id, reservation);
@@ -90,7 +91,11 @@ export class HoldBook {
 
   /** Expires holds whose deadline is at or before `now`, each at its exact deadline. */
   expireDue(now: number, tx: ChangeSet): void {
-    for (let reservation = this.#deadlines.popDue(now); reservation; reservation = this.#deadlines.popDue(now)) {
+    for (
+      let reservation = this.#deadlines.popDue(now);
+      reservation;
+      reservation = this.#deadlines.popDue(now)
+    ) {
       if (reservation.status === 'held') this.#expire(reservation, tx);
     }
   }
@@ -126,14 +131,19 @@ export class HoldBook {
     const ended: ReservationRecord[] = [];
     for (const reservation of records) {
       const schedule = this.#catalog.schedule(reservation.scheduleId);
-      if (!schedule) throw new Error(`reservation ${reservation.id} names unknown schedule ${reservation.scheduleId}`);
+      if (!schedule)
+        throw new Error(
+          `reservation ${reservation.id} names unknown schedule ${reservation.scheduleId}`,
+        );
       this.#reservations.set(reservation.id, reservation);
       if (reservation.status === 'expired' || reservation.status === 'cancelled') {
         ended.push(reservation);
         continue;
       }
       if (!schedule.seats.hold(reservation)) {
-        throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is claimed by two reservations`);
+        throw new Error(
+          `seat ${reservation.seatNo} of ${reservation.scheduleId} is claimed by two reservations`,
+        );
       }
       if (reservation.status === 'paid') {
         schedule.seats.pay(reservation.seatNo);
@@ -153,7 +163,12 @@ export class HoldBook {
     this.#end(reservation, TIMEOUT, reservation.expiresAt, tx);
   }
 
-  #end(reservation: ReservationRecord, event: ReservationEvent['type'] | Timeout, at: number, tx: ChangeSet): void {
+  #end(
+    reservation: ReservationRecord,
+    event: ReservationEvent['type'] | Timeout,
+    at: number,
+    tx: ChangeSet,
+  ): void {
     this.#removeHeld(reservation);
     this.#removeLive(reservation);
     reservation.status = this.#next(reservation, event);
@@ -163,9 +178,15 @@ export class HoldBook {
   }
 
   /** The reservation machine's answer; an event it refuses there is a programming error. */
-  #next(reservation: ReservationRecord, event: ReservationEvent['type'] | Timeout): ReservationStatus {
+  #next(
+    reservation: ReservationRecord,
+    event: ReservationEvent['type'] | Timeout,
+  ): ReservationStatus {
     const next = reservationLifecycle.next(reservation.status, event);
-    if (next === undefined) throw new Error(`reservation ${reservation.id} in "${reservation.status}" cannot take ${event}`);
+    if (next === undefined)
+      throw new Error(
+        `reservation ${reservation.id} in "${reservation.status}" cannot take ${event}`,
+      );
     return next;
   }
 

@@ -52,7 +52,9 @@ export function compileLifecycle<S extends string, E extends string>(
   const declared = new Set<string>(states);
   const actual = Object.keys(root.states);
   if (actual.length !== declared.size || !actual.every((key) => declared.has(key))) {
-    throw new TypeError(`machine "${machine.id}" has states [${actual.join(', ')}], expected [${states.join(', ')}]`);
+    throw new TypeError(
+      `machine "${machine.id}" has states [${actual.join(', ')}], expected [${states.join(', ')}]`,
+    );
   }
 
   const table = new Map<string, Map<string, S>>();
@@ -64,19 +66,26 @@ export function compileLifecycle<S extends string, E extends string>(
   for (const state of states) {
     const node = root.states[state]!;
     if (node.type !== 'atomic' && node.type !== 'final') {
-      throw new TypeError(`state "${state}" of "${machine.id}" is ${node.type}; only flat machines compile`);
+      throw new TypeError(
+        `state "${state}" of "${machine.id}" is ${node.type}; only flat machines compile`,
+      );
     }
     if (node.type === 'final') finals.add(state);
     for (const candidates of node.transitions.values()) {
       for (const candidate of candidates) {
-        if (candidate.guard) throw new TypeError(`"${machine.id}" guards "${candidate.eventType}" in "${state}"; guards do not compile`);
+        if (candidate.guard)
+          throw new TypeError(
+            `"${machine.id}" guards "${candidate.eventType}" in "${state}"; guards do not compile`,
+          );
       }
     }
-    if (node.after.length > 1) throw new TypeError(`state "${state}" of "${machine.id}" has more than one after transition`);
+    if (node.after.length > 1)
+      throw new TypeError(`state "${state}" of "${machine.id}" has more than one after transition`);
 
     const row = new Map<string, S>();
     const afterEvent = node.after[0]?.eventType;
-    const context = typeof machine.config.context === 'function' ? {} : (machine.config.context ?? {});
+    const context =
+      typeof machine.config.context === 'function' ? {} : (machine.config.context ?? {});
     const snapshot = machine.resolveState({ value: state, context });
     for (const type of machine.events) {
       const event = { type };
@@ -87,7 +96,10 @@ export function compileLifecycle<S extends string, E extends string>(
     if (afterEvent !== undefined) {
       const delay = node.after[0]!.delay;
       timers.set(state, String(delay));
-      const provided = typeof delay === 'string' ? (machine.implementations.delays as Record<string, unknown>)[delay] : delay;
+      const provided =
+        typeof delay === 'string'
+          ? (machine.implementations.delays as Record<string, unknown>)[delay]
+          : delay;
       if (typeof provided === 'number') delays.set(state, provided);
     }
     table.set(state, row);

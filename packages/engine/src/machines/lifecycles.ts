@@ -1,26 +1,35 @@
 import type { EngineConfig } from '../config.js';
 import { compileLifecycle, type Lifecycle } from './compileLifecycle.js';
-import { queueTokenMachine, type QueueTokenEvent, type QueueTokenState } from './queueTokenMachine.js';
-import { reservationMachine, type ReservationEvent, type ReservationState } from './reservationMachine.js';
+import {
+  queueTokenMachine,
+  type QueueTokenEvent,
+  type QueueTokenState,
+} from './queueTokenMachine.js';
+import {
+  reservationMachine,
+  type ReservationEvent,
+  type ReservationState,
+} from './reservationMachine.js';
 import { seatMachine, type SeatEvent, type SeatState } from './seatMachine.js';
 
 /** The seat machine as a table; compiled once per process. */
-export const seatLifecycle = compileLifecycle<SeatState, SeatEvent['type']>(seatMachine, ['available', 'held', 'paid']);
-
-/** The queue-token machine as a table; compiled once per process. */
-export const queueTokenLifecycle = compileLifecycle<QueueTokenState, QueueTokenEvent['type']>(queueTokenMachine, [
-  'waiting',
-  'active',
-  'expired',
-]);
-
-/** The reservation machine as a table; compiled once per process. */
-export const reservationLifecycle = compileLifecycle<ReservationState, ReservationEvent['type']>(reservationMachine, [
+export const seatLifecycle = compileLifecycle<SeatState, SeatEvent['type']>(seatMachine, [
+  'available',
   'held',
   'paid',
-  'expired',
-  'cancelled',
 ]);
+
+/** The queue-token machine as a table; compiled once per process. */
+export const queueTokenLifecycle = compileLifecycle<QueueTokenState, QueueTokenEvent['type']>(
+  queueTokenMachine,
+  ['waiting', 'active', 'expired'],
+);
+
+/** The reservation machine as a table; compiled once per process. */
+export const reservationLifecycle = compileLifecycle<ReservationState, ReservationEvent['type']>(
+  reservationMachine,
+  ['held', 'paid', 'expired', 'cancelled'],
+);
 
 /** The three lifecycles with the configured times as their delays: what the rules read deadlines from. */
 export interface Lifecycles {
@@ -40,9 +49,18 @@ export function lifecyclesFor(config: EngineConfig): Lifecycles {
   let lifecycles = compiled.get(config);
   if (!lifecycles) {
     lifecycles = {
-      seat: compileLifecycle(seatMachine.provide({ delays: { holdTtl: config.holdTtlMs } }), seatLifecycle.states),
-      token: compileLifecycle(queueTokenMachine.provide({ delays: { activeTtl: config.tokenActiveTtlMs } }), queueTokenLifecycle.states),
-      reservation: compileLifecycle(reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }), reservationLifecycle.states),
+      seat: compileLifecycle(
+        seatMachine.provide({ delays: { holdTtl: config.holdTtlMs } }),
+        seatLifecycle.states,
+      ),
+      token: compileLifecycle(
+        queueTokenMachine.provide({ delays: { activeTtl: config.tokenActiveTtlMs } }),
+        queueTokenLifecycle.states,
+      ),
+      reservation: compileLifecycle(
+        reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }),
+        reservationLifecycle.states,
+      ),
     };
     compiled.set(config, lifecycles);
   }
@@ -52,6 +70,7 @@ export function lifecyclesFor(config: EngineConfig): Lifecycles {
 /** A lifecycle's delay for `state`; a machine without one there is a programming error. */
 export function delayOf<S extends string>(lifecycle: Lifecycle<S, string>, state: S): number {
   const delay = lifecycle.delayOf(state);
-  if (delay === undefined) throw new TypeError(`machine "${lifecycle.id}" has no configured delay in "${state}"`);
+  if (delay === undefined)
+    throw new TypeError(`machine "${lifecycle.id}" has no configured delay in "${state}"`);
   return delay;
 }

@@ -14,7 +14,12 @@ export interface SeatContext {
 }
 
 export type SeatEvent =
-  | { readonly type: 'HOLD'; readonly reservationId: string; readonly at: number; readonly expiresAt: number }
+  | {
+      readonly type: 'HOLD';
+      readonly reservationId: string;
+      readonly at: number;
+      readonly expiresAt: number;
+    }
   | { readonly type: 'RELEASE' }
   | { readonly type: 'PAY' };
 

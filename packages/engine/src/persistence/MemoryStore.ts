@@ -1,4 +1,10 @@
-import { applyChanges, emptyContents, type Change, type Store, type StoreContents } from './Store.js';
+import {
+  applyChanges,
+  emptyContents,
+  type Change,
+  type Store,
+  type StoreContents,
+} from './Store.js';
 
 /**
  * A store that keeps everything in memory: for unit tests and throwaway
@@ -23,8 +29,12 @@ export class MemoryStore implements Store {
     this.#closed = false;
     if (this.#contents === null) return null;
     const copy = emptyContents();
-    for (const [name, map] of Object.entries(this.#contents) as [keyof StoreContents, Map<string, unknown>][]) {
-      for (const [key, value] of map) (copy[name] as Map<string, unknown>).set(key, JSON.parse(JSON.stringify(value)));
+    for (const [name, map] of Object.entries(this.#contents) as [
+      keyof StoreContents,
+      Map<string, unknown>,
+    ][]) {
+      for (const [key, value] of map)
+        (copy[name] as Map<string, unknown>).set(key, JSON.parse(JSON.stringify(value)));
     }
     return copy;
   }

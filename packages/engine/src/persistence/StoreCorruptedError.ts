@@ -12,7 +12,10 @@ export class StoreCorruptedError extends Error {
   readonly line: number | undefined;
 
   constructor(file: string, message: string, options: { line?: number; cause?: unknown } = {}) {
-    super(`${file}${options.line === undefined ? '' : `:${options.line}`}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${file}${options.line === undefined ? '' : `:${options.line}`}: ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.file = file;
     this.line = options.line;
   }

@@ -127,4 +127,7 @@ export const collectionNames: readonly CollectionName[] = [
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
-export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionName>(['room', 'counters']);
+export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionName>([
+  'room',
+  'counters',
+]);

@@ -33,14 +33,22 @@ export class AdmissionRate {
   #quiet = 0;
   #rate: number;
 
-  constructor(options: { admitPerTick: number; tickMs: number; maxActive: number; activeTtlMs: number }) {
+  constructor(options: {
+    admitPerTick: number;
+    tickMs: number;
+    maxActive: number;
+    activeTtlMs: number;
+  }) {
     this.#tickSeconds = options.tickMs / 1000;
     const activeTtlSeconds = options.activeTtlMs / 1000;
     this.#activeTtlSeconds = activeTtlSeconds;
     this.#ceiling = options.admitPerTick / this.#tickSeconds;
     this.#floor = Math.min(this.#ceiling, options.maxActive / activeTtlSeconds);
     // Long enough to see about ten places free at the worst rate, at least a minute, at most one active period.
-    const window = Math.max(this.#tickSeconds, Math.min(activeTtlSeconds, Math.max(60, 10 / this.#floor)));
+    const window = Math.max(
+      this.#tickSeconds,
+      Math.min(activeTtlSeconds, Math.max(60, 10 / this.#floor)),
+    );
     this.#keep = Math.exp(-this.#tickSeconds / window);
     this.#priorSeconds = window / 4;
     this.#rate = this.#floor;
@@ -68,7 +76,8 @@ export class AdmissionRate {
     this.#waited = this.#waited * this.#keep + this.#tickSeconds;
     this.#priorSeconds *= this.#keep;
     this.#quiet = admitted > 0 ? 0 : this.#quiet + this.#tickSeconds;
-    const average = (this.#admitted + this.#floor * this.#priorSeconds) / (this.#waited + this.#priorSeconds);
+    const average =
+      (this.#admitted + this.#floor * this.#priorSeconds) / (this.#waited + this.#priorSeconds);
     // However fast places freed before, none has for `quiet` seconds now.
     const estimate = this.#quiet > 0 ? Math.min(average, 1 / this.#quiet) : average;
     this.#rate = Math.min(this.#ceiling, Math.max(this.#floor, estimate));

@@ -83,7 +83,8 @@ export class DrawnOrder {
 
   constructor(draw: Draw) {
     const size = draw.to - draw.from + 1;
-    if (!Number.isSafeInteger(size) || size < 1 || size > 0x7fff_ffff) throw new RangeError(`a draw covers 1 to 2³¹−1 places, not ${size}`);
+    if (!Number.isSafeInteger(size) || size < 1 || size > 0x7fff_ffff)
+      throw new RangeError(`a draw covers 1 to 2³¹−1 places, not ${size}`);
     this.draw = draw;
     const order = new Int32Array(size);
     for (let i = 0; i < size; i++) order[i] = i;
@@ -118,7 +119,8 @@ let last: DrawnOrder | undefined;
 /** The permutation of `draw`, kept for the last draw asked for (engines ask again and again for the current one). */
 export function drawnOrder(draw: Draw): DrawnOrder {
   const cached = last?.draw;
-  if (cached && cached.seed === draw.seed && cached.from === draw.from && cached.to === draw.to) return last!;
+  if (cached && cached.seed === draw.seed && cached.from === draw.from && cached.to === draw.to)
+    return last!;
   last = new DrawnOrder(draw);
   return last;
 }

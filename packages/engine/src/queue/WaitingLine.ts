@@ -47,7 +47,8 @@ export class WaitingLine<T> {
    */
   push(item: T, seq: number = this.nextSeq): number {
     if (this.#size === 0) this.#reset(seq);
-    if (seq < this.nextSeq) throw new RangeError(`sequence ${seq} is behind the line (next is ${this.nextSeq})`);
+    if (seq < this.nextSeq)
+      throw new RangeError(`sequence ${seq} is behind the line (next is ${this.nextSeq})`);
     while (this.nextSeq < seq) this.#items.push(undefined);
     const slot = this.#items.length;
     if (slot + 1 >= this.#tree.length) this.#rebuild(this.#tree.length * 2);
@@ -60,7 +61,8 @@ export class WaitingLine<T> {
   /** Takes `seq` out of the line wherever it stands; `false` if it was not in line. */
   remove(seq: number): boolean {
     const slot = seq - this.#base;
-    if (slot < this.#head || slot >= this.#items.length || this.#items[slot] === undefined) return false;
+    if (slot < this.#head || slot >= this.#items.length || this.#items[slot] === undefined)
+      return false;
     this.#items[slot] = undefined;
     this.#add(slot, -1);
     this.#size--;
@@ -70,7 +72,8 @@ export class WaitingLine<T> {
   /** 1-based rank of `seq` among those in line, or 0 when it is not in line. */
   rank(seq: number): number {
     const slot = seq - this.#base;
-    if (slot < this.#head || slot >= this.#items.length || this.#items[slot] === undefined) return 0;
+    if (slot < this.#head || slot >= this.#items.length || this.#items[slot] === undefined)
+      return 0;
     let sum = 0;
     for (let i = slot + 1; i > 0; i -= i & -i) sum += this.#tree[i]!;
     return sum;

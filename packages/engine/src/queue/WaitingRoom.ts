@@ -46,7 +46,9 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   /** The persisted form (see {@link TokenRecord}). */
   toJSON(): TokenRecord {
     const { token, userId, status, seq, issuedAt, expiresAt } = this;
-    return status === 'waiting' ? { token, userId, status, seq, issuedAt } : { token, userId, status, seq, issuedAt, expiresAt };
+    return status === 'waiting'
+      ? { token, userId, status, seq, issuedAt }
+      : { token, userId, status, seq, issuedAt, expiresAt };
   }
 }
 
@@ -159,7 +161,8 @@ export class WaitingRoom {
   admitFirst(count: number, expiresAt: number, tx: ChangeSet): void {
     for (let admitted = 0; admitted < count; admitted++) {
       const entry = this.#line.shift();
-      if (!entry) throw new Error(`asked to admit ${count} tokens, but only ${admitted} were waiting`);
+      if (!entry)
+        throw new Error(`asked to admit ${count} tokens, but only ${admitted} were waiting`);
       this.#recency.remove(entry);
       this.#admit(entry, expiresAt);
       tx.put('tokens', entry.token, entry.toJSON());
@@ -219,7 +222,11 @@ export class WaitingRoom {
       this.#active--;
       this.#forget(entry, tx);
     }
-    for (let entry = this.#recency.oldest; entry && isAbandoned(entry.lastSeenAt, now, this.#config); entry = this.#recency.oldest) {
+    for (
+      let entry = this.#recency.oldest;
+      entry && isAbandoned(entry.lastSeenAt, now, this.#config);
+      entry = this.#recency.oldest
+    ) {
       this.#fire(entry, 'ABANDON');
       this.#recency.remove(entry);
       this.#line.remove(entry.slot);
@@ -247,7 +254,8 @@ export class WaitingRoom {
   /** Where a token stands at `now`: its rank among waiting tokens (0 once active) and the wait that implies; before the opening, no rank. */
   placeOf(entry: TokenEntry, now: number): Place {
     const position = this.position(entry);
-    if (position === null) return placeBeforeOpening(this.#settings, now, this.waitingCount, this.rate);
+    if (position === null)
+      return placeBeforeOpening(this.#settings, now, this.waitingCount, this.rate);
     return { position, estimatedWaitSeconds: this.rate.secondsFor(position) };
   }
 
@@ -348,7 +356,8 @@ export class WaitingRoom {
 
   #fire(entry: TokenEntry, event: QueueTokenEvent['type'] | Timeout): void {
     const next = queueTokenLifecycle.next(entry.status, event);
-    if (next === undefined) throw new Error(`queue token in "${entry.status}" cannot take ${event}`);
+    if (next === undefined)
+      throw new Error(`queue token in "${entry.status}" cannot take ${event}`);
     entry.status = next;
   }
 }

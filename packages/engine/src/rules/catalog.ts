@@ -25,30 +25,53 @@ export interface KnownCatalog {
  * existing one is skipped (loading the same catalog twice is harmless); one
  * that differs is refused, and then nothing is added.
  */
-export function decideLoadCatalog(known: KnownCatalog, input: CatalogInput): Decision<CatalogLoadResult> {
-  if (typeof input !== 'object' || input === null || !Array.isArray(input.concerts) || !Array.isArray(input.schedules)) {
-    throw new EngineError('VALIDATION_FAILED', 'a catalog has a concerts array and a schedules array');
+export function decideLoadCatalog(
+  known: KnownCatalog,
+  input: CatalogInput,
+): Decision<CatalogLoadResult> {
+  if (
+    typeof input !== 'object' ||
+    input === null ||
+    !Array.isArray(input.concerts) ||
+    !Array.isArray(input.schedules)
+  ) {
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      'a catalog has a concerts array and a schedules array',
+    );
   }
   const concerts = new Map<string, ConcertRecord>();
   for (const concert of input.concerts) {
     const record = toConcertRecord(concert);
-    if (concerts.has(record.id)) throw new EngineError('VALIDATION_FAILED', `concert "${record.id}" appears twice`);
+    if (concerts.has(record.id))
+      throw new EngineError('VALIDATION_FAILED', `concert "${record.id}" appears twice`);
     concerts.set(record.id, record);
   }
   const schedules = new Map<string, ScheduleRecord>();
   for (const schedule of input.schedules) {
     const record = toScheduleRecord(schedule);
-    if (schedules.has(record.id)) throw new EngineError('VALIDATION_FAILED', `schedule "${record.id}" appears twice`);
+    if (schedules.has(record.id))
+      throw new EngineError('VALIDATION_FAILED', `schedule "${record.id}" appears twice`);
     if (!concerts.has(record.concertId) && !known.concert(record.concertId)) {
-      throw new EngineError('VALIDATION_FAILED', `schedule "${record.id}" names unknown concert "${record.concertId}"`);
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `schedule "${record.id}" names unknown concert "${record.concertId}"`,
+      );
     }
     schedules.set(record.id, record);
   }
-  const newConcerts = [...concerts.values()].filter((record) => !isKnown(known.concert(record.id), record, 'concert'));
-  const newSchedules = [...schedules.values()].filter((record) => !isKnown(known.schedule(record.id), record, 'schedule'));
+  const newConcerts = [...concerts.values()].filter(
+    (record) => !isKnown(known.concert(record.id), record, 'concert'),
+  );
+  const newSchedules = [...schedules.values()].filter(
+    (record) => !isKnown(known.schedule(record.id), record, 'schedule'),
+  );
   const answer = { concertsAdded: newConcerts.length, schedulesAdded: newSchedules.length };
   if (newConcerts.length === 0 && newSchedules.length === 0) return { changes: [], answer };
-  return { changes: [{ type: 'catalogAdded', concerts: newConcerts, schedules: newSchedules }], answer };
+  return {
+    changes: [{ type: 'catalogAdded', concerts: newConcerts, schedules: newSchedules }],
+    answer,
+  };
 }
 
 /** Browsing needs an active token. */
@@ -57,22 +80,34 @@ export function checkListConcerts(view: TokenFacts, now: number, lifecycles: Lif
 }
 
 /** A concert's dates: an active token and a known concert. */
-export function checkListSchedules(view: TokenFacts & { readonly concert: unknown }, concertId: unknown, now: number, lifecycles: Lifecycles): void {
+export function checkListSchedules(
+  view: TokenFacts & { readonly concert: unknown },
+  concertId: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): void {
   const id = requireId(concertId, 'concertId');
   activeUser(view, now, lifecycles);
   requireConcert(view.concert ?? undefined, id);
 }
 
 /** A date's seats: an active token and a known schedule. */
-export function checkListSeats(view: TokenFacts & { readonly schedule: unknown }, scheduleId: unknown, now: number, lifecycles: Lifecycles): void {
+export function checkListSeats(
+  view: TokenFacts & { readonly schedule: unknown },
+  scheduleId: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): void {
   const id = requireId(scheduleId, 'scheduleId');
   activeUser(view, now, lifecycles);
-  if (view.schedule === undefined) throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${id}"`);
+  if (view.schedule === undefined)
+    throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${id}"`);
 }
 
 /** `CONCERT_NOT_FOUND` for an unknown concert. */
 export function requireConcert<C>(concert: C | undefined, concertId: string): C {
-  if (concert === undefined) throw new EngineError('CONCERT_NOT_FOUND', `no concert "${concertId}"`);
+  if (concert === undefined)
+    throw new EngineError('CONCERT_NOT_FOUND', `no concert "${concertId}"`);
   return concert;
 }
 
@@ -91,12 +126,19 @@ export function priceOf(prices: readonly PriceTier[], seatNo: number): number {
 function isKnown<T>(existing: T | undefined, incoming: T, kind: string): boolean {
   if (existing === undefined) return false;
   if (JSON.stringify(existing) === JSON.stringify(incoming)) return true;
-  throw new EngineError('VALIDATION_FAILED', `${kind} "${(incoming as { id: string }).id}" already exists with other data`);
+  throw new EngineError(
+    'VALIDATION_FAILED',
+    `${kind} "${(incoming as { id: string }).id}" already exists with other data`,
+  );
 }
 
 function optionalText(value: unknown, field: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length > 200) throw new EngineError('VALIDATION_FAILED', `${field} must be a string of at most 200 characters`);
+  if (typeof value !== 'string' || value.length > 200)
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `${field} must be a string of at most 200 characters`,
+    );
   return value;
 }
 
@@ -106,17 +148,40 @@ function toConcertRecord(input: CatalogInput['concerts'][number]): ConcertRecord
   if (!title) throw new EngineError('VALIDATION_FAILED', `concert "${id}" needs a title`);
   const artist = optionalText(input.artist, `artist of concert "${id}"`);
   const venue = optionalText(input.venue, `venue of concert "${id}"`);
-  return { id, title, ...(artist === undefined ? {} : { artist }), ...(venue === undefined ? {} : { venue }) };
+  return {
+    id,
+    title,
+    ...(artist === undefined ? {} : { artist }),
+    ...(venue === undefined ? {} : { venue }),
+  };
 }
 
 function toScheduleRecord(input: ScheduleInput): ScheduleRecord {
   const id = requireId(input?.id, 'schedule id');
   const concertId = requireId(input.concertId, `concertId of schedule "${id}"`);
-  if (typeof input.startsAt !== 'string' || !ISO_8601.test(input.startsAt) || Number.isNaN(Date.parse(input.startsAt))) {
-    throw new EngineError('VALIDATION_FAILED', `startsAt of schedule "${id}" must be an ISO 8601 date-time`);
+  if (
+    typeof input.startsAt !== 'string' ||
+    !ISO_8601.test(input.startsAt) ||
+    Number.isNaN(Date.parse(input.startsAt))
+  ) {
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `startsAt of schedule "${id}" must be an ISO 8601 date-time`,
+    );
   }
-  const totalSeats = requireInteger(input.totalSeats, `totalSeats of schedule "${id}"`, 1, MAX_SEATS_PER_SCHEDULE);
-  return { id, concertId, startsAt: input.startsAt, totalSeats, prices: toPriceTiers(input, id, totalSeats) };
+  const totalSeats = requireInteger(
+    input.totalSeats,
+    `totalSeats of schedule "${id}"`,
+    1,
+    MAX_SEATS_PER_SCHEDULE,
+  );
+  return {
+    id,
+    concertId,
+    startsAt: input.startsAt,
+    totalSeats,
+    prices: toPriceTiers(input, id, totalSeats),
+  };
 }
 
 function toPriceTiers(input: ScheduleInput, id: string, totalSeats: number): PriceTier[] {
@@ -124,10 +189,19 @@ function toPriceTiers(input: ScheduleInput, id: string, totalSeats: number): Pri
     throw new EngineError('VALIDATION_FAILED', `schedule "${id}" needs either price or prices`);
   }
   if (input.price !== undefined) {
-    return [{ from: 1, to: totalSeats, price: requireInteger(input.price, `price of schedule "${id}"`, 1) }];
+    return [
+      {
+        from: 1,
+        to: totalSeats,
+        price: requireInteger(input.price, `price of schedule "${id}"`, 1),
+      },
+    ];
   }
   if (!Array.isArray(input.prices) || input.prices.length === 0) {
-    throw new EngineError('VALIDATION_FAILED', `prices of schedule "${id}" must be a non-empty array`);
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `prices of schedule "${id}" must be a non-empty array`,
+    );
   }
   const tiers: PriceTier[] = [];
   let next = 1;
@@ -135,10 +209,18 @@ function toPriceTiers(input: ScheduleInput, id: string, totalSeats: number): Pri
     const from = requireInteger(tier?.from, `prices[].from of schedule "${id}"`, 1, totalSeats);
     const to = requireInteger(tier.to, `prices[].to of schedule "${id}"`, from, totalSeats);
     const price = requireInteger(tier.price, `prices[].price of schedule "${id}"`, 1);
-    if (from !== next) throw new EngineError('VALIDATION_FAILED', `prices of schedule "${id}" must cover seats in order from ${next}`);
+    if (from !== next)
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `prices of schedule "${id}" must cover seats in order from ${next}`,
+      );
     tiers.push({ from, to, price });
     next = to + 1;
   }
-  if (next !== totalSeats + 1) throw new EngineError('VALIDATION_FAILED', `prices of schedule "${id}" must cover seats up to ${totalSeats}`);
+  if (next !== totalSeats + 1)
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `prices of schedule "${id}" must cover seats up to ${totalSeats}`,
+    );
   return tiers;
 }

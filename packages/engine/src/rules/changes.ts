@@ -1,5 +1,11 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
-import type { ConcertRecord, IdempotencyRecord, PaymentRecord, ReservationRecord, ScheduleRecord } from '../persistence/records.js';
+import type {
+  ConcertRecord,
+  IdempotencyRecord,
+  PaymentRecord,
+  ReservationRecord,
+  ScheduleRecord,
+} from '../persistence/records.js';
 import type { RoomState } from './room.js';
 
 /**
@@ -38,12 +44,21 @@ export type StateChange =
   | { readonly type: 'tokenCompleted'; readonly token: string; readonly keepUntil: number }
   | { readonly type: 'reservationHeld'; readonly reservation: ReservationRecord }
   /** `held →` `paid`, `cancelled` or `expired` at `at` (the reservation lifecycle's answer). */
-  | { readonly type: 'reservationEnded'; readonly id: string; readonly status: 'paid' | 'cancelled' | 'expired'; readonly at: number }
+  | {
+      readonly type: 'reservationEnded';
+      readonly id: string;
+      readonly status: 'paid' | 'cancelled' | 'expired';
+      readonly at: number;
+    }
   | { readonly type: 'walletCredited'; readonly userId: string; readonly amount: number }
   /** The wallet is debited `payment.amount` (to `payment.balance`) and the payment recorded. */
   | { readonly type: 'paymentMade'; readonly payment: PaymentRecord }
   | { readonly type: 'keyRemembered'; readonly record: IdempotencyRecord }
-  | { readonly type: 'catalogAdded'; readonly concerts: readonly ConcertRecord[]; readonly schedules: readonly ScheduleRecord[] };
+  | {
+      readonly type: 'catalogAdded';
+      readonly concerts: readonly ConcertRecord[];
+      readonly schedules: readonly ScheduleRecord[];
+    };
 
 /** A decision: the changes to apply, and the answer to give once they are durable. Refusals are thrown as `EngineError`. */
 export interface Decision<A> {

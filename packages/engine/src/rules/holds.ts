@@ -42,12 +42,16 @@ export interface ReserveCommand {
 
 /** Validates a reserve command before anything is looked up. */
 export function checkReserve(command: { scheduleId: unknown; seatNo: unknown }): ReserveCommand {
-  return { scheduleId: requireId(command.scheduleId, 'scheduleId'), seatNo: requireInteger(command.seatNo, 'seatNo', 1) };
+  return {
+    scheduleId: requireId(command.scheduleId, 'scheduleId'),
+    seatNo: requireInteger(command.seatNo, 'seatNo', 1),
+  };
 }
 
 /** `SCHEDULE_NOT_FOUND` for an unknown date. */
 export function requireSchedule<S>(schedule: S | undefined, scheduleId: string): S {
-  if (schedule === undefined) throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${scheduleId}"`);
+  if (schedule === undefined)
+    throw new EngineError('SCHEDULE_NOT_FOUND', `no schedule "${scheduleId}"`);
   return schedule;
 }
 
@@ -57,21 +61,41 @@ export function requireSchedule<S>(schedule: S | undefined, scheduleId: string):
  * is extended to the end of the hold, so nobody is locked out of paying for
  * a seat they hold.
  */
-export function decideReserve(view: ReserveView, command: ReserveCommand, now: number, config: EngineConfig, lifecycles: Lifecycles, reservationId: string): Decision<ReservationRecord> {
+export function decideReserve(
+  view: ReserveView,
+  command: ReserveCommand,
+  now: number,
+  config: EngineConfig,
+  lifecycles: Lifecycles,
+  reservationId: string,
+): Decision<ReservationRecord> {
   const user = activeUser(view, now, lifecycles);
   const { scheduleId, seatNo } = command;
   const schedule = requireSchedule(view.schedule, scheduleId);
-  if (seatNo > schedule.totalSeats) throw new EngineError('SEAT_NOT_FOUND', `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`);
+  if (seatNo > schedule.totalSeats)
+    throw new EngineError(
+      'SEAT_NOT_FOUND',
+      `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`,
+    );
   const occupant = view.occupant;
   const changes: StateChange[] = [];
   if (occupant) {
     const status = reservationStatusAt(occupant as ReservationRecord, now, lifecycles);
     if (status === 'held' || status === 'paid') {
-      const yours = occupant.userId === user.userId && status === 'held' ? ` (you hold it: ${occupant.id})` : '';
+      const yours =
+        occupant.userId === user.userId && status === 'held'
+          ? ` (you hold it: ${occupant.id})`
+          : '';
       throw new EngineError('SEAT_UNAVAILABLE', `seat ${seatNo} is ${status}${yours}`);
     }
     // A hold past its deadline that nothing has expired yet: it ends now, at its own deadline.
-    if (occupant.status === 'held') changes.push({ type: 'reservationEnded', id: occupant.id, status: 'expired', at: occupant.expiresAt });
+    if (occupant.status === 'held')
+      changes.push({
+        type: 'reservationEnded',
+        id: occupant.id,
+        status: 'expired',
+        at: occupant.expiresAt,
+      });
   }
   if (view.heldByUser >= config.maxHoldsPerUser) {
     throw new EngineError('HOLD_LIMIT_REACHED', `you already hold ${config.maxHoldsPerUser} seats`);
@@ -87,24 +111,37 @@ export function decideReserve(view: ReserveView, command: ReserveCommand, now: n
     expiresAt: now + delayOf(lifecycles.reservation, 'held'),
   };
   changes.push({ type: 'reservationHeld', reservation });
-  if (reservation.expiresAt > user.expiresAt) changes.push({ type: 'tokenExtended', token: user.token, expiresAt: reservation.expiresAt });
+  if (reservation.expiresAt > user.expiresAt)
+    changes.push({ type: 'tokenExtended', token: user.token, expiresAt: reservation.expiresAt });
   return { changes, answer: reservation };
 }
 
 /** A reservation's status at `now`: a hold past its deadline has expired (the machine's `after holdTtl`), whatever the timers did. */
-export function reservationStatusAt(reservation: ReservationRecord, now: number, lifecycles: Lifecycles): ReservationStatus {
-  if (reservation.status === 'held' && reservation.expiresAt <= now) return lifecycles.reservation.next('held', TIMEOUT)!;
+export function reservationStatusAt(
+  reservation: ReservationRecord,
+  now: number,
+  lifecycles: Lifecycles,
+): ReservationStatus {
+  if (reservation.status === 'held' && reservation.expiresAt <= now)
+    return lifecycles.reservation.next('held', TIMEOUT)!;
   return reservation.status;
 }
 
 /** The user's own reservation: another user's is answered like a missing one. */
-export function requireOwn(reservation: ReservationRecord | undefined, user: TokenState, reservationId: string): ReservationRecord {
-  if (!reservation || reservation.userId !== user.userId) throw new EngineError('RESERVATION_NOT_FOUND', `no reservation "${reservationId}"`);
+export function requireOwn(
+  reservation: ReservationRecord | undefined,
+  user: TokenState,
+  reservationId: string,
+): ReservationRecord {
+  if (!reservation || reservation.userId !== user.userId)
+    throw new EngineError('RESERVATION_NOT_FOUND', `no reservation "${reservationId}"`);
   return reservation;
 }
 
-export const alreadyPaid = (): EngineError => new EngineError('ALREADY_PAID', 'this reservation is already paid');
-export const holdExpired = (status: string): EngineError => new EngineError('HOLD_EXPIRED', `this hold is no longer held (it is ${status})`);
+export const alreadyPaid = (): EngineError =>
+  new EngineError('ALREADY_PAID', 'this reservation is already paid');
+export const holdExpired = (status: string): EngineError =>
+  new EngineError('HOLD_EXPIRED', `this hold is no longer held (it is ${status})`);
 
 /** What reading or cancelling a reservation looks at. */
 export interface ReservationView extends TokenFacts {
@@ -112,19 +149,31 @@ export interface ReservationView extends TokenFacts {
 }
 
 /** Reading a reservation: the user's own, as it stands at `now`. */
-export function decideGetReservation(view: ReservationView, reservationId: unknown, now: number, lifecycles: Lifecycles): ReservationRecord {
+export function decideGetReservation(
+  view: ReservationView,
+  reservationId: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): ReservationRecord {
   const id = requireId(reservationId, 'reservationId');
   const user = activeUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, id);
   const status = reservationStatusAt(reservation, now, lifecycles);
-  return status === reservation.status ? reservation : { ...reservation, status, endedAt: reservation.expiresAt };
+  return status === reservation.status
+    ? reservation
+    : { ...reservation, status, endedAt: reservation.expiresAt };
 }
 
 /**
  * Cancelling releases a hold. Cancelling a cancelled reservation answers it
  * again (DELETE is idempotent); a paid or expired one is refused.
  */
-export function decideCancel(view: ReservationView, reservationId: unknown, now: number, lifecycles: Lifecycles): Decision<ReservationRecord> {
+export function decideCancel(
+  view: ReservationView,
+  reservationId: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): Decision<ReservationRecord> {
   const reservation = decideGetReservation(view, reservationId, now, lifecycles);
   if (reservation.status === 'paid') throw alreadyPaid();
   if (reservation.status === 'expired') throw holdExpired('expired');
@@ -137,9 +186,27 @@ export function decideCancel(view: ReservationView, reservationId: unknown, now:
 }
 
 /** A hold past its deadline expires at its own deadline. */
-export function decideExpireHold(reservation: ReservationRecord, now: number, lifecycles: Lifecycles): Decision<null> {
-  if (reservation.status !== 'held' || reservationStatusAt(reservation, now, lifecycles) !== 'expired') return unchanged(null);
-  return { changes: [{ type: 'reservationEnded', id: reservation.id, status: 'expired', at: reservation.expiresAt }], answer: null };
+export function decideExpireHold(
+  reservation: ReservationRecord,
+  now: number,
+  lifecycles: Lifecycles,
+): Decision<null> {
+  if (
+    reservation.status !== 'held' ||
+    reservationStatusAt(reservation, now, lifecycles) !== 'expired'
+  )
+    return unchanged(null);
+  return {
+    changes: [
+      {
+        type: 'reservationEnded',
+        id: reservation.id,
+        status: 'expired',
+        at: reservation.expiresAt,
+      },
+    ],
+    answer: null,
+  };
 }
 
 /** What listing the user's reservations looks at: their held and paid reservations, in any order. */
@@ -155,7 +222,10 @@ export type ListedStatus = (typeof LISTED_STATUSES)[number];
 export function checkListStatus(status: unknown): ListedStatus | undefined {
   if (status === undefined) return undefined;
   if (typeof status !== 'string' || !(LISTED_STATUSES as readonly string[]).includes(status)) {
-    throw new EngineError('VALIDATION_FAILED', `status must be one of ${LISTED_STATUSES.join(', ')}`);
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `status must be one of ${LISTED_STATUSES.join(', ')}`,
+    );
   }
   return status as ListedStatus;
 }
@@ -167,7 +237,12 @@ export function checkListStatus(status: unknown): ListedStatus | undefined {
  * can be seen again after the turn ended. A hold past its deadline is not
  * listed, whatever the timers did. Cancelled and expired ones are never listed.
  */
-export function decideListReservations(view: ListReservationsView, status: unknown, now: number, lifecycles: Lifecycles): ReservationRecord[] {
+export function decideListReservations(
+  view: ListReservationsView,
+  status: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): ReservationRecord[] {
   const filter = checkListStatus(status);
   const user = knownUser(view);
   const listed: ReservationRecord[] = [];
@@ -178,5 +253,7 @@ export function decideListReservations(view: ListReservationsView, status: unkno
     if (filter !== undefined && current !== filter) continue;
     listed.push(reservation);
   }
-  return listed.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return listed.sort(
+    (a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+  );
 }

@@ -10,7 +10,14 @@ import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
 import { MAX_ID_LENGTH, requireId } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
-import { isAdmitting, isOpeningDue, isSoldOut, type OpeningRange, type RoomState, type Stock } from './room.js';
+import {
+  isAdmitting,
+  isOpeningDue,
+  isSoldOut,
+  type OpeningRange,
+  type RoomState,
+  type Stock,
+} from './room.js';
 
 /**
  * Where a waiting token stands: its rank among waiting tokens and the wait
@@ -33,24 +40,36 @@ export interface WaitEstimate {
  * is the time until the opening plus that of the middle of the `waiting`
  * crowd (where a random draw puts a token on average).
  */
-export function placeBeforeOpening(room: RoomState, now: number, waiting: number, rate: WaitEstimate): Place {
+export function placeBeforeOpening(
+  room: RoomState,
+  now: number,
+  waiting: number,
+  rate: WaitEstimate,
+): Place {
   const opensAt = room.opensAt ?? now;
   const untilOpening = Math.max(0, Math.ceil((opensAt - now) / 1000));
-  return { position: null, estimatedWaitSeconds: untilOpening + rate.secondsFor(Math.ceil(Math.max(1, waiting) / 2)), opensAt };
+  return {
+    position: null,
+    estimatedWaitSeconds: untilOpening + rate.secondsFor(Math.ceil(Math.max(1, waiting) / 2)),
+    opensAt,
+  };
 }
 
-export const tokenInvalid = (): EngineError => new EngineError('TOKEN_INVALID', 'the queue token is unknown or expired');
+export const tokenInvalid = (): EngineError =>
+  new EngineError('TOKEN_INVALID', 'the queue token is unknown or expired');
 
 /** The token argument: `TOKEN_MISSING` unless a non-empty string; too long to be one of ours is `TOKEN_INVALID`. */
 export function requireTokenArg(token: unknown): string {
-  if (typeof token !== 'string' || token.length === 0) throw new EngineError('TOKEN_MISSING', 'a queue token is required');
+  if (typeof token !== 'string' || token.length === 0)
+    throw new EngineError('TOKEN_MISSING', 'a queue token is required');
   if (token.length > MAX_ID_LENGTH) throw tokenInvalid();
   return token;
 }
 
 /** A token's state at `now`: an active token past its deadline has expired (the machine's `after activeTtl`), whatever the timers did. */
 export function statusAt(token: TokenState, now: number, lifecycles: Lifecycles): QueueTokenState {
-  if (token.status === 'active' && token.expiresAt <= now) return lifecycles.token.next('active', TIMEOUT)!;
+  if (token.status === 'active' && token.expiresAt <= now)
+    return lifecycles.token.next('active', TIMEOUT)!;
   return token.status;
 }
 
@@ -61,19 +80,32 @@ export function requireKnown(token: TokenState | undefined): TokenState {
 }
 
 /** A live token: waiting or active. Unknown and expired tokens are answered alike. */
-export function requireLive(token: TokenState | undefined, now: number, lifecycles: Lifecycles): TokenState {
+export function requireLive(
+  token: TokenState | undefined,
+  now: number,
+  lifecycles: Lifecycles,
+): TokenState {
   if (!token || statusAt(token, now, lifecycles) === 'expired') throw tokenInvalid();
   return token;
 }
 
 /** An active token: a waiting one is `TOKEN_NOT_ACTIVE` with its place in line. */
-export function requireActive(token: TokenState | undefined, now: number, lifecycles: Lifecycles, placeOf: (token: TokenState) => Place): TokenState {
+export function requireActive(
+  token: TokenState | undefined,
+  now: number,
+  lifecycles: Lifecycles,
+  placeOf: (token: TokenState) => Place,
+): TokenState {
   const live = requireLive(token, now, lifecycles);
   if (live.status === 'waiting') {
     const { position, estimatedWaitSeconds, opensAt } = placeOf(live);
     const message =
-      position === null ? `the sale opens at ${new Date(opensAt ?? 0).toISOString()}; places in line are drawn then` : `you are number ${position} in line`;
-    throw new EngineError('TOKEN_NOT_ACTIVE', message, { details: { position, estimatedWaitSeconds } });
+      position === null
+        ? `the sale opens at ${new Date(opensAt ?? 0).toISOString()}; places in line are drawn then`
+        : `you are number ${position} in line`;
+    throw new EngineError('TOKEN_NOT_ACTIVE', message, {
+      details: { position, estimatedWaitSeconds },
+    });
   }
   return live;
 }
@@ -138,7 +170,14 @@ export function decideIssue(
   requireId(userId, 'userId');
   if (view.live) return unchanged({ token: view.live, created: false });
   if (view.room.soldOut) {
-    const ended: TokenState = { token: fresh.token, userId: userId as string, seq: fresh.seq, issuedAt: now, status: 'expired', expiresAt: now };
+    const ended: TokenState = {
+      token: fresh.token,
+      userId: userId as string,
+      seq: fresh.seq,
+      issuedAt: now,
+      status: 'expired',
+      expiresAt: now,
+    };
     return unchanged({ token: ended, created: true, reason: 'sold_out' });
   }
   const admit = isAdmitting(view.room) && view.waiting === 0 && view.active < view.room.maxActive;
@@ -147,7 +186,9 @@ export function decideIssue(
     userId: userId as string,
     seq: fresh.seq,
     issuedAt: now,
-    status: admit ? lifecycles.token.next(lifecycles.token.initial, 'ADMIT')! : lifecycles.token.initial,
+    status: admit
+      ? lifecycles.token.next(lifecycles.token.initial, 'ADMIT')!
+      : lifecycles.token.initial,
     expiresAt: admit ? now + delayOf(lifecycles.token, 'active') : 0,
   };
   return { changes: [{ type: 'tokenIssued', token }], answer: { token, created: true } };
@@ -188,7 +229,12 @@ export interface TickOutcome {
  *    throws nobody out).
  * `newSeed()` must come from a cryptographic source (`newDrawSeed`).
  */
-export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, newSeed: () => string): Decision<TickOutcome> {
+export function decideTick(
+  view: TickView,
+  now: number,
+  lifecycles: Lifecycles,
+  newSeed: () => string,
+): Decision<TickOutcome> {
   const changes: StateChange[] = [];
   let room = view.room;
   let waiting = view.waiting;
@@ -202,15 +248,30 @@ export function decideTick(view: TickView, now: number, lifecycles: Lifecycles, 
   }
   const opened = isOpeningDue(room, now);
   if (opened) {
-    if (view.opening === undefined) throw new TypeError('decideTick: an opening is due, and the view has no opening range');
+    if (view.opening === undefined)
+      throw new TypeError('decideTick: an opening is due, and the view has no opening range');
     const range = waiting > 0 && room.shuffle ? view.opening : null;
-    room = { ...room, pendingOpening: false, ...(range ? { draw: { seed: newSeed(), from: range.from, to: range.to } } : {}) };
+    room = {
+      ...room,
+      pendingOpening: false,
+      ...(range ? { draw: { seed: newSeed(), from: range.from, to: range.to } } : {}),
+    };
   }
   if (room !== view.room) changes.push({ type: 'roomChanged', room });
   const admitting = isAdmitting(room);
-  const count = admitting ? Math.max(0, Math.min(room.admitPerTick, room.maxActive - view.active, waiting)) : 0;
-  if (count > 0) changes.push({ type: 'tokensAdmitted', count, expiresAt: now + delayOf(lifecycles.token, 'active') });
-  return { changes, answer: { admitted: count, soldOut, opened, observed: admitting && waiting > 0 } };
+  const count = admitting
+    ? Math.max(0, Math.min(room.admitPerTick, room.maxActive - view.active, waiting))
+    : 0;
+  if (count > 0)
+    changes.push({
+      type: 'tokensAdmitted',
+      count,
+      expiresAt: now + delayOf(lifecycles.token, 'active'),
+    });
+  return {
+    changes,
+    answer: { admitted: count, soldOut, opened, observed: admitting && waiting > 0 },
+  };
 }
 
 /** A waiting token not polled for `waitingTtl` is abandoned. */
@@ -219,8 +280,15 @@ export function isAbandoned(lastSeenAt: number, now: number, config: EngineConfi
 }
 
 /** The token as users see it; `reason` for a token that ended for one. */
-export function tokenView(token: TokenState, place: Place, lastSeenAt: number, config: EngineConfig, reason?: TokenEndReason): QueueToken {
-  const expiresAt = token.status === 'waiting' ? lastSeenAt + config.queueWaitingTtlMs : token.expiresAt;
+export function tokenView(
+  token: TokenState,
+  place: Place,
+  lastSeenAt: number,
+  config: EngineConfig,
+  reason?: TokenEndReason,
+): QueueToken {
+  const expiresAt =
+    token.status === 'waiting' ? lastSeenAt + config.queueWaitingTtlMs : token.expiresAt;
   const view: { -readonly [K in keyof QueueToken]: QueueToken[K] } = {
     token: token.token,
     userId: token.userId,
@@ -230,7 +298,8 @@ export function tokenView(token: TokenState, place: Place, lastSeenAt: number, c
     issuedAt: new Date(token.issuedAt).toISOString(),
     expiresAt: new Date(expiresAt).toISOString(),
   };
-  if (token.status === 'waiting' && place.opensAt !== undefined) view.opensAt = new Date(place.opensAt).toISOString();
+  if (token.status === 'waiting' && place.opensAt !== undefined)
+    view.opensAt = new Date(place.opensAt).toISOString();
   if (token.status === 'expired' && reason !== undefined) view.reason = reason;
   return view;
 }
@@ -238,5 +307,11 @@ export function tokenView(token: TokenState, place: Place, lastSeenAt: number, c
 /** A watched token's last view once it has ended without being admitted (abandoned, or sold out with `reason`). */
 export function endedView(last: QueueToken, reason?: TokenEndReason): QueueToken {
   const { opensAt: _opensAt, reason: _reason, ...rest } = last;
-  return { ...rest, status: 'expired', position: 0, estimatedWaitSeconds: 0, ...(reason === undefined ? {} : { reason }) };
+  return {
+    ...rest,
+    status: 'expired',
+    position: 0,
+    estimatedWaitSeconds: 0,
+    ...(reason === undefined ? {} : { reason }),
+  };
 }

@@ -101,24 +101,42 @@ export function roomSettings(room: RoomState): RoomSettings {
 }
 
 /** The room with its counts, as the API shows it. */
-export function roomView(room: RoomState, counts: { readonly waiting: number; readonly active: number; readonly admittedTotal: number }): Room {
-  return { ...roomSettings(room), waiting: counts.waiting, active: counts.active, admittedTotal: counts.admittedTotal, soldOut: room.soldOut };
+export function roomView(
+  room: RoomState,
+  counts: { readonly waiting: number; readonly active: number; readonly admittedTotal: number },
+): Room {
+  return {
+    ...roomSettings(room),
+    waiting: counts.waiting,
+    active: counts.active,
+    admittedTotal: counts.admittedTotal,
+    soldOut: room.soldOut,
+  };
 }
 
-const SETTINGS: ReadonlySet<string> = new Set<keyof RoomSettings>(['paused', 'admitPerTick', 'maxActive', 'opensAt', 'shuffle']);
+const SETTINGS: ReadonlySet<string> = new Set<keyof RoomSettings>([
+  'paused',
+  'admitPerTick',
+  'maxActive',
+  'opensAt',
+  'shuffle',
+]);
 
 /** An instant: date, time and a time zone (`Z` or an offset), as ISO 8601 / RFC 3339 write it. */
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
 
 function requireBoolean(value: unknown, field: string): boolean {
-  if (typeof value !== 'boolean') throw new EngineError('VALIDATION_FAILED', `${field} must be true or false`);
+  if (typeof value !== 'boolean')
+    throw new EngineError('VALIDATION_FAILED', `${field} must be true or false`);
   return value;
 }
 
 function requireInstant(value: unknown): number | null {
   if (value === null) return null;
   const fields = typeof value === 'string' && value.length <= 40 ? INSTANT.exec(value) : null;
-  const [year, month, day, hour, minute, second = '0', offsetHours = '0', offsetMinutes = '0'] = fields?.slice(1).map((field) => field ?? undefined) ?? [];
+  const [year, month, day, hour, minute, second = '0', offsetHours = '0', offsetMinutes = '0'] =
+    fields?.slice(1).map((field) => field ?? undefined) ?? [];
   // Date.parse rolls 30 February over to March: the fields themselves must exist. (setUTCFullYear, not
   // Date.UTC: that reads years 0–99 as 1900–1999.)
   const date = new Date(0);
@@ -134,7 +152,11 @@ function requireInstant(value: unknown): number | null {
     Number(offsetHours) < 24 &&
     Number(offsetMinutes) < 60;
   const at = exists ? Date.parse(value as string) : NaN;
-  if (!Number.isSafeInteger(at)) throw new EngineError('VALIDATION_FAILED', 'opensAt must be an ISO 8601 instant with a time zone (e.g. 2027-05-01T10:00:00Z), or null');
+  if (!Number.isSafeInteger(at))
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      'opensAt must be an ISO 8601 instant with a time zone (e.g. 2027-05-01T10:00:00Z), or null',
+    );
   return at;
 }
 
@@ -154,13 +176,21 @@ function requireInstant(value: unknown): number | null {
  * - `null`: no opening; a room still waiting for one opens at the next tick
  *   (`opensAt` becomes now, so that tokens still say when).
  */
-export function decideUpdateRoom(room: RoomState, patch: unknown, now: number): Decision<{ before: RoomState; after: RoomState }> {
+export function decideUpdateRoom(
+  room: RoomState,
+  patch: unknown,
+  now: number,
+): Decision<{ before: RoomState; after: RoomState }> {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
     throw new EngineError('VALIDATION_FAILED', 'the room change must be an object of settings');
   }
   const fields = patch as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
-    if (!SETTINGS.has(key)) throw new EngineError('VALIDATION_FAILED', `"${key}" is not a room setting (${[...SETTINGS].join(', ')})`);
+    if (!SETTINGS.has(key))
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `"${key}" is not a room setting (${[...SETTINGS].join(', ')})`,
+      );
   }
   const given = (key: keyof RoomSettings) => fields[key] !== undefined;
   let next: RoomState = { ...room };
@@ -168,7 +198,10 @@ export function decideUpdateRoom(room: RoomState, patch: unknown, now: number): 
   if (given('shuffle')) next = { ...next, shuffle: requireBoolean(fields['shuffle'], 'shuffle') };
   if (given('admitPerTick')) {
     const { min, max } = configBounds.queueAdmitPerTick;
-    next = { ...next, admitPerTick: requireInteger(fields['admitPerTick'], 'admitPerTick', min, max) };
+    next = {
+      ...next,
+      admitPerTick: requireInteger(fields['admitPerTick'], 'admitPerTick', min, max),
+    };
   }
   if (given('maxActive')) {
     const { min, max } = configBounds.queueMaxActive;

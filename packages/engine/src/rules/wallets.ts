@@ -6,7 +6,11 @@
 import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { Lifecycles } from '../machines/lifecycles.js';
-import type { IdempotencyRecord, PaymentRecord, ReservationRecord } from '../persistence/records.js';
+import type {
+  IdempotencyRecord,
+  PaymentRecord,
+  ReservationRecord,
+} from '../persistence/records.js';
 import type { Payment, Wallet } from '../types.js';
 import { requireId, requireInteger } from '../validate.js';
 import { paymentView } from '../views.js';
@@ -16,12 +20,15 @@ import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
 /** A token may only use its own wallet. */
 export function requireSelf(user: TokenState, userId: string): void {
-  if (user.userId !== userId) throw new EngineError('FORBIDDEN', 'a token may only use its own wallet');
+  if (user.userId !== userId)
+    throw new EngineError('FORBIDDEN', 'a token may only use its own wallet');
 }
 
 /** What a retry with this key and request must match. */
-export const payFingerprint = (reservationId: string): string => JSON.stringify(['pay', reservationId]);
-export const chargeFingerprint = (userId: string, amount: number): string => JSON.stringify(['charge', userId, amount]);
+export const payFingerprint = (reservationId: string): string =>
+  JSON.stringify(['pay', reservationId]);
+export const chargeFingerprint = (userId: string, amount: number): string =>
+  JSON.stringify(['charge', userId, amount]);
 
 /** Marks a replayed answer: a registered symbol, so copies of this package agree on it. */
 const REPLAYED = Symbol.for('usher.replayed');
@@ -39,7 +46,11 @@ const REPLAYED = Symbol.for('usher.replayed');
  * ```
  */
 export function isReplay(answer: unknown): boolean {
-  return typeof answer === 'object' && answer !== null && (answer as { [REPLAYED]?: unknown })[REPLAYED] === true;
+  return (
+    typeof answer === 'object' &&
+    answer !== null &&
+    (answer as { [REPLAYED]?: unknown })[REPLAYED] === true
+  );
 }
 
 /**
@@ -47,10 +58,16 @@ export function isReplay(answer: unknown): boolean {
  * copy: see {@link isReplay}), or `undefined` for a first try. The same key
  * for a different request is `IDEMPOTENCY_KEY_REUSED`.
  */
-export function replayOf<T>(stored: IdempotencyRecord | undefined, fingerprint: string): T | undefined {
+export function replayOf<T>(
+  stored: IdempotencyRecord | undefined,
+  fingerprint: string,
+): T | undefined {
   if (!stored) return undefined;
   if (stored.fingerprint !== fingerprint) {
-    throw new EngineError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request');
+    throw new EngineError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'this Idempotency-Key was already used for a different request',
+    );
   }
   return Object.defineProperty({ ...(stored.result as object) }, REPLAYED, { value: true }) as T;
 }
@@ -67,7 +84,10 @@ export interface ChargeCommand {
 }
 
 /** Validates a charge before anything is looked up: an integer from 1 to `maxChargeAmount`. */
-export function checkCharge(command: { userId: unknown; amount: unknown; idempotencyKey?: unknown }, config: EngineConfig): ChargeCommand {
+export function checkCharge(
+  command: { userId: unknown; amount: unknown; idempotencyKey?: unknown },
+  config: EngineConfig,
+): ChargeCommand {
   const userId = requireId(command.userId, 'userId');
   const amount = requireInteger(command.amount, 'amount', 1, config.maxChargeAmount);
   return { userId, amount, idempotencyKey: checkKey(command.idempotencyKey) };
@@ -84,25 +104,41 @@ export interface ChargeView extends TokenFacts {
  * `maxBalance`. With a key, the first answer is kept and replayed for
  * retries, even after the token expired (a kept token still identifies).
  */
-export function decideCharge(view: ChargeView, command: ChargeCommand, now: number, config: EngineConfig, lifecycles: Lifecycles): Decision<Wallet> {
+export function decideCharge(
+  view: ChargeView,
+  command: ChargeCommand,
+  now: number,
+  config: EngineConfig,
+  lifecycles: Lifecycles,
+): Decision<Wallet> {
   const { userId, amount, idempotencyKey } = command;
   requireSelf(knownUser(view), userId);
   // Only keyed requests are fingerprinted: JSON for every charge would cost more than the charge.
   const fingerprint = idempotencyKey === undefined ? '' : chargeFingerprint(userId, amount);
-  const replay = idempotencyKey === undefined ? undefined : replayOf<Wallet>(view.stored, fingerprint);
+  const replay =
+    idempotencyKey === undefined ? undefined : replayOf<Wallet>(view.stored, fingerprint);
   if (replay) return unchanged(replay);
   activeUser(view, now, lifecycles);
-  if (view.balance + amount > config.maxBalance) throw new EngineError('BALANCE_LIMIT', `a balance may not pass ${config.maxBalance}`);
+  if (view.balance + amount > config.maxBalance)
+    throw new EngineError('BALANCE_LIMIT', `a balance may not pass ${config.maxBalance}`);
   const wallet: Wallet = { userId, balance: view.balance + amount };
   const changes: StateChange[] = [{ type: 'walletCredited', userId, amount }];
   if (idempotencyKey !== undefined) {
-    changes.push({ type: 'keyRemembered', record: { userId, key: idempotencyKey, fingerprint, result: wallet, createdAt: now } });
+    changes.push({
+      type: 'keyRemembered',
+      record: { userId, key: idempotencyKey, fingerprint, result: wallet, createdAt: now },
+    });
   }
   return { changes, answer: wallet };
 }
 
 /** Reading a balance: the token's own wallet only. */
-export function decideGetBalance(view: TokenFacts & { readonly balance: number }, userId: unknown, now: number, lifecycles: Lifecycles): Wallet {
+export function decideGetBalance(
+  view: TokenFacts & { readonly balance: number },
+  userId: unknown,
+  now: number,
+  lifecycles: Lifecycles,
+): Wallet {
   const id = requireId(userId, 'userId');
   requireSelf(activeUser(view, now, lifecycles), id);
   return { userId: id, balance: view.balance };
@@ -113,8 +149,14 @@ export interface PayCommand {
   readonly idempotencyKey: string | undefined;
 }
 
-export function checkPay(command: { reservationId: unknown; idempotencyKey?: unknown }): PayCommand {
-  return { reservationId: requireId(command.reservationId, 'reservationId'), idempotencyKey: checkKey(command.idempotencyKey) };
+export function checkPay(command: {
+  reservationId: unknown;
+  idempotencyKey?: unknown;
+}): PayCommand {
+  return {
+    reservationId: requireId(command.reservationId, 'reservationId'),
+    idempotencyKey: checkKey(command.idempotencyKey),
+  };
 }
 
 /** What paying looks at: the token, the key's stored answer, the reservation, the balance. */
@@ -133,8 +175,16 @@ export interface PayView extends TokenFacts {
  * the next user), unless the user still holds other seats. With a key, the
  * first answer is replayed for retries, even after the token completed.
  */
-export function decidePay(view: PayView, command: PayCommand, now: number, config: EngineConfig, lifecycles: Lifecycles, paymentId: string): Decision<Payment> {
-  const fingerprint = command.idempotencyKey === undefined ? '' : payFingerprint(command.reservationId);
+export function decidePay(
+  view: PayView,
+  command: PayCommand,
+  now: number,
+  config: EngineConfig,
+  lifecycles: Lifecycles,
+  paymentId: string,
+): Decision<Payment> {
+  const fingerprint =
+    command.idempotencyKey === undefined ? '' : payFingerprint(command.reservationId);
   if (command.idempotencyKey !== undefined) {
     const replay = replayOf<Payment>(view.stored, fingerprint);
     if (replay) return unchanged(replay);
@@ -146,17 +196,46 @@ export function decidePay(view: PayView, command: PayCommand, now: number, confi
   if (status === 'paid') throw alreadyPaid();
   if (status !== 'held') throw holdExpired(status);
   if (balance < reservation.price) {
-    throw new EngineError('INSUFFICIENT_BALANCE', `the price is ${reservation.price} and the balance ${balance}`);
+    throw new EngineError(
+      'INSUFFICIENT_BALANCE',
+      `the price is ${reservation.price} and the balance ${balance}`,
+    );
   }
-  const record: PaymentRecord = { id: paymentId, reservationId: reservation.id, userId: user.userId, amount: reservation.price, balance: balance - reservation.price, createdAt: now };
+  const record: PaymentRecord = {
+    id: paymentId,
+    reservationId: reservation.id,
+    userId: user.userId,
+    amount: reservation.price,
+    balance: balance - reservation.price,
+    createdAt: now,
+  };
   const payment = paymentView(record);
   const changes: StateChange[] = [
-    { type: 'reservationEnded', id: reservation.id, status: lifecycles.reservation.next('held', 'PAY') as 'paid', at: now },
+    {
+      type: 'reservationEnded',
+      id: reservation.id,
+      status: lifecycles.reservation.next('held', 'PAY') as 'paid',
+      at: now,
+    },
     { type: 'paymentMade', payment: record },
   ];
   if (command.idempotencyKey !== undefined) {
-    changes.push({ type: 'keyRemembered', record: { userId: user.userId, key: command.idempotencyKey, fingerprint, result: payment, createdAt: now } });
+    changes.push({
+      type: 'keyRemembered',
+      record: {
+        userId: user.userId,
+        key: command.idempotencyKey,
+        fingerprint,
+        result: payment,
+        createdAt: now,
+      },
+    });
   }
-  if (view.heldByUser <= 1) changes.push({ type: 'tokenCompleted', token: user.token, keepUntil: now + config.idempotencyTtlMs });
+  if (view.heldByUser <= 1)
+    changes.push({
+      type: 'tokenCompleted',
+      token: user.token,
+      keepUntil: now + config.idempotencyTtlMs,
+    });
   return { changes, answer: payment };
 }

@@ -5,7 +5,8 @@ import type { ReservationRecord } from '../persistence/records.js';
 import type { Seat } from '../types.js';
 
 const codeOf = new Map<SeatState, number>(seatLifecycle.states.map((state, code) => [state, code]));
-if (codeOf.get(seatLifecycle.initial) !== 0) throw new Error('the seat machine must start in its first state');
+if (codeOf.get(seatLifecycle.initial) !== 0)
+  throw new Error('the seat machine must start in its first state');
 
 /**
  * The seats of one schedule. Each seat is the snapshot of a {@link seatMachine}

@@ -9,17 +9,49 @@ import type { StoreContents } from '../persistence/Store.js';
 import { newDrawSeed } from '../queue/DrawnOrder.js';
 import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
 import type { Decision, StateChange, TokenState } from '../rules/changes.js';
-import { checkListConcerts, checkListSchedules, checkListSeats, decideLoadCatalog, type KnownCatalog } from '../rules/catalog.js';
-import { checkReserve, decideCancel, decideGetReservation, decideListReservations, decideReserve, type ReservationView } from '../rules/holds.js';
-import { decideIssue, decideTick, endedView, requireLive, requireTokenArg, tokenView, type Place, type TokenFacts } from '../rules/queue.js';
+import {
+  checkListConcerts,
+  checkListSchedules,
+  checkListSeats,
+  decideLoadCatalog,
+  type KnownCatalog,
+} from '../rules/catalog.js';
+import {
+  checkReserve,
+  decideCancel,
+  decideGetReservation,
+  decideListReservations,
+  decideReserve,
+  type ReservationView,
+} from '../rules/holds.js';
+import {
+  decideIssue,
+  decideTick,
+  endedView,
+  requireLive,
+  requireTokenArg,
+  tokenView,
+  type Place,
+  type TokenFacts,
+} from '../rules/queue.js';
 import { decideUpdateRoom, isOpeningDue, roomView } from '../rules/room.js';
-import { checkCharge, checkPay, decideCharge, decideGetBalance, decidePay } from '../rules/wallets.js';
+import {
+  checkCharge,
+  checkPay,
+  decideCharge,
+  decideGetBalance,
+  decidePay,
+} from '../rules/wallets.js';
 import type { QueueToken } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
 import { reservationView } from '../views.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './commands.js';
 
-type Handler<K extends CommandType> = (command: CommandOf<K>, now: number, tx: ChangeSet) => CommandResults[K];
+type Handler<K extends CommandType> = (
+  command: CommandOf<K>,
+  now: number,
+  tx: ChangeSet,
+) => CommandResults[K];
 
 /**
  * Owns every entity — catalog and seats, tokens, reservations, wallets,
@@ -64,7 +96,11 @@ export class Supervisor {
    * when it is refused, and then has changed nothing. Anything else it throws
    * is a fault, after which memory may hold half a command.
    */
-  handle<K extends CommandType>(command: CommandOf<K>, now: number, tx: ChangeSet): CommandResults[K] {
+  handle<K extends CommandType>(
+    command: CommandOf<K>,
+    now: number,
+    tx: ChangeSet,
+  ): CommandResults[K] {
     this.#now = now;
     const handler = this.#handlers[command.type] as Handler<K>;
     return handler(command, now, tx);
@@ -87,22 +123,42 @@ export class Supervisor {
   }
 
   readonly #handlers: { [K in CommandType]: Handler<K> } = {
-    loadCatalog: ({ catalog }, _now, tx) => this.#decided(decideLoadCatalog(this.#known, catalog), tx),
+    loadCatalog: ({ catalog }, _now, tx) =>
+      this.#decided(decideLoadCatalog(this.#known, catalog), tx),
 
     issueToken: ({ userId }, now, tx) => {
       const live = typeof userId === 'string' ? this.#room.live(userId) : undefined;
       if (live) this.#room.poll(live, now);
-      const view = { live, waiting: this.#room.waitingCount, active: this.#room.activeCount, room: this.#room.settings };
+      const view = {
+        live,
+        waiting: this.#room.waitingCount,
+        active: this.#room.activeCount,
+        room: this.#room.settings,
+      };
       const fresh = { token: newId(), seq: this.#room.nextSeq };
-      const { token, created, reason } = this.#decided(decideIssue(view, userId, now, this.#config, this.#lifecycles, fresh), tx);
+      const { token, created, reason } = this.#decided(
+        decideIssue(view, userId, now, this.#config, this.#lifecycles, fresh),
+        tx,
+      );
       // A token born expired (sold out) is not stored: it is answered as it is.
-      if (token.status === 'expired') return { token: tokenView(token, { position: 0, estimatedWaitSeconds: 0 }, now, this.#config, reason), created };
+      if (token.status === 'expired')
+        return {
+          token: tokenView(
+            token,
+            { position: 0, estimatedWaitSeconds: 0 },
+            now,
+            this.#config,
+            reason,
+          ),
+          created,
+        };
       return { token: this.#room.view(this.#room.find(token.token)!, now), created };
     },
 
     getToken: ({ token }, now) => this.#room.view(this.#polled(token, now), now),
 
-    tokenOwner: ({ token }) => (typeof token === 'string' ? this.#room.find(token)?.userId : undefined),
+    tokenOwner: ({ token }) =>
+      typeof token === 'string' ? this.#room.find(token)?.userId : undefined,
 
     watch: ({ token }, now) => {
       const entry = this.#polled(token, now);
@@ -123,13 +179,23 @@ export class Supervisor {
 
     listSchedules: ({ token, concertId }, now) => {
       const concert = this.#find(concertId, (id) => this.#catalog.concert(id));
-      checkListSchedules({ arg: token, token: this.#token(token), placeOf: this.#placeOf, concert }, concertId, now, this.#lifecycles);
+      checkListSchedules(
+        { arg: token, token: this.#token(token), placeOf: this.#placeOf, concert },
+        concertId,
+        now,
+        this.#lifecycles,
+      );
       return this.#catalog.availableSchedules(concertId);
     },
 
     listSeats: ({ token, scheduleId }, now) => {
       const schedule = this.#find(scheduleId, (id) => this.#catalog.schedule(id));
-      checkListSeats({ arg: token, token: this.#token(token), placeOf: this.#placeOf, schedule }, scheduleId, now, this.#lifecycles);
+      checkListSeats(
+        { arg: token, token: this.#token(token), placeOf: this.#placeOf, schedule },
+        scheduleId,
+        now,
+        this.#lifecycles,
+      );
       return { scheduleId, seats: schedule!.seats.availableSeats(schedule!.priceOf) };
     },
 
@@ -142,23 +208,53 @@ export class Supervisor {
         token,
         placeOf: this.#placeOf,
         schedule,
-        occupant: command.seatNo <= (schedule?.totalSeats ?? 0) ? schedule?.seats.occupant(command.seatNo) : undefined,
+        occupant:
+          command.seatNo <= (schedule?.totalSeats ?? 0)
+            ? schedule?.seats.occupant(command.seatNo)
+            : undefined,
         heldByUser: token ? this.#holds.heldBy(token.userId) : 0,
       };
-      return reservationView(this.#decided(decideReserve(view, command, now, this.#config, this.#lifecycles, newId()), tx));
+      return reservationView(
+        this.#decided(
+          decideReserve(view, command, now, this.#config, this.#lifecycles, newId()),
+          tx,
+        ),
+      );
     },
 
     getReservation: ({ token, reservationId }, now) =>
-      reservationView(decideGetReservation(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles)),
+      reservationView(
+        decideGetReservation(
+          this.#reservationFacts(token, reservationId),
+          reservationId,
+          now,
+          this.#lifecycles,
+        ),
+      ),
 
     listReservations: ({ token, status }, now) => {
       const entry = this.#token(token);
-      const view = { arg: token, token: entry, placeOf: this.#placeOf, reservations: entry ? this.#holds.liveOf(entry.userId) : [] };
+      const view = {
+        arg: token,
+        token: entry,
+        placeOf: this.#placeOf,
+        reservations: entry ? this.#holds.liveOf(entry.userId) : [],
+      };
       return decideListReservations(view, status, now, this.#lifecycles).map(reservationView);
     },
 
     cancelReservation: ({ token, reservationId }, now, tx) =>
-      reservationView(this.#decided(decideCancel(this.#reservationFacts(token, reservationId), reservationId, now, this.#lifecycles), tx)),
+      reservationView(
+        this.#decided(
+          decideCancel(
+            this.#reservationFacts(token, reservationId),
+            reservationId,
+            now,
+            this.#lifecycles,
+          ),
+          tx,
+        ),
+      ),
 
     pay: (raw, now, tx) => {
       const command = checkPay(raw);
@@ -173,12 +269,20 @@ export class Supervisor {
         balance: userId === undefined ? 0 : this.#ledger.balanceOf(userId),
         heldByUser: userId === undefined ? 0 : this.#holds.heldBy(userId),
       };
-      return this.#decided(decidePay(view, command, now, this.#config, this.#lifecycles, newId()), tx);
+      return this.#decided(
+        decidePay(view, command, now, this.#config, this.#lifecycles, newId()),
+        tx,
+      );
     },
 
     getBalance: ({ token, userId }, now) => {
       const entry = this.#token(token);
-      const view = { arg: token, token: entry, placeOf: this.#placeOf, balance: entry ? this.#ledger.balanceOf(entry.userId) : 0 };
+      const view = {
+        arg: token,
+        token: entry,
+        placeOf: this.#placeOf,
+        balance: entry ? this.#ledger.balanceOf(entry.userId) : 0,
+      };
       return decideGetBalance(view, userId, now, this.#lifecycles);
     },
 
@@ -202,12 +306,20 @@ export class Supervisor {
         room,
         waiting: this.#room.waitingCount,
         active: this.#room.activeCount,
-        stock: { totalSeats: this.#catalog.totalSeats, heldSeats: this.#holds.heldCount, paidSeats: this.#holds.paidCount },
+        stock: {
+          totalSeats: this.#catalog.totalSeats,
+          heldSeats: this.#holds.heldCount,
+          paidSeats: this.#holds.paidCount,
+        },
         ...(isOpeningDue(room, now) ? { opening: this.#room.openingRange(room.opensAt!) } : {}),
       };
       const outcome = this.#decided(decideTick(view, now, this.#lifecycles, newDrawSeed), tx);
       if (outcome.observed) this.#room.rate.observe(outcome.admitted);
-      const report = { admitted: outcome.admitted, waiting: this.#room.waitingCount, active: this.#room.activeCount };
+      const report = {
+        admitted: outcome.admitted,
+        waiting: this.#room.waitingCount,
+        active: this.#room.activeCount,
+      };
       return { report, updates: this.#watchUpdates(now) };
     },
 
@@ -296,7 +408,11 @@ export class Supervisor {
       if (entry?.status === 'waiting') {
         this.#room.poll(entry, now);
         const place = this.#room.placeOf(entry, now);
-        if (place.position === last.position && (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)) continue;
+        if (
+          place.position === last.position &&
+          (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)
+        )
+          continue;
         view = tokenView(entry, place, entry.lastSeenAt, this.#config);
       } else if (entry && entry.status !== 'expired') {
         view = this.#room.view(entry, now);
@@ -312,7 +428,11 @@ export class Supervisor {
 
   /** The room with its counts now. */
   #roomNow() {
-    return roomView(this.#room.settings, { waiting: this.#room.waitingCount, active: this.#room.activeCount, admittedTotal: this.#room.admittedTotal });
+    return roomView(this.#room.settings, {
+      waiting: this.#room.waitingCount,
+      active: this.#room.activeCount,
+      admittedTotal: this.#room.admittedTotal,
+    });
   }
 
   /** The command's token as the rules see it (after the argument check), with how to rank it. */
@@ -325,10 +445,16 @@ export class Supervisor {
     return typeof token === 'string' ? this.#room.find(token) : undefined;
   }
 
-  readonly #placeOf = (token: TokenState): Place => this.#room.placeOf(token as TokenEntry, this.#now);
+  readonly #placeOf = (token: TokenState): Place =>
+    this.#room.placeOf(token as TokenEntry, this.#now);
 
   #reservationFacts(token: unknown, reservationId: unknown): ReservationView {
-    return { arg: token, token: this.#token(token), placeOf: this.#placeOf, reservation: this.#find(reservationId, (id) => this.#holds.find(id)) };
+    return {
+      arg: token,
+      token: this.#token(token),
+      placeOf: this.#placeOf,
+      reservation: this.#find(reservationId, (id) => this.#holds.find(id)),
+    };
   }
 
   /** Looks up an id argument; a malformed one finds nothing (the rules refuse it). */
@@ -338,7 +464,11 @@ export class Supervisor {
 
   /** A live (waiting or active) token, counted as polled. */
   #polled(token: unknown, now: number): TokenEntry {
-    const entry = requireLive(this.#room.find(requireTokenArg(token)), now, this.#lifecycles) as TokenEntry;
+    const entry = requireLive(
+      this.#room.find(requireTokenArg(token)),
+      now,
+      this.#lifecycles,
+    ) as TokenEntry;
     this.#room.poll(entry, now);
     return entry;
   }

@@ -36,7 +36,10 @@ interface CommandTable {
   cancelReservation: [{ token: string; reservationId: string }, Reservation];
   pay: [{ token: string; reservationId: string; idempotencyKey: string | undefined }, Payment];
   getBalance: [{ token: string; userId: string }, Wallet];
-  charge: [{ token: string; userId: string; amount: number; idempotencyKey: string | undefined }, Wallet];
+  charge: [
+    { token: string; userId: string; amount: number; idempotencyKey: string | undefined },
+    Wallet,
+  ];
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
   sweep: [{}, null];
   expireDue: [{}, null];
@@ -48,7 +51,9 @@ interface CommandTable {
 }
 
 export type CommandType = keyof CommandTable;
-export type Command = { [K in CommandType]: { readonly type: K } & Readonly<CommandTable[K][0]> }[CommandType];
+export type Command = {
+  [K in CommandType]: { readonly type: K } & Readonly<CommandTable[K][0]>;
+}[CommandType];
 export type CommandOf<K extends CommandType> = Extract<Command, { type: K }>;
 /** What each command answers. */
 export type CommandResults = { [K in CommandType]: CommandTable[K][1] };

@@ -37,7 +37,10 @@ export class Ledger {
     const wallet = this.#wallets.get(userId)!;
     wallet.balance -= amount;
     wallet.paid += amount;
-    if (wallet.balance !== payment.balance) throw new Error(`payment ${payment.id} expected a balance of ${payment.balance}, got ${wallet.balance}`);
+    if (wallet.balance !== payment.balance)
+      throw new Error(
+        `payment ${payment.id} expected a balance of ${payment.balance}, got ${wallet.balance}`,
+      );
     this.#payments.set(payment.id, payment);
     tx.put('wallets', userId, wallet);
     tx.put('payments', payment.id, payment);

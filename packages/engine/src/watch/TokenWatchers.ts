@@ -40,7 +40,11 @@ export class TokenWatchers {
    * it out with whatever came meanwhile, and answers a function that stops
    * watching.
    */
-  async watch(token: string, watcher: TokenWatcher, first: () => Promise<QueueToken>): Promise<() => void> {
+  async watch(
+    token: string,
+    watcher: TokenWatcher,
+    first: () => Promise<QueueToken>,
+  ): Promise<() => void> {
     const watch: Watch = { watcher, held: [] };
     let watches = this.#watchers.get(token);
     if (!watches) this.#watchers.set(token, (watches = new Set()));

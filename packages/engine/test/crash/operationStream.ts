@@ -10,16 +10,29 @@ import { LowdbStore } from '@usher/engine/lowdb';
 
 const [dir, run] = process.argv.slice(2) as [string, string];
 const USERS = 40;
-const seats = ['a', 'b', 'c', 'd'].flatMap((scheduleId) => Array.from({ length: 250 }, (_, i) => ({ scheduleId, seatNo: i + 1 })));
+const seats = ['a', 'b', 'c', 'd'].flatMap((scheduleId) =>
+  Array.from({ length: 250 }, (_, i) => ({ scheduleId, seatNo: i + 1 })),
+);
 
 const engine: Engine = await createEngine({
   store: new LowdbStore(dir),
-  config: { queueMaxActive: 10_000, holdTtlMs: 1_500, maxHoldsPerUser: 2, tokenActiveTtlMs: 3_600_000 },
+  config: {
+    queueMaxActive: 10_000,
+    holdTtlMs: 1_500,
+    maxHoldsPerUser: 2,
+    tokenActiveTtlMs: 3_600_000,
+  },
 });
 if ((await engine.stats()).schedules === 0) {
   await engine.loadCatalog({
     concerts: [{ id: 'c', title: 'Crash Test' }],
-    schedules: ['a', 'b', 'c', 'd'].map((id) => ({ id, concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: 250, price: 700 })),
+    schedules: ['a', 'b', 'c', 'd'].map((id) => ({
+      id,
+      concertId: 'c',
+      startsAt: '2027-01-01T19:00:00Z',
+      totalSeats: 250,
+      price: 700,
+    })),
   });
 }
 const ack = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);

@@ -20,7 +20,13 @@ export const catalog: CatalogInput = {
     { id: 'c2', title: 'Autumn Concert' },
   ],
   schedules: [
-    { id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 10, price: 1_000 },
+    {
+      id: 's1',
+      concertId: 'c1',
+      startsAt: '2027-05-01T19:00:00+09:00',
+      totalSeats: 10,
+      price: 1_000,
+    },
     {
       id: 's2',
       concertId: 'c1',
@@ -43,7 +49,12 @@ export interface Fixture {
 
 /** An engine on a simulated clock at {@link START}, with the test catalog loaded. */
 export async function startEngine(
-  options: { config?: Partial<EngineConfig>; store?: Store; clock?: SimulatedClock; catalog?: CatalogInput | null } = {},
+  options: {
+    config?: Partial<EngineConfig>;
+    store?: Store;
+    clock?: SimulatedClock;
+    catalog?: CatalogInput | null;
+  } = {},
 ): Promise<Fixture> {
   const clock = options.clock ?? simulatedClock();
   const store = options.store ?? new MemoryStore();
@@ -61,15 +72,24 @@ export function simulatedClock(at = START): SimulatedClock {
 /** Issues a token for `userId` and runs ticks until it is active; returns the token string. */
 export async function activeToken(engine: Engine, userId: string): Promise<string> {
   const { token } = await engine.issueToken(userId);
-  for (let status = token.status; status === 'waiting'; status = (await engine.getToken(token.token)).status) {
+  for (
+    let status = token.status;
+    status === 'waiting';
+    status = (await engine.getToken(token.token)).status
+  ) {
     const report = await engine.tick();
-    if (report.admitted === 0 && report.active >= engine.config.queueMaxActive) throw new Error('no room to admit');
+    if (report.admitted === 0 && report.active >= engine.config.queueMaxActive)
+      throw new Error('no room to admit');
   }
   return token.token;
 }
 
 /** Asserts that `promise` rejects with an {@link EngineError} of `code`; returns the error. */
-export async function rejects(t: ExecutionContext, promise: Promise<unknown>, code: EngineErrorCode): Promise<EngineError> {
+export async function rejects(
+  t: ExecutionContext,
+  promise: Promise<unknown>,
+  code: EngineErrorCode,
+): Promise<EngineError> {
   const error = await t.throwsAsync(promise, { instanceOf: EngineError });
   t.is(error?.code, code, error?.message);
   return error as EngineError;

@@ -32,7 +32,13 @@ async function childrenOf(ppid: number): Promise<{ pid: number; cmdline: string 
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (Number(fields[1]) === ppid && fields[0] !== 'Z') {
-      found.push({ pid: Number(name), cmdline: (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ') });
+      found.push({
+        pid: Number(name),
+        cmdline: (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).replaceAll(
+          '\0',
+          ' ',
+        ),
+      });
     }
   }
   return found;
@@ -41,7 +47,9 @@ async function childrenOf(ppid: number): Promise<{ pid: number; cmdline: string 
 /** Whether `pid` has `path` open. */
 async function hasOpen(pid: number, path: string): Promise<boolean> {
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
-  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  const targets = await Promise.all(
+    fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')),
+  );
   return targets.includes(path);
 }
 
@@ -63,21 +71,42 @@ test('a compaction child whose server is SIGKILLed exits without writing anythin
   const dir = await folder(t);
   // Another compaction owns the folder's compaction for now: the child must wait for it.
   const release = await holdCompactionLock(dir);
-  const server = spawn(process.execPath, [...process.execArgv, compactingStore, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [...process.execArgv, compactingStore, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const serverGone = new Promise((resolve) => server.once('exit', resolve));
   t.teardown(() => server.kill('SIGKILL'));
-  for await (const line of createInterface({ input: server.stdout })) if (line === 'compacting') break;
-  const child = await until(async () => (await childrenOf(server.pid!)).find((p) => p.cmdline.includes('compactionProcess')), 'the compaction child');
+  for await (const line of createInterface({ input: server.stdout }))
+    if (line === 'compacting') break;
+  const child = await until(
+    async () =>
+      (await childrenOf(server.pid!)).find((p) => p.cmdline.includes('compactionProcess')),
+    'the compaction child',
+  );
   // It has its work and waits for its turn: the compaction lock, which this test holds.
-  await until(async () => ((await hasOpen(child.pid, join(dir, 'compaction.lock'))) ? true : undefined), 'the compaction child to ask for the compaction lock');
+  await until(
+    async () => ((await hasOpen(child.pid, join(dir, 'compaction.lock'))) ? true : undefined),
+    'the compaction child to ask for the compaction lock',
+  );
   server.kill('SIGKILL');
   await serverGone;
-  await until(async () => ((await isRunning(child.pid)) ? undefined : true), 'the orphaned compaction child to exit');
+  await until(
+    async () => ((await isRunning(child.pid)) ? undefined : true),
+    'the orphaned compaction child to exit',
+  );
   await release();
   const files = await readdir(dir);
-  t.deepEqual(files.filter((name) => name.includes('snapshot')), [], 'the orphan wrote no snapshot, not even a temp file');
+  t.deepEqual(
+    files.filter((name) => name.includes('snapshot')),
+    [],
+    'the orphan wrote no snapshot, not even a temp file',
+  );
   const store = new LowdbStore(dir);
-  t.is((await store.load())?.wallets.size, 100, 'the next server opens everything from the journal');
+  t.is(
+    (await store.load())?.wallets.size,
+    100,
+    'the next server opens everything from the journal',
+  );
   await store.close();
 });
 
@@ -109,8 +138,14 @@ test('compactions write through unique temp names and leave exactly one snapshot
   const dir = await folder(t);
   const store = new LowdbStore(dir);
   await store.load();
-  for (let i = 0; i < 20; i++) await store.append([['wallets', `u${i}`, { userId: `u${i}`, balance: i, charged: i, paid: 0 }]]);
+  for (let i = 0; i < 20; i++)
+    await store.append([
+      ['wallets', `u${i}`, { userId: `u${i}`, balance: i, charged: i, paid: 0 }],
+    ]);
   await Promise.all([store.compact(), store.compact()]);
   await store.close();
-  t.deepEqual((await readdir(dir)).filter((name) => name.includes('snapshot')), ['snapshot-0000000000000020.json']);
+  t.deepEqual(
+    (await readdir(dir)).filter((name) => name.includes('snapshot')),
+    ['snapshot-0000000000000020.json'],
+  );
 });

@@ -46,7 +46,12 @@ test('processes racing to open one folder: exactly one wins, every time (fresh f
     const winners = contenders.filter((_, i) => answers[i]!.opened === true);
     t.is(winners.length, 1, `round ${round}: ${JSON.stringify(answers)}`);
     for (const [i, answer] of answers.entries()) {
-      if (answer.opened !== true) t.regex(String(answer.error), /in use by another process/, `round ${round}, contender ${i}`);
+      if (answer.opened !== true)
+        t.regex(
+          String(answer.error),
+          /in use by another process/,
+          `round ${round}, contender ${i}`,
+        );
     }
     await Promise.all(winners.map((c) => c.ask({ close: true })));
   }
@@ -77,7 +82,11 @@ test('a lock file naming a live process (pid reuse, PID 1, or this very process)
     await writeFile(join(dir, 'usher.lock'), String(pid));
     const store = new LowdbStore(dir);
     await t.notThrowsAsync(store.load(), `a lock file that says ${pid}`);
-    t.is((await readFile(join(dir, 'usher.lock'), 'utf8')).trim(), String(process.pid), 'the lock file names its owner, for people');
+    t.is(
+      (await readFile(join(dir, 'usher.lock'), 'utf8')).trim(),
+      String(process.pid),
+      'the lock file names its owner, for people',
+    );
     await store.close();
   }
 });
@@ -88,7 +97,10 @@ test('one store per folder within a process too; closing releases the lock but k
   await first.load();
   await t.throwsAsync(new LowdbStore(dir).load(), { message: /already open in this process/ });
   await first.close();
-  t.true((await readdir(dir)).includes('usher.lock'), 'the lock file stays: deleting it would let two processes lock two different files');
+  t.true(
+    (await readdir(dir)).includes('usher.lock'),
+    'the lock file stays: deleting it would let two processes lock two different files',
+  );
   const second = new LowdbStore(dir);
   await t.notThrowsAsync(second.load());
   await second.close();
@@ -99,7 +111,10 @@ test('a refused open touches nothing in the folder', async (t) => {
   const owner = new LowdbStore(dir);
   await owner.load();
   await owner.append([['wallets', 'ann', { userId: 'ann', balance: 1, charged: 1, paid: 0 }]]);
-  await writeFile(join(dir, '.snapshot-0000000000000009.json.tmp'), 'a temp file a compaction may be writing');
+  await writeFile(
+    join(dir, '.snapshot-0000000000000009.json.tmp'),
+    'a temp file a compaction may be writing',
+  );
   const before = (await readdir(dir)).sort();
   const lockBefore = await readFile(join(dir, 'usher.lock'), 'utf8');
   await t.throwsAsync(new LowdbStore(dir).load());

@@ -5,8 +5,15 @@ import test from 'ava';
 import type { Change, WalletRecord } from '@usher/engine';
 import { LowdbStore, StoreCorruptedError } from '@usher/engine/lowdb';
 
-const wallet = (userId: string, balance: number): WalletRecord => ({ userId, balance, charged: balance, paid: 0 });
-const put = (userId: string, balance: number): Change[] => [['wallets', userId, wallet(userId, balance)]];
+const wallet = (userId: string, balance: number): WalletRecord => ({
+  userId,
+  balance,
+  charged: balance,
+  paid: 0,
+});
+const put = (userId: string, balance: number): Change[] => [
+  ['wallets', userId, wallet(userId, balance)],
+];
 
 async function folder(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'usher-damage-'));
@@ -20,11 +27,21 @@ async function tenRecords(dir: string): Promise<string> {
   await store.load();
   for (let i = 0; i < 10; i++) await store.append(put(`u${i}`, i));
   await store.close();
-  return join(dir, (await readdir(dir)).find((name) => name.startsWith('journal-'))!);
+  return join(
+    dir,
+    (await readdir(dir)).find((name) => name.startsWith('journal-'))!,
+  );
 }
 
-async function refused(t: import('ava').ExecutionContext, dir: string, message: RegExp): Promise<StoreCorruptedError> {
-  const error = await t.throwsAsync(new LowdbStore(dir, { onWarning: () => undefined }).load(), { instanceOf: StoreCorruptedError, message });
+async function refused(
+  t: import('ava').ExecutionContext,
+  dir: string,
+  message: RegExp,
+): Promise<StoreCorruptedError> {
+  const error = await t.throwsAsync(new LowdbStore(dir, { onWarning: () => undefined }).load(), {
+    instanceOf: StoreCorruptedError,
+    message,
+  });
   return error!;
 }
 
@@ -65,7 +82,11 @@ test('a journal truncated to nothing, or deleted, refuses to open: never opened 
   await refused(t, dir, /records up to 10 were acknowledged/);
   await rm(journal);
   await refused(t, dir, /records up to 10 were acknowledged/);
-  t.deepEqual((await readdir(dir)).filter((name) => name.startsWith('journal-')), [], 'no new journal was started');
+  t.deepEqual(
+    (await readdir(dir)).filter((name) => name.startsWith('journal-')),
+    [],
+    'no new journal was started',
+  );
 });
 
 test('records whose sequence number repeats or goes back refuse to open, naming file and line', async (t) => {
@@ -73,7 +94,10 @@ test('records whose sequence number repeats or goes back refuse to open, naming 
   const journal = await tenRecords(dir);
   const lines = (await readFile(journal, 'utf8')).split('\n');
   // Two writers once interleaved their records: the same numbers twice.
-  await writeFile(journal, [...lines.slice(0, 5), lines[3], lines[4], ...lines.slice(5)].join('\n'));
+  await writeFile(
+    journal,
+    [...lines.slice(0, 5), lines[3], lines[4], ...lines.slice(5)].join('\n'),
+  );
   const repeated = await refused(t, dir, /record 4 after record 5/);
   t.is(repeated.line, 6);
   t.is(repeated.file, journal);

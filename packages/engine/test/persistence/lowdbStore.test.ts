@@ -6,8 +6,15 @@ import { DataFile } from 'lowdb/node';
 import type { Change, WalletRecord } from '@usher/engine';
 import { LowdbStore, StoreCorruptedError } from '@usher/engine/lowdb';
 
-const wallet = (userId: string, balance: number): WalletRecord => ({ userId, balance, charged: balance, paid: 0 });
-const put = (userId: string, balance: number): Change[] => [['wallets', userId, wallet(userId, balance)]];
+const wallet = (userId: string, balance: number): WalletRecord => ({
+  userId,
+  balance,
+  charged: balance,
+  paid: 0,
+});
+const put = (userId: string, balance: number): Change[] => [
+  ['wallets', userId, wallet(userId, balance)],
+];
 
 async function folder(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'usher-lowdb-'));
@@ -39,14 +46,21 @@ test('compaction folds the journal into one lowdb snapshot and removes what it r
   await store.close();
   const files = (await readdir(dir)).filter((name) => /^(journal|snapshot)-/.test(name)).sort();
   t.deepEqual(files, ['journal-0000000000000051.ndjson', 'snapshot-0000000000000050.json']);
-  const snapshot = await new DataFile<{ format: string; seq: number; collections: { wallets: [string, WalletRecord][] } }>(join(dir, files[1]!), {
+  const snapshot = await new DataFile<{
+    format: string;
+    seq: number;
+    collections: { wallets: [string, WalletRecord][] };
+  }>(join(dir, files[1]!), {
     parse: JSON.parse,
     stringify: JSON.stringify,
   }).read();
   t.is(snapshot?.format, 'usher-snapshot/2', 'format 2: with a checksum of its records');
   t.is(snapshot?.seq, 50);
   t.is(snapshot?.collections.wallets.length, 10);
-  t.deepEqual((await balances(dir)).sort((a, b) => a - b), [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);
+  t.deepEqual(
+    (await balances(dir)).sort((a, b) => a - b),
+    [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49],
+  );
 });
 
 test('segments rotate by size and are compacted in the background while appends go on', async (t) => {
@@ -54,14 +68,25 @@ test('segments rotate by size and are compacted in the background while appends 
   const store = new LowdbStore(dir, { segmentBytes: 4_096 });
   await store.load();
   for (let round = 0; round < 20; round++) {
-    await Promise.all(Array.from({ length: 100 }, (_, i) => store.append(put(`u${i}`, round * 100 + i))));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.append(put(`u${i}`, round * 100 + i))),
+    );
   }
   await store.whenCompacted();
   await store.close();
   const files = await readdir(dir);
-  t.true(files.some((name) => name.startsWith('snapshot-')), 'a snapshot was written');
-  t.true(files.filter((name) => name.startsWith('journal-')).length < 40, 'compacted segments were removed');
-  t.deepEqual((await balances(dir)).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => 1_900 + i));
+  t.true(
+    files.some((name) => name.startsWith('snapshot-')),
+    'a snapshot was written',
+  );
+  t.true(
+    files.filter((name) => name.startsWith('journal-')).length < 40,
+    'compacted segments were removed',
+  );
+  t.deepEqual(
+    (await balances(dir)).sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => 1_900 + i),
+  );
 });
 
 test('a torn last record (a crash mid-write) is cut off and everything before it recovers', async (t) => {
@@ -89,7 +114,9 @@ test('damage before the end of the journal refuses to open, naming file and line
   const lines = (await readFile(path, 'utf8')).split('\n');
   lines[2] = lines[2]!.replace('"balance":', '"balance":1');
   await writeFile(path, lines.join('\n'));
-  const error = await t.throwsAsync(new LowdbStore(dir).load(), { instanceOf: StoreCorruptedError });
+  const error = await t.throwsAsync(new LowdbStore(dir).load(), {
+    instanceOf: StoreCorruptedError,
+  });
   t.is(error?.line, 3);
   t.is(error?.file, path);
   t.regex(error!.message, /damaged/);
@@ -103,7 +130,10 @@ test('a gap in the journal refuses to open', async (t) => {
   const lines = (await readFile(path, 'utf8')).split('\n');
   lines.splice(1, 1);
   await writeFile(path, lines.join('\n'));
-  await t.throwsAsync(new LowdbStore(dir).load(), { instanceOf: StoreCorruptedError, message: /record 2 is missing/ });
+  await t.throwsAsync(new LowdbStore(dir).load(), {
+    instanceOf: StoreCorruptedError,
+    message: /record 2 is missing/,
+  });
 });
 
 test('a damaged snapshot with nothing to fall back on refuses to open; it never loads as empty', async (t) => {
@@ -116,9 +146,15 @@ test('a damaged snapshot with nothing to fall back on refuses to open; it never 
   const [snapshot] = (await readdir(dir)).filter((name) => name.startsWith('snapshot-'));
   const path = join(dir, snapshot!);
   await writeFile(path, (await readFile(path, 'utf8')).slice(0, 40));
-  await t.throwsAsync(new LowdbStore(dir).load(), { instanceOf: StoreCorruptedError, message: /not valid JSON/ });
+  await t.throwsAsync(new LowdbStore(dir).load(), {
+    instanceOf: StoreCorruptedError,
+    message: /not valid JSON/,
+  });
   await writeFile(path, '{"format":"something-else"}');
-  await t.throwsAsync(new LowdbStore(dir).load(), { instanceOf: StoreCorruptedError, message: /not a usher-snapshot/ });
+  await t.throwsAsync(new LowdbStore(dir).load(), {
+    instanceOf: StoreCorruptedError,
+    message: /not a usher-snapshot/,
+  });
 });
 
 test('a damaged newest snapshot falls back to the previous one when the journal still covers the rest', async (t) => {
@@ -144,7 +180,10 @@ test('a journal that starts after what any snapshot covers refuses to open', asy
   await writeFile(join(dir, 'journal-0000000000000009.ndjson'), '');
   const [first] = (await readdir(dir)).filter((name) => name === 'journal-0000000000000001.ndjson');
   await rm(join(dir, first!));
-  await t.throwsAsync(new LowdbStore(dir).load(), { instanceOf: StoreCorruptedError, message: /no snapshot covers/ });
+  await t.throwsAsync(new LowdbStore(dir).load(), {
+    instanceOf: StoreCorruptedError,
+    message: /no snapshot covers/,
+  });
 });
 
 test('without fsync, acknowledged appends still reach the file (they survive a process crash)', async (t) => {

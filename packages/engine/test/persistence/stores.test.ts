@@ -12,10 +12,16 @@ storeContract('MemoryStore', async () => {
 
 storeContract('LowdbStore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'usher-store-'));
-  return { open: () => new LowdbStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    open: () => new LowdbStore(dir),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 storeContract('LowdbStore, compacting at every record', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'usher-store-'));
-  return { open: () => new LowdbStore(dir, { segmentBytes: 1 }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    open: () => new LowdbStore(dir, { segmentBytes: 1 }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });

@@ -9,7 +9,14 @@ import test, { type ExecutionContext } from 'ava';
 import request, { type Response } from 'supertest';
 import { SimulatedClock } from 'xstate';
 import * as z from 'zod';
-import { createEngine, MemoryStore, type CatalogInput, type EngineConfig, type StoreContents, type UsherEngine } from '@usher/engine';
+import {
+  createEngine,
+  MemoryStore,
+  type CatalogInput,
+  type EngineConfig,
+  type StoreContents,
+  type UsherEngine,
+} from '@usher/engine';
 import { createApp, problemTable, schemas, type AppOptions, type ProblemCode } from '@usher/koa';
 import { createPostgresEngine, readContents } from '@usher/postgres';
 import { createDatabase, startPostgres, type PostgresServer } from '@usher/testkit';
@@ -52,8 +59,20 @@ export const catalog: CatalogInput = {
     { id: 'c2', title: 'Autumn Concert' },
   ],
   schedules: [
-    { id: 's1', concertId: 'c1', startsAt: '2027-05-01T19:00:00+09:00', totalSeats: 10, price: 1_000 },
-    { id: 's2', concertId: 'c1', startsAt: '2027-04-30T19:00:00+09:00', totalSeats: 5, price: 3_000 },
+    {
+      id: 's1',
+      concertId: 'c1',
+      startsAt: '2027-05-01T19:00:00+09:00',
+      totalSeats: 10,
+      price: 1_000,
+    },
+    {
+      id: 's2',
+      concertId: 'c1',
+      startsAt: '2027-04-30T19:00:00+09:00',
+      totalSeats: 5,
+      price: 3_000,
+    },
     { id: 's3', concertId: 'c2', startsAt: '2027-10-01T19:00:00+09:00', totalSeats: 1, price: 500 },
   ],
 };
@@ -70,7 +89,9 @@ export interface Api {
 }
 
 /** The real Koa app over an engine on a simulated clock, driven through `app.callback()` (no port). */
-export async function startApi(options: { config?: Partial<EngineConfig>; app?: AppOptions } = {}): Promise<Api> {
+export async function startApi(
+  options: { config?: Partial<EngineConfig>; app?: AppOptions } = {},
+): Promise<Api> {
   const clock = new SimulatedClock();
   clock.set(START);
   const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000, ...options.config };
@@ -80,9 +101,21 @@ export async function startApi(options: { config?: Partial<EngineConfig>; app?: 
     const url = await createDatabase(await (postgres ??= startPostgres()));
     const http = request(await startCluster(url, config));
     // Only for tick() (a step run from here, as any instance may) and stats(): the server's own keeper does the rest.
-    engine = await createPostgresEngine({ connectionString: url, config, keeper: false, poolSize: 6 });
+    engine = await createPostgresEngine({
+      connectionString: url,
+      config,
+      keeper: false,
+      poolSize: 6,
+    });
     opened.push(engine);
-    return { app: createApp(engine, options.app), engine, clock, contents: () => readContents(url), http, faults: [] };
+    return {
+      app: createApp(engine, options.app),
+      engine,
+      clock,
+      contents: () => readContents(url),
+      http,
+      faults: [],
+    };
   }
   if (onPostgres) {
     const url = await createDatabase(await (postgres ??= startPostgres()));
@@ -116,21 +149,37 @@ async function startCluster(databaseUrl: string, config: Partial<EngineConfig>):
   const folder = await mkdtemp(join(tmpdir(), 'usher-cluster-'));
   const catalogFile = join(folder, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog));
-  const env: Record<string, string> = { DATABASE_URL: databaseUrl, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', CATALOG: catalogFile, QUEUE_TICK_MS: '100', MAX_CONNECTIONS_PER_ADDRESS: '0', TOKEN_RATE_PER_MINUTE: '0', LOG_LEVEL: 'info' };
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    WORKERS: '2',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CATALOG: catalogFile,
+    QUEUE_TICK_MS: '100',
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
+    TOKEN_RATE_PER_MINUTE: '0',
+    LOG_LEVEL: 'info',
+  };
   for (const [option, variable] of Object.entries(ENV)) {
     const value = config[option as keyof EngineConfig];
     if (value !== undefined) env[variable] = String(value);
   }
   const main = fileURLToPath(new URL('../../../server/src/main.ts', import.meta.url));
-  const server = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [...process.execArgv, main], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   servers.push(server);
   const lines = createInterface({ input: server.stdout! });
   return new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.url !== undefined && String(entry.msg).startsWith('usher listening')) resolve(entry.url);
+      if (entry.url !== undefined && String(entry.msg).startsWith('usher listening'))
+        resolve(entry.url);
     });
-    server.once('exit', (code) => reject(new Error(`the server exited (${code}) before it listened`)));
+    server.once('exit', (code) =>
+      reject(new Error(`the server exited (${code}) before it listened`)),
+    );
   });
 }
 
@@ -159,7 +208,12 @@ export async function activeToken(api: Api, userId: string): Promise<string> {
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** Asserts a success answer: status, JSON, and a body that matches its documented schema. */
-export function assertAnswer<T>(t: ExecutionContext, response: Response, status: number, schema: z.ZodType<T>): T {
+export function assertAnswer<T>(
+  t: ExecutionContext,
+  response: Response,
+  status: number,
+  schema: z.ZodType<T>,
+): T {
   t.is(response.status, status, JSON.stringify(response.body));
   t.regex(response.headers['content-type'] ?? '', /^application\/json/);
   const parsed = schema.safeParse(response.body);
@@ -168,7 +222,11 @@ export function assertAnswer<T>(t: ExecutionContext, response: Response, status:
 }
 
 /** Asserts an RFC 9457 answer with `code`, its status from the one table, and the documented Problem shape. */
-export function assertProblem(t: ExecutionContext, response: Response, code: ProblemCode): z.infer<typeof schemas.Problem> {
+export function assertProblem(
+  t: ExecutionContext,
+  response: Response,
+  code: ProblemCode,
+): z.infer<typeof schemas.Problem> {
   t.is(response.status, problemTable[code].status, JSON.stringify(response.body));
   t.regex(response.headers['content-type'] ?? '', /^application\/problem\+json/);
   const body = JSON.parse(response.text) as z.infer<typeof schemas.Problem>;

@@ -30,10 +30,17 @@ export class Database {
  * every wallet balances (`balance = charged − paid >= 0`, `paid` = Σ its
  * payments). Returns the wallets, for the caller's own sums.
  */
-export async function assertInvariants(t: ExecutionContext, db: Database): Promise<Map<string, { balance: number; charged: number; paid: number }>> {
-  const doubles = await db.rows(`SELECT schedule_id, seat_no, count(*)::int AS n FROM reservations WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`);
+export async function assertInvariants(
+  t: ExecutionContext,
+  db: Database,
+): Promise<Map<string, { balance: number; charged: number; paid: number }>> {
+  const doubles = await db.rows(
+    `SELECT schedule_id, seat_no, count(*)::int AS n FROM reservations WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`,
+  );
   t.deepEqual(doubles, [], 'no seat is held or sold by two reservations');
-  const paidTwice = await db.rows(`SELECT reservation_id FROM payments GROUP BY 1 HAVING count(*) > 1`);
+  const paidTwice = await db.rows(
+    `SELECT reservation_id FROM payments GROUP BY 1 HAVING count(*) > 1`,
+  );
   t.deepEqual(paidTwice, [], 'no reservation is paid twice');
   const soldTwice = await db.rows(
     `SELECT r.schedule_id, r.seat_no FROM payments p JOIN reservations r ON r.id = p.reservation_id GROUP BY 1, 2 HAVING count(*) > 1`,
@@ -44,13 +51,27 @@ export async function assertInvariants(t: ExecutionContext, db: Database): Promi
        FROM payments p LEFT JOIN reservations r ON r.id = p.reservation_id
       WHERE r.id IS NULL OR r.status <> 'paid' OR r.price <> p.amount OR r.user_id <> p.user_id`,
   );
-  t.deepEqual(badPayments, [], 'every payment is of its reservation, by its holder, at its price, and the reservation is paid');
-  const unpaid = await db.rows(`SELECT r.id FROM reservations r WHERE r.status = 'paid' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reservation_id = r.id)`);
+  t.deepEqual(
+    badPayments,
+    [],
+    'every payment is of its reservation, by its holder, at its price, and the reservation is paid',
+  );
+  const unpaid = await db.rows(
+    `SELECT r.id FROM reservations r WHERE r.status = 'paid' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reservation_id = r.id)`,
+  );
   t.deepEqual(unpaid, [], 'every paid reservation has its payment');
-  const wallets = await db.rows<{ user_id: string; balance: string; charged: string; paid: string; payments: string }>(
+  const wallets = await db.rows<{
+    user_id: string;
+    balance: string;
+    charged: string;
+    paid: string;
+    payments: string;
+  }>(
     `SELECT w.user_id, w.balance, w.charged, w.paid, coalesce((SELECT sum(amount) FROM payments p WHERE p.user_id = w.user_id), 0) AS payments FROM wallets w`,
   );
-  const orphans = await db.rows(`SELECT DISTINCT user_id FROM payments p WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.user_id = p.user_id)`);
+  const orphans = await db.rows(
+    `SELECT DISTINCT user_id FROM payments p WHERE NOT EXISTS (SELECT 1 FROM wallets w WHERE w.user_id = p.user_id)`,
+  );
   t.deepEqual(orphans, [], 'every payer has a wallet');
   const byUser = new Map<string, { balance: number; charged: number; paid: number }>();
   for (const wallet of wallets) {
@@ -66,7 +87,12 @@ export async function assertInvariants(t: ExecutionContext, db: Database): Promi
 }
 
 /** Resolves when `check` answers true; rejects with `what` when `ms` pass first. */
-export async function until(what: string, ms: number, check: () => Promise<boolean> | boolean, everyMs = 25): Promise<void> {
+export async function until(
+  what: string,
+  ms: number,
+  check: () => Promise<boolean> | boolean,
+  everyMs = 25,
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return;

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { EngineConfig } from '@usher/engine';
 
 /** One call's outcome in a child process: the value, or the refusal's code (`ERROR` for anything not an `EngineError`). */
-export type Outcome<T = unknown> = { ok: true; value: T } | { ok: false; code: string; message: string };
+export type Outcome<T = unknown> =
+  { ok: true; value: T } | { ok: false; code: string; message: string };
 
 const worker = fileURLToPath(new URL('./engineWorker.ts', import.meta.url));
 
@@ -24,7 +25,10 @@ const worker = fileURLToPath(new URL('./engineWorker.ts', import.meta.url));
 export class EngineProcess {
   readonly pid: number;
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (results: Outcome[]) => void; reject: (error: Error) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (results: Outcome[]) => void; reject: (error: Error) => void }
+  >();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #next = 0;
   #stderr = '';
@@ -32,16 +36,29 @@ export class EngineProcess {
   private constructor(child: ChildProcess) {
     this.#child = child;
     this.pid = child.pid!;
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     void this.exited.then(({ code, signal }) => {
-      for (const { reject } of this.#pending.values()) reject(new Error(`engine process ${this.pid} exited (${signal ?? code}) ${this.#stderr.slice(-2_000)}`));
+      for (const { reject } of this.#pending.values())
+        reject(
+          new Error(
+            `engine process ${this.pid} exited (${signal ?? code}) ${this.#stderr.slice(-2_000)}`,
+          ),
+        );
       this.#pending.clear();
     });
   }
 
   /** Starts the process and waits until its engine is open (migrations applied, listening, keeper timers armed). */
-  static async start(options: { connectionString: string; config?: Partial<EngineConfig>; keeper?: boolean }): Promise<EngineProcess> {
-    const child = spawn(process.execPath, [...process.execArgv, worker, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  static async start(options: {
+    connectionString: string;
+    config?: Partial<EngineConfig>;
+    keeper?: boolean;
+  }): Promise<EngineProcess> {
+    const child = spawn(process.execPath, [...process.execArgv, worker, JSON.stringify(options)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const proc = new EngineProcess(child);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
@@ -58,7 +75,13 @@ export class EngineProcess {
         proc.#pending.delete(message.id!);
         pending?.resolve(message.results!);
       });
-      void proc.exited.then(({ code, signal }) => reject(new Error(`engine process ${proc.pid} exited (${signal ?? code}) before it was ready: ${proc.#stderr}`)));
+      void proc.exited.then(({ code, signal }) =>
+        reject(
+          new Error(
+            `engine process ${proc.pid} exited (${signal ?? code}) before it was ready: ${proc.#stderr}`,
+          ),
+        ),
+      );
     });
     await ready;
     return proc;
@@ -80,12 +103,16 @@ export class EngineProcess {
   /** One engine method whose refusal is a test failure: its value. */
   async must<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
     const outcome = await this.call<T>(method, ...args);
-    if (!outcome.ok) throw new Error(`${method} in process ${this.pid}: ${outcome.code} ${outcome.message}`);
+    if (!outcome.ok)
+      throw new Error(`${method} in process ${this.pid}: ${outcome.code} ${outcome.message}`);
     return outcome.value;
   }
 
   /** Many calls at once in the child, started when the wall clock reaches `at`; one outcome per call, in order. */
-  batch<T = unknown>(calls: readonly (readonly [string, ...unknown[]])[], options: { at?: number } = {}): Promise<Outcome<T>[]> {
+  batch<T = unknown>(
+    calls: readonly (readonly [string, ...unknown[]])[],
+    options: { at?: number } = {},
+  ): Promise<Outcome<T>[]> {
     return this.#request('batch', calls, options.at) as Promise<Outcome<T>[]>;
   }
 

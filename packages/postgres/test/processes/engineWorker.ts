@@ -31,7 +31,11 @@ interface Request {
 
 type Result = { ok: true; value: unknown } | { ok: false; code: string; message: string };
 
-const options = JSON.parse(process.argv[2] ?? '{}') as { connectionString: string; config?: object; keeper?: boolean };
+const options = JSON.parse(process.argv[2] ?? '{}') as {
+  connectionString: string;
+  config?: object;
+  keeper?: boolean;
+};
 const engine: PostgresEngine = await createPostgresEngine({
   connectionString: options.connectionString,
   config: options.config ?? {},
@@ -49,8 +53,14 @@ async function settle(call: () => Promise<unknown>): Promise<Result> {
       const cause = error.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
       return { ok: false, code: error.code, message: `${error.message}${cause}` };
     }
-    process.stderr.write(`engineWorker ${process.pid}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return { ok: false, code: 'ERROR', message: error instanceof Error ? error.message : String(error) };
+    process.stderr.write(
+      `engineWorker ${process.pid}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return {
+      ok: false,
+      code: 'ERROR',
+      message: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 
@@ -71,7 +81,8 @@ async function activate(userIds: readonly string[]): Promise<string[]> {
         chunk.map(async (userId) => {
           let view = (await engine.issueToken(userId)).token;
           while (view.status === 'waiting') {
-            if (Date.now() > deadline) throw new Error(`the token of ${userId} was not admitted within 30 s`);
+            if (Date.now() > deadline)
+              throw new Error(`the token of ${userId} was not admitted within 30 s`);
             await sleep(50);
             view = await engine.getToken(view.token);
           }

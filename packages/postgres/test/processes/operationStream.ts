@@ -12,16 +12,30 @@ import { createPostgresEngine } from '@usher/postgres';
 const [connectionString, run] = process.argv.slice(2) as [string, string];
 const USERS = 40;
 const SCHEDULES = ['a', 'b', 'c', 'd'];
-const seats = SCHEDULES.flatMap((scheduleId) => Array.from({ length: 100 }, (_, i) => ({ scheduleId, seatNo: i + 1 })));
+const seats = SCHEDULES.flatMap((scheduleId) =>
+  Array.from({ length: 100 }, (_, i) => ({ scheduleId, seatNo: i + 1 })),
+);
 
 const engine = await createPostgresEngine({
   connectionString,
-  config: { queueMaxActive: 10_000, queueTickMs: 200, holdTtlMs: 1_500, maxHoldsPerUser: 2, tokenActiveTtlMs: 3_600_000 },
+  config: {
+    queueMaxActive: 10_000,
+    queueTickMs: 200,
+    holdTtlMs: 1_500,
+    maxHoldsPerUser: 2,
+    tokenActiveTtlMs: 3_600_000,
+  },
 });
 // Identical entries are skipped, so every run loads the same catalog.
 await engine.loadCatalog({
   concerts: [{ id: 'c', title: 'Crash Test' }],
-  schedules: SCHEDULES.map((id) => ({ id, concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: 100, price: 700 })),
+  schedules: SCHEDULES.map((id) => ({
+    id,
+    concertId: 'c',
+    startsAt: '2027-01-01T19:00:00Z',
+    totalSeats: 100,
+    price: 700,
+  })),
 });
 const ack = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 ack({ op: 'ready' });

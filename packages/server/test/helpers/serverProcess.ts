@@ -20,9 +20,15 @@ export interface ServerProcess {
  * With `fileSizeLimitKiB` it runs under `ulimit -f`: a write past that size fails with `EFBIG`
  * (Node ignores `SIGXFSZ`), which is how a full disk looks to the server.
  */
-export async function startServerProcess(env: Record<string, string>, options: { fileSizeLimitKiB?: number } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: { fileSizeLimitKiB?: number } = {},
+): Promise<ServerProcess> {
   const command = [process.execPath, ...process.execArgv, main];
-  const limited = options.fileSizeLimitKiB === undefined ? command : ['bash', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command];
+  const limited =
+    options.fileSizeLimitKiB === undefined
+      ? command
+      : ['bash', '-c', `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command];
   const child = spawn(limited[0]!, limited.slice(1), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_TICK_MS: '20', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,15 +46,24 @@ export async function startServerProcess(env: Record<string, string>, options: {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
       // In a cluster, workers say they are ready first; the primary announces the server once all of them are.
-      if (typeof entry.url === 'string' && String(entry.msg).startsWith('usher listening')) resolve(entry.url);
+      if (typeof entry.url === 'string' && String(entry.msg).startsWith('usher listening'))
+        resolve(entry.url);
     });
-    void exited.then(({ code }) => reject(new Error(`the server exited (${code}) before it listened: ${stderr.trim() || JSON.stringify(logs.at(-1))}`)));
+    void exited.then(({ code }) =>
+      reject(
+        new Error(
+          `the server exited (${code}) before it listened: ${stderr.trim() || JSON.stringify(logs.at(-1))}`,
+        ),
+      ),
+    );
   });
   return { url, process: child, logs, exited, stderr: () => stderr };
 }
 
 /** Runs the real server with `env` until it exits by itself (a start that fails): its exit code, stdout and stderr. */
-export async function runServerProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runServerProcess(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [...process.execArgv, main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,19 +80,28 @@ export async function runServerProcess(env: Record<string, string>): Promise<{ c
 }
 
 /** Polls `check` until it returns a value (a real process has no simulated clock); fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5_000, what = 'the condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 5_000,
+  what = 'the condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
 /** A small JSON client for one server. */
 export function client(url: string) {
-  return async (method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+  return async (
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
     const response = await fetch(`${url}${path}`, {
       method,
       headers: {
@@ -88,6 +112,10 @@ export function client(url: string) {
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
     });
     const text = await response.text();
-    return { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+    return {
+      status: response.status,
+      type: response.headers.get('content-type') ?? '',
+      body: text ? (JSON.parse(text) as Record<string, any>) : {},
+    };
   };
 }

@@ -8,7 +8,13 @@ import { StoreCorruptedError } from '../StoreCorruptedError.js';
 import type { CompactionInput, CompactionResult } from './compact.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { FileLock } from './FileLock.js';
-import { COMPACTION_LOCK, FOLDER_LOCK, fsyncPath, listDataFiles, removeCompactionLeftovers } from './files.js';
+import {
+  COMPACTION_LOCK,
+  FOLDER_LOCK,
+  fsyncPath,
+  listDataFiles,
+  removeCompactionLeftovers,
+} from './files.js';
 import { JournalWriter, replaySegments, type JournalStats } from './journal.js';
 import { readSnapshot } from './snapshot.js';
 
@@ -88,7 +94,8 @@ export class LowdbStore implements Store {
     this.directory = directory;
     this.#fsync = options.fsync ?? true;
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-    this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, 'UsherStoreWarning'));
+    this.#warn =
+      options.onWarning ?? ((message) => process.emitWarning(message, 'UsherStoreWarning'));
     this.#checkpointMs = options.checkpointMs ?? 1_000;
   }
 
@@ -102,9 +109,14 @@ export class LowdbStore implements Store {
     const where = resolve(this.directory);
     const lock = await FileLock.tryAcquire(join(this.directory, FOLDER_LOCK));
     if (!lock) {
-      if (openHere.has(where)) throw new Error(`the store in ${this.directory} is already open in this process`);
-      const note = (await readFile(join(this.directory, FOLDER_LOCK), 'utf8').catch(() => '')).trim();
-      throw new Error(`the store in ${this.directory} is in use by another process${/^\d+$/.test(note) ? ` (pid ${note})` : ''}`);
+      if (openHere.has(where))
+        throw new Error(`the store in ${this.directory} is already open in this process`);
+      const note = (
+        await readFile(join(this.directory, FOLDER_LOCK), 'utf8').catch(() => '')
+      ).trim();
+      throw new Error(
+        `the store in ${this.directory} is in use by another process${/^\d+$/.test(note) ? ` (pid ${note})` : ''}`,
+      );
     }
     this.#lock = lock;
     openHere.add(where);
@@ -131,14 +143,18 @@ export class LowdbStore implements Store {
         break;
       } catch (error) {
         const older = files.snapshots[i + 1];
-        const covered = older !== undefined && (files.segments[0]?.firstSeq ?? Infinity) <= older.seq + 1;
+        const covered =
+          older !== undefined && (files.segments[0]?.firstSeq ?? Infinity) <= older.seq + 1;
         if (!(error instanceof StoreCorruptedError) || !covered) throw error;
         damaged.push({ path: snapshot.path, older: older.path, error });
       }
     }
     const firstSeq = files.segments[0]?.firstSeq;
     if (firstSeq !== undefined && firstSeq > base.seq + 1) {
-      throw new StoreCorruptedError(files.segments[0]!.path, `the journal starts at record ${firstSeq} but no snapshot covers records up to ${firstSeq - 1}`);
+      throw new StoreCorruptedError(
+        files.segments[0]!.path,
+        `the journal starts at record ${firstSeq} but no snapshot covers records up to ${firstSeq - 1}`,
+      );
     }
     const { seq, last, torn } = await replaySegments(base.contents, files.segments, base.seq);
     if (last !== undefined && last < base.seq) {
@@ -155,15 +171,22 @@ export class LowdbStore implements Store {
       );
     }
     if (!checkpoint && seq > 0) {
-      this.#warn(`${this.directory} has no checkpoint (a folder from an older version, or it was deleted): whether records were lost cannot be checked this time; one is written now`);
+      this.#warn(
+        `${this.directory} has no checkpoint (a folder from an older version, or it was deleted): whether records were lost cannot be checked this time; one is written now`,
+      );
     }
     for (const { path, older, error } of damaged) {
       await rename(path, `${path}.damaged`);
-      this.#warn(`${path} is damaged (kept as .damaged); recovering from ${older} and the journal`, error);
+      this.#warn(
+        `${path} is damaged (kept as .damaged); recovering from ${older} and the journal`,
+        error,
+      );
     }
     if (torn) {
       await truncate(torn.path, torn.offset);
-      this.#warn(`${torn.path}:${torn.line}: cut an unfinished last record (${torn.bytes} bytes): a crash during its write, so it was never acknowledged`);
+      this.#warn(
+        `${torn.path}:${torn.line}: cut an unfinished last record (${torn.bytes} bytes): a crash during its write, so it was never acknowledged`,
+      );
     }
     this.#writer = await JournalWriter.open(this.directory, files.segments.at(-1)?.path, seq + 1, {
       fsync: this.#fsync,
@@ -238,7 +261,10 @@ export class LowdbStore implements Store {
   async #requireJournalFree(newest: string | undefined): Promise<void> {
     if (newest === undefined) return;
     const probe = await FileLock.tryAcquire(newest);
-    if (!probe) throw new Error(`the store in ${this.directory} is in use by another process (it writes ${newest}; was usher.lock deleted by hand?)`);
+    if (!probe)
+      throw new Error(
+        `the store in ${this.directory} is in use by another process (it writes ${newest}; was usher.lock deleted by hand?)`,
+      );
     await probe.release();
   }
 
@@ -246,7 +272,9 @@ export class LowdbStore implements Store {
   async #removeLeftovers(): Promise<void> {
     const compaction = await FileLock.tryAcquire(join(this.directory, COMPACTION_LOCK));
     if (!compaction) {
-      this.#warn(`a compaction of ${this.directory} from an earlier process is still running; its temp files are left to it`);
+      this.#warn(
+        `a compaction of ${this.directory} from an earlier process is still running; its temp files are left to it`,
+      );
       return;
     }
     try {
@@ -273,13 +301,17 @@ export class LowdbStore implements Store {
         await writeCheckpoint(this.directory, seq, this.#fsync);
         this.#checkpointedSeq = seq;
       } catch (error) {
-        this.#warn(`could not update the checkpoint (it guards against lost journal records): ${String(error)}`, error);
+        this.#warn(
+          `could not update the checkpoint (it guards against lost journal records): ${String(error)}`,
+          error,
+        );
       }
     });
   }
 
   #open(): JournalWriter {
-    if (!this.#writer || this.#closing) throw new Error(`the store in ${this.directory} is not open`);
+    if (!this.#writer || this.#closing)
+      throw new Error(`the store in ${this.directory} is not open`);
     return this.#writer;
   }
 
@@ -292,7 +324,11 @@ export class LowdbStore implements Store {
     this.#behind = false;
     this.#compaction = this.#compactClosedSegments()
       .catch((error: unknown) => {
-        if (!this.#closing) this.#warn(`compaction failed; the journal still holds everything: ${String(error)}`, error);
+        if (!this.#closing)
+          this.#warn(
+            `compaction failed; the journal still holds everything: ${String(error)}`,
+            error,
+          );
       })
       .finally(() => {
         this.#compaction = undefined;
@@ -307,8 +343,13 @@ export class LowdbStore implements Store {
     const files = await listDataFiles(this.directory);
     const closed = files.segments.filter((segment) => segment.firstSeq < current);
     if (closed.length === 0) return;
-    const result = await this.#inChildProcess({ dir: this.directory, snapshot: files.snapshots[0]?.path ?? null, segments: closed });
-    for (const snapshot of (await listDataFiles(this.directory)).snapshots) if (snapshot.seq < result.seq) await rm(snapshot.path, { force: true });
+    const result = await this.#inChildProcess({
+      dir: this.directory,
+      snapshot: files.snapshots[0]?.path ?? null,
+      segments: closed,
+    });
+    for (const snapshot of (await listDataFiles(this.directory)).snapshots)
+      if (snapshot.seq < result.seq) await rm(snapshot.path, { force: true });
     for (const segment of closed) await rm(segment.path, { force: true });
     await fsyncPath(this.directory);
   }
@@ -324,11 +365,15 @@ export class LowdbStore implements Store {
     // Background work yields to serving: on a busy core the compaction waits, not the requests.
     if (child.pid !== undefined) setPriority(child.pid, osConstants.priority.PRIORITY_LOW);
     return new Promise((resolve, reject) => {
-      child.once('message', (answer: { ok: true; result: CompactionResult } | { ok: false; error: string }) =>
-        answer.ok ? resolve(answer.result) : reject(new Error(answer.error)),
+      child.once(
+        'message',
+        (answer: { ok: true; result: CompactionResult } | { ok: false; error: string }) =>
+          answer.ok ? resolve(answer.result) : reject(new Error(answer.error)),
       );
       child.once('error', reject);
-      child.once('exit', (code, signal) => reject(new Error(`compaction process exited (${signal ?? code})`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`compaction process exited (${signal ?? code})`)),
+      );
       child.send(input);
     });
   }

@@ -30,7 +30,10 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const json = text.slice(9).trimEnd();
   const seq = text[8] === ' ' && checksum(json) === text.slice(0, 8) ? parseSeq(json) : undefined;
   if (seq === undefined) {
-    throw new StoreCorruptedError(path, `the checkpoint is damaged; it guards against lost journal records. If the journal and snapshots are known to be whole, delete ${path} to open the folder`);
+    throw new StoreCorruptedError(
+      path,
+      `the checkpoint is damaged; it guards against lost journal records. If the journal and snapshots are known to be whole, delete ${path} to open the folder`,
+    );
   }
   return { seq, path };
 }

@@ -23,10 +23,20 @@ export interface CompactionResult {
  * server's thread never serializes the whole state. `beforePublish` runs just
  * before the new snapshot is renamed into place, and may throw to abandon it.
  */
-export async function compact(input: CompactionInput, beforePublish?: () => void): Promise<CompactionResult> {
-  const base = input.snapshot ? await readSnapshot(input.snapshot) : { seq: 0, contents: emptyContents() };
+export async function compact(
+  input: CompactionInput,
+  beforePublish?: () => void,
+): Promise<CompactionResult> {
+  const base = input.snapshot
+    ? await readSnapshot(input.snapshot)
+    : { seq: 0, contents: emptyContents() };
   const { seq, torn } = await replaySegments(base.contents, input.segments, base.seq);
-  if (torn) throw new StoreCorruptedError(torn.path, 'a closed journal segment ends in an unfinished record', { line: torn.line });
+  if (torn)
+    throw new StoreCorruptedError(
+      torn.path,
+      'a closed journal segment ends in an unfinished record',
+      { line: torn.line },
+    );
   if (seq === base.seq) return { seq, snapshot: input.snapshot };
   return { seq, snapshot: await writeSnapshot(input.dir, seq, base.contents, beforePublish) };
 }

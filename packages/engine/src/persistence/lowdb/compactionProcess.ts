@@ -24,7 +24,14 @@ process.once('disconnect', abandon);
 process.once('message', (input: CompactionInput) => {
   run(input).then(
     (result) => process.send!({ ok: true, result }, () => process.disconnect()),
-    (error: unknown) => process.send!({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.disconnect()),
+    (error: unknown) =>
+      process.send!(
+        {
+          ok: false,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        },
+        () => process.disconnect(),
+      ),
   );
 });
 

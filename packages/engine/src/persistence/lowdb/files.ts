@@ -7,15 +7,18 @@ const SEGMENT = /^journal-(\d{16})\.ndjson$/;
  * What an interrupted compaction leaves: its unique `.partial` snapshot, and
  * lowdb's temp file for it (`.<name>.tmp`; older versions wrote `.snapshot-<seq>.json.tmp`).
  */
-const COMPACTION_LEFTOVER = /^(\.snapshot-\d{16}\.json(\.[\w-]+\.partial)?\.tmp|snapshot-\d{16}\.json\.[\w-]+\.partial)$/;
+const COMPACTION_LEFTOVER =
+  /^(\.snapshot-\d{16}\.json(\.[\w-]+\.partial)?\.tmp|snapshot-\d{16}\.json\.[\w-]+\.partial)$/;
 
 /** Held by the compaction process while it works (see compactionProcess.ts). */
 export const COMPACTION_LOCK = 'compaction.lock';
 /** Held by the store that has the folder open. */
 export const FOLDER_LOCK = 'usher.lock';
 
-export const snapshotName = (seq: number): string => `snapshot-${String(seq).padStart(16, '0')}.json`;
-export const segmentName = (firstSeq: number): string => `journal-${String(firstSeq).padStart(16, '0')}.ndjson`;
+export const snapshotName = (seq: number): string =>
+  `snapshot-${String(seq).padStart(16, '0')}.json`;
+export const segmentName = (firstSeq: number): string =>
+  `journal-${String(firstSeq).padStart(16, '0')}.ndjson`;
 
 export interface DataFiles {
   /** Snapshots, newest first. */
@@ -41,7 +44,8 @@ export async function listDataFiles(dir: string): Promise<DataFiles> {
 
 /** Removes what interrupted compactions left in `dir`. Call it only while no compaction can be running (holding the compaction lock). */
 export async function removeCompactionLeftovers(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) if (COMPACTION_LEFTOVER.test(name)) await rm(join(dir, name), { force: true });
+  for (const name of await readdir(dir))
+    if (COMPACTION_LEFTOVER.test(name)) await rm(join(dir, name), { force: true });
 }
 
 /** Makes a file's data, or a directory's entries (created, renamed, removed files), durable. */

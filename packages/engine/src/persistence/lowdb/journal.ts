@@ -70,7 +70,11 @@ export interface Replay {
  * that fails its checksum, a number that repeats, goes back or skips —
  * throws {@link StoreCorruptedError} naming the file and line.
  */
-export async function replaySegments(contents: StoreContents, segments: readonly Segment[], afterSeq: number): Promise<Replay> {
+export async function replaySegments(
+  contents: StoreContents,
+  segments: readonly Segment[],
+  afterSeq: number,
+): Promise<Replay> {
   let seq = afterSeq;
   let previous: number | undefined;
   for (const [index, segment] of segments.entries()) {
@@ -82,15 +86,32 @@ export async function replaySegments(contents: StoreContents, segments: readonly
       lineNo++;
       const end = data.indexOf(NEWLINE, start);
       if (end === -1) {
-        if (index === segments.length - 1) return { seq, last: previous, torn: { path, offset: start, line: lineNo, bytes: data.length - start } };
-        throw new StoreCorruptedError(path, 'a closed journal segment ends in an unfinished record', { line: lineNo });
+        if (index === segments.length - 1)
+          return {
+            seq,
+            last: previous,
+            torn: { path, offset: start, line: lineNo, bytes: data.length - start },
+          };
+        throw new StoreCorruptedError(
+          path,
+          'a closed journal segment ends in an unfinished record',
+          { line: lineNo },
+        );
       }
       const record = decodeLine(data.subarray(start, end));
       if (!record) {
-        throw new StoreCorruptedError(path, 'a complete journal record fails its checksum (or is not a record): acknowledged data is damaged', { line: lineNo });
+        throw new StoreCorruptedError(
+          path,
+          'a complete journal record fails its checksum (or is not a record): acknowledged data is damaged',
+          { line: lineNo },
+        );
       }
       if (lineNo === 1 && previous !== undefined && segment.firstSeq !== previous + 1) {
-        throw new StoreCorruptedError(path, `journal record ${previous + 1} is missing (this segment starts at ${segment.firstSeq})`, { line: lineNo });
+        throw new StoreCorruptedError(
+          path,
+          `journal record ${previous + 1} is missing (this segment starts at ${segment.firstSeq})`,
+          { line: lineNo },
+        );
       }
       const expected = lineNo === 1 ? segment.firstSeq : previous! + 1;
       if (record.seq !== expected) {
@@ -103,7 +124,11 @@ export async function replaySegments(contents: StoreContents, segments: readonly
       previous = record.seq;
       if (record.seq > seq) {
         if (record.seq !== seq + 1) {
-          throw new StoreCorruptedError(path, `journal record ${seq + 1} is missing (found ${record.seq})`, { line: lineNo });
+          throw new StoreCorruptedError(
+            path,
+            `journal record ${seq + 1} is missing (found ${record.seq})`,
+            { line: lineNo },
+          );
         }
         applyChanges(contents, record.changes);
         seq = record.seq;
@@ -121,7 +146,9 @@ export async function replaySegments(contents: StoreContents, segments: readonly
  * acknowledged requests per second on a one-core server.
  */
 function appendFlags(fsync: boolean): number {
-  return constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fsync ? constants.O_DSYNC : 0);
+  return (
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (fsync ? constants.O_DSYNC : 0)
+  );
 }
 
 interface Deferred {
@@ -187,7 +214,14 @@ export class JournalWriter {
   #draining: Promise<void> | null = null;
   #failure: unknown;
 
-  private constructor(dir: string, path: string, handle: FileHandle, size: number, nextSeq: number, options: JournalWriterOptions) {
+  private constructor(
+    dir: string,
+    path: string,
+    handle: FileHandle,
+    size: number,
+    nextSeq: number,
+    options: JournalWriterOptions,
+  ) {
     this.#dir = dir;
     this.#path = path;
     this.#handle = handle;
@@ -203,7 +237,12 @@ export class JournalWriter {
    * like the folder's): even with the folder's lock file deleted by hand, no
    * second writer can append to it.
    */
-  static async open(dir: string, path: string | undefined, nextSeq: number, options: JournalWriterOptions): Promise<JournalWriter> {
+  static async open(
+    dir: string,
+    path: string | undefined,
+    nextSeq: number,
+    options: JournalWriterOptions,
+  ): Promise<JournalWriter> {
     const target = path ?? join(dir, segmentName(nextSeq));
     const handle = await openLocked(target, options.fsync);
     const { size } = await handle.stat();
@@ -268,7 +307,10 @@ export class JournalWriter {
   async #drain(): Promise<void> {
     while (this.#failure === undefined && (this.#next || this.#rotation)) {
       if (this.#next) await this.#writeGroup();
-      if (this.#failure === undefined && (this.#rotation || this.#size >= this.#options.segmentBytes)) {
+      if (
+        this.#failure === undefined &&
+        (this.#rotation || this.#size >= this.#options.segmentBytes)
+      ) {
         const rotation = this.#rotation;
         this.#rotation = null;
         try {
@@ -295,7 +337,8 @@ export class JournalWriter {
     try {
       const started = performance.now();
       let written = 0;
-      while (written < data.length) written += (await this.#handle.write(data, written)).bytesWritten;
+      while (written < data.length)
+        written += (await this.#handle.write(data, written)).bytesWritten;
       this.#stats.writeMs += performance.now() - started;
       this.#size += data.length;
       this.#options.onDurable?.(lastSeq);
@@ -341,7 +384,9 @@ async function openLocked(path: string, fsync: boolean): Promise<FileHandle> {
   const handle = await open(path, appendFlags(fsync));
   if (!tryLock(handle.fd)) {
     await handle.close();
-    throw new Error(`${path} is being written by another process: the store is in use by another process (was usher.lock deleted?)`);
+    throw new Error(
+      `${path} is being written by another process: the store is in use by another process (was usher.lock deleted?)`,
+    );
   }
   return handle;
 }

@@ -48,8 +48,12 @@ class ChecksumError extends Error {}
 
 /** Parses a snapshot, checking a format-2 snapshot's checksum first. */
 function parse(text: string): SnapshotDocument {
-  const header = /^\{"format":"usher-snapshot\/2","seq":\d+,"createdAt":"[^"]*","crc32":"([0-9a-f]{8})","collections":\{/.exec(text);
-  if (header && checksum(text.slice(header[0].length)) !== header[1]) throw new ChecksumError('the snapshot fails its checksum');
+  const header =
+    /^\{"format":"usher-snapshot\/2","seq":\d+,"createdAt":"[^"]*","crc32":"([0-9a-f]{8})","collections":\{/.exec(
+      text,
+    );
+  if (header && checksum(text.slice(header[0].length)) !== header[1])
+    throw new ChecksumError('the snapshot fails its checksum');
   return JSON.parse(text) as SnapshotDocument;
 }
 
@@ -63,30 +67,51 @@ function snapshotFile(path: string): DataFile<SnapshotDocument> {
  * An error reading the file (permissions, I/O) is thrown as it is: it is not
  * damage.
  */
-export async function readSnapshot(path: string, expectedSeq?: number): Promise<{ seq: number; contents: StoreContents }> {
+export async function readSnapshot(
+  path: string,
+  expectedSeq?: number,
+): Promise<{ seq: number; contents: StoreContents }> {
   let document: SnapshotDocument | null;
   try {
     document = await snapshotFile(path).read();
   } catch (cause) {
-    if (cause instanceof ChecksumError) throw new StoreCorruptedError(path, 'the snapshot fails its checksum (damaged)', { cause });
-    if (cause instanceof SyntaxError) throw new StoreCorruptedError(path, 'the snapshot is not valid JSON (truncated or damaged)', { cause });
+    if (cause instanceof ChecksumError)
+      throw new StoreCorruptedError(path, 'the snapshot fails its checksum (damaged)', { cause });
+    if (cause instanceof SyntaxError)
+      throw new StoreCorruptedError(path, 'the snapshot is not valid JSON (truncated or damaged)', {
+        cause,
+      });
     throw cause;
   }
-  if (document === null) throw new StoreCorruptedError(path, 'the snapshot disappeared while opening the store');
-  if (!FORMATS.has(document.format) || !Number.isSafeInteger(document.seq) || typeof document.collections !== 'object') {
+  if (document === null)
+    throw new StoreCorruptedError(path, 'the snapshot disappeared while opening the store');
+  if (
+    !FORMATS.has(document.format) ||
+    !Number.isSafeInteger(document.seq) ||
+    typeof document.collections !== 'object'
+  ) {
     throw new StoreCorruptedError(path, `not a ${SNAPSHOT_FORMAT} snapshot`);
   }
   if (expectedSeq !== undefined && document.seq !== expectedSeq) {
-    throw new StoreCorruptedError(path, `the snapshot says it covers records up to ${document.seq}, but it is named for record ${expectedSeq}`);
+    throw new StoreCorruptedError(
+      path,
+      `the snapshot says it covers records up to ${document.seq}, but it is named for record ${expectedSeq}`,
+    );
   }
   const contents = emptyContents();
   for (const name of collectionNames) {
     const entries = document.collections[name] as unknown;
     if (entries === undefined && laterCollections.has(name)) continue;
-    if (!Array.isArray(entries)) throw new StoreCorruptedError(path, `collection "${name}" is missing`);
+    if (!Array.isArray(entries))
+      throw new StoreCorruptedError(path, `collection "${name}" is missing`);
     const map = contents[name] as Map<string, unknown>;
     for (const entry of entries) {
-      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'object' || entry[1] === null) {
+      if (
+        !Array.isArray(entry) ||
+        typeof entry[0] !== 'string' ||
+        typeof entry[1] !== 'object' ||
+        entry[1] === null
+      ) {
         throw new StoreCorruptedError(path, `collection "${name}" holds a malformed entry`);
       }
       map.set(entry[0], entry[1]);
@@ -103,12 +128,24 @@ export async function readSnapshot(path: string, expectedSeq?: number): Promise<
  * just before the rename and may throw to abandon the snapshot. Returns the
  * new file's path.
  */
-export async function writeSnapshot(dir: string, seq: number, contents: StoreContents, beforePublish: () => void = () => undefined): Promise<string> {
+export async function writeSnapshot(
+  dir: string,
+  seq: number,
+  contents: StoreContents,
+  beforePublish: () => void = () => undefined,
+): Promise<string> {
   const path = join(dir, snapshotName(seq));
   const partial = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
-  const collections = Object.fromEntries(collectionNames.map((name) => [name, [...(contents[name] as Map<string, unknown>)]])) as SnapshotDocument['collections'];
+  const collections = Object.fromEntries(
+    collectionNames.map((name) => [name, [...(contents[name] as Map<string, unknown>)]]),
+  ) as SnapshotDocument['collections'];
   try {
-    await snapshotFile(partial).write({ format: SNAPSHOT_FORMAT, seq, createdAt: new Date().toISOString(), collections });
+    await snapshotFile(partial).write({
+      format: SNAPSHOT_FORMAT,
+      seq,
+      createdAt: new Date().toISOString(),
+      collections,
+    });
     await fsyncPath(partial);
     beforePublish();
     await rename(partial, path);

@@ -19,7 +19,9 @@ process.on('message', (message: { open?: string; close?: boolean; append?: strin
         process.send!({ opened: false, error: String(error) });
       }
     } else if (message.append !== undefined) {
-      await store!.append([['wallets', message.append, { userId: message.append, balance: 1, charged: 1, paid: 0 }]]);
+      await store!.append([
+        ['wallets', message.append, { userId: message.append, balance: 1, charged: 1, paid: 0 }],
+      ]);
       process.send!({ appended: message.append });
     } else if (message.close) {
       await store?.close();
