@@ -2,19 +2,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test, { type ExecutionContext } from 'ava';
-import { chromium, type Page } from 'playwright-core';
+import type { ExecutionContext } from 'ava';
+import type { Page } from 'playwright-core';
+import { launchChromium, testNeeding, withoutChromium } from './helpers/prerequisites.js';
 import { client, startServerProcess } from './helpers/serverProcess.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
+const test = testNeeding(withoutChromium);
+
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/browser/', import.meta.url));
 const phone = {
   viewport: { width: 390, height: 844 },
@@ -67,8 +61,7 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 
@@ -167,8 +160,7 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   const server = await startServerProcess({
@@ -257,8 +249,7 @@ test('with QUEUE_CHALLENGE=pow the page solves the challenge in a Web Worker, th
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   // The default difficulty (QUEUE_CHALLENGE_MAX_NUMBER 50,000), and one join a minute per address.
   const server = await startServerProcess({
     DATA_DIR,
@@ -322,8 +313,7 @@ test("the fair start in the page: before opensAt a countdown and the opening tim
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const server = await startServerProcess({
     DATA_DIR,
     ADMIN_TOKEN,
@@ -431,8 +421,7 @@ test('sold out in the page: a waiting visitor is told the moment the last seat i
       ],
     }),
   );
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const server = await startServerProcess({
     DATA_DIR,
     CATALOG,

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { createDatabase, usePostgres } from '@usher/testkit';
+import { onPath, testNeeding } from './helpers/prerequisites.js';
 import { startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
 const run = promisify(execFile);
@@ -21,12 +21,16 @@ async function walkThrough(): Promise<string> {
   return block;
 }
 
+/** Both shells always: a missing one is a skipped test that says so, never a test left out. */
 const shells = [
   { name: 'bash', command: 'bash', args: ['--norc', '--noprofile', '-c'] },
   { name: 'zsh', command: 'zsh', args: ['-f', '-c'] },
-].filter((shell) =>
-  ['/bin', '/usr/bin', '/usr/local/bin'].some((dir) => existsSync(join(dir, shell.command))),
-);
+].map((shell) => ({
+  ...shell,
+  missing: onPath(shell.command)
+    ? undefined
+    : `${shell.command} is not installed (apt-get install ${shell.command})`,
+}));
 
 test('the walk-through pastes into zsh: no comment line (zsh without interactivecomments runs `#` as a command)', async (t) => {
   const lines = (await walkThrough()).split('\n');
@@ -63,6 +67,7 @@ const servers: {
 for (const [shell, where] of shells
   .flatMap((shell) => servers.map((server) => [shell, server] as const))
   .filter(([shell, where]) => shell.name === 'bash' || where.name === '')) {
+  const test = testNeeding(shell.missing);
   test(`the README's walk-through runs twice in ${shell.name}${where.name}: fresh keys, refusals shown, the replay marked, paid both times`, async (t) => {
     const server = await where.start(t);
     t.teardown(() => server.process.kill('SIGTERM'));
