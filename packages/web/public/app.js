@@ -498,16 +498,25 @@ async function enter(userId, report = () => undefined) {
   return go(token.status === 'active' ? 'concerts' : 'line');
 }
 
+/** A card that says where things stand: a small line above, a heading, then the rest. */
+const notice = (testId, eyebrow, heading, ...rest) =>
+  el(
+    'section',
+    { class: 'card center narrow', 'data-testid': testId },
+    el('p', { class: 'eyebrow' }, eyebrow),
+    el('h1', {}, heading),
+    ...rest,
+  );
+
 /** The turn is over: said plainly, with the way back into the line as the same person. */
 function turnEnded() {
   session.turn(undefined);
   showWallet();
   render(
-    el(
-      'section',
-      { class: 'card center narrow', 'data-testid': 'turn-ended' },
-      el('p', { class: 'eyebrow' }, 'Time is up'),
-      el('h1', {}, 'Your turn has ended'),
+    notice(
+      'turn-ended',
+      'Time is up',
+      'Your turn has ended',
       el(
         'p',
         {},
@@ -827,11 +836,10 @@ function soldOut() {
   session.clear();
   document.getElementById('who').hidden = true;
   render(
-    el(
-      'section',
-      { class: 'card center narrow', 'data-testid': 'sold-out' },
-      el('p', { class: 'eyebrow' }, 'Sold out'),
-      el('h1', {}, 'Every seat has been sold'),
+    notice(
+      'sold-out',
+      'Sold out',
+      'Every seat has been sold',
       el(
         'p',
         {},
