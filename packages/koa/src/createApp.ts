@@ -49,6 +49,18 @@ export interface AppOptions {
   /** `info` of the OpenAPI document. */
   readonly info?: DocumentInfo;
   /**
+   * Where the host application mounts this app, e.g. `/tickets` with `koa-mount`: the OpenAPI
+   * document's `servers` says so, so that generated clients and Swagger UI call `/tickets/concerts`.
+   * The app's own routes stay where they are (the mount strips the prefix). Starts with `/`, does
+   * not end with one. Default: mounted at the root, no `servers`.
+   *
+   * @example
+   * ```ts
+   * host.use(mount('/tickets', createApp(engine, { basePath: '/tickets' })));
+   * ```
+   */
+  readonly basePath?: string;
+  /**
    * Open event streams (`GET /queue/tokens/current/events`) per token; one
    * more ends the oldest, normally (a reloaded page's stream replaces the
    * stale one). Default 3.
@@ -108,6 +120,11 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     version: '0.1.0',
     description: 'Concert seat sales under contention.',
   };
+  if (options.basePath !== undefined && !/^(\/[^/?#\s]+)+$/.test(options.basePath)) {
+    throw new TypeError(
+      `basePath must start with / and not end with one, e.g. /tickets (got ${JSON.stringify(options.basePath)})`,
+    );
+  }
   if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new TypeError(`adminToken must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
@@ -130,7 +147,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
       ? options.tokenLimiter
       : undefined;
   const routes = apiRoutes(engine.config, {
-    document: () => (document ??= openApiDocument(routes, info)),
+    document: () => (document ??= openApiDocument(routes, info, options.basePath)),
     events,
     telemetry,
     admin,
@@ -152,6 +169,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   const router = new Router();
   for (const route of routes)
     router[route.method](route.operationId, route.path, handler(engine, route, options, guards));
+  const allowed = allowedMethods(router, routes);
 
   const app = new Koa();
   app.proxy = options.trustProxy ?? false;
@@ -185,8 +203,17 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
       },
     }),
   );
+  // The router answers HEAD for every GET; only the routes that declare it do (the probes).
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'HEAD' && !allowed(ctx.path).includes('HEAD')) notAllowed(ctx, allowed);
+    await next();
+  });
   app.use(router.routes());
-  app.use(unmatched(router));
+  app.use((ctx) => {
+    if (allowed(ctx.path).length === 0)
+      throw new HttpProblem('NOT_FOUND', `there is no ${ctx.path}`);
+    notAllowed(ctx, allowed);
+  });
   return app;
 }
 
@@ -353,21 +380,27 @@ function bearerToken(ctx: Context): string {
   return match?.[1] ?? '';
 }
 
-/** What no route took: 405 with `Allow` when the path exists for other methods (204 for OPTIONS), else 404. */
-function unmatched(router: Router): Koa.Middleware {
-  return (ctx) => {
-    const allowed = [
-      ...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods)),
-    ];
-    if (allowed.length === 0) throw new HttpProblem('NOT_FOUND', `there is no ${ctx.path}`);
-    const allow = [...allowed, 'OPTIONS'].join(', ');
-    if (ctx.method === 'OPTIONS') {
-      ctx.status = 204;
-      ctx.set('Allow', allow);
-      return;
-    }
-    throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, {
-      headers: { Allow: allow },
-    });
-  };
+/**
+ * The methods a path takes, as the OpenAPI document declares them: those of its routes, and
+ * `HEAD` only where a route says so. Nothing else is answered as a route, `OPTIONS` included
+ * (a cross-origin preflight is for the host to answer: the server does, with `@koa/cors`).
+ */
+function allowedMethods(router: Router, routes: readonly Route[]): (path: string) => string[] {
+  const withHead = new Set(routes.filter((route) => route.head).map((route) => route.path));
+  return (path) => [
+    ...new Set(
+      router
+        .match(path, 'GET')
+        .path.flatMap((layer) =>
+          layer.methods.filter((method) => method !== 'HEAD' || withHead.has(String(layer.path))),
+        ),
+    ),
+  ];
+}
+
+/** 405 with the path's declared methods in `Allow`. */
+function notAllowed(ctx: Context, allowed: (path: string) => string[]): never {
+  throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, {
+    headers: { Allow: allowed(ctx.path).join(', ') },
+  });
 }

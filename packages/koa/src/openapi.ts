@@ -18,10 +18,14 @@ export interface DocumentInfo {
   readonly description?: string;
 }
 
-/** The OpenAPI 3.1 document of `routes`, generated from the very schemas the routes validate with. */
+/**
+ * The OpenAPI 3.1 document of `routes`, generated from the very schemas the routes validate with.
+ * `basePath`: where the host mounts the app (its `servers`).
+ */
 export function openApiDocument(
   routes: readonly Route[],
   info: DocumentInfo,
+  basePath?: string,
 ): ReturnType<typeof createDocument> {
   const paths: ZodOpenApiPathsObject = {};
   for (const route of routes) {
@@ -30,7 +34,9 @@ export function openApiDocument(
       operationId: route.operationId,
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
-      ...(route.bearer ? { security: [{ queueToken: [] }] } : {}),
+      ...(route.bearer
+        ? { security: [{ queueToken: [] }, ...(route.queryToken ? [{ queueTokenQuery: [] }] : [])] }
+        : {}),
       ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
@@ -43,16 +49,6 @@ export function openApiDocument(
           ...(route.challenged ? { [CHALLENGE_HEADER]: ChallengeHeader } : {}),
         }),
         ...(route.query ? { query: route.query as z.ZodObject } : {}),
-        ...(route.queryToken
-          ? {
-              query: z.object({
-                access_token: z
-                  .string()
-                  .optional()
-                  .meta({ description: 'The queue token, for clients that cannot send headers' }),
-              }),
-            }
-          : {}),
       },
       ...(route.body
         ? {
@@ -64,11 +60,26 @@ export function openApiDocument(
         : {}),
       responses: responsesOf(route),
     };
-    paths[path] = { ...paths[path], [route.method]: operation };
+    paths[path] = {
+      ...paths[path],
+      [route.method]: operation,
+      // A probe's HEAD: the GET's answers without a body.
+      ...(route.head
+        ? {
+            head: {
+              ...operation,
+              operationId: `${route.operationId}Head`,
+              summary: `${route.summary} (headers only)`,
+              responses: withoutBodies(operation.responses),
+            },
+          }
+        : {}),
+    };
   }
   return createDocument({
     openapi: '3.1.0',
     info: { ...info },
+    ...(basePath ? { servers: [{ url: basePath }] } : {}),
     paths,
     components: {
       securitySchemes: {
@@ -77,6 +88,17 @@ export function openApiDocument(
           scheme: 'bearer',
           description: 'The queue token from `POST /queue/tokens`',
         },
+        ...(routes.some((route) => route.queryToken)
+          ? {
+              queueTokenQuery: {
+                type: 'apiKey' as const,
+                in: 'query' as const,
+                name: 'access_token',
+                description:
+                  'The queue token as `?access_token=`, for `EventSource`, which cannot send headers',
+              },
+            }
+          : {}),
         ...(routes.some((route) => route.admin)
           ? {
               adminToken: {
@@ -89,6 +111,16 @@ export function openApiDocument(
       },
     },
   });
+}
+
+/** The same answers with no content: what `HEAD` sends. */
+function withoutBodies(responses: ZodOpenApiResponsesObject): ZodOpenApiResponsesObject {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const { content: _content, ...rest } = response as { content?: unknown };
+      return [status, rest];
+    }),
+  ) as unknown as ZodOpenApiResponsesObject;
 }
 
 function responsesOf(route: Route): ZodOpenApiResponsesObject {

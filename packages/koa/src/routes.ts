@@ -37,6 +37,8 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
   readonly bearer: boolean;
   /** Whether the token may also come as `?access_token=` (RFC 6750; for `EventSource`, which cannot send headers). */
   readonly queryToken?: boolean;
+  /** A `get` route that also answers `HEAD` (the probes, for `curl -I` and load balancers); others refuse it with 405. */
+  readonly head?: boolean;
   /** An operator's route: `Authorization: Bearer <adminToken>`, checked before anything else. */
   readonly admin?: boolean;
   /** Counted by the token rate limit per client address, before anything else is read. */
@@ -224,6 +226,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       operationId: 'health',
       method: 'get',
       path: '/health',
+      head: true,
       summary: 'Liveness',
       description:
         'Answers 503 `UNAVAILABLE` once the engine failed (a write it could not make durable, or a command that faulted): ' +
@@ -240,6 +243,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       operationId: 'ready',
       method: 'get',
       path: '/ready',
+      head: true,
       summary: 'Readiness: whether to send traffic here',
       description:
         '200 only while the engine takes commands. 503 `UNAVAILABLE` once it failed, or while its database (PostgreSQL mode) does not answer within a second; ' +
@@ -335,7 +339,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       queryToken: true,
       success: {
         status: 200,
-        schema: schemas.QueueToken,
+        schema: schemas.TokenEvents,
         description: 'Events, each `data` a QueueToken',
         mediaType: 'text/event-stream',
       },

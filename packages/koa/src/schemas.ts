@@ -132,6 +132,12 @@ export const Payment = z
   })
   .meta({ id: 'Payment' });
 
+/** `GET /queue/tokens/current/events`: Server-Sent Events text, each event's `data` a QueueToken. */
+export const TokenEvents = z.string().meta({
+  description:
+    'Server-Sent Events (text/event-stream): `retry: 2000`, then `event: token` with `data:` a QueueToken (JSON, see QueueToken) at once and at every change, comment lines (`:`) to keep the connection open',
+});
+
 export const Wallet = z.object({ userId: z.string(), balance: Money }).meta({ id: 'Wallet' });
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 export const Ready = z.object({ status: z.literal('ready') }).meta({ id: 'Ready' });

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { activeToken, bearer, startApi } from './helpers/api.js';
+import { createApp } from '@usher/koa';
+import { activeToken, assertProblem, bearer, startApi } from './helpers/api.js';
 
 interface Document {
   openapi: string;
@@ -54,10 +55,12 @@ for (const [name, options, extra] of [
         'GET /concerts',
         'GET /concerts/{concertId}/schedules',
         'GET /health',
+        'HEAD /health',
         'GET /openapi.json',
         'GET /queue/tokens/current',
         'GET /queue/tokens/current/events',
         'GET /ready',
+        'HEAD /ready',
         'GET /reservations',
         'GET /reservations/{reservationId}',
         'GET /schedules/{scheduleId}/seats',
@@ -73,7 +76,9 @@ for (const [name, options, extra] of [
       const url = path.replace(/\{(\w+)\}/g, (_, name: string) =>
         name === 'userId' ? 'ann' : 'x',
       );
-      const call = api.http[method as 'get' | 'post' | 'delete' | 'patch'](url).set(bearer(token));
+      const call = api.http[method as 'get' | 'head' | 'post' | 'delete' | 'patch'](url).set(
+        bearer(token),
+      );
       const response = await (method === 'post' || method === 'patch' ? call.send({}) : call);
       t.not(
         response.body?.code,
@@ -160,4 +165,64 @@ test('with an admin token, a limiter and proof of work, the document has the ope
     headers?: Record<string, unknown>;
   };
   t.truthy(success.headers?.['X-Request-Id']);
+});
+
+test("the event stream's `?access_token=` is a declared security scheme, and its 200 is a text/event-stream", async (t) => {
+  const api = await startApi();
+  const document = (await api.http.get('/openapi.json')).body as Document & {
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  const stream = document.paths['/queue/tokens/current/events']!.get! as unknown as {
+    security: Record<string, string[]>[];
+    parameters?: { name: string; in: string }[];
+    responses: Record<string, { content: Record<string, { schema: { type?: string } }> }>;
+  };
+  t.deepEqual(stream.security, [{ queueToken: [] }, { queueTokenQuery: [] }]);
+  t.deepEqual(document.components.securitySchemes.queueTokenQuery, {
+    type: 'apiKey',
+    in: 'query',
+    name: 'access_token',
+    description:
+      'The queue token as `?access_token=`, for `EventSource`, which cannot send headers',
+  });
+  t.false(
+    (stream.parameters ?? []).some((parameter) => parameter.name === 'access_token'),
+    'the security scheme declares it, not a parameter',
+  );
+  t.deepEqual(Object.keys(stream.responses['200']!.content), ['text/event-stream']);
+  t.is(stream.responses['200']!.content['text/event-stream']!.schema.type, 'string');
+});
+
+test('HEAD and OPTIONS are answered only where the document declares them: HEAD of the probes; elsewhere 405 with the declared methods in Allow', async (t) => {
+  const api = await startApi();
+  const document = (await api.http.get('/openapi.json')).body as Document;
+  t.truthy(document.paths['/health']!.head, 'HEAD /health is declared');
+  t.truthy(document.paths['/ready']!.head, 'HEAD /ready is declared');
+  t.is((await api.http.head('/health')).status, 200);
+  t.is((await api.http.head('/ready')).status, 200);
+  for (const [path, allow] of [
+    ['/concerts', 'GET'],
+    ['/reservations/abc', 'GET, DELETE'],
+    ['/openapi.json', 'GET'],
+  ] as const) {
+    const methods = Object.keys(document.paths[path.replace('abc', '{reservationId}')]!);
+    t.false(methods.includes('head') || methods.includes('options'), path);
+    const head = await api.http.head(path);
+    t.is(head.status, 405, `HEAD ${path}`);
+    t.is(head.headers.allow, allow);
+    const options = await api.http.options(path);
+    assertProblem(t, options, 'METHOD_NOT_ALLOWED');
+    t.is(options.headers.allow, allow);
+  }
+  t.is((await api.http.options('/health')).headers.allow, 'HEAD, GET');
+});
+
+test("`basePath` (where the host mounts the app) is the document's `servers`: generated clients call the right URLs", async (t) => {
+  const mounted = await startApi({ app: { basePath: '/tickets' } });
+  t.deepEqual((await mounted.http.get('/openapi.json')).body.servers, [{ url: '/tickets' }]);
+  const plain = await startApi();
+  t.is((await plain.http.get('/openapi.json')).body.servers, undefined, 'at the root: none');
+  t.throws(() => createApp(plain.engine, { basePath: 'tickets/' }), {
+    message: /basePath must start with \/ and not end with one/,
+  });
 });

@@ -8,6 +8,7 @@ import test from 'ava';
 
 const run = promisify(execFile);
 const packages = fileURLToPath(new URL('../..', import.meta.url));
+const tsc = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', import.meta.url));
 /** The environment of a user's shell: none of the npm_* variables a pnpm or npm script sets. */
 const userEnv = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)),
@@ -58,7 +59,33 @@ console.log(JSON.stringify({
 }));
 `;
 
-test('@usher/engine and @usher/koa packed with pnpm install with npm into an empty folder and work from plain JavaScript', async (t) => {
+/**
+ * A TypeScript user of both packages, strict, with no `skipLibCheck`: the published types must
+ * resolve from what the package README's install line brings (`npm install @usher/koa
+ * @usher/engine koa`), with nothing installed by hand (no `@types/koa`).
+ */
+const typed = `
+import { createServer } from 'node:http';
+import { createEngine, type UsherEngine } from '@usher/engine';
+import { LowdbStore } from '@usher/engine/lowdb';
+import { createApp, HttpProblem, type AppOptions } from '@usher/koa';
+import Koa from 'koa';
+
+const engine: UsherEngine = await createEngine({ store: new LowdbStore('./data') });
+const options: AppOptions = {
+  basePath: '/tickets',
+  resolveUserId: (ctx) => {
+    const user = ctx.get('x-user');
+    if (user === 'nobody') throw new HttpProblem('IDENTITY_INVALID', 'not signed in');
+    return user || undefined;
+  },
+};
+const app: Koa = createApp(engine, options);
+app.on('error', (error: Error) => console.error(error.message));
+createServer(app.callback());
+`;
+
+test('@usher/engine and @usher/koa packed with pnpm install with npm into an empty folder and work from plain JavaScript, and type-check in a strict TypeScript project', async (t) => {
   const folder = await mkdtemp(join(tmpdir(), 'usher-publish-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
 
@@ -132,6 +159,31 @@ test('@usher/engine and @usher/koa packed with pnpm install with npm into an emp
       env: userEnv,
     },
   );
+  // TypeScript first (the compiler is the user's own; here the repository's), nothing added.
+  await writeFile(join(project, 'typed.ts'), typed);
+  await writeFile(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ['typed.ts'],
+    }),
+  );
+  const checked = await run(process.execPath, [tsc, '-p', project], {
+    cwd: project,
+    env: userEnv,
+  }).then(
+    () => '',
+    (error: { stdout: string }) => error.stdout,
+  );
+  t.is(checked, '', 'tsc --noEmit in the project');
+
   await writeFile(join(project, 'app.mjs'), app);
   const { stdout } = await run(process.execPath, ['app.mjs'], { cwd: project, env: userEnv });
   t.deepEqual(JSON.parse(stdout), {

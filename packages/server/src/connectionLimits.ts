@@ -13,8 +13,17 @@ export interface HttpLimits {
   readonly requestTimeoutMs: number;
   /** Open connections in all; at the cap, the connection idle the longest makes room. */
   readonly maxConnections: number;
-  /** Open connections per client address; `0`: no cap (behind a proxy every connection comes from its address). */
+  /**
+   * Open connections per client address; `0`: no cap (behind a proxy every connection comes from
+   * its address). Loopback addresses (127.0.0.0/8, ::1) are not capped: they are this machine, a
+   * load test or a local proxy.
+   */
   readonly maxConnectionsPerAddress: number;
+}
+
+/** Whether `address` (as `socket.remoteAddress` gives it) is this machine: 127.0.0.0/8, `::1`, or either mapped to IPv6. */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./i.test(address);
 }
 
 const RESERVED_FILES = 64;
@@ -68,13 +77,19 @@ interface Connection {
 
 /**
  * Caps the server's open connections, in all and per client address. A
- * connection over its address's cap is closed at once. At the total cap the
+ * connection over its address's cap is closed at once; addresses for which
+ * `uncapped` is true (loopback by default) have no cap of their own. At the total cap the
  * connection idle the longest (one that never sent a byte, or a keep-alive
  * connection between requests) is closed to make room; only when every
  * connection has a request in flight is the new one refused. Idle sockets
  * can so never lock a new client out. Closed connections get no answer.
  */
-export function limitConnections(server: Server, limits: HttpLimits, logger: Logger): void {
+export function limitConnections(
+  server: Server,
+  limits: HttpLimits,
+  logger: Logger,
+  { uncapped = isLoopback }: { uncapped?: (address: string) => boolean } = {},
+): void {
   const connections = new Map<Socket, Connection>();
   /** Connections with no request in flight, in the order they went idle. */
   const idle = new Set<Socket>();
@@ -96,23 +111,28 @@ export function limitConnections(server: Server, limits: HttpLimits, logger: Log
     return undefined;
   };
 
-  // At most one warning a minute, with what happened since the last one.
+  // At most one warning a minute, with what happened since the last one and the setting to change.
   const counts = { overAddressCap: 0, closedIdle: 0, refused: 0 };
   let warnedAt = -Infinity;
-  const count = (what: keyof typeof counts) => {
+  const count = (what: keyof typeof counts, address: string) => {
     counts[what]++;
     if (performance.now() - warnedAt < 60_000) return;
     warnedAt = performance.now();
     logger.warn(
       {
         ...counts,
+        address,
         open: connections.size,
         limits: {
           maxConnections: limits.maxConnections,
           maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
         },
       },
-      'connection limit reached',
+      what === 'overAddressCap'
+        ? `connection from ${address} closed: it has MAX_CONNECTIONS_PER_ADDRESS=${limits.maxConnectionsPerAddress} open already ` +
+            '(raise it where many clients share an address; 0 behind a proxy); at most one such line a minute'
+        : `connection ${what === 'refused' ? 'refused' : 'made room for by closing an idle one'}: ` +
+            `MAX_CONNECTIONS=${limits.maxConnections} open; at most one such line a minute`,
     );
     counts.overAddressCap = counts.closedIdle = counts.refused = 0;
   };
@@ -121,17 +141,21 @@ export function limitConnections(server: Server, limits: HttpLimits, logger: Log
     const address = socket.remoteAddress;
     if (address === undefined) return void socket.destroy();
     const fromAddress = perAddress.get(address) ?? 0;
-    if (limits.maxConnectionsPerAddress > 0 && fromAddress >= limits.maxConnectionsPerAddress) {
-      count('overAddressCap');
+    if (
+      limits.maxConnectionsPerAddress > 0 &&
+      fromAddress >= limits.maxConnectionsPerAddress &&
+      !uncapped(address)
+    ) {
+      count('overAddressCap', address);
       return void socket.destroy();
     }
     if (connections.size >= limits.maxConnections) {
       const victim = longestIdle();
       if (victim === undefined) {
-        count('refused');
+        count('refused', address);
         return void socket.destroy();
       }
-      count('closedIdle');
+      count('closedIdle', address);
       forget(victim);
       victim.destroy();
     }

@@ -1,19 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test, { type ExecutionContext } from 'ava';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import ava, { type ExecutionContext } from 'ava';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, testNeeding, withoutChromium } from './helpers/prerequisites.js';
 import { startServerProcess, type ServerProcess } from './helpers/serverProcess.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
+/** The tests in a browser; the first needs none. */
+const test = testNeeding(withoutChromium);
 
 async function server(
   t: ExecutionContext,
@@ -26,11 +20,7 @@ async function server(
   return running;
 }
 
-async function browser(t: ExecutionContext): Promise<Browser> {
-  const launched = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.teardown(() => launched.close());
-  return launched;
-}
+const browser = (t: ExecutionContext): Promise<Browser> => launchChromium(t);
 
 /** Everything a page asked for, and every console error (a blocked script or style is one: "Refused to …"). */
 function watch(page: Page) {
@@ -45,7 +35,7 @@ function watch(page: Page) {
   return { requests, errors };
 }
 
-test('GET /docs is an HTML page whose every asset is on this server, and is served', async (t) => {
+ava('GET /docs is an HTML page whose every asset is on this server, and is served', async (t) => {
   const { url } = await server(t);
   const response = await fetch(`${url}/docs`);
   t.is(response.status, 200);

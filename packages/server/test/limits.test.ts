@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { get, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { Agent, createServer, get, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { pino } from 'pino';
+import { isLoopback, limitConnections, type HttpLimits } from '../src/connectionLimits.js';
 import {
   client,
   eventually,
@@ -112,26 +115,24 @@ function idleSockets(port: number, localAddress: string, count: number, budget: 
   };
 }
 
-/** `GET path` on a connection of its own from `localAddress`; rejects after `timeoutMs`. */
+/** `GET path` on a connection of its own from `localAddress` (or of `agent`); rejects after `timeoutMs`. */
 function getOnce(
   port: number,
   path: string,
   timeoutMs: number,
   localAddress = '127.0.0.1',
+  agent: Agent | false = false,
 ): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const request = get(
-      { host: '127.0.0.1', port, path, localAddress, agent: false },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode!, body, ms: performance.now() - started }),
-        );
-      },
-    );
+    const request = get({ host: '127.0.0.1', port, path, localAddress, agent }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode!, body, ms: performance.now() - started }),
+      );
+    });
     request.setTimeout(timeoutMs, () =>
       request.destroy(new Error(`no answer to ${path} within ${timeoutMs} ms`)),
     );
@@ -253,8 +254,72 @@ test('at MAX_CONNECTIONS the oldest idle connection makes room; with none idle t
   );
 });
 
-test('MAX_CONNECTIONS_PER_ADDRESS closes the extra connections of one address at once; others are served', async (t) => {
-  const { port } = await start(t, { MAX_CONNECTIONS_PER_ADDRESS: '5' });
+test('a load test from this machine works with the defaults: 100 kept-alive connections from 127.0.0.1, every request answered', async (t) => {
+  // `npx autocannon -c 100 http://127.0.0.1:3000/health` against `pnpm start`: loopback has no per-address cap.
+  const { server, port } = await start(t, {});
+  const agent = new Agent({ keepAlive: true, maxSockets: 100 });
+  t.teardown(() => agent.destroy());
+  const statuses = new Map<string, number>();
+  for (let round = 0; round < 3; round++) {
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        getOnce(port, '/health', 10_000, '127.0.0.1', agent).then(
+          ({ status }) => String(status),
+          (error: Error) => error.message,
+        ),
+      ),
+    );
+    for (const answer of answers) statuses.set(answer, (statuses.get(answer) ?? 0) + 1);
+  }
+  t.deepEqual([...statuses], [['200', 300]]);
+  t.true(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length > 0);
+  t.is(
+    server.logs.filter((entry) => entry.level === 40).length,
+    0,
+    'no connection was closed for a limit',
+  );
+});
+
+/** A real HTTP server in this process with {@link limitConnections}, its warnings collected. */
+async function limitedServer(
+  t: ExecutionContext,
+  limits: Partial<HttpLimits>,
+  options: Parameters<typeof limitConnections>[3] = {},
+) {
+  const warnings: { msg: string; [field: string]: unknown }[] = [];
+  const logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => void warnings.push(JSON.parse(line)) },
+  );
+  const server = createServer((_request, response) => response.end('{"status":"ok"}'));
+  limitConnections(
+    server,
+    {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      maxConnections: 1_000,
+      maxConnectionsPerAddress: 64,
+      ...limits,
+    },
+    logger,
+    options,
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, warnings };
+}
+
+test('MAX_CONNECTIONS_PER_ADDRESS closes the extra connections of one capped address at once, with a warning that names the setting; others are served', async (t) => {
+  // Every address here is loopback, which the server leaves uncapped: this one caps them all.
+  const { port, warnings } = await limitedServer(
+    t,
+    { maxConnectionsPerAddress: 5 },
+    { uncapped: () => false },
+  );
   const sockets = Array.from({ length: 8 }, () =>
     connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }).on('error', () => undefined),
   );
@@ -289,6 +354,17 @@ test('MAX_CONNECTIONS_PER_ADDRESS closes the extra connections of one address at
     200,
     'a closed one makes room',
   );
+  // Four connections were closed for the cap: one warning (at most one a minute), naming the setting.
+  t.is(warnings.length, 1);
+  t.like(warnings[0], { overAddressCap: 1, address: '127.0.0.2' });
+  t.regex(warnings[0]!.msg, /MAX_CONNECTIONS_PER_ADDRESS=5/);
+});
+
+test('loopback addresses have no per-address cap by default; any other address does', (t) => {
+  for (const address of ['127.0.0.1', '127.4.5.6', '::1', '::ffff:127.0.0.1'])
+    t.true(isLoopback(address), address);
+  for (const address of ['10.0.0.1', '192.168.1.2', '::ffff:10.0.0.1', '2001:db8::1', '::'])
+    t.false(isLoopback(address), address);
 });
 
 test('a socket that sends nothing, or its headers too slowly, is closed after HTTP_HEADERS_TIMEOUT_MS; event streams and idle keep-alive are not', async (t) => {

@@ -14,9 +14,34 @@ const session = {
     sessionStorage.setItem('usher.token', token);
     sessionStorage.setItem('usher.userId', userId);
   },
-  clear() {
-    sessionStorage.removeItem('usher.token');
-    sessionStorage.removeItem('usher.userId');
+  /** When the turn ends (server time, ms), while the token is active; `undefined` otherwise. */
+  get turnEndsAt() {
+    return Number(sessionStorage.getItem('usher.turnEndsAt')) || undefined;
+  },
+  /** Keeps the end of an active token's turn (`expiresAt`); any other token, or none, ends it. */
+  turn(token) {
+    if (token?.status === 'active')
+      sessionStorage.setItem('usher.turnEndsAt', String(Date.parse(token.expiresAt)));
+    else sessionStorage.removeItem('usher.turnEndsAt');
+  },
+  /** A hold keeps the turn going until it ends (a user is never locked out of paying). */
+  holdUntil(iso) {
+    const ends = this.turnEndsAt;
+    if (ends !== undefined && Date.parse(iso) > ends)
+      sessionStorage.setItem('usher.turnEndsAt', String(Date.parse(iso)));
+  },
+  /** The wallet's balance as last answered, shown when it cannot be asked (the turn ended after a payment). */
+  get balance() {
+    const kept = sessionStorage.getItem('usher.balance');
+    return kept === null ? undefined : Number(kept);
+  },
+  set balance(value) {
+    sessionStorage.setItem('usher.balance', String(value));
+  },
+  /** Forgets the token and its turn; `everything` forgets the user too. */
+  clear({ everything = true } = {}) {
+    for (const key of ['token', 'turnEndsAt', ...(everything ? ['userId', 'balance'] : [])])
+      sessionStorage.removeItem(`usher.${key}`);
   },
 };
 
@@ -45,6 +70,8 @@ class Problem extends Error {
     this.title = body?.title ?? 'Something went wrong';
     this.code = body?.code ?? 'UNKNOWN';
     this.status = status;
+    /** `VALIDATION_FAILED`: what is wrong, field by field (`[{ path, message }]`). */
+    this.errors = Array.isArray(body?.errors) ? body.errors : [];
   }
 }
 
@@ -119,15 +146,21 @@ function showProblem(error, plain) {
       : null,
     el(
       'button',
-      { class: 'link', onclick: () => (problemBox.hidden = true), 'aria-label': 'Dismiss' },
+      {
+        class: 'link',
+        onclick: () => (problemBox.hidden = true),
+        'aria-label': 'Dismiss',
+        'data-always': true,
+      },
       '✕',
     ),
   );
   problemBox.dataset.code = problem.code;
   problemBox.hidden = false;
   if (problem.code === 'TOKEN_INVALID' || problem.code === 'TOKEN_MISSING') {
-    session.clear();
-    go('join', {}, { replace: true });
+    // The turn is over (or the token unknown): a way back into the line as the same person.
+    session.clear({ everything: !session.userId });
+    go(session.userId ? 'ended' : 'join', {}, { replace: true });
   }
 }
 
@@ -146,13 +179,60 @@ function fill(node, ...children) {
 /** A tiny DOM builder: text is always text, never HTML. */
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
+  const always = attributes['data-always'] === true;
   for (const [name, value] of Object.entries(attributes)) {
-    if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    if (name.startsWith('on'))
+      node.addEventListener(
+        name.slice(2),
+        (name === 'onclick' || name === 'onsubmit') && !always
+          ? (event) => act(event, value)
+          : value,
+      );
     else if (value === true) node.setAttribute(name, '');
     else if (value !== false && value !== undefined) node.setAttribute(name, String(value));
   }
   node.append(...children.flat().filter(present));
   return node;
+}
+
+const activity = document.getElementById('activity');
+/** The control whose action is in flight: until it is answered, every other click is ignored. */
+let inFlight;
+
+/**
+ * Runs a click's or a form's action, one at a time: while one is in flight the
+ * clicked control is marked busy, a line says what is going on (its
+ * `data-busy`, or "Loading…"), and any other click or submit is ignored, so a
+ * second tap on a slow network does nothing twice.
+ */
+async function act(event, handler) {
+  const control =
+    event.type === 'submit' ? (event.submitter ?? event.currentTarget) : event.currentTarget;
+  if (inFlight) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    return;
+  }
+  inFlight = control;
+  const started = setTimeout(() => {
+    activity.textContent = control.dataset.busy ?? 'Loading…';
+    activity.hidden = false;
+  }, 100);
+  control.classList.add('busy');
+  control.setAttribute('aria-busy', 'true');
+  document.body.classList.add('acting');
+  try {
+    await handler(event);
+  } catch (error) {
+    showProblem(error);
+  } finally {
+    clearTimeout(started);
+    inFlight = undefined;
+    activity.hidden = true;
+    control.classList.remove('busy');
+    control.removeAttribute('aria-busy');
+    document.body.classList.remove('acting');
+  }
 }
 
 const won = (amount) => `₩${amount.toLocaleString('en')}`;
@@ -176,16 +256,18 @@ function zoneOf(iso) {
   }
 }
 
+/**
+ * Every time of day on the page is in the visitor's own format (their locale: `19:00` or
+ * `7:00 PM`), never one beside the other; `zone` names the time zone.
+ */
+const clock = { hour: 'numeric', minute: '2-digit' };
+const day = { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' };
+
 /** A concert's time as the venue's clock shows it (the offset in the ISO string), wherever the browser is, with the zone named. */
 const when = (iso) =>
-  `${new Date(`${iso.slice(0, 19)}Z`).toLocaleString('en', {
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
+  `${new Date(`${iso.slice(0, 19)}Z`).toLocaleString(undefined, {
+    ...day,
+    ...clock,
     timeZone: 'UTC',
   })} ${zoneOf(iso)}`.trim();
 const duration = (seconds) =>
@@ -199,15 +281,37 @@ const roughly = (seconds) =>
       ? `about ${Math.round(seconds / 60)} min`
       : `about ${duration(seconds)}`;
 
-/** The screen now shown, and what it must stop (timers, streams) when another replaces it. */
+/** What the screen now shown must stop (timers, streams) when another replaces it. */
 let leave = () => undefined;
-async function show(screen, ...args) {
+/** The step being gone to ({@link go}): it enters history when its screen is drawn. */
+let pending;
+
+/**
+ * Draws a screen (its data is in, it is ready) in place of the one shown: only
+ * now does a step gone to enter history (the URL) and the old screen stop.
+ */
+function render(...children) {
+  if (pending) {
+    const { state, replace } = pending;
+    pending = undefined;
+    if (replace) history.replaceState(state, '', `#${state.view}`);
+    else history.pushState(state, '', `#${state.view}`);
+    document.title = `${titles[state.view] ?? 'usher'} · usher`;
+  }
   leave();
   leave = () => undefined;
   window.scrollTo(0, 0);
+  fill(app, ...children);
+  tickTurn();
+}
+
+/** Runs a screen: it asks the API what it shows, then {@link render}s it; a refusal keeps the screen and URL as they were. */
+async function show(screen, ...args) {
   try {
-    leave = (await screen(...args)) ?? (() => undefined);
+    const stop = await screen(...args);
+    if (stop) leave = stop;
   } catch (error) {
+    pending = undefined;
     showProblem(error);
   }
 }
@@ -230,6 +334,7 @@ const views = {
     show(confirmed, concert, schedule, reservation, payment),
   mine: () => show(mine),
   soldout: () => show(soldOut),
+  ended: () => show(turnEnded),
 };
 const titles = {
   join: 'Join',
@@ -241,18 +346,20 @@ const titles = {
   ticket: 'Your ticket',
   mine: 'My holds and tickets',
   soldout: 'Sold out',
+  ended: 'Your turn ended',
 };
 
 /** A token that ended because nothing is left to sell (`reason: "sold_out"`). */
 const soldOutToken = (token) => token?.status === 'expired' && token.reason === 'sold_out';
 
-/** Goes to a step: a new history entry, or (`replace`) in place of this one. */
+/**
+ * Goes to a step: a new history entry, or (`replace`) in place of this one, once
+ * its screen is drawn (a slow answer leaves the screen and URL as they are,
+ * with the click shown in flight). Resolves then.
+ */
 function go(view, data = {}, { replace = false } = {}) {
-  const state = { view, data };
-  if (replace) history.replaceState(state, '', `#${view}`);
-  else history.pushState(state, '', `#${view}`);
-  document.title = `${titles[view] ?? 'usher'} · usher`;
-  views[view](data);
+  pending = { state: { view, data }, replace };
+  return views[view](data);
 }
 
 window.addEventListener('popstate', (event) => {
@@ -268,6 +375,7 @@ window.addEventListener('popstate', (event) => {
 async function restore(state) {
   const view = state?.view;
   if (view === 'soldout') return views.soldout();
+  if (view === 'ended' && session.userId) return views.ended();
   if (!session.token) return go('join', {}, { replace: true });
   if (view === 'ticket' || view === 'mine') return views[view](state.data);
   if (view === 'hold') {
@@ -292,6 +400,7 @@ async function restore(state) {
   }
   try {
     const token = await call('GET', '/queue/tokens/current');
+    session.turn(token);
     if (soldOutToken(token)) return go('soldout', {}, { replace: true });
     if (token.status !== 'active') return go('line', {}, { replace: true });
     if (view && view !== 'join' && view !== 'line' && views[view]) return views[view](state.data);
@@ -324,19 +433,107 @@ const known = {
   },
 };
 
-async function refreshWallet() {
+/** Shows who is here and their wallet in the header. */
+function showWallet(balance) {
   const who = document.getElementById('who');
-  if (!session.userId) return (who.hidden = true);
-  document.getElementById('who-name').textContent = session.userId;
-  who.hidden = false;
+  who.hidden = !session.userId;
+  document.getElementById('who-name').textContent = session.userId ?? '';
+  if (balance !== undefined) session.balance = balance;
+  document.getElementById('wallet').textContent =
+    session.balance === undefined ? '' : won(session.balance);
+}
+
+/**
+ * The wallet, asked of the API while the turn lasts (the balance routes need an
+ * active token); after it (a payment ends the turn) the last balance answered
+ * stays in the header.
+ */
+async function refreshWallet() {
+  showWallet();
+  if (!session.userId || session.turnEndsAt === undefined) return session.balance;
   try {
     const { balance } = await call('GET', `/users/${encodeURIComponent(session.userId)}/balance`);
-    document.getElementById('wallet').textContent = won(balance);
-    return balance;
+    showWallet(balance);
   } catch {
-    document.getElementById('wallet').textContent = '';
-    return undefined;
+    /* the last balance known stays */
   }
+  return session.balance;
+}
+
+// The turn: a clock in the header on every screen after admission, and a way back in when it ends.
+
+const turnClock = document.getElementById('turn');
+
+/** Four times a second: the time left of the turn, or, once it is over, the screen that says so. */
+function tickTurn() {
+  const ends = session.turnEndsAt;
+  turnClock.hidden = ends === undefined;
+  if (ends === undefined) return;
+  const left = (ends - serverNow()) / 1000;
+  turnClock.textContent = `Your turn: ${countdownText(left)} left`;
+  turnClock.classList.toggle('urgent', left < 60);
+  if (left > 0) return;
+  session.turn(undefined);
+  turnClock.hidden = true;
+  go('ended', {}, { replace: true });
+}
+setInterval(tickTurn, 250);
+
+/**
+ * Joins the line as `userId` (the name typed, or the user already here): a
+ * proof of work first when the box office asks for one (`report` shows its
+ * progress), then the line or, when it is the user's turn at once, the concerts.
+ */
+async function enter(userId, report = () => undefined) {
+  const token = await call('POST', '/queue/tokens', { userId }).catch(async (error) => {
+    // The box office wants a proof of work first: solve one, then join with it.
+    if (error.code !== 'CHALLENGE_FAILED') throw error;
+    const proof = await proofOfWork(report);
+    return call('POST', '/queue/tokens', { userId }, proof);
+  });
+  if (soldOutToken(token)) return go('soldout');
+  if (token.userId !== session.userId) session.clear();
+  session.save(token.token, token.userId);
+  session.turn(token);
+  return go(token.status === 'active' ? 'concerts' : 'line');
+}
+
+/** A card that says where things stand: a small line above, a heading, then the rest. */
+const notice = (testId, eyebrow, heading, ...rest) =>
+  el(
+    'section',
+    { class: 'card center narrow', 'data-testid': testId },
+    el('p', { class: 'eyebrow' }, eyebrow),
+    el('h1', {}, heading),
+    ...rest,
+  );
+
+/** The turn is over: said plainly, with the way back into the line as the same person. */
+function turnEnded() {
+  session.turn(undefined);
+  showWallet();
+  render(
+    notice(
+      'turn-ended',
+      'Time is up',
+      'Your turn has ended',
+      el(
+        'p',
+        {},
+        'Each turn lasts a set time so that everyone in line gets one. Seats you paid for are yours; join the line again for another turn.',
+      ),
+      el(
+        'button',
+        {
+          class: 'primary',
+          'data-testid': 'rejoin',
+          'data-busy': 'Joining the line…',
+          onclick: () => enter(session.userId),
+        },
+        `Join the line again as ${session.userId}`,
+      ),
+    ),
+  );
 }
 
 // Screens
@@ -355,7 +552,12 @@ function join() {
   const plain = 'Type your name (up to 64 characters) to join the line.';
   const button = el(
     'button',
-    { type: 'submit', class: 'primary', 'data-testid': 'join-button' },
+    {
+      type: 'submit',
+      class: 'primary',
+      'data-testid': 'join-button',
+      'data-busy': 'Joining the line…',
+    },
     'Join the line',
   );
   const progress = el('p', {
@@ -364,8 +566,7 @@ function join() {
     role: 'status',
     hidden: true,
   });
-  fill(
-    app,
+  render(
     el(
       'section',
       { class: 'card hero' },
@@ -388,20 +589,10 @@ function join() {
               return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
             button.disabled = true;
             try {
-              const token = await call('POST', '/queue/tokens', { userId: name }).catch(
-                async (error) => {
-                  // The box office wants a proof of work first: solve one, then join with it.
-                  if (error.code !== 'CHALLENGE_FAILED') throw error;
-                  const proof = await proofOfWork((text) => {
-                    progress.textContent = text;
-                    progress.hidden = false;
-                  });
-                  return call('POST', '/queue/tokens', { userId: name }, proof);
-                },
-              );
-              if (soldOutToken(token)) return go('soldout');
-              session.save(token.token, token.userId);
-              go(token.status === 'active' ? 'concerts' : 'line');
+              await enter(name, (text) => {
+                progress.textContent = text;
+                progress.hidden = false;
+              });
             } catch (error) {
               showProblem(error, plain);
             } finally {
@@ -484,15 +675,13 @@ function countdownText(seconds) {
 /** An instant in this device's time zone: `14:05 GMT+9`, with seconds when it has any, and the day when it is not today. */
 function localTime(ms) {
   const at = new Date(ms);
-  const time = at.toLocaleTimeString('en', {
-    hour: '2-digit',
-    minute: '2-digit',
+  const time = at.toLocaleTimeString(undefined, {
+    ...clock,
     ...(at.getSeconds() ? { second: '2-digit' } : {}),
-    hourCycle: 'h23',
     timeZoneName: 'short',
   });
   if (at.toDateString() === new Date(serverNow()).toDateString()) return time;
-  return `${at.toLocaleDateString('en', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' })}, ${time}`;
+  return `${at.toLocaleDateString(undefined, day)}, ${time}`;
 }
 
 /**
@@ -526,8 +715,7 @@ function waiting() {
       'Everyone who joins before then gets a place in line when it opens. Your place shows here at that moment.',
     ),
   );
-  fill(
-    app,
+  render(
     el(
       'section',
       { class: 'card center narrow' },
@@ -597,6 +785,7 @@ function waiting() {
     if (gone) return;
     if (token.status === 'active') {
       source.close();
+      session.turn(token);
       go('concerts', {}, { replace: true });
     } else if (soldOutToken(token)) {
       source.close();
@@ -617,6 +806,7 @@ function waiting() {
     source.close();
     try {
       const token = await call('GET', '/queue/tokens/current');
+      session.turn(token);
       if (!gone)
         go(
           soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line',
@@ -645,13 +835,11 @@ function waiting() {
 function soldOut() {
   session.clear();
   document.getElementById('who').hidden = true;
-  fill(
-    app,
-    el(
-      'section',
-      { class: 'card center narrow', 'data-testid': 'sold-out' },
-      el('p', { class: 'eyebrow' }, 'Sold out'),
-      el('h1', {}, 'Every seat has been sold'),
+  render(
+    notice(
+      'sold-out',
+      'Sold out',
+      'Every seat has been sold',
       el(
         'p',
         {},
@@ -735,7 +923,6 @@ function reservationCard(reservation, onChange) {
 
 /** "My holds and tickets": found again from the API after a reload or on another visit. */
 async function mine() {
-  await refreshWallet();
   const list = el('div', { class: 'list two' });
   async function refresh() {
     const reservations = await myReservations();
@@ -746,23 +933,21 @@ async function mine() {
         : reservations.map((r) => reservationCard(r, () => refresh().catch(showProblem))),
     );
   }
-  fill(
-    app,
+  await Promise.all([refresh(), refreshWallet()]);
+  render(
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, 'My holds and tickets'),
     list,
   );
-  await refresh();
 }
 
 async function concerts() {
-  await refreshWallet();
   const [{ concerts: list }, reservations] = await Promise.all([
     call('GET', '/concerts'),
     myReservations().catch(() => []),
+    refreshWallet(),
   ]);
-  fill(
-    app,
+  render(
     el(
       'div',
       { class: 'split' },
@@ -814,8 +999,7 @@ async function concerts() {
 async function dates(concert) {
   const { schedules } = await call('GET', `/concerts/${encodeURIComponent(concert.id)}/schedules`);
   for (const schedule of schedules) known.remember(concert, schedule);
-  fill(
-    app,
+  render(
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, concert.title),
     schedules.length === 0 ? el('p', { class: 'card' }, 'Sold out, every date. Sorry!') : null,
@@ -842,32 +1026,11 @@ async function dates(concert) {
   );
 }
 
-function seats(concert, schedule) {
+async function seats(concert, schedule) {
   known.remember(concert, schedule);
   const grid = el('div', { class: 'seats', role: 'grid', 'aria-label': 'Seat map' });
   const legend = el('div', { class: 'legend' });
   const status = el('p', { class: 'muted small' });
-  fill(
-    app,
-    el(
-      'button',
-      { class: 'link back', onclick: () => go('dates', { concert }) },
-      `← ${concert.title}`,
-    ),
-    el('h1', {}, when(schedule.startsAt)),
-    el(
-      'div',
-      { class: 'split' },
-      el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid),
-      el(
-        'aside',
-        { class: 'aside' },
-        legend,
-        status,
-        el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets'),
-      ),
-    ),
-  );
   const tiers = new Map();
   async function refresh() {
     const [{ seats: available }, held] = await Promise.all([
@@ -909,6 +1072,7 @@ function seats(concert, schedule) {
             'aria-label':
               price === undefined ? `Seat ${seatNo}, taken` : `Seat ${seatNo}, ${won(price)}`,
             'data-testid': `seat-${seatNo}`,
+            'data-busy': `Holding seat ${seatNo}…`,
             onclick: () => hold(concert, schedule, seatNo, refresh),
           },
           String(seatNo),
@@ -923,18 +1087,46 @@ function seats(concert, schedule) {
       mineHere.size > 0 ? el('span', {}, el('i', { class: 'swatch yours' }), 'yours') : null,
       el('span', {}, el('i', { class: 'swatch taken' }), 'taken'),
     );
-    status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString('en', { timeZoneName: 'short' })}`;
+    status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString(undefined, { ...clock, second: '2-digit', timeZoneName: 'short' })}`;
   }
-  refresh().catch(showProblem);
-  const timer = setInterval(() => refresh().catch(showProblem), 2_000);
-  return () => clearInterval(timer);
+  await refresh();
+  render(
+    el(
+      'button',
+      { class: 'link back', onclick: () => go('dates', { concert }) },
+      `← ${concert.title}`,
+    ),
+    el('h1', {}, when(schedule.startsAt)),
+    el(
+      'div',
+      { class: 'split' },
+      el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid),
+      el(
+        'aside',
+        { class: 'aside' },
+        legend,
+        status,
+        el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets'),
+      ),
+    ),
+  );
+  // Every 2 s after the last answer (a slow answer is not asked again meanwhile), not while a tap is in flight.
+  let timer;
+  const again = () =>
+    (timer = setTimeout(
+      () => (inFlight ? Promise.resolve() : refresh()).catch(showProblem).finally(again),
+      2_000,
+    ));
+  again();
+  return () => clearTimeout(timer);
 }
 
 async function hold(concert, schedule, seatNo, refreshSeats) {
   clearProblem();
   try {
     const reservation = await call('POST', '/reservations', { scheduleId: schedule.id, seatNo });
-    go('hold', { concert, schedule, reservation });
+    session.holdUntil(reservation.expiresAt);
+    await go('hold', { concert, schedule, reservation });
   } catch (error) {
     showProblem(error);
     refreshSeats().catch(showProblem);
@@ -959,7 +1151,12 @@ async function checkout(concert, schedule, reservation) {
   });
   const pay = el(
     'button',
-    { class: 'primary', 'data-testid': 'pay', onclick: () => submitPayment() },
+    {
+      class: 'primary',
+      'data-testid': 'pay',
+      'data-busy': `Paying ${won(reservation.price)}…`,
+      onclick: () => submitPayment(),
+    },
     `Pay ${won(reservation.price)}`,
   );
   async function updateBalance() {
@@ -978,7 +1175,11 @@ async function checkout(concert, schedule, reservation) {
         { reservationId: reservation.id },
         { 'idempotency-key': idempotencyKey },
       );
-      go(
+      showWallet(payment.balance);
+      // A payment ends the turn, unless the user still holds other seats (SPEC §4).
+      const held = await myReservations('held').catch(() => []);
+      if (held.length === 0) session.turn(undefined);
+      await go(
         'ticket',
         { concert, schedule, reservation: { ...reservation, status: 'paid' }, payment },
         { replace: true },
@@ -989,8 +1190,8 @@ async function checkout(concert, schedule, reservation) {
     }
   }
   const idempotencyKey = crypto.randomUUID();
-  fill(
-    app,
+  await updateBalance();
+  render(
     el(
       'section',
       { class: 'card narrow' },
@@ -1016,13 +1217,17 @@ async function checkout(concert, schedule, reservation) {
               );
               await updateBalance();
             } catch (error) {
-              showProblem(error, 'Type a whole amount to add, greater than zero.');
+              showProblem(error, amountAdvice(error));
             }
           },
         },
         el('label', { for: 'amount', class: 'sr-only' }, 'Amount to add'),
         amount,
-        el('button', { type: 'submit', 'data-testid': 'charge' }, 'Top up'),
+        el(
+          'button',
+          { type: 'submit', 'data-testid': 'charge', 'data-busy': 'Adding to your wallet…' },
+          'Top up',
+        ),
       ),
       pay,
       el(
@@ -1030,25 +1235,27 @@ async function checkout(concert, schedule, reservation) {
         {
           class: 'link',
           'data-testid': 'cancel',
+          'data-busy': `Releasing seat ${reservation.seatNo}…`,
           onclick: async () => {
             try {
               await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
             } catch (error) {
               showProblem(error);
             }
-            go('seats', { concert, schedule }, { replace: true });
+            await go('seats', { concert, schedule }, { replace: true });
           },
         },
         'Release this seat',
       ),
     ),
   );
-  await updateBalance();
+  let timer;
   const tick = () => {
     const left = Math.max(0, (Date.parse(reservation.expiresAt) - (Date.now() + offset)) / 1000);
     countdown.textContent = `${duration(Math.ceil(left))} left to pay`;
     countdown.classList.toggle('urgent', left < 60);
     if (left === 0) {
+      clearInterval(timer);
       showProblem(
         new Problem(
           {
@@ -1063,13 +1270,24 @@ async function checkout(concert, schedule, reservation) {
     }
   };
   tick();
-  const timer = setInterval(tick, 250);
+  timer = setInterval(tick, 250);
   return () => clearInterval(timer);
 }
 
+/**
+ * Why an amount was refused, from the API's answer: its upper bound (the most
+ * one top-up may add) in money, else the API's own words.
+ */
+function amountAdvice(problem) {
+  const reason = problem.errors?.find((error) => error.path.endsWith('amount'))?.message ?? '';
+  const most = /<=\s*(\d+)/.exec(reason)?.[1];
+  if (most) return `You can add at most ${won(Number(most))} at a time.`;
+  if (/>=\s*1\b/.test(reason)) return 'Type a whole amount to add, greater than zero.';
+  return problem.message;
+}
+
 function confirmed(concert, schedule, reservation, payment) {
-  fill(
-    app,
+  render(
     el(
       'section',
       { class: 'card ticket narrow', 'data-testid': 'confirmation' },
@@ -1093,18 +1311,13 @@ function confirmed(concert, schedule, reservation, payment) {
         el('button', { onclick: () => go('mine') }, 'My holds and tickets'),
         el(
           'button',
-          {
-            onclick: () => {
-              session.clear();
-              go('join');
-            },
-          },
+          { 'data-busy': 'Joining the line…', onclick: () => enter(session.userId) },
           'Buy another ticket',
         ),
       ),
     ),
   );
-  if (payment) document.getElementById('wallet').textContent = won(payment.balance);
+  showWallet(payment?.balance);
 }
 
 // Start where the session left off: the step in history (a reload keeps it), checked against the API.
