@@ -437,31 +437,32 @@ async function admitFirst(
   }
   const lines: number[] = [];
   if (chosen.length > 0) {
-    const { rows } = await client.query<{ line: string }>(
-      `UPDATE tokens SET status = 'active', expires_at = $2 WHERE line = ANY($1::bigint[]) AND status = 'waiting' RETURNING line`,
-      [chosen, expiresAt],
-    );
-    if (rows.length !== chosen.length)
-      throw new Error(
-        `admitted ${rows.length} of ${chosen.length} drawn lines: the line changed under the step lock`,
-      );
+    await admitLines(client, chosen, expiresAt);
     lines.push(...chosen);
   }
   if (lines.length < count) {
+    // Picked first, then updated by key: a LIMIT inside the UPDATE's own WHERE could be rescanned per
+    // row by a nested loop (planned on a nearly empty table) and admit the whole line.
     const { rows } = await client.query<{ line: string }>(
-      `UPDATE tokens SET status = 'active', expires_at = $2
-        WHERE token IN (SELECT token FROM tokens WHERE status = 'waiting' AND line > $3 ORDER BY line LIMIT $1 FOR UPDATE)
-          AND status = 'waiting'
-        RETURNING line`,
-      [
-        count - lines.length,
-        expiresAt,
-        draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0),
-      ],
+      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 ORDER BY line LIMIT $1 FOR UPDATE`,
+      [count - lines.length, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
     );
-    lines.push(...rows.map((row) => Number(row.line)));
+    const picked = rows.map((row) => Number(row.line));
+    await admitLines(client, picked, expiresAt);
+    lines.push(...picked);
   }
   return { lines, cursor };
+}
+
+/** Admits exactly the waiting tokens of `lines`, or throws (and the step rolls back). */
+async function admitLines(client: Queryable, lines: readonly number[], expiresAt: number) {
+  if (lines.length === 0) return;
+  const { rowCount } = await client.query(
+    `UPDATE tokens SET status = 'active', expires_at = $2 WHERE line = ANY($1::bigint[]) AND status = 'waiting'`,
+    [lines, expiresAt],
+  );
+  if (rowCount !== lines.length)
+    throw new Error(`admitted ${rowCount} of ${lines.length} lines decided: the step rolls back`);
 }
 
 /**
