@@ -82,6 +82,7 @@ import {
   type Queryable,
 } from './database.js';
 import { KeeperSession } from './KeeperSession.js';
+import { lookupKey, requireStorable } from './storable.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { ensureRoom, ROOM_COLUMNS, roomRow } from './room.js';
 import { reservationRecord, runRoomUpdate, runStep, runSweep } from './steps.js';
@@ -169,6 +170,13 @@ function only<O>(outcomes: readonly Outcome<O>[]): O {
   if (!outcome.ok) throw outcome.error;
   return outcome.value;
 }
+
+/**
+ * A batch statement that PostgreSQL refused as a whole did nothing (its
+ * transaction rolled back): it is split, so one bad item fails alone. A lost
+ * connection may have lost a commit's answer: those fail as they are.
+ */
+const isolate = (error: unknown): boolean => !isUnavailable(error);
 
 function isTokenArg(token: unknown): token is string {
   try {
@@ -301,11 +309,13 @@ export class PostgresEngine implements UsherEngine {
       concurrency: BATCHES,
       max: READ_BATCH,
       slots,
+      isolate,
     });
     this.#applies = new Batcher((items) => this.#applyMany(items), {
       concurrency: BATCHES,
       max: APPLY_BATCH,
       slots,
+      isolate,
     });
     for (const kind of Object.values(APPLY_KINDS)) {
       this.#typedApplies.set(
@@ -314,12 +324,13 @@ export class PostgresEngine implements UsherEngine {
           concurrency: BATCHES,
           max: APPLY_BATCH,
           slots,
+          isolate,
         }),
       );
     }
     this.#issuesAtOnce = new Batcher(
       (items) => this.#applyTyped(this.#pool, APPLY_KINDS.issue, items),
-      { concurrency: 1, max: APPLY_BATCH, slots },
+      { concurrency: 1, max: APPLY_BATCH, slots, isolate },
     );
     this.#ownsPool = options.ownsPool;
     this.#clock = options.clock;
@@ -384,8 +395,8 @@ export class PostgresEngine implements UsherEngine {
 
   loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult> {
     return this.#run(async (now) => {
-      const texts = (values: readonly unknown[]) =>
-        values.filter((value): value is string => typeof value === 'string');
+      const storableTexts = (values: readonly unknown[]) =>
+        values.filter((value): value is string => typeof lookupKey(value) === 'string');
       if (
         typeof catalog !== 'object' ||
         catalog === null ||
@@ -394,11 +405,11 @@ export class PostgresEngine implements UsherEngine {
       ) {
         decideLoadCatalog({ concert: () => undefined, schedule: () => undefined }, catalog);
       }
-      const concertIds = texts([
+      const concertIds = storableTexts([
         ...catalog.concerts.map((concert) => concert?.id),
         ...catalog.schedules.map((schedule) => schedule?.concertId),
       ]);
-      const scheduleIds = texts(catalog.schedules.map((schedule) => schedule?.id));
+      const scheduleIds = storableTexts(catalog.schedules.map((schedule) => schedule?.id));
       const { answer } = await this.#decide('loadCatalog', now, undefined, async (db) => {
         const { rows } = await query<{
           concerts: Record<string, unknown>[];
@@ -448,7 +459,7 @@ export class PostgresEngine implements UsherEngine {
         userId,
         async (db) => {
           // The room is read with the view: admission at issue follows the operator's settings at once.
-          const item = { token: userId, now, params: [] };
+          const item = { token: lookupKey(userId) ?? '', now, params: [] };
           const read =
             db === this.#db
               ? this.#issueViews.submit(item)
@@ -521,7 +532,7 @@ export class PostgresEngine implements UsherEngine {
     return this.#run(async (now) => {
       if (!isTokenArg(token)) return undefined;
       const row = (await this.#viewBatch(views.token).submit({
-        token,
+        token: lookupKey(token) ?? '',
         now,
         params: [],
       })) as unknown as TokenRow;
@@ -1063,6 +1074,7 @@ export class PostgresEngine implements UsherEngine {
     now: number,
     assume: Assumptions,
   ): Promise<unknown> {
+    requireStorable(decision.changes);
     const typed = typedApply(decision.changes, now, assume);
     if (typed && db !== this.#db) return this.#applyTyped(db, typed.kind, [typed]).then(only);
     if (typed)
@@ -1168,6 +1180,7 @@ export class PostgresEngine implements UsherEngine {
         concurrency: BATCHES,
         max: READ_BATCH,
         slots: this.#slots,
+        isolate,
       });
       this.#viewBatches.set(kind.name, batcher);
     }
@@ -1219,7 +1232,11 @@ export class PostgresEngine implements UsherEngine {
     db: Queryable = this.#db,
   ): Promise<{ facts: Facts; row: R & Partial<TokenRow> } | 'again'> {
     const valid = isTokenArg(token);
-    const item = { token: valid ? token : '', now, params };
+    const item = {
+      token: valid ? (lookupKey(token) ?? '') : '',
+      now,
+      params: params.map(lookupKey),
+    };
     const read =
       db === this.#db
         ? this.#viewBatch(kind).submit(item)
