@@ -67,7 +67,8 @@ $fn$;
 CREATE FUNCTION usher_balance(p_user text) RETURNS bigint
   LANGUAGE sql STABLE AS $fn$ SELECT coalesce((SELECT balance FROM wallets WHERE user_id = p_user), 0) $fn$;
 
--- The room admits (isAdmitting): not paused, not waiting for its opening, not sold out.
+-- The room admits (isAdmitting, and not sold out: decideIssue, decideTick): not paused, not waiting for
+-- its opening, not sold out.
 CREATE FUNCTION usher_room_admits(r room) RETURNS boolean
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT NOT (r.paused OR r.pending_opening OR r.sold_out) $fn$;
 
