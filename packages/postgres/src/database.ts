@@ -25,11 +25,21 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
     await client.query(
       'CREATE TABLE IF NOT EXISTS usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set(
-      (await client.query<{ version: number }>('SELECT version FROM usher_migrations')).rows.map(
-        (row) => row.version,
-      ),
-    );
+    const recorded = (
+      await client.query<{ version: number; name: string }>(
+        'SELECT version, name FROM usher_migrations ORDER BY version',
+      )
+    ).rows;
+    const known = new Map(migrations.map((migration) => [migration.version, migration.name]));
+    const foreign = recorded.filter((row) => known.get(row.version) !== row.name);
+    if (foreign.length > 0)
+      throw new Error(
+        `this database's schema was built by migrations this version does not have (${foreign
+          .map((row) => `${row.version} ${row.name}`)
+          .join(', ')}): the unreleased migrations 1–9 were squashed into one baseline; ` +
+          'build the database anew (drop it, or use a new one)',
+      );
+    const done = new Set(recorded.map((row) => row.version));
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql);

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { migrations } from '@usher/postgres';
+import pg from 'pg';
+import { migrate, migrations } from '@usher/postgres';
+import { createDatabase, usePostgres } from '@usher/testkit';
 
 /**
  * The schema is stated once: every table, type, function (by its signature),
@@ -7,6 +9,8 @@ import { migrations } from '@usher/postgres';
  * only adds (nothing is dropped or replaced: a released migration is history,
  * and the next one builds on it).
  */
+const server = usePostgres(test);
+
 const CREATED =
   /\bCREATE\s+(?:UNIQUE\s+)?(TABLE|TYPE|FUNCTION|INDEX|TRIGGER|SEQUENCE)\s+([a-z_][a-z0-9_]*)\s*(\([^)]*\))?/gi;
 
@@ -52,4 +56,17 @@ test('a migration only adds: nothing is dropped, replaced or renamed', (t) => {
     migrations.map((_, i) => i + 1),
     'numbered 1, 2, 3, …',
   );
+});
+
+test('a database built by the squashed, unreleased migrations is refused with a sentence saying so, and left as it was', async (t) => {
+  const pool = new pg.Pool({ connectionString: await createDatabase(server()), max: 1 });
+  t.teardown(() => pool.end());
+  await pool.query(
+    'CREATE TABLE usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  await pool.query(
+    `INSERT INTO usher_migrations (version, name) VALUES (1, 'schema'), (2, 'apply')`,
+  );
+  await t.throwsAsync(migrate(pool), { message: /1 schema, 2 apply.*squashed/ });
+  t.is((await pool.query(`SELECT to_regclass('tokens') AS t`)).rows[0].t, null);
 });
