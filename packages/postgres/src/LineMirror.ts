@@ -11,6 +11,7 @@ import { onClient, query, unavailable } from './database.js';
 import { runStep } from './keeper/step.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { tokenState, type TokenRow } from './reads.js';
+import { Rerun } from './Rerun.js';
 
 /** A place that is never used: the token is not waiting. */
 export const NOWHERE: Place = { position: 0, estimatedWaitSeconds: 0 };
@@ -50,12 +51,9 @@ export class LineMirror {
   readonly #config: EngineConfig;
   readonly #lifecycles: Lifecycles;
   readonly #mirror: QueueMirror;
-  /** Told after every refresh (the watchers). */
-  readonly #moved: () => Promise<void>;
   #listener: pg.PoolClient | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
-  #refreshing: Promise<void> | undefined;
-  #refreshAgain = false;
+  readonly #refresh: Rerun;
   #catchingUp: Promise<void> | undefined;
   #closed = false;
 
@@ -69,7 +67,7 @@ export class LineMirror {
     this.#config = options.config;
     this.#lifecycles = options.lifecycles;
     this.#mirror = new QueueMirror(options.config);
-    this.#moved = options.moved;
+    this.#refresh = new Rerun(() => this.#applySteps(), options.moved);
   }
 
   /** The room as of the last step applied. */
@@ -208,37 +206,21 @@ export class LineMirror {
 
   /** Applies the published steps this instance has not seen, then tells the watchers. One at a time; a call meanwhile runs once more after. */
   refresh(): Promise<void> {
-    if (this.#refreshing) {
-      this.#refreshAgain = true;
-      return this.#refreshing;
-    }
-    this.#refreshing = (async () => {
-      try {
-        do {
-          this.#refreshAgain = false;
-          for (;;) {
-            const { rows } = await query(
-              this.#pool,
-              `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`,
-              [this.#mirror.applied],
-            );
-            let reload = false;
-            for (const row of rows) {
-              if (!this.#mirror.apply(tickRow(row, this.#config))) {
-                reload = true;
-                break;
-              }
-            }
-            if (reload) await this.#reload();
-            if (reload || rows.length < 1000) break;
-          }
-        } while (this.#refreshAgain);
-      } finally {
-        this.#refreshing = undefined;
+    return this.#refresh.run();
+  }
+
+  async #applySteps(): Promise<void> {
+    for (;;) {
+      const { rows } = await query(
+        this.#pool,
+        `SELECT ${TICK_COLUMNS} FROM queue_ticks WHERE no > $1 ORDER BY no LIMIT 1000`,
+        [this.#mirror.applied],
+      );
+      for (const row of rows) {
+        if (!this.#mirror.apply(tickRow(row, this.#config))) return this.#reload();
       }
-      await this.#moved();
-    })();
-    return this.#refreshing;
+      if (rows.length < 1000) return;
+    }
   }
 
   /** Rebuilds the line from the tokens and the last step, in one snapshot: at start, or after falling too far behind. */

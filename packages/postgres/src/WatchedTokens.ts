@@ -4,6 +4,7 @@ import type { CommandRunner } from './CommandRunner.js';
 import { query } from './database.js';
 import { NOWHERE } from './LineMirror.js';
 import { tokenState, type TokenRow } from './reads.js';
+import { Rerun } from './Rerun.js';
 
 /**
  * This instance's token watchers (the event streams): who watches which
@@ -18,8 +19,7 @@ export class WatchedTokens {
   /** Watched waiting tokens, with what their watchers were last told. */
   readonly #watched = new Map<string, QueueToken>();
   readonly #pollSlackMs: number;
-  #refreshing: Promise<void> | undefined;
-  #again = false;
+  readonly #refresh = new Rerun(() => this.#update(this.#runner.clock.now()));
 
   constructor(runner: CommandRunner, pollSlackMs: number) {
     this.#runner = runner;
@@ -58,22 +58,7 @@ export class WatchedTokens {
 
   /** Tells watchers what changed since they were told. One at a time; a call meanwhile runs once more after. */
   refresh(): Promise<void> {
-    if (this.#watched.size === 0) return Promise.resolve();
-    if (this.#refreshing) {
-      this.#again = true;
-      return this.#refreshing;
-    }
-    this.#refreshing = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.#update(this.#runner.clock.now());
-        } while (this.#again);
-      } finally {
-        this.#refreshing = undefined;
-      }
-    })();
-    return this.#refreshing;
+    return this.#watched.size === 0 ? Promise.resolve() : this.#refresh.run();
   }
 
   async #update(now: number): Promise<void> {
@@ -94,7 +79,7 @@ export class WatchedTokens {
     const byToken = new Map(rows.map((row) => [row.token!, row]));
     if (rows.some((row) => Number(row.tick) > line.applied)) {
       // The line moved after the last refresh: the next refresh comes back here.
-      this.#again = true;
+      this.#refresh.again();
       void line.refresh().catch(() => undefined);
     }
     const updates: QueueToken[] = [];
