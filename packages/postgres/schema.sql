@@ -343,6 +343,30 @@ BEGIN
 END $$;
 
 --
+-- Name: tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tokens (
+    token text NOT NULL,
+    user_id text NOT NULL,
+    status text NOT NULL,
+    seq bigint,
+    line bigint,
+    issued_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    last_seen_at bigint NOT NULL,
+    CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
+);
+
+--
+-- Name: usher_arrival(public.tokens); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_arrival(t public.tokens) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'waiting' AND t.line IS NULL $$;
+
+--
 -- Name: usher_balance(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -443,7 +467,7 @@ CREATE FUNCTION public.usher_gone_below(p_seq bigint, p_now bigint, p_waiting_tt
   SELECT CASE WHEN NOT usher_abandoned(coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0), p_now, p_waiting_ttl)
               THEN 0
               ELSE (SELECT count(*) FROM tokens w
-                     WHERE usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.line IS NULL AND w.seq <= p_seq) END
+                     WHERE usher_arrival(w) AND usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.seq <= p_seq) END
 $$;
 
 --
@@ -559,7 +583,7 @@ DECLARE
 BEGIN
   UPDATE tokens t SET line = p_after + x.n
     FROM unnest(p_tokens) WITH ORDINALITY AS x (token, n)
-   WHERE t.token = x.token AND t.status = 'waiting' AND t.line IS NULL;
+   WHERE t.token = x.token AND usher_arrival(t);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM usher_expect_rows('arrivals lined up', v_count, cardinality(p_tokens));
 END $$;
@@ -712,22 +736,6 @@ BEGIN
   PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
   RETURN v_lines;
 END $$;
-
---
--- Name: tokens; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.tokens (
-    token text NOT NULL,
-    user_id text NOT NULL,
-    status text NOT NULL,
-    seq bigint,
-    line bigint,
-    issued_at bigint NOT NULL,
-    expires_at bigint NOT NULL,
-    last_seen_at bigint NOT NULL,
-    CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
-);
 
 --
 -- Name: usher_token_active(public.tokens, bigint); Type: FUNCTION; Schema: public; Owner: -

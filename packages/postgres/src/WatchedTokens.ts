@@ -71,7 +71,7 @@ export class WatchedTokens {
        SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at,
               CASE WHEN u.token IS NULL THEN t.last_seen_at ELSE $2 END AS last_seen_at,
               (SELECT usher_last_tick()) AS tick,
-              CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN usher_gone_below(t.seq, $2, $3) END AS gone_below
+              CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, $2, $3) END AS gone_below
          FROM tokens t LEFT JOIN touched u USING (token)
         WHERE t.token = ANY ($1)`,
       [tokens, now, config.queueWaitingTtlMs, this.#pollSlackMs],

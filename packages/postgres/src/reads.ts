@@ -54,7 +54,7 @@ export interface TokenRow {
 /** The token row's columns (over `tokens t`), with `tick` and `gone_below` for a waiting one (`$3`: the waiting TTL). */
 export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at,
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
-      CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below`;
+      CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below`;
 
 /**
  * What a command reads beside its token, as a batch: the columns (and any

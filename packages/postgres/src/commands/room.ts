@@ -18,7 +18,7 @@ export async function readRoomView(db: Queryable, now: number): Promise<Room> {
     `SELECT ${ROOM_COLUMNS},
             (SELECT count(*) FROM tokens t WHERE usher_token_active(t, $1)) AS active,
             coalesce((SELECT waiting FROM queue_ticks ORDER BY no DESC LIMIT 1), 0)
-              + (SELECT count(*) FROM tokens WHERE status = 'waiting' AND line IS NULL) AS waiting
+              + (SELECT count(*) FROM tokens t WHERE usher_arrival(t)) AS waiting
        FROM room WHERE id = 1`,
     [now],
   );

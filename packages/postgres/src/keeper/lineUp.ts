@@ -16,7 +16,7 @@ export async function lineUp(
   );
   const seqEnd = Number(drawn.rows[0]!.seq_end);
   const unlined = await db.query<{ token: string }>(
-    `SELECT token FROM tokens WHERE status = 'waiting' AND line IS NULL ORDER BY seq FOR UPDATE`,
+    `SELECT token FROM tokens t WHERE usher_arrival(t) ORDER BY seq FOR UPDATE`,
   );
   const tokens = unlined.rows.map((row) => row.token);
   if (tokens.length > 0) await db.query('SELECT usher_line_up($1::text[], $2)', [tokens, lineEnd]);

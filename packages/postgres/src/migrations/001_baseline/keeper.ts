@@ -56,7 +56,7 @@ DECLARE
 BEGIN
   UPDATE tokens t SET line = p_after + x.n
     FROM unnest(p_tokens) WITH ORDINALITY AS x (token, n)
-   WHERE t.token = x.token AND t.status = 'waiting' AND t.line IS NULL;
+   WHERE t.token = x.token AND usher_arrival(t);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM usher_expect_rows('arrivals lined up', v_count, cardinality(p_tokens));
 END $fn$;

@@ -38,6 +38,10 @@ CREATE FUNCTION usher_waiter_abandoned(t tokens, p_now bigint, p_waiting_ttl big
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $fn$ SELECT t.status = 'waiting' AND usher_abandoned(t.last_seen_at, p_now, p_waiting_ttl) $fn$;
 
+-- The token waits and arrived after the last keeper step: it has no line number yet (tokens_unlined).
+CREATE FUNCTION usher_arrival(t tokens) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT t.status = 'waiting' AND t.line IS NULL $fn$;
+
 -- The hold is live at p_now: held, its deadline not passed.
 CREATE FUNCTION usher_hold_live(r reservations, p_now bigint) RETURNS boolean
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT r.status = 'held' AND NOT usher_past(r.expires_at, p_now) $fn$;
@@ -85,7 +89,7 @@ CREATE FUNCTION usher_gone_below(p_seq bigint, p_now bigint, p_waiting_ttl bigin
   SELECT CASE WHEN NOT usher_abandoned(coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0), p_now, p_waiting_ttl)
               THEN 0
               ELSE (SELECT count(*) FROM tokens w
-                     WHERE usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.line IS NULL AND w.seq <= p_seq) END
+                     WHERE usher_arrival(w) AND usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.seq <= p_seq) END
 $fn$;
 
 -- The locks (keys: names.ts). A user's commands apply one at a time.
