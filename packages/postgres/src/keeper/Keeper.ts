@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TickReport } from '@usher/engine';
 import type { CommandRunner } from '../CommandRunner.js';
-import { isUnavailable, onClient } from '../database.js';
+import { isConflict, isUnavailable, onClient } from '../database.js';
 import { KeeperSession } from './KeeperSession.js';
 import { runStep, runSweep, type StepResult } from './step.js';
 
@@ -137,10 +137,13 @@ export class Keeper {
     await this.#runner.line.refresh();
   }
 
-  /** Reports a failed tick or sweep (an unreachable database is no fault: it is retried when back). */
+  /**
+   * Reports a failed tick or sweep. An unreachable database is no fault (retried when back), nor a
+   * deadlock or serialization failure (rolled back whole: the next tick does it).
+   */
   #fault(source: 'tick' | 'sweep'): (error: unknown) => void {
     return (error) => {
-      if (isUnavailable(error)) return;
+      if (isUnavailable(error) || isConflict(error)) return;
       const fault = error instanceof Error ? error : new Error(String(error));
       this.#runner.observers.tell((observer) => observer.fault?.({ source, error: fault }));
     };
