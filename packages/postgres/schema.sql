@@ -144,12 +144,13 @@ CREATE FUNCTION public.usher_abandoned(p_last_seen bigint, p_now bigint, p_waiti
 --
 
 CREATE FUNCTION public.usher_active_bound() RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  SELECT CASE WHEN usher_last_tick() - b.tick > 1000 THEN NULL
-              ELSE b.bound + (SELECT coalesce(sum(admitted), 0) FROM queue_ticks WHERE no > b.tick) END
-    FROM active_bound b WHERE b.id = 1
-$$;
+BEGIN
+  RETURN (SELECT CASE WHEN usher_last_tick() - b.tick > 1000 THEN NULL
+                      ELSE b.bound + (SELECT coalesce(sum(admitted), 0) FROM queue_ticks WHERE no > b.tick) END
+            FROM active_bound b WHERE b.id = 1);
+END $$;
 
 --
 -- Name: room; Type: TABLE; Schema: public; Owner: -
@@ -371,8 +372,11 @@ CREATE FUNCTION public.usher_arrival(t public.tokens) RETURNS boolean
 --
 
 CREATE FUNCTION public.usher_balance(p_user text) RETURNS bigint
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce((SELECT balance FROM wallets WHERE user_id = p_user), 0) $$;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN coalesce((SELECT balance FROM wallets WHERE user_id = p_user), 0);
+END $$;
 
 --
 -- Name: usher_conflict(text); Type: FUNCTION; Schema: public; Owner: -
@@ -390,10 +394,11 @@ END $$;
 --
 
 CREATE FUNCTION public.usher_count_admitted(p_count bigint) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  UPDATE room SET admitted_total = admitted_total + p_count WHERE id = 1 AND p_count > 0
-$$;
+BEGIN
+  IF p_count > 0 THEN UPDATE room SET admitted_total = admitted_total + p_count WHERE id = 1; END IF;
+END $$;
 
 --
 -- Name: usher_end_hold(text, text, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -462,13 +467,15 @@ END $$;
 --
 
 CREATE FUNCTION public.usher_gone_below(p_seq bigint, p_now bigint, p_waiting_ttl bigint) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  SELECT CASE WHEN NOT usher_abandoned(coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0), p_now, p_waiting_ttl)
-              THEN 0
-              ELSE (SELECT count(*) FROM tokens w
-                     WHERE usher_arrival(w) AND usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.seq <= p_seq) END
-$$;
+BEGIN
+  IF NOT usher_abandoned(coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0), p_now, p_waiting_ttl) THEN
+    RETURN 0;
+  END IF;
+  RETURN (SELECT count(*) FROM tokens w
+           WHERE usher_arrival(w) AND usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.seq <= p_seq);
+END $$;
 
 --
 -- Name: reservations; Type: TABLE; Schema: public; Owner: -
@@ -568,8 +575,11 @@ END $$;
 --
 
 CREATE FUNCTION public.usher_last_tick() RETURNS bigint
-    LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(max(no), 0) FROM queue_ticks $$;
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN coalesce((SELECT max(no) FROM queue_ticks), 0);
+END $$;
 
 --
 -- Name: usher_line_up(text[], bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -593,10 +603,12 @@ END $$;
 --
 
 CREATE FUNCTION public.usher_live_holds(p_user text, p_now bigint) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  SELECT count(*) FILTER (WHERE usher_hold_live(r, p_now)) FROM reservations r WHERE r.user_id = p_user AND r.status = 'held'
-$$;
+BEGIN
+  RETURN (SELECT count(*) FILTER (WHERE usher_hold_live(r, p_now)) FROM reservations r
+           WHERE r.user_id = p_user AND r.status = 'held');
+END $$;
 
 --
 -- Name: usher_lock_arrivals(); Type: FUNCTION; Schema: public; Owner: -
@@ -647,12 +659,14 @@ CREATE FUNCTION public.usher_past(p_deadline bigint, p_now bigint) RETURNS boole
 --
 
 CREATE FUNCTION public.usher_record_polls(p_tokens text[], p_now bigint, p_waiting_ttl bigint, p_slack bigint) RETURNS SETOF text
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  UPDATE tokens t SET last_seen_at = p_now
-   WHERE t.token = ANY (p_tokens) AND usher_waiter_present(t, p_now, p_waiting_ttl) AND t.last_seen_at < p_now - p_slack
-  RETURNING t.token
-$$;
+BEGIN
+  RETURN QUERY
+    UPDATE tokens t SET last_seen_at = p_now
+     WHERE t.token = ANY (p_tokens) AND usher_waiter_present(t, p_now, p_waiting_ttl) AND t.last_seen_at < p_now - p_slack
+    RETURNING t.token;
+END $$;
 
 --
 -- Name: usher_remember_key(text, text, text, json, bigint); Type: FUNCTION; Schema: public; Owner: -

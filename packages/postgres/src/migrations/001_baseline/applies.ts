@@ -175,9 +175,11 @@ END $fn$;
 -- Polls of waiting tokens at p_now, recorded lazily: only where the recorded one is older than p_slack
 -- (most polls stay reads), never for a token abandoned meanwhile. Answers the tokens recorded now.
 CREATE FUNCTION usher_record_polls(p_tokens text[], p_now bigint, p_waiting_ttl bigint, p_slack bigint)
-RETURNS SETOF text LANGUAGE sql AS $fn$
-  UPDATE tokens t SET last_seen_at = p_now
-   WHERE t.token = ANY (p_tokens) AND usher_waiter_present(t, p_now, p_waiting_ttl) AND t.last_seen_at < p_now - p_slack
-  RETURNING t.token
-$fn$;
+RETURNS SETOF text LANGUAGE plpgsql AS $fn$
+BEGIN
+  RETURN QUERY
+    UPDATE tokens t SET last_seen_at = p_now
+     WHERE t.token = ANY (p_tokens) AND usher_waiter_present(t, p_now, p_waiting_ttl) AND t.last_seen_at < p_now - p_slack
+    RETURNING t.token;
+END $fn$;
 `;
