@@ -31,7 +31,13 @@ import {
   provisionUsers,
   tokenStorm,
 } from './scenarios/http.js';
-import { benchPostgres, startCluster, stopBenchPostgres } from './scenarios/clusterServer.js';
+import {
+  benchPostgres,
+  CLUSTER_MAX_ACTIVE,
+  startCluster,
+  stopBenchPostgres,
+} from './scenarios/clusterServer.js';
+import { sampleActive } from './scenarios/activeSampler.js';
 import { processTreeCpuSeconds } from './http/cpu.js';
 import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
@@ -126,6 +132,11 @@ try {
     log(`${target.name}: starting`);
     const server = await target.start();
     const ledger = new Ledger();
+    // A cluster's active tokens, sampled throughout: never past maxActive (the run fails if one is).
+    const sampler =
+      server.databaseUrl === undefined
+        ? undefined
+        : sampleActive(server.databaseUrl, CLUSTER_MAX_ACTIVE);
     try {
       log(
         `${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
@@ -166,6 +177,7 @@ try {
           `${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
         );
       await server.stop();
+      const sampled = await sampler?.stop();
       const seatsPerSchedule = {
         'contention-50': 50,
         'contention-5000': 5_000,
@@ -177,10 +189,15 @@ try {
           : await checkStore(server.dataDir, ledger, seatsPerSchedule);
       invariants[target.name] = `all hold (${Object.entries(counts)
         .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
-        .join(', ')})`;
+        .join(', ')}${
+        sampled
+          ? `; at most ${sampled.max.toLocaleString('en')} active tokens in ${sampled.samples} samples, maxActive ${CLUSTER_MAX_ACTIVE.toLocaleString('en')}`
+          : ''
+      })`;
       log(`${target.name}: invariants ${invariants[target.name]}`);
     } finally {
       await server.stop();
+      await sampler?.stop().catch(() => undefined);
       server.cleanup();
     }
   }

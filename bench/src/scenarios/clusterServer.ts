@@ -13,6 +13,9 @@ export interface ClusterServer extends UsherServer {
   readonly pids: () => number[];
 }
 
+/** The room's `maxActive` for a cluster: above every provisioned user, reached by a long token storm. */
+export const CLUSTER_MAX_ACTIVE = 20_000;
+
 let shared: Promise<PostgresServer> | undefined;
 
 /** One PostgreSQL server for the whole bench run (synchronous commit and fsync on, as shipped); a fresh database per cluster. */
@@ -60,7 +63,7 @@ export async function startCluster(
       WORKERS: String(workers),
       CATALOG: catalog,
       LOG_LEVEL: 'info',
-      QUEUE_MAX_ACTIVE: '20000',
+      QUEUE_MAX_ACTIVE: String(CLUSTER_MAX_ACTIVE),
       QUEUE_ADMIT_PER_TICK: '1000',
       TOKEN_ACTIVE_TTL_MS: '3600000',
       QUEUE_WAITING_TTL_MS: '3600000',

@@ -150,7 +150,7 @@ export async function checkContention(
 ): Promise<void> {
   check(
     result.answers['201'] === seats,
-    `${result.name}: ${result.answers['201'] ?? 0} holds for ${seats} seats`,
+    `${result.name}: ${result.answers['201'] ?? 0} holds for ${seats} seats: ${JSON.stringify(result.answers)}`,
   );
   check(
     Object.keys(result.answers).every((key) =>

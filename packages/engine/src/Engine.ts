@@ -4,6 +4,7 @@ import type { EngineConfig } from './config.js';
 import { EngineError, isEngineError } from './errors.js';
 import { ChangeSet } from './persistence/ChangeSet.js';
 import type { UsherEngine } from './UsherEngine.js';
+import { Observers } from './watch/Observers.js';
 import { TokenWatchers } from './watch/TokenWatchers.js';
 import type { Store } from './persistence/Store.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './supervisor/commands.js';
@@ -73,7 +74,7 @@ export class Engine implements UsherEngine {
   );
   #lastTickMs = 0;
   #maxTickMs = 0;
-  readonly #observers = new Set<EngineObserver>();
+  readonly #observers = new Observers();
   #closing: Promise<void> | undefined;
   #failure: Error | undefined;
   #failed!: (failure: Error) => void;
@@ -233,7 +234,7 @@ export class Engine implements UsherEngine {
   tick(): Promise<TickReport> {
     return this.#ask({ type: 'tick' }).then(({ report, updates }) => {
       this.#watchers.deliver(updates);
-      this.#tell((observer) =>
+      this.#observers.tell((observer) =>
         observer.tick?.({ durationMs: this.#lastTickMs, admitted: report.admitted }),
       );
       return report;
@@ -298,8 +299,7 @@ export class Engine implements UsherEngine {
    * what they throw is ignored.
    */
   observe(observer: EngineObserver): () => void {
-    this.#observers.add(observer);
-    return () => void this.#observers.delete(observer);
+    return this.#observers.add(observer);
   }
 
   stats(): Promise<EngineStats> {
@@ -392,7 +392,7 @@ export class Engine implements UsherEngine {
     this.#durable(tx.changes).then(
       () => {
         if (committed)
-          this.#tell((observer) =>
+          this.#observers.tell((observer) =>
             observer.commit?.({ command: command.type, durationMs: performance.now() - started }),
           );
         return refused ? reject(refused) : resolve(result);
@@ -403,16 +403,6 @@ export class Engine implements UsherEngine {
       },
     );
     this.#armDeadline();
-  }
-
-  #tell(report: (observer: EngineObserver) => void): void {
-    for (const observer of this.#observers) {
-      try {
-        report(observer);
-      } catch {
-        // An observer's fault is not the command's.
-      }
-    }
   }
 
   /** Appends `changes` (or, with none, waits for what was appended before); resolves once durable. */

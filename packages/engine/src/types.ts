@@ -226,4 +226,11 @@ export interface EngineObserver {
    * replays commit nothing; ticks and sweeps are not commands, see `tick`).
    */
   commit?(report: { readonly command: string; readonly durationMs: number }): void;
+  /**
+   * Work the engine does on its own (a keeper's tick or sweep) failed, and
+   * not because the database could not be reached: e.g. a write that did not
+   * touch exactly the rows its decision named (rolled back: nothing of it
+   * applied). For the log; the engine goes on, and tries again at the next tick.
+   */
+  fault?(report: { readonly source: 'tick' | 'sweep'; readonly error: Error }): void;
 }

@@ -73,6 +73,70 @@ test('a waiting line restored with gaps keeps the order of its sequence numbers'
   t.is(line.rank(251), 2);
 });
 
+test("a line numbered densely (a PostgreSQL engine's mirror) ranks and sizes as a plain list, whatever arrives and leaves", (t) => {
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ arrive: fc.integer({ min: 1, max: 3_000 }) }),
+            fc.record({ leave: fc.nat() }),
+          ),
+          { maxLength: 200 },
+        ),
+        (steps) => {
+          const line = new WaitingLine<true>();
+          line.reset([], 0, () => true);
+          const model: number[] = [];
+          let end = 0;
+          for (const step of steps) {
+            if ('arrive' in step) {
+              for (let seq = end + 1; seq <= end + step.arrive; seq++) model.push(seq);
+              end += step.arrive;
+              line.extendTo(end, true);
+            } else if (model.length > 0) {
+              // Mostly the head leaves (admission), sometimes someone in the middle (abandonment).
+              const index = step.leave % 4 === 0 ? step.leave % model.length : 0;
+              const [seq] = model.splice(index, 1);
+              if (!line.remove(seq!)) return false;
+            }
+            if (line.size !== model.length || line.end !== end) return false;
+            for (const [i, seq] of model.entries())
+              if (i % 97 === 0 && line.rank(seq) !== i + 1) return false;
+            if (model.length > 0 && line.rank(model.at(-1)!) !== model.length) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 200 },
+    ),
+  );
+});
+
+test('a reset starts from those still in line; departed and unknown numbers rank 0; a permutation moves them', (t) => {
+  const line = new WaitingLine<string>();
+  line.reset([5, 7, 9], 10, (i) => ['e', 'g', 'i'][i]!);
+  t.deepEqual(
+    [5, 7, 9, 10, 6, 11].map((seq) => line.rank(seq)),
+    [1, 2, 3, 0, 0, 0],
+  );
+  t.is(line.size, 3);
+  t.is(line.end, 10);
+  line.extendTo(12, 'x');
+  t.is(line.rank(12), 5);
+  t.false(line.remove(6));
+  t.true(line.remove(5));
+  t.is(line.rank(12), 4);
+  // 7..9 drawn in reverse: 9 first.
+  line.permute(7, 9, (seq) => 16 - seq);
+  t.deepEqual([...line.values()], ['i', 'g', 'x', 'x']);
+  t.deepEqual(
+    [7, 9, 11, 12].map((seq) => line.rank(seq)),
+    [1, 2, 3, 4],
+  );
+  t.is(line.end, 12);
+});
+
 test('the deadline heap pops due items in deadline order and nothing early', (t) => {
   t.notThrows(() =>
     fc.assert(

@@ -176,6 +176,8 @@ export class Telemetry {
     engine.observe({
       tick: ({ durationMs }) => tick.observe(durationMs / 1_000),
       commit: ({ command, durationMs }) => commit.observe({ command }, durationMs / 1_000),
+      fault: ({ source, error }) =>
+        this.logger?.error({ err: error, source }, `the engine's ${source} failed; it goes on`),
     });
   }
 

@@ -3,10 +3,10 @@ import {
   AdmissionRate,
   drawnOrder,
   initialRoom,
+  WaitingLine,
   type DrawnOrder,
   type RoomState,
 } from '@usher/engine/rules';
-import { LineCounter } from './LineCounter.js';
 import { publishedRoom } from './room.js';
 
 /** One published keeper step, as stored in `queue_ticks`. */
@@ -26,6 +26,8 @@ export interface TickRow {
   /** The room as the step left it. */
   readonly room: RoomState;
 }
+
+const present = () => true as const;
 
 export const TICK_COLUMNS =
   'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
@@ -49,7 +51,8 @@ export function tickRow(row: Record<string, unknown>, config: EngineConfig): Tic
 
 /**
  * One engine's picture of the waiting line, as of the last keeper step it
- * applied: who is in line by line number (a {@link LineCounter}), the
+ * applied: who is in line by line number (a `WaitingLine`, the embedded
+ * engine's own line), the
  * admission rate, and when the keeper last ran. Only keeper steps move
  * tokens out of `waiting` or give them a line, and each publishes a
  * `queue_ticks` row, so applying those rows in order keeps this exact:
@@ -65,7 +68,7 @@ export function tickRow(row: Record<string, unknown>, config: EngineConfig): Tic
  * and never goes up.
  */
 export class QueueMirror {
-  readonly line = new LineCounter();
+  readonly line = new WaitingLine<true>();
   readonly rate: AdmissionRate;
   /** Number of the last step applied. */
   applied = 0;
@@ -81,6 +84,7 @@ export class QueueMirror {
   #drawn: DrawnOrder | undefined;
 
   constructor(config: EngineConfig) {
+    this.line.reset([], 0, present);
     this.room = initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
@@ -97,7 +101,7 @@ export class QueueMirror {
     const slots = this.#drawn
       ? Float64Array.from(lines, (line) => this.#drawn!.slotOf(line)).sort()
       : lines;
-    this.line.reset(Array.from(slots), last?.lineEnd ?? 0);
+    this.line.reset(slots, last?.lineEnd ?? 0, present);
     this.applied = last?.no ?? 0;
     this.seqEnd = last?.seqEnd ?? 0;
     if (last) this.#note(last);
@@ -116,7 +120,7 @@ export class QueueMirror {
   apply(row: TickRow): boolean {
     if (row.no <= this.applied) return true;
     if (row.no !== this.applied + 1) return false;
-    this.line.extendTo(row.lineEnd);
+    this.line.extendTo(row.lineEnd, true);
     const draw = row.room.draw;
     if (draw && draw.seed !== this.#drawn?.draw.seed) this.#redraw(drawnOrder(draw));
     for (const line of row.departed) this.line.remove(this.#slotOf(line));

@@ -65,6 +65,12 @@ export interface BatcherOptions {
   readonly max: number;
   /** The connection slots a batch takes one of while it runs. */
   readonly slots: Slots;
+  /**
+   * Whether a batch that failed as a whole with `error` did nothing and may be
+   * split: its halves run again, down to single items, so that one bad item
+   * fails alone. Default: never (every item of the batch fails with the error).
+   */
+  readonly isolate?: (error: unknown) => boolean;
 }
 
 /**
@@ -78,8 +84,10 @@ export interface BatcherOptions {
  * PostgreSQL's processes) per item.
  *
  * `run` gets the items in submission order and answers one {@link Outcome}
- * each, in the same order; if it throws, every item of the batch fails with
- * that error.
+ * each, in the same order. If it throws, and `isolate` says the error left
+ * nothing done, the batch is split in halves that run again (one bad item
+ * then fails alone, in about log₂(batch) more runs); otherwise every item of
+ * the batch fails with that error.
  */
 export class Batcher<I, O> {
   readonly #run: (items: readonly I[]) => Promise<readonly Outcome<O>[]>;
@@ -115,21 +123,35 @@ export class Batcher<I, O> {
     // Taken once the slot is ours: whatever arrived meanwhile joins this batch.
     const batch = this.#queue.splice(0, max);
     try {
-      if (batch.length === 0) return;
-      const outcomes = await this.#run(batch.map((pending) => pending.item));
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i];
-        if (outcome === undefined)
-          pending.reject(new Error('a batch answered fewer items than it was given'));
-        else if (outcome.ok) pending.resolve(outcome.value);
-        else pending.reject(outcome.error);
-      });
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      if (batch.length > 0) await this.#settle(batch);
     } finally {
       slots.release();
       this.#running--;
       if (this.#queue.length > 0 && this.#running < this.#options.concurrency) void this.#flush();
     }
+  }
+
+  /** Runs `batch` and answers each of its items (see {@link BatcherOptions.isolate}). */
+  async #settle(batch: readonly Pending<I, O>[]): Promise<void> {
+    let outcomes: readonly Outcome<O>[];
+    try {
+      outcomes = await this.#run(batch.map((pending) => pending.item));
+    } catch (error) {
+      if (batch.length > 1 && this.#options.isolate?.(error)) {
+        const half = Math.ceil(batch.length / 2);
+        await this.#settle(batch.slice(0, half));
+        await this.#settle(batch.slice(half));
+      } else {
+        for (const pending of batch) pending.reject(error);
+      }
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined)
+        pending.reject(new Error('a batch answered fewer items than it was given'));
+      else if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
+    });
   }
 }

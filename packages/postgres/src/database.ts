@@ -1,19 +1,7 @@
 import { EngineError } from '@usher/engine';
 import type pg from 'pg';
 import { migrations } from './migrations/index.js';
-
-/** Advisory lock keys: `(USHER_LOCKS, key)` for the engine's own locks, `(USER_LOCKS, hashtext(userId))` per user. */
-export const USHER_LOCKS = 29556;
-export const USER_LOCKS = 29557;
-/** Held while migrations run (transaction-level). */
-export const MIGRATION_LOCK = 1;
-/** Held by every keeper step and by admissions at issue time (transaction-level): one at a time. */
-export const STEP_LOCK = 2;
-/** Held by the keeper's own session for as long as it is the keeper (session-level). */
-export const KEEPER_LOCK = 3;
-
-/** The SQLSTATE `usher_apply` raises when a condition a decision assumed no longer holds. */
-export const CONFLICT = 'UR409';
+import { LOCKS, SQLSTATE } from './names.js';
 
 /** A pool or a client: what a query runs on. */
 export interface Queryable {
@@ -33,15 +21,25 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
   const applied: number[] = [];
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [USHER_LOCKS, MIGRATION_LOCK]);
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCKS.usher, LOCKS.migrations]);
     await client.query(
       'CREATE TABLE IF NOT EXISTS usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set(
-      (await client.query<{ version: number }>('SELECT version FROM usher_migrations')).rows.map(
-        (row) => row.version,
-      ),
-    );
+    const recorded = (
+      await client.query<{ version: number; name: string }>(
+        'SELECT version, name FROM usher_migrations ORDER BY version',
+      )
+    ).rows;
+    const known = new Map(migrations.map((migration) => [migration.version, migration.name]));
+    const foreign = recorded.filter((row) => known.get(row.version) !== row.name);
+    if (foreign.length > 0)
+      throw new Error(
+        `this database's schema was built by migrations this version does not have (${foreign
+          .map((row) => `${row.version} ${row.name}`)
+          .join(', ')}): the unreleased migrations 1–9 were squashed into one baseline; ` +
+          'build the database anew (drop it, or use a new one)',
+      );
+    const done = new Set(recorded.map((row) => row.version));
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql);
@@ -61,11 +59,11 @@ export async function migrate(pool: pg.Pool): Promise<number[]> {
   }
 }
 
-/** Whether `error` is `usher_apply` (or PostgreSQL) saying that another transaction won: decide again. */
+/** Whether `error` is an apply (or PostgreSQL) saying that another transaction won: decide again. */
 export function isConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   // 40001 serialization failure and 40P01 deadlock: the transaction did nothing; trying again is safe.
-  return code === CONFLICT || code === '40001' || code === '40P01';
+  return code === SQLSTATE.conflict || code === '40001' || code === '40P01';
 }
 
 const unreachableCodes = new Set([
@@ -122,4 +120,36 @@ export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   let name = statementNames.get(text);
   if (name === undefined) statementNames.set(text, (name = `usher_${statementNames.size + 1}`));
   return (db as pg.ClientBase).query<R>({ name, text, values });
+}
+
+/**
+ * Runs `work` on a client of its own from `pool`; a client whose connection
+ * failed is not given back for reuse.
+ */
+export async function onClient<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    const result = await work(client);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(isUnavailable(error) ? (error as Error) : undefined);
+    throw error;
+  }
+}
+
+/** Runs `work` in a transaction on `client`: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(client: Queryable, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }

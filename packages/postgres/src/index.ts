@@ -8,3 +8,4 @@ export { PostgresEngine } from './PostgresEngine.js';
 export { migrate } from './database.js';
 export { migrations, type Migration } from './migrations/index.js';
 export { readContents } from './readContents.js';
+export { LOCKS, RATE_LIMITS_TABLE, SQLSTATE } from './names.js';

@@ -4,7 +4,7 @@ import { createDatabase, usePostgres } from '@usher/testkit';
 import { manual, openEngine, settle, START } from './helpers/engines.js';
 
 /**
- * Issuing at once reads `usher_active_bound()` (migration 7) instead of
+ * Issuing at once reads `usher_active_bound()` instead of
  * counting the active tokens: the bound stored by issues at once plus what
  * steps admitted since, lowered only by a recount. It must never be below the
  * active tokens, or an issue at once could pass `maxActive`.
@@ -160,11 +160,24 @@ test('an issue at once decided on a maxActive the room no longer has changes not
   t.teardown(() => client.end());
   // An operator lowered maxActive to 1 after the issue's view read 10 (updateRoom writes under the step lock).
   await client.query('UPDATE room SET max_active = 1 WHERE id = 1');
-  const { rows } = await client.query<{ o_err: string | null }>(
-    `SELECT o_err FROM usher_issue_many(ARRAY[$1]::bigint[], ARRAY['t-bob'], ARRAY['bob'], ARRAY['active'], ARRAY[$1]::bigint[], ARRAY[$2]::bigint[], ARRAY[300000]::bigint[], ARRAY[10]::bigint[])`,
-    [START, START + 600_000],
+  const { rows } = await client.query<{ err: string | null }>(
+    `SELECT err FROM usher_issue_many($1::json)`,
+    [
+      JSON.stringify([
+        {
+          now: START,
+          token: 't-bob',
+          user_id: 'bob',
+          status: 'active',
+          issued_at: START,
+          expires_at: START + 600_000,
+          waiting_ttl: 300_000,
+          max_active: 10,
+        },
+      ]),
+    ],
   );
-  t.deepEqual(rows, [{ o_err: 'UR409' }], 'refused: the room it was decided on has changed');
+  t.deepEqual(rows, [{ err: 'UR409' }], 'refused: the room it was decided on has changed');
   const active = await client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM tokens WHERE status = 'active'`,
   );

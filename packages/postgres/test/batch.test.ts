@@ -116,3 +116,36 @@ test('items that come in one turn of the event loop share a batch, though the fi
   batches[0]!.finish([ok('one'), ok('two'), ok('three')]);
   t.deepEqual(await Promise.all(answers), [{ value: 'one' }, { value: 'two' }, { value: 'three' }]);
 });
+
+test('a batch refused as a whole, with an error that left nothing done, splits until the bad item fails alone', async (t) => {
+  const runs: number[][] = [];
+  const bad = new Error('invalid byte sequence for encoding "UTF8": 0x00');
+  const lost = new Error('Connection terminated unexpectedly');
+  const batcher = new Batcher(
+    async (items: readonly number[]) => {
+      runs.push([...items]);
+      if (items.includes(0)) throw items.length > 1 || items[0] === 0 ? bad : lost;
+      if (items.includes(-1)) throw lost;
+      return items.map((item) => ok(String(item)));
+    },
+    { concurrency: 1, max: 100, slots: new Slots(1), isolate: (error) => error === bad },
+  );
+  const answers = [1, 2, 0, 3, 4].map((item) => settled(batcher.submit(item)));
+  t.deepEqual(await Promise.all(answers), [
+    { value: '1' },
+    { value: '2' },
+    { error: bad.message },
+    { value: '3' },
+    { value: '4' },
+  ]);
+  t.deepEqual(runs, [[1, 2, 0, 3, 4], [1, 2, 0], [1, 2], [0], [3, 4]], 'halves, not one by one');
+  // An error that may have left something done (a lost connection: a commit's answer may be lost) is not retried.
+  runs.length = 0;
+  const failed = [5, -1, 6].map((item) => settled(batcher.submit(item)));
+  t.deepEqual(await Promise.all(failed), [
+    { error: lost.message },
+    { error: lost.message },
+    { error: lost.message },
+  ]);
+  t.deepEqual(runs, [[5, -1, 6]]);
+});

@@ -1,4 +1,5 @@
 import type { TokenLimiter } from '@usher/koa';
+import { migrate, RATE_LIMITS_TABLE } from '@usher/postgres';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -8,8 +9,8 @@ import {
 } from 'rate-limiter-flexible';
 import type { ServerConfig } from './config.js';
 
-/** The table rate-limiter-flexible keeps its counters in (created if missing; expired rows are cleared by the library). */
-export const LIMITS_TABLE = 'usher_rate_limits';
+/** The table rate-limiter-flexible keeps its counters in (created by `@usher/postgres`'s migrations; expired rows are cleared by the library). */
+export const LIMITS_TABLE = RATE_LIMITS_TABLE;
 
 export interface LimiterStore {
   /** PostgreSQL mode: counters live in the database, shared by every gateway. Unset: this process's memory. */
@@ -66,7 +67,7 @@ async function limiter(
   store: LimiterStore,
 ): Promise<RateLimiterAbstract> {
   if (store.pool === undefined) return new RateLimiterMemory(options);
-  await createLimitsTable(store.pool);
+  await migrated(store.pool);
   const insuranceLimiter = new Insurance(options, warnEvery10s(store.logger, options.keyPrefix));
   return new RateLimiterPostgres({
     ...options,
@@ -78,30 +79,21 @@ async function limiter(
   });
 }
 
+const migrations = new WeakMap<pg.Pool, Promise<unknown>>();
+
 /**
- * Creates the counters' table unless it exists: rate-limiter-flexible's own
- * table, made here rather than by the library because `CREATE TABLE IF NOT
- * EXISTS` is not safe against itself (at the same moment one creator wins and
- * another fails with "type … already exists", which the library does not
- * expect): every creator takes a transaction's advisory lock first, so they
- * create it one after the other.
+ * The counters' table is the schema's (`@usher/postgres`'s migrations create
+ * it): a pool's database is migrated once, under the migrations' own lock,
+ * as an engine starting on it would (a no-op once it is).
  */
-async function createLimitsTable(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [LIMITS_TABLE]);
-    // rate-limiter-flexible's schema (RateLimiterPostgres#_getCreateTableStmt, version 11).
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-    );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+function migrated(pool: pg.Pool): Promise<unknown> {
+  let done = migrations.get(pool);
+  if (!done) {
+    done = migrate(pool);
+    done.catch(() => migrations.delete(pool));
+    migrations.set(pool, done);
   }
+  return done;
 }
 
 /** A memory limiter that counts when PostgreSQL cannot, and says so. */

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { invariantViolations } from '@usher/engine';
-import { readContents } from '@usher/postgres';
+import { LOCKS, readContents } from '@usher/postgres';
 import { createDatabase, usePostgres } from '@usher/testkit';
 import {
   client,
@@ -100,7 +100,8 @@ async function activeTokens(
 async function keeperPid(db: pg.Client): Promise<number | undefined> {
   const { rows } = await db.query<{ application_name: string }>(
     `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'advisory' AND l.classid = 29556 AND l.objid = 3 AND l.granted`,
+     WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.granted`,
+    [LOCKS.usher, LOCKS.keeper],
   );
   const match = /^usher-gateway-(\d+)$/.exec(rows[0]?.application_name ?? '');
   return match ? Number(match[1]) : undefined;
@@ -318,7 +319,7 @@ test.serial(
     const watch = (async () => {
       while (watching) {
         const { rows } = await db.query<{ active: string }>(
-          "SELECT count(*) AS active FROM tokens WHERE status = 'active' AND expires_at > $1",
+          'SELECT count(*) AS active FROM tokens t WHERE usher_token_active(t, $1)',
           [Date.now()],
         );
         maxSeen = Math.max(maxSeen, Number(rows[0]!.active));

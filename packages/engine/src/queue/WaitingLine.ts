@@ -13,6 +13,11 @@ const COMPACT_AFTER = 4096;
  *
  * Ranks never go up for someone who stays: only people ahead can leave.
  *
+ * Both engines keep their line in one: the embedded engine its waiting
+ * tokens, the PostgreSQL engine each gateway's mirror of the line (line
+ * numbers, fed by the keeper's published steps, see `reset`, `extendTo`,
+ * `permute`).
+ *
  * @example
  * ```ts
  * const line = new WaitingLine<string>();
@@ -41,6 +46,51 @@ export class WaitingLine<T> {
     return this.#base + this.#items.length;
   }
 
+  /** The highest sequence number given so far, whoever has left since. */
+  get end(): number {
+    return this.nextSeq - 1;
+  }
+
+  /**
+   * Starts over with `seqs` (ascending) in line, `itemAt(i)` at `seqs[i]`, and
+   * `end` the highest sequence number given so far. O(end − seqs[0]).
+   */
+  reset(seqs: ArrayLike<number>, end: number, itemAt: (index: number) => T): void {
+    const base = seqs.length > 0 ? seqs[0]! : end + 1;
+    this.#base = base;
+    this.#items = new Array<T | undefined>(end - base + 1).fill(undefined);
+    this.#head = 0;
+    this.#size = seqs.length;
+    for (let i = 0; i < seqs.length; i++) this.#items[seqs[i]! - base] = itemAt(i);
+    this.#rebuild(Math.max(INITIAL_CAPACITY, 2 * this.#items.length) + 1);
+  }
+
+  /** Puts `item` at every sequence number after {@link end} up to `end` (arrivals numbered densely). */
+  extendTo(end: number, item: T): void {
+    for (let seq = this.nextSeq; seq <= end; seq++) this.push(item, seq);
+  }
+
+  /**
+   * Moves whoever is at each sequence number of `from..to` to `move(seq)`, a
+   * permutation of `from..to` (an opening's draw: the numbers are then places
+   * in the drawn order). O(line's window).
+   */
+  permute(from: number, to: number, move: (seq: number) => number): void {
+    const moved: { seq: number; item: T }[] = [];
+    for (let slot = this.#head; slot < this.#items.length; slot++) {
+      const item = this.#items[slot];
+      if (item === undefined) continue;
+      const seq = this.#base + slot;
+      moved.push({ seq: seq >= from && seq <= to ? move(seq) : seq, item });
+    }
+    moved.sort((a, b) => a.seq - b.seq);
+    this.reset(
+      moved.map((entry) => entry.seq),
+      this.end,
+      (i) => moved[i]!.item,
+    );
+  }
+
   /**
    * Puts `item` at the back of the line and returns its sequence number. A
    * larger `seq` may be given to restore a line that had gaps.
@@ -66,6 +116,8 @@ export class WaitingLine<T> {
     this.#items[slot] = undefined;
     this.#add(slot, -1);
     this.#size--;
+    // The head left (admitted, abandoned): memory follows the line, not its history.
+    if (slot === this.#head) this.#skipGaps();
     return true;
   }
 

@@ -95,6 +95,9 @@ export {
 export { lifecyclesFor, delayOf, type Lifecycles } from '../machines/lifecycles.js';
 export { AdmissionRate } from '../queue/AdmissionRate.js';
 export { TokenWatchers } from '../watch/TokenWatchers.js';
+export { Observers } from '../watch/Observers.js';
+export { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
+export { WaitingLine } from '../queue/WaitingLine.js';
 export { reservationView, paymentView } from '../views.js';
 export { resolveConfig } from '../config.js';
 export { requireId, requireInteger, MAX_ID_LENGTH } from '../validate.js';

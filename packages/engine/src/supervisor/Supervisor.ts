@@ -27,7 +27,6 @@ import {
 import {
   decideIssue,
   decideTick,
-  endedView,
   requireLive,
   requireTokenArg,
   tokenView,
@@ -44,6 +43,7 @@ import {
 } from '../rules/wallets.js';
 import type { QueueToken } from '../types.js';
 import { Ledger } from '../wallets/Ledger.js';
+import { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 import { reservationView } from '../views.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './commands.js';
 
@@ -404,21 +404,16 @@ export class Supervisor {
     const updates: QueueToken[] = [];
     for (const [token, last] of this.#watched) {
       const entry = this.#room.find(token);
-      let view: QueueToken;
+      let current: WatchedNow;
       if (entry?.status === 'waiting') {
         this.#room.poll(entry, now);
         const place = this.#room.placeOf(entry, now);
-        if (
-          place.position === last.position &&
-          (place.position === null || place.estimatedWaitSeconds === last.estimatedWaitSeconds)
-        )
-          continue;
-        view = tokenView(entry, place, entry.lastSeenAt, this.#config);
+        current = { place, view: () => tokenView(entry, place, entry.lastSeenAt, this.#config) };
       } else if (entry && entry.status !== 'expired') {
-        view = this.#room.view(entry, now);
-      } else {
-        view = endedView(last, this.#room.settings.soldOut ? 'sold_out' : undefined);
+        current = { view: this.#room.view(entry, now) };
       }
+      const view = watchUpdate(last, current, this.#room.settings.soldOut);
+      if (view === undefined) continue;
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);
       else this.#watched.delete(token);

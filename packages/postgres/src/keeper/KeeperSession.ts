@@ -1,8 +1,5 @@
-import type { TickReport } from '@usher/engine';
 import type pg from 'pg';
-import { KEEPER_LOCK, USHER_LOCKS } from './database.js';
-import type { TickRow } from './QueueMirror.js';
-import { runStep, runSweep, type StepOptions } from './steps.js';
+import { runStep, runSweep, type StepOptions, type StepResult } from './step.js';
 
 /**
  * The keeper's seat: a session-level advisory lock held by one pool client
@@ -42,10 +39,7 @@ export class KeeperSession {
   }
 
   /** A scheduler tick as the keeper. */
-  async tick(
-    now: number,
-    options: Omit<StepOptions, 'real' | 'epoch'>,
-  ): Promise<{ report: TickReport; tick: TickRow }> {
+  async tick(now: number, options: Omit<StepOptions, 'real' | 'epoch'>): Promise<StepResult> {
     return this.#use((client) =>
       runStep(client, now, { ...options, real: true, epoch: this.#epoch }),
     );
@@ -87,10 +81,7 @@ export class KeeperSession {
     };
     client.on('error', lost);
     try {
-      const { rows } = await client.query<{ won: boolean }>(
-        'SELECT pg_try_advisory_lock($1, $2) AS won',
-        [USHER_LOCKS, KEEPER_LOCK],
-      );
+      const { rows } = await client.query<{ won: boolean }>('SELECT usher_try_keeper() AS won');
       if (!rows[0]?.won) {
         client.off('error', lost);
         client.release();

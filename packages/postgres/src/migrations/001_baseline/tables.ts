@@ -1,6 +1,8 @@
+import { RATE_LIMITS_TABLE } from '../../names.js';
+
 /**
- * The schema. Every time is epoch ms (`bigint`) from the engine's injected
- * clock, passed in as a parameter; nothing reads `now()`.
+ * The tables. Every time is epoch ms (`bigint`) from the engine's injected
+ * clock, passed in as a parameter; nothing reads `now()` for a rule.
  *
  * - One live reservation per seat: a partial unique index over `held` and
  *   `paid` reservations. Free seats have no row.
@@ -10,8 +12,10 @@
  *   keeper gives arrivals at its next step, in `seq` order; `queue_ticks`
  *   publishes what every step changed in the line, so engines keep
  *   positions in memory.
+ * - The room (SPEC §9): one row, the rules' `RoomState` plus two durable
+ *   counters, written under the step lock.
  */
-export const schema = /* sql */ `
+export const tables = /* sql */ `
 CREATE TABLE concerts (
   id text PRIMARY KEY,
   record jsonb NOT NULL
@@ -43,20 +47,22 @@ CREATE UNIQUE INDEX reservations_live_seat ON reservations (schedule_id, seat_no
 CREATE INDEX reservations_held_by_user ON reservations (user_id) INCLUDE (expires_at) WHERE status = 'held';
 CREATE INDEX reservations_held_deadline ON reservations (expires_at) WHERE status = 'held';
 CREATE INDEX reservations_ended ON reservations (ended_at) WHERE status IN ('expired', 'cancelled');
+-- A user's listing: their held and paid reservations, newest first.
+CREATE INDEX reservations_live_by_user ON reservations (user_id, created_at DESC) WHERE status IN ('held', 'paid');
 
 CREATE SEQUENCE token_seq;
 CREATE TABLE tokens (
   token text PRIMARY KEY,
   user_id text NOT NULL,
   status text NOT NULL CHECK (status IN ('waiting', 'active', 'expired')),
-  -- Waiting tokens only: drawn under the shared step lock (see usher_apply), so every number up to
+  -- Waiting tokens only: drawn under the arrivals' share of the step lock, so every number up to
   -- a step's seq_end is settled (committed or burnt) when that step runs.
   seq bigint,
   line bigint,
   issued_at bigint NOT NULL,
   -- Active: end of the active period. Expired (kept for replays): when it is forgotten. Waiting: 0.
   expires_at bigint NOT NULL,
-  -- Last recorded poll while waiting (recorded lazily, see PostgresEngine).
+  -- Last recorded poll while waiting (recorded lazily).
   last_seen_at bigint NOT NULL
 );
 CREATE UNIQUE INDEX tokens_live_user ON tokens (user_id) WHERE status IN ('waiting', 'active');
@@ -110,7 +116,9 @@ CREATE TABLE queue_ticks (
   waiting bigint NOT NULL,
   active bigint NOT NULL,
   -- No waiting token can be abandoned before this.
-  next_abandon_at bigint NOT NULL
+  next_abandon_at bigint NOT NULL,
+  -- The room as the step left it (the rules' RoomState), so every engine's mirror knows it.
+  room jsonb
 );
 
 -- The keeper's fencing epoch: a keeper writes only while the epoch is the one it took.
@@ -120,4 +128,49 @@ CREATE TABLE keeper (
   holder text
 );
 INSERT INTO keeper (id, epoch) VALUES (1, 0);
+
+-- The room: engines insert it at start from their configuration if it is not there yet.
+CREATE TABLE room (
+  id integer PRIMARY KEY CHECK (id = 1),
+  paused boolean NOT NULL,
+  admit_per_tick integer NOT NULL CHECK (admit_per_tick > 0),
+  max_active integer NOT NULL CHECK (max_active > 0),
+  opens_at bigint,
+  shuffle boolean NOT NULL,
+  pending_opening boolean NOT NULL,
+  sold_out boolean NOT NULL DEFAULT false,
+  -- Tokens ever admitted (by keeper steps and at issue: usher_count_admitted).
+  admitted_total bigint NOT NULL DEFAULT 0 CHECK (admitted_total >= 0),
+  -- Seats ever paid: each keeper tick adds what paid_log holds.
+  paid_seats bigint NOT NULL DEFAULT 0 CHECK (paid_seats >= 0),
+  -- The last opening's draw (see DrawnOrder): the seed orders the lines draw_from..draw_to.
+  draw_seed text,
+  draw_from bigint,
+  draw_to bigint,
+  -- The keeper's admissions in drawn order have passed every slot before this one.
+  draw_cursor bigint,
+  CHECK (NOT pending_opening OR opens_at IS NOT NULL),
+  CHECK ((draw_seed IS NULL) = (draw_from IS NULL) AND (draw_seed IS NULL) = (draw_to IS NULL))
+);
+
+-- One row per payment, appended by a trigger (no index, no shared row: payments never wait on each
+-- other for it); each keeper tick takes what is there into room.paid_seats. So sold-out is a
+-- comparison of counters, never a count of seats.
+CREATE TABLE paid_log (n bigint NOT NULL);
+
+-- At least the active tokens once step \`tick\` had run, counting issues at once since (see usher_active_bound).
+CREATE TABLE active_bound (
+  id integer PRIMARY KEY CHECK (id = 1),
+  bound bigint NOT NULL,
+  tick bigint NOT NULL
+);
+INSERT INTO active_bound (id, bound, tick) VALUES (1, 0, 0);
+
+-- The server's limit on joining, per client address, shared by every gateway: rate-limiter-flexible's
+-- own table (RateLimiterPostgres, version 11), which the library is told exists.
+CREATE TABLE ${RATE_LIMITS_TABLE} (
+  key varchar(255) PRIMARY KEY,
+  points integer NOT NULL DEFAULT 0,
+  expire bigint
+);
 `;

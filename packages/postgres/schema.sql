@@ -1,0 +1,1136 @@
+-- The schema @usher/postgres's migrations build (pg_dump 15, normalized).
+-- Generated: pnpm --filter @usher/postgres schema:dump. Do not edit; a test compares it.
+
+--
+-- PostgreSQL database dump
+--
+
+--
+-- Name: usher_cancel; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_cancel AS (
+	now bigint,
+	user_id text,
+	token text,
+	reservation_id text,
+	status text,
+	at bigint
+);
+
+--
+-- Name: usher_catalog; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_catalog AS (
+	concerts json,
+	schedules json
+);
+
+--
+-- Name: usher_charge; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_charge AS (
+	now bigint,
+	user_id text,
+	token text,
+	balance bigint,
+	amount bigint,
+	key text,
+	fingerprint text,
+	result json,
+	created_at bigint
+);
+
+--
+-- Name: usher_hold; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_hold AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	id text,
+	schedule_id text,
+	seat_no integer,
+	price bigint,
+	status text,
+	created_at bigint,
+	expires_at bigint,
+	stale_id text,
+	stale_at bigint,
+	extend_to bigint
+);
+
+--
+-- Name: usher_issue; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_issue AS (
+	now bigint,
+	token text,
+	user_id text,
+	status text,
+	issued_at bigint,
+	expires_at bigint,
+	waiting_ttl bigint,
+	max_active integer
+);
+
+--
+-- Name: usher_outcome; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_outcome AS (
+	err text,
+	msg text,
+	result json
+);
+
+--
+-- Name: usher_pay; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_pay AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	balance bigint,
+	reservation_id text,
+	paid_at bigint,
+	payment_id text,
+	amount bigint,
+	new_balance bigint,
+	created_at bigint,
+	key text,
+	fingerprint text,
+	result json,
+	keep_until bigint
+);
+
+--
+-- Name: usher_abandon(text[], bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_abandon(p_tokens text[], p_now bigint, p_waiting_ttl bigint) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_lines bigint[];
+  v_count bigint;
+BEGIN
+  WITH gone AS (
+    DELETE FROM tokens t WHERE t.token = ANY (p_tokens) AND usher_waiter_abandoned(t, p_now, p_waiting_ttl)
+    RETURNING t.line
+  )
+  SELECT count(*), coalesce(array_agg(line) FILTER (WHERE line IS NOT NULL), '{}') INTO v_count, v_lines FROM gone;
+  PERFORM usher_expect_rows('waiting tokens abandoned', v_count, cardinality(p_tokens));
+  RETURN v_lines;
+END $$;
+
+--
+-- Name: usher_abandoned(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_abandoned(p_last_seen bigint, p_now bigint, p_waiting_ttl bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT p_last_seen <= p_now - p_waiting_ttl $$;
+
+--
+-- Name: usher_active_bound(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_active_bound() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT CASE WHEN usher_last_tick() - b.tick > 1000 THEN NULL
+                      ELSE b.bound + (SELECT coalesce(sum(admitted), 0) FROM queue_ticks WHERE no > b.tick) END
+            FROM active_bound b WHERE b.id = 1);
+END $$;
+
+--
+-- Name: room; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room (
+    id integer NOT NULL,
+    paused boolean NOT NULL,
+    admit_per_tick integer NOT NULL,
+    max_active integer NOT NULL,
+    opens_at bigint,
+    shuffle boolean NOT NULL,
+    pending_opening boolean NOT NULL,
+    sold_out boolean DEFAULT false NOT NULL,
+    admitted_total bigint DEFAULT 0 NOT NULL,
+    paid_seats bigint DEFAULT 0 NOT NULL,
+    draw_seed text,
+    draw_from bigint,
+    draw_to bigint,
+    draw_cursor bigint,
+    CONSTRAINT room_admit_per_tick_check CHECK ((admit_per_tick > 0)),
+    CONSTRAINT room_admitted_total_check CHECK ((admitted_total >= 0)),
+    CONSTRAINT room_check CHECK (((NOT pending_opening) OR (opens_at IS NOT NULL))),
+    CONSTRAINT room_check1 CHECK ((((draw_seed IS NULL) = (draw_from IS NULL)) AND ((draw_seed IS NULL) = (draw_to IS NULL)))),
+    CONSTRAINT room_id_check CHECK ((id = 1)),
+    CONSTRAINT room_max_active_check CHECK ((max_active > 0)),
+    CONSTRAINT room_paid_seats_check CHECK ((paid_seats >= 0))
+);
+
+--
+-- Name: usher_admission_at_issue(public.room, public.usher_issue, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_admission_at_issue(p_room public.room, a public.usher_issue, p_bound bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF NOT usher_room_admits(p_room) THEN PERFORM usher_conflict('the room admits nobody now'); END IF;
+  IF p_room.max_active <> a.max_active THEN PERFORM usher_conflict('the room''s maxActive changed'); END IF;
+  IF EXISTS (SELECT 1 FROM tokens t WHERE usher_waiter_present(t, a.now, a.waiting_ttl)) THEN
+    PERFORM usher_conflict('someone is waiting');
+  END IF;
+  IF p_bound IS NULL OR p_bound >= a.max_active THEN
+    -- Exact under the step lock: nothing else makes tokens active meanwhile.
+    p_bound := (SELECT count(*) FROM tokens WHERE status = 'active');
+    IF p_bound >= a.max_active
+       AND (SELECT count(*) FROM tokens t WHERE usher_token_active(t, a.now)) >= a.max_active THEN
+      PERFORM usher_conflict('no room under maxActive');
+    END IF;
+  END IF;
+  RETURN p_bound;
+END $$;
+
+--
+-- Name: usher_admit(bigint[], bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_admit(p_lines bigint[], p_expires_at bigint, p_decided integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  PERFORM usher_expect_rows('lines picked for admission', cardinality(p_lines), p_decided);
+  UPDATE tokens SET status = 'active', expires_at = p_expires_at WHERE line = ANY (p_lines) AND status = 'waiting';
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('tokens admitted', v_count, p_decided);
+  PERFORM usher_count_admitted(v_count);
+END $$;
+
+--
+-- Name: usher_apply(public.usher_cancel); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_cancel) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_active(a.token, a.now, NULL);
+  PERFORM usher_end_hold(a.reservation_id, a.status, a.at, a.now);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_catalog); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_catalog) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  INSERT INTO concerts (id, record) SELECT c->>'id', c FROM json_array_elements(a.concerts) c ON CONFLICT DO NOTHING;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  IF v_count <> json_array_length(a.concerts) THEN PERFORM usher_conflict('a concert was added meanwhile'); END IF;
+  INSERT INTO schedules (id, concert_id, starts_at, total_seats, record)
+    SELECT s->>'id', s->>'concertId', s->>'startsAt', (s->>'totalSeats')::integer, s FROM json_array_elements(a.schedules) s
+    ON CONFLICT DO NOTHING;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  IF v_count <> json_array_length(a.schedules) THEN PERFORM usher_conflict('a schedule was added meanwhile'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_charge); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_charge) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_active(a.token, a.now, NULL);
+  INSERT INTO wallets AS w (user_id, balance, charged, paid) VALUES (a.user_id, a.amount, a.amount, 0)
+    ON CONFLICT (user_id) DO UPDATE SET balance = w.balance + excluded.balance, charged = w.charged + excluded.charged
+    WHERE w.balance = a.balance;
+  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_hold); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_hold) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_active(a.token, a.now, a.extend_to);
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  IF a.stale_id IS NOT NULL THEN PERFORM usher_end_hold(a.stale_id, 'expired', a.stale_at, a.now); END IF;
+  INSERT INTO reservations (id, user_id, schedule_id, seat_no, price, status, created_at, expires_at)
+    VALUES (a.id, a.user_id, a.schedule_id, a.seat_no, a.price, a.status, a.created_at, a.expires_at)
+    -- The arbiter is reservations_live_seat (usher_reservation_live): one live reservation per seat.
+    ON CONFLICT (schedule_id, seat_no) WHERE status IN ('held', 'paid') DO NOTHING;
+  IF NOT FOUND THEN PERFORM usher_conflict('the seat was taken'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_pay); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_pay) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  IF a.keep_until IS NULL THEN
+    PERFORM usher_require_active(a.token, a.now, NULL);
+  ELSE
+    -- tokenCompleted: the token expires now, kept until keep_until for replays.
+    UPDATE tokens t SET status = 'expired', expires_at = a.keep_until WHERE t.token = a.token AND usher_token_active(t, a.now);
+    IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer active'); END IF;
+  END IF;
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  PERFORM usher_end_hold(a.reservation_id, 'paid', a.paid_at, a.now);
+  UPDATE wallets w SET balance = w.balance - a.amount, paid = w.paid + a.amount
+    WHERE w.user_id = a.user_id AND w.balance = a.balance AND w.balance - a.amount = a.new_balance;
+  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+  INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
+    VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply_each(anyelement, json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply_each(p_kind anyelement, p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  o usher_outcome;
+BEGIN
+  -- The parameter is the loop's record: one of p_kind's type, whatever kind it is.
+  FOR p_kind IN SELECT * FROM json_populate_recordset(p_kind, p_items) LOOP
+    o := NULL;
+    BEGIN
+      o.result := usher_apply(p_kind);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
+END $$;
+
+--
+-- Name: tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tokens (
+    token text NOT NULL,
+    user_id text NOT NULL,
+    status text NOT NULL,
+    seq bigint,
+    line bigint,
+    issued_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    last_seen_at bigint NOT NULL,
+    CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
+);
+
+--
+-- Name: usher_arrival(public.tokens); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_arrival(t public.tokens) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'waiting' AND t.line IS NULL $$;
+
+--
+-- Name: usher_balance(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_balance(p_user text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN coalesce((SELECT balance FROM wallets WHERE user_id = p_user), 0);
+END $$;
+
+--
+-- Name: usher_conflict(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_conflict(p_message text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'UR409', MESSAGE = p_message;
+END $$;
+
+--
+-- Name: usher_count_admitted(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_count_admitted(p_count bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_count > 0 THEN UPDATE room SET admitted_total = admitted_total + p_count WHERE id = 1; END IF;
+END $$;
+
+--
+-- Name: usher_end_hold(text, text, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_end_hold(p_id text, p_status text, p_at bigint, p_now bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_status = 'expired' THEN
+    UPDATE reservations r SET status = 'expired', ended_at = p_at WHERE r.id = p_id AND usher_hold_overdue(r, p_now);
+    RETURN;
+  END IF;
+  UPDATE reservations r SET status = p_status, ended_at = p_at WHERE r.id = p_id AND usher_hold_live(r, p_now);
+  IF NOT FOUND THEN PERFORM usher_conflict('the hold is no longer held'); END IF;
+END $$;
+
+--
+-- Name: usher_expect_rows(text, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_expect_rows(p_what text, p_done bigint, p_decided bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_done IS DISTINCT FROM p_decided THEN
+    RAISE EXCEPTION USING ERRCODE = 'UR500',
+      MESSAGE = format('%s: %s rows where %s were decided; nothing is applied', p_what, p_done, p_decided);
+  END IF;
+END $$;
+
+--
+-- Name: usher_expire_holds(text[], bigint[], bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_expire_holds(p_ids text[], p_ats bigint[], p_now bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  UPDATE reservations r SET status = 'expired', ended_at = x.at
+    FROM unnest(p_ids, p_ats) AS x (id, at)
+   WHERE r.id = x.id AND usher_hold_overdue(r, p_now);
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('holds expired', v_count, cardinality(p_ids));
+END $$;
+
+--
+-- Name: usher_expire_tokens(text[], bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_expire_tokens(p_tokens text[], p_now bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  DELETE FROM tokens t WHERE t.token = ANY (p_tokens) AND usher_token_overdue(t, p_now);
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('active tokens expired', v_count, cardinality(p_tokens));
+END $$;
+
+--
+-- Name: usher_gone_below(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_gone_below(p_seq bigint, p_now bigint, p_waiting_ttl bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  IF NOT usher_abandoned(coalesce((SELECT at FROM queue_ticks ORDER BY no DESC LIMIT 1), 0), p_now, p_waiting_ttl) THEN
+    RETURN 0;
+  END IF;
+  RETURN (SELECT count(*) FROM tokens w
+           WHERE usher_arrival(w) AND usher_waiter_abandoned(w, p_now, p_waiting_ttl) AND w.seq <= p_seq);
+END $$;
+
+--
+-- Name: reservations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.reservations (
+    id text NOT NULL,
+    user_id text NOT NULL,
+    schedule_id text NOT NULL,
+    seat_no integer NOT NULL,
+    price bigint NOT NULL,
+    status text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    ended_at bigint,
+    CONSTRAINT reservations_price_check CHECK ((price > 0)),
+    CONSTRAINT reservations_seat_no_check CHECK ((seat_no > 0)),
+    CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['held'::text, 'paid'::text, 'expired'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: usher_hold_live(public.reservations, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_hold_live(r public.reservations, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT r.status = 'held' AND NOT usher_past(r.expires_at, p_now) $$;
+
+--
+-- Name: usher_hold_overdue(public.reservations, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_hold_overdue(r public.reservations, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT r.status = 'held' AND usher_past(r.expires_at, p_now) $$;
+
+--
+-- Name: usher_issue_many(json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_many(p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_items usher_issue[] := ARRAY(SELECT x FROM json_populate_recordset(NULL::usher_issue, p_items) x);
+  a usher_issue;
+  o usher_outcome;
+  v_room room;
+  v_bound bigint;
+  v_admitted bigint := 0;
+  v_seq bigint;
+BEGIN
+  IF EXISTS (SELECT 1 FROM unnest(v_items) x WHERE x.status = 'active') THEN
+    -- Held to the end, whatever becomes of each issue: no step runs between the bound's reading and its storing.
+    PERFORM usher_lock_steps();
+    SELECT * INTO v_room FROM room WHERE id = 1;
+    v_bound := usher_active_bound();
+  END IF;
+  FOREACH a IN ARRAY v_items LOOP
+    o := NULL;
+    v_seq := NULL;
+    BEGIN
+      PERFORM usher_lock_user(a.user_id);
+      IF a.status = 'active' THEN
+        v_bound := usher_admission_at_issue(v_room, a, v_bound);
+      ELSE
+        PERFORM usher_lock_arrivals();
+        v_seq := nextval('token_seq');
+      END IF;
+      -- The user's active token past its deadline, which no step has removed yet, ends now (it is in no line).
+      DELETE FROM tokens t WHERE t.user_id = a.user_id AND usher_token_overdue(t, a.now);
+      INSERT INTO tokens (token, user_id, status, seq, issued_at, expires_at, last_seen_at)
+        VALUES (a.token, a.user_id, a.status, v_seq, a.issued_at, a.expires_at, a.now)
+        ON CONFLICT (user_id) WHERE status IN ('waiting', 'active') DO NOTHING;
+      IF NOT FOUND THEN PERFORM usher_conflict('the user has a live token'); END IF;
+      IF a.status = 'waiting' THEN
+        o.result := json_build_object('seq', v_seq, 'gone', usher_gone_below(v_seq, a.now, a.waiting_ttl),
+                                      'tick', usher_last_tick());
+      ELSE
+        -- Last in the block: counted only once the token stands.
+        v_bound := v_bound + 1;
+        v_admitted := v_admitted + 1;
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
+  IF v_bound IS NOT NULL THEN
+    UPDATE active_bound SET bound = v_bound, tick = usher_last_tick() WHERE id = 1;
+  END IF;
+  PERFORM usher_count_admitted(v_admitted);
+END $$;
+
+--
+-- Name: usher_last_tick(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_last_tick() RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN coalesce((SELECT max(no) FROM queue_ticks), 0);
+END $$;
+
+--
+-- Name: usher_line_up(text[], bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_line_up(p_tokens text[], p_after bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  UPDATE tokens t SET line = p_after + x.n
+    FROM unnest(p_tokens) WITH ORDINALITY AS x (token, n)
+   WHERE t.token = x.token AND usher_arrival(t);
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('arrivals lined up', v_count, cardinality(p_tokens));
+END $$;
+
+--
+-- Name: usher_live_holds(text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_live_holds(p_user text, p_now bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT count(*) FILTER (WHERE usher_hold_live(r, p_now)) FROM reservations r
+           WHERE r.user_id = p_user AND r.status = 'held');
+END $$;
+
+--
+-- Name: usher_lock_arrivals(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_lock_arrivals() RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_advisory_xact_lock_shared(29556, 2) $$;
+
+--
+-- Name: usher_lock_steps(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_lock_steps() RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_advisory_xact_lock(29556, 2) $$;
+
+--
+-- Name: usher_lock_user(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_lock_user(p_user text) RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_advisory_xact_lock(29557, hashtext(p_user)) $$;
+
+--
+-- Name: usher_log_paid(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_log_paid() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO paid_log (n) VALUES (1);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_past(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_past(p_deadline bigint, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT p_deadline <= p_now $$;
+
+--
+-- Name: usher_record_polls(text[], bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_record_polls(p_tokens text[], p_now bigint, p_waiting_ttl bigint, p_slack bigint) RETURNS SETOF text
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RETURN QUERY
+    UPDATE tokens t SET last_seen_at = p_now
+     WHERE t.token = ANY (p_tokens) AND usher_waiter_present(t, p_now, p_waiting_ttl) AND t.last_seen_at < p_now - p_slack
+    RETURNING t.token;
+END $$;
+
+--
+-- Name: usher_remember_key(text, text, text, json, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_remember_key(p_user text, p_key text, p_fingerprint text, p_result json, p_created_at bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_key IS NULL THEN RETURN; END IF;
+  INSERT INTO idempotency_keys (user_id, key, fingerprint, result, created_at)
+    VALUES (p_user, p_key, p_fingerprint, p_result, p_created_at) ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN PERFORM usher_conflict('the idempotency key was taken'); END IF;
+END $$;
+
+--
+-- Name: usher_require_active(text, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_require_active(p_token text, p_now bigint, p_extend_to bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF p_extend_to IS NULL THEN
+    PERFORM 1 FROM tokens t WHERE t.token = p_token AND usher_token_active(t, p_now);
+  ELSE
+    UPDATE tokens t SET expires_at = greatest(t.expires_at, p_extend_to)
+      WHERE t.token = p_token AND usher_token_active(t, p_now);
+  END IF;
+  IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer active'); END IF;
+END $$;
+
+--
+-- Name: usher_require_holds(text, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_require_holds(p_user text, p_now bigint, p_held integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF usher_live_holds(p_user, p_now) <> p_held THEN PERFORM usher_conflict('the user''s holds changed'); END IF;
+END $$;
+
+--
+-- Name: usher_reservation_live(public.reservations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_reservation_live(r public.reservations) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT r.status IN ('held', 'paid') $$;
+
+--
+-- Name: usher_room_admits(public.room); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_room_admits(r public.room) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT NOT (r.paused OR r.pending_opening OR r.sold_out) $$;
+
+--
+-- Name: usher_seat_taken(public.reservations, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seat_taken(r public.reservations, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT usher_reservation_live(r) AND NOT usher_hold_overdue(r, p_now) $$;
+
+--
+-- Name: usher_sell_out(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_sell_out(p_waiting bigint) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_lines bigint[];
+BEGIN
+  -- Every waiting token has a line by now (arrivals draw numbers only outside steps).
+  WITH gone AS (DELETE FROM tokens WHERE status = 'waiting' RETURNING line)
+  SELECT coalesce(array_agg(line), '{}') INTO v_lines FROM gone;
+  PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
+  RETURN v_lines;
+END $$;
+
+--
+-- Name: usher_token_active(public.tokens, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_token_active(t public.tokens, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'active' AND NOT usher_past(t.expires_at, p_now) $$;
+
+--
+-- Name: usher_token_overdue(public.tokens, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_token_overdue(t public.tokens, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'active' AND usher_past(t.expires_at, p_now) $$;
+
+--
+-- Name: usher_try_keeper(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_try_keeper() RETURNS boolean
+    LANGUAGE sql
+    AS $$ SELECT pg_try_advisory_lock(29556, 3) $$;
+
+--
+-- Name: usher_waiter_abandoned(public.tokens, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_waiter_abandoned(t public.tokens, p_now bigint, p_waiting_ttl bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'waiting' AND usher_abandoned(t.last_seen_at, p_now, p_waiting_ttl) $$;
+
+--
+-- Name: usher_waiter_present(public.tokens, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_waiter_present(t public.tokens, p_now bigint, p_waiting_ttl bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'waiting' AND NOT usher_abandoned(t.last_seen_at, p_now, p_waiting_ttl) $$;
+
+--
+-- Name: active_bound; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.active_bound (
+    id integer NOT NULL,
+    bound bigint NOT NULL,
+    tick bigint NOT NULL,
+    CONSTRAINT active_bound_id_check CHECK ((id = 1))
+);
+
+--
+-- Name: concerts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.concerts (
+    id text NOT NULL,
+    record jsonb NOT NULL
+);
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    user_id text NOT NULL,
+    key text NOT NULL,
+    fingerprint text NOT NULL,
+    result jsonb NOT NULL,
+    created_at bigint NOT NULL
+);
+
+--
+-- Name: keeper; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.keeper (
+    id integer NOT NULL,
+    epoch bigint NOT NULL,
+    holder text,
+    CONSTRAINT keeper_id_check CHECK ((id = 1))
+);
+
+--
+-- Name: paid_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.paid_log (
+    n bigint NOT NULL
+);
+
+--
+-- Name: payments; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payments (
+    id text NOT NULL,
+    reservation_id text NOT NULL,
+    user_id text NOT NULL,
+    amount bigint NOT NULL,
+    balance bigint NOT NULL,
+    created_at bigint NOT NULL,
+    CONSTRAINT payments_amount_check CHECK ((amount > 0)),
+    CONSTRAINT payments_balance_check CHECK ((balance >= 0))
+);
+
+--
+-- Name: queue_ticks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.queue_ticks (
+    no bigint NOT NULL,
+    at bigint NOT NULL,
+    "real" boolean NOT NULL,
+    line_end bigint NOT NULL,
+    seq_end bigint NOT NULL,
+    departed bigint[] NOT NULL,
+    admitted integer NOT NULL,
+    had_waiting boolean NOT NULL,
+    waiting bigint NOT NULL,
+    active bigint NOT NULL,
+    next_abandon_at bigint NOT NULL,
+    room jsonb
+);
+
+--
+-- Name: schedules; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schedules (
+    id text NOT NULL,
+    concert_id text NOT NULL,
+    starts_at text NOT NULL,
+    total_seats integer NOT NULL,
+    record jsonb NOT NULL,
+    CONSTRAINT schedules_total_seats_check CHECK ((total_seats > 0))
+);
+
+--
+-- Name: token_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.token_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: usher_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usher_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: usher_rate_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.usher_rate_limits (
+    key character varying(255) NOT NULL,
+    points integer DEFAULT 0 NOT NULL,
+    expire bigint
+);
+
+--
+-- Name: wallets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallets (
+    user_id text NOT NULL,
+    balance bigint NOT NULL,
+    charged bigint NOT NULL,
+    paid bigint NOT NULL,
+    CONSTRAINT wallets_balance_check CHECK ((balance >= 0)),
+    CONSTRAINT wallets_charged_check CHECK ((charged >= 0)),
+    CONSTRAINT wallets_check CHECK ((balance = (charged - paid))),
+    CONSTRAINT wallets_paid_check CHECK ((paid >= 0))
+);
+
+--
+-- Name: active_bound active_bound_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.active_bound
+    ADD CONSTRAINT active_bound_pkey PRIMARY KEY (id);
+
+--
+-- Name: concerts concerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.concerts
+    ADD CONSTRAINT concerts_pkey PRIMARY KEY (id);
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
+
+--
+-- Name: keeper keeper_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.keeper
+    ADD CONSTRAINT keeper_pkey PRIMARY KEY (id);
+
+--
+-- Name: payments payments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payments
+    ADD CONSTRAINT payments_pkey PRIMARY KEY (id);
+
+--
+-- Name: payments payments_reservation_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payments
+    ADD CONSTRAINT payments_reservation_id_key UNIQUE (reservation_id);
+
+--
+-- Name: queue_ticks queue_ticks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.queue_ticks
+    ADD CONSTRAINT queue_ticks_pkey PRIMARY KEY (no);
+
+--
+-- Name: reservations reservations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reservations
+    ADD CONSTRAINT reservations_pkey PRIMARY KEY (id);
+
+--
+-- Name: room room_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room
+    ADD CONSTRAINT room_pkey PRIMARY KEY (id);
+
+--
+-- Name: schedules schedules_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schedules
+    ADD CONSTRAINT schedules_pkey PRIMARY KEY (id);
+
+--
+-- Name: tokens tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tokens
+    ADD CONSTRAINT tokens_pkey PRIMARY KEY (token);
+
+--
+-- Name: usher_migrations usher_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usher_migrations
+    ADD CONSTRAINT usher_migrations_pkey PRIMARY KEY (version);
+
+--
+-- Name: usher_rate_limits usher_rate_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.usher_rate_limits
+    ADD CONSTRAINT usher_rate_limits_pkey PRIMARY KEY (key);
+
+--
+-- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: idempotency_keys_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (created_at);
+
+--
+-- Name: reservations_ended; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX reservations_ended ON public.reservations USING btree (ended_at) WHERE (status = ANY (ARRAY['expired'::text, 'cancelled'::text]));
+
+--
+-- Name: reservations_held_by_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX reservations_held_by_user ON public.reservations USING btree (user_id) INCLUDE (expires_at) WHERE (status = 'held'::text);
+
+--
+-- Name: reservations_held_deadline; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX reservations_held_deadline ON public.reservations USING btree (expires_at) WHERE (status = 'held'::text);
+
+--
+-- Name: reservations_live_by_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX reservations_live_by_user ON public.reservations USING btree (user_id, created_at DESC) WHERE (status = ANY (ARRAY['held'::text, 'paid'::text]));
+
+--
+-- Name: reservations_live_seat; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX reservations_live_seat ON public.reservations USING btree (schedule_id, seat_no) INCLUDE (status, expires_at) WHERE (status = ANY (ARRAY['held'::text, 'paid'::text]));
+
+--
+-- Name: schedules_by_concert; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX schedules_by_concert ON public.schedules USING btree (concert_id);
+
+--
+-- Name: tokens_active_deadline; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tokens_active_deadline ON public.tokens USING btree (expires_at) WHERE (status = 'active'::text);
+
+--
+-- Name: tokens_kept; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tokens_kept ON public.tokens USING btree (expires_at) WHERE (status = 'expired'::text);
+
+--
+-- Name: tokens_last_seen; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tokens_last_seen ON public.tokens USING btree (last_seen_at) WHERE (status = 'waiting'::text);
+
+--
+-- Name: tokens_line; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX tokens_line ON public.tokens USING btree (line) WHERE (status = 'waiting'::text);
+
+--
+-- Name: tokens_live_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX tokens_live_user ON public.tokens USING btree (user_id) WHERE (status = ANY (ARRAY['waiting'::text, 'active'::text]));
+
+--
+-- Name: tokens_unlined; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 'waiting'::text) AND (line IS NULL));
+
+--
+-- Name: payments payments_logged; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER payments_logged AFTER INSERT ON public.payments FOR EACH ROW EXECUTE FUNCTION public.usher_log_paid();
+
+--
+-- Name: reservations reservations_schedule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reservations
+    ADD CONSTRAINT reservations_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES public.schedules(id);
+
+--
+-- Name: schedules schedules_concert_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schedules
+    ADD CONSTRAINT schedules_concert_id_fkey FOREIGN KEY (concert_id) REFERENCES public.concerts(id);
+
+--
+-- PostgreSQL database dump complete
+--

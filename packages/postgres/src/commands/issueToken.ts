@@ -1,0 +1,174 @@
+import type { IssuedToken } from '@usher/engine';
+import {
+  decideIssue,
+  MAX_ID_LENGTH,
+  tokenView,
+  type Decision,
+  type Issued,
+  type RoomState,
+  type TokenState,
+} from '@usher/engine/rules';
+import { nanoid } from 'nanoid';
+import { changesOf, type ApplyCall, type ApplyKind } from '../applies.js';
+import type { CommandRunner } from '../CommandRunner.js';
+import { NOWHERE, type Arrival, type Facts } from '../LineMirror.js';
+import { isStale, TOKEN_COLUMNS, type TokenRow, type ViewKind } from '../reads.js';
+import { ROOM_COLUMNS, roomRow } from '../room.js';
+import { pollToken } from './tokens.js';
+
+/**
+ * The issue view, by user (the item's key is the user id; `p1` the
+ * configured `maxActive`, for a room row not created yet): the user's live
+ * token, whether anyone waits, the room, and (when nobody waits) how many
+ * are active. That is `usher_active_bound()` while it is under `maxActive`:
+ * then so is the number of active tokens, and the issue rule only compares
+ * the two. At the bound, the live active tokens are counted, up to `maxActive`.
+ */
+export const ISSUE_VIEW: ViewKind = {
+  name: 'issue',
+  params: ['integer'],
+  sql: `WITH r AS (SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1)
+  SELECT q.i, tk.*, w.someone_waits, (SELECT row_to_json(r) FROM r) AS room,
+    CASE WHEN NOT w.someone_waits THEN
+      (SELECT CASE WHEN b.bound < m.max_active THEN b.bound
+                   ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens t WHERE usher_token_active(t, q.now) LIMIT m.max_active) a) END
+         FROM (SELECT usher_active_bound() AS bound) b)
+    END AS active
+  FROM unnest($1::text[], $2::bigint[], $4::integer[]) WITH ORDINALITY AS q (user_id, now, configured, i)
+  CROSS JOIN LATERAL (SELECT coalesce((SELECT max_active FROM r), q.configured) AS max_active) m
+  CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM tokens t WHERE usher_waiter_present(t, q.now, $3::bigint)) AS someone_waits) w
+  LEFT JOIN LATERAL (SELECT ${TOKEN_COLUMNS} FROM tokens t
+                      WHERE t.user_id = q.user_id AND t.status IN ('waiting', 'active')) tk ON true`,
+};
+
+/** `usher_issue`'s fields (migration 1, `issue.ts`). */
+export interface IssueArgs {
+  readonly now: number;
+  readonly token: string;
+  readonly user_id: string;
+  readonly status: string;
+  readonly issued_at: number;
+  readonly expires_at: number;
+  readonly waiting_ttl: number;
+  readonly max_active: number;
+}
+
+const issueSql = 'SELECT err, msg, result FROM usher_issue_many($1::json)';
+/** Waiting tokens: batched as any apply. */
+export const ISSUE: ApplyKind<IssueArgs> = { type: 'usher_issue', sql: issueSql };
+/** Tokens admitted at once: a batch holds the step lock exclusively to its commit. */
+export const ISSUE_AT_ONCE: ApplyKind<IssueArgs> = {
+  type: 'usher_issue',
+  sql: issueSql,
+  exclusive: true,
+};
+
+/** The apply of an issue decision, restating the room's `maxActive` it was decided on. */
+export function issueApply(
+  decision: Decision<unknown>,
+  now: number,
+  waitingTtlMs: number,
+  room: RoomState,
+): ApplyCall<IssueArgs> | undefined {
+  const token = changesOf(decision, ['tokenIssued']).tokenIssued?.token;
+  if (!token) return undefined;
+  return {
+    kind: token.status === 'active' ? ISSUE_AT_ONCE : ISSUE,
+    user: token.userId,
+    args: {
+      now,
+      token: token.token,
+      user_id: token.userId,
+      status: token.status,
+      issued_at: token.issuedAt,
+      expires_at: token.expiresAt,
+      waiting_ttl: waitingTtlMs,
+      max_active: room.maxActive,
+    },
+  };
+}
+
+/** An id from nanoid (21 characters), flat (see `newId` in `@usher/engine`). */
+export function newId(): string {
+  return Buffer.from(nanoid(), 'latin1').toString('latin1');
+}
+
+/** Issuing (see `UsherEngine.issueToken`): the user's live token, or a new one, waiting or admitted at once. */
+export function issueToken(runner: CommandRunner, userId: string): Promise<IssuedToken> {
+  return runner.run(async (now) => {
+    const { config, lifecycles, line } = runner;
+    const fresh = () => ({ token: newId(), seq: 0 });
+    // A malformed user id reads nothing: the rule refuses it.
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
+      decideIssue(
+        { live: undefined, waiting: 0, active: 0, room: line.room },
+        userId,
+        now,
+        config,
+        lifecycles,
+        fresh(),
+      );
+    }
+    let facts: Facts | undefined;
+    let created: TokenState | undefined;
+    const { answer, result } = await runner.decide<Issued>(
+      'issueToken',
+      now,
+      userId,
+      async (db) => {
+        // The room is read with the view: admission at issue follows the operator's settings at once.
+        const row = (await runner.readRow(
+          ISSUE_VIEW,
+          { token: userId, now, params: [config.queueMaxActive] },
+          db,
+        )) as unknown as TokenRow & {
+          someone_waits: boolean;
+          active: string | null;
+          room: Record<string, unknown> | null;
+        };
+        if (row.status === 'waiting' && isStale(row, now, config, lifecycles)) {
+          // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
+          // now (only steps change the line), then a new token can be issued. An active token past its
+          // deadline is in no line: the issue removes it with the new token's insert.
+          await line.catchUp(now);
+          return 'again';
+        }
+        const found = await line.factsOf(row.token, row.token ? row : undefined, now);
+        if (found === 'again') return found;
+        facts = found;
+        const room = row.room ? roomRow(row.room).room : line.room;
+        const view = {
+          live: found.token,
+          waiting: row.someone_waits ? 1 : 0,
+          active: Number(row.active ?? room.maxActive),
+          room,
+        };
+        const decision = decideIssue(view, userId, now, config, lifecycles, fresh());
+        created = decision.answer.created ? decision.answer.token : undefined;
+        const apply = issueApply(decision, now, config.queueWaitingTtlMs, room);
+        return apply ? { decision, apply } : { decision };
+      },
+    );
+    // The user's live token again, which counts as a poll.
+    if (!answer.created)
+      return { token: await pollToken(runner, answer.token.token, now, facts), created: false };
+    // Issued already ended (sold out): nothing was stored.
+    if (answer.token.status === 'expired')
+      return { token: tokenView(answer.token, NOWHERE, now, config, answer.reason), created: true };
+    let place = NOWHERE;
+    if (created?.status === 'waiting') {
+      const arrival = (result ?? {}) as Partial<Record<keyof Arrival, string | number>>;
+      const found = await line.arrivalPlace(
+        {
+          seq: Number(arrival.seq),
+          gone: Number(arrival.gone ?? 0),
+          tick: Number(arrival.tick ?? 0),
+        },
+        now,
+      );
+      if (!found) return { token: await pollToken(runner, answer.token.token, now), created: true };
+      place = found;
+    }
+    return { token: tokenView(answer.token, place, now, config), created: true };
+  });
+}

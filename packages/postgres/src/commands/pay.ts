@@ -1,0 +1,122 @@
+import type { IdempotencyOptions, Payment } from '@usher/engine';
+import { checkPay, decidePay, type Decision } from '@usher/engine/rules';
+import { applyKind, changesOf, type ApplyCall } from '../applies.js';
+import type { CommandRunner } from '../CommandRunner.js';
+import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
+import { newId } from './issueToken.js';
+import { keyFields, STORED, storedAnswer } from './wallet.js';
+
+/** What paying reads beside the token: the stored answer for its key (`p1`), the reservation (`p2`), the balance, the live holds. */
+export const PAY_VIEW: ViewKind = {
+  name: 'pay',
+  params: ['text', 'text'],
+  columns: `${STORED},
+      (SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p2) r) AS reservation,
+      usher_balance(tk.user_id) AS balance,
+      usher_live_holds(tk.user_id, q.now) AS held`,
+};
+
+const PAYMENT_KEYS = ['id', 'reservationId', 'userId', 'amount', 'balance', 'createdAt'];
+
+/** `usher_pay`'s fields (migration 1, `applies.ts`). */
+export interface PayArgs {
+  readonly now: number;
+  readonly user_id: string;
+  readonly token: string;
+  /** The user's live holds and balance, as the decision read them. */
+  readonly held: number;
+  readonly balance: number;
+  readonly reservation_id: string;
+  readonly paid_at: number;
+  readonly payment_id: string;
+  readonly amount: number;
+  readonly new_balance: number;
+  readonly created_at: number;
+  readonly key: string | null;
+  readonly fingerprint: string | null;
+  readonly result: unknown;
+  /** The token completes (expires), kept until then for replays. */
+  readonly keep_until: number | null;
+}
+export const PAY = applyKind<PayArgs>('usher_pay');
+
+/** The apply of a pay decision: the hold paid, the debit and the payment, the key, the token's completion. */
+export function payApply(
+  decision: Decision<unknown>,
+  now: number,
+  token: string,
+  held: number,
+  balance: number,
+): ApplyCall<PayArgs> | undefined {
+  const changes = changesOf(decision, [
+    'paymentMade',
+    'reservationEnded',
+    'keyRemembered',
+    'tokenCompleted',
+  ]);
+  const payment = changes.paymentMade?.payment;
+  if (!payment) return undefined;
+  const paid = changes.reservationEnded;
+  if (!paid || paid.status !== 'paid' || paid.id !== payment.reservationId)
+    throw new Error('a payment pays its own reservation');
+  return {
+    kind: PAY,
+    user: payment.userId,
+    args: {
+      now,
+      user_id: payment.userId,
+      token,
+      held,
+      balance,
+      reservation_id: paid.id,
+      paid_at: paid.at,
+      payment_id: payment.id,
+      amount: payment.amount,
+      new_balance: payment.balance,
+      created_at: payment.createdAt,
+      ...keyFields(changes.keyRemembered),
+      keep_until: changes.tokenCompleted?.keepUntil ?? null,
+    },
+  };
+}
+
+export function pay(
+  runner: CommandRunner,
+  token: string,
+  payment: { readonly reservationId: string },
+  options: IdempotencyOptions = {},
+): Promise<Payment> {
+  return runner.run(async (now) => {
+    const command = checkPay({
+      reservationId: payment?.reservationId,
+      idempotencyKey: options.idempotencyKey,
+    });
+    const { answer } = await runner.decide('pay', now, undefined, async (db) => {
+      const read = await runner.read<{
+        stored: Record<string, unknown> | null;
+        reservation: Record<string, unknown> | null;
+        balance: string;
+        held: string | null;
+      }>(token, now, PAY_VIEW, [command.idempotencyKey ?? '', command.reservationId], db);
+      if (read === 'again') return read;
+      const { facts, row } = read;
+      const view = {
+        ...facts,
+        stored: storedAnswer(facts, row.stored, command.idempotencyKey, PAYMENT_KEYS),
+        reservation: row.reservation ? reservationRecord(row.reservation) : undefined,
+        balance: Number(row.balance),
+        heldByUser: Number(row.held ?? 0),
+      };
+      const decision = decidePay(view, command, now, runner.config, runner.lifecycles, newId());
+      const apply = payApply(
+        decision,
+        now,
+        facts.token?.token ?? '',
+        view.heldByUser,
+        view.balance,
+      );
+      return apply ? { decision, apply } : { decision };
+    });
+    return answer;
+  });
+}

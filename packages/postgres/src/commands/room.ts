@@ -1,0 +1,101 @@
+import type { EngineStats, Room, RoomChange, RoomSettings } from '@usher/engine';
+import { roomView } from '@usher/engine/rules';
+import type { CommandRunner } from '../CommandRunner.js';
+import { onClient, query, type Queryable } from '../database.js';
+import type { Keeper } from '../keeper/Keeper.js';
+import { runRoomUpdate } from '../keeper/step.js';
+import { ROOM_COLUMNS, roomRow } from '../room.js';
+
+/**
+ * The room (SPEC §9) as the database holds it: the settings and
+ * `admittedTotal` from the `room` row; `active` counted (an index range of
+ * the live active tokens); `waiting` as of the last keeper step plus the
+ * arrivals since (never a count of the line).
+ */
+export async function readRoomView(db: Queryable, now: number): Promise<Room> {
+  const { rows } = await query<Record<string, unknown>>(
+    db,
+    `SELECT ${ROOM_COLUMNS},
+            (SELECT count(*) FROM tokens t WHERE usher_token_active(t, $1)) AS active,
+            coalesce((SELECT waiting FROM queue_ticks ORDER BY no DESC LIMIT 1), 0)
+              + (SELECT count(*) FROM tokens t WHERE usher_arrival(t)) AS waiting
+       FROM room WHERE id = 1`,
+    [now],
+  );
+  const row = rows[0];
+  if (!row) throw new Error('the room row is missing (the engine inserts it at start)');
+  const { room, admittedTotal } = roomRow(row);
+  return roomView(room, {
+    waiting: Number(row['waiting']),
+    active: Number(row['active']),
+    admittedTotal,
+  });
+}
+
+/**
+ * Changes the room's settings (see `UsherEngine.updateRoom`), in one
+ * transaction under the step lock, and publishes the change as a step: every
+ * engine's mirror has it after the next notification; the keeper's next
+ * tick admits by it.
+ */
+export function updateRoom(
+  runner: CommandRunner,
+  patch: Partial<RoomSettings>,
+): Promise<RoomChange> {
+  return runner.run(async (now) => {
+    const options = { config: runner.config, lifecycles: runner.lifecycles };
+    const started = performance.now();
+    const { before, after } = await onClient(runner.pool, (client) =>
+      runRoomUpdate(client, now, patch, options),
+    );
+    if (before !== after) {
+      runner.observers.tell((observer) =>
+        observer.commit?.({ command: 'updateRoom', durationMs: performance.now() - started }),
+      );
+      await runner.line.refresh();
+    }
+    const counts = await readRoomView(runner.pool, now);
+    return { before: roomView(before, counts), room: roomView(after, counts) };
+  });
+}
+
+/** The counts of `UsherEngine.stats`, each an index read; the rest from this instance. */
+export function stats(
+  runner: CommandRunner,
+  keeper: Keeper,
+  watchedTokens: number,
+): Promise<EngineStats> {
+  return runner.run(async (now) => {
+    const { rows } = await query<Record<string, string>>(
+      runner.db,
+      `SELECT (SELECT count(*) FROM concerts) AS concerts,
+              (SELECT count(*) FROM schedules) AS schedules,
+              (SELECT count(*) FROM tokens t WHERE usher_waiter_present(t, $1, $2)) AS waiting,
+              (SELECT count(*) FROM tokens t WHERE usher_token_active(t, $1)) AS active,
+              (SELECT count(*) FROM reservations r WHERE usher_hold_live(r, $1)) AS held,
+              (SELECT count(*) FROM reservations WHERE status = 'paid') AS paid,
+              (SELECT count(*) FROM reservations) AS reservations,
+              (SELECT count(*) FROM payments) AS payments,
+              (SELECT count(*) FROM wallets) AS wallets,
+              (SELECT count(*) FROM idempotency_keys) AS keys`,
+      [now, runner.config.queueWaitingTtlMs],
+    );
+    const row = rows[0]!;
+    return {
+      concerts: Number(row['concerts']),
+      schedules: Number(row['schedules']),
+      waitingTokens: Number(row['waiting']),
+      activeTokens: Number(row['active']),
+      heldSeats: Number(row['held']),
+      paidSeats: Number(row['paid']),
+      reservations: Number(row['reservations']),
+      payments: Number(row['payments']),
+      wallets: Number(row['wallets']),
+      idempotencyKeys: Number(row['keys']),
+      admissionRatePerSecond: runner.line.rate.perSecond,
+      watchedTokens,
+      lastTickMs: keeper.lastTickMs,
+      maxTickMs: keeper.maxTickMs,
+    };
+  });
+}

@@ -1,0 +1,50 @@
+import { drawnOrder, type Draw } from '@usher/engine/rules';
+import type { Queryable } from '../database.js';
+
+/**
+ * Admits the first `count` waiting tokens in line order, as the tick
+ * decided: through the draw first (slot by slot from the cursor, a batch of
+ * candidate lines at a time, each batch one indexed read), then by line
+ * number after it. The lines are picked first (rows locked), then
+ * `usher_admit` admits exactly those, and exactly `count` of them, or the
+ * step rolls back. O(admitted + those who left the drawn part since the last
+ * tick). Answers the lines admitted and the new cursor.
+ */
+export async function admit(
+  db: Queryable,
+  count: number,
+  expiresAt: number,
+  draw: Draw | null,
+  cursor: number,
+): Promise<{ lines: number[]; cursor: number }> {
+  const lines: number[] = [];
+  if (draw && cursor <= draw.to) {
+    const order = drawnOrder(draw);
+    while (lines.length < count && cursor <= draw.to) {
+      const end = Math.min(draw.to, cursor + Math.max(256, 2 * (count - lines.length)) - 1);
+      const candidates: number[] = [];
+      for (let slot = cursor; slot <= end; slot++) candidates.push(order.placeAt(slot));
+      const { rows } = await db.query<{ line: string }>(
+        `SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[]) FOR UPDATE`,
+        [candidates],
+      );
+      const waiting = new Set(rows.map((row) => Number(row.line)));
+      for (const line of candidates) {
+        if (lines.length === count) break;
+        cursor++;
+        if (waiting.has(line)) lines.push(line);
+      }
+    }
+  }
+  if (lines.length < count) {
+    // Picked in a statement of its own: a LIMIT inside the UPDATE's WHERE could be rescanned per row by
+    // a nested loop (planned on a nearly empty table) and admit the whole line (issue 20).
+    const { rows } = await db.query<{ line: string }>(
+      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 ORDER BY line LIMIT $1 FOR UPDATE`,
+      [count - lines.length, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
+    );
+    lines.push(...rows.map((row) => Number(row.line)));
+  }
+  await db.query('SELECT usher_admit($1::bigint[], $2, $3)', [lines, expiresAt, count]);
+  return { lines, cursor };
+}

@@ -1,0 +1,196 @@
+import type { EngineConfig, TickReport } from '@usher/engine';
+import {
+  decideTick,
+  decideUpdateRoom,
+  isOpeningDue,
+  newDrawSeed,
+  type Lifecycles,
+  type RoomState,
+  type StateChange,
+  type TickOutcome,
+} from '@usher/engine/rules';
+import { inTransaction, type Queryable } from '../database.js';
+import type { TickRow } from '../QueueMirror.js';
+import { readRoom, writeRoom } from '../room.js';
+import { abandonWaiters } from './abandonWaiters.js';
+import { admit } from './admit.js';
+import { expireHolds } from './expireHolds.js';
+import { expireTokens } from './expireTokens.js';
+import { lineUp } from './lineUp.js';
+import { lastStep, nextAbandonAt, publishStep } from './publish.js';
+import { sweep } from './sweep.js';
+import { countActive, readOpeningRange, readStock } from './tickView.js';
+
+/** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
+export class Deposed extends Error {
+  override get name(): string {
+    return 'Deposed';
+  }
+}
+
+export interface StepOptions {
+  readonly config: EngineConfig;
+  readonly lifecycles: Lifecycles;
+  /** A scheduler tick (expire, line up, admit) rather than a catch-up (expire, line up). */
+  readonly real: boolean;
+  /** The keeper's epoch, checked before anything is written; none for a step asked for by hand. */
+  readonly epoch?: number;
+}
+
+/**
+ * Runs `work` in a keeper transaction on `db`: the step lock (steps, room
+ * updates and admissions at issue run one at a time), then the fencing check.
+ */
+function underStepLock<T>(db: Queryable, epoch: number | undefined, work: () => Promise<T>) {
+  return inTransaction(db, async () => {
+    await db.query('SELECT usher_lock_steps()');
+    if (epoch !== undefined) {
+      const { rowCount } = await db.query('SELECT 1 FROM keeper WHERE id = 1 AND epoch = $1', [
+        epoch,
+      ]);
+      if (rowCount !== 1) throw new Deposed('a newer keeper took over');
+    }
+    return work();
+  });
+}
+
+export interface StepResult {
+  readonly report: TickReport;
+  readonly tick: TickRow;
+  readonly outcome: TickOutcome | undefined;
+}
+
+/**
+ * One keeper step, in one transaction under the step lock:
+ * 1. holds past their deadline expire;
+ * 2. active tokens past their deadline expire (they are forgotten, as in the embedded engine);
+ * 3. waiting tokens not polled for `waitingTtl` are abandoned (forgotten);
+ * 4. arrivals (waiting tokens without a line) get the next line numbers, in `seq` order;
+ * 5. a scheduler tick decides with the room (`decideTick`): sold out ends every waiting
+ *    token; a due opening draws the order of those who joined before it (a seed and a range
+ *    of line numbers, kept in the room row: no token is rewritten); unless paused or before
+ *    the opening, it admits the decided count, first in line first (in the drawn order);
+ * 6. the step is published: a `queue_ticks` row (lines given, lines that left, the room) and a `NOTIFY`.
+ *
+ * Each write touches exactly the rows decided, or the step rolls back. Costs:
+ * O(expired + abandoned + arrivals + admitted + payments since the last tick), each by an
+ * index; nothing scans the line (sold-out, which ends all of it, deletes every waiting row once).
+ */
+export function runStep(db: Queryable, now: number, options: StepOptions): Promise<StepResult> {
+  return underStepLock(db, options.epoch, () => step(db, now, options));
+}
+
+/**
+ * An operator's change of the room, in one transaction under the step lock:
+ * the rule decides from the room as it is, the change is written, and a
+ * catch-up step (expire, line up, no admission) publishes it, so every
+ * engine's mirror sees the new room at once.
+ */
+export function runRoomUpdate(
+  db: Queryable,
+  now: number,
+  patch: unknown,
+  options: Omit<StepOptions, 'real'>,
+): Promise<{ before: RoomState; after: RoomState }> {
+  return underStepLock(db, options.epoch, async () => {
+    const { room } = await readRoom(db, options.config);
+    const decision = decideUpdateRoom(room, patch, now);
+    for (const change of decision.changes)
+      if (change.type === 'roomChanged') await writeRoom(db, change.room);
+    if (decision.changes.length > 0) await step(db, now, { ...options, real: false });
+    return decision.answer;
+  });
+}
+
+/** The safety sweep (see `sweep`), in one transaction under the step lock. */
+export function runSweep(
+  db: Queryable,
+  now: number,
+  options: Omit<StepOptions, 'real'>,
+): Promise<void> {
+  return underStepLock(db, options.epoch, () => sweep(db, now, options.config, options.lifecycles));
+}
+
+async function step(db: Queryable, now: number, options: StepOptions): Promise<StepResult> {
+  const { config, lifecycles, real } = options;
+  const previous = await lastStep(db, config);
+  const departed: number[] = [];
+  let waiting = previous?.waiting ?? 0;
+
+  await expireHolds(db, now, lifecycles);
+  await expireTokens(db, now, lifecycles);
+  for (const line of await abandonWaiters(db, now, config)) {
+    departed.push(line);
+    waiting--;
+  }
+  const previousEnd = previous?.lineEnd ?? 0;
+  const { seqEnd, arrivals } = await lineUp(db, previousEnd);
+  const lineEnd = previousEnd + arrivals;
+  waiting += arrivals;
+
+  let active = await countActive(db, now);
+  const read = await readRoom(db, config);
+  let { room } = read;
+  let cursor = read.drawCursor;
+  let admitted = 0;
+  let outcome: TickOutcome | undefined;
+  if (real) {
+    const view = {
+      room,
+      waiting,
+      active,
+      stock: await readStock(db, now),
+      ...(isOpeningDue(room, now) ? { opening: await readOpeningRange(db, room.opensAt!) } : {}),
+    };
+    const decision = decideTick(view, now, lifecycles, newDrawSeed);
+    outcome = decision.answer;
+    for (const change of decision.changes as StateChange[]) {
+      switch (change.type) {
+        case 'tokensSoldOut': {
+          const { rows } = await db.query<{ lines: string[] }>(
+            'SELECT usher_sell_out($1) AS lines',
+            [waiting],
+          );
+          departed.push(...rows[0]!.lines.map(Number));
+          waiting = 0;
+          break;
+        }
+        case 'roomChanged':
+          await writeRoom(db, change.room);
+          if (change.room.draw && change.room.draw.seed !== room.draw?.seed)
+            cursor = change.room.draw.from;
+          room = change.room;
+          break;
+        case 'tokensAdmitted': {
+          const result = await admit(db, change.count, change.expiresAt, room.draw, cursor);
+          departed.push(...result.lines);
+          admitted += result.lines.length;
+          cursor = result.cursor;
+          if (room.draw) await db.query('UPDATE room SET draw_cursor = $1 WHERE id = 1', [cursor]);
+          break;
+        }
+        default:
+          throw new Error(`a tick cannot apply a change of type ${change.type}`);
+      }
+    }
+    waiting -= admitted;
+    active += admitted;
+  }
+
+  const tick: TickRow = {
+    no: (previous?.no ?? 0) + 1,
+    at: now,
+    real,
+    lineEnd,
+    seqEnd,
+    departed,
+    admitted,
+    hadWaiting: outcome?.observed ?? false,
+    waiting,
+    active,
+    nextAbandonAt: await nextAbandonAt(db, now, config),
+    room,
+  };
+  await publishStep(db, tick);
+  return { report: { admitted, waiting, active }, tick, outcome };
+}
