@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Router, { type RouterMiddleware } from '@koa/router';
 import {
   isReplay,
+  userIdProblem,
   type Room,
   type RoomChange,
   type RoomSettings,
@@ -32,7 +33,8 @@ export interface AppOptions {
    * every request carrying a queue token must come from that token's user.
    * It is asked only on those requests; `undefined` there is 401
    * `IDENTITY_MISSING`, and it may throw `new HttpProblem('IDENTITY_INVALID', why)`
-   * for a sign-in it cannot verify.
+   * for a sign-in it cannot verify. The id it answers keeps the user id rule of
+   * a body's `userId` (`userIdProblem` of `@usher/engine`), or is 401 `IDENTITY_INVALID`.
    *
    * @example
    * ```ts
@@ -236,6 +238,10 @@ function handler(
     const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
     if (identify && hostUserId === undefined)
       throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
+    // The host's user id keeps the rule a body's userId keeps: one user id rule for every source.
+    const hostIdProblem = identify ? userIdProblem(hostUserId) : undefined;
+    if (hostIdProblem !== undefined)
+      throw new HttpProblem('IDENTITY_INVALID', `the signed-in user id ${hostIdProblem}`);
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId)

@@ -46,14 +46,15 @@ import {
   decidePay,
   decideReserve,
   lifecyclesFor,
-  MAX_ID_LENGTH,
   priceOf,
   requireId,
   requireLive,
   requireTokenArg,
+  requireUserId,
   reservationView,
   TokenWatchers,
   tokenView,
+  userIdProblem,
   type Decision,
   type Issued,
   type Lifecycles,
@@ -430,7 +431,7 @@ export class PostgresEngine implements UsherEngine {
       const { config } = this;
       const fresh = () => ({ token: newId(), seq: 0 });
       // A malformed user id reads nothing: the rule refuses it.
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
+      if (userIdProblem(userId) !== undefined) {
         decideIssue(
           { live: undefined, waiting: 0, active: 0, room: this.#mirror.room },
           userId,
@@ -755,7 +756,7 @@ export class PostgresEngine implements UsherEngine {
 
   getBalance(token: string, userId: string): Promise<Wallet> {
     return this.#run(async (now) => {
-      requireId(userId, 'userId');
+      requireUserId(userId);
       const { facts, row } = await this.#view<{ balance: string }>(token, now, views.balance, [
         userId,
       ]);

@@ -97,4 +97,10 @@ export { AdmissionRate } from '../queue/AdmissionRate.js';
 export { TokenWatchers } from '../watch/TokenWatchers.js';
 export { reservationView, paymentView } from '../views.js';
 export { resolveConfig } from '../config.js';
-export { requireId, requireInteger, MAX_ID_LENGTH } from '../validate.js';
+export {
+  requireId,
+  requireInteger,
+  requireUserId,
+  userIdProblem,
+  MAX_ID_LENGTH,
+} from '../validate.js';

@@ -8,7 +8,7 @@ import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
-import { MAX_ID_LENGTH, requireId } from '../validate.js';
+import { MAX_ID_LENGTH, requireUserId } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import {
   isAdmitting,
@@ -167,7 +167,7 @@ export function decideIssue(
   lifecycles: Lifecycles,
   fresh: { readonly token: string; readonly seq: number },
 ): Decision<Issued> {
-  requireId(userId, 'userId');
+  requireUserId(userId);
   if (view.live) return unchanged({ token: view.live, created: false });
   if (view.room.soldOut) {
     const ended: TokenState = {
