@@ -113,8 +113,12 @@ const Env = z.object({
     .optional(),
   /** The JWT claim that holds the user id. */
   AUTH_USER_CLAIM: z.string().min(1).optional(),
+  /** The `iss` a JWT must carry: required with AUTH_JWKS_URL. */
   AUTH_ISSUER: z.string().min(1).optional(),
+  /** The `aud` a JWT must carry: required with AUTH_JWKS_URL (unless AUTH_ANY_AUDIENCE=true). */
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** With AUTH_JWKS_URL and no AUTH_AUDIENCE: accept JWTs the provider signed for any app (a warning at every start). */
+  AUTH_ANY_AUDIENCE: z.enum(['true', 'false']).default('false'),
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
   ADMIN_TOKEN: z
     .string()
@@ -182,6 +186,8 @@ export type IdentityConfig = {
   readonly userClaim: string;
   readonly issuer?: string;
   readonly audience?: string;
+  /** AUTH_ANY_AUDIENCE=true: a provider's JWT for any app is taken (JWKS only; warned at every start). */
+  readonly anyAudience?: true;
 } & (
   | { readonly secret: string; readonly jwksUrl?: undefined }
   | { readonly jwksUrl: string; readonly secret?: undefined }
@@ -288,13 +294,40 @@ function challengeConfig(
   };
 }
 
-/** Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_ variable). */
+/**
+ * Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_
+ * variable). An identity provider's keys sign tokens for every app of the company: with
+ * AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE say which of them are this app's sign-ins (only
+ * AUTH_ANY_AUDIENCE=true waives the audience).
+ */
 function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
   const { AUTH_JWT_SECRET: secret, AUTH_JWKS_URL: jwksUrl } = e;
+  const anyAudience = e.AUTH_ANY_AUDIENCE === 'true';
   if (secret !== undefined && jwksUrl !== undefined) {
     throw new StartupError(
       "bad environment: AUTH_JWT_SECRET and AUTH_JWKS_URL are both set: set one of them (a shared HS256 secret, or the identity provider's JWKS URL), not both",
     );
+  }
+  if (anyAudience && jwksUrl === undefined) {
+    throw new StartupError(
+      'bad environment: AUTH_ANY_AUDIENCE=true is set but AUTH_JWKS_URL is not: it waives the audience of a JWKS sign-in only',
+    );
+  }
+  if (jwksUrl !== undefined) {
+    const missing = [
+      ...(e.AUTH_ISSUER === undefined ? ['AUTH_ISSUER'] : []),
+      ...(e.AUTH_AUDIENCE === undefined && !anyAudience ? ['AUTH_AUDIENCE'] : []),
+    ];
+    if (missing.length > 0) {
+      throw new StartupError(
+        `bad environment: AUTH_JWKS_URL needs ${missing.join(' and ')}: the provider signs tokens for every app it serves, and only its issuer (iss) and this app's audience (aud) tell this app's sign-ins apart (AUTH_ANY_AUDIENCE=true waives the audience, at your risk)`,
+      );
+    }
+    if (anyAudience && e.AUTH_AUDIENCE !== undefined) {
+      throw new StartupError(
+        'bad environment: AUTH_ANY_AUDIENCE=true and AUTH_AUDIENCE are both set: set AUTH_AUDIENCE to check the audience, or unset it to accept any',
+      );
+    }
   }
   if (secret === undefined && jwksUrl === undefined) {
     const stray = (['AUTH_USER_CLAIM', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter(
@@ -311,6 +344,7 @@ function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
     userClaim: e.AUTH_USER_CLAIM ?? 'sub',
     ...(e.AUTH_ISSUER !== undefined ? { issuer: e.AUTH_ISSUER } : {}),
     ...(e.AUTH_AUDIENCE !== undefined ? { audience: e.AUTH_AUDIENCE } : {}),
+    ...(anyAudience ? { anyAudience: true as const } : {}),
   };
   return secret !== undefined ? { ...claims, secret } : { ...claims, jwksUrl: jwksUrl! };
 }

@@ -152,6 +152,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       ? 'identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone); set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins'
       : `identity: signed-in mode, the ${config.identity.userClaim} claim of a verified JWT (X-User-Token header or usher_identity cookie)`,
   );
+  if (config.identity?.anyAudience)
+    logger.warn(
+      "AUTH_ANY_AUDIENCE=true: JWTs the identity provider signed for ANY app are taken as sign-ins here; set AUTH_AUDIENCE to this app's audience",
+    );
   handle = host.callback();
   const { port } = server.address() as AddressInfo;
   const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
