@@ -13,6 +13,7 @@ import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
 import type * as z from 'zod';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
+import { clientAddress } from './clientAddress.js';
 import { HttpProblem, problems } from './errors.js';
 import { actsForUser } from './identity.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
@@ -80,8 +81,9 @@ export interface AppOptions {
   readonly challenge?: ChallengeOptions | undefined;
   /**
    * Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry (the one the
-   * proxy added), for the rate limit and the logs. Off (the default), `X-Forwarded-For` is ignored:
-   * anyone could write it. Sets `app.proxy`; a host app that mounts this one must set its own.
+   * proxy added), for the rate limit and the logs; a hop that is not an address (see `clientAddress`)
+   * counts as the connection's address, with a warning at most once a minute. Off (the default),
+   * `X-Forwarded-For` is ignored: anyone could write it. Sets `app.proxy`; a host app that mounts this one must set its own.
    */
   readonly trustProxy?: boolean;
 }
@@ -144,10 +146,18 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
         `room changed by the admin token: ${describeChange(change, patch)}`,
       ),
   });
+  const trustProxy = options.trustProxy ?? false;
+  const client = (ctx: Context): string =>
+    (ctx.state.clientAddress ??= clientAddress(ctx, trustProxy, (hop) =>
+      telemetry.unparsedForwardedFor(hop),
+    )) as string;
   const guards: Guards = {
+    address: client,
     admin: options.adminToken === undefined ? undefined : adminCheck(options.adminToken),
     limit:
-      limiter === undefined ? undefined : (ctx) => spendTokenRequest(limiter, ctx.ip, telemetry),
+      limiter === undefined
+        ? undefined
+        : (ctx) => spendTokenRequest(limiter, client(ctx), telemetry),
     challenge:
       challenge === undefined ? undefined : (ctx) => challenge.spend(ctx.get(CHALLENGE_HEADER)),
   };
@@ -156,7 +166,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     router[route.method](route.operationId, route.path, handler(engine, route, options, guards));
 
   const app = new Koa();
-  app.proxy = options.trustProxy ?? false;
+  app.proxy = trustProxy;
   app.maxIpsCount = 1;
   app.use(telemetry.middleware());
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
@@ -194,6 +204,8 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
 
 /** The checks some routes make before their handler, each present only when its feature is on. */
 interface Guards {
+  /** Who sent the request (see {@link clientAddress}). */
+  readonly address: (ctx: Context) => string;
   readonly admin: ((ctx: Context) => void) | undefined;
   readonly limit: ((ctx: Context) => Promise<void>) | undefined;
   readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
@@ -247,7 +259,7 @@ function handler(
       if (owner !== undefined && owner !== hostUserId)
         throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const client = { requestId: String(ctx.state.requestId ?? ''), address: ctx.ip };
+    const client = { requestId: String(ctx.state.requestId ?? ''), address: guards.address(ctx) };
     const answer = await route.handle({
       engine,
       params,
