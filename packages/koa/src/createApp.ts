@@ -11,6 +11,7 @@ import {
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type * as z from 'zod';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
 import { clientAddress } from './clientAddress.js';
@@ -21,10 +22,12 @@ import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './route
 import { IdempotencyKey } from './schemas.js';
 import { Telemetry } from './telemetry.js';
 import { TokenEventStreams } from './tokenEvents.js';
-import { spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
+import { clientKey, rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
 
 /** An admin token shorter than this is refused: it must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** Wrong admin tokens an address may send in a minute by default before it is refused 429. */
+export const ADMIN_GUESSES_PER_MINUTE = 10;
 
 export interface AppOptions {
   /**
@@ -68,6 +71,14 @@ export interface AppOptions {
    * Unset, those routes do not exist (404). At least 16 characters.
    */
   readonly adminToken?: string | undefined;
+  /**
+   * Counts wrong admin tokens per client address (`points` a `duration`, the address as the token
+   * limit counts it): once an address has spent them, every operator request from it is 429
+   * `RATE_LIMITED` with `Retry-After` until the window passes, the right token too. Each wrong
+   * token is logged at `warn`. Default: {@link ADMIN_GUESSES_PER_MINUTE} a minute, in this
+   * process's memory; pass one on a shared store to count across gateways.
+   */
+  readonly adminGuessLimiter?: RateLimiterAbstract | undefined;
   /** Where the access log (one line per request) and the operator's changes are written. None: not logged. */
   readonly logger?: Logger | undefined;
   /**
@@ -153,7 +164,20 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     )) as string;
   const guards: Guards = {
     address: client,
-    admin: options.adminToken === undefined ? undefined : adminCheck(options.adminToken),
+    admin:
+      options.adminToken === undefined
+        ? undefined
+        : adminCheck(
+            options.adminToken,
+            options.adminGuessLimiter ??
+              new RateLimiterMemory({
+                keyPrefix: 'admin_guesses',
+                points: ADMIN_GUESSES_PER_MINUTE,
+                duration: 60,
+              }),
+            client,
+            logger,
+          ),
     limit:
       limiter === undefined
         ? undefined
@@ -206,7 +230,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
 interface Guards {
   /** Who sent the request (see {@link clientAddress}). */
   readonly address: (ctx: Context) => string;
-  readonly admin: ((ctx: Context) => void) | undefined;
+  readonly admin: ((ctx: Context) => Promise<void>) | undefined;
   readonly limit: ((ctx: Context) => Promise<void>) | undefined;
   readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
 }
@@ -220,7 +244,7 @@ function handler(
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     // Who may ask, and how often, before anything of the request is read.
-    if (route.admin) guards.admin!(ctx);
+    if (route.admin) await guards.admin!(ctx);
     // A join with no solution at all is refused before it counts against the limit: a client learns
     // that proof of work is on by trying without (the page does), and that try costs it nothing.
     if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
@@ -294,20 +318,44 @@ function handler(
  * `Authorization: Bearer <adminToken>` or 401 `ADMIN_TOKEN_INVALID`. The
  * SHA-256 digests of both are compared with `timingSafeEqual`: equal lengths
  * whatever was sent, and no early exit, so timing tells nothing of the token.
+ * Wrong tokens are counted per address by `guesses` and logged at `warn`; an
+ * address that spent its guesses is 429 `RATE_LIMITED`, before any compare. A
+ * request with no token at all guesses nothing and is not counted. A store
+ * that cannot count does not lock the operator out.
  */
-function adminCheck(adminToken: string): (ctx: Context) => void {
+function adminCheck(
+  adminToken: string,
+  guesses: RateLimiterAbstract,
+  address: (ctx: Context) => string,
+  logger: Logger | undefined,
+): (ctx: Context) => Promise<void> {
   const expected = createHash('sha256').update(adminToken).digest();
-  return (ctx) => {
+  return async (ctx) => {
+    const key = clientKey(address(ctx));
+    const spent = await guesses.get(key).catch(() => null);
+    if (spent !== null && spent.consumedPoints >= guesses.points)
+      throw rateLimited('too many wrong admin tokens from your address', spent.msBeforeNext);
     const given = bearerToken(ctx);
     const digest = createHash('sha256').update(given).digest();
-    if (!timingSafeEqual(digest, expected) || given === '') {
-      throw new HttpProblem(
-        'ADMIN_TOKEN_INVALID',
-        given === ''
-          ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
-          : 'the admin token is wrong',
+    if (timingSafeEqual(digest, expected) && given !== '') return;
+    if (given !== '') {
+      logger?.warn(
+        { audit: 'admin', requestId: ctx.state.requestId, address: address(ctx) },
+        'a wrong admin token',
       );
+      const over = await guesses.consume(key).then(
+        () => undefined,
+        (error: unknown) => (error instanceof RateLimiterRes ? error : undefined),
+      );
+      if (over !== undefined)
+        throw rateLimited('too many wrong admin tokens from your address', over.msBeforeNext);
     }
+    throw new HttpProblem(
+      'ADMIN_TOKEN_INVALID',
+      given === ''
+        ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
+        : 'the admin token is wrong',
+    );
   };
 }
 

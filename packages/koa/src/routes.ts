@@ -158,7 +158,11 @@ function challengeRoute(challenge: ProofOfWork): Route {
 
 /** The operator's routes (SPEC §9): the room, and the metrics. */
 function operatorRoutes(service: RouteServices): Route[] {
-  const admin = { bearer: false, admin: true, errors: ['ADMIN_TOKEN_INVALID'] as ProblemCode[] };
+  const admin = {
+    bearer: false,
+    admin: true,
+    errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED'] as ProblemCode[],
+  };
   return [
     route({
       ...admin,
@@ -182,7 +186,7 @@ function operatorRoutes(service: RouteServices): Route[] {
         'is 400 VALIDATION_FAILED and changes nothing.',
       body: schemas.RoomSettingsPatch,
       success: { status: 200, schema: schemas.Room, description: 'The room after the change' },
-      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED'],
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED'],
       handle: async ({ engine, body, client }) => {
         const patch = body as Partial<RoomSettings>;
         const change = await engine.updateRoom(patch);

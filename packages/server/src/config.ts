@@ -1,6 +1,7 @@
 import { configBounds, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
+import { secretWeakness } from './secrets.js';
 
 /**
  * A whole number in `[min, max]`, written as digits only: an empty value, a
@@ -13,6 +14,14 @@ const wholeNumber = (min: number, max: number) =>
     .regex(/^\d+$/, { message: 'must be a whole number, digits only' })
     .transform(Number)
     .pipe(z.number().min(min).max(max))
+    .optional();
+/** A secret's own shape (`schema`), then, if that holds, the one strength check of every secret ({@link secretWeakness}). */
+const secret = (schema: z.ZodString) =>
+  schema
+    .superRefine((value, ctx) => {
+      const weakness = secretWeakness(value);
+      if (weakness !== undefined) ctx.addIssue({ code: 'custom', message: weakness });
+    })
     .optional();
 /** A {@link wholeNumber}; unset means `fallback`. */
 const integer = (min: number, max: number, fallback: number | (() => number)) =>
@@ -98,12 +107,12 @@ const Env = z.object({
       }
     }),
   /** Signed-in mode: the HS256 secret that signs the users' JWTs (at least 32 bytes). Unset with AUTH_JWKS_URL unset: demo mode, claimed identity. */
-  AUTH_JWT_SECRET: z
-    .string()
-    .refine((secret) => Buffer.byteLength(secret) >= 32, {
+  AUTH_JWT_SECRET: secret(
+    z.string().refine((value) => Buffer.byteLength(value) >= 32, {
       message: 'must be at least 32 bytes (an HS256 key)',
-    })
-    .optional(),
+      abort: true,
+    }),
+  ),
   /** Signed-in mode: where the identity provider publishes its public keys (JWKS). */
   AUTH_JWKS_URL: z
     .string()
@@ -120,13 +129,13 @@ const Env = z.object({
   /** With AUTH_JWKS_URL and no AUTH_AUDIENCE: accept JWTs the provider signed for any app (a warning at every start). */
   AUTH_ANY_AUDIENCE: z.enum(['true', 'false']).default('false'),
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
-  ADMIN_TOKEN: z
-    .string()
-    .regex(/^[\x21-\x7e]{16,}$/, {
+  ADMIN_TOKEN: secret(
+    z.string().regex(/^[\x21-\x7e]{16,}$/, {
       message:
         'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)',
-    })
-    .optional(),
+      abort: true,
+    }),
+  ),
   /** `POST /queue/tokens` per client address and minute; `0`: no limit. */
   TOKEN_RATE_PER_MINUTE: integer(0, 1_000_000, 60),
   /** …and at most this many of them in one second (default 10, never more than the minute's). */
@@ -136,10 +145,12 @@ const Env = z.object({
   /** `pow`: joining the line needs a solved proof-of-work challenge (ALTCHA). */
   QUEUE_CHALLENGE: z.enum(['off', 'pow']).default('off'),
   /** The HMAC key of the challenges (32+ bytes); unset, a new one each start (one process only). */
-  QUEUE_CHALLENGE_SECRET: z
-    .string()
-    .refine((secret) => Buffer.byteLength(secret) >= 32, { message: 'must be at least 32 bytes' })
-    .optional(),
+  QUEUE_CHALLENGE_SECRET: secret(
+    z.string().refine((value) => Buffer.byteLength(value) >= 32, {
+      message: 'must be at least 32 bytes',
+      abort: true,
+    }),
+  ),
   /** The challenge's number is in [0, this]: a browser tries half of them on average. */
   QUEUE_CHALLENGE_MAX_NUMBER: wholeNumber(100, 100_000_000),
 });

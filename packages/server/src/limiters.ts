@@ -1,4 +1,4 @@
-import type { TokenLimiter } from '@usher/koa';
+import { ADMIN_GUESSES_PER_MINUTE, type TokenLimiter } from '@usher/koa';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -44,6 +44,18 @@ export async function createTokenLimiter(
     limiter({ keyPrefix: 'tokens_second', points: burstPerSecond, duration: 1 }, store),
     limiter({ keyPrefix: 'tokens_minute', points: perMinute, duration: 60 }, store),
   ]);
+}
+
+/**
+ * Wrong admin tokens per client address: {@link ADMIN_GUESSES_PER_MINUTE} a
+ * minute, then 429 (see `AppOptions.adminGuessLimiter`); in PostgreSQL mode
+ * counted in the database, so that more gateways give a guesser no more tries.
+ */
+export function createAdminGuessLimiter(store: LimiterStore = {}): Promise<RateLimiterAbstract> {
+  return limiter(
+    { keyPrefix: 'admin_guesses', points: ADMIN_GUESSES_PER_MINUTE, duration: 60 },
+    store,
+  );
 }
 
 /**

@@ -18,7 +18,7 @@ import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { identityResolver } from './identity.js';
-import { createReplayGuard, createTokenLimiter } from './limiters.js';
+import { createAdminGuessLimiter, createReplayGuard, createTokenLimiter } from './limiters.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -239,6 +239,9 @@ async function operations(
   const expiresInMs = 300_000;
   return {
     adminToken: config.adminToken,
+    ...(config.adminToken === undefined
+      ? {}
+      : { adminGuessLimiter: await createAdminGuessLimiter({ logger, pool }) }),
     trustProxy: config.trustProxy,
     tokenLimiter: await createTokenLimiter(config, { logger, pool }),
     challenge:
