@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { configBounds, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
@@ -128,6 +129,8 @@ const Env = z.object({
   AUTH_AUDIENCE: z.string().min(1).optional(),
   /** With AUTH_JWKS_URL and no AUTH_AUDIENCE: accept JWTs the provider signed for any app (a warning at every start). */
   AUTH_ANY_AUDIENCE: z.enum(['true', 'false']).default('false'),
+  /** Demo mode (no sign-in) on a HOST other than loopback is refused unless this is `true`. */
+  ALLOW_PUBLIC_DEMO: z.enum(['true', 'false']).default('false'),
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
   ADMIN_TOKEN: secret(
     z.string().regex(/^[\x21-\x7e]{16,}$/, {
@@ -161,6 +164,8 @@ export const DEFAULT_CHALLENGE_MAX_NUMBER = 50_000;
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
+  /** Demo mode on a HOST other than loopback (only with ALLOW_PUBLIC_DEMO=true): warned at every start. */
+  readonly publicDemo: boolean;
   readonly dataDir: string;
   /** PostgreSQL mode: where the database is and how many connections this process opens; `undefined`: the embedded lowdb store in `dataDir`. */
   readonly database: { readonly url: string; readonly poolSize: number } | undefined;
@@ -229,9 +234,22 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
       'bad environment: DATABASE_POOL_SIZE is set but DATABASE_URL is not: it sizes the PostgreSQL pool',
     );
   }
+  const identity = identityConfig(e);
+  const publicDemo = identity === undefined && !isLoopback(e.HOST);
+  if (publicDemo && e.ALLOW_PUBLIC_DEMO !== 'true') {
+    throw new StartupError(
+      `bad environment: HOST ${e.HOST} is reachable from other machines, and no sign-in is set: in demo mode anyone may act as anyone (spend their balance, release their seats). Set AUTH_JWT_SECRET or AUTH_JWKS_URL, or HOST=127.0.0.1, or ALLOW_PUBLIC_DEMO=true to serve the demo to the network on purpose`,
+    );
+  }
+  if (identity !== undefined && e.ALLOW_PUBLIC_DEMO === 'true') {
+    throw new StartupError(
+      'bad environment: ALLOW_PUBLIC_DEMO=true is set but sign-in is on (AUTH_JWT_SECRET or AUTH_JWKS_URL): there is no demo to allow; unset ALLOW_PUBLIC_DEMO',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
+    publicDemo,
     dataDir: e.DATA_DIR,
     database:
       e.DATABASE_URL === undefined
@@ -260,7 +278,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
-    identity: identityConfig(e),
+    identity,
     adminToken: e.ADMIN_TOKEN,
     tokenRate: {
       perMinute: e.TOKEN_RATE_PER_MINUTE,
@@ -358,6 +376,17 @@ function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
     ...(anyAudience ? { anyAudience: true as const } : {}),
   };
   return secret !== undefined ? { ...claims, secret } : { ...claims, jwksUrl: jwksUrl! };
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether listening on `host` keeps the server to this machine: `localhost`, 127.0.0.0/8, `::1` (also IPv4-mapped). */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** `https://shop.example` or `http://localhost:5173`: what a browser sends as `Origin`. */

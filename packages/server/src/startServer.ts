@@ -147,9 +147,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
     else logger.error({ err: error }, 'unexpected error');
   });
-  logger.info(
+  logger[config.publicDemo ? 'warn' : 'info'](
     config.identity === undefined
-      ? 'identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone); set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins'
+      ? `identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone)${config.publicDemo ? `, and HOST ${config.host} serves it to other machines (ALLOW_PUBLIC_DEMO=true)` : ''}; set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins`
       : `identity: signed-in mode, the ${config.identity.userClaim} claim of a verified JWT (X-User-Token header or usher_identity cookie)`,
   );
   if (config.identity?.anyAudience)

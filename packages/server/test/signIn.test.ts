@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -154,4 +155,40 @@ test("finding 3: a JWT's user claim keeps the user id rule of a body's userId: 4
   });
   t.is(ok.status, 201);
   t.is(ok.body.userId, 'Jos\u00e9');
+});
+
+test('finding 7: demo mode on a HOST other than loopback is refused unless ALLOW_PUBLIC_DEMO=true, and then warned at start', async (t) => {
+  for (const HOST of ['127.0.0.1', '127.0.0.2', 'localhost', '::1', '::ffff:127.0.0.1'])
+    t.false(readConfig({ HOST }).publicDemo, HOST);
+  for (const HOST of ['0.0.0.0', '::', '192.0.2.1', 'usher.example']) {
+    t.throws(() => readConfig({ HOST }), {
+      instanceOf: StartupError,
+      message: new RegExp(`HOST ${HOST} is reachable from other machines, and no sign-in is set`),
+    });
+    t.false(
+      readConfig({ HOST, AUTH_JWT_SECRET: SECRET }).publicDemo,
+      'signed in: nothing to refuse',
+    );
+    t.true(readConfig({ HOST, ALLOW_PUBLIC_DEMO: 'true' }).publicDemo);
+  }
+  t.throws(() => readConfig({ AUTH_JWT_SECRET: SECRET, ALLOW_PUBLIC_DEMO: 'true' }), {
+    message: /ALLOW_PUBLIC_DEMO=true is set but sign-in is on/,
+  });
+  const DATA_DIR = join(tmpdir(), `usher-public-demo-never-${process.pid}`);
+  const run = await runServerProcess({ DATA_DIR, HOST: '0.0.0.0' });
+  t.is(run.code, 1);
+  t.regex(
+    run.stderr,
+    /^usher cannot start: bad environment: HOST 0\.0\.0\.0 is reachable from other machines.*AUTH_JWT_SECRET or AUTH_JWKS_URL.*ALLOW_PUBLIC_DEMO=true/,
+  );
+  t.false(existsSync(DATA_DIR), 'refused before the data folder is touched');
+
+  const { url, logs } = await server(t, { HOST: '0.0.0.0', ALLOW_PUBLIC_DEMO: 'true' });
+  const line = logs.find((entry) => /identity: DEMO mode/.test(String(entry.msg)));
+  t.is(line?.level, 40, 'a warn line');
+  t.regex(
+    String(line?.msg),
+    /HOST 0\.0\.0\.0 serves it to other machines \(ALLOW_PUBLIC_DEMO=true\)/,
+  );
+  t.is((await client(url)('GET', '/health')).status, 200);
 });
