@@ -318,7 +318,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       method: 'get',
       path: '/queue/tokens/current',
       summary: 'Your token: status, position, wait estimate',
-      description: 'Polling keeps a waiting token from being abandoned.',
+      description:
+        'Polling keeps a waiting token from being abandoned. A token that ended because nothing is left to sell answers 200 with `status: "expired"` and ' +
+        '`reason: "sold_out"` (a day long, as a paid token is kept): join again later, or stop. Any other expired or unknown token is 401 `TOKEN_INVALID`.',
       bearer: true,
       success: { status: 200, schema: schemas.QueueToken, description: 'The token' },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],

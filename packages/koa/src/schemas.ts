@@ -79,7 +79,8 @@ export const QueueToken = z
     }),
     issuedAt: Timestamp,
     expiresAt: Timestamp.meta({
-      description: 'Waiting: abandoned unless polled by then. Active: end of the active period.',
+      description:
+        'Waiting: abandoned unless polled by then. Active: end of the active period. Expired with a reason: until when it is still answered.',
     }),
     opensAt: Timestamp.optional().meta({
       description: 'Waiting before the sale opens (position null): when it opens',

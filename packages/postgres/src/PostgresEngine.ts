@@ -48,7 +48,7 @@ import {
   lifecyclesFor,
   priceOf,
   requireId,
-  requireLive,
+  requireReadable,
   requireTokenArg,
   requireUserId,
   reservationView,
@@ -1321,7 +1321,7 @@ export class PostgresEngine implements UsherEngine {
         tries === 0 && known
           ? known
           : (await this.#view<object>(token, now, views.token, [])).facts;
-      const live = requireLive(facts.token, now, this.#lifecycles);
+      const live = requireReadable(facts.token, now, this.#lifecycles);
       let lastSeenAt = facts.lastSeenAt;
       if (live.status === 'waiting' && lastSeenAt < now - this.#pollSlackMs) {
         const { rows } = await query<{ last_seen_at: string }>(

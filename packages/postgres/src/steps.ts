@@ -6,6 +6,7 @@ import {
   drawnOrder,
   isAbandoned,
   isOpeningDue,
+  keptUntil,
   newDrawSeed,
   statusAt,
   type Draw,
@@ -280,9 +281,12 @@ async function step(
     for (const change of decision.changes as StateChange[]) {
       switch (change.type) {
         case 'tokensSoldOut': {
-          // Every waiting token has a line by now (arrivals draw numbers only outside steps).
+          // Every waiting token has a line by now (arrivals draw numbers only outside steps). Each is
+          // kept, saying why it ended, as long as a paid token (the sweep forgets both).
           const gone = await client.query<{ line: string | null }>(
-            `DELETE FROM tokens WHERE status = 'waiting' RETURNING line`,
+            `UPDATE tokens SET status = 'expired', expires_at = $1, reason = 'sold_out'
+              WHERE status = 'waiting' RETURNING line`,
+            [keptUntil(now, config)],
           );
           for (const { line } of gone.rows) {
             if (line === null) continue;

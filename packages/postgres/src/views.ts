@@ -4,6 +4,7 @@ import type {
   IdempotencyRecord,
   PriceTier,
   ScheduleRecord,
+  TokenEndReason,
 } from '@usher/engine';
 import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/engine/rules';
 import { ROOM_COLUMNS } from './room.js';
@@ -26,6 +27,8 @@ export interface TokenRow {
   readonly issued_at: string | null;
   readonly expires_at: string | null;
   readonly last_seen_at: string | null;
+  /** Expired for a reason (migration 10): `sold_out`. */
+  readonly reason: TokenEndReason | null;
   /** Waiting only: the last published keeper step, as of this read. */
   readonly tick: string | null;
   /** Waiting without a line only: how many waiting tokens without a line, up to this one, were abandoned. */
@@ -46,7 +49,7 @@ export function goneBelow(seq: string, cutoff: string): string {
 
 /** The token row's columns (over `tokens t`), with `tick` and `gone_below` for a waiting one; `cutoff` is `now − waitingTtl`. */
 function tokenColumns(cutoff: string): string {
-  return `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at,
+  return `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason,
       CASE WHEN t.status = 'waiting' THEN (SELECT coalesce(max(no), 0) FROM queue_ticks) END AS tick,
       CASE WHEN t.status = 'waiting' AND t.line IS NULL THEN ${goneBelow('t.seq', cutoff)} END AS gone_below`;
 }
@@ -192,6 +195,7 @@ export function tokenState(
     seq: Number(row.seq),
     issuedAt: Number(row.issued_at),
     expiresAt: Number(row.expires_at),
+    ...(row.reason !== null && row.reason !== undefined ? { reason: row.reason } : {}),
   };
   if (token.status === 'active' && statusAt(token, now, lifecycles) === 'expired') return undefined;
   if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config))

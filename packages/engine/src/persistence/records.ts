@@ -1,5 +1,6 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { RoomState } from '../rules/room.js';
+import type { TokenEndReason } from '../types.js';
 
 /** One price for a contiguous range of seats, both ends included. */
 export interface PriceTier {
@@ -56,6 +57,8 @@ export interface TokenRecord {
   readonly issuedAt: number;
   /** Active: end of the active period. Expired (kept for idempotent replays): when it is forgotten. */
   readonly expiresAt?: number;
+  /** Expired for a reason (nothing left to sell): kept to be answered with it. */
+  readonly reason?: TokenEndReason;
 }
 
 export interface WalletRecord {

@@ -18,6 +18,8 @@ export {
   requireActive,
   requireKnown,
   requireLive,
+  requireReadable,
+  keptUntil,
   requireTokenArg,
   statusAt,
   tokenInvalid,

@@ -16,7 +16,7 @@ import { requireId, requireInteger, requireUserId } from '../validate.js';
 import { paymentView } from '../views.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
-import { activeUser, knownUser, type TokenFacts } from './queue.js';
+import { activeUser, keptUntil, knownUser, type TokenFacts } from './queue.js';
 
 /** A token may only use its own wallet. */
 export function requireSelf(user: TokenState, userId: string): void {
@@ -235,7 +235,7 @@ export function decidePay(
     changes.push({
       type: 'tokenCompleted',
       token: user.token,
-      keepUntil: now + config.idempotencyTtlMs,
+      keepUntil: keptUntil(now, config),
     });
   return { changes, answer: payment };
 }

@@ -28,7 +28,8 @@ import {
   decideIssue,
   decideTick,
   endedView,
-  requireLive,
+  keptUntil,
+  requireReadable,
   requireTokenArg,
   tokenView,
   type Place,
@@ -370,7 +371,7 @@ export class Supervisor {
       case 'tokensAdmitted':
         return this.#room.admitFirst(change.count, change.expiresAt, tx);
       case 'tokensSoldOut':
-        return this.#room.soldOut(tx);
+        return this.#room.soldOut(keptUntil(this.#now, this.#config), tx);
       case 'roomChanged':
         return this.#room.setRoom(change.room, tx);
       case 'tokenExtended':
@@ -462,9 +463,9 @@ export class Supervisor {
     return typeof id === 'string' ? lookup(id) : undefined;
   }
 
-  /** A live (waiting or active) token, counted as polled. */
+  /** A live (waiting or active) token, counted as polled; or one that ended for a reason, which says why. */
   #polled(token: unknown, now: number): TokenEntry {
-    const entry = requireLive(
+    const entry = requireReadable(
       this.#room.find(requireTokenArg(token)),
       now,
       this.#lifecycles,

@@ -7,6 +7,7 @@ import { typedApply } from './006_typed_apply.js';
 import { activeBound } from './007_active_bound.js';
 import { issueRoom } from './008_issue_room.js';
 import { admittedOnce } from './009_admitted_once.js';
+import { edge } from './010_edge.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   { version: 7, name: 'active_bound', sql: activeBound },
   { version: 8, name: 'issue_room', sql: issueRoom },
   { version: 9, name: 'admitted_once', sql: admittedOnce },
+  { version: 10, name: 'edge', sql: edge },
 ];
