@@ -139,7 +139,13 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     telemetry.watchEngine(engine, events);
   }
   const challenge =
-    options.challenge === undefined ? undefined : new ProofOfWork(options.challenge, telemetry);
+    options.challenge === undefined
+      ? undefined
+      : new ProofOfWork(
+          options.challenge,
+          (id, expiresAt) => engine.spendChallenge(id, expiresAt),
+          telemetry,
+        );
   const limiter =
     options.tokenLimiter !== undefined && options.tokenLimiter.length > 0
       ? options.tokenLimiter

@@ -86,6 +86,7 @@ import { KeeperSession } from './KeeperSession.js';
 import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
 import { ensureRoom, ROOM_COLUMNS, roomRow } from './room.js';
 import { reservationRecord, runRoomUpdate, runStep, runSweep } from './steps.js';
+import { spendChallenge } from './spentChallenges.js';
 import {
   compareText,
   concertRecord,
@@ -752,6 +753,10 @@ export class PostgresEngine implements UsherEngine {
       });
       return answer;
     });
+  }
+
+  spendChallenge(id: string, expiresAt: number): Promise<boolean> {
+    return this.#run(() => spendChallenge(this.#db, id, expiresAt));
   }
 
   getBalance(token: string, userId: string): Promise<Wallet> {

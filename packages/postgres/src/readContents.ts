@@ -65,6 +65,9 @@ export async function readContents(connectionString: string): Promise<StoreConte
             },
       );
     }
+    for (const row of await rows('SELECT id, expires_at FROM spent_challenges ORDER BY id')) {
+      contents.spent.set(String(row['id']), { expiresAt: Number(row['expires_at']) });
+    }
     for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
       const id = String(row['id']);
       contents.reservations.set(id, {

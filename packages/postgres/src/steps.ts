@@ -20,6 +20,7 @@ import {
 import { STEP_LOCK, USHER_LOCKS, type Queryable } from './database.js';
 import { TICK_COLUMNS, tickRow, type TickRow } from './QueueMirror.js';
 import { readRoom, writeRoom } from './room.js';
+import { forgetSpentChallenges } from './spentChallenges.js';
 
 /** How many due entities one step handles at most; the rest wait for the next step. */
 const BATCH = 10_000;
@@ -490,6 +491,7 @@ export async function runSweep(
       now - config.idempotencyTtlMs,
     ]);
     await client.query(`DELETE FROM tokens WHERE status = 'expired' AND expires_at <= $1`, [now]);
+    await forgetSpentChallenges(client, now);
     // Engines that fell further behind than this reload the line from the tokens.
     await client.query(
       `DELETE FROM queue_ticks WHERE no < (SELECT max(no) FROM queue_ticks) - 10000`,

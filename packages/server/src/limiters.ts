@@ -58,21 +58,6 @@ export function createAdminGuessLimiter(store: LimiterStore = {}): Promise<RateL
   );
 }
 
-/**
- * Where used proof-of-work solutions are remembered until they expire (one
- * use each): this process's memory, or with `pool` PostgreSQL, so that a
- * solution is good once across all gateways.
- */
-export function createReplayGuard(
-  expiresInMs: number,
-  store: LimiterStore = {},
-): Promise<RateLimiterAbstract> {
-  return limiter(
-    { keyPrefix: 'challenge_used', points: 1, duration: Math.ceil(expiresInMs / 1_000) },
-    store,
-  );
-}
-
 async function limiter(
   options: { keyPrefix: string; points: number; duration: number },
   store: LimiterStore,

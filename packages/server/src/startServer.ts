@@ -18,7 +18,7 @@ import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { identityResolver } from './identity.js';
-import { createAdminGuessLimiter, createReplayGuard, createTokenLimiter } from './limiters.js';
+import { createAdminGuessLimiter, createTokenLimiter } from './limiters.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -87,8 +87,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
   );
 
-  // PostgreSQL mode: the limit on joining and the used proof-of-work solutions are counted in the database, shared
-  // by every gateway, through a small pool of their own. Counts need no durability: their commits do not wait for the disk.
+  // PostgreSQL mode: the limits on joining and on admin guesses are counted in the database, shared
+  // by every gateway, through a small pool of their own (spent proof-of-work solutions are the engine's). Counts need no durability: their commits do not wait for the disk.
   const limiterPool =
     config.database === undefined
       ? undefined
@@ -252,7 +252,6 @@ async function operations(
             hmacKey: config.challenge.secret ?? randomBytes(32).toString('hex'),
             maxNumber: config.challenge.maxNumber,
             expiresInMs,
-            replayGuard: await createReplayGuard(expiresInMs, { logger, pool }),
           },
   };
 }

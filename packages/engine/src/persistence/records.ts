@@ -102,6 +102,12 @@ export interface CounterRecord {
   readonly value: number;
 }
 
+/** A spent proof-of-work solution, kept under its challenge's signature until its challenge expires. */
+export interface SpentRecord {
+  /** Epoch ms. */
+  readonly expiresAt: number;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -113,6 +119,7 @@ export interface Records {
   idempotency: IdempotencyRecord;
   room: RoomRecord;
   counters: CounterRecord;
+  spent: SpentRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -127,10 +134,12 @@ export const collectionNames: readonly CollectionName[] = [
   'idempotency',
   'room',
   'counters',
+  'spent',
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
 export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionName>([
   'room',
   'counters',
+  'spent',
 ]);

@@ -99,6 +99,7 @@ export { AdmissionRate } from '../queue/AdmissionRate.js';
 export { TokenWatchers } from '../watch/TokenWatchers.js';
 export { reservationView, paymentView } from '../views.js';
 export { resolveConfig } from '../config.js';
+export { checkSpend, isSpentForgettable, type SpendCommand } from './challenges.js';
 export {
   requireId,
   requireInteger,

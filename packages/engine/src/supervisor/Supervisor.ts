@@ -36,6 +36,7 @@ import {
   type TokenFacts,
 } from '../rules/queue.js';
 import { decideUpdateRoom, isOpeningDue, roomView } from '../rules/room.js';
+import { checkSpend, isSpentForgettable } from '../rules/challenges.js';
 import {
   checkCharge,
   checkPay,
@@ -73,6 +74,8 @@ export class Supervisor {
   readonly #holds: HoldBook;
   readonly #ledger = new Ledger();
   readonly #keys = new IdempotencyKeys();
+  /** Spent proof-of-work solutions: when each one's challenge expires. */
+  readonly #spent = new Map<string, number>();
   /** Tokens someone watches, with what they were last told. */
   readonly #watched = new Map<string, QueueToken>();
   readonly #lifecycles: Lifecycles;
@@ -121,6 +124,7 @@ export class Supervisor {
     this.#room.restore(contents.tokens.values(), now, tx);
     this.#ledger.restore(contents.wallets.values(), contents.payments.values());
     this.#keys.restore(contents.idempotency.values());
+    for (const [id, { expiresAt }] of contents.spent) this.#spent.set(id, expiresAt);
   }
 
   readonly #handlers: { [K in CommandType]: Handler<K> } = {
@@ -326,6 +330,14 @@ export class Supervisor {
 
     room: () => this.#roomNow(),
 
+    spendChallenge: (raw, _now, tx) => {
+      const { id, expiresAt } = checkSpend(raw.id, raw.expiresAt);
+      if (this.#spent.has(id)) return false;
+      this.#spent.set(id, expiresAt);
+      tx.put('spent', id, { expiresAt });
+      return true;
+    },
+
     updateRoom: ({ patch }, now, tx) => {
       const before = this.#roomNow();
       this.#decided(decideUpdateRoom(this.#room.settings, patch, now), tx);
@@ -337,6 +349,11 @@ export class Supervisor {
       this.#holds.purgeEnded(now - this.#config.reservationRetentionMs, tx);
       this.#keys.purge(now - this.#config.idempotencyTtlMs, tx);
       this.#room.purgeKept(now, tx);
+      for (const [id, expiresAt] of this.#spent) {
+        if (!isSpentForgettable(expiresAt, now)) continue;
+        this.#spent.delete(id);
+        tx.delete('spent', id);
+      }
       return null;
     },
 
