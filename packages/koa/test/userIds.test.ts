@@ -1,37 +1,7 @@
 import test from 'ava';
 import { schemas } from '@usher/koa';
+import { unfitUserIds } from '@usher/testkit';
 import { assertAnswer, assertProblem, bearer, durable, startApi } from './helpers/api.js';
-
-/**
- * User ids a person cannot tell apart, or that spoof others in logs and
- * operator views: every one is refused as a body `userId`, a path's user id,
- * and a host's signed-in user, on both engines alike.
- */
-export const unfitUserIds: readonly [what: string, id: string][] = [
-  ['NUL', 'ann\u0000'],
-  ['a C0 control', 'ann\u0007'],
-  ['a C1 control (NEL)', 'ann\u0085'],
-  ['DEL', 'ann\u007f'],
-  ['a bidi override', '\u202eann'],
-  ['a bidi isolate', 'ann\u2066'],
-  ['a zero-width space', 'an\u200bn'],
-  ['a zero-width joiner', 'an\u200dn'],
-  ['a BOM', '\ufeffann'],
-  ['a soft hyphen', 'an\u00adn'],
-  ['a line separator', 'ann\u2028'],
-  ['the noncharacter U+FFFF', 'ann\uffff'],
-  ['the noncharacter U+FDD0', 'ann\ufdd0'],
-  ['a plane-16 noncharacter', 'ann\u{10ffff}'],
-  ['a lone high surrogate', 'ann\ud800'],
-  ['a lone low surrogate', '\udfffann'],
-  ['a leading space', ' ann'],
-  ['a trailing space', 'ann '],
-  ['a trailing no-break space', 'ann\u00a0'],
-  ['a trailing ideographic space', 'ann\u3000'],
-  ['NFD (e + combining acute)', 'Jose\u0301'],
-  ['NFD Hangul (jamo)', '\u1112\u1161\u11ab'],
-  ['too long', 'a'.repeat(129)],
-];
 
 test('a body userId that breaks the user id rule is 400 VALIDATION_FAILED, and changes nothing', async (t) => {
   const api = await startApi();

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createAdminGuessLimiter, createTokenLimiter, LIMITS_TABLE } from '../src/limiters.js';
+import { solvedHeader, type IssuedChallenge } from './helpers/challenge.js';
 
 /**
  * The limits in PostgreSQL mode: gateways (here two apps, each with its own
@@ -108,20 +109,7 @@ test('a solved challenge is good once across gateways: the PostgreSQL engine kee
   const engine = () => createPostgresEngine({ connectionString: url, config, poolSize: 6 });
   const a = await gateway(t, challengeOn, await engine());
   const b = await gateway(t, challengeOn, await engine());
-  const challenge = (await a.http.get('/queue/challenge')).body as {
-    algorithm: string;
-    challenge: string;
-    salt: string;
-    signature: string;
-    maxnumber: number;
-  };
-  const { number } = (await solveChallenge(
-    challenge.challenge,
-    challenge.salt,
-    challenge.algorithm,
-    challenge.maxnumber,
-  ).promise)!;
-  const header = Buffer.from(JSON.stringify({ ...challenge, number })).toString('base64');
+  const header = await solvedHeader((await a.http.get('/queue/challenge')).body as IssuedChallenge);
   t.is(
     (await join(b.http, 'ann', { 'X-Challenge': header })).status,
     201,

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { solveChallenge } from 'altcha-lib/v1';
 import { createDatabase, usePostgres } from '@usher/testkit';
+import { solvedHeader, type IssuedChallenge } from './helpers/challenge.js';
 import { client, startServerProcess } from './helpers/serverProcess.js';
 
 /**
@@ -21,22 +21,8 @@ const pow = {
 };
 
 /** A solved challenge of the server at `url`, as the X-Challenge header. */
-async function solved(url: string): Promise<string> {
-  const challenge = (await client(url)('GET', '/queue/challenge')).body as {
-    algorithm: string;
-    challenge: string;
-    salt: string;
-    signature: string;
-    maxnumber: number;
-  };
-  const { number } = (await solveChallenge(
-    challenge.challenge,
-    challenge.salt,
-    challenge.algorithm,
-    challenge.maxnumber,
-  ).promise)!;
-  return Buffer.from(JSON.stringify({ ...challenge, number })).toString('base64');
-}
+const solved = async (url: string): Promise<string> =>
+  solvedHeader((await client(url)('GET', '/queue/challenge')).body as IssuedChallenge);
 
 async function restartKeepsItSpent(t: ExecutionContext, env: Record<string, string>) {
   const first = await startServerProcess({ ...env, ...pow });
