@@ -56,8 +56,9 @@ behaviour(
       'the tick ends the line instead of admitting to nothing',
     );
     t.like(await engine.room(), { soldOut: true, waiting: 0 });
-    await rejects(t, engine.getToken(bob), 'TOKEN_INVALID');
-    await rejects(t, engine.getToken(cat), 'TOKEN_INVALID');
+    // Polled later, an ended token still says why (issue 21, finding 8).
+    t.like(await engine.getToken(bob), { status: 'expired', reason: 'sold_out', position: 0 });
+    t.like(await engine.getToken(cat), { status: 'expired', reason: 'sold_out', position: 0 });
     t.like(watch.updates.at(-1), {
       token: cat,
       status: 'expired',
@@ -111,5 +112,47 @@ behaviour(
     const bob = await engine.issueToken('bob');
     t.like(bob.token, { status: 'active' });
     t.false('reason' in bob.token);
+  },
+);
+
+behaviour(
+  'finding 8: a token ended by sold-out keeps saying so when polled, across a restart, until kept tokens are forgotten; its user may join again',
+  async (t, kit) => {
+    const { engine: first, clock } = await kit.start({
+      config: { ...manual, queueMaxActive: 1 },
+      catalog: tiny,
+      onDisk: true,
+    });
+    const ann = (await first.issueToken('ann')).token.token;
+    const bob = (await first.issueToken('bob')).token.token;
+    await first.charge(ann, { userId: 'ann', amount: 2_000 });
+    const holds = [
+      await first.reserve(ann, { scheduleId: 's1', seatNo: 1 }),
+      await first.reserve(ann, { scheduleId: 's1', seatNo: 2 }),
+    ];
+    for (const hold of holds) await first.pay(ann, { reservationId: hold.id });
+    await first.tick();
+    const ended = await first.getToken(bob);
+    t.like(ended, {
+      token: bob,
+      userId: 'bob',
+      status: 'expired',
+      reason: 'sold_out',
+      position: 0,
+      estimatedWaitSeconds: 0,
+    });
+    t.false('opensAt' in ended);
+    t.is(await first.tokenOwner(bob), 'bob');
+    const engine = await kit.restart();
+    t.deepEqual(await engine.getToken(bob), ended, 'the same answer after a restart');
+    // Not a live token: it opens nothing, and its user joins anew (told at once while sold out).
+    await rejects(t, engine.listConcerts(bob), 'TOKEN_INVALID');
+    const again = await engine.issueToken('bob');
+    t.true(again.created);
+    t.not(again.token.token, bob);
+    // Kept as long as a paid token is (idempotencyTtlMs, a day by default), then forgotten.
+    clock.increment(86_400_000);
+    await engine.sweep();
+    await rejects(t, engine.getToken(bob), 'TOKEN_INVALID');
   },
 );

@@ -216,6 +216,10 @@ export class Engine implements UsherEngine {
   }
 
   /** Adds `amount` (integer minor units) to the user's own balance. */
+  spendChallenge(id: string, expiresAt: number): Promise<boolean> {
+    return this.#ask({ type: 'spendChallenge', id, expiresAt });
+  }
+
   charge(
     token: string,
     charge: { readonly userId: string; readonly amount: number },

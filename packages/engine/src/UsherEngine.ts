@@ -93,6 +93,14 @@ export interface UsherEngine {
     options?: IdempotencyOptions,
   ): Promise<Wallet>;
 
+  /**
+   * Spends a one-time proof (a proof-of-work solution, named by its challenge's
+   * signature): `true` the first time, `false` when it was spent before. Durable
+   * once answered, like every command: a restart does not forget it. It is
+   * remembered until `expiresAt` (epoch ms, when its challenge expires) and
+   * forgotten by a sweep after that. A malformed id or time is `VALIDATION_FAILED`.
+   */
+  spendChallenge(id: string, expiresAt: number): Promise<boolean>;
   /** Runs the scheduler now: expires what is due, then admits waiting tokens. */
   tick(): Promise<TickReport>;
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. */

@@ -48,7 +48,7 @@ export {
 export { collectionNames } from './persistence/records.js';
 export { invariantViolations } from './invariants.js';
 export type * from './persistence/records.js';
-export { MAX_ID_LENGTH } from './validate.js';
+export { MAX_ID_LENGTH, userIdProblem } from './validate.js';
 export { MAX_SEATS_PER_SCHEDULE } from './rules/catalog.js';
 export { isReplay } from './rules/wallets.js';
 export type * from './types.js';

@@ -1,6 +1,5 @@
 import { createChallenge, extractParams, verifySolution } from 'altcha-lib/v1';
 import type { Challenge } from 'altcha-lib/v1/types';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import * as z from 'zod';
 import { HttpProblem } from './errors.js';
 import type { Telemetry } from './telemetry.js';
@@ -15,15 +14,13 @@ export interface ChallengeOptions {
   readonly maxNumber?: number;
   /** How long a challenge may be solved and used. Default 5 minutes. */
   readonly expiresInMs?: number;
-  /**
-   * Remembers used solutions until they expire, so that each is good once: a
-   * rate-limiter-flexible limiter with `points: 1` (a key is spent for the
-   * rest of its challenge's life). Default: in this process's memory, so with
-   * several gateways a solution could be used once on each; pass one on a
-   * shared store (`RateLimiterPostgres`) to make it once in all.
-   */
-  readonly replayGuard?: RateLimiterAbstract;
 }
+
+/**
+ * Spends a solution once (the engine's `spendChallenge`: durable, and shared by
+ * every gateway of a PostgreSQL engine): `true` the first time.
+ */
+export type SpendOnce = (id: string, expiresAt: number) => Promise<boolean>;
 
 /** What a client sends back: the challenge with the number it found. */
 const Solution = z.object({
@@ -39,28 +36,22 @@ const Solution = z.object({
  * ALTCHA protocol of `altcha-lib/v1` (what the ALTCHA widget speaks): the
  * client looks for the number whose SHA-256 with the salt is the challenge.
  * Issuing and checking are stateless (the challenge is signed and carries its
- * expiry); only used solutions are remembered, until they expire.
+ * expiry); only used solutions are remembered, by the engine ({@link SpendOnce}),
+ * until they expire: a restart or another gateway does not take one twice.
  */
 export class ProofOfWork {
   readonly #hmacKey: string;
   readonly #maxNumber: number;
   readonly #expiresInMs: number;
-  readonly #used: RateLimiterAbstract;
+  readonly #spend: SpendOnce;
   readonly #telemetry: Telemetry;
 
-  constructor(options: ChallengeOptions, telemetry: Telemetry) {
+  constructor(options: ChallengeOptions, spend: SpendOnce, telemetry: Telemetry) {
     if (options.hmacKey.length === 0) throw new TypeError('challenge.hmacKey must not be empty');
     this.#hmacKey = options.hmacKey;
     this.#maxNumber = options.maxNumber ?? 50_000;
     this.#expiresInMs = options.expiresInMs ?? 300_000;
-    this.#used =
-      options.replayGuard ??
-      new RateLimiterMemory({
-        keyPrefix: 'challenge',
-        points: 1,
-        duration: Math.ceil(this.#expiresInMs / 1_000),
-      });
-    if (this.#used.points !== 1) throw new TypeError('challenge.replayGuard must have points: 1');
+    this.#spend = spend;
     this.#telemetry = telemetry;
   }
 
@@ -96,17 +87,9 @@ export class ProofOfWork {
     }
     if (expires * 1_000 <= Date.now())
       this.#fail('expired', 'the challenge has expired: solve a new one');
-    const secondsLeft = Math.max(1, Math.ceil((expires * 1_000 - Date.now()) / 1_000));
-    try {
-      await this.#used.consume(solution.signature, 1, { customDuration: secondsLeft });
-    } catch (error) {
-      if (error instanceof RateLimiterRes)
-        this.#fail('replayed', 'this challenge was already used: solve a new one');
-      throw new HttpProblem(
-        'UNAVAILABLE',
-        'solved challenges cannot be checked now; try again shortly',
-      );
-    }
+    // The engine answers UNAVAILABLE (503) when it cannot record the spend now.
+    if (!(await this.#spend(solution.signature, expires * 1_000)))
+      this.#fail('replayed', 'this challenge was already used: solve a new one');
   }
 
   #fail(reason: Parameters<Telemetry['challengeFailed']>[0], detail: string): never {

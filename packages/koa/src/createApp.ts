@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Router, { type RouterMiddleware } from '@koa/router';
 import {
   isReplay,
+  userIdProblem,
   type Room,
   type RoomChange,
   type RoomSettings,
@@ -10,8 +11,10 @@ import {
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type * as z from 'zod';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
+import { clientAddress } from './clientAddress.js';
 import { HttpProblem, problems } from './errors.js';
 import { actsForUser } from './identity.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
@@ -19,10 +22,12 @@ import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './route
 import { IdempotencyKey } from './schemas.js';
 import { Telemetry } from './telemetry.js';
 import { TokenEventStreams } from './tokenEvents.js';
-import { spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
+import { clientKey, rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
 
 /** An admin token shorter than this is refused: it must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** Wrong admin tokens an address may send in a minute by default before it is refused 429. */
+export const ADMIN_GUESSES_PER_MINUTE = 10;
 
 export interface AppOptions {
   /**
@@ -32,7 +37,8 @@ export interface AppOptions {
    * every request carrying a queue token must come from that token's user.
    * It is asked only on those requests; `undefined` there is 401
    * `IDENTITY_MISSING`, and it may throw `new HttpProblem('IDENTITY_INVALID', why)`
-   * for a sign-in it cannot verify.
+   * for a sign-in it cannot verify. The id it answers keeps the user id rule of
+   * a body's `userId` (`userIdProblem` of `@usher/engine`), or is 401 `IDENTITY_INVALID`.
    *
    * @example
    * ```ts
@@ -77,6 +83,14 @@ export interface AppOptions {
    * Unset, those routes do not exist (404). At least 16 characters.
    */
   readonly adminToken?: string | undefined;
+  /**
+   * Counts wrong admin tokens per client address (`points` a `duration`, the address as the token
+   * limit counts it): once an address has spent them, every operator request from it is 429
+   * `RATE_LIMITED` with `Retry-After` until the window passes, the right token too. Each wrong
+   * token is logged at `warn`. Default: {@link ADMIN_GUESSES_PER_MINUTE} a minute, in this
+   * process's memory; pass one on a shared store to count across gateways.
+   */
+  readonly adminGuessLimiter?: RateLimiterAbstract | undefined;
   /** Where the access log (one line per request) and the operator's changes are written. None: not logged. */
   readonly logger?: Logger | undefined;
   /**
@@ -90,8 +104,9 @@ export interface AppOptions {
   readonly challenge?: ChallengeOptions | undefined;
   /**
    * Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry (the one the
-   * proxy added), for the rate limit and the logs. Off (the default), `X-Forwarded-For` is ignored:
-   * anyone could write it. Sets `app.proxy`; a host app that mounts this one must set its own.
+   * proxy added), for the rate limit and the logs; a hop that is not an address (see `clientAddress`)
+   * counts as the connection's address, with a warning at most once a minute. Off (the default),
+   * `X-Forwarded-For` is ignored: anyone could write it. Sets `app.proxy`; a host app that mounts this one must set its own.
    */
   readonly trustProxy?: boolean;
 }
@@ -141,7 +156,13 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     telemetry.watchEngine(engine, events);
   }
   const challenge =
-    options.challenge === undefined ? undefined : new ProofOfWork(options.challenge, telemetry);
+    options.challenge === undefined
+      ? undefined
+      : new ProofOfWork(
+          options.challenge,
+          (id, expiresAt) => engine.spendChallenge(id, expiresAt),
+          telemetry,
+        );
   const limiter =
     options.tokenLimiter !== undefined && options.tokenLimiter.length > 0
       ? options.tokenLimiter
@@ -159,10 +180,31 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
         `room changed by the admin token: ${describeChange(change, patch)}`,
       ),
   });
+  const trustProxy = options.trustProxy ?? false;
+  const client = (ctx: Context): string =>
+    (ctx.state.clientAddress ??= clientAddress(ctx, trustProxy, (hop) =>
+      telemetry.unparsedForwardedFor(hop),
+    )) as string;
   const guards: Guards = {
-    admin: options.adminToken === undefined ? undefined : adminCheck(options.adminToken),
+    address: client,
+    admin:
+      options.adminToken === undefined
+        ? undefined
+        : adminCheck(
+            options.adminToken,
+            options.adminGuessLimiter ??
+              new RateLimiterMemory({
+                keyPrefix: 'admin_guesses',
+                points: ADMIN_GUESSES_PER_MINUTE,
+                duration: 60,
+              }),
+            client,
+            logger,
+          ),
     limit:
-      limiter === undefined ? undefined : (ctx) => spendTokenRequest(limiter, ctx.ip, telemetry),
+      limiter === undefined
+        ? undefined
+        : (ctx) => spendTokenRequest(limiter, client(ctx), telemetry),
     challenge:
       challenge === undefined ? undefined : (ctx) => challenge.spend(ctx.get(CHALLENGE_HEADER)),
   };
@@ -172,7 +214,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   const allowed = allowedMethods(router, routes);
 
   const app = new Koa();
-  app.proxy = options.trustProxy ?? false;
+  app.proxy = trustProxy;
   app.maxIpsCount = 1;
   app.use(telemetry.middleware());
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
@@ -219,7 +261,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
 
 /** The checks some routes make before their handler, each present only when its feature is on. */
 interface Guards {
-  readonly admin: ((ctx: Context) => void) | undefined;
+  /** Who sent the request (see {@link clientAddress}). */
+  readonly address: (ctx: Context) => string;
+  readonly admin: ((ctx: Context) => Promise<void>) | undefined;
   readonly limit: ((ctx: Context) => Promise<void>) | undefined;
   readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
 }
@@ -233,7 +277,7 @@ function handler(
   const hostAuth = options.resolveUserId !== undefined;
   return async (ctx) => {
     // Who may ask, and how often, before anything of the request is read.
-    if (route.admin) guards.admin!(ctx);
+    if (route.admin) await guards.admin!(ctx);
     // A join with no solution at all is refused before it counts against the limit: a client learns
     // that proof of work is on by trying without (the page does), and that try costs it nothing.
     if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
@@ -263,12 +307,16 @@ function handler(
     const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
     if (identify && hostUserId === undefined)
       throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
+    // The host's user id keeps the rule a body's userId keeps: one user id rule for every source.
+    const hostIdProblem = identify ? userIdProblem(hostUserId) : undefined;
+    if (hostIdProblem !== undefined)
+      throw new HttpProblem('IDENTITY_INVALID', `the signed-in user id ${hostIdProblem}`);
     if (hostAuth && route.bearer && token !== '') {
       const owner = await engine.tokenOwner(token);
       if (owner !== undefined && owner !== hostUserId)
         throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const client = { requestId: String(ctx.state.requestId ?? ''), address: ctx.ip };
+    const client = { requestId: String(ctx.state.requestId ?? ''), address: guards.address(ctx) };
     const answer = await route.handle({
       engine,
       params,
@@ -303,20 +351,44 @@ function handler(
  * `Authorization: Bearer <adminToken>` or 401 `ADMIN_TOKEN_INVALID`. The
  * SHA-256 digests of both are compared with `timingSafeEqual`: equal lengths
  * whatever was sent, and no early exit, so timing tells nothing of the token.
+ * Wrong tokens are counted per address by `guesses` and logged at `warn`; an
+ * address that spent its guesses is 429 `RATE_LIMITED`, before any compare. A
+ * request with no token at all guesses nothing and is not counted. A store
+ * that cannot count does not lock the operator out.
  */
-function adminCheck(adminToken: string): (ctx: Context) => void {
+function adminCheck(
+  adminToken: string,
+  guesses: RateLimiterAbstract,
+  address: (ctx: Context) => string,
+  logger: Logger | undefined,
+): (ctx: Context) => Promise<void> {
   const expected = createHash('sha256').update(adminToken).digest();
-  return (ctx) => {
+  return async (ctx) => {
+    const key = clientKey(address(ctx));
+    const spent = await guesses.get(key).catch(() => null);
+    if (spent !== null && spent.consumedPoints >= guesses.points)
+      throw rateLimited('too many wrong admin tokens from your address', spent.msBeforeNext);
     const given = bearerToken(ctx);
     const digest = createHash('sha256').update(given).digest();
-    if (!timingSafeEqual(digest, expected) || given === '') {
-      throw new HttpProblem(
-        'ADMIN_TOKEN_INVALID',
-        given === ''
-          ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
-          : 'the admin token is wrong',
+    if (timingSafeEqual(digest, expected) && given !== '') return;
+    if (given !== '') {
+      logger?.warn(
+        { audit: 'admin', requestId: ctx.state.requestId, address: address(ctx) },
+        'a wrong admin token',
       );
+      const over = await guesses.consume(key).then(
+        () => undefined,
+        (error: unknown) => (error instanceof RateLimiterRes ? error : undefined),
+      );
+      if (over !== undefined)
+        throw rateLimited('too many wrong admin tokens from your address', over.msBeforeNext);
     }
+    throw new HttpProblem(
+      'ADMIN_TOKEN_INVALID',
+      given === ''
+        ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
+        : 'the admin token is wrong',
+    );
   };
 }
 

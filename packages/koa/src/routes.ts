@@ -160,7 +160,11 @@ function challengeRoute(challenge: ProofOfWork): Route {
 
 /** The operator's routes (SPEC §9): the room, and the metrics. */
 function operatorRoutes(service: RouteServices): Route[] {
-  const admin = { bearer: false, admin: true, errors: ['ADMIN_TOKEN_INVALID'] as ProblemCode[] };
+  const admin = {
+    bearer: false,
+    admin: true,
+    errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED'] as ProblemCode[],
+  };
   return [
     route({
       ...admin,
@@ -184,7 +188,7 @@ function operatorRoutes(service: RouteServices): Route[] {
         'is 400 VALIDATION_FAILED and changes nothing.',
       body: schemas.RoomSettingsPatch,
       success: { status: 200, schema: schemas.Room, description: 'The room after the change' },
-      errors: ['ADMIN_TOKEN_INVALID', 'VALIDATION_FAILED'],
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED'],
       handle: async ({ engine, body, client }) => {
         const patch = body as Partial<RoomSettings>;
         const change = await engine.updateRoom(patch);
@@ -318,7 +322,9 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       method: 'get',
       path: '/queue/tokens/current',
       summary: 'Your token: status, position, wait estimate',
-      description: 'Polling keeps a waiting token from being abandoned.',
+      description:
+        'Polling keeps a waiting token from being abandoned. A token that ended because nothing is left to sell answers 200 with `status: "expired"` and ' +
+        '`reason: "sold_out"` (a day long, as a paid token is kept): join again later, or stop. Any other expired or unknown token is 401 `TOKEN_INVALID`.',
       bearer: true,
       success: { status: 200, schema: schemas.QueueToken, description: 'The token' },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],

@@ -1,4 +1,4 @@
-import { configBounds, MAX_ID_LENGTH } from '@usher/engine';
+import { configBounds, MAX_ID_LENGTH, userIdProblem } from '@usher/engine';
 import * as z from 'zod';
 import 'zod-openapi';
 
@@ -16,6 +16,19 @@ export const Id = z
   .min(1)
   .max(MAX_ID_LENGTH)
   .regex(printable, 'must not contain control characters');
+/** A user id: the engine's one rule ({@link userIdProblem}), checked here so a refusal names the field. */
+export const UserId = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .superRefine((value, ctx) => {
+    const problem = userIdProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description:
+      'Unicode NFC; no control, format (bidi, zero-width, BOM), line-separator or noncharacter code points, no lone surrogates, no space at either end',
+  });
 const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
 const Money = z.int().min(0).meta({ description: 'Integer minor units (e.g. KRW won)' });
 
@@ -29,7 +42,7 @@ export const IdempotencyKey = z
 // Requests
 
 export const IssueTokenBody = z
-  .strictObject({ userId: Id.optional() })
+  .strictObject({ userId: UserId.optional() })
   .meta({ id: 'IssueTokenRequest' });
 export const ReserveBody = z
   .strictObject({ scheduleId: Id, seatNo: z.int().min(1) })
@@ -41,7 +54,7 @@ export const chargeBody = (maxChargeAmount: number) =>
 export const ConcertParams = z.object({ concertId: Id });
 export const ScheduleParams = z.object({ scheduleId: Id });
 export const ReservationParams = z.object({ reservationId: Id });
-export const UserParams = z.object({ userId: Id });
+export const UserParams = z.object({ userId: UserId });
 export const ReservationListQuery = z.object({
   status: z
     .enum(['held', 'paid'])
@@ -66,7 +79,8 @@ export const QueueToken = z
     }),
     issuedAt: Timestamp,
     expiresAt: Timestamp.meta({
-      description: 'Waiting: abandoned unless polled by then. Active: end of the active period.',
+      description:
+        'Waiting: abandoned unless polled by then. Active: end of the active period. Expired with a reason: until when it is still answered.',
     }),
     opensAt: Timestamp.optional().meta({
       description: 'Waiting before the sale opens (position null): when it opens',

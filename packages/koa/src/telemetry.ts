@@ -50,7 +50,9 @@ export class Telemetry {
   readonly #limiterErrors: Counter;
   readonly #challengeFailed: Counter<'reason'>;
   #processMetrics = false;
-  #lastLimiterWarning: number | undefined;
+  readonly #limiterWarning = onceEvery(10_000);
+  readonly #hopWarning = onceEvery(60_000);
+  #unparsedHops = 0;
 
   constructor(options: TelemetryOptions = {}) {
     this.registry = options.registry ?? new Registry();
@@ -189,13 +191,26 @@ export class Telemetry {
   /** A token request let through because the limiter's store failed: counted; logged at most every 10 s. */
   limiterFailed(error: unknown, limiter: string): void {
     this.#limiterErrors.inc();
-    const now = performance.now();
-    if (this.#lastLimiterWarning !== undefined && now - this.#lastLimiterWarning < 10_000) return;
-    this.#lastLimiterWarning = now;
+    if (!this.#limiterWarning()) return;
     this.logger?.warn(
       { err: error, limiter },
       'the token rate limiter failed: token requests are let through uncounted until it works (usher_rate_limiter_errors_total)',
     );
+  }
+
+  /**
+   * A trusted proxy's `X-Forwarded-For` hop that is no address: the request
+   * counted as the connection's address. Logged at most once a minute, with how
+   * many there were since the last line.
+   */
+  unparsedForwardedFor(hop: string): void {
+    this.#unparsedHops++;
+    if (!this.#hopWarning()) return;
+    this.logger?.warn(
+      { hop: hop.slice(0, 100), since: this.#unparsedHops },
+      'an X-Forwarded-For hop is not an address: counted as the connection address (is the proxy writing the client address last?)',
+    );
+    this.#unparsedHops = 0;
   }
 
   challengeFailed(reason: 'missing' | 'malformed' | 'expired' | 'wrong' | 'replayed'): void {
@@ -227,6 +242,17 @@ export class Telemetry {
       await next();
     };
   }
+}
+
+/** A gate that opens at most once every `ms` (for warnings that would otherwise come once per request). */
+function onceEvery(ms: number): () => boolean {
+  let last: number | undefined;
+  return () => {
+    const now = performance.now();
+    if (last !== undefined && now - last < ms) return false;
+    last = now;
+    return true;
+  };
 }
 
 /** The route's template (`/reservations/:reservationId`), a name other middleware gave it, or `unmatched`: never the raw path. */

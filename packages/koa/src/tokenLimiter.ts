@@ -55,14 +55,17 @@ export async function spendTokenRequest(
     } catch (error) {
       if (error instanceof RateLimiterRes) {
         telemetry.rateLimited();
-        const seconds = Math.max(1, Math.ceil(error.msBeforeNext / 1_000));
-        throw new HttpProblem(
-          'RATE_LIMITED',
-          `too many token requests from your address: try again in ${seconds} s`,
-          { headers: { 'Retry-After': String(seconds) } },
-        );
+        throw rateLimited('too many token requests from your address', error.msBeforeNext);
       }
       telemetry.limiterFailed(error, each.keyPrefix);
     }
   }
+}
+
+/** 429 `RATE_LIMITED`: `why`, and when to try again (`Retry-After`, whole seconds, at least 1). */
+export function rateLimited(why: string, msBeforeNext: number): HttpProblem {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1_000));
+  return new HttpProblem('RATE_LIMITED', `${why}: try again in ${seconds} s`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
 }

@@ -2,7 +2,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { isEngineError } from '@usher/engine';
 import { decideUpdateRoom, initialRoom, resolveConfig } from '@usher/engine/rules';
-import { createApp, schemas, toProblem } from '@usher/koa';
+import { ADMIN_GUESSES_PER_MINUTE, createApp, schemas, toProblem } from '@usher/koa';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import {
   activeToken,
   assertAnswer,
@@ -34,7 +35,9 @@ test('without an admin token the operator routes and /metrics do not exist: 404 
 });
 
 test('a missing, malformed or wrong admin token is 401 ADMIN_TOKEN_INVALID with WWW-Authenticate, whatever its length; the right one is 200', async (t) => {
-  const api = await startApi({ app: { adminToken: ADMIN } });
+  // More wrong tokens than an address may send in a minute by default (see the next test).
+  const adminGuessLimiter = new RateLimiterMemory({ points: 100, duration: 60 });
+  const api = await startApi({ app: { adminToken: ADMIN, adminGuessLimiter } });
   const room = assertAnswer(t, await api.http.get('/admin/room').set(admin()), 200, schemas.Room);
   t.deepEqual(room, {
     paused: false,
@@ -76,6 +79,40 @@ test('a missing, malformed or wrong admin token is 401 ADMIN_TOKEN_INVALID with 
     'a refused change changes nothing',
   );
   t.is((await api.http.get('/metrics').set(admin())).status, 200);
+});
+
+test('finding 6: wrong admin tokens are limited per address, 10 a minute, then 429 RATE_LIMITED with Retry-After (the right token too), each logged at warn; no token guesses nothing', async (t) => {
+  const { logger, lines } = capturedLogger();
+  const api = await startApi({ app: { adminToken: ADMIN, trustProxy: true, logger } });
+  const from = (address: string, headers: Record<string, string> = {}) =>
+    api.http.get('/admin/room').set('X-Forwarded-For', address).set(headers);
+  for (let i = 0; i < 3; i++) assertProblem(t, await from('203.0.113.5'), 'ADMIN_TOKEN_INVALID');
+  for (let i = 0; i < ADMIN_GUESSES_PER_MINUTE; i++)
+    assertProblem(t, await from('203.0.113.5', bearer(`guess-${i}`)), 'ADMIN_TOKEN_INVALID');
+  const over = await from('203.0.113.5', bearer('guess-10'));
+  assertProblem(t, over, 'RATE_LIMITED');
+  t.true(Number(over.headers['retry-after']) >= 1 && Number(over.headers['retry-after']) <= 60);
+  assertProblem(t, await from('203.0.113.5', admin()), 'RATE_LIMITED');
+  assertProblem(
+    t,
+    await api.http
+      .patch('/admin/room')
+      .set('X-Forwarded-For', '203.0.113.5')
+      .set(admin())
+      .send({ paused: true }),
+    'RATE_LIMITED',
+  );
+  t.false((await api.engine.room()).paused);
+  assertAnswer(t, await from('203.0.113.6', admin()), 200, schemas.Room);
+  // An IPv6 guesser is one address per /64, as for the token limit.
+  for (let i = 0; i < ADMIN_GUESSES_PER_MINUTE; i++)
+    assertProblem(t, await from(`2001:db8::${i + 1}`, bearer('nope')), 'ADMIN_TOKEN_INVALID');
+  assertProblem(t, await from('2001:db8::ffff', admin()), 'RATE_LIMITED');
+  const warned = lines.filter((line) => line.msg === 'a wrong admin token');
+  t.is(warned.length, 2 * ADMIN_GUESSES_PER_MINUTE, 'each wrong token, none of the missing ones');
+  t.true(warned.every((line) => line.level === 40 && typeof line.requestId === 'string'));
+  t.is(warned[0]?.address, '203.0.113.5');
+  t.false(JSON.stringify(lines).includes('guess-'), 'a guess is never logged');
 });
 
 test('a queue token is not an admin token, and the admin token is no queue token', async (t) => {

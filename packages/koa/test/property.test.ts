@@ -1,6 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { schemas } from '@usher/koa';
+import request from 'supertest';
+import { userIdProblem } from '@usher/engine';
+import { createApp, schemas } from '@usher/koa';
+import { userIdPieces } from '@usher/testkit';
 import { activeToken, bearer, durable, startApi } from './helpers/api.js';
 
 const METHODS = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'] as const;
@@ -22,6 +25,16 @@ const ROUTES: [method: (typeof METHODS)[number], path: string][] = [
   ['GET', '/openapi.json'],
 ];
 const visible = (max: number) => fc.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${max}}$`));
+const spoofed = fc
+  .array(fc.constantFrom(...userIdPieces), { minLength: 1, maxLength: 8 })
+  .map((parts) => parts.join(''));
+/** `encodeURIComponent`, and a lone surrogate as the bytes of one (invalid UTF-8). */
+const encodePath = (value: string) =>
+  [...value]
+    .map((character) =>
+      /^[\ud800-\udfff]$/.test(character) ? '%ED%A0%80' : encodeURIComponent(character),
+    )
+    .join('');
 
 test('random requests at every route: never a 5xx, refusals are problem+json, and a refusal changes nothing', async (t) => {
   const api = await startApi({ config: { queueMaxActive: 2, maxChargeAmount: 100_000 } });
@@ -39,9 +52,10 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
     fc.string({ maxLength: 30 }),
     fc.string({ minLength: 120, maxLength: 300 }),
     fc.stringMatching(/^%[0-9A-Fa-f]?[0-9A-Za-z]?$/),
+    spoofed,
   );
   const fill = (path: string, value: string) =>
-    path.replace(':id', /^%/.test(value) ? value : encodeURIComponent(value));
+    path.replace(':id', /^%/.test(value) ? value : encodePath(value));
   const target = fc.oneof(
     {
       weight: 6,
@@ -85,6 +99,7 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
         .map(([scheduleId, seatNo]) => ({ scheduleId, seatNo })),
       fc.integer({ min: 1, max: 120_000 }).map((amount) => ({ amount })),
       fc.constantFrom({ reservationId: hold }, { userId: 'dan' }, { userId: 'eve' }),
+      spoofed.map((userId) => ({ userId })),
     ),
     fc.record(
       {
@@ -171,4 +186,43 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
       .map(([answer, count]) => `${answer}: ${count}`)
       .join(', '),
   );
+});
+
+test("random user ids from the host's sign-in (a JWT claim's, say): never a 5xx; one that breaks the user id rule is 401 IDENTITY_INVALID and changes nothing", async (t) => {
+  const api = await startApi();
+  // The host's user for each request, by a probe header (a header cannot carry every character).
+  const users = new Map<string, string>();
+  const app = createApp(api.engine, { resolveUserId: (ctx) => users.get(ctx.get('X-Probe')) });
+  const faults: unknown[] = [];
+  app.on('error', (error) => faults.push(error));
+  const http = request(app.callback());
+  let probe = 0;
+  const run = fc.assert(
+    fc.asyncProperty(
+      fc.oneof(spoofed, fc.string({ maxLength: 20 }), fc.constantFrom('ann', 'Jos\u00e9')),
+      fc.constantFrom('join', 'balance'),
+      async (userId, route) => {
+        const key = String(probe++);
+        users.set(key, userId);
+        const before = await durable(api);
+        const response =
+          route === 'join'
+            ? await http.post('/queue/tokens').set('X-Probe', key).send({})
+            : await http
+                .get('/users/ann/balance')
+                .set('X-Probe', key)
+                .set('Authorization', 'Bearer not-a-token');
+        if (response.status >= 500) return false;
+        if (userIdProblem(userId) === undefined) return response.status < 500;
+        return (
+          response.status === 401 &&
+          JSON.parse(response.text).code === 'IDENTITY_INVALID' &&
+          (await durable(api)) === before
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  await t.notThrowsAsync(run);
+  t.deepEqual(faults, []);
 });

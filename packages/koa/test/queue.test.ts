@@ -112,3 +112,39 @@ test('an expired token is 401 TOKEN_INVALID', async (t) => {
   api.clock.increment(60_000);
   assertProblem(t, await api.http.get('/queue/tokens/current').set(bearer(token)), 'TOKEN_INVALID');
 });
+
+test('finding 8: a token that ended because all is sold is polled 200 { status: "expired", reason: "sold_out" }, as the OpenAPI document says', async (t) => {
+  const api = await startApi({ config: { queueMaxActive: 1, maxHoldsPerUser: 20 } });
+  const ann = await activeToken(api, 'ann');
+  const bob = (await api.http.post('/queue/tokens').send({ userId: 'bob' })).body.token as string;
+  await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 100_000 });
+  const holds: string[] = [];
+  for (const [scheduleId, seats] of [
+    ['s1', 10],
+    ['s2', 5],
+    ['s3', 1],
+  ] as const) {
+    for (let seatNo = 1; seatNo <= seats; seatNo++)
+      holds.push(
+        (await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId, seatNo })).body
+          .id as string,
+      );
+  }
+  for (const reservationId of holds)
+    t.is((await api.http.post('/payments').set(bearer(ann)).send({ reservationId })).status, 201);
+  await api.engine.tick();
+  const polled = assertAnswer(
+    t,
+    await api.http.get('/queue/tokens/current').set(bearer(bob)),
+    200,
+    schemas.QueueToken,
+  );
+  t.like(polled, { token: bob, userId: 'bob', status: 'expired', reason: 'sold_out', position: 0 });
+  // A token that ended otherwise is as unknown as any.
+  assertProblem(t, await api.http.get('/queue/tokens/current').set(bearer(ann)), 'TOKEN_INVALID');
+  const document = (await api.http.get('/openapi.json')).body;
+  t.regex(
+    document.paths['/queue/tokens/current'].get.description,
+    /ended because nothing is left to sell.*200.*"expired".*reason.*"sold_out"/,
+  );
+});

@@ -100,6 +100,27 @@ test('with trustProxy the client is the last X-Forwarded-For address (the one th
   t.is(lines.find((line) => line.audit === 'room')?.address, '192.0.2.50');
 });
 
+test('with trustProxy a hop that is no address (garbage, 010.8.8.8, 0x0a.8.8.8) is no bucket of its own: it counts as the connection address, logged once a minute', async (t) => {
+  const { logger, lines } = capturedLogger();
+  const api = await startApi({ app: { tokenLimiter: [limiter(2, 60)], trustProxy: true, logger } });
+  const from = (hop: string, userId: string) => join(api, userId, { 'X-Forwarded-For': hop });
+  t.is((await from('garbage', 'r1')).status, 201);
+  t.is((await from('1.2.3.4, unknown', 'r2')).status, 201);
+  for (const hop of ['010.8.8.8', '0x0a.8.8.8', '10.8.8', '1.2.3.4:99999', '[garbage]:80', ''])
+    assertProblem(t, await from(`203.0.113.9, ${hop}`, `r-${hop}`), 'RATE_LIMITED');
+  // An address with a port, as some proxies write it, is that address.
+  t.is((await from('8.8.8.8:443', 'r3')).status, 201);
+  t.is((await from('8.8.8.8', 'r4')).status, 201);
+  assertProblem(t, await from('8.8.8.8:80', 'r5'), 'RATE_LIMITED');
+  t.is((await from('[2001:db8::1]:443', 'r6')).status, 201);
+  t.is((await from('2001:db8:0:0:ffff::3', 'r7')).status, 201);
+  assertProblem(t, await from('2001:0db8::9', 'r8'), 'RATE_LIMITED');
+  const warnings = lines.filter((line) => /X-Forwarded-For hop is not an address/.test(line.msg));
+  t.is(warnings.length, 1, 'once a minute, not once a request');
+  t.is(warnings[0]?.level, 40);
+  t.is(warnings[0]?.hop, 'garbage');
+});
+
 test('client keys: IPv4 as it is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', (t) => {
   t.is(clientKey('203.0.113.9'), '203.0.113.9');
   t.is(clientKey('::ffff:203.0.113.9'), '203.0.113.9');

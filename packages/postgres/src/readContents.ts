@@ -5,6 +5,7 @@ import {
   type QueueTokenState,
   type ReservationStatus,
   type StoreContents,
+  type TokenEndReason,
 } from '@usher/engine';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
@@ -43,7 +44,7 @@ export async function readContents(connectionString: string): Promise<StoreConte
       contents.schedules.set(String(row['id']), row['record'] as never);
     }
     for (const row of await rows(
-      'SELECT token, user_id, status, seq, issued_at, expires_at FROM tokens ORDER BY issued_at, token',
+      'SELECT token, user_id, status, seq, issued_at, expires_at, reason FROM tokens ORDER BY issued_at, token',
     )) {
       const status = row['status'] as QueueTokenState;
       const common = {
@@ -55,8 +56,17 @@ export async function readContents(connectionString: string): Promise<StoreConte
       };
       contents.tokens.set(
         common.token,
-        status === 'waiting' ? common : { ...common, expiresAt: Number(row['expires_at']) },
+        status === 'waiting'
+          ? common
+          : {
+              ...common,
+              expiresAt: Number(row['expires_at']),
+              ...(row['reason'] === null ? {} : { reason: row['reason'] as TokenEndReason }),
+            },
       );
+    }
+    for (const row of await rows('SELECT id, expires_at FROM spent_challenges ORDER BY id')) {
+      contents.spent.set(String(row['id']), { expiresAt: Number(row['expires_at']) });
     }
     for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
       const id = String(row['id']);

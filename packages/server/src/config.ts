@@ -1,6 +1,8 @@
+import { BlockList, isIP } from 'node:net';
 import { configBounds, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
 import { defaultMaxConnections, type HttpLimits } from './connectionLimits.js';
+import { secretWeakness } from './secrets.js';
 
 /**
  * A whole number in `[min, max]`, written as digits only: an empty value, a
@@ -13,6 +15,14 @@ const wholeNumber = (min: number, max: number) =>
     .regex(/^\d+$/, { message: 'must be a whole number, digits only' })
     .transform(Number)
     .pipe(z.number().min(min).max(max))
+    .optional();
+/** A secret's own shape (`schema`), then, if that holds, the one strength check of every secret ({@link secretWeakness}). */
+const secret = (schema: z.ZodString) =>
+  schema
+    .superRefine((value, ctx) => {
+      const weakness = secretWeakness(value);
+      if (weakness !== undefined) ctx.addIssue({ code: 'custom', message: weakness });
+    })
     .optional();
 /** A {@link wholeNumber}; unset means `fallback`. */
 const integer = (min: number, max: number, fallback: number | (() => number)) =>
@@ -98,12 +108,12 @@ const Env = z.object({
       }
     }),
   /** Signed-in mode: the HS256 secret that signs the users' JWTs (at least 32 bytes). Unset with AUTH_JWKS_URL unset: demo mode, claimed identity. */
-  AUTH_JWT_SECRET: z
-    .string()
-    .refine((secret) => Buffer.byteLength(secret) >= 32, {
+  AUTH_JWT_SECRET: secret(
+    z.string().refine((value) => Buffer.byteLength(value) >= 32, {
       message: 'must be at least 32 bytes (an HS256 key)',
-    })
-    .optional(),
+      abort: true,
+    }),
+  ),
   /** Signed-in mode: where the identity provider publishes its public keys (JWKS). */
   AUTH_JWKS_URL: z
     .string()
@@ -113,16 +123,22 @@ const Env = z.object({
     .optional(),
   /** The JWT claim that holds the user id. */
   AUTH_USER_CLAIM: z.string().min(1).optional(),
+  /** The `iss` a JWT must carry: required with AUTH_JWKS_URL. */
   AUTH_ISSUER: z.string().min(1).optional(),
+  /** The `aud` a JWT must carry: required with AUTH_JWKS_URL (unless AUTH_ANY_AUDIENCE=true). */
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** With AUTH_JWKS_URL and no AUTH_AUDIENCE: accept JWTs the provider signed for any app (a warning at every start). */
+  AUTH_ANY_AUDIENCE: z.enum(['true', 'false']).default('false'),
+  /** Demo mode (no sign-in) on a HOST other than loopback is refused unless this is `true`. */
+  ALLOW_PUBLIC_DEMO: z.enum(['true', 'false']).default('false'),
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
-  ADMIN_TOKEN: z
-    .string()
-    .regex(/^[\x21-\x7e]{16,}$/, {
+  ADMIN_TOKEN: secret(
+    z.string().regex(/^[\x21-\x7e]{16,}$/, {
       message:
         'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)',
-    })
-    .optional(),
+      abort: true,
+    }),
+  ),
   /** `POST /queue/tokens` per client address and minute; `0`: no limit. */
   TOKEN_RATE_PER_MINUTE: integer(0, 1_000_000, 60),
   /** …and at most this many of them in one second (default 10, never more than the minute's). */
@@ -132,10 +148,12 @@ const Env = z.object({
   /** `pow`: joining the line needs a solved proof-of-work challenge (ALTCHA). */
   QUEUE_CHALLENGE: z.enum(['off', 'pow']).default('off'),
   /** The HMAC key of the challenges (32+ bytes); unset, a new one each start (one process only). */
-  QUEUE_CHALLENGE_SECRET: z
-    .string()
-    .refine((secret) => Buffer.byteLength(secret) >= 32, { message: 'must be at least 32 bytes' })
-    .optional(),
+  QUEUE_CHALLENGE_SECRET: secret(
+    z.string().refine((value) => Buffer.byteLength(value) >= 32, {
+      message: 'must be at least 32 bytes',
+      abort: true,
+    }),
+  ),
   /** The challenge's number is in [0, this]: a browser tries half of them on average. */
   QUEUE_CHALLENGE_MAX_NUMBER: wholeNumber(100, 100_000_000),
 });
@@ -146,6 +164,8 @@ export const DEFAULT_CHALLENGE_MAX_NUMBER = 50_000;
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
+  /** Demo mode on a HOST other than loopback (only with ALLOW_PUBLIC_DEMO=true): warned at every start. */
+  readonly publicDemo: boolean;
   readonly dataDir: string;
   /** PostgreSQL mode: where the database is and how many connections this process opens; `undefined`: the embedded lowdb store in `dataDir`. */
   readonly database: { readonly url: string; readonly poolSize: number } | undefined;
@@ -182,6 +202,8 @@ export type IdentityConfig = {
   readonly userClaim: string;
   readonly issuer?: string;
   readonly audience?: string;
+  /** AUTH_ANY_AUDIENCE=true: a provider's JWT for any app is taken (JWKS only; warned at every start). */
+  readonly anyAudience?: true;
 } & (
   | { readonly secret: string; readonly jwksUrl?: undefined }
   | { readonly jwksUrl: string; readonly secret?: undefined }
@@ -212,9 +234,22 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
       'bad environment: DATABASE_POOL_SIZE is set but DATABASE_URL is not: it sizes the PostgreSQL pool',
     );
   }
+  const identity = identityConfig(e);
+  const publicDemo = identity === undefined && !isLoopback(e.HOST);
+  if (publicDemo && e.ALLOW_PUBLIC_DEMO !== 'true') {
+    throw new StartupError(
+      `bad environment: HOST ${e.HOST} is reachable from other machines, and no sign-in is set: in demo mode anyone may act as anyone (spend their balance, release their seats). Set AUTH_JWT_SECRET or AUTH_JWKS_URL, or HOST=127.0.0.1, or ALLOW_PUBLIC_DEMO=true to serve the demo to the network on purpose`,
+    );
+  }
+  if (identity !== undefined && e.ALLOW_PUBLIC_DEMO === 'true') {
+    throw new StartupError(
+      'bad environment: ALLOW_PUBLIC_DEMO=true is set but sign-in is on (AUTH_JWT_SECRET or AUTH_JWKS_URL): there is no demo to allow; unset ALLOW_PUBLIC_DEMO',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
+    publicDemo,
     dataDir: e.DATA_DIR,
     database:
       e.DATABASE_URL === undefined
@@ -243,7 +278,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     http: httpLimits(e),
     streams: { maxPerToken: e.MAX_STREAMS_PER_TOKEN, maxLifetimeMs: e.STREAM_MAX_LIFETIME_MS },
     corsOrigins: e.CORS_ORIGINS,
-    identity: identityConfig(e),
+    identity,
     adminToken: e.ADMIN_TOKEN,
     tokenRate: {
       perMinute: e.TOKEN_RATE_PER_MINUTE,
@@ -288,13 +323,40 @@ function challengeConfig(
   };
 }
 
-/** Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_ variable). */
+/**
+ * Exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, or neither (demo mode, and then no other AUTH_
+ * variable). An identity provider's keys sign tokens for every app of the company: with
+ * AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE say which of them are this app's sign-ins (only
+ * AUTH_ANY_AUDIENCE=true waives the audience).
+ */
 function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
   const { AUTH_JWT_SECRET: secret, AUTH_JWKS_URL: jwksUrl } = e;
+  const anyAudience = e.AUTH_ANY_AUDIENCE === 'true';
   if (secret !== undefined && jwksUrl !== undefined) {
     throw new StartupError(
       "bad environment: AUTH_JWT_SECRET and AUTH_JWKS_URL are both set: set one of them (a shared HS256 secret, or the identity provider's JWKS URL), not both",
     );
+  }
+  if (anyAudience && jwksUrl === undefined) {
+    throw new StartupError(
+      'bad environment: AUTH_ANY_AUDIENCE=true is set but AUTH_JWKS_URL is not: it waives the audience of a JWKS sign-in only',
+    );
+  }
+  if (jwksUrl !== undefined) {
+    const missing = [
+      ...(e.AUTH_ISSUER === undefined ? ['AUTH_ISSUER'] : []),
+      ...(e.AUTH_AUDIENCE === undefined && !anyAudience ? ['AUTH_AUDIENCE'] : []),
+    ];
+    if (missing.length > 0) {
+      throw new StartupError(
+        `bad environment: AUTH_JWKS_URL needs ${missing.join(' and ')}: the provider signs tokens for every app it serves, and only its issuer (iss) and this app's audience (aud) tell this app's sign-ins apart (AUTH_ANY_AUDIENCE=true waives the audience, at your risk)`,
+      );
+    }
+    if (anyAudience && e.AUTH_AUDIENCE !== undefined) {
+      throw new StartupError(
+        'bad environment: AUTH_ANY_AUDIENCE=true and AUTH_AUDIENCE are both set: set AUTH_AUDIENCE to check the audience, or unset it to accept any',
+      );
+    }
   }
   if (secret === undefined && jwksUrl === undefined) {
     const stray = (['AUTH_USER_CLAIM', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter(
@@ -311,8 +373,20 @@ function identityConfig(e: z.infer<typeof Env>): IdentityConfig | undefined {
     userClaim: e.AUTH_USER_CLAIM ?? 'sub',
     ...(e.AUTH_ISSUER !== undefined ? { issuer: e.AUTH_ISSUER } : {}),
     ...(e.AUTH_AUDIENCE !== undefined ? { audience: e.AUTH_AUDIENCE } : {}),
+    ...(anyAudience ? { anyAudience: true as const } : {}),
   };
   return secret !== undefined ? { ...claims, secret } : { ...claims, jwksUrl: jwksUrl! };
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether listening on `host` keeps the server to this machine: `localhost`, 127.0.0.0/8, `::1` (also IPv4-mapped). */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** `https://shop.example` or `http://localhost:5173`: what a browser sends as `Origin`. */

@@ -8,12 +8,22 @@ export const IDENTITY_HEADER = 'X-User-Token';
 export const IDENTITY_COOKIE = 'usher_identity';
 
 /**
+ * How far the identity provider's clock may be from this one, in seconds: a
+ * JWT is taken up to this long after its `exp`, and one whose `nbf` or `iat`
+ * is at most this far in the future.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/**
  * The API's `resolveUserId` in signed-in mode: the user id is the configured
  * claim of a JWT verified with `AUTH_JWT_SECRET` (HS256) or the keys at
  * `AUTH_JWKS_URL`, read from the `X-User-Token` header or the `usher_identity`
  * cookie. No JWT: `undefined` (the API answers 401 `IDENTITY_MISSING`); one
- * that does not verify (signature, expiry, issuer, audience, claim): 401
- * `IDENTITY_INVALID`. Demo mode (no config): `undefined`, the body's `userId` is taken.
+ * that does not verify (signature, issuer, audience, claim; no `exp`, or past
+ * it; `nbf` or `iat` in the future, beyond {@link CLOCK_SKEW_SECONDS}): 401
+ * `IDENTITY_INVALID`. The claim's user id then keeps the user id rule, checked by
+ * the API for every host (`userIdProblem`). Demo mode (no config): `undefined`,
+ * the body's `userId` is taken.
  */
 export function identityResolver(
   config: IdentityConfig | undefined,
@@ -24,6 +34,9 @@ export function identityResolver(
       ? new TextEncoder().encode(config.secret)
       : createRemoteJWKSet(new URL(config.jwksUrl));
   const options = {
+    // A sign-in without an expiry would be good forever.
+    requiredClaims: ['exp'],
+    clockTolerance: CLOCK_SKEW_SECONDS,
     ...(config.secret !== undefined ? { algorithms: ['HS256'] } : {}),
     ...(config.issuer !== undefined ? { issuer: config.issuer } : {}),
     ...(config.audience !== undefined ? { audience: config.audience } : {}),
@@ -44,11 +57,19 @@ export function identityResolver(
           'UNAVAILABLE',
           'the sign-in keys (AUTH_JWKS_URL) cannot be fetched now',
         );
+      // A claim check says which claim failed (`missing required "exp" claim`); a signature failure says only its code.
+      const why =
+        error instanceof errors.JWTClaimValidationFailed
+          ? `${error.code}: ${error.message}`
+          : (error as errors.JOSEError).code;
+      throw new HttpProblem('IDENTITY_INVALID', `your sign-in cannot be verified (${why})`);
+    }
+    // jose checks `iat` in the future only with a maximum age; a token issued in the future was not issued by a sane clock.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1_000 + CLOCK_SKEW_SECONDS)
       throw new HttpProblem(
         'IDENTITY_INVALID',
-        `your sign-in cannot be verified (${(error as errors.JOSEError).code})`,
+        'your sign-in cannot be verified (its iat is in the future)',
       );
-    }
     const userId = payload[config.userClaim];
     if (typeof userId !== 'string' || userId === '')
       throw new HttpProblem(

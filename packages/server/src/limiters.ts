@@ -1,4 +1,4 @@
-import type { TokenLimiter } from '@usher/koa';
+import { ADMIN_GUESSES_PER_MINUTE, type TokenLimiter } from '@usher/koa';
 import { migrate, RATE_LIMITS_TABLE } from '@usher/postgres';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -48,16 +48,13 @@ export async function createTokenLimiter(
 }
 
 /**
- * Where used proof-of-work solutions are remembered until they expire (one
- * use each): this process's memory, or with `pool` PostgreSQL, so that a
- * solution is good once across all gateways.
+ * Wrong admin tokens per client address: {@link ADMIN_GUESSES_PER_MINUTE} a
+ * minute, then 429 (see `AppOptions.adminGuessLimiter`); in PostgreSQL mode
+ * counted in the database, so that more gateways give a guesser no more tries.
  */
-export function createReplayGuard(
-  expiresInMs: number,
-  store: LimiterStore = {},
-): Promise<RateLimiterAbstract> {
+export function createAdminGuessLimiter(store: LimiterStore = {}): Promise<RateLimiterAbstract> {
   return limiter(
-    { keyPrefix: 'challenge_used', points: 1, duration: Math.ceil(expiresInMs / 1_000) },
+    { keyPrefix: 'admin_guesses', points: ADMIN_GUESSES_PER_MINUTE, duration: 60 },
     store,
   );
 }

@@ -18,7 +18,7 @@ import { StartupError, type ServerConfig } from './config.js';
 import { limitConnections, serverOptions } from './connectionLimits.js';
 import { apiDocs } from './docs.js';
 import { identityResolver } from './identity.js';
-import { createReplayGuard, createTokenLimiter } from './limiters.js';
+import { createAdminGuessLimiter, createTokenLimiter } from './limiters.js';
 import { crossOrigin, securityHeaders } from './security.js';
 
 const demoCatalog = new URL('../catalog/demo.json', import.meta.url);
@@ -48,9 +48,19 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   // Everything that can be checked is checked before the data folder is touched:
   // the catalog, then the address (listening first: a port in use or a bad HOST
-  // leaves DATA_DIR as it was). Until the engine is open, requests are 503.
+  // leaves DATA_DIR as it was). Until the engine is open, requests are 503, each
+  // with its access-log line. A cluster worker listens last instead, once it can
+  // serve: the primary deals connections to a worker as soon as it listens, and
+  // the other workers serve meanwhile (the database, not DATA_DIR, holds the state).
   const catalog = await readCatalog(config.catalog);
-  let handle: RequestListener = starting;
+  const listenFirst = !cluster.isWorker;
+  // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
+  // In a cluster (WORKERS>1) a scrape reaches one worker: its metrics say which.
+  const telemetry = new Telemetry({
+    logger,
+    ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}),
+  });
+  let handle: RequestListener = startingAnswer(telemetry);
   const server = createServer(serverOptions(config.http), (request, response) =>
     handle(request, response),
   );
@@ -65,6 +75,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     )
       return socket.destroy();
+    logger.info(
+      { route: 'malformed', status: 400, error: error.code },
+      'malformed HTTP request 400',
+    );
     const body = JSON.stringify({
       ...toProblem(
         Object.assign(new Error('malformed HTTP request'), { status: 400 }),
@@ -76,19 +90,22 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-  await listen(server, config);
+  if (listenFirst) await listen(server, config);
 
   const { store, engine } = await openEngine(config, catalog, logger).catch(
     async (error: unknown) => {
-      const closed = new Promise((resolve) => server.close(resolve));
-      server.closeAllConnections();
-      await closed;
+      if (listenFirst) {
+        const closed = new Promise((resolve) => server.close(resolve));
+        server.closeAllConnections();
+        await closed;
+      }
       throw error;
     },
   );
 
-  // PostgreSQL mode: the limit on joining and the used proof-of-work solutions are counted in the database, shared
-  // by every gateway, through a small pool of their own. Counts need no durability: their commits do not wait for the disk.
+  // PostgreSQL mode: the limits on joining and on admin guesses are counted in the database, shared
+  // by every gateway, through a small pool of their own (spent proof-of-work solutions are the
+  // engine's). Counts need no durability: their commits do not wait for the disk.
   const limiterPool =
     config.database === undefined
       ? undefined
@@ -105,12 +122,6 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   // Mounted, the API runs on the host's context: the client address (TRUST_PROXY) is the host's to read.
   host.proxy = config.trustProxy;
   host.maxIpsCount = 1;
-  // Request ids, the access log and the HTTP metrics for every request, the page's and the docs' too.
-  // In a cluster (WORKERS>1) a scrape reaches one worker: its metrics say which.
-  const telemetry = new Telemetry({
-    logger,
-    ...(cluster.isWorker ? { labels: { worker: String(cluster.worker!.id) } } : {}),
-  });
   host.use(telemetry.middleware());
   // Security headers on everything; CORS for the origins in CORS_ORIGINS only; the API docs at /docs.
   host.use(securityHeaders());
@@ -147,12 +158,22 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     if (CLIENT_GONE.has(error?.code ?? '')) logger.debug({ err: error }, 'client went away');
     else logger.error({ err: error }, 'unexpected error');
   });
-  logger.info(
+  logger[config.publicDemo ? 'warn' : 'info'](
     config.identity === undefined
-      ? 'identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone); set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins'
+      ? `identity: DEMO mode, the userId in the body is taken on trust (anyone may act as anyone)${config.publicDemo ? `, and HOST ${config.host} serves it to other machines (ALLOW_PUBLIC_DEMO=true)` : ''}; set AUTH_JWT_SECRET or AUTH_JWKS_URL to verify sign-ins`
       : `identity: signed-in mode, the ${config.identity.userClaim} claim of a verified JWT (X-User-Token header or usher_identity cookie)`,
   );
+  if (config.identity?.anyAudience)
+    logger.warn(
+      "AUTH_ANY_AUDIENCE=true: JWTs the identity provider signed for ANY app are taken as sign-ins here; set AUTH_AUDIENCE to this app's audience",
+    );
   handle = host.callback();
+  if (!listenFirst)
+    await listen(server, config).catch(async (error: unknown) => {
+      await engine.close().catch(() => undefined);
+      await limiterPool?.end().catch(() => undefined);
+      throw error;
+    });
   const { port } = server.address() as AddressInfo;
   const hostname = config.host.includes(':') ? `[${config.host}]` : config.host;
 
@@ -235,6 +256,9 @@ async function operations(
   const expiresInMs = 300_000;
   return {
     adminToken: config.adminToken,
+    ...(config.adminToken === undefined
+      ? {}
+      : { adminGuessLimiter: await createAdminGuessLimiter({ logger, pool }) }),
     trustProxy: config.trustProxy,
     tokenLimiter: await createTokenLimiter(config, { logger, pool }),
     challenge:
@@ -245,24 +269,30 @@ async function operations(
             hmacKey: config.challenge.secret ?? randomBytes(32).toString('hex'),
             maxNumber: config.challenge.maxNumber,
             expiresInMs,
-            replayGuard: await createReplayGuard(expiresInMs, { logger, pool }),
           },
   };
 }
 
-/** Answers 503 while the engine opens (the server listens before the data folder is touched). */
-const starting: RequestListener = (_request, response) => {
-  const problem = toProblem(
-    new HttpProblem('UNAVAILABLE', 'the server is starting'),
-    'urn:usher:problem:',
-  );
-  response.writeHead(problem.status, {
-    ...problem.headers,
-    'Retry-After': '1',
-    'Content-Type': 'application/problem+json',
+/**
+ * Answers 503 while the engine opens (the server listens before the data folder is touched),
+ * each with its request id and access-log line (route `starting`), as every other answer.
+ */
+function startingAnswer(telemetry: Telemetry): RequestListener {
+  const app = new Koa();
+  app.use(telemetry.middleware());
+  app.use((ctx) => {
+    ctx.state.route = 'starting';
+    const problem = toProblem(
+      new HttpProblem('UNAVAILABLE', 'the server is starting'),
+      'urn:usher:problem:',
+    );
+    ctx.status = problem.status;
+    ctx.set({ ...problem.headers, 'Retry-After': '1' });
+    ctx.type = 'application/problem+json';
+    ctx.body = JSON.stringify(problem.body);
   });
-  response.end(JSON.stringify(problem.body));
-};
+  return app.callback();
+}
 
 /** Listens on `HOST:PORT`; a failure becomes a sentence naming the setting to change. */
 async function listen(server: Server, config: ServerConfig): Promise<void> {

@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { invariantViolations } from '@usher/engine';
@@ -619,5 +620,128 @@ test.serial(
       ),
       'free',
     );
+  },
+);
+
+test.serial(
+  'finding 9: WORKERS=2, a replacement worker takes connections only once its engine is open: no 503 while it starts',
+  async (t) => {
+    const { gateway } = await cluster(t);
+    const server = await gateway({ WORKERS: '2' });
+    const workers = pidsOf(server).slice(1);
+    const statuses = new Map<number, number>();
+    let failed = 0;
+    let hammering = true;
+    // Each request on a new connection (no agent), so that the primary deals every one to a worker.
+    const healthOnce = () =>
+      new Promise<number>((resolve, reject) => {
+        const request = get(`${server.url}/health`, { agent: false }, (response) => {
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+        }).once('error', reject);
+        // A connection dealt to the worker in the instant it died may never be answered.
+        request.setTimeout(5_000, () => request.destroy(new Error('no answer')));
+      });
+    const loops = Array.from({ length: 4 }, async () => {
+      while (hammering) {
+        try {
+          const status = await healthOnce();
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        } catch {
+          failed++; // a connection dealt to the killed worker in that instant
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+    });
+    process.kill(workers[0]!, 'SIGKILL');
+    const replacement = await eventually(
+      async () =>
+        pidsOf(server)
+          .slice(1)
+          .find((pid) => !workers.includes(pid)),
+      20_000,
+      'a replacement worker',
+    );
+    // Its share of the traffic, once it listens.
+    await eventually(
+      async () =>
+        server.logs.filter((entry) => entry.pid === replacement && entry.route === '/health')
+          .length >= 20
+          ? true
+          : undefined,
+      20_000,
+      'the replacement to serve',
+    );
+    hammering = false;
+    await Promise.all(loops);
+    t.log(`answers ${JSON.stringify([...statuses])}, ${failed} connections lost in the kill`);
+    t.is(statuses.get(503) ?? 0, 0, 'no 503 from a worker still opening its engine');
+    t.true((statuses.get(200) ?? 0) > 0);
+    server.process.kill('SIGTERM');
+    t.deepEqual(await server.exited, { code: 0, signal: null });
+  },
+);
+
+test.serial(
+  'finding 9: every answer has its access-log line, the 503s sent while the engine opens and while the server drains included',
+  async (t) => {
+    const { url } = await cluster(t);
+    await postgres().stop('fast');
+    const port = await freePort();
+    const started = startServerProcess({
+      DATABASE_URL: url,
+      LOG_LEVEL: 'info',
+      QUEUE_TICK_MS: '100',
+      PORT: String(port),
+    });
+    const api = client(`http://127.0.0.1:${port}`);
+    const probe = await eventually(
+      async () => {
+        const answer = await api('GET', '/ready', {
+          headers: { 'X-Request-Id': 'while-starting' },
+        }).catch(() => undefined);
+        return answer?.status === 503 ? answer : undefined;
+      },
+      15_000,
+      'a 503 while starting',
+    );
+    t.is(probe.body.code, 'UNAVAILABLE');
+    await postgres().start();
+    const server = await started;
+    t.teardown(() => {
+      server.process.kill('SIGKILL');
+    });
+    const starting = server.logs.filter((entry) => entry.requestId === 'while-starting');
+    t.true(starting.length >= 1, 'the 503 while starting has its line');
+    t.like(starting[0], { method: 'GET', route: 'starting', path: '/ready', status: 503 });
+
+    // Draining: an open event stream keeps the server in its grace period; a request on a kept-alive
+    // connection meanwhile is answered 503 SHUTTING_DOWN, and logged.
+    const token = (await client(server.url)('POST', '/queue/tokens', { body: { userId: 'ann' } }))
+      .body.token as string;
+    const stream = await fetch(`${server.url}/queue/tokens/current/events?access_token=${token}`);
+    t.is(stream.status, 200);
+    server.process.kill('SIGTERM');
+    await eventually(
+      async () => (server.logs.some((entry) => entry.msg === 'shutting down') ? true : undefined),
+      10_000,
+      'the drain to start',
+    );
+    const drained = await client(server.url)('GET', '/health', {
+      headers: { 'X-Request-Id': 'while-draining' },
+    }).catch(() => undefined);
+    if (drained !== undefined) {
+      t.is(drained.status, 503);
+      await eventually(
+        async () =>
+          server.logs.some((entry) => entry.requestId === 'while-draining' && entry.status === 503)
+            ? true
+            : undefined,
+        10_000,
+        'the drain 503 to be logged',
+      );
+    }
+    await stream.body?.cancel();
+    t.is((await server.exited).code, 0);
   },
 );

@@ -1,5 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
-import { readConfig } from '../src/config.js';
+import { readConfig, StartupError } from '../src/config.js';
+import { secretWeakness } from '../src/secrets.js';
+import { runServerProcess } from './helpers/serverProcess.js';
 
 test('numbers in the environment are digits only: empty, signed, fractional, exponent, hex or padded values are refused, naming the variable', (t) => {
   for (const value of ['', ' ', '-1', '1.5', '1e3', '0x10', ' 5 ', '5ms']) {
@@ -128,14 +133,14 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
   t.is(defaults.challenge, undefined);
 
   const set = readConfig({
-    ADMIN_TOKEN: 'a'.repeat(16),
+    ADMIN_TOKEN: 'f3a9c1d27b8e4a60',
     TOKEN_RATE_PER_MINUTE: '600',
     TOKEN_RATE_BURST: '50',
     TRUST_PROXY: 'true',
     QUEUE_CHALLENGE: 'pow',
     QUEUE_CHALLENGE_MAX_NUMBER: '20000',
   });
-  t.is(set.adminToken, 'a'.repeat(16));
+  t.is(set.adminToken, 'f3a9c1d27b8e4a60');
   t.deepEqual(set.tokenRate, { perMinute: 600, burstPerSecond: 50 });
   t.true(set.trustProxy);
   t.deepEqual(set.challenge, { secret: undefined, maxNumber: 20_000 });
@@ -177,8 +182,40 @@ test('the operator’s settings: defaults, values, and bad ones refused naming t
   }
 });
 
+test('finding 6: every secret needs real entropy: repeated, sequential or dictionary values are refused at start, naming the variable', async (t) => {
+  for (const [name, value] of [
+    ['ADMIN_TOKEN', 'aaaaaaaaaaaaaaaa'],
+    ['ADMIN_TOKEN', 'abcdefghijklmnop'],
+    ['ADMIN_TOKEN', 'password12345678'],
+    ['ADMIN_TOKEN', 'qwertyuiopasdfgh'],
+    ['AUTH_JWT_SECRET', 'x'.repeat(32)],
+    ['AUTH_JWT_SECRET', '0123456789abcdef0123456789abcdef'],
+    ['QUEUE_CHALLENGE_SECRET', 's'.repeat(32)],
+  ] as const) {
+    const error = t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', [name]: value }), {
+      instanceOf: StartupError,
+    });
+    t.regex(error?.message ?? '', new RegExp(`${name}: is guessable`), `${name}=${value}`);
+  }
+  for (const value of [
+    'f3a9c1d27b8e4a60',
+    randomBytes(32).toString('hex'),
+    'an-operator-token-for-tests',
+  ])
+    t.is(readConfig({ ADMIN_TOKEN: value }).adminToken, value);
+  t.is(secretWeakness(randomBytes(16).toString('base64url')), undefined);
+  const run = await runServerProcess({
+    DATA_DIR: join(tmpdir(), `usher-weak-secret-never-${process.pid}`),
+    ADMIN_TOKEN: 'aaaaaaaaaaaaaaaa',
+  });
+  t.is(run.code, 1);
+  t.regex(run.stderr, /^usher cannot start: bad environment: ADMIN_TOKEN: is guessable/);
+});
+
 test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake; several gateways need a shared secret', (t) => {
-  const stray = t.throws(() => readConfig({ QUEUE_CHALLENGE_SECRET: 's'.repeat(32) }));
+  const stray = t.throws(() =>
+    readConfig({ QUEUE_CHALLENGE_SECRET: 'a-shared-secret-of-at-least-32-bytes!' }),
+  );
   t.regex(stray!.message, /QUEUE_CHALLENGE_SECRET is set but QUEUE_CHALLENGE is not pow/);
   t.regex(
     t.throws(() => readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 'short' }))!
@@ -196,9 +233,12 @@ test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake;
       /QUEUE_CHALLENGE=pow with DATABASE_URL or WORKERS over 1 needs QUEUE_CHALLENGE_SECRET/,
     );
     t.is(
-      readConfig({ QUEUE_CHALLENGE: 'pow', QUEUE_CHALLENGE_SECRET: 's'.repeat(32), ...env })
-        .challenge?.secret,
-      's'.repeat(32),
+      readConfig({
+        QUEUE_CHALLENGE: 'pow',
+        QUEUE_CHALLENGE_SECRET: 'a-shared-secret-of-at-least-32-bytes!',
+        ...env,
+      }).challenge?.secret,
+      'a-shared-secret-of-at-least-32-bytes!',
     );
   }
   t.notThrows(() => readConfig({ QUEUE_CHALLENGE: 'pow', WORKERS: '1' }));

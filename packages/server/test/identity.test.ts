@@ -1,11 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { readConfig } from '../src/config.js';
+import { jwksProvider } from './helpers/jwks.js';
 import {
   runServerProcess,
   startServerProcess,
@@ -192,16 +191,7 @@ test('AUTH_JWT_SECRET: a verified HS256 JWT names the user; missing, forged or e
 });
 
 test('AUTH_JWKS_URL: a JWT signed with the provider key verifies against its JWKS; issuer, audience and AUTH_USER_CLAIM are checked', async (t) => {
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  const jwks = createServer((_request, response) =>
-    response
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ keys: [jwk] })),
-  );
-  await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => jwks.close(() => resolve())));
-  const AUTH_JWKS_URL = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
+  const { url: AUTH_JWKS_URL, privateKey } = await jwksProvider(t);
   const { url } = await server(t, {
     AUTH_JWKS_URL,
     AUTH_USER_CLAIM: 'preferred_username',

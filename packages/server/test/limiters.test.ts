@@ -1,12 +1,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { createChallenge, solveChallenge } from 'altcha-lib/v1';
-import { createEngine, MemoryStore } from '@usher/engine';
+import { createEngine, MemoryStore, type UsherEngine } from '@usher/engine';
+import { createPostgresEngine } from '@usher/postgres';
 import { createApp, type AppOptions } from '@usher/koa';
 import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
 import pg from 'pg';
 import { pino } from 'pino';
 import request from 'supertest';
-import { createReplayGuard, createTokenLimiter, LIMITS_TABLE } from '../src/limiters.js';
+import { createAdminGuessLimiter, createTokenLimiter, LIMITS_TABLE } from '../src/limiters.js';
+import { solvedHeader, type IssuedChallenge } from './helpers/challenge.js';
 
 /**
  * The limits in PostgreSQL mode: gateways (here two apps, each with its own
@@ -23,12 +25,11 @@ async function pool(t: ExecutionContext, connectionString: string): Promise<pg.P
   return created;
 }
 
-/** One gateway: an app over its own embedded engine. */
-async function gateway(t: ExecutionContext, options: AppOptions) {
-  const engine = await createEngine({
-    store: new MemoryStore(),
-    config: { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 },
-  });
+const config = { queueTickMs: 3_600_000, holdSweepMs: 3_600_000 };
+
+/** One gateway: an app over its own engine (by default an embedded one). */
+async function gateway(t: ExecutionContext, options: AppOptions, engine?: UsherEngine) {
+  engine ??= await createEngine({ store: new MemoryStore(), config });
   t.teardown(() => engine.close());
   const app = createApp(engine, options);
   const faults: unknown[] = [];
@@ -101,32 +102,14 @@ test('the burst limit holds across gateways too, and TOKEN_RATE_PER_MINUTE=0 is 
   );
 });
 
-test('a solved challenge is good once across gateways when the used ones are kept in PostgreSQL', async (t) => {
+test('a solved challenge is good once across gateways: the PostgreSQL engine keeps the spent ones', async (t) => {
   const url = await createDatabase(server());
   const hmacKey = 'a-shared-secret-of-at-least-32-bytes!';
-  const challengeOn = async (): Promise<AppOptions> => ({
-    challenge: {
-      hmacKey,
-      maxNumber: 1_000,
-      replayGuard: await createReplayGuard(300_000, { pool: await pool(t, url) }),
-    },
-  });
-  const a = await gateway(t, await challengeOn());
-  const b = await gateway(t, await challengeOn());
-  const challenge = (await a.http.get('/queue/challenge')).body as {
-    algorithm: string;
-    challenge: string;
-    salt: string;
-    signature: string;
-    maxnumber: number;
-  };
-  const { number } = (await solveChallenge(
-    challenge.challenge,
-    challenge.salt,
-    challenge.algorithm,
-    challenge.maxnumber,
-  ).promise)!;
-  const header = Buffer.from(JSON.stringify({ ...challenge, number })).toString('base64');
+  const challengeOn: AppOptions = { challenge: { hmacKey, maxNumber: 1_000 } };
+  const engine = () => createPostgresEngine({ connectionString: url, config, poolSize: 6 });
+  const a = await gateway(t, challengeOn, await engine());
+  const b = await gateway(t, challengeOn, await engine());
+  const header = await solvedHeader((await a.http.get('/queue/challenge')).body as IssuedChallenge);
   t.is(
     (await join(b.http, 'ann', { 'X-Challenge': header })).status,
     201,
@@ -191,7 +174,7 @@ test("many gateways starting at once on a new database all create their limiters
     const made = await Promise.allSettled(
       pools.flatMap((each) => [
         createTokenLimiter(rate, { pool: each }),
-        createReplayGuard(300_000, { pool: each }),
+        createAdminGuessLimiter({ pool: each }),
       ]),
     );
     t.deepEqual(

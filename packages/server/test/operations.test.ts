@@ -3,10 +3,10 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { solveChallenge } from 'altcha-lib/v1';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import pg from 'pg';
 import { createDatabase, usePostgres } from '@usher/testkit';
+import { solvedHeader, type IssuedChallenge } from './helpers/challenge.js';
 import {
   client,
   eventually,
@@ -160,21 +160,9 @@ test.serial(
     const missing = await api('POST', '/queue/tokens', { body: { userId: 'ann' } });
     t.is(missing.status, 400);
     t.like(missing.body, { code: 'CHALLENGE_FAILED', reason: 'missing' });
-    const challenge = (await api('GET', '/queue/challenge')).body as {
-      algorithm: string;
-      challenge: string;
-      salt: string;
-      signature: string;
-      maxnumber: number;
-    };
+    const challenge = (await api('GET', '/queue/challenge')).body as IssuedChallenge;
     t.is(challenge.maxnumber, 5_000);
-    const { number } = (await solveChallenge(
-      challenge.challenge,
-      challenge.salt,
-      challenge.algorithm,
-      challenge.maxnumber,
-    ).promise)!;
-    const header = Buffer.from(JSON.stringify({ ...challenge, number })).toString('base64');
+    const header = await solvedHeader(challenge);
     t.is(
       (
         await api('POST', '/queue/tokens', {

@@ -64,7 +64,7 @@ test('a HOST that is not this machine’s stops the start with one sentence nami
   // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
   failedPlainly(
     t,
-    await runServerProcess({ DATA_DIR, HOST: '192.0.2.1' }),
+    await runServerProcess({ DATA_DIR, HOST: '192.0.2.1', ALLOW_PUBLIC_DEMO: 'true' }),
     /HOST 192\.0\.2\.1 is not an address of this machine/,
   );
   t.false(existsSync(DATA_DIR));

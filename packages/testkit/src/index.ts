@@ -12,3 +12,4 @@ export {
   type StartPostgresOptions,
 } from './postgresServer.js';
 export { activeToken, catalog, manual, rejects, settle, simulatedClock, START } from './fixture.js';
+export { unfitUserIds, userIdPieces } from './userIds.js';

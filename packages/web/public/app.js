@@ -584,7 +584,8 @@ function join() {
           onsubmit: async (event) => {
             event.preventDefault();
             clearProblem();
-            const name = input.value.trim();
+            // One spelling per name: the API refuses a user id that is not NFC (a decomposed é or 한).
+            const name = input.value.trim().normalize('NFC');
             if (name === '')
               return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
             button.disabled = true;

@@ -40,6 +40,7 @@ export function emptyContents(): StoreContents {
     idempotency: new Map(),
     room: new Map(),
     counters: new Map(),
+    spent: new Map(),
   };
 }
 

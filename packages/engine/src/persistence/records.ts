@@ -1,5 +1,6 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { RoomState } from '../rules/room.js';
+import type { TokenEndReason } from '../types.js';
 
 /** One price for a contiguous range of seats, both ends included. */
 export interface PriceTier {
@@ -56,6 +57,8 @@ export interface TokenRecord {
   readonly issuedAt: number;
   /** Active: end of the active period. Expired (kept for idempotent replays): when it is forgotten. */
   readonly expiresAt?: number;
+  /** Expired for a reason (nothing left to sell): kept to be answered with it. */
+  readonly reason?: TokenEndReason;
 }
 
 export interface WalletRecord {
@@ -99,6 +102,12 @@ export interface CounterRecord {
   readonly value: number;
 }
 
+/** A spent proof-of-work solution, kept under its challenge's signature until its challenge expires. */
+export interface SpentRecord {
+  /** Epoch ms. */
+  readonly expiresAt: number;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -110,6 +119,7 @@ export interface Records {
   idempotency: IdempotencyRecord;
   room: RoomRecord;
   counters: CounterRecord;
+  spent: SpentRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -124,10 +134,12 @@ export const collectionNames: readonly CollectionName[] = [
   'idempotency',
   'room',
   'counters',
+  'spent',
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
 export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionName>([
   'room',
   'counters',
+  'spent',
 ]);

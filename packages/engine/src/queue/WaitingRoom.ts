@@ -31,6 +31,8 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   expiresAt = 0;
   /** Last poll while waiting. Not persisted. */
   lastSeenAt: number;
+  /** Expired for a reason (sold out): answered with it while kept. */
+  reason: TokenEndReason | undefined = undefined;
   older: TokenEntry | null = null;
   newer: TokenEntry | null = null;
 
@@ -45,10 +47,11 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
 
   /** The persisted form (see {@link TokenRecord}). */
   toJSON(): TokenRecord {
-    const { token, userId, status, seq, issuedAt, expiresAt } = this;
-    return status === 'waiting'
-      ? { token, userId, status, seq, issuedAt }
-      : { token, userId, status, seq, issuedAt, expiresAt };
+    const { token, userId, status, seq, issuedAt, expiresAt, reason } = this;
+    if (status === 'waiting') return { token, userId, status, seq, issuedAt };
+    return reason === undefined
+      ? { token, userId, status, seq, issuedAt, expiresAt }
+      : { token, userId, status, seq, issuedAt, expiresAt, reason };
   }
 }
 
@@ -69,7 +72,7 @@ export class WaitingRoom {
   /** Waiting tokens from least to most recently polled. */
   readonly #recency = new RecencyList<TokenEntry>();
   readonly #deadlines = new DeadlineHeap<TokenEntry>();
-  /** Tokens expired by a payment, kept (in order) for idempotent replays. */
+  /** Tokens expired by a payment (kept for idempotent replays) or sold out (kept to say so), in the order they are forgotten. */
   readonly #kept = new Map<string, TokenEntry>();
   #active = 0;
   #admittedTotal = 0;
@@ -170,12 +173,16 @@ export class WaitingRoom {
     if (count > 0) this.#countAdmitted(tx);
   }
 
-  /** Ends every waiting token: nothing is left to sell. O(waiting). */
-  soldOut(tx: ChangeSet): void {
+  /** Ends every waiting token: nothing is left to sell. Each is kept until `keepUntil`, saying so when polled. O(waiting). */
+  soldOut(keepUntil: number, tx: ChangeSet): void {
     for (let entry = this.#line.shift(); entry; entry = this.#line.shift()) {
       this.#fire(entry, 'SOLD_OUT');
       this.#recency.remove(entry);
-      this.#forget(entry, tx);
+      this.#liveByUser.delete(entry.userId);
+      entry.expiresAt = keepUntil;
+      entry.reason = 'sold_out';
+      this.#kept.set(entry.token, entry);
+      tx.put('tokens', entry.token, entry.toJSON());
     }
   }
 
@@ -285,6 +292,7 @@ export class WaitingRoom {
       const entry = new TokenEntry(record.token, record.userId, record.seq, record.issuedAt);
       entry.status = record.status;
       entry.expiresAt = record.expiresAt ?? 0;
+      entry.reason = record.reason;
       entry.lastSeenAt = now;
       this.#tokens.set(entry.token, entry);
       if (entry.status === 'waiting') waiting.push(entry);

@@ -6,6 +6,7 @@ import type {
   ReservationRecord,
   ScheduleRecord,
 } from '../persistence/records.js';
+import type { TokenEndReason } from '../types.js';
 import type { RoomState } from './room.js';
 
 /**
@@ -21,6 +22,8 @@ export interface TokenState {
   readonly issuedAt: number;
   /** Active: end of the active period. Expired (kept for replays): when it is forgotten. Waiting: 0. */
   readonly expiresAt: number;
+  /** Expired for a reason (`sold_out`): kept, and answered with it when polled. */
+  readonly reason?: TokenEndReason | undefined;
 }
 
 /**
@@ -34,7 +37,7 @@ export type StateChange =
   | { readonly type: 'tokenIssued'; readonly token: TokenState }
   /** The first `count` waiting tokens, in line order, become active until `expiresAt` (and count in the room's `admittedTotal`). */
   | { readonly type: 'tokensAdmitted'; readonly count: number; readonly expiresAt: number }
-  /** Every waiting token expires: nothing is left to sell (the token machine's `SOLD_OUT`). */
+  /** Every waiting token expires: nothing is left to sell (the token machine's `SOLD_OUT`); each is kept until {@link keptUntil} with `reason: "sold_out"`. */
   | { readonly type: 'tokensSoldOut' }
   /** The room's settings and state are now `room`; a new `room.draw` puts the places it covers in its order (the opening). */
   | { readonly type: 'roomChanged'; readonly room: RoomState }

@@ -18,6 +18,8 @@ export {
   requireActive,
   requireKnown,
   requireLive,
+  requireReadable,
+  keptUntil,
   requireTokenArg,
   statusAt,
   tokenInvalid,
@@ -100,4 +102,11 @@ export { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 export { WaitingLine } from '../queue/WaitingLine.js';
 export { reservationView, paymentView } from '../views.js';
 export { resolveConfig } from '../config.js';
-export { requireId, requireInteger, MAX_ID_LENGTH } from '../validate.js';
+export { checkSpend, isSpentForgettable, type SpendCommand } from './challenges.js';
+export {
+  requireId,
+  requireInteger,
+  requireUserId,
+  userIdProblem,
+  MAX_ID_LENGTH,
+} from '../validate.js';

@@ -8,7 +8,7 @@ import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
-import { MAX_ID_LENGTH, requireId } from '../validate.js';
+import { MAX_ID_LENGTH, requireUserId } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import {
   isAdmitting,
@@ -77,6 +77,29 @@ export function statusAt(token: TokenState, now: number, lifecycles: Lifecycles)
 export function requireKnown(token: TokenState | undefined): TokenState {
   if (!token) throw tokenInvalid();
   return token;
+}
+
+/**
+ * Until when a token that ended for a reason the user must learn (after a
+ * payment, for replays of idempotent requests; sold out, to be answered so) is
+ * kept: as long as idempotency keys, from its end at `now`.
+ */
+export function keptUntil(now: number, config: Pick<EngineConfig, 'idempotencyTtlMs'>): number {
+  return now + config.idempotencyTtlMs;
+}
+
+/**
+ * A token a poll answers: a live one (waiting or active), or one that ended
+ * for a reason (`sold_out`), which keeps saying why until it is forgotten.
+ * Unknown tokens and tokens that ended otherwise are answered alike: `TOKEN_INVALID`.
+ */
+export function requireReadable(
+  token: TokenState | undefined,
+  now: number,
+  lifecycles: Lifecycles,
+): TokenState {
+  if (token?.status === 'expired' && token.reason !== undefined) return token;
+  return requireLive(token, now, lifecycles);
 }
 
 /** A live token: waiting or active. Unknown and expired tokens are answered alike. */
@@ -167,7 +190,7 @@ export function decideIssue(
   lifecycles: Lifecycles,
   fresh: { readonly token: string; readonly seq: number },
 ): Decision<Issued> {
-  requireId(userId, 'userId');
+  requireUserId(userId);
   if (view.live) return unchanged({ token: view.live, created: false });
   if (view.room.soldOut) {
     const ended: TokenState = {
@@ -300,7 +323,12 @@ export function tokenView(
   };
   if (token.status === 'waiting' && place.opensAt !== undefined)
     view.opensAt = new Date(place.opensAt).toISOString();
-  if (token.status === 'expired' && reason !== undefined) view.reason = reason;
+  const why = reason ?? token.reason;
+  if (token.status === 'expired' && why !== undefined) {
+    view.reason = why;
+    view.position = 0;
+    view.estimatedWaitSeconds = 0;
+  }
   return view;
 }
 

@@ -12,11 +12,11 @@ import type {
   ReservationRecord,
 } from '../persistence/records.js';
 import type { Payment, Wallet } from '../types.js';
-import { requireId, requireInteger } from '../validate.js';
+import { requireId, requireInteger, requireUserId } from '../validate.js';
 import { paymentView } from '../views.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
-import { activeUser, knownUser, type TokenFacts } from './queue.js';
+import { activeUser, keptUntil, knownUser, type TokenFacts } from './queue.js';
 
 /** A token may only use its own wallet. */
 export function requireSelf(user: TokenState, userId: string): void {
@@ -88,7 +88,7 @@ export function checkCharge(
   command: { userId: unknown; amount: unknown; idempotencyKey?: unknown },
   config: EngineConfig,
 ): ChargeCommand {
-  const userId = requireId(command.userId, 'userId');
+  const userId = requireUserId(command.userId);
   const amount = requireInteger(command.amount, 'amount', 1, config.maxChargeAmount);
   return { userId, amount, idempotencyKey: checkKey(command.idempotencyKey) };
 }
@@ -139,7 +139,7 @@ export function decideGetBalance(
   now: number,
   lifecycles: Lifecycles,
 ): Wallet {
-  const id = requireId(userId, 'userId');
+  const id = requireUserId(userId);
   requireSelf(activeUser(view, now, lifecycles), id);
   return { userId: id, balance: view.balance };
 }
@@ -235,7 +235,7 @@ export function decidePay(
     changes.push({
       type: 'tokenCompleted',
       token: user.token,
-      keepUntil: now + config.idempotencyTtlMs,
+      keepUntil: keptUntil(now, config),
     });
   return { changes, answer: payment };
 }

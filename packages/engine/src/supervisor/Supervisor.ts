@@ -27,13 +27,15 @@ import {
 import {
   decideIssue,
   decideTick,
-  requireLive,
+  keptUntil,
+  requireReadable,
   requireTokenArg,
   tokenView,
   type Place,
   type TokenFacts,
 } from '../rules/queue.js';
 import { decideUpdateRoom, isOpeningDue, roomView } from '../rules/room.js';
+import { checkSpend, isSpentForgettable } from '../rules/challenges.js';
 import {
   checkCharge,
   checkPay,
@@ -72,6 +74,8 @@ export class Supervisor {
   readonly #holds: HoldBook;
   readonly #ledger = new Ledger();
   readonly #keys = new IdempotencyKeys();
+  /** Spent proof-of-work solutions: when each one's challenge expires. */
+  readonly #spent = new Map<string, number>();
   /** Tokens someone watches, with what they were last told. */
   readonly #watched = new Map<string, QueueToken>();
   readonly #lifecycles: Lifecycles;
@@ -120,6 +124,7 @@ export class Supervisor {
     this.#room.restore(contents.tokens.values(), now, tx);
     this.#ledger.restore(contents.wallets.values(), contents.payments.values());
     this.#keys.restore(contents.idempotency.values());
+    for (const [id, { expiresAt }] of contents.spent) this.#spent.set(id, expiresAt);
   }
 
   readonly #handlers: { [K in CommandType]: Handler<K> } = {
@@ -325,6 +330,14 @@ export class Supervisor {
 
     room: () => this.#roomNow(),
 
+    spendChallenge: (raw, _now, tx) => {
+      const { id, expiresAt } = checkSpend(raw.id, raw.expiresAt);
+      if (this.#spent.has(id)) return false;
+      this.#spent.set(id, expiresAt);
+      tx.put('spent', id, { expiresAt });
+      return true;
+    },
+
     updateRoom: ({ patch }, now, tx) => {
       const before = this.#roomNow();
       this.#decided(decideUpdateRoom(this.#room.settings, patch, now), tx);
@@ -336,6 +349,11 @@ export class Supervisor {
       this.#holds.purgeEnded(now - this.#config.reservationRetentionMs, tx);
       this.#keys.purge(now - this.#config.idempotencyTtlMs, tx);
       this.#room.purgeKept(now, tx);
+      for (const [id, expiresAt] of this.#spent) {
+        if (!isSpentForgettable(expiresAt, now)) continue;
+        this.#spent.delete(id);
+        tx.delete('spent', id);
+      }
       return null;
     },
 
@@ -370,7 +388,7 @@ export class Supervisor {
       case 'tokensAdmitted':
         return this.#room.admitFirst(change.count, change.expiresAt, tx);
       case 'tokensSoldOut':
-        return this.#room.soldOut(tx);
+        return this.#room.soldOut(keptUntil(this.#now, this.#config), tx);
       case 'roomChanged':
         return this.#room.setRoom(change.room, tx);
       case 'tokenExtended':
@@ -457,9 +475,9 @@ export class Supervisor {
     return typeof id === 'string' ? lookup(id) : undefined;
   }
 
-  /** A live (waiting or active) token, counted as polled. */
+  /** A live (waiting or active) token, counted as polled; or one that ended for a reason, which says why. */
   #polled(token: unknown, now: number): TokenEntry {
-    const entry = requireLive(
+    const entry = requireReadable(
       this.#room.find(requireTokenArg(token)),
       now,
       this.#lifecycles,

@@ -40,6 +40,7 @@ interface CommandTable {
     { token: string; userId: string; amount: number; idempotencyKey: string | undefined },
     Wallet,
   ];
+  spendChallenge: [{ id: string; expiresAt: number }, boolean];
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
   sweep: [{}, null];
   expireDue: [{}, null];
