@@ -356,6 +356,9 @@ CREATE TABLE public.tokens (
     issued_at bigint NOT NULL,
     expires_at bigint NOT NULL,
     last_seen_at bigint NOT NULL,
+    reason text,
+    CONSTRAINT tokens_reason_check CHECK ((reason = 'sold_out'::text)),
+    CONSTRAINT tokens_reason_expired CHECK (((reason IS NULL) OR (status = 'expired'::text))),
     CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
 );
 
@@ -752,6 +755,43 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_sell_out(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_sell_out(p_waiting bigint, p_keep_until bigint) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_lines bigint[];
+BEGIN
+  -- Every waiting token has a line by now (arrivals draw numbers only outside steps).
+  WITH gone AS (
+    UPDATE tokens SET status = 'expired', expires_at = p_keep_until, reason = 'sold_out'
+     WHERE status = 'waiting' RETURNING line
+  )
+  SELECT coalesce(array_agg(line), '{}') INTO v_lines FROM gone;
+  PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
+  RETURN v_lines;
+END $$;
+
+--
+-- Name: spent_challenges; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spent_challenges (
+    id text NOT NULL,
+    expires_at bigint NOT NULL
+);
+
+--
+-- Name: usher_spent_forgettable(public.spent_challenges, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_spent_forgettable(s public.spent_challenges, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT usher_past(s.expires_at, p_now) $$;
+
+--
 -- Name: usher_token_active(public.tokens, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1006,6 +1046,13 @@ ALTER TABLE ONLY public.schedules
     ADD CONSTRAINT schedules_pkey PRIMARY KEY (id);
 
 --
+-- Name: spent_challenges spent_challenges_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spent_challenges
+    ADD CONSTRAINT spent_challenges_pkey PRIMARY KEY (id);
+
+--
 -- Name: tokens tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1074,6 +1121,12 @@ CREATE UNIQUE INDEX reservations_live_seat ON public.reservations USING btree (s
 --
 
 CREATE INDEX schedules_by_concert ON public.schedules USING btree (concert_id);
+
+--
+-- Name: spent_challenges_expiry; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spent_challenges_expiry ON public.spent_challenges USING btree (expires_at);
 
 --
 -- Name: tokens_active_deadline; Type: INDEX; Schema: public; Owner: -

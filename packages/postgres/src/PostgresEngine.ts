@@ -27,6 +27,7 @@ import { lifecyclesFor, Observers } from '@usher/engine/rules';
 import type pg from 'pg';
 import { CommandRunner } from './CommandRunner.js';
 import { listConcerts, listSchedules, listSeats, loadCatalog } from './commands/catalog.js';
+import { spendChallenge } from './commands/challenges.js';
 import { cancelReservation, getReservation, listReservations, reserve } from './commands/holds.js';
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
@@ -204,6 +205,11 @@ export class PostgresEngine implements UsherEngine {
     options: IdempotencyOptions = {},
   ): Promise<Wallet> {
     return charge(this.#runner, token, wallet, options);
+  }
+
+  /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */
+  spendChallenge(id: string, expiresAt: number): Promise<boolean> {
+    return spendChallenge(this.#runner, id, expiresAt);
   }
 
   /** Runs a scheduler tick now, on this instance (steps never overlap, whoever runs them). */

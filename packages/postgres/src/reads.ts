@@ -5,6 +5,7 @@ import type {
   PriceTier,
   ReservationRecord,
   ScheduleRecord,
+  TokenEndReason,
 } from '@usher/engine';
 import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/engine/rules';
 
@@ -45,6 +46,8 @@ export interface TokenRow {
   readonly issued_at: string | null;
   readonly expires_at: string | null;
   readonly last_seen_at: string | null;
+  /** Expired for a reason (migration 2): `sold_out`. */
+  readonly reason: TokenEndReason | null;
   /** Waiting only: the last published keeper step, as of this read. */
   readonly tick: string | null;
   /** Waiting without a line only: how many waiting tokens without a line, up to this one, were abandoned. */
@@ -52,7 +55,7 @@ export interface TokenRow {
 }
 
 /** The token row's columns (over `tokens t`), with `tick` and `gone_below` for a waiting one (`$3`: the waiting TTL). */
-export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at,
+export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason,
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
       CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below`;
 
@@ -109,6 +112,7 @@ export function tokenState(
     seq: Number(row.seq),
     issuedAt: Number(row.issued_at),
     expiresAt: Number(row.expires_at),
+    ...(row.reason ? { reason: row.reason } : {}),
   };
   if (token.status === 'active' && statusAt(token, now, lifecycles) === 'expired') return undefined;
   if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config))

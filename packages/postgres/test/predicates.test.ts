@@ -5,6 +5,7 @@ import { manual } from '@usher/testkit';
 import {
   isAbandoned,
   isAdmitting,
+  isSpentForgettable,
   lifecyclesFor,
   reservationStatusAt,
   resolveConfig,
@@ -14,7 +15,7 @@ import { createDatabase, usePostgres } from '@usher/testkit';
 import { openEngine } from './helpers/engines.js';
 
 /**
- * Each rule's predicate is stated once in SQL (migration 1, `predicates.ts`)
+ * Each rule's predicate is stated once in SQL (the migrations' `predicates.ts`)
  * and once in the shared rules: the two must agree. Random tokens, holds and
  * rooms, each judged by both, around their deadlines (a deadline ends at its
  * own instant).
@@ -44,14 +45,15 @@ test("the schema's predicates agree with the rules' at every instant", async (t)
   });
   const samples = fc.sample(sample, { numRuns: 500, seed: 20 });
   const { rows } = await client.query<Record<string, boolean>>(
-    `SELECT usher_token_active(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen)::tokens, s.now) AS token_active,
-            usher_token_overdue(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen)::tokens, s.now) AS token_overdue,
-            usher_waiter_present(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen)::tokens, s.now, s.ttl) AS present,
-            usher_waiter_abandoned(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen)::tokens, s.now, s.ttl) AS abandoned,
+    `SELECT usher_token_active(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now) AS token_active,
+            usher_token_overdue(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now) AS token_overdue,
+            usher_waiter_present(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS present,
+            usher_waiter_abandoned(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS abandoned,
             usher_hold_live(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS hold_live,
             usher_hold_overdue(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS hold_overdue,
             usher_seat_taken(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS seat_taken,
-            usher_room_admits(ROW(1, s.paused, 1, 1, NULL, false, s.pending, s.sold_out, 0, 0, NULL, NULL, NULL, NULL)::room) AS room_admits
+            usher_room_admits(ROW(1, s.paused, 1, 1, NULL, false, s.pending, s.sold_out, 0, 0, NULL, NULL, NULL, NULL)::room) AS room_admits,
+            usher_spent_forgettable(ROW('c', s.deadline)::spent_challenges, s.now) AS spent_forgettable
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[], $8::boolean[], $9::boolean[])
             WITH ORDINALITY AS s (token, hold, deadline, last_seen, ttl, now, paused, pending, sold_out, i)
       ORDER BY s.i`,
@@ -109,6 +111,7 @@ test("the schema's predicates agree with the rules' at every instant", async (t)
         hold_overdue: s.hold === 'held' && holdNow === 'expired',
         seat_taken: holdNow === 'held' || holdNow === 'paid',
         room_admits: isAdmitting(room) && !room.soldOut,
+        spent_forgettable: isSpentForgettable(s.deadline, s.now),
       },
       JSON.stringify(s),
     );

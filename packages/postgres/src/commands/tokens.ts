@@ -1,5 +1,5 @@
 import { EngineError, type EngineConfig, type QueueToken } from '@usher/engine';
-import { requireLive, requireTokenArg, tokenView } from '@usher/engine/rules';
+import { requireReadable, requireTokenArg, tokenView } from '@usher/engine/rules';
 import { isTokenArg, MAX_TRIES, type CommandRunner } from '../CommandRunner.js';
 import { query } from '../database.js';
 import { NOWHERE, type Facts } from '../LineMirror.js';
@@ -15,7 +15,8 @@ export function pollSlackMs(config: EngineConfig): number {
 
 /**
  * A token's view, as a poll: a waiting token's poll is recorded (lazily,
- * `usher_record_polls`). `known`: the facts a command has just read.
+ * `usher_record_polls`); a token that ended for a reason (sold out) is kept
+ * and says why. `known`: the facts a command has just read.
  */
 export async function pollToken(
   runner: CommandRunner,
@@ -28,7 +29,7 @@ export async function pollToken(
   for (let tries = 0; tries < MAX_TRIES; tries++) {
     const facts =
       tries === 0 && known ? known : (await runner.view<object>(token, now, TOKEN_VIEW, [])).facts;
-    const live = requireLive(facts.token, now, lifecycles);
+    const live = requireReadable(facts.token, now, lifecycles);
     let lastSeenAt = facts.lastSeenAt;
     const slack = pollSlackMs(config);
     if (live.status === 'waiting' && lastSeenAt < now - slack) {

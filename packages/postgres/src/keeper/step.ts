@@ -3,6 +3,7 @@ import {
   decideTick,
   decideUpdateRoom,
   isOpeningDue,
+  keptUntil,
   newDrawSeed,
   type Lifecycles,
   type RoomState,
@@ -67,14 +68,15 @@ export interface StepResult {
  * 3. waiting tokens not polled for `waitingTtl` are abandoned (forgotten);
  * 4. arrivals (waiting tokens without a line) get the next line numbers, in `seq` order;
  * 5. a scheduler tick decides with the room (`decideTick`): sold out ends every waiting
- *    token; a due opening draws the order of those who joined before it (a seed and a range
- *    of line numbers, kept in the room row: no token is rewritten); unless paused or before
- *    the opening, it admits the decided count, first in line first (in the drawn order);
+ *    token, each kept with its reason as long as a paid token (a poll says why); a due
+ *    opening draws the order of those who joined before it (a seed and a range of line
+ *    numbers, kept in the room row: no token is rewritten); unless paused or before the
+ *    opening, it admits the decided count, first in line first (in the drawn order);
  * 6. the step is published: a `queue_ticks` row (lines given, lines that left, the room) and a `NOTIFY`.
  *
  * Each write touches exactly the rows decided, or the step rolls back. Costs:
  * O(expired + abandoned + arrivals + admitted + payments since the last tick), each by an
- * index; nothing scans the line (sold-out, which ends all of it, deletes every waiting row once).
+ * index; nothing scans the line (sold-out, which ends all of it, updates every waiting row once).
  */
 export function runStep(db: Queryable, now: number, options: StepOptions): Promise<StepResult> {
   return underStepLock(db, options.epoch, () => step(db, now, options));
@@ -147,9 +149,10 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
     for (const change of decision.changes as StateChange[]) {
       switch (change.type) {
         case 'tokensSoldOut': {
+          // Each ended token is kept, saying why, as long as a paid token (the sweep forgets both).
           const { rows } = await db.query<{ lines: string[] }>(
-            'SELECT usher_sell_out($1) AS lines',
-            [waiting],
+            'SELECT usher_sell_out($1, $2) AS lines',
+            [waiting, keptUntil(now, config)],
           );
           departed.push(...rows[0]!.lines.map(Number));
           waiting = 0;

@@ -6,7 +6,8 @@ import { expireHolds } from './expireHolds.js';
 /**
  * The safety sweep (under the step lock): overdue holds expire; expired and
  * cancelled reservations past their retention, keys past `idempotencyTtl`,
- * kept tokens past their keep time and old published steps are forgotten.
+ * kept tokens past their keep time (paid or sold out), spent proof-of-work
+ * solutions whose challenge has expired and old published steps are forgotten.
  */
 export async function sweep(
   db: Queryable,
@@ -25,6 +26,7 @@ export async function sweep(
   await db.query(`DELETE FROM tokens WHERE status = 'expired' AND usher_past(expires_at, $1)`, [
     now,
   ]);
+  await db.query(`DELETE FROM spent_challenges s WHERE usher_spent_forgettable(s, $1)`, [now]);
   // Engines that fell further behind than this reload the line from the tokens.
   await db.query(`DELETE FROM queue_ticks WHERE no < (SELECT max(no) FROM queue_ticks) - 10000`);
 }

@@ -1,4 +1,5 @@
 import { baseline } from './001_baseline/index.js';
+import { edge } from './002_edge/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -17,4 +18,7 @@ export interface Migration {
  * or table is created in one migration only; `schema.sql` shows the sum, and a
  * test fails when the migrations build anything else.
  */
-export const migrations: readonly Migration[] = [{ version: 1, name: 'baseline', sql: baseline }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'baseline', sql: baseline },
+  { version: 2, name: 'edge', sql: edge },
+];
