@@ -24,9 +24,11 @@ export function lookupKey<T>(value: T): T | null {
 
 /**
  * Refuses (`VALIDATION_FAILED`) a decision's changes if any text in them
- * cannot be stored (an id, a user id, a key or a catalog entry given that
- * way), before anything is written: the rules accept any string, and only
- * PostgreSQL cannot keep some.
+ * cannot be stored (an idempotency key or a catalog entry given that way),
+ * before anything is written: the rules accept any such string, and only
+ * PostgreSQL cannot keep some. A user id never gets here with one: the user
+ * id rule (`userIdProblem` of `@usher/engine`) refuses a NUL and a lone
+ * surrogate first, on both engines alike, in its own words.
  */
 export function requireStorable(value: unknown, field = 'a value'): void {
   if (typeof value === 'string') {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { userIdProblem } from '@usher/engine';
 import { createDatabase, usePostgres } from '@usher/testkit';
 import { activeToken, catalog, manual, openEngine, rejects } from './helpers/engines.js';
 
@@ -6,14 +7,17 @@ import { activeToken, catalog, manual, openEngine, rejects } from './helpers/eng
  * Text PostgreSQL cannot hold (a NUL, an unpaired surrogate) is refused with
  * `VALIDATION_FAILED` where it would be stored, before any SQL runs (it was a
  * 500, and `"\ud800"` and `"\ufffd"` were one user); looked up, it is an
- * unknown id (see the behaviour suite's oddIds).
+ * unknown id (see the behaviour suite's oddIds). In a user id it is the user
+ * id rule that refuses it, as the embedded engine does (the behaviour suite's
+ * userIds).
  */
 const server = usePostgres(test);
 
 test('a user id, an idempotency key or a catalog entry PostgreSQL cannot store is VALIDATION_FAILED, and stores nothing', async (t) => {
   const { engine } = await openEngine(t, await createDatabase(server()), { config: manual });
   for (const userId of ['a\u0000b', 'a\ud800', '\udfff']) {
-    await rejects(t, engine.issueToken(userId), 'VALIDATION_FAILED');
+    const error = await rejects(t, engine.issueToken(userId), 'VALIDATION_FAILED');
+    t.is(error.message, `userId ${userIdProblem(userId)}`, "in the user id rule's words");
   }
   // U+FFFD is an ordinary character: its user is not the one of an unpaired surrogate.
   t.true((await engine.issueToken('\ufffd')).created);

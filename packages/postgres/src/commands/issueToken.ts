@@ -1,8 +1,8 @@
 import type { IssuedToken } from '@usher/engine';
 import {
   decideIssue,
-  MAX_ID_LENGTH,
   tokenView,
+  userIdProblem,
   type Decision,
   type Issued,
   type RoomState,
@@ -98,8 +98,8 @@ export function issueToken(runner: CommandRunner, userId: string): Promise<Issue
   return runner.run(async (now) => {
     const { config, lifecycles, line } = runner;
     const fresh = () => ({ token: newId(), seq: 0 });
-    // A malformed user id reads nothing: the rule refuses it.
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID_LENGTH) {
+    // A user id the user id rule refuses reads nothing: the issue rule refuses it, as on the embedded engine.
+    if (userIdProblem(userId) !== undefined) {
       decideIssue(
         { live: undefined, waiting: 0, active: 0, room: line.room },
         userId,

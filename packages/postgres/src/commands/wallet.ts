@@ -3,7 +3,7 @@ import {
   checkCharge,
   decideCharge,
   decideGetBalance,
-  requireId,
+  requireUserId,
   type Decision,
   type StateChange,
 } from '@usher/engine/rules';
@@ -94,7 +94,7 @@ export function storedAnswer(
 
 export function getBalance(runner: CommandRunner, token: string, userId: string): Promise<Wallet> {
   return runner.run(async (now) => {
-    requireId(userId, 'userId');
+    requireUserId(userId);
     const { facts, row } = await runner.view<{ balance: string }>(
       token,
       now,
