@@ -215,11 +215,12 @@ export class Engine implements UsherEngine {
     return this.#ask({ type: 'getBalance', token, userId });
   }
 
-  /** Adds `amount` (integer minor units) to the user's own balance. */
+  /** Spends a proof-of-work solution once (see `UsherEngine.spendChallenge`), journaled as any command. */
   spendChallenge(id: string, expiresAt: number): Promise<boolean> {
     return this.#ask({ type: 'spendChallenge', id, expiresAt });
   }
 
+  /** Adds `amount` (integer minor units) to the user's own balance. */
   charge(
     token: string,
     charge: { readonly userId: string; readonly amount: number },
