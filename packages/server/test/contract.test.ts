@@ -80,19 +80,26 @@ async function call(
     type,
     text,
     body: /json/.test(type) && text !== '' ? (JSON.parse(text) as Record<string, any>) : {},
+    retryAfter: response.headers.get('retry-after'),
     violations: JSON.parse(response.headers.get('sl-violations') ?? '[]') as Violation[],
   };
 }
 
-test('Prism, validating against /openapi.json in front of the real server, finds no violation in the walk-through, the event stream and the refusals', async (t) => {
+/** The real server with `env` (on a DATA_DIR of its own), and Prism in front of it with its own document. */
+async function serverBehindPrism(t: ExecutionContext, env: Record<string, string> = {}) {
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-contract-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const server = await startServerProcess({ DATA_DIR, ADMIN_TOKEN, QUEUE_TICK_MS: '200' });
+  const server = await startServerProcess({ DATA_DIR, ADMIN_TOKEN, QUEUE_TICK_MS: '200', ...env });
   t.teardown(() => server.process.kill('SIGKILL'));
   const document = await (await fetch(`${server.url}/openapi.json`)).json();
   const proxy = await startPrism(t, document, server.url);
   const api = (...args: Parameters<typeof call> extends [string, ...infer Rest] ? Rest : never) =>
     call(proxy.url, ...args);
+  return { proxy, api };
+}
+
+test('Prism, validating against /openapi.json in front of the real server, finds no violation in the walk-through, the event stream and the refusals', async (t) => {
+  const { proxy, api } = await serverBehindPrism(t);
 
   /** Prism's log since `from`, once it has logged the request to `marker` (everything before is in). */
   const logUpTo = async (from: number, marker: string) => {
@@ -289,4 +296,81 @@ test('Prism, validating against /openapi.json in front of the real server, finds
     problems(all).filter((line) => !/Violation: request\b|Invalid security scheme used/.test(line)),
     [],
   );
+});
+
+test("issue 21's answers are as documented: a token ended by sold-out polled (200, expired, sold_out) and the admin guess limit (429 with Retry-After)", async (t) => {
+  const catalogDir = await mkdtemp(join(tmpdir(), 'usher-contract-catalog-'));
+  t.teardown(() => rm(catalogDir, { recursive: true, force: true }));
+  const CATALOG = join(catalogDir, 'one-seat.json');
+  await writeFile(
+    CATALOG,
+    JSON.stringify({
+      concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
+      schedules: [
+        {
+          id: 'tiny-1',
+          concertId: 'tiny',
+          startsAt: '2027-05-01T19:00:00+09:00',
+          totalSeats: 1,
+          price: 50_000,
+        },
+      ],
+    }),
+  );
+  const { api } = await serverBehindPrism(t, { CATALOG, QUEUE_MAX_ACTIVE: '1' });
+
+  // Ann is active and buys the one seat while bob waits: at the next tick bob's token ends, sold out.
+  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body
+    .token as string;
+  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body
+    .token as string;
+  const hold = await api('POST', '/reservations', {
+    token: ann,
+    body: { scheduleId: 'tiny-1', seatNo: 1 },
+  });
+  const charged = await api('POST', '/users/ann/balance/charge', {
+    token: ann,
+    body: { amount: 50_000 },
+  });
+  const paid = await api('POST', '/payments', {
+    token: ann,
+    body: { reservationId: hold.body.id },
+  });
+  t.deepEqual(
+    [hold, charged, paid].map((answer) => [answer.status, answer.violations]),
+    [
+      [201, []],
+      [200, []],
+      [201, []],
+    ],
+  );
+  const soldOut = await eventually(
+    async () => {
+      const polled = await api('GET', '/queue/tokens/current', { token: bob });
+      return polled.body.status === 'expired' ? polled : undefined;
+    },
+    10_000,
+    "bob's token to end",
+  );
+  t.is(soldOut.status, 200);
+  t.like(soldOut.body, { status: 'expired', reason: 'sold_out', position: 0 });
+  t.deepEqual(soldOut.violations, [], 'the sold-out answer is a documented QueueToken');
+
+  // Ten wrong admin tokens from one address, then 429 for a minute: even the right token.
+  for (let guess = 0; guess < 10; guess++) {
+    const wrong = await api('GET', '/admin/room', { token: `wrong-guess-${guess}` });
+    t.deepEqual(
+      [wrong.status, wrong.body.code, wrong.violations],
+      [401, 'ADMIN_TOKEN_INVALID', []],
+    );
+  }
+  for (const token of ['one-more-wrong-guess', ADMIN_TOKEN]) {
+    const limited = await api('GET', '/admin/room', { token });
+    t.deepEqual(
+      [limited.status, limited.body.code, limited.violations],
+      [429, 'RATE_LIMITED', []],
+      token,
+    );
+    t.regex(limited.retryAfter ?? '', /^[1-9]\d*$/, 'Retry-After, whole seconds');
+  }
 });
