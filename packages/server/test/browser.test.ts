@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
+import { oneSeatCatalog } from './helpers/catalog.js';
 import { launchChromium, testNeeding, withoutChromium } from './helpers/prerequisites.js';
 import { client, startServerProcess } from './helpers/serverProcess.js';
 
@@ -408,24 +409,7 @@ test('sold out in the page: a waiting visitor is told the moment the last seat i
   await mkdir(artifacts, { recursive: true });
   const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
   t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
-  const catalogDir = await mkdtemp(join(tmpdir(), 'usher-catalog-'));
-  t.teardown(() => rm(catalogDir, { recursive: true, force: true }));
-  const CATALOG = join(catalogDir, 'tiny.json');
-  await writeFile(
-    CATALOG,
-    JSON.stringify({
-      concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
-      schedules: [
-        {
-          id: 'tiny-1',
-          concertId: 'tiny',
-          startsAt: '2027-05-01T19:00:00+09:00',
-          totalSeats: 1,
-          price: 50_000,
-        },
-      ],
-    }),
-  );
+  const CATALOG = await oneSeatCatalog(t);
   const browser = await launchChromium(t);
   const server = await startServerProcess({
     DATA_DIR,

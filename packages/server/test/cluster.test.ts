@@ -57,6 +57,41 @@ async function cluster(t: ExecutionContext): Promise<Cluster> {
   };
 }
 
+/**
+ * A gateway started on `url` while its database is down: the 503 it answers
+ * meanwhile (it listens first) to `GET /ready` with `headers`, then the server
+ * once the database is back.
+ */
+async function startedBeforeItsDatabase(
+  t: ExecutionContext,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ waiting: Awaited<ReturnType<ReturnType<typeof client>>>; server: ServerProcess }> {
+  await postgres().stop('fast');
+  const port = await freePort();
+  const started = startServerProcess({
+    DATABASE_URL: url,
+    LOG_LEVEL: 'info',
+    QUEUE_TICK_MS: '100',
+    PORT: String(port),
+  });
+  const api = client(`http://127.0.0.1:${port}`);
+  const waiting = await eventually(
+    async () => {
+      const answer = await api('GET', '/ready', { headers }).catch(() => undefined);
+      return answer?.status === 503 ? answer : undefined;
+    },
+    15_000,
+    'a 503 while starting',
+  );
+  await postgres().start();
+  const server = await started;
+  t.teardown(() => {
+    server.process.kill('SIGKILL');
+  });
+  return { waiting, server };
+}
+
 async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -548,31 +583,9 @@ test.serial(
   'a gateway started before its database answers 503 UNAVAILABLE, then comes up by itself; a wrong database name stops it at once',
   async (t) => {
     const { url } = await cluster(t);
-    await postgres().stop('fast');
-    const port = await freePort();
-    const started = startServerProcess({
-      DATABASE_URL: url,
-      LOG_LEVEL: 'info',
-      QUEUE_TICK_MS: '100',
-      PORT: String(port),
-    });
     // It listens first and answers 503 while it waits for the database.
-    const waiting = await eventually(
-      async () => {
-        const answer = await client(`http://127.0.0.1:${port}`)('GET', '/ready').catch(
-          () => undefined,
-        );
-        return answer?.status === 503 ? answer : undefined;
-      },
-      15_000,
-      'a 503 while starting',
-    );
+    const { waiting, server } = await startedBeforeItsDatabase(t, url);
     t.is(waiting.body.code, 'UNAVAILABLE');
-    await postgres().start();
-    const server = await started;
-    t.teardown(() => {
-      server.process.kill('SIGKILL');
-    });
     t.true(
       server.logs.some((entry) => entry.msg === 'the database cannot be reached yet; trying again'),
       'it waited for the database',
@@ -686,31 +699,10 @@ test.serial(
   'finding 9: every answer has its access-log line, the 503s sent while the engine opens and while the server drains included',
   async (t) => {
     const { url } = await cluster(t);
-    await postgres().stop('fast');
-    const port = await freePort();
-    const started = startServerProcess({
-      DATABASE_URL: url,
-      LOG_LEVEL: 'info',
-      QUEUE_TICK_MS: '100',
-      PORT: String(port),
+    const { waiting, server } = await startedBeforeItsDatabase(t, url, {
+      'X-Request-Id': 'while-starting',
     });
-    const api = client(`http://127.0.0.1:${port}`);
-    const probe = await eventually(
-      async () => {
-        const answer = await api('GET', '/ready', {
-          headers: { 'X-Request-Id': 'while-starting' },
-        }).catch(() => undefined);
-        return answer?.status === 503 ? answer : undefined;
-      },
-      15_000,
-      'a 503 while starting',
-    );
-    t.is(probe.body.code, 'UNAVAILABLE');
-    await postgres().start();
-    const server = await started;
-    t.teardown(() => {
-      server.process.kill('SIGKILL');
-    });
+    t.is(waiting.body.code, 'UNAVAILABLE');
     const starting = server.logs.filter((entry) => entry.requestId === 'while-starting');
     t.true(starting.length >= 1, 'the 503 while starting has its line');
     t.like(starting[0], { method: 'GET', route: 'starting', path: '/ready', status: 503 });

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
+import { oneSeatCatalog } from './helpers/catalog.js';
 import { walkThrough } from './helpers/readme.js';
 import { eventually, startServerProcess } from './helpers/serverProcess.js';
 
@@ -95,11 +96,14 @@ async function serverBehindPrism(t: ExecutionContext, env: Record<string, string
   const proxy = await startPrism(t, document, server.url);
   const api = (...args: Parameters<typeof call> extends [string, ...infer Rest] ? Rest : never) =>
     call(proxy.url, ...args);
-  return { proxy, api };
+  /** Joins the queue as `userId`: the token. */
+  const joinQueue = async (userId: string) =>
+    (await api('POST', '/queue/tokens', { body: { userId } })).body.token as string;
+  return { proxy, api, joinQueue };
 }
 
 test('Prism, validating against /openapi.json in front of the real server, finds no violation in the walk-through, the event stream and the refusals', async (t) => {
-  const { proxy, api } = await serverBehindPrism(t);
+  const { proxy, api, joinQueue } = await serverBehindPrism(t);
 
   /** Prism's log since `from`, once it has logged the request to `marker` (everything before is in). */
   const logUpTo = async (from: number, marker: string) => {
@@ -134,10 +138,8 @@ test('Prism, validating against /openapi.json in front of the real server, finds
   // Where the request itself breaks the contract on purpose, Prism says so about the request only.
   // (Malformed JSON is left out: Prism 5.14 never answers a request whose body it cannot parse;
   // packages/koa/test/http.test.ts checks that refusal.)
-  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body
-    .token as string;
-  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body
-    .token as string;
+  const ann = await joinQueue('ann');
+  const bob = await joinQueue('bob');
   const hold = await api('POST', '/reservations', {
     token: ann,
     body: { scheduleId: 'iu-golden-hour-1', seatNo: 30 },
@@ -299,31 +301,12 @@ test('Prism, validating against /openapi.json in front of the real server, finds
 });
 
 test("issue 21's answers are as documented: a token ended by sold-out polled (200, expired, sold_out) and the admin guess limit (429 with Retry-After)", async (t) => {
-  const catalogDir = await mkdtemp(join(tmpdir(), 'usher-contract-catalog-'));
-  t.teardown(() => rm(catalogDir, { recursive: true, force: true }));
-  const CATALOG = join(catalogDir, 'one-seat.json');
-  await writeFile(
-    CATALOG,
-    JSON.stringify({
-      concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
-      schedules: [
-        {
-          id: 'tiny-1',
-          concertId: 'tiny',
-          startsAt: '2027-05-01T19:00:00+09:00',
-          totalSeats: 1,
-          price: 50_000,
-        },
-      ],
-    }),
-  );
-  const { api } = await serverBehindPrism(t, { CATALOG, QUEUE_MAX_ACTIVE: '1' });
+  const CATALOG = await oneSeatCatalog(t);
+  const { api, joinQueue } = await serverBehindPrism(t, { CATALOG, QUEUE_MAX_ACTIVE: '1' });
 
   // Ann is active and buys the one seat while bob waits: at the next tick bob's token ends, sold out.
-  const ann = (await api('POST', '/queue/tokens', { body: { userId: 'ann' } })).body
-    .token as string;
-  const bob = (await api('POST', '/queue/tokens', { body: { userId: 'bob' } })).body
-    .token as string;
+  const ann = await joinQueue('ann');
+  const bob = await joinQueue('bob');
   const hold = await api('POST', '/reservations', {
     token: ann,
     body: { scheduleId: 'tiny-1', seatNo: 1 },
