@@ -18,7 +18,8 @@ import { ROOM_COLUMNS, roomRow } from './room.js';
  * `Number`), in one `REPEATABLE READ` transaction so the collections agree.
  *
  * The mapping is lossless for what the tests compare (reservations, wallets,
- * payments, idempotency keys, the catalog, the room and its admitted total). Tokens differ by design: the
+ * payments, idempotency keys, the catalog, the room and its admitted total,
+ * spent proof-of-work solutions, a kept token's reason). Tokens differ by design: the
  * PostgreSQL engine numbers only waiting tokens (`seq` is `0` here for the
  * others) and keeps its queue bookkeeping (`line`, `last_seen_at`) apart.
  *
