@@ -13,6 +13,14 @@ behaviour(
   async (t, kit) => {
     const { engine } = await kit.start({ config: manual, catalog });
     const ann = await activeToken(engine, 'ann');
+    t.deepEqual(
+      (await engine.listSchedules(ann, 'c1')).map(({ id, seatsPerRow }) => [id, seatsPerRow]),
+      [
+        ['rows', 5],
+        ['flat', undefined],
+      ],
+      'a date with rows says how long they are',
+    );
     const hold = await engine.reserve(ann, { scheduleId: 'rows', seatNos: [7, 5, 6] });
     t.like(hold, { seatNo: 5, price: 5_000, amount: 11_000, status: 'held', extensions: 0 });
     t.deepEqual(hold.seats, [

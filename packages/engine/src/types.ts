@@ -53,6 +53,8 @@ export interface Schedule {
   readonly startsAt: string;
   readonly totalSeats: number;
   readonly availableSeats: number;
+  /** Seats per row, when the date has rows (SPEC §10): row 1 is `1..k`, row 2 `k+1..2k`, … */
+  readonly seatsPerRow?: number;
 }
 
 export interface Seat {

@@ -161,6 +161,9 @@ export const Schedule = z
     startsAt: z.string().meta({ description: 'ISO 8601' }),
     totalSeats: z.int().min(1),
     availableSeats: z.int().min(1),
+    seatsPerRow: z.int().min(1).optional().meta({
+      description: 'Seats per row, when the date has rows: row 1 is seats 1..k, row 2 k+1..2k, …',
+    }),
   })
   .meta({ id: 'Schedule' });
 export const ScheduleList = z.object({ schedules: z.array(Schedule) }).meta({ id: 'ScheduleList' });

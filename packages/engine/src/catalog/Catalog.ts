@@ -99,7 +99,7 @@ export class Catalog {
     const list: Schedule[] = [];
     for (const { record, seats } of entries) {
       if (seats.availableCount === 0) continue;
-      const { id, startsAt, totalSeats } = record;
+      const { id, startsAt, totalSeats, seatsPerRow } = record;
       list.push(
         Object.freeze({
           id,
@@ -107,6 +107,7 @@ export class Catalog {
           startsAt,
           totalSeats,
           availableSeats: seats.availableCount,
+          ...(seatsPerRow === undefined ? {} : { seatsPerRow }),
         }),
       );
     }

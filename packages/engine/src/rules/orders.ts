@@ -176,11 +176,11 @@ export function decideExtend(
   config: EngineConfig,
   lifecycles: Lifecycles,
 ): Decision<ReservationRecord> {
+  // The reservation as it stands at `now` (a hold past its deadline is expired), after the id and token checks.
   const reservation = decideGetReservation(view, reservationId, now, lifecycles);
   const user = activeUser(view, now, lifecycles);
-  const status = reservationStatusAt(reservation, now, lifecycles);
-  if (status === 'paid') throw alreadyPaid();
-  if (status !== 'held') throw holdExpired(status);
+  if (reservation.status === 'paid') throw alreadyPaid();
+  if (reservation.status !== 'held') throw holdExpired(reservation.status);
   const extensions = (reservation.extensions ?? 0) + 1;
   if (extensions > config.holdExtensions)
     throw new EngineError(
