@@ -959,6 +959,7 @@ async function concerts() {
     myReservations().catch(() => []),
     refreshWallet(),
   ]);
+  void limits();
   render(
     el(
       'div',
@@ -1010,6 +1011,7 @@ async function concerts() {
 
 async function dates(concert) {
   const { schedules } = await call('GET', `/concerts/${encodeURIComponent(concert.id)}/schedules`);
+  void limits();
   for (const schedule of schedules) known.remember(concert, schedule);
   render(
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
@@ -1059,11 +1061,18 @@ const seatPlace = (schedule, seat) =>
     .filter(present)
     .join(' · ');
 
-/** How many seats one order may take and how long a hold may be extended (`GET /order-limits`), asked once. */
+/**
+ * How many seats one order may take and how long a hold may be extended (`GET /order-limits`),
+ * asked once, early (the concerts screen starts it), so that the seat map does not wait for it.
+ */
 let orderLimits;
 async function limits() {
-  orderLimits ??= await call('GET', '/order-limits').catch(() => undefined);
-  return orderLimits ?? { maxSeatsPerOrder: 4, holdExtensions: 1, holdExtensionMs: 120_000 };
+  orderLimits ??= call('GET', '/order-limits').catch(() => {
+    orderLimits = undefined;
+  });
+  return (
+    (await orderLimits) ?? { maxSeatsPerOrder: 4, holdExtensions: 1, holdExtensionMs: 120_000 }
+  );
 }
 
 /**
