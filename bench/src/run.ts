@@ -26,6 +26,7 @@ import {
   tokenStorm,
 } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
+import { checkOrders, ORDER_DATES, orders, RACE_SEATS } from './scenarios/orders.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
@@ -42,6 +43,8 @@ const USERS = 10_000;
 /** Buyers hold seats before the checkout scenario pays them (4 each: the hold limit). */
 const BUYERS = quick ? 2_500 : 10_000;
 const HOLDS_PER_BUYER = 4;
+/** Requests of each orders row but the race (holds and pairs on 100,000 seats; R has 40,000). */
+const ORDER_REQUESTS = quick ? 3_000 : 15_000;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -180,6 +183,23 @@ try {
     await checkContention(usher.url, users[0]!, result, seats);
     holds.push(...race.holds);
   }
+  // Orders (issue 22): one-seat holds and best-available pairs on 100,000 seats, then the race for pairs.
+  const order = orders(users, ORDER_REQUESTS, seconds, ledger);
+  for (const [k, scenario] of order.scenarios.entries()) {
+    const result = await measure(usher, scenario);
+    const scheduleId = ORDER_DATES[k]!;
+    await checkOrders(
+      usher.url,
+      users[0]!,
+      result,
+      ORDER_REQUESTS,
+      order.pairs,
+      scheduleId,
+      scheduleId === 'pairs-R-100000' ? 'R' : undefined,
+    );
+  }
+  const raced = await measure(usher, order.race);
+  await checkOrders(usher.url, users[0]!, raced, RACE_SEATS / 2, order.pairs, 'race-1000');
   const storm = tokenStorm(seconds);
   await measure(usher, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
   await measure(usher, storm.poll);
@@ -203,6 +223,10 @@ try {
     'contention-50': 50,
     'contention-5000': 5_000,
     checkout: BUYERS * HOLDS_PER_BUYER,
+    'hold-100000': ORDER_REQUESTS,
+    'pairs-100000': ORDER_REQUESTS,
+    'pairs-R-100000': ORDER_REQUESTS,
+    'race-1000': RACE_SEATS / 2,
   });
   invariants = `all hold (durable state after a graceful stop: ${Object.entries(counts)
     .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
