@@ -4,7 +4,8 @@
  * are measured against, through the engine's public API (its durability
  * barrier included). Per row: commands/s and p50/p99 with 1,000 in flight, CPU
  * µs per command, and (`BENCH_INSTRUCTIONS=1`, valgrind) instructions per
- * command, counted one command at a time.
+ * command, counted one command at a time (this process only: on PostgreSQL the database's own
+ * work is not in the count, its CPU µs are).
  *
  * `node bench/dist/engine/orders.js [engine] [commands]`, `engine` one of
  * `memory` (default), `lowdb`, `postgres` (a PostgreSQL of its own, or a new
