@@ -41,6 +41,7 @@ import { sampleActive } from './scenarios/activeSampler.js';
 import { processTreeCpuSeconds } from './http/cpu.js';
 import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
+import { checkOrders, ORDER_DATES, orders, ORDERS_ENV, RACE_SEATS } from './scenarios/orders.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const seconds = quick ? 3 : 10;
@@ -48,6 +49,13 @@ const seconds = quick ? 3 : 10;
 const USERS = 10_000;
 const BUYERS = quick ? 500 : 2_500;
 const HOLDS_PER_BUYER = 4;
+/**
+ * `BENCH_ORDERS=1`: the orders rows too (issue 22: holds and best-available pairs on 100,000
+ * seats, the race for pairs on 1,000), on every target; on PostgreSQL they need an engine that
+ * takes the `quantity` body.
+ */
+const ORDERS = process.env.BENCH_ORDERS === '1';
+const ORDER_REQUESTS = quick ? 2_000 : 10_000;
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -63,8 +71,14 @@ const postgresDir = (await benchPostgres()).dataDir;
 const only = process.env.BENCH_TARGETS?.split(',');
 const targets: Target[] = [
   { name: 'embedded (lowdb)', start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }) },
-  { name: 'PostgreSQL, 1 worker', start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0' }) },
-  { name: 'PostgreSQL, 2 workers', start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0' }) },
+  {
+    name: 'PostgreSQL, 1 worker',
+    start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }),
+  },
+  {
+    name: 'PostgreSQL, 2 workers',
+    start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }),
+  },
 ].filter((target, i) => only === undefined || only.includes(String(i)));
 
 interface Row {
@@ -157,6 +171,24 @@ try {
         await checkContention(server.url, users[0]!, result, seats);
         holds.push(...race.holds);
       }
+      if (ORDERS) {
+        const order = orders(users, ORDER_REQUESTS, seconds, ledger);
+        for (const [k, scenario] of order.scenarios.entries()) {
+          const result = await measure(target.name, server, scenario);
+          const scheduleId = ORDER_DATES[k]!;
+          await checkOrders(
+            server.url,
+            users[0]!,
+            result,
+            ORDER_REQUESTS,
+            order.pairs,
+            scheduleId,
+            scheduleId === 'pairs-R-100000' ? 'R' : undefined,
+          );
+        }
+        const raced = await measure(target.name, server, order.race);
+        await checkOrders(server.url, users[0]!, raced, RACE_SEATS / 2, order.pairs, 'race-1000');
+      }
       const storm = tokenStorm(seconds);
       await measure(target.name, server, storm.issue, tokenStorm(1, 'warm-up').issue);
       await measure(target.name, server, storm.poll);
@@ -182,6 +214,14 @@ try {
         'contention-50': 50,
         'contention-5000': 5_000,
         checkout: BUYERS * HOLDS_PER_BUYER,
+        ...(ORDERS
+          ? {
+              'hold-100000': ORDER_REQUESTS,
+              'pairs-100000': ORDER_REQUESTS,
+              'pairs-R-100000': ORDER_REQUESTS,
+              'race-1000': RACE_SEATS / 2,
+            }
+          : {}),
       };
       const counts =
         server.databaseUrl !== undefined

@@ -31,6 +31,7 @@ import {
   type User,
 } from './scenarios/http.js';
 import { check, Ledger } from './scenarios/invariants.js';
+import { orders } from './scenarios/orders.js';
 import { startUsher } from './scenarios/usherServer.js';
 
 export interface InstructionOptions {
@@ -281,6 +282,11 @@ export async function countInstructions(
           // Contention after the race (every seat already held): refusals, nearly all of a timed run's answers.
           for (const count of [50, 5_000])
             await counted(contention(users, count, 0, ledger).scenario, options.warmUp);
+          // Orders: a one-seat hold and best-available pairs on 100,000 seats (every request held),
+          // and the race for pairs on 1,000 seats after it (its warm-up sells them: refusals).
+          const order = orders(users, 0, 0, ledger);
+          for (const scenario of [...order.scenarios, order.race])
+            await counted({ ...scenario, onResponse: () => undefined }, options.warmUp);
           const storm = tokenStorm(0, 'counted');
           await counted(storm.issue, options.warmUp);
           await counted(storm.poll, options.warmUp);

@@ -26,6 +26,7 @@ import {
   tokenStorm,
 } from './scenarios/http.js';
 import { eventStreams } from './scenarios/events.js';
+import { checkOrders, ORDER_DATES, orders, RACE_SEATS } from './scenarios/orders.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
 
@@ -42,6 +43,10 @@ const USERS = 10_000;
 /** Buyers hold seats before the checkout scenario pays them (4 each: the hold limit). */
 const BUYERS = quick ? 2_500 : 10_000;
 const HOLDS_PER_BUYER = 4;
+/** `BENCH_ONLY=orders`: the baselines and the orders rows alone (their table on stdout), nothing else. */
+const ordersOnly = process.env.BENCH_ONLY === 'orders';
+/** Requests of each orders row but the race (holds and pairs on 100,000 seats; R has 40,000). */
+const ORDER_REQUESTS = quick ? 3_000 : 15_000;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -171,44 +176,73 @@ try {
     `usher at ${usher.url}; provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
   );
   const users = await provisionUsers(usher.url, USERS, 'user');
-  const buyers = await provisionUsers(usher.url, BUYERS, 'buyer');
-  for (const scenario of browse(users, seconds)) await measure(usher, scenario, scenario);
-  const holds = await provisionHolds(usher.url, buyers, HOLDS_PER_BUYER, ledger);
-  for (const seats of [50, 5_000]) {
-    const race = contention(users, seats, seconds, ledger);
-    const result = await measure(usher, race.scenario);
-    await checkContention(usher.url, users[0]!, result, seats);
-    holds.push(...race.holds);
-  }
-  const storm = tokenStorm(seconds);
-  await measure(usher, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
-  await measure(usher, storm.poll);
-  await measure(
-    usher,
-    charge(
-      holds.map((hold) => hold.user),
-      users,
-      seconds,
-      ledger,
-    ),
-  );
-  await fundHolders(usher.url, holds, ledger);
-  const paid = await measure(usher, pay(holds, ledger));
-  if (paid.answers['201'] !== holds.length)
-    throw new Error(
-      `${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
+  // Orders (issue 22): one-seat holds and best-available pairs on 100,000 seats, then the race for pairs.
+  const measureOrders = async () => {
+    const order = orders(users, ORDER_REQUESTS, seconds, ledger);
+    for (const [k, scenario] of order.scenarios.entries()) {
+      const result = await measure(usher, scenario);
+      const scheduleId = ORDER_DATES[k]!;
+      await checkOrders(
+        usher.url,
+        users[0]!,
+        result,
+        ORDER_REQUESTS,
+        order.pairs,
+        scheduleId,
+        scheduleId === 'pairs-R-100000' ? 'R' : undefined,
+      );
+    }
+    const raced = await measure(usher, order.race);
+    await checkOrders(usher.url, users[0]!, raced, RACE_SEATS / 2, order.pairs, 'race-1000');
+  };
+  let held = 0;
+  if (ordersOnly) await measureOrders();
+  else {
+    const buyers = await provisionUsers(usher.url, BUYERS, 'buyer');
+    for (const scenario of browse(users, seconds)) await measure(usher, scenario, scenario);
+    const holds = await provisionHolds(usher.url, buyers, HOLDS_PER_BUYER, ledger);
+    for (const seats of [50, 5_000]) {
+      const race = contention(users, seats, seconds, ledger);
+      const result = await measure(usher, race.scenario);
+      await checkContention(usher.url, users[0]!, result, seats);
+      holds.push(...race.holds);
+    }
+    await measureOrders();
+    const storm = tokenStorm(seconds);
+    await measure(usher, storm.issue, tokenStorm(WARM_UP_SECONDS, 'warm-up').issue);
+    await measure(usher, storm.poll);
+    await measure(
+      usher,
+      charge(
+        holds.map((hold) => hold.user),
+        users,
+        seconds,
+        ledger,
+      ),
     );
+    await fundHolders(usher.url, holds, ledger);
+    const paid = await measure(usher, pay(holds, ledger));
+    if (paid.answers['201'] !== holds.length)
+      throw new Error(
+        `${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
+      );
+    held = holds.length;
+  }
   await usher.stop();
   const counts = await checkStore(usher.dataDir, ledger, {
-    'contention-50': 50,
-    'contention-5000': 5_000,
-    checkout: BUYERS * HOLDS_PER_BUYER,
+    ...(ordersOnly
+      ? {}
+      : { 'contention-50': 50, 'contention-5000': 5_000, checkout: BUYERS * HOLDS_PER_BUYER }),
+    'hold-100000': ORDER_REQUESTS,
+    'pairs-100000': ORDER_REQUESTS,
+    'pairs-R-100000': ORDER_REQUESTS,
+    'race-1000': RACE_SEATS / 2,
   });
   invariants = `all hold (durable state after a graceful stop: ${Object.entries(counts)
     .map(([name, count]) => `${count.toLocaleString('en')} ${name}`)
     .join(
       ', ',
-    )}; ${holds.length.toLocaleString('en')} holds, each seat claimed once; every wallet = acknowledged charges − acknowledged payments)`;
+    )}; ${held.toLocaleString('en')} holds, each seat claimed once; every wallet = acknowledged charges − acknowledged payments)`;
   log(`invariants: ${invariants}`);
 } finally {
   await usher.stop();
@@ -239,6 +273,32 @@ const host = {
 log(
   `host: steal ${host.stealPercent ?? '?'}% over the HTTP runs, baseline spread ${host.baselineSpreadPercent}%${host.noisy ? ' (noisy)' : ''}`,
 );
+
+if (ordersOnly) {
+  const ratio = (spread?: { median: number; min: number; max: number }) =>
+    spread ? `${spread.median.toFixed(2)} (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})` : '';
+  process.stdout.write(
+    [
+      `Orders rows alone (BENCH_ONLY=orders), ${new Date().toISOString()}, ${quick ? 'quick' : 'full'} mode; host: steal ${host.stealPercent ?? '?'}%, baseline spread ${host.baselineSpreadPercent}%${host.noisy ? ' (noisy)' : ''}.`,
+      `Invariants: ${invariants}.`,
+      '',
+      '| scenario | req/s | × baseline (min–max) | CPU µs/request | CPU × baseline (min–max) | p50 / p99 ms | answers |',
+      '|---|---:|---:|---:|---:|---:|---|',
+      ...http
+        .filter((row) => row.requests > 0)
+        .map(
+          (row) =>
+            `| ${row.name} | ${row.requestsPerSecond.toLocaleString('en')} | ${ratio(row.ratio)} | ${row.cpuUsPerRequest ?? ''} | ${ratio(row.cpuRatio)} | ${row.p50Ms} / ${row.p99Ms} | ${Object.entries(
+              row.answers,
+            )
+              .map(([key, n]) => `${key}: ${n.toLocaleString('en')}`)
+              .join(', ')} |`,
+        ),
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 
 // 3. Server-Sent Events: thousands of open streams while the scheduler ticks.
 log(`- event streams: ${quick ? 1_000 : 10_000} waiting tokens watching`);

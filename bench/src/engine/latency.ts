@@ -26,6 +26,7 @@ const engine = await createEngine({
     queueTickMs: 86_400_000,
     holdSweepMs: 86_400_000,
     maxHoldsPerUser: HOLDS,
+    maxTicketsPerUser: 10_000,
   },
 });
 await engine.loadCatalog(stadiumCatalog(seats, 1_000));

@@ -79,6 +79,7 @@ const config = {
   queueTickMs: 86_400_000,
   holdSweepMs: 86_400_000,
   maxHoldsPerUser: HOLDS_PER_USER,
+  maxTicketsPerUser: 10_000,
 };
 let engine: UsherEngine;
 let cleanup: () => Promise<void> | void;

@@ -70,22 +70,25 @@ function checkContents(
   const claimed = new Map<string, number>();
   for (const reservation of contents!.reservations.values()) {
     if (reservation.status !== 'held' && reservation.status !== 'paid') continue;
-    const seat = `${reservation.scheduleId}#${reservation.seatNo}`;
-    check(
-      !claims.has(seat),
-      `seat ${seat} is claimed by ${claims.get(seat)} and ${reservation.id}`,
-    );
-    claims.set(seat, reservation.id);
+    // An order holds several seats (SPEC §10): each of them is claimed once.
+    for (const { seatNo } of reservation.seats ?? [{ seatNo: reservation.seatNo }]) {
+      const seat = `${reservation.scheduleId}#${seatNo}`;
+      check(
+        !claims.has(seat),
+        `seat ${seat} is claimed by ${claims.get(seat)} and ${reservation.id}`,
+      );
+      claims.set(seat, reservation.id);
+    }
     claimed.set(reservation.scheduleId, (claimed.get(reservation.scheduleId) ?? 0) + 1);
   }
   for (const [scheduleId, holds] of ledger.heldBySchedule) {
     check(
       holds.size === seatsPerSchedule[scheduleId],
-      `${scheduleId}: ${holds.size} holds acknowledged for ${seatsPerSchedule[scheduleId]} seats`,
+      `${scheduleId}: ${holds.size} holds acknowledged, ${seatsPerSchedule[scheduleId]} expected`,
     );
     check(
       claimed.get(scheduleId) === holds.size,
-      `${scheduleId}: ${claimed.get(scheduleId)} seats claimed in the store, ${holds.size} acknowledged`,
+      `${scheduleId}: ${claimed.get(scheduleId)} holds in the store, ${holds.size} acknowledged`,
     );
     for (const id of holds)
       check(contents!.reservations.has(id), `acknowledged hold ${id} is not in the store`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CatalogInput } from '@usher/engine';
 import { startServer, stopServer } from '../http/load.js';
+import { ORDERS_ENV, ordersSchedules } from './orders.js';
 
 /** Seats every bench date costs: a low price so a small charge covers several holds. */
 export const PRICE = 1_000;
@@ -40,6 +41,7 @@ export const benchCatalog: CatalogInput = {
       totalSeats: 40_000,
       price: PRICE,
     },
+    ...ordersSchedules,
   ],
 };
 
@@ -87,6 +89,7 @@ export async function startUsher(
       MAX_CONNECTIONS_PER_ADDRESS: '0',
       // …and so does the limit on joining (60 a minute per address by default): the token storm is one address.
       TOKEN_RATE_PER_MINUTE: '0',
+      ...ORDERS_ENV,
       ...env,
     },
     nodeArgs,

@@ -20,6 +20,7 @@ import type {
   Payment,
   QueueToken,
   Reservation,
+  ReserveRequest,
   Schedule,
   SeatList,
   TickReport,
@@ -169,12 +170,24 @@ export class Engine implements UsherEngine {
     return this.#ask({ type: 'listSeats', token, scheduleId });
   }
 
-  /** Holds a seat for `holdTtlMs`. */
-  reserve(
-    token: string,
-    seat: { readonly scheduleId: string; readonly seatNo: number },
-  ): Promise<Reservation> {
-    return this.#ask({ type: 'reserve', token, scheduleId: seat.scheduleId, seatNo: seat.seatNo });
+  /**
+   * Holds one seat or several, in one reservation, for `holdTtlMs` (SPEC
+   * §10): every seat of it is held, paid, and freed together.
+   *
+   * @example
+   * ```ts
+   * await engine.reserve(token, { scheduleId, seatNo: 7 });
+   * await engine.reserve(token, { scheduleId, seatNos: [7, 8, 9] }); // all or none
+   * await engine.reserve(token, { scheduleId, quantity: 2, category: 'VIP' }); // best pair in one row
+   * ```
+   */
+  reserve(token: string, request: ReserveRequest): Promise<Reservation> {
+    return this.#ask({ type: 'reserve', token, request });
+  }
+
+  /** Moves a hold's deadline `holdExtensionMs` later, at most `holdExtensions` times (SPEC §10). */
+  extendReservation(token: string, reservationId: string): Promise<Reservation> {
+    return this.#ask({ type: 'extendReservation', token, reservationId });
   }
 
   getReservation(token: string, reservationId: string): Promise<Reservation> {

@@ -11,6 +11,7 @@ import type {
   Payment,
   QueueToken,
   Reservation,
+  ReserveRequest,
   Room,
   RoomChange,
   RoomSettings,
@@ -61,11 +62,14 @@ export interface UsherEngine {
   /** The available seats of a date, ascending. */
   listSeats(token: string, scheduleId: string): Promise<SeatList>;
 
-  /** Holds a seat for `holdTtlMs`. */
-  reserve(
-    token: string,
-    seat: { readonly scheduleId: string; readonly seatNo: number },
-  ): Promise<Reservation>;
+  /**
+   * Holds one seat or several, in one reservation, for `holdTtlMs`: a seat
+   * (`seatNo`), several all or none (`seatNos`), or the best `quantity`
+   * (of a `category`, `together` in one row by default). SPEC §10.
+   */
+  reserve(token: string, request: ReserveRequest): Promise<Reservation>;
+  /** Moves a hold's deadline `holdExtensionMs` later, at most `holdExtensions` times. */
+  extendReservation(token: string, reservationId: string): Promise<Reservation>;
   getReservation(token: string, reservationId: string): Promise<Reservation>;
   /**
    * The token's user's live holds and paid tickets, newest first; `status`

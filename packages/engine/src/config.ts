@@ -16,8 +16,16 @@ export interface EngineConfig {
   readonly tokenActiveTtlMs: number;
   /** A waiting token not polled for this long is abandoned. */
   readonly queueWaitingTtlMs: number;
-  /** Concurrent holds per user. */
+  /** Concurrent holds per user (a hold of several seats is one). */
   readonly maxHoldsPerUser: number;
+  /** Seats one reservation may hold (SPEC §10). */
+  readonly maxSeatsPerOrder: number;
+  /** A user's held plus paid seats of one schedule at most (SPEC §10). */
+  readonly maxTicketsPerUser: number;
+  /** How much later one extension moves a hold's deadline. */
+  readonly holdExtensionMs: number;
+  /** How many times one hold may be extended (0: never). */
+  readonly holdExtensions: number;
   /** Largest single charge. */
   readonly maxChargeAmount: number;
   /** Largest balance a wallet may reach. */
@@ -37,6 +45,10 @@ export const defaultConfig: EngineConfig = Object.freeze({
   tokenActiveTtlMs: 600_000,
   queueWaitingTtlMs: 300_000,
   maxHoldsPerUser: 4,
+  maxSeatsPerOrder: 4,
+  maxTicketsPerUser: 4,
+  holdExtensionMs: 120_000,
+  holdExtensions: 1,
   maxChargeAmount: 10_000_000,
   maxBalance: 1_000_000_000_000,
   idempotencyTtlMs: 86_400_000,
@@ -68,6 +80,10 @@ export const configBounds: { readonly [K in keyof EngineConfig]: ConfigBound } =
   tokenActiveTtlMs: { min: 1, max: DAY_MS },
   queueWaitingTtlMs: { min: 1, max: DAY_MS },
   maxHoldsPerUser: { min: 1, max: 100 },
+  maxSeatsPerOrder: { min: 1, max: 100 },
+  maxTicketsPerUser: { min: 1, max: 10_000 },
+  holdExtensionMs: { min: 1, max: DAY_MS },
+  holdExtensions: { min: 0, max: 100 },
   maxChargeAmount: { min: 1, max: 1_000_000_000_000_000 },
   maxBalance: { min: 1, max: 8_000_000_000_000_000 },
   idempotencyTtlMs: { min: DAY_MS, max: 30 * DAY_MS },

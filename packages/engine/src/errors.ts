@@ -13,8 +13,12 @@ export const engineErrorCodes = [
   'SEAT_NOT_FOUND',
   'RESERVATION_NOT_FOUND',
   'SEAT_UNAVAILABLE',
+  'SEATS_UNAVAILABLE',
+  'CATEGORY_NOT_FOUND',
   'HOLD_LIMIT_REACHED',
+  'TICKET_LIMIT_REACHED',
   'HOLD_EXPIRED',
+  'EXTENSION_LIMIT',
   'ALREADY_PAID',
   'INSUFFICIENT_BALANCE',
   'BALANCE_LIMIT',
@@ -30,6 +34,8 @@ export interface EngineErrorDetails {
   /** `null` before the room opens (places are drawn at the opening). */
   readonly position?: number | null;
   readonly estimatedWaitSeconds?: number;
+  /** With `SEAT_UNAVAILABLE`: the seats asked for that are held or paid. */
+  readonly seatNos?: readonly number[];
 }
 
 /**

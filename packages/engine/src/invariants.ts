@@ -1,10 +1,11 @@
 import type { StoreContents } from './persistence/Store.js';
+import { amountOf, seatsOf } from './rules/orders.js';
 
 /**
  * SPEC §5's invariants 1 and 2 on what an engine durably holds, as a list of
  * violations (empty when all hold): no seat is held or sold by two
- * reservations; every payment is of a paid reservation, by its holder, at
- * its price, one per reservation; every paid reservation has its payment;
+ * reservations (seat by seat, a reservation may hold several); every payment
+ * is of a paid reservation, by its holder, at its amount, one per reservation; every paid reservation has its payment;
  * every wallet balances (`balance = charged − paid ≥ 0`) and its payments add
  * up. One check for every suite, both engines and the bench.
  *
@@ -19,11 +20,22 @@ export function invariantViolations(contents: StoreContents): string[] {
   const claims = new Map<string, string>();
   for (const reservation of contents.reservations.values()) {
     if (reservation.status !== 'held' && reservation.status !== 'paid') continue;
-    const seat = `${reservation.scheduleId}#${reservation.seatNo}`;
-    const other = claims.get(seat);
-    if (other !== undefined)
-      violations.push(`seat ${seat} is claimed by ${other} and ${reservation.id}`);
-    claims.set(seat, reservation.id);
+    const seats = seatsOf(reservation);
+    if (seats[0]?.seatNo !== reservation.seatNo)
+      violations.push(`reservation ${reservation.id} says seat ${reservation.seatNo} first`);
+    let amount = 0;
+    for (const { seatNo, price } of seats) {
+      amount += price;
+      const seat = `${reservation.scheduleId}#${seatNo}`;
+      const other = claims.get(seat);
+      if (other !== undefined)
+        violations.push(`seat ${seat} is claimed by ${other} and ${reservation.id}`);
+      claims.set(seat, reservation.id);
+    }
+    if (amount !== amountOf(reservation))
+      violations.push(
+        `reservation ${reservation.id} costs ${amountOf(reservation)}, its seats ${amount}`,
+      );
   }
   const paidByUser = new Map<string, number>();
   const paidReservations = new Set<string>();
@@ -36,9 +48,9 @@ export function invariantViolations(contents: StoreContents): string[] {
       violations.push(
         `payment ${payment.id} is of reservation ${payment.reservationId}, which is ${reservation?.status ?? 'missing'}`,
       );
-    else if (reservation.userId !== payment.userId || reservation.price !== payment.amount) {
+    else if (reservation.userId !== payment.userId || amountOf(reservation) !== payment.amount) {
       violations.push(
-        `payment ${payment.id} (${payment.userId}, ${payment.amount}) does not match its reservation (${reservation.userId}, ${reservation.price})`,
+        `payment ${payment.id} (${payment.userId}, ${payment.amount}) does not match its reservation (${reservation.userId}, ${amountOf(reservation)})`,
       );
     }
     paidByUser.set(payment.userId, (paidByUser.get(payment.userId) ?? 0) + payment.amount);

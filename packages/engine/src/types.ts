@@ -53,11 +53,15 @@ export interface Schedule {
   readonly startsAt: string;
   readonly totalSeats: number;
   readonly availableSeats: number;
+  /** Seats per row, when the date has rows (SPEC §10): row 1 is `1..k`, row 2 `k+1..2k`, … */
+  readonly seatsPerRow?: number;
 }
 
 export interface Seat {
   readonly seatNo: number;
   readonly price: number;
+  /** The seat's price tier `name`, when it has one (SPEC §10). */
+  readonly category?: string;
 }
 
 /** The available seats of one schedule, ascending by `seatNo`. */
@@ -66,16 +70,47 @@ export interface SeatList {
   readonly seats: readonly Seat[];
 }
 
+/** A seat of a reservation. */
+export interface ReservationSeat {
+  readonly seatNo: number;
+  readonly price: number;
+  readonly category?: string;
+}
+
+/**
+ * A hold of one seat or several (SPEC §10). `seatNo` and `price` are its
+ * first seat's (as before orders); `seats` lists them all and `amount` is
+ * what paying costs.
+ */
 export interface Reservation {
   readonly id: string;
   readonly userId: string;
   readonly scheduleId: string;
   readonly seatNo: number;
   readonly price: number;
+  readonly seats: readonly ReservationSeat[];
+  readonly amount: number;
   readonly status: ReservationStatus;
   readonly createdAt: string;
   readonly expiresAt: string;
+  /** How many times the hold was extended. */
+  readonly extensions: number;
 }
+
+/**
+ * What `POST /reservations` asks for (SPEC §10): exactly one of a seat
+ * (`seatNo`), several seats all or none (`seatNos`), or the best `quantity`
+ * seats (of `category`, `together` in one row by default).
+ */
+export type ReserveRequest =
+  | { readonly scheduleId: string; readonly seatNo: number }
+  | { readonly scheduleId: string; readonly seatNos: readonly number[] }
+  | {
+      readonly scheduleId: string;
+      readonly quantity: number;
+      readonly category?: string;
+      readonly together?: boolean;
+    };
 
 export interface Wallet {
   readonly userId: string;
@@ -111,6 +146,8 @@ export interface ScheduleInput {
   readonly totalSeats: number;
   readonly price?: number;
   readonly prices?: readonly PriceTier[];
+  /** Seats per row (row 1 is `1..k`, …); absent: one row. */
+  readonly seatsPerRow?: number;
 }
 
 export interface CatalogInput {

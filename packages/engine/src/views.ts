@@ -1,4 +1,5 @@
 import type { PaymentRecord, ReservationRecord } from './persistence/records.js';
+import { amountOf, seatsOf } from './rules/orders.js';
 import type { Payment, Reservation } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -10,9 +11,12 @@ export function reservationView(record: ReservationRecord): Reservation {
     scheduleId: record.scheduleId,
     seatNo: record.seatNo,
     price: record.price,
+    seats: seatsOf(record),
+    amount: amountOf(record),
     status: record.status,
     createdAt: iso(record.createdAt),
     expiresAt: iso(record.expiresAt),
+    extensions: record.extensions ?? 0,
   };
 }
 

@@ -34,9 +34,13 @@ export const problemTable = {
   RESERVATION_NOT_FOUND: { status: 404, title: 'Reservation not found' },
   NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  CATEGORY_NOT_FOUND: { status: 404, title: 'Category not found' },
   SEAT_UNAVAILABLE: { status: 409, title: 'Seat unavailable' },
+  SEATS_UNAVAILABLE: { status: 409, title: 'No seats as asked' },
   HOLD_LIMIT_REACHED: { status: 409, title: 'Too many holds' },
+  TICKET_LIMIT_REACHED: { status: 409, title: 'Too many tickets' },
   HOLD_EXPIRED: { status: 409, title: 'Hold no longer held' },
+  EXTENSION_LIMIT: { status: 409, title: 'Hold extended too often' },
   ALREADY_PAID: { status: 409, title: 'Already paid' },
   INSUFFICIENT_BALANCE: { status: 409, title: 'Balance too low' },
   BALANCE_LIMIT: { status: 409, title: 'Balance limit reached' },
@@ -125,6 +129,7 @@ function detailsOf(details: EngineErrorDetails): Record<string, unknown> {
   if (details.position !== undefined) extra.position = details.position;
   if (details.estimatedWaitSeconds !== undefined)
     extra.estimatedWaitSeconds = details.estimatedWaitSeconds;
+  if (details.seatNos !== undefined) extra.seatNos = details.seatNos;
   return extra;
 }
 

@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import type { Room, RoomChange, RoomSettings, UsherEngine } from '@usher/engine';
+import type {
+  EngineConfig,
+  ReserveRequest,
+  Room,
+  RoomChange,
+  RoomSettings,
+  UsherEngine,
+} from '@usher/engine';
 import type * as z from 'zod';
 import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
@@ -133,7 +140,19 @@ function roomView(room: Room): z.infer<typeof schemas.Room> {
 }
 
 /** Every route of the API (SPEC §6, §9), for an engine with the given limits. */
-export function apiRoutes(limits: { maxChargeAmount: number }, service: RouteServices): Route[] {
+/** The engine's limits the routes validate with, or show (`GET /order-limits`). */
+export type RouteLimits = Pick<
+  EngineConfig,
+  | 'maxChargeAmount'
+  | 'maxSeatsPerOrder'
+  | 'maxTicketsPerUser'
+  | 'maxHoldsPerUser'
+  | 'holdTtlMs'
+  | 'holdExtensionMs'
+  | 'holdExtensions'
+>;
+
+export function apiRoutes(limits: RouteLimits, service: RouteServices): Route[] {
   return [
     ...userRoutes(limits, service),
     ...(service.challenge ? [challengeRoute(service.challenge)] : []),
@@ -224,7 +243,7 @@ function operatorRoutes(service: RouteServices): Route[] {
 }
 
 /** The routes of people buying tickets (SPEC §6). */
-function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices): Route[] {
+function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
   return [
     route({
       operationId: 'health',
@@ -398,26 +417,79 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       },
     }),
     route({
+      operationId: 'getOrderLimits',
+      method: 'get',
+      path: '/order-limits',
+      summary: 'How much one order and one user may take',
+      description:
+        'Seats per reservation, held plus paid seats per user and date, holds per user, how long a hold lasts ' +
+        'and how it may be extended (SPEC §10): for a page to offer only what will be accepted.',
+      bearer: false,
+      success: { status: 200, schema: schemas.OrderLimits, description: 'The limits' },
+      errors: [],
+      handle: async () => ({
+        body: {
+          maxSeatsPerOrder: limits.maxSeatsPerOrder,
+          maxTicketsPerUser: limits.maxTicketsPerUser,
+          maxHoldsPerUser: limits.maxHoldsPerUser,
+          holdTtlMs: limits.holdTtlMs,
+          holdExtensionMs: limits.holdExtensionMs,
+          holdExtensions: limits.holdExtensions,
+        },
+      }),
+    }),
+    route({
       operationId: 'reserve',
       method: 'post',
       path: '/reservations',
-      summary: 'Hold a seat',
+      summary: 'Hold one seat or several',
       description:
-        'The hold lasts `holdTtlMs` (5 minutes by default), then the seat is available again.',
+        'Exactly one of: `seatNo` (one seat); `seatNos` (1 to `maxSeatsPerOrder` distinct seats, all held in one reservation or none: ' +
+        'a taken seat is 409 `SEAT_UNAVAILABLE` with `seatNos`, the taken ones); `quantity` with optional `category` and `together` ' +
+        '(best available: the engine picks the block of `quantity` consecutive free seats of one row, of that price tier, with the lowest ' +
+        'first seat; `together: false` takes the lowest free seats; none qualifies: 409 `SEATS_UNAVAILABLE`). ' +
+        'A user may have `maxHoldsPerUser` holds (checked first) and `maxTicketsPerUser` held plus paid seats of one date. ' +
+        'The hold lasts `holdTtlMs` (5 minutes by default), then every seat of it is available again.',
       bearer: true,
-      body: schemas.ReserveBody,
+      body: schemas.reserveBody(limits.maxSeatsPerOrder),
       success: { status: 201, schema: schemas.Reservation, description: 'The hold' },
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
         'SCHEDULE_NOT_FOUND',
         'SEAT_NOT_FOUND',
+        'CATEGORY_NOT_FOUND',
         'SEAT_UNAVAILABLE',
+        'SEATS_UNAVAILABLE',
         'HOLD_LIMIT_REACHED',
+        'TICKET_LIMIT_REACHED',
       ],
       handle: async ({ engine, token, body }) => ({
         status: 201,
-        body: await engine.reserve(token, body),
+        body: await engine.reserve(token, body as ReserveRequest),
+      }),
+    }),
+    route({
+      operationId: 'extendReservation',
+      method: 'post',
+      path: '/reservations/:reservationId/extend',
+      summary: 'Extend your hold',
+      description:
+        'Moves `expiresAt` `holdExtensionMs` later (2 minutes by default), at most `holdExtensions` times (once by default; ' +
+        'then 409 `EXTENSION_LIMIT`). A hold no longer held is 409 `HOLD_EXPIRED`, a paid one 409 `ALREADY_PAID`.',
+      bearer: true,
+      params: schemas.ReservationParams,
+      success: { status: 200, schema: schemas.Reservation, description: 'The extended hold' },
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'RESERVATION_NOT_FOUND',
+        'HOLD_EXPIRED',
+        'ALREADY_PAID',
+        'EXTENSION_LIMIT',
+      ],
+      handle: async ({ engine, token, params }) => ({
+        body: await engine.extendReservation(token, params.reservationId),
       }),
     }),
     route({

@@ -44,9 +44,61 @@ export const IdempotencyKey = z
 export const IssueTokenBody = z
   .strictObject({ userId: UserId.optional() })
   .meta({ id: 'IssueTokenRequest' });
-export const ReserveBody = z
-  .strictObject({ scheduleId: Id, seatNo: z.int().min(1) })
-  .meta({ id: 'ReserveRequest' });
+/** A category (price tier name): 1 to 50 printable characters. */
+const Category = z.string().min(1).max(50).regex(printable, 'must not contain control characters');
+
+/**
+ * `POST /reservations` (SPEC §10): exactly one of `seatNo` (one seat),
+ * `seatNos` (1 to `maxSeatsPerOrder` distinct seats, all or none) or
+ * `quantity` (best available, with optional `category` and `together`).
+ */
+export const reserveBody = (maxSeatsPerOrder: number) =>
+  z
+    .strictObject({
+      scheduleId: Id,
+      seatNo: z.int().min(1).optional().meta({ description: 'One seat' }),
+      seatNos: z
+        .array(z.int().min(1))
+        .min(1)
+        .max(maxSeatsPerOrder)
+        .optional()
+        .meta({ description: 'Several distinct seats, held all together or none' }),
+      quantity: z
+        .int()
+        .min(1)
+        .max(maxSeatsPerOrder)
+        .optional()
+        .meta({ description: 'Best available: how many seats the engine picks' }),
+      category: Category.optional().meta({
+        description: 'With quantity: only seats of the price tier of this name',
+      }),
+      together: z.boolean().optional().meta({
+        description:
+          'With quantity: consecutive seats of one row (default true); false takes the lowest free seats',
+      }),
+    })
+    .superRefine((body, ctx) => {
+      const given = (['seatNo', 'seatNos', 'quantity'] as const).filter(
+        (field) => body[field] !== undefined,
+      );
+      if (given.length !== 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: given.length === 0 ? [] : [given[1]!],
+          message: 'give exactly one of seatNo, seatNos or quantity',
+        });
+      for (const field of ['category', 'together'] as const)
+        if (body[field] !== undefined && body.quantity === undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'goes with quantity only' });
+      if (body.seatNos && new Set(body.seatNos).size !== body.seatNos.length)
+        ctx.addIssue({ code: 'custom', path: ['seatNos'], message: 'must not repeat a seat' });
+    })
+    .meta({
+      id: 'ReserveRequest',
+      description:
+        'Exactly one of seatNo (one seat), seatNos (several, all or none) or quantity (best available: ' +
+        'the block of consecutive free seats of one row, of the category if given, with the lowest first seat)',
+    });
 export const PayBody = z.strictObject({ reservationId: Id }).meta({ id: 'PaymentRequest' });
 export const chargeBody = (maxChargeAmount: number) =>
   z.strictObject({ amount: z.int().min(1).max(maxChargeAmount) }).meta({ id: 'ChargeRequest' });
@@ -109,11 +161,26 @@ export const Schedule = z
     startsAt: z.string().meta({ description: 'ISO 8601' }),
     totalSeats: z.int().min(1),
     availableSeats: z.int().min(1),
+    seatsPerRow: z.int().min(1).optional().meta({
+      description: 'Seats per row, when the date has rows: row 1 is seats 1..k, row 2 k+1..2k, …',
+    }),
   })
   .meta({ id: 'Schedule' });
 export const ScheduleList = z.object({ schedules: z.array(Schedule) }).meta({ id: 'ScheduleList' });
 
-export const Seat = z.object({ seatNo: z.int().min(1), price: Money }).meta({ id: 'Seat' });
+export const Seat = z
+  .object({
+    seatNo: z.int().min(1),
+    price: Money,
+    category: z
+      .string()
+      .optional()
+      .meta({ description: "The seat's price tier name, if it has one" }),
+  })
+  .meta({ id: 'Seat' });
+export const ReservationSeat = z
+  .object({ seatNo: z.int().min(1), price: Money, category: z.string().optional() })
+  .meta({ id: 'ReservationSeat' });
 export const SeatList = z
   .object({ scheduleId: z.string(), seats: z.array(Seat) })
   .meta({ id: 'SeatList' });
@@ -123,13 +190,31 @@ export const Reservation = z
     id: z.string(),
     userId: z.string(),
     scheduleId: z.string(),
-    seatNo: z.int().min(1),
-    price: Money,
+    seatNo: z.int().min(1).meta({ description: 'Its first (lowest) seat' }),
+    price: Money.meta({ description: "Its first seat's price" }),
+    seats: z.array(ReservationSeat).min(1).meta({ description: 'Every seat it holds, ascending' }),
+    amount: Money.meta({ description: 'What paying costs: the sum of the seat prices' }),
     status: z.enum(['held', 'paid', 'expired', 'cancelled']),
     createdAt: Timestamp,
     expiresAt: Timestamp,
+    extensions: z
+      .int()
+      .min(0)
+      .meta({ description: 'How many times the hold was extended (at most holdExtensions)' }),
   })
   .meta({ id: 'Reservation' });
+
+/** `GET /order-limits`: what the page needs to know before it offers an order. */
+export const OrderLimits = z
+  .object({
+    maxSeatsPerOrder: z.int().min(1),
+    maxTicketsPerUser: z.int().min(1),
+    maxHoldsPerUser: z.int().min(1),
+    holdTtlMs: z.int().min(1),
+    holdExtensionMs: z.int().min(1),
+    holdExtensions: z.int().min(0),
+  })
+  .meta({ id: 'OrderLimits' });
 
 export const ReservationList = z
   .object({ reservations: z.array(Reservation) })
@@ -181,6 +266,10 @@ export const Problem = z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
       .meta({ description: 'VALIDATION_FAILED: what is wrong, field by field' }),
+    seatNos: z
+      .array(z.int().min(1))
+      .optional()
+      .meta({ description: 'SEAT_UNAVAILABLE: the seats asked for that are taken' }),
     reason: z
       .enum(['missing', 'malformed', 'expired', 'wrong', 'replayed'])
       .optional()

@@ -69,7 +69,9 @@ test('before the opening: position null and opensAt in the token, the 403 and th
 });
 
 test('sold out: a new token answers 201, expired, with reason sold_out', async (t) => {
-  const api = await startApi({ config: { queueMaxActive: 1, maxHoldsPerUser: 16 } });
+  const api = await startApi({
+    config: { queueMaxActive: 1, maxHoldsPerUser: 16, maxTicketsPerUser: 16 },
+  });
   const ann = await activeToken(api, 'ann');
   await api.engine.charge(ann, { userId: 'ann', amount: 25_500 });
   // Every seat of the test catalog (10 + 5 + 1): held, then paid.

@@ -57,6 +57,7 @@ for (const [name, options, extra] of [
         'GET /health',
         'HEAD /health',
         'GET /openapi.json',
+        'GET /order-limits',
         'GET /queue/tokens/current',
         'GET /queue/tokens/current/events',
         'GET /ready',
@@ -68,6 +69,7 @@ for (const [name, options, extra] of [
         'POST /payments',
         'POST /queue/tokens',
         'POST /reservations',
+        'POST /reservations/{reservationId}/extend',
         'POST /users/{userId}/balance/charge',
       ].sort(),
     );

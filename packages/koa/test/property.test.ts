@@ -17,6 +17,8 @@ const ROUTES: [method: (typeof METHODS)[number], path: string][] = [
   ['POST', '/reservations'],
   ['GET', '/reservations/:id'],
   ['DELETE', '/reservations/:id'],
+  ['POST', '/reservations/:id/extend'],
+  ['GET', '/order-limits'],
   ['POST', '/payments'],
   ['GET', '/users/:id/balance'],
   ['POST', '/users/:id/balance/charge'],
@@ -97,6 +99,23 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
       fc
         .tuple(fc.constantFrom('s1', 's2', 's3'), fc.integer({ min: 1, max: 12 }))
         .map(([scheduleId, seatNo]) => ({ scheduleId, seatNo })),
+      // Orders (SPEC §10): several seats, and best available.
+      fc
+        .tuple(
+          fc.constantFrom('s1', 's2', 's3'),
+          fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 6 }),
+        )
+        .map(([scheduleId, seatNos]) => ({ scheduleId, seatNos })),
+      fc.record(
+        {
+          scheduleId: fc.constantFrom('s1', 's2', 's3', 'nope'),
+          quantity: fc.oneof(fc.integer({ min: -1, max: 6 }), fc.double(), fc.string()),
+          category: fc.oneof(fc.constantFrom('VIP', 'R', ''), fc.string(), fc.integer()),
+          together: fc.oneof(fc.boolean(), fc.constant('yes'), fc.constant(null)),
+          seatNo: fc.integer({ min: 1, max: 3 }),
+        },
+        { requiredKeys: ['scheduleId'] },
+      ),
       fc.integer({ min: 1, max: 120_000 }).map((amount) => ({ amount })),
       fc.constantFrom({ reservationId: hold }, { userId: 'dan' }, { userId: 'eve' }),
       spoofed.map((userId) => ({ userId })),

@@ -114,7 +114,9 @@ test('an expired token is 401 TOKEN_INVALID', async (t) => {
 });
 
 test('finding 8: a token that ended because all is sold is polled 200 { status: "expired", reason: "sold_out" }, as the OpenAPI document says', async (t) => {
-  const api = await startApi({ config: { queueMaxActive: 1, maxHoldsPerUser: 20 } });
+  const api = await startApi({
+    config: { queueMaxActive: 1, maxHoldsPerUser: 20, maxTicketsPerUser: 20 },
+  });
   const ann = await activeToken(api, 'ann');
   const bob = (await api.http.post('/queue/tokens').send({ userId: 'bob' })).body.token as string;
   await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 100_000 });

@@ -13,6 +13,7 @@ import {
   type Payment,
   type QueueToken,
   type Reservation,
+  type ReserveRequest,
   type Room,
   type RoomChange,
   type RoomSettings,
@@ -165,11 +166,15 @@ export class PostgresEngine implements UsherEngine {
     return listSeats(this.#runner, token, scheduleId);
   }
 
-  reserve(
-    token: string,
-    seat: { readonly scheduleId: string; readonly seatNo: number },
-  ): Promise<Reservation> {
-    return reserve(this.#runner, token, seat);
+  reserve(token: string, request: ReserveRequest): Promise<Reservation> {
+    return reserve(this.#runner, token, request);
+  }
+
+  // TODO(issue 22, PostgreSQL side): extending a hold (SPEC §10), with `decideExtend` of the rules.
+  extendReservation(_token: string, _reservationId: string): Promise<Reservation> {
+    return Promise.reject(
+      new EngineError('VALIDATION_FAILED', 'extending a hold is not supported on PostgreSQL yet'),
+    );
   }
 
   getReservation(token: string, reservationId: string): Promise<Reservation> {

@@ -146,13 +146,18 @@ export function concertRecord(json: Record<string, unknown>): ConcertRecord {
 }
 
 export function scheduleRecord(json: Record<string, unknown>): ScheduleRecord {
-  const { id, concertId, startsAt, totalSeats, prices } = json as unknown as ScheduleRecord;
+  const { id, concertId, startsAt, totalSeats, prices, seatsPerRow } =
+    json as unknown as ScheduleRecord;
+  // The same fields in the same order as the catalog rule builds them: loading a catalog again compares them.
   return {
     id,
     concertId,
     startsAt,
     totalSeats,
-    prices: prices.map(({ from, to, price }: PriceTier) => ({ from, to, price })),
+    prices: prices.map(({ from, to, price, name }: PriceTier) =>
+      name === undefined ? { from, to, price } : { from, to, price, name },
+    ),
+    ...(seatsPerRow === undefined ? {} : { seatsPerRow }),
   };
 }
 

@@ -46,6 +46,10 @@ const engineVariables = {
   TOKEN_ACTIVE_TTL_MS: 'tokenActiveTtlMs',
   QUEUE_WAITING_TTL_MS: 'queueWaitingTtlMs',
   MAX_HOLDS_PER_USER: 'maxHoldsPerUser',
+  MAX_SEATS_PER_ORDER: 'maxSeatsPerOrder',
+  MAX_TICKETS_PER_USER: 'maxTicketsPerUser',
+  HOLD_EXTENSION_MS: 'holdExtensionMs',
+  HOLD_EXTENSIONS: 'holdExtensions',
 } as const satisfies Record<string, keyof EngineConfig>;
 
 /** The environment the server reads (SPEC §7), with defaults. */
@@ -73,6 +77,14 @@ const Env = z.object({
   TOKEN_ACTIVE_TTL_MS: engineOption('tokenActiveTtlMs'),
   QUEUE_WAITING_TTL_MS: engineOption('queueWaitingTtlMs'),
   MAX_HOLDS_PER_USER: engineOption('maxHoldsPerUser'),
+  /** Seats one reservation may hold (SPEC §10). */
+  MAX_SEATS_PER_ORDER: engineOption('maxSeatsPerOrder'),
+  /** A user's held plus paid seats of one date at most. */
+  MAX_TICKETS_PER_USER: engineOption('maxTicketsPerUser'),
+  /** How much later one extension moves a hold's end. */
+  HOLD_EXTENSION_MS: engineOption('holdExtensionMs'),
+  /** How many times one hold may be extended (0: never). */
+  HOLD_EXTENSIONS: engineOption('holdExtensions'),
   /** `false` trades power-loss safety for speed (acknowledged writes still survive a process crash). */
   FSYNC: z.enum(['true', 'false']).default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

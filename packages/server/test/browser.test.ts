@@ -34,6 +34,12 @@ async function assertClean(t: ExecutionContext, page: Page, where: string): Prom
   return text;
 }
 
+/** Picks one seat on the map and holds it (a tap picks, the button holds). */
+async function holdSeat(page: Page, seatNo: number): Promise<void> {
+  await page.getByTestId(`seat-${seatNo}`).click();
+  await page.getByTestId('hold-picked').click();
+}
+
 const heading = async (page: Page) =>
   ((await page.locator('main h1').first().textContent()) ?? '').trim();
 
@@ -92,7 +98,7 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
   // Ann holds seat 7, tops up and pays.
   await openFirstDate(ann, t);
   await shot(ann, '2-ann-seat-map');
-  await ann.getByTestId('seat-7').click();
+  await holdSeat(ann, 7);
   await ann
     .getByTestId('countdown')
     .filter({ hasText: /left to pay/ })
@@ -134,6 +140,10 @@ test('two people in a real browser: a place in line, admitted live, one seat sol
 
   // Both tap seat 12 at the same moment: exactly one holds it, the other is told why not.
   await Promise.all([ann.getByTestId('seat-12').click(), bob.getByTestId('seat-12').click()]);
+  await Promise.all([
+    ann.getByTestId('hold-picked').click(),
+    bob.getByTestId('hold-picked').click(),
+  ]);
   const outcome = async (page: Page) =>
     Promise.race([
       page
@@ -190,7 +200,7 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
   await assertClean(t, dan, 'concerts, desktop');
   await shot(dan, '8-desktop-concerts');
   await openFirstDate(dan, t);
-  await dan.getByTestId('seat-3').click();
+  await holdSeat(dan, 3);
   await dan
     .getByTestId('countdown')
     .filter({ hasText: /left to pay/ })
@@ -209,16 +219,20 @@ test('a reload or Back during a hold stays in the page; too many holds offers to
 
   // Back goes to the seat map, in the page; the held seat is "yours", not "taken".
   await dan.goBack();
-  await dan.getByTestId('seat-3').and(dan.locator('[aria-label="Seat 3, held by you"]')).waitFor();
+  await dan
+    .getByTestId('seat-3')
+    .and(dan.locator('[aria-label="Seat 3, row 1, held by you"]'))
+    .waitFor();
   t.true(new URL(dan.url()).origin === new URL(server.url).origin, 'still on the page');
   t.regex(await heading(dan), /GMT\+9$/);
   await shot(dan, '10-desktop-seats-yours');
 
   // Two holds is the limit here: a third is refused with a way to cancel one.
-  await dan.getByTestId('seat-4').click();
+  await holdSeat(dan, 4);
   await dan.getByTestId('countdown').waitFor();
   await dan.goBack();
   await dan.getByTestId('seat-5').and(dan.locator(':enabled')).click();
+  await dan.getByTestId('hold-picked').click();
   await dan.locator('[data-testid=problem][data-code=HOLD_LIMIT_REACHED]').waitFor();
   await shot(dan, '11-desktop-hold-limit');
   await dan.getByTestId('problem-action').click();
@@ -458,4 +472,121 @@ test('sold out in the page: a waiting visitor is told the moment the last seat i
   await dan.getByTestId('sold-out').waitFor();
   t.regex(await assertClean(t, dan, 'sold out on joining'), /Every seat has been sold/);
   await dan.screenshot({ path: join(artifacts, '18-sold-out-join.png'), fullPage: true });
+});
+
+test('orders in the page: several seats picked by row and category, one hold with its total, extended once, paid, shown in my tickets; the best seats together of a category', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const DATA_DIR = await mkdtemp(join(tmpdir(), 'usher-browser-'));
+  t.teardown(() => rm(DATA_DIR, { recursive: true, force: true }));
+  const browser = await launchChromium(t);
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  const server = await startServerProcess({
+    DATA_DIR,
+    QUEUE_MAX_ACTIVE: '5',
+    QUEUE_TICK_MS: '200',
+    HOLD_EXTENSION_MS: '120000',
+    HOLD_EXTENSIONS: '1',
+  });
+  t.teardown(() => server.process.kill('SIGKILL'));
+  const text = (page: Page, testId: string) => page.getByTestId(testId).innerText();
+
+  // The seat map by rows (10 a row in the demo), each row with its category, a legend with prices.
+  const eve = await (await browser.newContext(phone)).newPage();
+  await joinAs(eve, server.url, 'eve');
+  await eve.getByTestId('concert').first().waitFor();
+  await openFirstDate(eve);
+  t.regex(await text(eve, 'row-1'), /^Row 1\s+VIP\s+1\s+2\s+3/);
+  t.regex(await text(eve, 'row-2'), /^Row 2\s+R\s+11\s/);
+  t.regex(await text(eve, 'row-5'), /^Row 5\s+S\s+41\s/);
+  t.deepEqual(await eve.getByTestId('legend-tier').allInnerTexts(), [
+    'VIP ₩220,000',
+    'R ₩165,000',
+    'S ₩99,000',
+  ]);
+  t.is(await eve.getByTestId('seat-14').getAttribute('aria-label'), 'Seat 14, row 2, R, ₩165,000');
+
+  // Three seats picked (a second tap puts one back), the total on the button.
+  for (const seatNo of [14, 15, 22, 16]) await eve.getByTestId(`seat-${seatNo}`).click();
+  await eve.getByTestId('seat-22').click();
+  t.is(await eve.getByTestId('seat-15').getAttribute('aria-pressed'), 'true');
+  t.is(await eve.getByTestId('seat-22').getAttribute('aria-pressed'), 'false');
+  t.is(await text(eve, 'hold-picked'), 'Hold 3 seats · ₩495,000');
+  t.regex(await text(eve, 'picked'), /Row 2 · Seat 14 · R\s+₩165,000/);
+  await assertClean(t, eve, 'seats picked');
+  await shot(eve, '14-orders-picked-phone');
+
+  // One hold for the whole order: its seats, their total, the countdown, a way to extend once.
+  await eve.getByTestId('hold-picked').click();
+  await eve
+    .getByTestId('countdown')
+    .filter({ hasText: /left to pay/ })
+    .waitFor();
+  t.is(await heading(eve), 'Seats 14, 15, 16');
+  const hold = await text(eve, 'hold');
+  t.regex(hold, /3 seats held for you/i);
+  t.deepEqual(
+    await eve.getByTestId('order-seats').locator('li').allInnerTexts(),
+    [
+      'Row 2 · Seat 14 · R\t₩165,000',
+      'Row 2 · Seat 15 · R\t₩165,000',
+      'Row 2 · Seat 16 · R\t₩165,000',
+    ].map((line) => line.replace('\t', '\n')),
+  );
+  t.is(await text(eve, 'order-total'), 'Total ₩495,000');
+  t.regex(await text(eve, 'countdown'), /^[45]:\d\d left to pay$/);
+  t.regex(await text(eve, 'deadline'), /^Held until \d/);
+  t.is(await text(eve, 'pay'), 'Pay ₩495,000');
+  await shot(eve, '15-orders-hold-phone');
+  await eve.getByTestId('extend').click();
+  await eve
+    .getByTestId('deadline')
+    .filter({ hasText: /^Extended: held until .*\(the last extension\)$/ })
+    .waitFor();
+  t.regex(await text(eve, 'countdown'), /^[67]:\d\d left to pay$/, 'two minutes more');
+  t.true(await eve.getByTestId('extend').isHidden(), 'no second extension past the cap');
+  await assertClean(t, eve, 'hold extended');
+  await shot(eve, '16-orders-extended-phone');
+
+  // Top up what is missing, pay the whole order once.
+  await eve.getByTestId('charge').click();
+  await eve.getByTestId('pay').and(eve.locator(':enabled')).click();
+  await eve.getByTestId('confirmation').waitFor();
+  const ticket = await text(eve, 'confirmation');
+  t.regex(ticket, /Seats 14, 15, 16/);
+  t.regex(ticket, /Paid\s+₩495,000/);
+  await eve.getByRole('button', { name: 'My holds and tickets' }).click();
+  await eve.getByTestId('mine-paid').waitFor();
+  t.regex(await text(eve, 'mine-paid'), /Golden Hour · Seats 14, 15, 16/);
+  await assertClean(t, eve, 'my tickets');
+  await shot(eve, '17-orders-my-tickets-phone');
+
+  // On a desktop: the best two seats together of VIP, picked by the box office.
+  const fay = await (await browser.newContext(desktop)).newPage();
+  await joinAs(fay, server.url, 'fay');
+  await fay.getByTestId('concert').first().waitFor();
+  await openFirstDate(fay);
+  await fay.getByTestId('best-quantity').selectOption('2');
+  await fay.getByTestId('best-category').selectOption('VIP');
+  t.is(await text(fay, 'best-available'), 'Best 2 together');
+  await shot(fay, '18-orders-seat-map-desktop');
+  await fay.getByTestId('best-available').click();
+  await fay.getByTestId('countdown').waitFor();
+  t.is(await heading(fay), 'Seats 1, 2');
+  t.regex(await text(fay, 'order-seats'), /Row 1 · Seat 1 · VIP\s+₩220,000\s+Row 1 · Seat 2 · VIP/);
+  t.is(await text(fay, 'order-total'), 'Total ₩440,000');
+  await shot(fay, '19-orders-best-hold-desktop');
+
+  // Back on the map, her seats are hers; four more would pass MAX_TICKETS_PER_USER (4 a date): said plainly.
+  await fay.goBack();
+  await fay
+    .getByTestId('seat-1')
+    .and(fay.locator('[aria-label="Seat 1, row 1, held by you"]'))
+    .waitFor();
+  await fay.getByTestId('best-quantity').selectOption('4');
+  await fay.getByTestId('best-available').click();
+  await fay.locator('[data-testid=problem][data-code=TICKET_LIMIT_REACHED]').waitFor();
+  t.regex(await text(fay, 'problem'), /as many seats of this date as one person may buy/);
+  await assertClean(t, fay, 'best available refused');
+  await shot(fay, '20-orders-ticket-limit-desktop');
 });

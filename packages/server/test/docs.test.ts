@@ -118,6 +118,7 @@ test('the page works under the Content-Security-Policy: joining, waiting live, t
   await ann.getByTestId('concert').first().click();
   await ann.getByTestId('date').first().click();
   await ann.getByTestId('seat-3').click();
+  await ann.getByTestId('hold-picked').click();
   await ann.getByTestId('countdown').waitFor();
   // The page's styles applied (a blocked stylesheet leaves the seat map unstyled).
   t.not(

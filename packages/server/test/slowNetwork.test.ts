@@ -88,9 +88,14 @@ test('on a slow network every click shows it is in flight and repeated clicks ar
   await page.getByTestId('date').first().click();
   await page.getByTestId('seat-12').and(page.locator(':enabled')).waitFor();
 
-  // Seat 12, then seat 13 while the first is on its way: the second tap is ignored.
+  // Seat 12 picked and held, then seat 13 and the button again while the hold is on its way: both taps are ignored.
   await page.getByTestId('seat-12').click();
+  await page.getByTestId('hold-picked').click();
   await page.getByTestId('seat-13').click();
+  await page
+    .getByTestId('hold-picked')
+    .click({ timeout: 1_000 })
+    .catch(() => undefined);
   await page
     .getByTestId('activity')
     .filter({ hasText: /^Holding seat 12…$/ })

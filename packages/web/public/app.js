@@ -56,6 +56,12 @@ const advice = {
   INSUFFICIENT_BALANCE: 'Top up your wallet, then pay again.',
   BALANCE_LIMIT: 'Your wallet cannot hold that much.',
   ALREADY_PAID: 'This seat is already yours.',
+  SEATS_UNAVAILABLE:
+    'Not that many seats are free together. Try fewer seats or another category, or pick seats on the map.',
+  CATEGORY_NOT_FOUND: 'That category is not sold for this date. Pick another one.',
+  TICKET_LIMIT_REACHED:
+    'You have as many seats of this date as one person may buy. Pay for or cancel a hold first.',
+  EXTENSION_LIMIT: 'This hold cannot be extended again. Pay before the time runs out.',
   VALIDATION_FAILED: 'Please check what you typed.',
   SHUTTING_DOWN: 'The box office is restarting. Try again in a few seconds.',
   UNAVAILABLE: 'The box office cannot take orders right now. Try again in a few seconds.',
@@ -107,6 +113,7 @@ async function call(method, path, body, headers = {}) {
 /** What the user can do about a refusal, as a button in the message. */
 const actions = {
   HOLD_LIMIT_REACHED: ['See and cancel my holds', () => go('mine')],
+  TICKET_LIMIT_REACHED: ['See and cancel my holds', () => go('mine')],
 };
 
 /**
@@ -387,7 +394,7 @@ async function restore(state) {
         new Problem(
           {
             title: 'Hold ended',
-            detail: `seat ${state.data.reservation.seatNo} is no longer held for you`,
+            detail: `${seatNames(seatsOf(state.data.reservation).map((seat) => seat.seatNo)).toLowerCase()} no longer held for you`,
             code: 'HOLD_EXPIRED',
           },
           409,
@@ -884,7 +891,11 @@ function reservationCard(reservation, onChange) {
       { class: 'eyebrow' },
       held ? `Held · about ${duration(Math.ceil(left))} left to pay` : 'Paid · your ticket',
     ),
-    el('strong', {}, `${concert.title} · Seat ${reservation.seatNo}`),
+    el(
+      'strong',
+      {},
+      `${concert.title} · ${seatNames(seatsOf(reservation).map((seat) => seat.seatNo))}`,
+    ),
     schedule.startsAt ? el('span', { class: 'muted' }, when(schedule.startsAt)) : null,
     el(
       'div',
@@ -894,7 +905,7 @@ function reservationCard(reservation, onChange) {
             el(
               'button',
               { class: 'primary', onclick: () => go('hold', { concert, schedule, reservation }) },
-              `Pay ${won(reservation.price)}`,
+              `Pay ${won(totalOf(reservation))}`,
             ),
             el(
               'button',
@@ -948,6 +959,7 @@ async function concerts() {
     myReservations().catch(() => []),
     refreshWallet(),
   ]);
+  void limits();
   render(
     el(
       'div',
@@ -999,6 +1011,7 @@ async function concerts() {
 
 async function dates(concert) {
   const { schedules } = await call('GET', `/concerts/${encodeURIComponent(concert.id)}/schedules`);
+  void limits();
   for (const schedule of schedules) known.remember(concert, schedule);
   render(
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
@@ -1027,69 +1040,268 @@ async function dates(concert) {
   );
 }
 
+/** The seats of a reservation (`seats`, or its one seat for an answer from before orders). */
+const seatsOf = (reservation) =>
+  reservation.seats ?? [{ seatNo: reservation.seatNo, price: reservation.price }];
+/** What paying for a reservation costs: every seat of it. */
+const totalOf = (reservation) => reservation.amount ?? reservation.price;
+/** `Seat 7`, or `Seats 7, 8, 9`. */
+const seatNames = (seatNos) =>
+  seatNos.length === 1 ? `Seat ${seatNos[0]}` : `Seats ${seatNos.join(', ')}`;
+/** A seat's row when the date has rows (`seatsPerRow`): row 1 is nearest the stage. */
+const rowOf = (schedule, seatNo) =>
+  schedule?.seatsPerRow ? Math.ceil(seatNo / schedule.seatsPerRow) : undefined;
+/** `Row 2 · Seat 14 · R`: where a seat is and what kind it is. */
+const seatPlace = (schedule, seat) =>
+  [
+    rowOf(schedule, seat.seatNo) === undefined ? null : `Row ${rowOf(schedule, seat.seatNo)}`,
+    `Seat ${seat.seatNo}`,
+    seat.category ?? null,
+  ]
+    .filter(present)
+    .join(' · ');
+
+/**
+ * How many seats one order may take and how long a hold may be extended (`GET /order-limits`),
+ * asked once, early (the concerts screen starts it), so that the seat map does not wait for it.
+ */
+let orderLimits;
+async function limits() {
+  orderLimits ??= call('GET', '/order-limits').catch(() => {
+    orderLimits = undefined;
+  });
+  return (
+    (await orderLimits) ?? { maxSeatsPerOrder: 4, holdExtensions: 1, holdExtensionMs: 120_000 }
+  );
+}
+
+/**
+ * The seat map, row by row (nearest the stage first), each seat coloured by its
+ * category. Tapping free seats picks them (up to `MAX_SEATS_PER_ORDER`), and
+ * one button holds them all in one order; or the box office picks the best
+ * seats together, of a category.
+ */
 async function seats(concert, schedule) {
   known.remember(concert, schedule);
-  const grid = el('div', { class: 'seats', role: 'grid', 'aria-label': 'Seat map' });
+  const { maxSeatsPerOrder } = await limits();
+  const grid = el('div', { class: 'seats', role: 'group', 'aria-label': 'Seat map' });
   const legend = el('div', { class: 'legend' });
   const status = el('p', { class: 'muted small' });
   const tiers = new Map();
+  /** The free seats picked, by number (their price and category). */
+  const picked = new Map();
+  let available = [];
+  const summary = el('div', { class: 'picked', 'data-testid': 'picked' });
+  const holdPicked = el(
+    'button',
+    { class: 'primary', 'data-testid': 'hold-picked', onclick: () => holdSeats() },
+    'Hold',
+  );
+  const quantity = el(
+    'select',
+    { id: 'quantity', 'data-testid': 'best-quantity' },
+    Array.from({ length: maxSeatsPerOrder }, (_, i) =>
+      el(
+        'option',
+        { value: i + 1, selected: i + 1 === Math.min(2, maxSeatsPerOrder) },
+        String(i + 1),
+      ),
+    ),
+  );
+  const category = el('select', { id: 'category', 'data-testid': 'best-category' });
+  const best = el('button', {
+    'data-testid': 'best-available',
+    onclick: () => holdBest(),
+  });
+  const bestLabel = () => {
+    const n = Number(quantity.value);
+    best.textContent = n === 1 ? 'Best seat' : `Best ${n} together`;
+    best.dataset.busy = `Finding the best ${n === 1 ? 'seat' : `${n} seats together`}…`;
+  };
+  quantity.addEventListener('change', bestLabel);
+  bestLabel();
+  /** What is picked, its total and the button that holds it. */
+  function showPicked() {
+    const list = [...picked.values()].sort((a, b) => a.seatNo - b.seatNo);
+    const total = list.reduce((sum, seat) => sum + seat.price, 0);
+    fill(
+      summary,
+      list.length === 0
+        ? el(
+            'p',
+            { class: 'muted small' },
+            `Pick up to ${maxSeatsPerOrder} free seats on the map, then hold them together.`,
+          )
+        : el(
+            'ul',
+            { class: 'order-seats' },
+            list.map((seat) =>
+              el(
+                'li',
+                {},
+                el('span', {}, seatPlace(schedule, seat)),
+                el('span', {}, won(seat.price)),
+              ),
+            ),
+          ),
+    );
+    holdPicked.hidden = list.length === 0;
+    const names = seatNames(list.map((seat) => seat.seatNo));
+    holdPicked.textContent =
+      list.length === 1
+        ? `Hold seat ${list[0].seatNo} · ${won(total)}`
+        : `Hold ${list.length} seats · ${won(total)}`;
+    holdPicked.dataset.busy = `Holding ${names.toLowerCase()}…`;
+    for (const button of grid.querySelectorAll('.seat[data-seat]')) {
+      const on = picked.has(Number(button.dataset.seat));
+      button.classList.toggle('picked', on);
+      button.setAttribute('aria-pressed', String(on));
+    }
+  }
+  function toggle(seat) {
+    clearProblem();
+    if (picked.has(seat.seatNo)) picked.delete(seat.seatNo);
+    else if (picked.size >= maxSeatsPerOrder)
+      return showProblem(
+        new Problem(
+          {
+            title: 'That is as many as one order takes',
+            detail: `one order holds up to ${maxSeatsPerOrder} seats; tap a picked seat to put it back`,
+            code: 'ORDER_FULL',
+          },
+          0,
+        ),
+      );
+    else picked.set(seat.seatNo, seat);
+    showPicked();
+  }
   async function refresh() {
-    const [{ seats: available }, held] = await Promise.all([
+    const [list, held] = await Promise.all([
       call('GET', `/schedules/${encodeURIComponent(schedule.id)}/seats`),
       myReservations('held').catch(() => []),
     ]);
+    available = list.seats;
     // Seats this user holds are theirs, not "taken": a tap goes back to paying for them.
-    const mineHere = new Map(
-      held.filter((r) => r.scheduleId === schedule.id).map((r) => [r.seatNo, r]),
-    );
-    const prices = new Map(available.map((seat) => [seat.seatNo, seat.price]));
-    for (const price of prices.values())
-      if (!tiers.has(price)) tiers.set(price, `tier-${tiers.size % 4}`);
-    fill(
-      grid,
-      ...Array.from({ length: schedule.totalSeats }, (_, i) => {
-        const seatNo = i + 1;
-        const price = prices.get(seatNo);
-        const yours = mineHere.get(seatNo);
-        if (yours) {
-          return el(
-            'button',
-            {
-              class: 'seat yours',
-              title: `Seat ${seatNo}: held by you`,
-              'aria-label': `Seat ${seatNo}, held by you`,
-              'data-testid': `seat-${seatNo}`,
-              onclick: () => go('hold', { concert, schedule, reservation: yours }),
-            },
-            String(seatNo),
-          );
-        }
+    const mineHere = new Map();
+    for (const reservation of held.filter((r) => r.scheduleId === schedule.id))
+      for (const seat of seatsOf(reservation)) mineHere.set(seat.seatNo, reservation);
+    const bySeat = new Map(available.map((seat) => [seat.seatNo, seat]));
+    // A picked seat someone else took meanwhile is no longer picked.
+    for (const seatNo of picked.keys()) if (!bySeat.has(seatNo)) picked.delete(seatNo);
+    // One colour per category (or per price, without names), dearest first.
+    for (const seat of [...available].sort((a, b) => b.price - a.price)) {
+      const key = seat.category ?? won(seat.price);
+      if (!tiers.has(key)) tiers.set(key, { tier: `tier-${tiers.size % 4}`, price: seat.price });
+    }
+    const tierOf = (seat) => tiers.get(seat.category ?? won(seat.price))?.tier ?? 'tier-0';
+    const seatButton = (seatNo) => {
+      const seat = bySeat.get(seatNo);
+      const yours = mineHere.get(seatNo);
+      const row = rowOf(schedule, seatNo);
+      const where = row === undefined ? `Seat ${seatNo}` : `Seat ${seatNo}, row ${row}`;
+      if (yours)
         return el(
           'button',
           {
-            class: `seat ${price === undefined ? 'taken' : tiers.get(price)}`,
-            disabled: price === undefined,
-            title: price === undefined ? `Seat ${seatNo}: taken` : `Seat ${seatNo}: ${won(price)}`,
-            'aria-label':
-              price === undefined ? `Seat ${seatNo}, taken` : `Seat ${seatNo}, ${won(price)}`,
+            class: 'seat yours',
+            title: `${where}: held by you`,
+            'aria-label': `${where}, held by you`,
             'data-testid': `seat-${seatNo}`,
-            'data-busy': `Holding seat ${seatNo}…`,
-            onclick: () => hold(concert, schedule, seatNo, refresh),
+            onclick: () => go('hold', { concert, schedule, reservation: yours }),
           },
           String(seatNo),
         );
+      const kind = seat ? [seat.category, won(seat.price)].filter(present).join(', ') : 'taken';
+      return el(
+        'button',
+        {
+          class: `seat ${seat ? tierOf(seat) : 'taken'}`,
+          disabled: seat === undefined,
+          title: `${where}: ${kind}`,
+          'aria-label': `${where}, ${kind}`,
+          'aria-pressed': seat ? 'false' : undefined,
+          'data-testid': `seat-${seatNo}`,
+          'data-seat': seat ? seatNo : undefined,
+          onclick: () => toggle(seat),
+        },
+        String(seatNo),
+      );
+    };
+    const perRow = schedule.seatsPerRow || schedule.totalSeats;
+    const rows = Math.ceil(schedule.totalSeats / perRow);
+    grid.style.setProperty('--per-row', String(perRow <= 12 ? perRow : 10));
+    fill(
+      grid,
+      Array.from({ length: rows }, (_, r) => {
+        const seatNos = Array.from(
+          { length: Math.min(perRow, schedule.totalSeats - r * perRow) },
+          (_, i) => r * perRow + i + 1,
+        );
+        // A row of one category says so beside its number.
+        const kinds = new Set(
+          seatNos.map((seatNo) => bySeat.get(seatNo)?.category).filter(present),
+        );
+        return schedule.seatsPerRow
+          ? el(
+              'div',
+              { class: 'seat-row', 'data-testid': `row-${r + 1}` },
+              el(
+                'span',
+                { class: 'row-label' },
+                `Row ${r + 1}`,
+                kinds.size === 1 ? el('small', {}, [...kinds][0]) : null,
+              ),
+              el('div', { class: 'row-seats' }, seatNos.map(seatButton)),
+            )
+          : el('div', { class: 'row-seats' }, seatNos.map(seatButton));
       }),
     );
     fill(
       legend,
-      ...[...tiers]
-        .sort(([a], [b]) => b - a)
-        .map(([price, tier]) => el('span', {}, el('i', { class: `swatch ${tier}` }), won(price))),
+      ...[...tiers].map(([key, { tier, price }]) =>
+        el(
+          'span',
+          { 'data-testid': 'legend-tier' },
+          el('i', { class: `swatch ${tier}` }),
+          key.startsWith('₩') ? key : `${key} ${won(price)}`,
+        ),
+      ),
       mineHere.size > 0 ? el('span', {}, el('i', { class: 'swatch yours' }), 'yours') : null,
       el('span', {}, el('i', { class: 'swatch taken' }), 'taken'),
     );
+    const categories = [...new Set(available.map((seat) => seat.category).filter(present))];
+    const chosen = category.value;
+    fill(
+      category,
+      el('option', { value: '' }, 'Any category'),
+      categories.map((name) => el('option', { value: name, selected: name === chosen }, name)),
+    );
+    category.hidden = categories.length === 0;
     status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString(undefined, { ...clock, second: '2-digit', timeZoneName: 'short' })}`;
+    showPicked();
   }
+  /** Holds what was asked (`body`): the hold screen, or the reason why not and a fresh map. */
+  async function holdWith(body) {
+    clearProblem();
+    try {
+      const reservation = await call('POST', '/reservations', { scheduleId: schedule.id, ...body });
+      session.holdUntil(reservation.expiresAt);
+      await go('hold', { concert, schedule, reservation });
+    } catch (error) {
+      showProblem(error);
+      refresh().catch(showProblem);
+    }
+  }
+  const holdSeats = () => {
+    const seatNos = [...picked.keys()].sort((a, b) => a - b);
+    return holdWith(seatNos.length === 1 ? { seatNo: seatNos[0] } : { seatNos });
+  };
+  const holdBest = () =>
+    holdWith({
+      quantity: Number(quantity.value),
+      together: true,
+      ...(category.value ? { category: category.value } : {}),
+    });
   await refresh();
   render(
     el(
@@ -1101,12 +1313,27 @@ async function seats(concert, schedule) {
     el(
       'div',
       { class: 'split' },
-      el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid),
+      el('div', {}, el('div', { class: 'stage' }, 'Stage'), grid, legend, status),
       el(
         'aside',
-        { class: 'aside' },
-        legend,
-        status,
+        { class: 'aside order' },
+        el('h2', {}, 'Your seats'),
+        summary,
+        holdPicked,
+        el(
+          'div',
+          { class: 'best', role: 'group', 'aria-labelledby': 'best-title' },
+          el('h2', { id: 'best-title' }, 'Or the best seats together'),
+          el(
+            'div',
+            { class: 'row' },
+            el('label', { for: 'quantity', class: 'sr-only' }, 'How many seats'),
+            quantity,
+            el('label', { for: 'category', class: 'sr-only' }, 'Category'),
+            category,
+          ),
+          best,
+        ),
         el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets'),
       ),
     ),
@@ -1122,25 +1349,54 @@ async function seats(concert, schedule) {
   return () => clearTimeout(timer);
 }
 
-async function hold(concert, schedule, seatNo, refreshSeats) {
-  clearProblem();
-  try {
-    const reservation = await call('POST', '/reservations', { scheduleId: schedule.id, seatNo });
-    session.holdUntil(reservation.expiresAt);
-    await go('hold', { concert, schedule, reservation });
-  } catch (error) {
-    showProblem(error);
-    refreshSeats().catch(showProblem);
-  }
-}
-
-async function checkout(concert, schedule, reservation) {
+/**
+ * The hold: every seat of the order with its price, the total, the time left
+ * to pay (extended once from here while the cap allows), topping up, paying.
+ */
+async function checkout(concert, schedule, held) {
+  let reservation = held;
   // The server's clock decides when a hold ends; count down in its time (the offset is known only for a fresh hold).
   const offset =
     Date.now() - Date.parse(reservation.createdAt) < 5_000
       ? Date.parse(reservation.createdAt) - Date.now()
       : 0;
+  const { holdExtensions, holdExtensionMs } = await limits();
+  const total = totalOf(reservation);
+  const list = seatsOf(reservation);
+  const names = seatNames(list.map((seat) => seat.seatNo));
   const countdown = el('div', { class: 'countdown', 'data-testid': 'countdown' });
+  const deadline = el('p', { class: 'small muted center', 'data-testid': 'deadline' });
+  const extend = el(
+    'button',
+    {
+      class: 'link',
+      'data-testid': 'extend',
+      'data-busy': 'Asking for more time…',
+      onclick: async () => {
+        clearProblem();
+        try {
+          reservation = await call(
+            'POST',
+            `/reservations/${encodeURIComponent(reservation.id)}/extend`,
+          );
+          session.holdUntil(reservation.expiresAt);
+        } catch (error) {
+          showProblem(error);
+        }
+        showDeadline();
+        tick();
+      },
+    },
+    `Need more time? Add ${Math.round(holdExtensionMs / 60_000)} min`,
+  );
+  function showDeadline() {
+    const extended = reservation.extensions ?? 0;
+    extend.hidden = extended >= holdExtensions;
+    deadline.textContent =
+      extended === 0
+        ? `Held until ${localTime(Date.parse(reservation.expiresAt) - offset)}`
+        : `Extended: held until ${localTime(Date.parse(reservation.expiresAt) - offset)}${extended >= holdExtensions ? ' (the last extension)' : ''}`;
+  }
   const balanceLine = el('p', {});
   const amount = el('input', {
     id: 'amount',
@@ -1155,16 +1411,16 @@ async function checkout(concert, schedule, reservation) {
     {
       class: 'primary',
       'data-testid': 'pay',
-      'data-busy': `Paying ${won(reservation.price)}…`,
+      'data-busy': `Paying ${won(total)}…`,
       onclick: () => submitPayment(),
     },
-    `Pay ${won(reservation.price)}`,
+    `Pay ${won(total)}`,
   );
   async function updateBalance() {
     const balance = (await refreshWallet()) ?? 0;
     balanceLine.textContent = `Your wallet: ${won(balance)}`;
-    amount.value = String(Math.max(reservation.price - balance, 0) || 10_000);
-    pay.disabled = balance < reservation.price;
+    amount.value = String(Math.max(total - balance, 0) || 10_000);
+    pay.disabled = balance < total;
   }
   async function submitPayment() {
     clearProblem();
@@ -1178,8 +1434,8 @@ async function checkout(concert, schedule, reservation) {
       );
       showWallet(payment.balance);
       // A payment ends the turn, unless the user still holds other seats (SPEC §4).
-      const held = await myReservations('held').catch(() => []);
-      if (held.length === 0) session.turn(undefined);
+      const stillHeld = await myReservations('held').catch(() => []);
+      if (stillHeld.length === 0) session.turn(undefined);
       await go(
         'ticket',
         { concert, schedule, reservation: { ...reservation, status: 'paid' }, payment },
@@ -1195,12 +1451,36 @@ async function checkout(concert, schedule, reservation) {
   render(
     el(
       'section',
-      { class: 'card narrow' },
-      el('p', { class: 'eyebrow' }, 'Seat held for you'),
-      el('h1', {}, `Seat ${reservation.seatNo}`),
-      el('p', {}, `${concert.title} · ${when(schedule.startsAt)}`),
-      el('p', { class: 'price' }, won(reservation.price)),
+      { class: 'card narrow', 'data-testid': 'hold' },
+      el(
+        'p',
+        { class: 'eyebrow' },
+        list.length === 1 ? 'Seat held for you' : `${list.length} seats held for you`,
+      ),
+      el('h1', {}, names),
+      el('p', {}, `${concert.title}${schedule.startsAt ? ` · ${when(schedule.startsAt)}` : ''}`),
+      list.length > 1 || list[0].category || rowOf(schedule, list[0].seatNo)
+        ? el(
+            'ul',
+            { class: 'order-seats', 'data-testid': 'order-seats' },
+            list.map((seat) =>
+              el(
+                'li',
+                {},
+                el('span', {}, seatPlace(schedule, seat)),
+                el('span', {}, won(seat.price)),
+              ),
+            ),
+          )
+        : null,
+      el(
+        'p',
+        { class: 'price', 'data-testid': 'order-total' },
+        list.length > 1 ? `Total ${won(total)}` : won(total),
+      ),
       countdown,
+      deadline,
+      extend,
       balanceLine,
       el(
         'form',
@@ -1236,7 +1516,7 @@ async function checkout(concert, schedule, reservation) {
         {
           class: 'link',
           'data-testid': 'cancel',
-          'data-busy': `Releasing seat ${reservation.seatNo}…`,
+          'data-busy': `Releasing ${names.toLowerCase()}…`,
           onclick: async () => {
             try {
               await call('DELETE', `/reservations/${encodeURIComponent(reservation.id)}`);
@@ -1246,10 +1526,11 @@ async function checkout(concert, schedule, reservation) {
             await go('seats', { concert, schedule }, { replace: true });
           },
         },
-        'Release this seat',
+        list.length === 1 ? 'Release this seat' : 'Release these seats',
       ),
     ),
   );
+  showDeadline();
   let timer;
   const tick = () => {
     const left = Math.max(0, (Date.parse(reservation.expiresAt) - (Date.now() + offset)) / 1000);
@@ -1261,7 +1542,7 @@ async function checkout(concert, schedule, reservation) {
         new Problem(
           {
             title: 'Hold expired',
-            detail: `seat ${reservation.seatNo} is back on sale`,
+            detail: `${names.toLowerCase()} ${list.length === 1 ? 'is' : 'are'} back on sale`,
             code: 'HOLD_EXPIRED',
           },
           409,
@@ -1295,12 +1576,26 @@ function confirmed(concert, schedule, reservation, payment) {
       el('p', { class: 'eyebrow' }, 'Paid · your ticket'),
       el('h1', {}, concert.title),
       schedule.startsAt ? el('p', {}, when(schedule.startsAt)) : null,
-      el('p', { class: 'seat-big' }, `Seat ${reservation.seatNo}`),
+      el('p', { class: 'seat-big' }, seatNames(seatsOf(reservation).map((seat) => seat.seatNo))),
+      seatsOf(reservation).length > 1 || seatsOf(reservation)[0].category
+        ? el(
+            'ul',
+            { class: 'order-seats' },
+            seatsOf(reservation).map((seat) =>
+              el(
+                'li',
+                {},
+                el('span', {}, seatPlace(schedule, seat)),
+                el('span', {}, won(seat.price)),
+              ),
+            ),
+          )
+        : null,
       el(
         'dl',
         {},
         el('dt', {}, 'Paid'),
-        el('dd', {}, won(payment?.amount ?? reservation.price)),
+        el('dd', {}, won(payment?.amount ?? totalOf(reservation))),
         payment ? [el('dt', {}, 'Wallet after'), el('dd', {}, won(payment.balance))] : null,
         payment ? [el('dt', {}, 'Payment'), el('dd', { class: 'mono' }, payment.id)] : null,
         el('dt', {}, 'Reservation'),

@@ -1,7 +1,8 @@
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ConcertRecord, ScheduleRecord } from '../persistence/records.js';
-import { priceOf } from '../rules/catalog.js';
+import { categoryOf, priceOf } from '../rules/catalog.js';
 import { SeatMap } from '../seats/SeatMap.js';
+import { SeatPicker } from '../seats/SeatPicker.js';
 import type { Concert, Schedule } from '../types.js';
 
 /** A schedule with its seats and prices. */
@@ -24,6 +25,23 @@ export class ScheduleEntry {
 
   /** Price of a seat in `1..totalSeats`. */
   priceOf = (seatNo: number): number => priceOf(this.record.prices, seatNo);
+
+  /** Category (tier name) of a seat in `1..totalSeats`, if its tier has one. */
+  categoryOf = (seatNo: number): string | undefined => categoryOf(this.record.prices, seatNo);
+
+  #picker: SeatPicker | undefined;
+
+  /**
+   * Best available's index of free runs: built on first use (one pass over
+   * the seats), then kept up to date by the seat map at O(log n) a seat.
+   */
+  get picker(): SeatPicker {
+    if (!this.#picker) {
+      this.#picker = new SeatPicker(this.record, this.seats.isAvailable);
+      this.seats.attach(this.#picker);
+    }
+    return this.#picker;
+  }
 }
 
 /** Concerts and their dates. Loaded once, then read-only but for seat states. */
@@ -81,7 +99,7 @@ export class Catalog {
     const list: Schedule[] = [];
     for (const { record, seats } of entries) {
       if (seats.availableCount === 0) continue;
-      const { id, startsAt, totalSeats } = record;
+      const { id, startsAt, totalSeats, seatsPerRow } = record;
       list.push(
         Object.freeze({
           id,
@@ -89,6 +107,7 @@ export class Catalog {
           startsAt,
           totalSeats,
           availableSeats: seats.availableCount,
+          ...(seatsPerRow === undefined ? {} : { seatsPerRow }),
         }),
       );
     }

@@ -5,11 +5,12 @@ import { DeadlineHeap } from '../timers/DeadlineHeap.js';
 import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import { reservationLifecycle } from '../machines/lifecycles.js';
 import type { ReservationEvent } from '../machines/reservationMachine.js';
+import { seatsOf } from '../rules/orders.js';
 
 /**
  * Reservations and the seats they occupy, kept consistent together: a seat is
- * `held` exactly while a `held` reservation points at it, and `paid` exactly
- * when a `paid` one does. Reservations follow the reservation machine and
+ * `held` exactly while a `held` reservation lists it, and `paid` exactly when
+ * a `paid` one does; a reservation's seats change together. Reservations follow the reservation machine and
  * seats the seat machine (both compiled to tables). What to change is decided
  * by the rules (`rules/holds.ts`); this only applies it.
  */
@@ -29,10 +30,12 @@ export class HoldBook {
     this.#catalog = catalog;
   }
 
+  /** Seats held now (a reservation of several counts each). */
   get heldCount(): number {
     return this.#held;
   }
 
+  /** Seats sold. */
   get paidCount(): number {
     return this.#paid;
   }
@@ -45,7 +48,7 @@ export class HoldBook {
     return this.#reservations.get(id);
   }
 
-  /** How many seats the user holds right now. */
+  /** How many holds (reservations of one seat or several) the user has right now. */
   heldBy(userId: string): number {
     return this.#heldByUser.get(userId)?.size ?? 0;
   }
@@ -55,14 +58,35 @@ export class HoldBook {
     return this.#liveByUser.get(userId) ?? [];
   }
 
-  /** Holds a seat for a reservation the rules decided (its seat is available). */
+  /** Holds every seat of a reservation the rules decided (its seats are available). */
   hold(reservation: ReservationRecord, tx: ChangeSet): void {
-    const schedule = this.#catalog.schedule(reservation.scheduleId)!;
-    if (!schedule.seats.hold(reservation))
-      throw new Error(`seat ${reservation.seatNo} of ${reservation.scheduleId} is not available`);
+    this.#claim(reservation);
     this.#reservations.set(reservation.id, reservation);
     this.#addHeld(reservation);
     tx.put('reservations', reservation.id, reservation);
+  }
+
+  /** Moves a hold's deadline later (an extension the rules decided); the old deadline, when it pops, is skipped. */
+  extend(id: string, expiresAt: number, extensions: number, tx: ChangeSet): void {
+    const reservation = this.#reservations.get(id);
+    if (reservation?.status !== 'held') throw new Error(`no held reservation ${id} to extend`);
+    reservation.expiresAt = expiresAt;
+    reservation.extensions = extensions;
+    this.#deadlines.push(expiresAt, reservation);
+    tx.put('reservations', reservation.id, reservation);
+  }
+
+  /** Every seat of the reservation goes `available → held`, or none does (a refusal here is a fault). */
+  #claim(reservation: ReservationRecord): void {
+    const seats = this.#seats(reservation);
+    const list = seatsOf(reservation);
+    for (const { seatNo } of list) {
+      if (seatNo < 1 || seatNo > seats.totalSeats || seats.state(seatNo) !== 'available')
+        throw new Error(
+          `seat ${seatNo} of ${reservation.scheduleId} is claimed by ${reservation.id} and another reservation`,
+        );
+    }
+    for (const { seatNo } of list) seats.hold(seatNo, reservation);
   }
 
   /** Ends a hold as the rules decided: `paid`, `cancelled`, or `expired` (at its deadline). */
@@ -74,18 +98,20 @@ export class HoldBook {
     else this.#expire(reservation, tx);
   }
 
-  /** `held → cancelled`, the seat becomes available. */
+  /** `held → cancelled`, every seat becomes available. */
   #cancel(reservation: ReservationRecord, at: number, tx: ChangeSet): void {
-    this.#seats(reservation).release(reservation.seatNo);
+    const seats = this.#seats(reservation);
+    for (const { seatNo } of seatsOf(reservation)) seats.release(seatNo);
     this.#end(reservation, 'CANCEL', at, tx);
   }
 
-  /** `held → paid`, the seat is sold. */
+  /** `held → paid`, every seat is sold. */
   #markPaid(reservation: ReservationRecord, tx: ChangeSet): void {
-    this.#seats(reservation).pay(reservation.seatNo);
+    const seats = this.#seats(reservation);
+    for (const { seatNo } of seatsOf(reservation)) seats.pay(seatNo);
     this.#removeHeld(reservation);
     reservation.status = this.#next(reservation, 'PAY');
-    this.#paid++;
+    this.#paid += seatsOf(reservation).length;
     tx.put('reservations', reservation.id, reservation);
   }
 
@@ -96,7 +122,9 @@ export class HoldBook {
       reservation;
       reservation = this.#deadlines.popDue(now)
     ) {
-      if (reservation.status === 'held') this.#expire(reservation, tx);
+      // An extended hold's earlier deadline pops too: only its current one counts.
+      if (reservation.status === 'held' && reservation.expiresAt <= now)
+        this.#expire(reservation, tx);
     }
   }
 
@@ -140,15 +168,11 @@ export class HoldBook {
         ended.push(reservation);
         continue;
       }
-      if (!schedule.seats.hold(reservation)) {
-        throw new Error(
-          `seat ${reservation.seatNo} of ${reservation.scheduleId} is claimed by two reservations`,
-        );
-      }
+      this.#claim(reservation);
       if (reservation.status === 'paid') {
-        schedule.seats.pay(reservation.seatNo);
+        for (const { seatNo } of seatsOf(reservation)) schedule.seats.pay(seatNo);
         this.#addLive(reservation);
-        this.#paid++;
+        this.#paid += seatsOf(reservation).length;
       } else {
         this.#addHeld(reservation);
         if (reservation.expiresAt <= now) this.#expire(reservation, tx);
@@ -159,7 +183,8 @@ export class HoldBook {
   }
 
   #expire(reservation: ReservationRecord, tx: ChangeSet): void {
-    this.#seats(reservation).expire(reservation.seatNo);
+    const seats = this.#seats(reservation);
+    for (const { seatNo } of seatsOf(reservation)) seats.expire(seatNo);
     this.#end(reservation, TIMEOUT, reservation.expiresAt, tx);
   }
 
@@ -196,14 +221,14 @@ export class HoldBook {
     holds.add(reservation);
     this.#addLive(reservation);
     this.#deadlines.push(reservation.expiresAt, reservation);
-    this.#held++;
+    this.#held += seatsOf(reservation).length;
   }
 
   #removeHeld(reservation: ReservationRecord): void {
     const holds = this.#heldByUser.get(reservation.userId);
     if (!holds?.delete(reservation)) return;
     if (holds.size === 0) this.#heldByUser.delete(reservation.userId);
-    this.#held--;
+    this.#held -= seatsOf(reservation).length;
   }
 
   #addLive(reservation: ReservationRecord): void {

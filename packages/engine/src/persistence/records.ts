@@ -7,6 +7,8 @@ export interface PriceTier {
   readonly from: number;
   readonly to: number;
   readonly price: number;
+  /** The tier's category (`"VIP"`, `"R"`, …), shown on its seats (SPEC §10). */
+  readonly name?: string;
 }
 
 export interface ConcertRecord {
@@ -24,22 +26,44 @@ export interface ScheduleRecord {
   readonly totalSeats: number;
   /** Cover `1..totalSeats` without gaps, ascending. */
   readonly prices: readonly PriceTier[];
+  /** Row 1 is seats `1..k`, row 2 `k+1..2k`, …; absent: all seats are one row. */
+  readonly seatsPerRow?: number;
 }
 
 export type ReservationStatus = 'held' | 'paid' | 'expired' | 'cancelled';
 
-/** Seats are not stored: a seat is held or paid exactly when a reservation says so. */
+/** One seat of a reservation, at its price, with its tier's category if it has one. */
+export interface ReservedSeat {
+  readonly seatNo: number;
+  readonly price: number;
+  readonly category?: string;
+}
+
+/**
+ * Seats are not stored: a seat is held or paid exactly when a reservation says
+ * so. A reservation holds one seat or several (SPEC §10); records written
+ * before orders existed have no `seats` and no `amount` (read them with
+ * `seatsOf` and `amountOf`).
+ */
 export interface ReservationRecord {
   readonly id: string;
   readonly userId: string;
   readonly scheduleId: string;
+  /** The first (lowest) seat. */
   readonly seatNo: number;
+  /** The first seat's price. */
   readonly price: number;
+  /** Every seat, ascending; absent on records of one seat written before orders. */
+  readonly seats?: readonly ReservedSeat[];
+  /** What paying costs: the sum of the seats' prices; absent means `price`. */
+  readonly amount?: number;
   status: ReservationStatus;
   /** Epoch ms. */
   readonly createdAt: number;
-  /** End of the hold, epoch ms. */
-  readonly expiresAt: number;
+  /** End of the hold, epoch ms; moved later by an extension. */
+  expiresAt: number;
+  /** How many times the hold was extended; absent means 0. */
+  extensions?: number;
   /** When it left `held`, epoch ms. */
   endedAt?: number;
 }

@@ -123,6 +123,18 @@ export function priceOf(prices: readonly PriceTier[], seatNo: number): number {
   return prices[lo]!.price;
 }
 
+/** The category (tier `name`) of a seat in `1..totalSeats`, if its tier has one. */
+export function categoryOf(prices: readonly PriceTier[], seatNo: number): string | undefined {
+  let lo = 0;
+  let hi = prices.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (prices[mid]!.to < seatNo) lo = mid + 1;
+    else hi = mid;
+  }
+  return prices[lo]!.name;
+}
+
 function isKnown<T>(existing: T | undefined, incoming: T, kind: string): boolean {
   if (existing === undefined) return false;
   if (JSON.stringify(existing) === JSON.stringify(incoming)) return true;
@@ -175,13 +187,37 @@ function toScheduleRecord(input: ScheduleInput): ScheduleRecord {
     1,
     MAX_SEATS_PER_SCHEDULE,
   );
+  const seatsPerRow =
+    input.seatsPerRow === undefined
+      ? undefined
+      : requireInteger(input.seatsPerRow, `seatsPerRow of schedule "${id}"`, 1, totalSeats);
   return {
     id,
     concertId,
     startsAt: input.startsAt,
     totalSeats,
     prices: toPriceTiers(input, id, totalSeats),
+    ...(seatsPerRow === undefined ? {} : { seatsPerRow }),
   };
+}
+
+/** Longest category (price tier `name`). */
+export const MAX_CATEGORY_LENGTH = 50;
+const CATEGORY = /^[^\u0000-\u001f\u007f]+$/;
+
+/** A tier name or a requested category: 1 to 50 printable characters. */
+export function requireCategory(value: unknown, field: string): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_CATEGORY_LENGTH ||
+    !CATEGORY.test(value)
+  )
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `${field} must be 1 to ${MAX_CATEGORY_LENGTH} printable characters`,
+    );
+  return value;
 }
 
 function toPriceTiers(input: ScheduleInput, id: string, totalSeats: number): PriceTier[] {
@@ -209,12 +245,16 @@ function toPriceTiers(input: ScheduleInput, id: string, totalSeats: number): Pri
     const from = requireInteger(tier?.from, `prices[].from of schedule "${id}"`, 1, totalSeats);
     const to = requireInteger(tier.to, `prices[].to of schedule "${id}"`, from, totalSeats);
     const price = requireInteger(tier.price, `prices[].price of schedule "${id}"`, 1);
+    const name =
+      tier.name === undefined
+        ? undefined
+        : requireCategory(tier.name, `prices[].name of schedule "${id}"`);
     if (from !== next)
       throw new EngineError(
         'VALIDATION_FAILED',
         `prices of schedule "${id}" must cover seats in order from ${next}`,
       );
-    tiers.push({ from, to, price });
+    tiers.push(name === undefined ? { from, to, price } : { from, to, price, name });
     next = to + 1;
   }
   if (next !== totalSeats + 1)

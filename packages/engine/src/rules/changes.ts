@@ -45,8 +45,16 @@ export type StateChange =
   | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }
   /** After a payment the token expires; it is kept until `keepUntil` so retries can be answered. */
   | { readonly type: 'tokenCompleted'; readonly token: string; readonly keepUntil: number }
+  /** A new hold of one seat or several (`reservation.seats`): every one of its seats becomes held. */
   | { readonly type: 'reservationHeld'; readonly reservation: ReservationRecord }
-  /** `held →` `paid`, `cancelled` or `expired` at `at` (the reservation lifecycle's answer). */
+  /** A held reservation's deadline moves to `expiresAt`, its `extensions`-th extension (SPEC §10). */
+  | {
+      readonly type: 'reservationExtended';
+      readonly id: string;
+      readonly expiresAt: number;
+      readonly extensions: number;
+    }
+  /** `held →` `paid`, `cancelled` or `expired` at `at` (the reservation lifecycle's answer); every seat of it follows. */
   | {
       readonly type: 'reservationEnded';
       readonly id: string;

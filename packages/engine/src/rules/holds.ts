@@ -6,8 +6,10 @@ import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
-import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
-import { requireId, requireInteger } from '../validate.js';
+import type { ReservationRecord, ReservationStatus, ReservedSeat } from '../persistence/records.js';
+import type { SeatPicker } from '../seats/SeatPicker.js';
+import { requireId } from '../validate.js';
+import { checkLimits, pickBest, type ReserveCommand } from './orders.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
@@ -24,29 +26,24 @@ export interface ScheduleFacts {
   readonly id: string;
   readonly totalSeats: number;
   priceOf(seatNo: number): number;
+  /** The seat's category (its tier's `name`), if any. */
+  categoryOf?(seatNo: number): string | undefined;
 }
 
 /** What reserving looks at, read by the engine for the validated command. */
 export interface ReserveView extends TokenFacts {
   readonly schedule: ScheduleFacts | undefined;
-  /** The live reservation of the seat, if any (only meaningful for a seat in range). */
-  readonly occupant: Occupant | undefined;
-  /** How many seats the user holds now. */
+  /** The live (held or paid) reservation of a seat in range, if any: asked for the seats a body names. */
+  occupantOf(seatNo: number): Occupant | undefined;
+  /** The schedule's free runs, asked for best available only (a body with `quantity`). */
+  readonly picker: SeatPicker | undefined;
+  /** How many holds (reservations, whatever their size) the user has now. */
   readonly heldByUser: number;
+  /** The user's held plus paid seats of this schedule ({@link ticketsOf}). */
+  readonly ticketsOfUser: number;
 }
 
-export interface ReserveCommand {
-  readonly scheduleId: string;
-  readonly seatNo: number;
-}
-
-/** Validates a reserve command before anything is looked up. */
-export function checkReserve(command: { scheduleId: unknown; seatNo: unknown }): ReserveCommand {
-  return {
-    scheduleId: requireId(command.scheduleId, 'scheduleId'),
-    seatNo: requireInteger(command.seatNo, 'seatNo', 1),
-  };
-}
+export { checkReserve, type ReserveCommand } from './orders.js';
 
 /** `SCHEDULE_NOT_FOUND` for an unknown date. */
 export function requireSchedule<S>(schedule: S | undefined, scheduleId: string): S {
@@ -56,10 +53,13 @@ export function requireSchedule<S>(schedule: S | undefined, scheduleId: string):
 }
 
 /**
- * Holds a seat for `holdTtl` (the reservation machine's delay): the seat must
- * exist and be free, and the user under `maxHoldsPerUser`. The user's token
- * is extended to the end of the hold, so nobody is locked out of paying for
- * a seat they hold.
+ * Holds one seat or several, in one reservation, for `holdTtl` (the
+ * reservation machine's delay): a seat (`seatNo`), the named seats all or
+ * none (`seatNos`: any taken one is `SEAT_UNAVAILABLE`, naming the taken
+ * ones in `details.seatNos`), or the best `quantity` seats ({@link pickBest}).
+ * Then the user must be under `maxHoldsPerUser` and `maxTicketsPerUser`
+ * ({@link checkLimits}). The user's token is extended to the end of the hold,
+ * so nobody is locked out of paying for a seat they hold.
  */
 export function decideReserve(
   view: ReserveView,
@@ -70,42 +70,73 @@ export function decideReserve(
   reservationId: string,
 ): Decision<ReservationRecord> {
   const user = activeUser(view, now, lifecycles);
-  const { scheduleId, seatNo } = command;
+  const { scheduleId } = command;
   const schedule = requireSchedule(view.schedule, scheduleId);
-  if (seatNo > schedule.totalSeats)
-    throw new EngineError(
-      'SEAT_NOT_FOUND',
-      `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`,
-    );
-  const occupant = view.occupant;
   const changes: StateChange[] = [];
-  if (occupant) {
-    const status = reservationStatusAt(occupant as ReservationRecord, now, lifecycles);
-    if (status === 'held' || status === 'paid') {
-      const yours =
-        occupant.userId === user.userId && status === 'held'
-          ? ` (you hold it: ${occupant.id})`
-          : '';
-      throw new EngineError('SEAT_UNAVAILABLE', `seat ${seatNo} is ${status}${yours}`);
+  let seatNos: readonly number[];
+  if (command.kind === 'best') {
+    if (!view.picker) throw new Error("best available needs the schedule's seat picker");
+    seatNos = pickBest(view.picker, command);
+  } else {
+    seatNos = command.kind === 'seat' ? [command.seatNo] : command.seatNos;
+    const outside = seatNos.filter((seatNo) => seatNo > schedule.totalSeats);
+    if (outside.length > 0)
+      throw new EngineError(
+        'SEAT_NOT_FOUND',
+        `schedule "${scheduleId}" has seats 1 to ${schedule.totalSeats}`,
+      );
+    const taken: number[] = [];
+    let yours = '';
+    let takenAs = '';
+    const ended = new Set<string>();
+    for (const seatNo of seatNos) {
+      const occupant = view.occupantOf(seatNo);
+      if (!occupant) continue;
+      const status = reservationStatusAt(occupant as ReservationRecord, now, lifecycles);
+      if (status === 'held' || status === 'paid') {
+        taken.push(seatNo);
+        takenAs = status;
+        if (occupant.userId === user.userId && status === 'held')
+          yours = ` (you hold it: ${occupant.id})`;
+        continue;
+      }
+      // A hold past its deadline that nothing has expired yet: it ends now, at its own deadline.
+      if (occupant.status === 'held' && !ended.has(occupant.id)) {
+        ended.add(occupant.id);
+        changes.push({
+          type: 'reservationEnded',
+          id: occupant.id,
+          status: 'expired',
+          at: occupant.expiresAt,
+        });
+      }
     }
-    // A hold past its deadline that nothing has expired yet: it ends now, at its own deadline.
-    if (occupant.status === 'held')
-      changes.push({
-        type: 'reservationEnded',
-        id: occupant.id,
-        status: 'expired',
-        at: occupant.expiresAt,
-      });
+    if (taken.length > 0) {
+      const what =
+        taken.length === 1 && seatNos.length === 1
+          ? `seat ${taken[0]} is ${takenAs}${yours}`
+          : `seat${taken.length === 1 ? '' : 's'} ${taken.join(', ')} ${taken.length === 1 ? 'is' : 'are'} taken${yours}`;
+      throw new EngineError('SEAT_UNAVAILABLE', what, { details: { seatNos: taken } });
+    }
   }
-  if (view.heldByUser >= config.maxHoldsPerUser) {
-    throw new EngineError('HOLD_LIMIT_REACHED', `you already hold ${config.maxHoldsPerUser} seats`);
-  }
+  checkLimits(view, seatNos.length, config);
+  const seats: ReservedSeat[] = seatNos.map((seatNo) => {
+    const category = schedule.categoryOf?.(seatNo);
+    const price = schedule.priceOf(seatNo);
+    return category === undefined ? { seatNo, price } : { seatNo, price, category };
+  });
+  let amount = 0;
+  for (const seat of seats) amount += seat.price;
+  if (!Number.isSafeInteger(amount))
+    throw new EngineError('VALIDATION_FAILED', 'the seats cost more than an amount can be');
   const reservation: ReservationRecord = {
     id: reservationId,
     userId: user.userId,
     scheduleId,
-    seatNo,
-    price: schedule.priceOf(seatNo),
+    seatNo: seats[0]!.seatNo,
+    price: seats[0]!.price,
+    seats,
+    amount,
     status: lifecycles.reservation.initial,
     createdAt: now,
     expiresAt: now + delayOf(lifecycles.reservation, 'held'),

@@ -1,5 +1,5 @@
 /**
- * `@usher/engine/rules`: the rules of SPEC §4 as pure decisions, shared by
+ * `@usher/engine/rules`: the rules of SPEC §4 and §10 as pure decisions, shared by
  * every engine. Each takes the state it needs, the command and `now`, and
  * returns the changes to apply and the answer, or throws an `EngineError`.
  * No I/O, no clock, no storage: the embedded engine reads its views from
@@ -68,6 +68,17 @@ export {
   type ScheduleFacts,
 } from './holds.js';
 export {
+  amountOf,
+  checkLimits,
+  decideExtend,
+  pickBest,
+  seatsOf,
+  ticketsOf,
+  type ReserveInput,
+} from './orders.js';
+export { FreeRuns } from '../seats/FreeRuns.js';
+export { SeatPicker, tierIndex, type PickerLayout } from '../seats/SeatPicker.js';
+export {
   checkCharge,
   checkKey,
   checkPay,
@@ -90,7 +101,10 @@ export {
   checkListSeats,
   decideLoadCatalog,
   MAX_SEATS_PER_SCHEDULE,
+  MAX_CATEGORY_LENGTH,
+  categoryOf,
   priceOf,
+  requireCategory,
   requireConcert,
   type KnownCatalog,
 } from './catalog.js';

@@ -16,6 +16,7 @@ import { requireId, requireInteger, requireUserId } from '../validate.js';
 import { paymentView } from '../views.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
+import { amountOf } from './orders.js';
 import { activeUser, keptUntil, knownUser, type TokenFacts } from './queue.js';
 
 /** A token may only use its own wallet. */
@@ -171,7 +172,7 @@ export interface PayView extends TokenFacts {
 /**
  * Pays a held reservation from the balance, all at once or not at all: only
  * its holder pays, the hold must still be held and not past its deadline, the
- * balance must cover the price. The token then completes (its slot goes to
+ * balance must cover its amount (every seat of it). The token then completes (its slot goes to
  * the next user), unless the user still holds other seats. With a key, the
  * first answer is replayed for retries, even after the token completed.
  */
@@ -195,18 +196,19 @@ export function decidePay(
   const status = reservationStatusAt(reservation, now, lifecycles);
   if (status === 'paid') throw alreadyPaid();
   if (status !== 'held') throw holdExpired(status);
-  if (balance < reservation.price) {
+  const amount = amountOf(reservation);
+  if (balance < amount) {
     throw new EngineError(
       'INSUFFICIENT_BALANCE',
-      `the price is ${reservation.price} and the balance ${balance}`,
+      `the price is ${amount} and the balance ${balance}`,
     );
   }
   const record: PaymentRecord = {
     id: paymentId,
     reservationId: reservation.id,
     userId: user.userId,
-    amount: reservation.price,
-    balance: balance - reservation.price,
+    amount,
+    balance: balance - amount,
     createdAt: now,
   };
   const payment = paymentView(record);

@@ -3,6 +3,7 @@ import { seatLifecycle } from '../machines/lifecycles.js';
 import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import type { ReservationRecord } from '../persistence/records.js';
 import type { Seat } from '../types.js';
+import type { SeatPicker } from './SeatPicker.js';
 
 const codeOf = new Map<SeatState, number>(seatLifecycle.states.map((state, code) => [state, code]));
 if (codeOf.get(seatLifecycle.initial) !== 0)
@@ -22,6 +23,7 @@ export class SeatMap {
   #available: number;
   #version = 0;
   #cache: { version: number; seats: readonly Seat[] } | undefined;
+  #picker: SeatPicker | undefined;
 
   constructor(totalSeats: number) {
     this.totalSeats = totalSeats;
@@ -47,11 +49,22 @@ export class SeatMap {
     return this.#occupants.get(seatNo);
   }
 
-  /** `available --HOLD--> held`; false when the machine refuses. */
-  hold(reservation: ReservationRecord): boolean {
-    if (!this.#fire(reservation.seatNo, 'HOLD')) return false;
-    this.#occupants.set(reservation.seatNo, reservation);
+  /** `available --HOLD--> held` for one seat of `reservation`; false when the machine refuses. */
+  hold(seatNo: number, reservation: ReservationRecord): boolean {
+    if (!this.#fire(seatNo, 'HOLD')) return false;
+    this.#occupants.set(seatNo, reservation);
     return true;
+  }
+
+  /** Whether a seat is available (for building a picker). */
+  isAvailable = (seatNo: number): boolean => this.#states[seatNo] === 0;
+
+  /**
+   * Keeps `picker` told of every seat that becomes available or stops being
+   * so, from now on (it was built from {@link isAvailable}).
+   */
+  attach(picker: SeatPicker): void {
+    this.#picker = picker;
   }
 
   /** `held --RELEASE--> available`. */
@@ -70,12 +83,21 @@ export class SeatMap {
   }
 
   /** Available seats, ascending; rebuilt only after a seat changed. Do not mutate. */
-  availableSeats(priceOf: (seatNo: number) => number): readonly Seat[] {
+  availableSeats(
+    priceOf: (seatNo: number) => number,
+    categoryOf: (seatNo: number) => string | undefined = () => undefined,
+  ): readonly Seat[] {
     if (this.#cache?.version === this.#version) return this.#cache.seats;
     const seats: Seat[] = [];
     const states = this.#states;
     for (let seatNo = 1; seatNo <= this.totalSeats; seatNo++) {
-      if (states[seatNo] === 0) seats.push({ seatNo, price: priceOf(seatNo) });
+      if (states[seatNo] !== 0) continue;
+      const category = categoryOf(seatNo);
+      seats.push(
+        category === undefined
+          ? { seatNo, price: priceOf(seatNo) }
+          : { seatNo, price: priceOf(seatNo), category },
+      );
     }
     this.#cache = { version: this.#version, seats: Object.freeze(seats) };
     return this.#cache.seats;
@@ -89,6 +111,8 @@ export class SeatMap {
     if (to === 'available') this.#occupants.delete(seatNo);
     if (from === 'available') this.#available--;
     if (to === 'available') this.#available++;
+    if ((from === 'available') !== (to === 'available'))
+      this.#picker?.set(seatNo, to === 'available');
     this.#version++;
     return true;
   }

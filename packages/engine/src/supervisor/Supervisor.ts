@@ -23,7 +23,9 @@ import {
   decideListReservations,
   decideReserve,
   type ReservationView,
+  type ReserveView,
 } from '../rules/holds.js';
+import { decideExtend, ticketsOf, type ReserveInput } from '../rules/orders.js';
 import {
   decideIssue,
   decideTick,
@@ -201,23 +203,34 @@ export class Supervisor {
         now,
         this.#lifecycles,
       );
-      return { scheduleId, seats: schedule!.seats.availableSeats(schedule!.priceOf) };
+      return {
+        scheduleId,
+        seats: schedule!.seats.availableSeats(schedule!.priceOf, schedule!.categoryOf),
+      };
     },
 
-    reserve: (raw, now, tx) => {
-      const command = checkReserve(raw);
-      const token = this.#token(raw.token);
+    reserve: ({ token: arg, request }, now, tx) => {
+      const command = checkReserve((request ?? {}) as ReserveInput, this.#config);
+      const token = this.#token(arg);
       const schedule = this.#catalog.schedule(command.scheduleId);
-      const view = {
-        arg: raw.token,
+      const view: ReserveView = {
+        arg,
         token,
         placeOf: this.#placeOf,
         schedule,
-        occupant:
-          command.seatNo <= (schedule?.totalSeats ?? 0)
-            ? schedule?.seats.occupant(command.seatNo)
-            : undefined,
+        occupantOf: (seatNo) =>
+          seatNo <= (schedule?.totalSeats ?? 0) ? schedule?.seats.occupant(seatNo) : undefined,
+        picker: command.kind === 'best' ? schedule?.picker : undefined,
         heldByUser: token ? this.#holds.heldBy(token.userId) : 0,
+        ticketsOfUser: token
+          ? ticketsOf(
+              this.#holds.liveOf(token.userId),
+              token.userId,
+              command.scheduleId,
+              now,
+              this.#lifecycles,
+            )
+          : 0,
       };
       return reservationView(
         this.#decided(
@@ -226,6 +239,20 @@ export class Supervisor {
         ),
       );
     },
+
+    extendReservation: ({ token, reservationId }, now, tx) =>
+      reservationView(
+        this.#decided(
+          decideExtend(
+            this.#reservationFacts(token, reservationId),
+            reservationId,
+            now,
+            this.#config,
+            this.#lifecycles,
+          ),
+          tx,
+        ),
+      ),
 
     getReservation: ({ token, reservationId }, now) =>
       reservationView(
@@ -397,6 +424,8 @@ export class Supervisor {
         return this.#room.complete(change.token, change.keepUntil, tx);
       case 'reservationHeld':
         return this.#holds.hold(change.reservation, tx);
+      case 'reservationExtended':
+        return this.#holds.extend(change.id, change.expiresAt, change.extensions, tx);
       case 'reservationEnded':
         return this.#holds.end(change.id, change.status, change.at, tx);
       case 'walletCredited':

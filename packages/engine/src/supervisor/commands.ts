@@ -30,7 +30,9 @@ interface CommandTable {
   listConcerts: [{ token: string }, readonly Concert[]];
   listSchedules: [{ token: string; concertId: string }, readonly Schedule[]];
   listSeats: [{ token: string; scheduleId: string }, SeatList];
-  reserve: [{ token: string; scheduleId: string; seatNo: number }, Reservation];
+  /** The body as the caller gave it (any of SPEC §10's three): the rule checks it. */
+  reserve: [{ token: string; request: unknown }, Reservation];
+  extendReservation: [{ token: string; reservationId: string }, Reservation];
   getReservation: [{ token: string; reservationId: string }, Reservation];
   listReservations: [{ token: string; status: string | undefined }, readonly Reservation[]];
   cancelReservation: [{ token: string; reservationId: string }, Reservation];

@@ -1,4 +1,9 @@
-import type { Reservation, ReservationRecord } from '@usher/engine';
+import {
+  EngineError,
+  type Reservation,
+  type ReservationRecord,
+  type ReserveRequest,
+} from '@usher/engine';
 import {
   checkListStatus,
   checkReserve,
@@ -136,10 +141,16 @@ export function cancelApply(
 export function reserve(
   runner: CommandRunner,
   token: string,
-  seat: { readonly scheduleId: string; readonly seatNo: number },
+  request: ReserveRequest,
 ): Promise<Reservation> {
   return runner.run(async (now) => {
-    const command = checkReserve(seat);
+    const command = checkReserve(request, runner.config);
+    // TODO(issue 22, PostgreSQL side): orders of several seats and best available (SPEC §10).
+    if (command.kind !== 'seat')
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        'seatNos and quantity are not supported on PostgreSQL yet: give one seatNo',
+      );
     const { answer } = await runner.decide('reserve', now, undefined, async (db) => {
       const read = await runner.read<{
         schedule: Record<string, unknown> | null;
@@ -157,10 +168,14 @@ export function reserve(
           totalSeats: record.totalSeats,
           priceOf: (seatNo: number) => priceOf(record.prices, seatNo),
         },
-        occupant: row.occupant
-          ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) }
-          : undefined,
+        occupantOf: (seatNo: number) =>
+          row.occupant && seatNo === command.seatNo
+            ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) }
+            : undefined,
+        picker: undefined,
         heldByUser,
+        // TODO(issue 22, PostgreSQL side): the user's held + paid seats of this schedule (MAX_TICKETS_PER_USER).
+        ticketsOfUser: 0,
       };
       const decision = decideReserve(view, command, now, runner.config, runner.lifecycles, newId());
       const apply = holdApply(decision, now, facts.token?.token ?? '', heldByUser);
