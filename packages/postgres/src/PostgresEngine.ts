@@ -223,8 +223,23 @@ export class PostgresEngine implements UsherEngine {
   }
 
   /** The room (SPEC §9) as the database holds it (see {@link readRoomView}). */
-  room(): Promise<Room> {
-    return this.#runner.run((now) => readRoomView(this.#pool, now));
+  room(roomId?: string): Promise<Room> {
+    if (roomId !== undefined && roomId !== 'default')
+      return Promise.reject(new EngineError('ROOM_NOT_FOUND', `no room "${roomId}"`));
+    return this.#runner.run(async (now) => ({
+      ...(roomId === undefined ? {} : { id: 'default' }),
+      ...(await readRoomView(this.#pool, now)),
+    }));
+  }
+
+  /** Every room (SPEC §12). */
+  async rooms(): Promise<readonly Room[]> {
+    return [await this.room('default')];
+  }
+
+  /** Presale codes (SPEC §12). */
+  createCodes(_roomId: string, _count: number): Promise<{ readonly codes: readonly string[] }> {
+    return Promise.reject(new EngineError('UNAVAILABLE', 'not yet on PostgreSQL'));
   }
 
   /** Changes the room's settings (see `UsherEngine.updateRoom`), published as a step to every instance. */

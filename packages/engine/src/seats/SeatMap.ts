@@ -20,6 +20,7 @@ export class SeatMap {
   readonly #states: Uint8Array;
   readonly #occupants = new Map<number, ReservationRecord>();
   #available: number;
+  #held = 0;
   #version = 0;
   #cache: { version: number; seats: readonly Seat[] } | undefined;
 
@@ -31,6 +32,11 @@ export class SeatMap {
 
   get availableCount(): number {
     return this.#available;
+  }
+
+  /** Seats held now (a room's sold-out check, SPEC §12). */
+  get heldCount(): number {
+    return this.#held;
   }
 
   /** Changes whenever a seat does. */
@@ -89,6 +95,8 @@ export class SeatMap {
     if (to === 'available') this.#occupants.delete(seatNo);
     if (from === 'available') this.#available--;
     if (to === 'available') this.#available++;
+    if (from === 'held') this.#held--;
+    if (to === 'held') this.#held++;
     this.#version++;
     return true;
   }

@@ -1,5 +1,6 @@
 import type { CatalogInput, CatalogLoadResult, Concert, Schedule, SeatList } from '@usher/engine';
 import {
+  concertView,
   checkListConcerts,
   checkListSchedules,
   checkListSeats,
@@ -112,7 +113,10 @@ export function listConcerts(runner: CommandRunner, token: string): Promise<read
       [],
     );
     checkListConcerts(facts, now, runner.lifecycles);
-    return row.concerts.map(concertRecord).sort((a, b) => compareText(a.id, b.id));
+    return row.concerts
+      .map(concertRecord)
+      .sort((a, b) => compareText(a.id, b.id))
+      .map(concertView);
   });
 }
 
