@@ -117,6 +117,12 @@ export interface RouteServices {
   readonly rateLimited: boolean;
   /** With proof of work on: `GET /queue/challenge`, and joining needs a solution. */
   readonly challenge: ProofOfWork | undefined;
+  /** Writes an operator's creation of presale codes to the log (how many, for which room; never the codes). */
+  readonly auditCodes?: (
+    roomId: string,
+    count: number,
+    client: RouteInput<unknown, unknown>['client'],
+  ) => void;
   /** Writes an operator's change to the log. */
   readonly audit: (
     change: RoomChange,
@@ -130,6 +136,11 @@ function roomView(room: Room): z.infer<typeof schemas.Room> {
   const { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal } =
     room;
   return { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal };
+}
+
+/** A room named by its id (SPEC §12), with the counts and sold-out. */
+function namedRoomView(room: Room): z.infer<typeof schemas.NamedRoom> {
+  return { id: room.id ?? 'default', ...roomView(room), soldOut: room.soldOut };
 }
 
 /** Every route of the API (SPEC §6, §9), for an engine with the given limits. */
@@ -194,6 +205,74 @@ function operatorRoutes(service: RouteServices): Route[] {
         const change = await engine.updateRoom(patch);
         service.audit(change, patch, client);
         return { body: roomView(change.room) };
+      },
+    }),
+    route({
+      ...admin,
+      operationId: 'listRooms',
+      method: 'get',
+      path: '/admin/rooms',
+      summary: 'Every waiting room: settings and counts',
+      description:
+        '`default` first (the concerts without a room of their own), then the room of each concert that has one (`catalog.concerts[].room`), in the order they were added.',
+      success: { status: 200, schema: schemas.RoomList, description: 'The rooms' },
+      handle: async ({ engine }) => ({
+        body: { rooms: (await engine.rooms()).map(namedRoomView) },
+      }),
+    }),
+    route({
+      ...admin,
+      operationId: 'getNamedRoom',
+      method: 'get',
+      path: '/admin/rooms/:roomId',
+      summary: 'One waiting room: settings and counts',
+      description: "`default` is the room of `/admin/room`; a concert's own room has its id.",
+      params: schemas.RoomParams,
+      success: { status: 200, schema: schemas.NamedRoom, description: 'The room' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params }) => ({
+        body: namedRoomView(await engine.room(params.roomId)),
+      }),
+    }),
+    route({
+      ...admin,
+      operationId: 'updateNamedRoom',
+      method: 'patch',
+      path: '/admin/rooms/:roomId',
+      summary: 'Change one waiting room live',
+      description:
+        'As `PATCH /admin/room`, for the room named: any of `paused`, `admitPerTick`, `maxActive`, `opensAt`, `shuffle`; durable, in effect at its next tick; logged.',
+      params: schemas.RoomParams,
+      body: schemas.RoomSettingsPatch,
+      success: { status: 200, schema: schemas.NamedRoom, description: 'The room after the change' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params, body, client }) => {
+        const patch = body as Partial<RoomSettings>;
+        const change = await engine.updateRoom(patch, params.roomId);
+        service.audit(change, patch, client);
+        return { body: namedRoomView(change.room) };
+      },
+    }),
+    route({
+      ...admin,
+      operationId: 'createPresaleCodes',
+      method: 'post',
+      path: '/admin/rooms/:roomId/codes',
+      summary: 'Create one-use presale codes for a room',
+      description:
+        '`count` (1..1000) fresh codes, each 120 random bits. Only their SHA-256 is stored: this answer is the only place they appear. ' +
+        'A join of the room with an unused code (`POST /queue/tokens {userId, concertId, code}`) goes to the head of its line, before everyone ' +
+        'without one, and is admitted at the next tick with a free place under `maxActive` (even before `opensAt`, unless the room is paused); ' +
+        'the code is then spent, once, whichever process sees it first. Logged (the count, never the codes).',
+      params: schemas.RoomParams,
+      body: schemas.CreateCodesBody,
+      success: { status: 201, schema: schemas.PresaleCodes, description: 'The new codes' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params, body, client }) => {
+        const { count } = body as { count: number };
+        const created = await engine.createCodes(params.roomId, count);
+        service.auditCodes?.(params.roomId, count, client);
+        return { status: 201, body: { codes: [...created.codes] } };
       },
     }),
     route({
@@ -277,7 +356,10 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       path: '/queue/tokens',
       summary: 'Join the waiting room',
       description:
-        "Answers the user's live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. " +
+        "Answers the user's live token of the room (200) or a new one (201). A new token is active at once when nobody waits and there is room. " +
+        "`concertId` joins that concert's room (one live token per user per room; a token admits to its own room's concerts only, 403 `TOKEN_WRONG_ROOM` " +
+        'elsewhere; 404 `CONCERT_NOT_FOUND` for none); without it, the default room. `code`, an unused presale code of that room, puts a new token at the ' +
+        "head of the line and is spent; unknown, of another room or spent: 400 `CODE_INVALID` (a user's retried join answers their token and spends nothing). " +
         'With `resolveUserId`, the user comes from the host application and the body may be empty.' +
         (service.rateLimited
           ? ' Limited per client address: over the limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).'
@@ -294,6 +376,8 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       errors: [
         'VALIDATION_FAILED',
         'FORBIDDEN',
+        'CODE_INVALID',
+        'CONCERT_NOT_FOUND',
         ...(service.rateLimited ? (['RATE_LIMITED'] as const) : []),
         ...(service.challenge !== undefined ? (['CHALLENGE_FAILED'] as const) : []),
       ],
@@ -313,7 +397,11 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
             extra: { errors: [{ path: 'body.userId', message: 'Required' }] },
           });
         }
-        const { token, created } = await engine.issueToken(userId);
+        const join = {
+          ...(body.concertId === undefined ? {} : { concertId: body.concertId }),
+          ...(body.code === undefined ? {} : { code: body.code }),
+        };
+        const { token, created } = await engine.issueToken(userId, join);
         return { status: created ? 201 : 200, body: token };
       },
     }),
@@ -376,7 +464,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
         schema: schemas.ScheduleList,
         description: 'Dates with available seats, by start time',
       },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'CONCERT_NOT_FOUND'],
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'CONCERT_NOT_FOUND'],
       handle: async ({ engine, token, params }) => ({
         json: `{"schedules":${cachedJson(await engine.listSchedules(token, params.concertId))}}`,
       }),
@@ -389,7 +477,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       bearer: true,
       params: schemas.ScheduleParams,
       success: { status: 200, schema: schemas.SeatList, description: 'Available seats, ascending' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND'],
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'SCHEDULE_NOT_FOUND'],
       handle: async ({ engine, token, params }) => {
         const { scheduleId, seats } = await engine.listSeats(token, params.scheduleId);
         return {
@@ -410,6 +498,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'SCHEDULE_NOT_FOUND',
         'SEAT_NOT_FOUND',
         'SEAT_UNAVAILABLE',
@@ -453,7 +542,12 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       bearer: true,
       params: schemas.ReservationParams,
       success: { status: 200, schema: schemas.Reservation, description: 'The reservation' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND'],
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
+        'RESERVATION_NOT_FOUND',
+      ],
       handle: async ({ engine, token, params }) => ({
         body: await engine.getReservation(token, params.reservationId),
       }),
@@ -474,6 +568,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'RESERVATION_NOT_FOUND',
         'HOLD_EXPIRED',
         'ALREADY_PAID',
@@ -498,6 +593,7 @@ function userRoutes(limits: { maxChargeAmount: number }, service: RouteServices)
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'RESERVATION_NOT_FOUND',
         'HOLD_EXPIRED',
         'ALREADY_PAID',
