@@ -44,6 +44,23 @@ CREATE TYPE public.usher_charge AS (
 );
 
 --
+-- Name: usher_code_issue; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_code_issue AS (
+	now bigint,
+	token text,
+	user_id text,
+	status text,
+	issued_at bigint,
+	expires_at bigint,
+	waiting_ttl bigint,
+	max_active integer,
+	code_hash text,
+	code_room text
+);
+
+--
 -- Name: usher_hold; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -357,6 +374,7 @@ CREATE TABLE public.tokens (
     expires_at bigint NOT NULL,
     last_seen_at bigint NOT NULL,
     reason text,
+    priority boolean DEFAULT false NOT NULL,
     CONSTRAINT tokens_reason_check CHECK ((reason = 'sold_out'::text)),
     CONSTRAINT tokens_reason_expired CHECK (((reason IS NULL) OR (status = 'expired'::text))),
     CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
@@ -571,6 +589,37 @@ BEGIN
     UPDATE active_bound SET bound = v_bound, tick = usher_last_tick() WHERE id = 1;
   END IF;
   PERFORM usher_count_admitted(v_admitted);
+END $$;
+
+--
+-- Name: usher_issue_with_code_many(json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_with_code_many(p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  a usher_code_issue;
+  o usher_outcome;
+  v_issued usher_outcome;
+BEGIN
+  FOR a IN SELECT * FROM json_populate_recordset(NULL::usher_code_issue, p_items) LOOP
+    o := NULL;
+    BEGIN
+      UPDATE presale_codes SET spent_at = a.now
+       WHERE hash = a.code_hash AND room = a.code_room AND spent_at IS NULL;
+      IF NOT FOUND THEN PERFORM usher_conflict('the presale code is spent or unknown'); END IF;
+      SELECT * INTO v_issued FROM usher_issue_many(json_build_array(row_to_json(a)));
+      IF v_issued.err IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_issued.err, MESSAGE = v_issued.msg;
+      END IF;
+      UPDATE tokens SET priority = true WHERE token = a.token;
+      o.result := v_issued.result;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
 END $$;
 
 --
@@ -898,6 +947,17 @@ CREATE TABLE public.payments (
 );
 
 --
+-- Name: presale_codes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.presale_codes (
+    hash text NOT NULL,
+    room text NOT NULL,
+    created_at bigint NOT NULL,
+    spent_at bigint
+);
+
+--
 -- Name: queue_ticks; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1016,6 +1076,13 @@ ALTER TABLE ONLY public.payments
 
 ALTER TABLE ONLY public.payments
     ADD CONSTRAINT payments_reservation_id_key UNIQUE (reservation_id);
+
+--
+-- Name: presale_codes presale_codes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.presale_codes
+    ADD CONSTRAINT presale_codes_pkey PRIMARY KEY (hash);
 
 --
 -- Name: queue_ticks queue_ticks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1157,6 +1224,12 @@ CREATE UNIQUE INDEX tokens_line ON public.tokens USING btree (line) WHERE (statu
 --
 
 CREATE UNIQUE INDEX tokens_live_user ON public.tokens USING btree (user_id) WHERE (status = ANY (ARRAY['waiting'::text, 'active'::text]));
+
+--
+-- Name: tokens_priority; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tokens_priority ON public.tokens USING btree (seq) WHERE ((status = 'waiting'::text) AND priority);
 
 --
 -- Name: tokens_unlined; Type: INDEX; Schema: public; Owner: -

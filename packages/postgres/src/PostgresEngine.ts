@@ -10,6 +10,7 @@ import {
   type EngineStats,
   type IdempotencyOptions,
   type IssuedToken,
+  type JoinOptions,
   type Payment,
   type QueueToken,
   type Reservation,
@@ -31,7 +32,7 @@ import { spendChallenge } from './commands/challenges.js';
 import { cancelReservation, getReservation, listReservations, reserve } from './commands/holds.js';
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
-import { readRoomView, stats, updateRoom } from './commands/room.js';
+import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
 import { Keeper } from './keeper/Keeper.js';
@@ -135,8 +136,8 @@ export class PostgresEngine implements UsherEngine {
     return loadCatalog(this.#runner, catalog);
   }
 
-  issueToken(userId: string): Promise<IssuedToken> {
-    return issueToken(this.#runner, userId);
+  issueToken(userId: string, options?: JoinOptions): Promise<IssuedToken> {
+    return issueToken(this.#runner, userId, options);
   }
 
   getToken(token: string): Promise<QueueToken> {
@@ -238,8 +239,8 @@ export class PostgresEngine implements UsherEngine {
   }
 
   /** Presale codes (SPEC §12). */
-  createCodes(_roomId: string, _count: number): Promise<{ readonly codes: readonly string[] }> {
-    return Promise.reject(new EngineError('UNAVAILABLE', 'not yet on PostgreSQL'));
+  createCodes(roomId: string, count: number): Promise<{ readonly codes: readonly string[] }> {
+    return createCodes(this.#runner, roomId, count);
   }
 
   /** Changes the room's settings (see `UsherEngine.updateRoom`), published as a step to every instance. */

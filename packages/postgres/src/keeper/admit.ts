@@ -18,14 +18,22 @@ export async function admit(
   cursor: number,
 ): Promise<{ lines: number[]; cursor: number }> {
   const lines: number[] = [];
-  if (draw && cursor <= draw.to) {
+  // Who joined with a presale code first, in join order (issue 25): the head of the line, outside any draw.
+  if (count > 0) {
+    const { rows } = await db.query<{ line: string }>(
+      `SELECT line FROM tokens WHERE status = 'waiting' AND priority ORDER BY seq LIMIT $1 FOR UPDATE`,
+      [count],
+    );
+    lines.push(...rows.map((row) => Number(row.line)));
+  }
+  if (draw && cursor <= draw.to && lines.length < count) {
     const order = drawnOrder(draw);
     while (lines.length < count && cursor <= draw.to) {
       const end = Math.min(draw.to, cursor + Math.max(256, 2 * (count - lines.length)) - 1);
       const candidates: number[] = [];
       for (let slot = cursor; slot <= end; slot++) candidates.push(order.placeAt(slot));
       const { rows } = await db.query<{ line: string }>(
-        `SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[]) FOR UPDATE`,
+        `SELECT line FROM tokens WHERE status = 'waiting' AND NOT priority AND line = ANY($1::bigint[]) FOR UPDATE`,
         [candidates],
       );
       const waiting = new Set(rows.map((row) => Number(row.line)));
@@ -40,7 +48,7 @@ export async function admit(
     // Picked in a statement of its own: a LIMIT inside the UPDATE's WHERE could be rescanned per row by
     // a nested loop (planned on a nearly empty table) and admit the whole line (issue 20).
     const { rows } = await db.query<{ line: string }>(
-      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 ORDER BY line LIMIT $1 FOR UPDATE`,
+      `SELECT line FROM tokens WHERE status = 'waiting' AND NOT priority AND line > $2 ORDER BY line LIMIT $1 FOR UPDATE`,
       [count - lines.length, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
     );
     lines.push(...rows.map((row) => Number(row.line)));
