@@ -374,7 +374,6 @@ CREATE TABLE public.tokens (
     expires_at bigint NOT NULL,
     last_seen_at bigint NOT NULL,
     reason text,
-    priority boolean DEFAULT false NOT NULL,
     CONSTRAINT tokens_reason_check CHECK ((reason = 'sold_out'::text)),
     CONSTRAINT tokens_reason_expired CHECK (((reason IS NULL) OR (status = 'expired'::text))),
     CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
@@ -613,7 +612,7 @@ BEGIN
       IF v_issued.err IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = v_issued.err, MESSAGE = v_issued.msg;
       END IF;
-      UPDATE tokens SET priority = true WHERE token = a.token;
+      INSERT INTO priority_tokens (token, seq) SELECT t.token, t.seq FROM tokens t WHERE t.token = a.token AND t.status = 'waiting';
       o.result := v_issued.result;
     EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
@@ -958,6 +957,15 @@ CREATE TABLE public.presale_codes (
 );
 
 --
+-- Name: priority_tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.priority_tokens (
+    token text NOT NULL,
+    seq bigint NOT NULL
+);
+
+--
 -- Name: queue_ticks; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1085,6 +1093,13 @@ ALTER TABLE ONLY public.presale_codes
     ADD CONSTRAINT presale_codes_pkey PRIMARY KEY (hash);
 
 --
+-- Name: priority_tokens priority_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.priority_tokens
+    ADD CONSTRAINT priority_tokens_pkey PRIMARY KEY (token);
+
+--
 -- Name: queue_ticks queue_ticks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1152,6 +1167,12 @@ ALTER TABLE ONLY public.wallets
 --
 
 CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (created_at);
+
+--
+-- Name: priority_tokens_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX priority_tokens_seq ON public.priority_tokens USING btree (seq);
 
 --
 -- Name: reservations_ended; Type: INDEX; Schema: public; Owner: -
@@ -1226,12 +1247,6 @@ CREATE UNIQUE INDEX tokens_line ON public.tokens USING btree (line) WHERE (statu
 CREATE UNIQUE INDEX tokens_live_user ON public.tokens USING btree (user_id) WHERE (status = ANY (ARRAY['waiting'::text, 'active'::text]));
 
 --
--- Name: tokens_priority; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX tokens_priority ON public.tokens USING btree (seq) WHERE ((status = 'waiting'::text) AND priority);
-
---
 -- Name: tokens_unlined; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1242,6 +1257,13 @@ CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 
 --
 
 CREATE TRIGGER payments_logged AFTER INSERT ON public.payments FOR EACH ROW EXECUTE FUNCTION public.usher_log_paid();
+
+--
+-- Name: priority_tokens priority_tokens_token_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.priority_tokens
+    ADD CONSTRAINT priority_tokens_token_fkey FOREIGN KEY (token) REFERENCES public.tokens(token) ON DELETE CASCADE;
 
 --
 -- Name: reservations reservations_schedule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

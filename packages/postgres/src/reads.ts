@@ -62,9 +62,10 @@ export interface TokenRow {
 export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason,
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
       CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below,
-      t.priority,
-      CASE WHEN t.status = 'waiting' AND t.priority THEN
-        (SELECT count(*) FROM tokens p WHERE p.status = 'waiting' AND p.priority AND p.seq < t.seq) END AS priority_ahead`;
+      CASE WHEN t.status = 'waiting' THEN EXISTS (SELECT 1 FROM priority_tokens p WHERE p.token = t.token) END AS priority,
+      CASE WHEN t.status = 'waiting' THEN
+        (SELECT count(*) FROM priority_tokens p JOIN tokens w ON w.token = p.token
+          WHERE w.status = 'waiting' AND p.seq < (SELECT o.seq FROM priority_tokens o WHERE o.token = t.token)) END AS priority_ahead`;
 
 /**
  * What a command reads beside its token, as a batch: the columns (and any

@@ -47,7 +47,7 @@ import {
 } from '../rules/room.js';
 import { decideCreateCodes, hashCode, newPresaleCode, requireCodeArg } from '../rules/codes.js';
 import { requireConcert } from '../rules/catalog.js';
-import { requireId } from '../validate.js';
+import { requireId, requireUserId } from '../validate.js';
 import type {
   CodeRecord,
   ReservationRecord,
@@ -178,6 +178,7 @@ export class Supervisor {
       this.#decided(decideLoadCatalog(this.#known, catalog), tx),
 
     issueToken: ({ userId, concertId, code }, now, tx) => {
+      requireUserId(userId);
       const roomId =
         concertId === undefined
           ? DEFAULT_ROOM

@@ -143,9 +143,7 @@ export function issueToken(
 ): Promise<IssuedToken> {
   return runner.run(async (now) => {
     const { config, lifecycles, line } = runner;
-    const roomId = await roomOfJoin(runner, options.concertId);
-    const code = requireCodeArg(options.code);
-    const hash = code === undefined ? undefined : hashCode(code);
+
     const fresh = () => ({ token: newId(), seq: 0 });
     // A user id the user id rule refuses reads nothing: the issue rule refuses it, as on the embedded engine.
     if (userIdProblem(userId) !== undefined) {
@@ -158,6 +156,9 @@ export function issueToken(
         fresh(),
       );
     }
+    const roomId = await roomOfJoin(runner, options.concertId);
+    const code = requireCodeArg(options.code);
+    const hash = code === undefined ? undefined : hashCode(code);
     let facts: Facts | undefined;
     let created: TokenState | undefined;
     const { answer, result } = await runner.decide<Issued>(

@@ -13,7 +13,7 @@ export async function countActive(db: Queryable, now: number): Promise<number> {
 /** Waiting tokens that joined with a presale code (issue 25): the head of the line (its own small index). */
 export async function countPriority(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ count: string }>(
-    `SELECT count(*) AS count FROM tokens WHERE status = 'waiting' AND priority`,
+    `SELECT count(*) AS count FROM priority_tokens p JOIN tokens t ON t.token = p.token WHERE t.status = 'waiting'`,
   );
   return Number(rows[0]!.count);
 }

@@ -3,7 +3,7 @@ import { tables } from './tables.js';
 
 /**
  * Migration 4, rooms' presale codes (issue 25, SPEC §12). Only additions:
- * the codes' table, keyed by room; the tokens' `priority` mark; and the
+ * the codes' table, keyed by room; the head of the line (`priority_tokens`); and the
  * issue of a token with a code, which spends the code in the same
  * subtransaction as the token's insert.
  */

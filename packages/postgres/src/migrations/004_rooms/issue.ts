@@ -5,7 +5,7 @@
  * update (unspent, of this room; otherwise a conflict, and the command reads
  * and decides again: the rule then answers `CODE_INVALID`), the token is
  * issued by `usher_issue_many` as any other (its refusal undoes the spend),
- * and marked `priority`. A code is thus spent exactly when its token stands.
+ * and, if it waits, put at the head of the line (`priority_tokens`). A code is thus spent exactly when its token stands.
  */
 export const issue = /* sql */ `
 CREATE TYPE usher_code_issue AS (
@@ -29,7 +29,7 @@ BEGIN
       IF v_issued.err IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = v_issued.err, MESSAGE = v_issued.msg;
       END IF;
-      UPDATE tokens SET priority = true WHERE token = a.token;
+      INSERT INTO priority_tokens (token, seq) SELECT t.token, t.seq FROM tokens t WHERE t.token = a.token AND t.status = 'waiting';
       o.result := v_issued.result;
     EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;

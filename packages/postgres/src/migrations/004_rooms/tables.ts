@@ -6,8 +6,10 @@
  *   data names its room, so a room could move to another database); spent
  *   once, whichever gateway sees it first (`spent_at` set by a conditional
  *   update).
- * - `tokens.priority`: a token that joined with a code stands at the head
- *   of the line: the keeper admits such tokens first, in join order.
+ * - `priority_tokens`: a token that joined waiting with a code stands at the
+ *   head of the line: the keeper admits those first, in join order. A table
+ *   of its own rather than a column of `tokens`, whose row type stays as it
+ *   was (a predicate's callers build it).
  */
 export const tables = /* sql */ `
 CREATE TABLE presale_codes (
@@ -17,8 +19,11 @@ CREATE TABLE presale_codes (
   spent_at bigint
 );
 
--- Joined with a presale code (only a waiting or active token is marked so).
-ALTER TABLE tokens ADD COLUMN priority boolean NOT NULL DEFAULT false;
--- The head of the line: waiting tokens that joined with a code, in join order.
-CREATE INDEX tokens_priority ON tokens (seq) WHERE status = 'waiting' AND priority;
+-- The head of the line: tokens that joined waiting with a code, in join order (their seq). A row goes
+-- with its token (abandoned, expired, forgotten) and when the keeper admits it.
+CREATE TABLE priority_tokens (
+  token text PRIMARY KEY REFERENCES tokens (token) ON DELETE CASCADE,
+  seq bigint NOT NULL
+);
+CREATE INDEX priority_tokens_seq ON priority_tokens (seq);
 `;
