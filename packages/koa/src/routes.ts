@@ -282,7 +282,8 @@ function operatorRoutes(service: RouteServices): Route[] {
       path: '/metrics',
       summary: 'Metrics for Prometheus',
       description:
-        'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total`, `usher_tick_duration_seconds`, ' +
+        'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total` (every room together; each room: `usher_room_waiting{room}`, ' +
+        '`usher_room_active{room}`, `usher_room_admitted_total{room}`), `usher_tick_duration_seconds`, ' +
         '`usher_commit_duration_seconds`, `http_request_duration_seconds{route,method,status}`, `http_requests_in_flight`, ' +
         '`usher_event_streams_open`, `usher_rate_limited_total`, `usher_rate_limiter_errors_total`, `usher_challenge_failed_total{reason}`, ' +
         "`usher_engine_up`, and the process's own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. " +

@@ -131,12 +131,44 @@ export class Telemetry {
             },
           ];
     };
+    const sum = (rooms: readonly Figures[], figure: 'waiting' | 'active' | 'admittedTotal') =>
+      rooms.reduce((total, room) => total + (room[figure] ?? 0), 0);
     let scrape: Promise<Awaited<ReturnType<typeof counts>>> | undefined;
     // The three metrics below are collected together: one engine read per scrape.
     const once = () =>
       (scrape ??= counts().finally(() => setImmediate(() => (scrape = undefined))));
     new Gauge({
       name: 'usher_queue_waiting',
+      help: 'Tokens waiting in line (every room; by room: usher_room_waiting)',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now !== undefined) this.set(sum(now, 'waiting'));
+      },
+    });
+    new Gauge({
+      name: 'usher_queue_active',
+      help: 'Active tokens (people choosing seats or paying; every room; by room: usher_room_active)',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now !== undefined) this.set(sum(now, 'active'));
+      },
+    });
+    new Counter({
+      name: 'usher_admitted_total',
+      help: 'Tokens ever admitted from the line (durable: it survives restarts; every room; by room: usher_room_admitted_total)',
+      registers,
+      async collect() {
+        const now = await once();
+        if (now === undefined || now.some((figures) => figures.admittedTotal === undefined)) return;
+        this.reset();
+        this.inc(sum(now, 'admittedTotal'));
+      },
+    });
+    // The same figures of each room (SPEC §12), labelled `room`: `default` and each concert's own.
+    new Gauge({
+      name: 'usher_room_waiting',
       help: 'Tokens waiting in line, by room',
       labelNames: ['room'],
       registers,
@@ -146,8 +178,8 @@ export class Telemetry {
       },
     });
     new Gauge({
-      name: 'usher_queue_active',
-      help: 'Active tokens (people choosing seats or paying), by room',
+      name: 'usher_room_active',
+      help: 'Active tokens, by room',
       labelNames: ['room'],
       registers,
       async collect() {
@@ -156,8 +188,8 @@ export class Telemetry {
       },
     });
     new Counter({
-      name: 'usher_admitted_total',
-      help: 'Tokens ever admitted from the line (durable: it survives restarts), by room',
+      name: 'usher_room_admitted_total',
+      help: 'Tokens ever admitted from the line, by room (durable)',
       labelNames: ['room'],
       registers,
       async collect() {

@@ -140,10 +140,11 @@ test('GET /admin/rooms lists every room, GET/PATCH /admin/rooms/:roomId one; /ad
   });
 
   const metrics = (await api.http.get('/metrics').set(admin())).text;
-  t.regex(metrics, /usher_queue_waiting\{room="default"\} 0/);
-  t.regex(metrics, /usher_queue_waiting\{room="tour"\} 2/);
-  t.regex(metrics, /usher_queue_active\{room="tour"\} 0/);
-  t.regex(metrics, /usher_admitted_total\{room="default"\} 0/);
+  t.regex(metrics, /usher_room_waiting\{room="default"\} 0/);
+  t.regex(metrics, /usher_room_waiting\{room="tour"\} 2/);
+  t.regex(metrics, /usher_room_active\{room="tour"\} 0/);
+  t.regex(metrics, /usher_room_admitted_total\{room="default"\} 0/);
+  t.regex(metrics, /^usher_queue_waiting 2$/m, 'the totals of every room, as before rooms');
 });
 
 test('POST /admin/rooms/:roomId/codes {count} → 201 {codes}; a join with one goes to the head of the line; spent or unknown: 400 CODE_INVALID', async (t) => {
