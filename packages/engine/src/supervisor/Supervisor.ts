@@ -178,7 +178,8 @@ export class Supervisor {
       this.#decided(decideLoadCatalog(this.#known, catalog), tx),
 
     issueToken: ({ userId, concertId, code }, now, tx) => {
-      requireUserId(userId);
+      // A concert's room: the user id is refused before the concert is looked for (the rule checks it again).
+      if (concertId !== undefined) requireUserId(userId);
       const roomId =
         concertId === undefined
           ? DEFAULT_ROOM
