@@ -44,6 +44,23 @@ CREATE TYPE public.usher_charge AS (
 );
 
 --
+-- Name: usher_code_issue; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_code_issue AS (
+	now bigint,
+	token text,
+	user_id text,
+	status text,
+	issued_at bigint,
+	expires_at bigint,
+	waiting_ttl bigint,
+	max_active integer,
+	code_hash text,
+	code_room text
+);
+
+--
 -- Name: usher_hold; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -574,6 +591,37 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_issue_with_code_many(json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_with_code_many(p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  a usher_code_issue;
+  o usher_outcome;
+  v_issued usher_outcome;
+BEGIN
+  FOR a IN SELECT * FROM json_populate_recordset(NULL::usher_code_issue, p_items) LOOP
+    o := NULL;
+    BEGIN
+      UPDATE presale_codes SET spent_at = a.now
+       WHERE hash = a.code_hash AND room = a.code_room AND spent_at IS NULL;
+      IF NOT FOUND THEN PERFORM usher_conflict('the presale code is spent or unknown'); END IF;
+      SELECT * INTO v_issued FROM usher_issue_many(json_build_array(row_to_json(a)));
+      IF v_issued.err IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_issued.err, MESSAGE = v_issued.msg;
+      END IF;
+      INSERT INTO priority_tokens (token, seq) SELECT t.token, t.seq FROM tokens t WHERE t.token = a.token AND t.status = 'waiting';
+      o.result := v_issued.result;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
+END $$;
+
+--
 -- Name: usher_last_tick(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -898,6 +946,26 @@ CREATE TABLE public.payments (
 );
 
 --
+-- Name: presale_codes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.presale_codes (
+    hash text NOT NULL,
+    room text NOT NULL,
+    created_at bigint NOT NULL,
+    spent_at bigint
+);
+
+--
+-- Name: priority_tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.priority_tokens (
+    token text NOT NULL,
+    seq bigint NOT NULL
+);
+
+--
 -- Name: queue_ticks; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1018,6 +1086,20 @@ ALTER TABLE ONLY public.payments
     ADD CONSTRAINT payments_reservation_id_key UNIQUE (reservation_id);
 
 --
+-- Name: presale_codes presale_codes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.presale_codes
+    ADD CONSTRAINT presale_codes_pkey PRIMARY KEY (hash);
+
+--
+-- Name: priority_tokens priority_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.priority_tokens
+    ADD CONSTRAINT priority_tokens_pkey PRIMARY KEY (token);
+
+--
 -- Name: queue_ticks queue_ticks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1085,6 +1167,12 @@ ALTER TABLE ONLY public.wallets
 --
 
 CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (created_at);
+
+--
+-- Name: priority_tokens_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX priority_tokens_seq ON public.priority_tokens USING btree (seq);
 
 --
 -- Name: reservations_ended; Type: INDEX; Schema: public; Owner: -
@@ -1169,6 +1257,13 @@ CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 
 --
 
 CREATE TRIGGER payments_logged AFTER INSERT ON public.payments FOR EACH ROW EXECUTE FUNCTION public.usher_log_paid();
+
+--
+-- Name: priority_tokens priority_tokens_token_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.priority_tokens
+    ADD CONSTRAINT priority_tokens_token_fkey FOREIGN KEY (token) REFERENCES public.tokens(token) ON DELETE CASCADE;
 
 --
 -- Name: reservations reservations_schedule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -17,6 +17,7 @@ import type {
   EngineStats,
   IdempotencyOptions,
   IssuedToken,
+  JoinOptions,
   Payment,
   QueueToken,
   Reservation,
@@ -139,8 +140,13 @@ export class Engine implements UsherEngine {
    * The user's live queue token (`created: false`), or a new one. A new token
    * waits in line, or is active at once when nobody waits and there is room.
    */
-  issueToken(userId: string): Promise<IssuedToken> {
-    return this.#ask({ type: 'issueToken', userId });
+  issueToken(userId: string, options: JoinOptions = {}): Promise<IssuedToken> {
+    return this.#ask({
+      type: 'issueToken',
+      userId,
+      concertId: options?.concertId,
+      code: options?.code,
+    });
   }
 
   /** A token's status, position and wait estimate. Polling keeps a waiting token from being abandoned. */
@@ -291,8 +297,18 @@ export class Engine implements UsherEngine {
   }
 
   /** The waiting room's settings and counts (SPEC §9). */
-  room(): Promise<Room> {
-    return this.#ask({ type: 'room' });
+  room(roomId?: string): Promise<Room> {
+    return this.#ask({ type: 'room', roomId });
+  }
+
+  /** Every room (SPEC §12). */
+  rooms(): Promise<readonly Room[]> {
+    return this.#ask({ type: 'rooms' });
+  }
+
+  /** Creates one-use presale codes for a room (see {@link UsherEngine.createCodes}). */
+  createCodes(roomId: string, count: number): Promise<{ readonly codes: readonly string[] }> {
+    return this.#ask({ type: 'createCodes', roomId, count });
   }
 
   /**
@@ -305,8 +321,8 @@ export class Engine implements UsherEngine {
    * const { before, room } = await engine.updateRoom({ paused: true });
    * ```
    */
-  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange> {
-    return this.#ask({ type: 'updateRoom', patch });
+  updateRoom(patch: Partial<RoomSettings>, roomId?: string): Promise<RoomChange> {
+    return this.#ask({ type: 'updateRoom', patch, roomId });
   }
 
   /**

@@ -8,6 +8,7 @@ import type {
   EngineStats,
   IdempotencyOptions,
   IssuedToken,
+  JoinOptions,
   Payment,
   QueueToken,
   Reservation,
@@ -47,8 +48,14 @@ export interface UsherEngine {
 
   /** Adds concerts and schedules. Entries that exist identically are skipped; conflicting ones are refused. */
   loadCatalog(catalog: CatalogInput): Promise<CatalogLoadResult>;
-  /** The user's live queue token (`created: false`), or a new one. */
-  issueToken(userId: string): Promise<IssuedToken>;
+  /**
+   * The user's live queue token of the room (`created: false`), or a new one.
+   * `options.concertId` joins that concert's room (SPEC §12: `CONCERT_NOT_FOUND`
+   * for none); `options.code`, a presale code of that room, puts the new token
+   * at the head of the line and is spent with it (`CODE_INVALID` if unknown,
+   * of another room or spent).
+   */
+  issueToken(userId: string, options?: JoinOptions): Promise<IssuedToken>;
   /** A token's status, position and wait estimate. Polling keeps a waiting token from being abandoned. */
   getToken(token: string): Promise<QueueToken>;
   /** The user a token belongs to, or `undefined` for an unknown token; not a poll. */
@@ -110,8 +117,15 @@ export interface UsherEngine {
   /** Runs the safety sweep now: expires overdue holds and forgets old keys. */
   sweep(): Promise<void>;
   stats(): Promise<EngineStats>;
-  /** The waiting room's settings and counts (SPEC §9). */
-  room(): Promise<Room>;
+  /** A waiting room's settings and counts (SPEC §9): the default room's, or `roomId`'s (SPEC §12; `ROOM_NOT_FOUND` for none). */
+  room(roomId?: string): Promise<Room>;
+  /** Every room (SPEC §12): `default` first, then each concert's own, as they were added. */
+  rooms(): Promise<readonly Room[]>;
+  /**
+   * Creates `count` (1..1000) one-use presale codes for the room, kept as their
+   * hashes only: the answer is the one place the codes themselves appear.
+   */
+  createCodes(roomId: string, count: number): Promise<{ readonly codes: readonly string[] }>;
   /**
    * Changes the room's settings: durable once answered, used by the next tick
    * (and by issuing at once). Anything but known fields of the right type and
@@ -119,7 +133,7 @@ export interface UsherEngine {
    * ISO 8601 instant with a time zone, or null) is `VALIDATION_FAILED`, and
    * changes nothing. See `decideUpdateRoom` (`@usher/engine/rules`) for what `opensAt` does.
    */
-  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange>;
+  updateRoom(patch: Partial<RoomSettings>, roomId?: string): Promise<RoomChange>;
   /** Reports ticks and commits to `observer` until the returned function is called. */
   observe(observer: EngineObserver): () => void;
   /** Stops, waits until everything answered is durable, and releases what it holds. Safe to call twice. */

@@ -23,6 +23,9 @@ export const engineErrorCodes = [
   'INSUFFICIENT_BALANCE',
   'BALANCE_LIMIT',
   'IDEMPOTENCY_KEY_REUSED',
+  'TOKEN_WRONG_ROOM',
+  'CODE_INVALID',
+  'ROOM_NOT_FOUND',
   'SHUTTING_DOWN',
   'UNAVAILABLE',
 ] as const;

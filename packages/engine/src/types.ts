@@ -1,7 +1,8 @@
 import type { QueueTokenState } from './machines/queueTokenMachine.js';
 import type { PriceTier, ReservationStatus } from './persistence/records.js';
+import type { RoomInput } from './rules/room.js';
 
-export type { PriceTier, ReservationStatus };
+export type { PriceTier, ReservationStatus, RoomInput };
 export type TokenStatus = QueueTokenState;
 
 /** A waiting-room token as users see it. Times are ISO 8601. */
@@ -28,6 +29,11 @@ export interface QueueToken {
   readonly opensAt?: string;
   /** Expired: why, when the engine knows (`sold_out`: nothing is left to sell). */
   readonly reason?: TokenEndReason;
+  /**
+   * The room it was issued for (SPEC §12): a concert's id for a concert with
+   * a room of its own, `default` otherwise. A pass's `room` claim.
+   */
+  readonly room: string;
 }
 
 /** Why a token ended, when it matters to its user. */
@@ -44,6 +50,8 @@ export interface Concert {
   readonly title: string;
   readonly artist?: string;
   readonly venue?: string;
+  /** The concert's own room (SPEC §12), whose tokens reach it: its id. Absent: the `default` room. */
+  readonly room?: string;
 }
 
 /** A date of a concert with how many seats are still available. */
@@ -133,6 +141,8 @@ export interface ConcertInput {
   readonly title: string;
   readonly artist?: string;
   readonly venue?: string;
+  /** A waiting room of its own (SPEC §12), named by the concert's id: any of these settings, the rest from the configuration. */
+  readonly room?: RoomInput;
 }
 
 /**
@@ -172,6 +182,18 @@ export interface TickReport {
   readonly admitted: number;
   readonly waiting: number;
   readonly active: number;
+  /** With rooms of concerts (SPEC §12): the same figures of each room, by id (the totals above are their sums). */
+  readonly rooms?: Readonly<
+    Record<string, { readonly admitted: number; readonly waiting: number; readonly active: number }>
+  >;
+}
+
+/** How a token joins (SPEC §12): a concert's room, and a presale code of that room. */
+export interface JoinOptions {
+  /** Joins the room of this concert (its own, or the default room); absent: the default room. */
+  readonly concertId?: string | undefined;
+  /** A presale code of that room, unused: the token goes to the head of the line (`CODE_INVALID` otherwise). */
+  readonly code?: string | undefined;
 }
 
 /** Counts, for health checks, metrics and tests. */
@@ -234,6 +256,8 @@ export interface RoomSettings {
 
 /** The room: its settings and its counts. */
 export interface Room extends RoomSettings {
+  /** Its id (SPEC §12): `default`, or the id of the concert it is the room of. */
+  readonly id?: string;
   readonly waiting: number;
   readonly active: number;
   /** Tokens ever admitted (a durable counter, kept as they are admitted). */

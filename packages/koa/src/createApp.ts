@@ -177,7 +177,19 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     audit: (change, patch, client) =>
       logger?.info(
         auditEntry(change, patch, client),
-        `room changed by the admin token: ${describeChange(change, patch)}`,
+        `room${change.room.id === undefined ? '' : ` "${change.room.id}"`} changed by the admin token: ${describeChange(change, patch)}`,
+      ),
+    auditCodes: (roomId, count, client) =>
+      logger?.info(
+        {
+          audit: 'codes',
+          who: 'admin token',
+          requestId: client.requestId,
+          address: client.address,
+          room: roomId,
+          count,
+        },
+        `${count} presale codes created for room "${roomId}" by the admin token`,
       ),
   });
   const trustProxy = options.trustProxy ?? false;
@@ -410,6 +422,7 @@ function auditEntry(
 ): Record<string, unknown> {
   return {
     audit: 'room',
+    ...(change.room.id === undefined ? {} : { room: change.room.id }),
     who: 'admin token',
     requestId: client.requestId,
     address: client.address,

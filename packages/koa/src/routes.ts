@@ -124,6 +124,12 @@ export interface RouteServices {
   readonly rateLimited: boolean;
   /** With proof of work on: `GET /queue/challenge`, and joining needs a solution. */
   readonly challenge: ProofOfWork | undefined;
+  /** Writes an operator's creation of presale codes to the log (how many, for which room; never the codes). */
+  readonly auditCodes?: (
+    roomId: string,
+    count: number,
+    client: RouteInput<unknown, unknown>['client'],
+  ) => void;
   /** Writes an operator's change to the log. */
   readonly audit: (
     change: RoomChange,
@@ -137,6 +143,11 @@ function roomView(room: Room): z.infer<typeof schemas.Room> {
   const { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal } =
     room;
   return { paused, admitPerTick, maxActive, opensAt, shuffle, waiting, active, admittedTotal };
+}
+
+/** A room named by its id (SPEC §12), with the counts and sold-out. */
+function namedRoomView(room: Room): z.infer<typeof schemas.NamedRoom> {
+  return { id: room.id ?? 'default', ...roomView(room), soldOut: room.soldOut };
 }
 
 /** Every route of the API (SPEC §6, §9), for an engine with the given limits. */
@@ -217,12 +228,81 @@ function operatorRoutes(service: RouteServices): Route[] {
     }),
     route({
       ...admin,
+      operationId: 'listRooms',
+      method: 'get',
+      path: '/admin/rooms',
+      summary: 'Every waiting room: settings and counts',
+      description:
+        '`default` first (the concerts without a room of their own), then the room of each concert that has one (`catalog.concerts[].room`), in the order they were added.',
+      success: { status: 200, schema: schemas.RoomList, description: 'The rooms' },
+      handle: async ({ engine }) => ({
+        body: { rooms: (await engine.rooms()).map(namedRoomView) },
+      }),
+    }),
+    route({
+      ...admin,
+      operationId: 'getNamedRoom',
+      method: 'get',
+      path: '/admin/rooms/:roomId',
+      summary: 'One waiting room: settings and counts',
+      description: "`default` is the room of `/admin/room`; a concert's own room has its id.",
+      params: schemas.RoomParams,
+      success: { status: 200, schema: schemas.NamedRoom, description: 'The room' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params }) => ({
+        body: namedRoomView(await engine.room(params.roomId)),
+      }),
+    }),
+    route({
+      ...admin,
+      operationId: 'updateNamedRoom',
+      method: 'patch',
+      path: '/admin/rooms/:roomId',
+      summary: 'Change one waiting room live',
+      description:
+        'As `PATCH /admin/room`, for the room named: any of `paused`, `admitPerTick`, `maxActive`, `opensAt`, `shuffle`; durable, in effect at its next tick; logged.',
+      params: schemas.RoomParams,
+      body: schemas.RoomSettingsPatch,
+      success: { status: 200, schema: schemas.NamedRoom, description: 'The room after the change' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params, body, client }) => {
+        const patch = body as Partial<RoomSettings>;
+        const change = await engine.updateRoom(patch, params.roomId);
+        service.audit(change, patch, client);
+        return { body: namedRoomView(change.room) };
+      },
+    }),
+    route({
+      ...admin,
+      operationId: 'createPresaleCodes',
+      method: 'post',
+      path: '/admin/rooms/:roomId/codes',
+      summary: 'Create one-use presale codes for a room',
+      description:
+        '`count` (1..1000) fresh codes, each 120 random bits. Only their SHA-256 is stored: this answer is the only place they appear. ' +
+        'A join of the room with an unused code (`POST /queue/tokens {userId, concertId, code}`) goes to the head of its line, before everyone ' +
+        'without one, and is admitted at the next tick with a free place under `maxActive` (even before `opensAt`, unless the room is paused); ' +
+        'the code is then spent, once, whichever process sees it first. Logged (the count, never the codes).',
+      params: schemas.RoomParams,
+      body: schemas.CreateCodesBody,
+      success: { status: 201, schema: schemas.PresaleCodes, description: 'The new codes' },
+      errors: ['ADMIN_TOKEN_INVALID', 'RATE_LIMITED', 'VALIDATION_FAILED', 'ROOM_NOT_FOUND'],
+      handle: async ({ engine, params, body, client }) => {
+        const { count } = body as { count: number };
+        const created = await engine.createCodes(params.roomId, count);
+        service.auditCodes?.(params.roomId, count, client);
+        return { status: 201, body: { codes: [...created.codes] } };
+      },
+    }),
+    route({
+      ...admin,
       operationId: 'metrics',
       method: 'get',
       path: '/metrics',
       summary: 'Metrics for Prometheus',
       description:
-        'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total`, `usher_tick_duration_seconds`, ' +
+        'Prometheus text: `usher_queue_waiting`, `usher_queue_active`, `usher_admitted_total` (every room together; each room: `usher_room_waiting{room}`, ' +
+        '`usher_room_active{room}`, `usher_room_admitted_total{room}`), `usher_tick_duration_seconds`, ' +
         '`usher_commit_duration_seconds`, `http_request_duration_seconds{route,method,status}`, `http_requests_in_flight`, ' +
         '`usher_event_streams_open`, `usher_rate_limited_total`, `usher_rate_limiter_errors_total`, `usher_challenge_failed_total{reason}`, ' +
         "`usher_engine_up`, and the process's own (CPU, memory, event loop lag, GC). The view of the process that answers: scrape every gateway. " +
@@ -296,7 +376,10 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       path: '/queue/tokens',
       summary: 'Join the waiting room',
       description:
-        "Answers the user's live token (200) or a new one (201). A new token is active at once when nobody waits and there is room. " +
+        "Answers the user's live token of the room (200) or a new one (201). A new token is active at once when nobody waits and there is room. " +
+        "`concertId` joins that concert's room (one live token per user per room; a token admits to its own room's concerts only, 403 `TOKEN_WRONG_ROOM` " +
+        'elsewhere; 404 `CONCERT_NOT_FOUND` for none); without it, the default room. `code`, an unused presale code of that room, puts a new token at the ' +
+        "head of the line and is spent; unknown, of another room or spent: 400 `CODE_INVALID` (a user's retried join answers their token and spends nothing). " +
         'With `resolveUserId`, the user comes from the host application and the body may be empty.' +
         (service.rateLimited
           ? ' Limited per client address: over the limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).'
@@ -313,6 +396,8 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       errors: [
         'VALIDATION_FAILED',
         'FORBIDDEN',
+        'CODE_INVALID',
+        'CONCERT_NOT_FOUND',
         ...(service.rateLimited ? (['RATE_LIMITED'] as const) : []),
         ...(service.challenge !== undefined ? (['CHALLENGE_FAILED'] as const) : []),
       ],
@@ -332,7 +417,11 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
             extra: { errors: [{ path: 'body.userId', message: 'Required' }] },
           });
         }
-        const { token, created } = await engine.issueToken(userId);
+        const join = {
+          ...(body.concertId === undefined ? {} : { concertId: body.concertId }),
+          ...(body.code === undefined ? {} : { code: body.code }),
+        };
+        const { token, created } = await engine.issueToken(userId, join);
         return { status: created ? 201 : 200, body: token };
       },
     }),
@@ -395,7 +484,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
         schema: schemas.ScheduleList,
         description: 'Dates with available seats, by start time',
       },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'CONCERT_NOT_FOUND'],
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'CONCERT_NOT_FOUND'],
       handle: async ({ engine, token, params }) => ({
         json: `{"schedules":${cachedJson(await engine.listSchedules(token, params.concertId))}}`,
       }),
@@ -408,7 +497,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       bearer: true,
       params: schemas.ScheduleParams,
       success: { status: 200, schema: schemas.SeatList, description: 'Available seats, ascending' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'SCHEDULE_NOT_FOUND'],
+      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'SCHEDULE_NOT_FOUND'],
       handle: async ({ engine, token, params }) => {
         const { scheduleId, seats } = await engine.listSeats(token, params.scheduleId);
         return {
@@ -456,6 +545,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'SCHEDULE_NOT_FOUND',
         'SEAT_NOT_FOUND',
         'CATEGORY_NOT_FOUND',
@@ -525,7 +615,12 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       bearer: true,
       params: schemas.ReservationParams,
       success: { status: 200, schema: schemas.Reservation, description: 'The reservation' },
-      errors: ['VALIDATION_FAILED', ...needsActiveToken, 'RESERVATION_NOT_FOUND'],
+      errors: [
+        'VALIDATION_FAILED',
+        ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
+        'RESERVATION_NOT_FOUND',
+      ],
       handle: async ({ engine, token, params }) => ({
         body: await engine.getReservation(token, params.reservationId),
       }),
@@ -546,6 +641,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'RESERVATION_NOT_FOUND',
         'HOLD_EXPIRED',
         'ALREADY_PAID',
@@ -570,6 +666,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'RESERVATION_NOT_FOUND',
         'HOLD_EXPIRED',
         'ALREADY_PAID',

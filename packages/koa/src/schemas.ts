@@ -1,4 +1,5 @@
 import { configBounds, MAX_ID_LENGTH, userIdProblem } from '@usher/engine';
+import { MAX_CODE_LENGTH, MAX_CODES_PER_REQUEST } from '@usher/engine/rules';
 import * as z from 'zod';
 import 'zod-openapi';
 
@@ -42,7 +43,17 @@ export const IdempotencyKey = z
 // Requests
 
 export const IssueTokenBody = z
-  .strictObject({ userId: UserId.optional() })
+  .strictObject({
+    userId: UserId.optional(),
+    concertId: Id.optional().meta({
+      description:
+        "Joins this concert's room (its own, or the default room); without it, the default room",
+    }),
+    code: z.string().min(1).max(MAX_CODE_LENGTH).optional().meta({
+      description:
+        "A presale code of the concert's room: the new token goes to the head of the line, and the code is spent",
+    }),
+  })
   .meta({ id: 'IssueTokenRequest' });
 /** A category (price tier name): 1 to 50 printable characters. */
 const Category = z.string().min(1).max(50).regex(printable, 'must not contain control characters');
@@ -141,6 +152,10 @@ export const QueueToken = z
       .enum(['sold_out'])
       .optional()
       .meta({ description: 'Expired: why (sold_out: nothing is left to sell)' }),
+    room: z.string().meta({
+      description:
+        "The room it was issued for: the id of a concert with a room of its own, or `default`. It admits to that room's concerts only",
+    }),
   })
   .meta({ id: 'QueueToken' });
 
@@ -150,6 +165,10 @@ export const Concert = z
     title: z.string(),
     artist: z.string().optional(),
     venue: z.string().optional(),
+    room: z.string().optional().meta({
+      description:
+        "Its own room (join with this concertId; its id is the concert's); absent: the default room",
+    }),
   })
   .meta({ id: 'Concert' });
 export const ConcertList = z.object({ concerts: z.array(Concert) }).meta({ id: 'ConcertList' });
@@ -331,6 +350,30 @@ export const Room = z
     admittedTotal: z.int().min(0).meta({ description: 'Tokens ever admitted' }),
   })
   .meta({ id: 'Room' });
+
+export const RoomParams = z.object({ roomId: Id });
+
+export const NamedRoom = Room.extend({
+  id: z.string().meta({ description: '`default`, or the id of the concert it is the room of' }),
+  soldOut: z
+    .boolean()
+    .meta({ description: 'Nothing is left to sell in its concerts (as of the last tick)' }),
+}).meta({ id: 'NamedRoom' });
+
+export const RoomList = z.object({ rooms: z.array(NamedRoom) }).meta({ id: 'RoomList' });
+
+export const CreateCodesBody = z
+  .strictObject({ count: z.int().min(1).max(MAX_CODES_PER_REQUEST) })
+  .meta({ id: 'CreateCodesRequest' });
+
+export const PresaleCodes = z
+  .object({
+    codes: z.array(z.string()).meta({
+      description:
+        'One-use codes, shown only in this answer (only their SHA-256 is stored): hand them out now',
+    }),
+  })
+  .meta({ id: 'PresaleCodes' });
 
 export const MetricsText = z
   .string()

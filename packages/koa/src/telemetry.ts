@@ -103,47 +103,100 @@ export class Telemetry {
   watchEngine(engine: UsherEngine, streams: { readonly size: number }): void {
     const registers = [this.registry];
     // Read at scrape time; the room when the engine has it, else its stats. A failed engine keeps the last values.
-    const counts = async () => {
-      const room = await engine.room().catch(() => undefined);
-      if (room !== undefined)
-        return { waiting: room.waiting, active: room.active, admittedTotal: room.admittedTotal };
+    // Each room's figures, labelled `room` (SPEC §12), `default` first.
+    type Figures = {
+      readonly room: string;
+      readonly waiting: number;
+      readonly active: number;
+      readonly admittedTotal: number | undefined;
+    };
+    const counts = async (): Promise<readonly Figures[] | undefined> => {
+      const rooms = await engine.rooms().catch(() => undefined);
+      if (rooms !== undefined)
+        return rooms.map((room) => ({
+          room: room.id ?? 'default',
+          waiting: room.waiting,
+          active: room.active,
+          admittedTotal: room.admittedTotal,
+        }));
       const stats = await engine.stats().catch(() => undefined);
       return stats === undefined
         ? undefined
-        : { waiting: stats.waitingTokens, active: stats.activeTokens, admittedTotal: undefined };
+        : [
+            {
+              room: 'default',
+              waiting: stats.waitingTokens,
+              active: stats.activeTokens,
+              admittedTotal: undefined,
+            },
+          ];
     };
+    const sum = (rooms: readonly Figures[], figure: 'waiting' | 'active' | 'admittedTotal') =>
+      rooms.reduce((total, room) => total + (room[figure] ?? 0), 0);
     let scrape: Promise<Awaited<ReturnType<typeof counts>>> | undefined;
     // The three metrics below are collected together: one engine read per scrape.
     const once = () =>
       (scrape ??= counts().finally(() => setImmediate(() => (scrape = undefined))));
     new Gauge({
       name: 'usher_queue_waiting',
-      help: 'Tokens waiting in line',
+      help: 'Tokens waiting in line (every room; by room: usher_room_waiting)',
       registers,
       async collect() {
         const now = await once();
-        if (now !== undefined) this.set(now.waiting);
+        if (now !== undefined) this.set(sum(now, 'waiting'));
       },
     });
     new Gauge({
       name: 'usher_queue_active',
-      help: 'Active tokens (people choosing seats or paying)',
+      help: 'Active tokens (people choosing seats or paying; every room; by room: usher_room_active)',
       registers,
       async collect() {
         const now = await once();
-        if (now !== undefined) this.set(now.active);
+        if (now !== undefined) this.set(sum(now, 'active'));
       },
     });
     new Counter({
       name: 'usher_admitted_total',
-      help: 'Tokens ever admitted from the line (durable: it survives restarts)',
+      help: 'Tokens ever admitted from the line (durable: it survives restarts; every room; by room: usher_room_admitted_total)',
       registers,
       async collect() {
         const now = await once();
-        if (now?.admittedTotal !== undefined) {
-          this.reset();
-          this.inc(now.admittedTotal);
-        }
+        if (now === undefined || now.some((figures) => figures.admittedTotal === undefined)) return;
+        this.reset();
+        this.inc(sum(now, 'admittedTotal'));
+      },
+    });
+    // The same figures of each room (SPEC §12), labelled `room`: `default` and each concert's own.
+    new Gauge({
+      name: 'usher_room_waiting',
+      help: 'Tokens waiting in line, by room',
+      labelNames: ['room'],
+      registers,
+      async collect() {
+        const now = await once();
+        for (const figures of now ?? []) this.set({ room: figures.room }, figures.waiting);
+      },
+    });
+    new Gauge({
+      name: 'usher_room_active',
+      help: 'Active tokens, by room',
+      labelNames: ['room'],
+      registers,
+      async collect() {
+        const now = await once();
+        for (const figures of now ?? []) this.set({ room: figures.room }, figures.active);
+      },
+    });
+    new Counter({
+      name: 'usher_room_admitted_total',
+      help: 'Tokens ever admitted from the line, by room (durable)',
+      labelNames: ['room'],
+      registers,
+      async collect() {
+        const now = await once();
+        if (now === undefined || now.some((figures) => figures.admittedTotal === undefined)) return;
+        this.reset();
+        for (const figures of now) this.inc({ room: figures.room }, figures.admittedTotal!);
       },
     });
     new Gauge({

@@ -38,7 +38,16 @@ for (const [name, options, extra] of [
   [
     ' (operator routes, limit and proof of work on)',
     everything(),
-    ['GET /admin/room', 'GET /metrics', 'GET /queue/challenge', 'PATCH /admin/room'],
+    [
+      'GET /admin/room',
+      'GET /admin/rooms',
+      'GET /admin/rooms/{roomId}',
+      'GET /metrics',
+      'GET /queue/challenge',
+      'PATCH /admin/room',
+      'PATCH /admin/rooms/{roomId}',
+      'POST /admin/rooms/{roomId}/codes',
+    ],
   ],
 ] as const)
   test(`the document describes exactly the routes the app serves, with their schemas and problem answers${name}`, async (t) => {

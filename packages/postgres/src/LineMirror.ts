@@ -155,6 +155,9 @@ export class LineMirror {
    * opening, no rank.
    */
   placeNow(row: TokenRow, now: number): Place | undefined {
+    // Joined with a presale code: its rank among those, at the head of the line (also before the opening).
+    if (row.priority && row.status === 'waiting')
+      return this.#place(Number(row.priority_ahead ?? 0) + 1);
     if (this.#mirror.room.pendingOpening) return this.#beforeOpening(now);
     if (row.line === null) {
       if (Number(row.tick) !== this.#mirror.applied) return undefined;

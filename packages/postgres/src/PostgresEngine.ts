@@ -10,6 +10,7 @@ import {
   type EngineStats,
   type IdempotencyOptions,
   type IssuedToken,
+  type JoinOptions,
   type Payment,
   type QueueToken,
   type Reservation,
@@ -32,7 +33,7 @@ import { spendChallenge } from './commands/challenges.js';
 import { cancelReservation, getReservation, listReservations, reserve } from './commands/holds.js';
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
-import { readRoomView, stats, updateRoom } from './commands/room.js';
+import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
 import { Keeper } from './keeper/Keeper.js';
@@ -136,8 +137,8 @@ export class PostgresEngine implements UsherEngine {
     return loadCatalog(this.#runner, catalog);
   }
 
-  issueToken(userId: string): Promise<IssuedToken> {
-    return issueToken(this.#runner, userId);
+  issueToken(userId: string, options?: JoinOptions): Promise<IssuedToken> {
+    return issueToken(this.#runner, userId, options);
   }
 
   getToken(token: string): Promise<QueueToken> {
@@ -228,8 +229,23 @@ export class PostgresEngine implements UsherEngine {
   }
 
   /** The room (SPEC §9) as the database holds it (see {@link readRoomView}). */
-  room(): Promise<Room> {
-    return this.#runner.run((now) => readRoomView(this.#pool, now));
+  room(roomId?: string): Promise<Room> {
+    if (roomId !== undefined && roomId !== 'default')
+      return Promise.reject(new EngineError('ROOM_NOT_FOUND', `no room "${roomId}"`));
+    return this.#runner.run(async (now) => ({
+      ...(roomId === undefined ? {} : { id: 'default' }),
+      ...(await readRoomView(this.#pool, now)),
+    }));
+  }
+
+  /** Every room (SPEC §12). */
+  async rooms(): Promise<readonly Room[]> {
+    return [await this.room('default')];
+  }
+
+  /** Presale codes (SPEC §12). */
+  createCodes(roomId: string, count: number): Promise<{ readonly codes: readonly string[] }> {
+    return createCodes(this.#runner, roomId, count);
   }
 
   /** Changes the room's settings (see `UsherEngine.updateRoom`), published as a step to every instance. */

@@ -66,6 +66,13 @@ export async function readContents(connectionString: string): Promise<StoreConte
             },
       );
     }
+    for (const row of await rows('SELECT hash, room, spent_at FROM presale_codes ORDER BY hash')) {
+      const spentAt = row['spent_at'];
+      contents.codes.set(String(row['hash']), {
+        room: String(row['room']),
+        ...(spentAt === null ? {} : { spentAt: Number(spentAt) }),
+      });
+    }
     for (const row of await rows('SELECT id, expires_at FROM spent_challenges ORDER BY id')) {
       contents.spent.set(String(row['id']), { expiresAt: Number(row['expires_at']) });
     }

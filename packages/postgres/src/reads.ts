@@ -52,12 +52,20 @@ export interface TokenRow {
   readonly tick: string | null;
   /** Waiting without a line only: how many waiting tokens without a line, up to this one, were abandoned. */
   readonly gone_below: string | null;
+  /** Joined with a presale code (migration 4): at the head of the line. */
+  readonly priority?: boolean | null;
+  /** Waiting with a code only: how many waiting tokens with a code joined before it. */
+  readonly priority_ahead?: string | null;
 }
 
 /** The token row's columns (over `tokens t`), with `tick` and `gone_below` for a waiting one (`$3`: the waiting TTL). */
 export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason,
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
-      CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below`;
+      CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below,
+      CASE WHEN t.status = 'waiting' THEN EXISTS (SELECT 1 FROM priority_tokens p WHERE p.token = t.token) END AS priority,
+      CASE WHEN t.status = 'waiting' THEN
+        (SELECT count(*) FROM priority_tokens p JOIN tokens w ON w.token = p.token
+          WHERE w.status = 'waiting' AND p.seq < (SELECT o.seq FROM priority_tokens o WHERE o.token = t.token)) END AS priority_ahead`;
 
 /**
  * What a command reads beside its token, as a batch: the columns (and any
@@ -113,6 +121,7 @@ export function tokenState(
     issuedAt: Number(row.issued_at),
     expiresAt: Number(row.expires_at),
     ...(row.reason ? { reason: row.reason } : {}),
+    ...(row.priority ? { priority: true } : {}),
   };
   if (token.status === 'active' && statusAt(token, now, lifecycles) === 'expired') return undefined;
   if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config))

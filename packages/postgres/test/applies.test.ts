@@ -5,7 +5,7 @@ import { createDatabase, usePostgres } from '@usher/testkit';
 import { applyAll, type ApplyCall, type ApplyKind } from '../src/applies.js';
 import { CATALOG, catalogApply } from '../src/commands/catalog.js';
 import { CANCEL, cancelApply, HOLD, holdApply } from '../src/commands/holds.js';
-import { ISSUE, issueApply } from '../src/commands/issueToken.js';
+import { CODE_ISSUE, ISSUE, issueApply } from '../src/commands/issueToken.js';
 import { PAY, payApply } from '../src/commands/pay.js';
 import { CHARGE, chargeApply } from '../src/commands/wallet.js';
 import { activeToken, manual, openEngine, settle, START } from './helpers/engines.js';
@@ -383,6 +383,41 @@ test("every apply's named fields are its composite type's attributes, in the sch
                 expiresAt: 0,
               },
             },
+          ],
+          answer: null,
+        },
+        10,
+        1_000,
+        {
+          paused: false,
+          admitPerTick: 1,
+          maxActive: 1,
+          opensAt: null,
+          shuffle: false,
+          pendingOpening: false,
+          soldOut: false,
+          draw: null,
+        },
+      )?.args,
+    ],
+    [
+      CODE_ISSUE,
+      issueApply(
+        {
+          changes: [
+            {
+              type: 'tokenIssued',
+              token: {
+                token: 't',
+                userId: 'ann',
+                status: 'waiting',
+                seq: 0,
+                issuedAt: 10,
+                expiresAt: 0,
+                priority: true,
+              },
+            },
+            { type: 'codeSpent', room: 'default', hash: 'h', at: 10 },
           ],
           answer: null,
         },

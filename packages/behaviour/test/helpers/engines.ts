@@ -223,3 +223,19 @@ export function behaviour(
 const noServer = (): PostgresServer => {
   throw new Error('no PostgreSQL server was started for this file');
 };
+
+/**
+ * As {@link behaviour}, on the engine kinds named only: for what one engine
+ * does not have yet (rooms of concerts are the embedded engine's so far,
+ * issue 25; the PostgreSQL engine refuses a catalog with them).
+ */
+export function behaviourOn(
+  kinds: readonly EngineKind[],
+  title: string,
+  implementation: Behaviour,
+): void {
+  const server = postgresServer();
+  for (const kind of kinds) {
+    test(`${kind} › ${title}`, (t) => implementation(t, kitFor(kind, t, server)));
+  }
+}

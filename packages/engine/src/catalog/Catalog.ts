@@ -1,6 +1,7 @@
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { ConcertRecord, ScheduleRecord } from '../persistence/records.js';
 import { categoryOf, priceOf } from '../rules/catalog.js';
+import { concertView } from '../rules/room.js';
 import { SeatMap } from '../seats/SeatMap.js';
 import { SeatPicker } from '../seats/SeatPicker.js';
 import type { Concert, Schedule } from '../types.js';
@@ -141,7 +142,7 @@ export class Catalog {
   addConcert(record: ConcertRecord): void {
     this.#concerts.set(record.id, record);
     this.#concertList = Object.freeze(
-      [...this.#concerts.values()].sort((a, b) => compare(a.id, b.id)),
+      [...this.#concerts.values()].sort((a, b) => compare(a.id, b.id)).map(concertView),
     );
   }
 

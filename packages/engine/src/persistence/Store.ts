@@ -41,6 +41,8 @@ export function emptyContents(): StoreContents {
     room: new Map(),
     counters: new Map(),
     spent: new Map(),
+    rooms: new Map(),
+    codes: new Map(),
   };
 }
 

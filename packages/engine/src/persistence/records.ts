@@ -1,5 +1,5 @@
 import type { QueueTokenState } from '../machines/queueTokenMachine.js';
-import type { RoomState } from '../rules/room.js';
+import type { RoomInput, RoomState } from '../rules/room.js';
 import type { TokenEndReason } from '../types.js';
 
 /** One price for a contiguous range of seats, both ends included. */
@@ -16,6 +16,8 @@ export interface ConcertRecord {
   readonly title: string;
   readonly artist?: string;
   readonly venue?: string;
+  /** Its own waiting room's settings as the catalog gave them (SPEC §12); absent: the default room. */
+  readonly room?: RoomInput;
 }
 
 export interface ScheduleRecord {
@@ -83,6 +85,10 @@ export interface TokenRecord {
   readonly expiresAt?: number;
   /** Expired for a reason (nothing left to sell): kept to be answered with it. */
   readonly reason?: TokenEndReason;
+  /** Its room (SPEC §12), a concert's id; absent: the default room. */
+  readonly room?: string;
+  /** Joined with a presale code: at the head of its room's line. */
+  readonly priority?: true;
 }
 
 export interface WalletRecord {
@@ -132,6 +138,21 @@ export interface SpentRecord {
   readonly expiresAt: number;
 }
 
+/**
+ * A room of its own (SPEC §12), under the concert's id in `rooms`: its state
+ * and its admitted count. (The default room keeps `room` and `counters`.)
+ */
+export interface RoomOfConcertRecord {
+  readonly room: RoomState;
+  readonly admittedTotal: number;
+}
+
+/** A presale code, kept under its SHA-256 in `codes`: its room, and when it was spent (once). */
+export interface CodeRecord {
+  readonly room: string;
+  readonly spentAt?: number;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -144,6 +165,8 @@ export interface Records {
   room: RoomRecord;
   counters: CounterRecord;
   spent: SpentRecord;
+  rooms: RoomOfConcertRecord;
+  codes: CodeRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -159,6 +182,8 @@ export const collectionNames: readonly CollectionName[] = [
   'room',
   'counters',
   'spent',
+  'rooms',
+  'codes',
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
@@ -166,4 +191,6 @@ export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionN
   'room',
   'counters',
   'spent',
+  'rooms',
+  'codes',
 ]);

@@ -33,6 +33,10 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   lastSeenAt: number;
   /** Expired for a reason (sold out): answered with it while kept. */
   reason: TokenEndReason | undefined = undefined;
+  /** Its room (SPEC §12); `undefined`: the default room. */
+  room: string | undefined = undefined;
+  /** Joined with a presale code: stands in the room's head line. */
+  priority = false;
   older: TokenEntry | null = null;
   newer: TokenEntry | null = null;
 
@@ -48,10 +52,18 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
   /** The persisted form (see {@link TokenRecord}). */
   toJSON(): TokenRecord {
     const { token, userId, status, seq, issuedAt, expiresAt, reason } = this;
-    if (status === 'waiting') return { token, userId, status, seq, issuedAt };
-    return reason === undefined
-      ? { token, userId, status, seq, issuedAt, expiresAt }
-      : { token, userId, status, seq, issuedAt, expiresAt, reason };
+    const record: TokenRecord =
+      status === 'waiting'
+        ? { token, userId, status, seq, issuedAt }
+        : reason === undefined
+          ? { token, userId, status, seq, issuedAt, expiresAt }
+          : { token, userId, status, seq, issuedAt, expiresAt, reason };
+    if (this.room === undefined && !this.priority) return record;
+    return {
+      ...record,
+      ...(this.room === undefined ? {} : { room: this.room }),
+      ...(this.priority ? { priority: true } : {}),
+    };
   }
 }
 
@@ -65,10 +77,15 @@ export class TokenEntry implements RecencyNode<TokenEntry>, TokenState {
  */
 export class WaitingRoom {
   readonly #config: EngineConfig;
-  readonly #tokens = new Map<string, TokenEntry>();
+  /** Its id: `undefined` for the default room, else the concert's id (SPEC §12). */
+  readonly id: string | undefined;
+  /** Every token of every room (shared by the rooms, so a token is found whatever its room). */
+  readonly #tokens: Map<string, TokenEntry>;
   /** The user's waiting or active token. */
   readonly #liveByUser = new Map<string, TokenEntry>();
   #line = new WaitingLine<TokenEntry>();
+  /** Who joined with a presale code, in join order: the head of the line, before {@link #line}, outside any draw. */
+  readonly #priority = new WaitingLine<TokenEntry>();
   /** Waiting tokens from least to most recently polled. */
   readonly #recency = new RecencyList<TokenEntry>();
   readonly #deadlines = new DeadlineHeap<TokenEntry>();
@@ -79,9 +96,18 @@ export class WaitingRoom {
   #settings: RoomState;
   readonly rate: AdmissionRate;
 
-  constructor(config: EngineConfig) {
+  constructor(
+    config: EngineConfig,
+    room: {
+      readonly id?: string;
+      readonly tokens?: Map<string, TokenEntry>;
+      readonly settings?: RoomState;
+    } = {},
+  ) {
     this.#config = config;
-    this.#settings = initialRoom(config);
+    this.id = room.id;
+    this.#tokens = room.tokens ?? new Map();
+    this.#settings = room.settings ?? initialRoom(config);
     this.rate = new AdmissionRate({
       admitPerTick: config.queueAdmitPerTick,
       tickMs: config.queueTickMs,
@@ -91,7 +117,12 @@ export class WaitingRoom {
   }
 
   get waitingCount(): number {
-    return this.#line.size;
+    return this.#line.size + this.#priority.size;
+  }
+
+  /** Of the waiting, those who joined with a presale code. */
+  get priorityWaiting(): number {
+    return this.#priority.size;
   }
 
   get activeCount(): number {
@@ -114,7 +145,13 @@ export class WaitingRoom {
     this.#settings = room;
     this.rate.retune(room);
     if (drawn) this.#draw(room.draw!);
-    tx.put('room', 'room', room);
+    this.#persistRoom(tx);
+  }
+
+  /** The room's own record: the default room's as before (`room`, `counters`), a concert's room's in `rooms`. */
+  #persistRoom(tx: ChangeSet): void {
+    if (this.id === undefined) tx.put('room', 'room', this.#settings);
+    else tx.put('rooms', this.id, { room: this.#settings, admittedTotal: this.#admittedTotal });
   }
 
   find(token: string): TokenEntry | undefined {
@@ -128,23 +165,29 @@ export class WaitingRoom {
 
   /** The line number the next waiting token gets. */
   get nextSeq(): number {
-    return this.#line.nextSeq;
+    return Math.max(this.#line.nextSeq, this.#priority.nextSeq);
   }
 
   /** Adds a token the rules issued: waiting at the end of the line, or active at once. */
   add(state: TokenState, tx: ChangeSet): TokenEntry {
     const entry = new TokenEntry(state.token, state.userId, state.seq, state.issuedAt);
+    entry.room = this.id;
+    entry.priority = state.priority === true;
     this.#tokens.set(entry.token, entry);
     this.#liveByUser.set(entry.userId, entry);
     if (state.status === 'active') {
       this.#admit(entry, state.expiresAt);
       this.#countAdmitted(tx);
     } else {
-      this.#line.push(entry, entry.slot);
+      this.#lineOf(entry).push(entry, entry.slot);
       this.#recency.append(entry);
     }
     tx.put('tokens', entry.token, entry.toJSON());
     return entry;
+  }
+
+  #lineOf(entry: TokenEntry): WaitingLine<TokenEntry> {
+    return entry.priority ? this.#priority : this.#line;
   }
 
   /** Records a poll: a waiting token polled within `waitingTtl` is not abandoned. */
@@ -157,13 +200,16 @@ export class WaitingRoom {
   /** 1-based rank among waiting tokens, 0 once active; `null` while the room waits for its opening. */
   position(entry: TokenEntry): number | null {
     if (entry.status !== 'waiting') return 0;
+    // A presale code's holder: its rank among them (they are admitted first, even before the opening).
+    // Nobody else counts them: a code never moves anyone's number up.
+    if (entry.priority) return this.#priority.rank(entry.slot);
     return this.#settings.pendingOpening ? null : this.#line.rank(entry.slot);
   }
 
   /** Admits the first `count` waiting tokens (the rules chose how many), active until `expiresAt`. */
   admitFirst(count: number, expiresAt: number, tx: ChangeSet): void {
     for (let admitted = 0; admitted < count; admitted++) {
-      const entry = this.#line.shift();
+      const entry = this.#priority.shift() ?? this.#line.shift();
       if (!entry)
         throw new Error(`asked to admit ${count} tokens, but only ${admitted} were waiting`);
       this.#recency.remove(entry);
@@ -175,7 +221,8 @@ export class WaitingRoom {
 
   /** Ends every waiting token: nothing is left to sell. Each is kept until `keepUntil`, saying so when polled. O(waiting). */
   soldOut(keepUntil: number, tx: ChangeSet): void {
-    for (let entry = this.#line.shift(); entry; entry = this.#line.shift()) {
+    const next = () => this.#priority.shift() ?? this.#line.shift();
+    for (let entry = next(); entry; entry = next()) {
       this.#fire(entry, 'SOLD_OUT');
       this.#recency.remove(entry);
       this.#liveByUser.delete(entry.userId);
@@ -236,7 +283,7 @@ export class WaitingRoom {
     ) {
       this.#fire(entry, 'ABANDON');
       this.#recency.remove(entry);
-      this.#line.remove(entry.slot);
+      this.#lineOf(entry).remove(entry.slot);
       this.#forget(entry, tx);
     }
   }
@@ -262,7 +309,7 @@ export class WaitingRoom {
   placeOf(entry: TokenEntry, now: number): Place {
     const position = this.position(entry);
     if (position === null)
-      return placeBeforeOpening(this.#settings, now, this.waitingCount, this.rate);
+      return placeBeforeOpening(this.#settings, now, this.#line.size, this.rate);
     return { position, estimatedWaitSeconds: this.rate.secondsFor(position) };
   }
 
@@ -273,6 +320,13 @@ export class WaitingRoom {
 
   /** Restores the room's settings and its admitted count (a store from before they existed has neither: the configuration's room). */
   restoreRoom(room: RoomRecord | undefined, admitted: CounterRecord | undefined): void {
+    if (room && this.id !== undefined) {
+      // A concert's room: its own record has everything since its concert was added.
+      this.#settings = room;
+      this.rate.retune(room);
+      this.#admittedTotal = admitted?.value ?? 0;
+      return;
+    }
     if (room) {
       this.#settings = { ...initialRoom(this.#config), ...room };
       this.rate.retune(this.#settings);
@@ -293,6 +347,8 @@ export class WaitingRoom {
       entry.status = record.status;
       entry.expiresAt = record.expiresAt ?? 0;
       entry.reason = record.reason;
+      entry.room = record.room;
+      entry.priority = record.priority === true;
       entry.lastSeenAt = now;
       this.#tokens.set(entry.token, entry);
       if (entry.status === 'waiting') waiting.push(entry);
@@ -308,7 +364,7 @@ export class WaitingRoom {
     }
     waiting.sort((a, b) => a.seq - b.seq);
     for (const entry of waiting) {
-      this.#line.push(entry, entry.slot);
+      this.#lineOf(entry).push(entry, entry.slot);
       this.#recency.append(entry);
       this.#liveByUser.set(entry.userId, entry);
     }
@@ -344,7 +400,8 @@ export class WaitingRoom {
   }
 
   #countAdmitted(tx: ChangeSet): void {
-    tx.put('counters', 'admittedTotal', { value: this.#admittedTotal });
+    if (this.id === undefined) tx.put('counters', 'admittedTotal', { value: this.#admittedTotal });
+    else this.#persistRoom(tx);
   }
 
   #admit(entry: TokenEntry, expiresAt: number): void {

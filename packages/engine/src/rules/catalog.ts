@@ -9,6 +9,7 @@ import { requireId, requireInteger } from '../validate.js';
 import type { Decision } from './changes.js';
 import type { Lifecycles } from '../machines/lifecycles.js';
 import { activeUser, type TokenFacts } from './queue.js';
+import { checkRoomInput, DEFAULT_ROOM } from './room.js';
 
 /** Most seats one schedule may have. */
 export const MAX_SEATS_PER_SCHEDULE = 1_000_000;
@@ -160,11 +161,18 @@ function toConcertRecord(input: CatalogInput['concerts'][number]): ConcertRecord
   if (!title) throw new EngineError('VALIDATION_FAILED', `concert "${id}" needs a title`);
   const artist = optionalText(input.artist, `artist of concert "${id}"`);
   const venue = optionalText(input.venue, `venue of concert "${id}"`);
+  const room = input.room === undefined ? undefined : checkRoomInput(input.room, id);
+  if (room !== undefined && id === DEFAULT_ROOM)
+    throw new EngineError(
+      'VALIDATION_FAILED',
+      `concert "${DEFAULT_ROOM}" cannot have a room of its own: its id names the default room`,
+    );
   return {
     id,
     title,
     ...(artist === undefined ? {} : { artist }),
     ...(venue === undefined ? {} : { venue }),
+    ...(room === undefined ? {} : { room }),
   };
 }
 

@@ -24,9 +24,17 @@ export interface TokenState {
   readonly expiresAt: number;
   /** Expired for a reason (`sold_out`): kept, and answered with it when polled. */
   readonly reason?: TokenEndReason | undefined;
+  /** The room it was issued for (SPEC §12); absent: the default room. */
+  readonly room?: string | undefined;
+  /** Joined with a presale code: it stands at the head of its room's line, before everyone without one. */
+  readonly priority?: boolean | undefined;
 }
 
 /**
+ * Room-wide changes (`tokensAdmitted`, `tokensSoldOut`, `roomChanged`) are
+ * about the room the decision was made for: an engine applies each decision
+ * of a room to that room.
+ *
  * What a decision changes, as facts an engine applies: the embedded engine
  * to its memory and journal, the PostgreSQL engine as conditional writes that
  * restate what the decision assumed. One decision's changes are applied all
@@ -41,6 +49,15 @@ export type StateChange =
   | { readonly type: 'tokensSoldOut' }
   /** The room's settings and state are now `room`; a new `room.draw` puts the places it covers in its order (the opening). */
   | { readonly type: 'roomChanged'; readonly room: RoomState }
+  /** Presale codes of `room` exist, kept as their hashes (SPEC §12). */
+  | { readonly type: 'codesCreated'; readonly room: string; readonly hashes: readonly string[] }
+  /** The code with this hash is spent at `at` (by the join that carries this change); never again usable. */
+  | {
+      readonly type: 'codeSpent';
+      readonly room: string;
+      readonly hash: string;
+      readonly at: number;
+    }
   /** An active token's deadline moves later (to cover a hold). */
   | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }
   /** After a payment the token expires; it is kept until `keepUntil` so retries can be answered. */

@@ -21,6 +21,7 @@ export {
   requireReadable,
   keptUntil,
   requireTokenArg,
+  requireTokenRoom,
   statusAt,
   tokenInvalid,
   tokenView,
@@ -33,6 +34,14 @@ export {
   type WaitEstimate,
 } from './queue.js';
 export {
+  checkRoomInput,
+  concertView,
+  DEFAULT_ROOM,
+  openRoom,
+  requireRoomId,
+  roomOfConcert,
+  roomOfToken,
+  type RoomInput,
   decideUpdateRoom,
   initialRoom,
   isAdmitting,
@@ -44,6 +53,17 @@ export {
   type RoomState,
   type Stock,
 } from './room.js';
+export {
+  codeInvalid,
+  decideCreateCodes,
+  hashCode,
+  MAX_CODE_LENGTH,
+  MAX_CODES_PER_REQUEST,
+  newPresaleCode,
+  requireCodeArg,
+  requireCodeCount,
+  type CodeFacts,
+} from './codes.js';
 export { DrawnOrder, drawnOrder, newDrawSeed, type Draw } from '../queue/DrawnOrder.js';
 export {
   alreadyPaid,

@@ -10,7 +10,9 @@ import type { QueueTokenState } from '../machines/queueTokenMachine.js';
 import type { QueueToken, TokenEndReason } from '../types.js';
 import { MAX_ID_LENGTH, requireUserId } from '../validate.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
+import { codeInvalid, type CodeFacts } from './codes.js';
 import {
+  DEFAULT_ROOM,
   isAdmitting,
   isOpeningDue,
   isSoldOut,
@@ -165,6 +167,10 @@ export interface IssueView {
   readonly waiting: number;
   readonly active: number;
   readonly room: RoomState;
+  /** The room's id (SPEC §12); absent: the default room. */
+  readonly roomId?: string;
+  /** The presale code given with the join, as the engine found it (absent: none given). */
+  readonly code?: CodeFacts | undefined;
 }
 
 /** What issuing answers: the token, whether it is new, and why it ended if it was born ended. */
@@ -191,7 +197,11 @@ export function decideIssue(
   fresh: { readonly token: string; readonly seq: number },
 ): Decision<Issued> {
   requireUserId(userId);
+  // A retried join answers the user's token again; a code given with it stays unspent.
   if (view.live) return unchanged({ token: view.live, created: false });
+  if (view.code && !view.code.usable) throw codeInvalid();
+  const inRoom =
+    view.roomId === undefined || view.roomId === DEFAULT_ROOM ? {} : { room: view.roomId };
   if (view.room.soldOut) {
     const ended: TokenState = {
       token: fresh.token,
@@ -200,6 +210,7 @@ export function decideIssue(
       issuedAt: now,
       status: 'expired',
       expiresAt: now,
+      ...inRoom,
     };
     return unchanged({ token: ended, created: true, reason: 'sold_out' });
   }
@@ -213,8 +224,18 @@ export function decideIssue(
       ? lifecycles.token.next(lifecycles.token.initial, 'ADMIT')!
       : lifecycles.token.initial,
     expiresAt: admit ? now + delayOf(lifecycles.token, 'active') : 0,
+    ...inRoom,
+    ...(view.code ? { priority: true } : {}),
   };
-  return { changes: [{ type: 'tokenIssued', token }], answer: { token, created: true } };
+  const changes: StateChange[] = [{ type: 'tokenIssued', token }];
+  if (view.code)
+    changes.push({
+      type: 'codeSpent',
+      room: view.roomId ?? DEFAULT_ROOM,
+      hash: view.code.hash,
+      at: now,
+    });
+  return { changes, answer: { token, created: true } };
 }
 
 /** What one scheduler tick looks at. */
@@ -223,6 +244,8 @@ export interface TickView {
   readonly waiting: number;
   readonly active: number;
   readonly stock: Stock;
+  /** Of `waiting`, those who joined with a presale code: the head of the line (SPEC §12). */
+  readonly priorityWaiting?: number;
   /**
    * When {@link isOpeningDue} (an engine reads it then, and only then): what
    * the opening draws, or `null` when nobody waiting joined before `opensAt`.
@@ -242,14 +265,18 @@ export interface TickOutcome {
 }
 
 /**
- * One scheduler tick, after what was due expired:
+ * One scheduler tick of one room, after what was due expired (every room
+ * ticks alike, each with its own view):
  * 1. sold out (see `isSoldOut`): every waiting token expires (`SOLD_OUT`);
  * 2. an opening that is due draws the places of `view.opening` with a fresh
  *    seed (`shuffle: false` keeps join order: no draw), kept in the room;
  * 3. unless paused or still waiting for the opening, admits
  *    `min(admitPerTick, maxActive − active)` waiting tokens, first in line first
  *    (in the drawn order; none while `active ≥ maxActive`: lowering `maxActive`
- *    throws nobody out).
+ *    throws nobody out). Those who joined with a presale code stand first
+ *    (`priorityWaiting` of `waiting`), in the order they joined, outside any
+ *    draw; before the opening (not paused) they alone are admitted, by the
+ *    same count.
  * `newSeed()` must come from a cryptographic source (`newDrawSeed`).
  */
 export function decideTick(
@@ -282,9 +309,16 @@ export function decideTick(
   }
   if (room !== view.room) changes.push({ type: 'roomChanged', room });
   const admitting = isAdmitting(room);
-  const count = admitting
-    ? Math.max(0, Math.min(room.admitPerTick, room.maxActive - view.active, waiting))
-    : 0;
+  // Before the opening, a room that is not paused admits its presale codes' holders (the head of its line) only.
+  const presale =
+    !room.paused && room.pendingOpening ? Math.min(waiting, view.priorityWaiting ?? 0) : 0;
+  const count =
+    admitting || presale > 0
+      ? Math.max(
+          0,
+          Math.min(room.admitPerTick, room.maxActive - view.active, admitting ? waiting : presale),
+        )
+      : 0;
   if (count > 0)
     changes.push({
       type: 'tokensAdmitted',
@@ -320,6 +354,7 @@ export function tokenView(
     estimatedWaitSeconds: place.estimatedWaitSeconds,
     issuedAt: new Date(token.issuedAt).toISOString(),
     expiresAt: new Date(expiresAt).toISOString(),
+    room: token.room ?? DEFAULT_ROOM,
   };
   if (token.status === 'waiting' && place.opensAt !== undefined)
     view.opensAt = new Date(place.opensAt).toISOString();
@@ -342,4 +377,26 @@ export function endedView(last: QueueToken, reason?: TokenEndReason): QueueToken
     estimatedWaitSeconds: 0,
     ...(reason === undefined ? {} : { reason }),
   };
+}
+
+/**
+ * A live token of another room than the route's (SPEC §12): `TOKEN_WRONG_ROOM`.
+ * `room` is the room of what the route names (a concert's, a schedule's or a
+ * reservation's); `undefined` (nothing found) checks nothing, nor does a token
+ * that is unknown or has ended (the route's own checks answer those).
+ */
+export function requireTokenRoom(
+  token: TokenState | undefined,
+  room: string | undefined,
+  now: number,
+  lifecycles: Lifecycles,
+): void {
+  if (token === undefined || room === undefined) return;
+  if (statusAt(token, now, lifecycles) === 'expired') return;
+  const own = token.room ?? DEFAULT_ROOM;
+  if (own !== room)
+    throw new EngineError(
+      'TOKEN_WRONG_ROOM',
+      `this token is for room "${own}"; join room "${room}" for this concert`,
+    );
 }

@@ -217,3 +217,96 @@ export function decideUpdateRoom(
   if (!changed) return unchanged({ before: room, after: room });
   return { changes: [{ type: 'roomChanged', room: next }], answer: { before: room, after: next } };
 }
+
+/**
+ * The room of every concert without one of its own (SPEC §12): tokens issued
+ * without a `concertId` join it, and `/admin/room` is it.
+ */
+export const DEFAULT_ROOM = 'default';
+
+/** A concert's own room, as the catalog gives it (`catalog.concerts[].room`): any of these, the rest from the defaults. */
+export interface RoomInput {
+  readonly opensAt?: string | null;
+  readonly maxActive?: number;
+  readonly admitPerTick?: number;
+  readonly shuffle?: boolean;
+}
+
+const ROOM_INPUT: ReadonlySet<string> = new Set([
+  'opensAt',
+  'maxActive',
+  'admitPerTick',
+  'shuffle',
+]);
+
+/** Settings only checked, for a catalog: no engine's configuration is needed to refuse a malformed room. */
+const CHECKED: RoomState = {
+  paused: false,
+  admitPerTick: configBounds.queueAdmitPerTick.min,
+  maxActive: configBounds.queueMaxActive.min,
+  opensAt: null,
+  shuffle: true,
+  pendingOpening: false,
+  soldOut: false,
+  draw: null,
+};
+
+/**
+ * A concert's `room` from a catalog, checked: an object of any of `opensAt`,
+ * `maxActive`, `admitPerTick`, `shuffle`, each as `PATCH /admin/room` takes it
+ * (`VALIDATION_FAILED` otherwise). Answers the fields given, in a fixed order.
+ */
+export function checkRoomInput(input: unknown, concertId: string): RoomInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new EngineError('VALIDATION_FAILED', `room of concert "${concertId}" must be an object`);
+  const fields = input as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!ROOM_INPUT.has(key))
+      throw new EngineError(
+        'VALIDATION_FAILED',
+        `"${key}" is not a setting of concert "${concertId}"'s room (${[...ROOM_INPUT].join(', ')})`,
+      );
+  }
+  decideUpdateRoom(CHECKED, fields, 0);
+  const out: { -readonly [K in keyof RoomInput]: RoomInput[K] } = {};
+  if (fields['opensAt'] !== undefined) out.opensAt = fields['opensAt'] as string | null;
+  if (fields['maxActive'] !== undefined) out.maxActive = fields['maxActive'] as number;
+  if (fields['admitPerTick'] !== undefined) out.admitPerTick = fields['admitPerTick'] as number;
+  if (fields['shuffle'] !== undefined) out.shuffle = fields['shuffle'] as boolean;
+  return out;
+}
+
+/**
+ * A concert's room as it starts, when its concert is added at `now`: the
+ * configuration's room with the catalog's settings, as an operator's change
+ * of them would leave it (an `opensAt` to come waits for its opening).
+ */
+export function openRoom(config: EngineConfig, input: RoomInput, now: number): RoomState {
+  return decideUpdateRoom(initialRoom(config), input, now).answer.after;
+}
+
+/** The room a concert's routes admit to: its own (named by the concert's id), or {@link DEFAULT_ROOM}. */
+export function roomOfConcert(concert: { readonly id: string; readonly room?: unknown }): string {
+  return concert.room === undefined ? DEFAULT_ROOM : concert.id;
+}
+
+/** The room a token was issued for. */
+export function roomOfToken(token: { readonly room?: string | undefined }): string {
+  return token.room ?? DEFAULT_ROOM;
+}
+
+/** A room id argument (`/admin/rooms/:roomId`): `NOT_FOUND` unless `known` (an id of no room is no room). */
+export function requireRoomId<T>(roomId: unknown, known: (id: string) => T | undefined): T {
+  const room = typeof roomId === 'string' ? known(roomId) : undefined;
+  if (room === undefined)
+    throw new EngineError('ROOM_NOT_FOUND', `no room "${String(roomId).slice(0, 100)}"`);
+  return room;
+}
+
+/** A concert as the API shows it: its own room by its id (SPEC §12), not the room's settings. */
+export function concertView<C extends { readonly id: string; readonly room?: unknown }>(
+  record: C,
+): Omit<C, 'room'> & { readonly room?: string } {
+  const { room, ...concert } = record;
+  return room === undefined ? concert : { ...concert, room: record.id };
+}

@@ -21,6 +21,7 @@ export class SeatMap {
   readonly #states: Uint8Array;
   readonly #occupants = new Map<number, ReservationRecord>();
   #available: number;
+  #held = 0;
   #version = 0;
   #cache: { version: number; seats: readonly Seat[] } | undefined;
   #picker: SeatPicker | undefined;
@@ -33,6 +34,11 @@ export class SeatMap {
 
   get availableCount(): number {
     return this.#available;
+  }
+
+  /** Seats held now (a room's sold-out check, SPEC §12). */
+  get heldCount(): number {
+    return this.#held;
   }
 
   /** Changes whenever a seat does. */
@@ -113,6 +119,8 @@ export class SeatMap {
     if (to === 'available') this.#available++;
     if ((from === 'available') !== (to === 'available'))
       this.#picker?.set(seatNo, to === 'available');
+    if (from === 'held') this.#held--;
+    if (to === 'held') this.#held++;
     this.#version++;
     return true;
   }

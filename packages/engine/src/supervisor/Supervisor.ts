@@ -32,11 +32,30 @@ import {
   keptUntil,
   requireReadable,
   requireTokenArg,
+  requireTokenRoom,
   tokenView,
   type Place,
   type TokenFacts,
 } from '../rules/queue.js';
-import { decideUpdateRoom, isOpeningDue, roomView } from '../rules/room.js';
+import {
+  DEFAULT_ROOM,
+  decideUpdateRoom,
+  isOpeningDue,
+  openRoom,
+  requireRoomId,
+  roomOfConcert,
+  roomView,
+  type Stock,
+} from '../rules/room.js';
+import { decideCreateCodes, hashCode, newPresaleCode, requireCodeArg } from '../rules/codes.js';
+import { requireConcert } from '../rules/catalog.js';
+import { requireId, requireUserId } from '../validate.js';
+import type {
+  CodeRecord,
+  ReservationRecord,
+  TokenRecord as TokenRecordOf,
+} from '../persistence/records.js';
+import type { Room } from '../types.js';
 import { checkSpend, isSpentForgettable } from '../rules/challenges.js';
 import {
   checkCharge,
@@ -72,7 +91,14 @@ type Handler<K extends CommandType> = (
 export class Supervisor {
   readonly #config: EngineConfig;
   readonly #catalog = new Catalog();
+  /** Every token of every room, by token. */
+  readonly #tokens = new Map<string, TokenEntry>();
+  /** The default room (SPEC §9). */
   readonly #room: WaitingRoom;
+  /** Every room by id (SPEC §12): `default` and each concert's own, in the order they were added. */
+  readonly #rooms = new Map<string, WaitingRoom>();
+  /** Presale codes by their SHA-256. */
+  readonly #codes = new Map<string, CodeRecord>();
   readonly #holds: HoldBook;
   readonly #ledger = new Ledger();
   readonly #keys = new IdempotencyKeys();
@@ -87,14 +113,15 @@ export class Supervisor {
   constructor(config: EngineConfig) {
     this.#config = config;
     this.#lifecycles = lifecyclesFor(config);
-    this.#room = new WaitingRoom(config);
+    this.#room = new WaitingRoom(config, { tokens: this.#tokens });
+    this.#rooms.set(DEFAULT_ROOM, this.#room);
     this.#holds = new HoldBook(this.#catalog);
   }
 
   /** Expires whatever is past its deadline at `now`. Runs before every command. */
   expireDue(now: number, tx: ChangeSet): void {
     this.#holds.expireDue(now, tx);
-    this.#room.expireDue(now, tx);
+    for (const room of this.#rooms.values()) room.expireDue(now, tx);
   }
 
   /**
@@ -114,16 +141,35 @@ export class Supervisor {
 
   /** The earliest deadline of any hold or token (`Infinity` if none). */
   nextDeadline(): number {
-    return Math.min(this.#holds.nextDeadline(), this.#room.nextDeadline());
+    let next = this.#holds.nextDeadline();
+    for (const room of this.#rooms.values()) next = Math.min(next, room.nextDeadline());
+    return next;
   }
 
   /** Rebuilds everything from a store's contents; what ended during downtime ends now (in `tx`). */
   restore(contents: StoreContents, now: number, tx: ChangeSet): void {
-    for (const concert of contents.concerts.values()) this.#catalog.addConcert(concert);
+    for (const concert of contents.concerts.values()) {
+      this.#catalog.addConcert(concert);
+      if (concert.room === undefined) continue;
+      const kept = contents.rooms.get(concert.id);
+      const room = this.#addRoom(
+        concert.id,
+        kept?.room ?? openRoom(this.#config, concert.room, now),
+      );
+      room.restoreRoom(kept?.room, { value: kept?.admittedTotal ?? 0 });
+    }
     for (const schedule of contents.schedules.values()) this.#catalog.addSchedule(schedule);
     this.#holds.restore(contents.reservations.values(), now, tx);
     this.#room.restoreRoom(contents.room.get('room'), contents.counters.get('admittedTotal'));
-    this.#room.restore(contents.tokens.values(), now, tx);
+    const byRoom = new Map<WaitingRoom, TokenRecordOf[]>();
+    for (const record of contents.tokens.values()) {
+      const room = this.#rooms.get(record.room ?? DEFAULT_ROOM) ?? this.#room;
+      const list = byRoom.get(room) ?? [];
+      list.push(record);
+      byRoom.set(room, list);
+    }
+    for (const [room, records] of byRoom) room.restore(records, now, tx);
+    for (const [hash, code] of contents.codes) this.#codes.set(hash, code);
     this.#ledger.restore(contents.wallets.values(), contents.payments.values());
     this.#keys.restore(contents.idempotency.values());
     for (const [id, { expiresAt }] of contents.spent) this.#spent.set(id, expiresAt);
@@ -133,19 +179,37 @@ export class Supervisor {
     loadCatalog: ({ catalog }, _now, tx) =>
       this.#decided(decideLoadCatalog(this.#known, catalog), tx),
 
-    issueToken: ({ userId }, now, tx) => {
-      const live = typeof userId === 'string' ? this.#room.live(userId) : undefined;
-      if (live) this.#room.poll(live, now);
+    issueToken: ({ userId, concertId, code }, now, tx) => {
+      // A concert's room: the user id is refused before the concert is looked for (the rule checks it again).
+      if (concertId !== undefined) requireUserId(userId);
+      const roomId =
+        concertId === undefined
+          ? DEFAULT_ROOM
+          : roomOfConcert(
+              requireConcert(this.#catalog.concert(requireId(concertId, 'concertId')), concertId),
+            );
+      const room = this.#rooms.get(roomId)!;
+      const given = requireCodeArg(code);
+      const live = typeof userId === 'string' ? room.live(userId) : undefined;
+      if (live) room.poll(live, now);
+      const hash = given === undefined ? undefined : hashCode(given);
+      const found = hash === undefined ? undefined : this.#codes.get(hash);
       const view = {
         live,
-        waiting: this.#room.waitingCount,
-        active: this.#room.activeCount,
-        room: this.#room.settings,
+        waiting: room.waitingCount,
+        active: room.activeCount,
+        room: room.settings,
+        roomId,
+        code:
+          hash === undefined
+            ? undefined
+            : { hash, usable: found?.room === roomId && found.spentAt === undefined },
       };
-      const fresh = { token: newId(), seq: this.#room.nextSeq };
+      const fresh = { token: newId(), seq: room.nextSeq };
       const { token, created, reason } = this.#decided(
         decideIssue(view, userId, now, this.#config, this.#lifecycles, fresh),
         tx,
+        room,
       );
       // A token born expired (sold out) is not stored: it is answered as it is.
       if (token.status === 'expired')
@@ -159,17 +223,20 @@ export class Supervisor {
           ),
           created,
         };
-      return { token: this.#room.view(this.#room.find(token.token)!, now), created };
+      return { token: room.view(this.#tokens.get(token.token)!, now), created };
     },
 
-    getToken: ({ token }, now) => this.#room.view(this.#polled(token, now), now),
+    getToken: ({ token }, now) => {
+      const entry = this.#polled(token, now);
+      return this.#roomOf(entry).view(entry, now);
+    },
 
     tokenOwner: ({ token }) =>
-      typeof token === 'string' ? this.#room.find(token)?.userId : undefined,
+      typeof token === 'string' ? this.#tokens.get(token)?.userId : undefined,
 
     watch: ({ token }, now) => {
       const entry = this.#polled(token, now);
-      const view = this.#room.view(entry, now);
+      const view = this.#roomOf(entry).view(entry, now);
       if (entry.status === 'waiting') this.#watched.set(entry.token, view);
       return view;
     },
@@ -186,6 +253,7 @@ export class Supervisor {
 
     listSchedules: ({ token, concertId }, now) => {
       const concert = this.#find(concertId, (id) => this.#catalog.concert(id));
+      this.#requireRoom(token, concert && roomOfConcert(concert), now);
       checkListSchedules(
         { arg: token, token: this.#token(token), placeOf: this.#placeOf, concert },
         concertId,
@@ -197,6 +265,7 @@ export class Supervisor {
 
     listSeats: ({ token, scheduleId }, now) => {
       const schedule = this.#find(scheduleId, (id) => this.#catalog.schedule(id));
+      this.#requireRoom(token, this.#roomOfSchedule(schedule?.record.concertId), now);
       checkListSeats(
         { arg: token, token: this.#token(token), placeOf: this.#placeOf, schedule },
         scheduleId,
@@ -213,6 +282,7 @@ export class Supervisor {
       const command = checkReserve((request ?? {}) as ReserveInput, this.#config);
       const token = this.#token(arg);
       const schedule = this.#catalog.schedule(command.scheduleId);
+      this.#requireRoom(arg, this.#roomOfSchedule(schedule?.record.concertId), now);
       const view: ReserveView = {
         arg,
         token,
@@ -291,6 +361,7 @@ export class Supervisor {
     pay: (raw, now, tx) => {
       const command = checkPay(raw);
       const token = this.#token(raw.token);
+      this.#requireRoomOfReservation(token, this.#holds.find(command.reservationId), now);
       const userId = token?.userId;
       const view = {
         arg: raw.token,
@@ -333,29 +404,53 @@ export class Supervisor {
     },
 
     tick: (_command, now, tx) => {
-      const room = this.#room.settings;
-      const view = {
-        room,
-        waiting: this.#room.waitingCount,
-        active: this.#room.activeCount,
-        stock: {
-          totalSeats: this.#catalog.totalSeats,
-          heldSeats: this.#holds.heldCount,
-          paidSeats: this.#holds.paidCount,
-        },
-        ...(isOpeningDue(room, now) ? { opening: this.#room.openingRange(room.opensAt!) } : {}),
+      // Every room, each with its own view: O(rooms + admitted).
+      const report = { admitted: 0, waiting: 0, active: 0 };
+      const rooms: Record<string, { admitted: number; waiting: number; active: number }> = {};
+      for (const [id, waitingRoom] of this.#rooms) {
+        const room = waitingRoom.settings;
+        const view = {
+          room,
+          waiting: waitingRoom.waitingCount,
+          priorityWaiting: waitingRoom.priorityWaiting,
+          active: waitingRoom.activeCount,
+          stock: this.#stockOf(id),
+          ...(isOpeningDue(room, now) ? { opening: waitingRoom.openingRange(room.opensAt!) } : {}),
+        };
+        const outcome = this.#decided(
+          decideTick(view, now, this.#lifecycles, newDrawSeed),
+          tx,
+          waitingRoom,
+        );
+        if (outcome.observed) waitingRoom.rate.observe(outcome.admitted);
+        const figures = {
+          admitted: outcome.admitted,
+          waiting: waitingRoom.waitingCount,
+          active: waitingRoom.activeCount,
+        };
+        rooms[id] = figures;
+        report.admitted += figures.admitted;
+        report.waiting += figures.waiting;
+        report.active += figures.active;
+      }
+      return {
+        report: this.#rooms.size > 1 ? { ...report, rooms } : report,
+        updates: this.#watchUpdates(now),
       };
-      const outcome = this.#decided(decideTick(view, now, this.#lifecycles, newDrawSeed), tx);
-      if (outcome.observed) this.#room.rate.observe(outcome.admitted);
-      const report = {
-        admitted: outcome.admitted,
-        waiting: this.#room.waitingCount,
-        active: this.#room.activeCount,
-      };
-      return { report, updates: this.#watchUpdates(now) };
     },
 
-    room: () => this.#roomNow(),
+    room: ({ roomId }) => this.#roomNow(this.#requireRoomId(roomId), roomId !== undefined),
+
+    rooms: () => [...this.#rooms.values()].map((room) => this.#roomNow(room, true)),
+
+    createCodes: ({ roomId, count }, _now, tx) => {
+      const room = this.#requireRoomId(roomId);
+      return this.#decided(
+        decideCreateCodes(room.id ?? DEFAULT_ROOM, count, newPresaleCode),
+        tx,
+        room,
+      );
+    },
 
     spendChallenge: (raw, _now, tx) => {
       const { id, expiresAt } = checkSpend(raw.id, raw.expiresAt);
@@ -365,17 +460,19 @@ export class Supervisor {
       return true;
     },
 
-    updateRoom: ({ patch }, now, tx) => {
-      const before = this.#roomNow();
-      this.#decided(decideUpdateRoom(this.#room.settings, patch, now), tx);
-      return { before, room: this.#roomNow() };
+    updateRoom: ({ patch, roomId }, now, tx) => {
+      const room = this.#requireRoomId(roomId);
+      const named = roomId !== undefined;
+      const before = this.#roomNow(room, named);
+      this.#decided(decideUpdateRoom(room.settings, patch, now), tx, room);
+      return { before, room: this.#roomNow(room, named) };
     },
 
     sweep: (_command, now, tx) => {
       this.#holds.sweep(now, tx);
       this.#holds.purgeEnded(now - this.#config.reservationRetentionMs, tx);
       this.#keys.purge(now - this.#config.idempotencyTtlMs, tx);
-      this.#room.purgeKept(now, tx);
+      for (const room of this.#rooms.values()) room.purgeKept(now, tx);
       for (const [id, expiresAt] of this.#spent) {
         if (!isSpentForgettable(expiresAt, now)) continue;
         this.#spent.delete(id);
@@ -389,8 +486,8 @@ export class Supervisor {
     stats: () => ({
       concerts: this.#catalog.concertCount,
       schedules: this.#catalog.scheduleCount,
-      waitingTokens: this.#room.waitingCount,
-      activeTokens: this.#room.activeCount,
+      waitingTokens: this.#sum((room) => room.waitingCount),
+      activeTokens: this.#sum((room) => room.activeCount),
       heldSeats: this.#holds.heldCount,
       paidSeats: this.#holds.paidCount,
       reservations: this.#holds.size,
@@ -402,26 +499,38 @@ export class Supervisor {
     }),
   };
 
-  /** Applies a decision's changes to memory and to the command's change set; answers the decision's answer. */
-  #decided<A>({ changes, answer }: Decision<A>, tx: ChangeSet): A {
-    for (const change of changes) this.#apply(change, tx);
+  /** Applies a decision's changes (room-wide ones to `room`) to memory and to the command's change set; answers the decision's answer. */
+  #decided<A>({ changes, answer }: Decision<A>, tx: ChangeSet, room = this.#room): A {
+    for (const change of changes) this.#apply(change, tx, room);
     return answer;
   }
 
-  #apply(change: StateChange, tx: ChangeSet): void {
+  #apply(change: StateChange, tx: ChangeSet, room: WaitingRoom): void {
     switch (change.type) {
       case 'tokenIssued':
-        return void this.#room.add(change.token, tx);
+        return void room.add(change.token, tx);
       case 'tokensAdmitted':
-        return this.#room.admitFirst(change.count, change.expiresAt, tx);
+        return room.admitFirst(change.count, change.expiresAt, tx);
       case 'tokensSoldOut':
-        return this.#room.soldOut(keptUntil(this.#now, this.#config), tx);
+        return room.soldOut(keptUntil(this.#now, this.#config), tx);
       case 'roomChanged':
-        return this.#room.setRoom(change.room, tx);
+        return room.setRoom(change.room, tx);
+      case 'codesCreated':
+        for (const hash of change.hashes) {
+          const code = { room: change.room };
+          this.#codes.set(hash, code);
+          tx.put('codes', hash, code);
+        }
+        return;
+      case 'codeSpent': {
+        const code = { room: change.room, spentAt: change.at };
+        this.#codes.set(change.hash, code);
+        return tx.put('codes', change.hash, code);
+      }
       case 'tokenExtended':
-        return this.#room.extend(change.token, change.expiresAt, tx);
+        return this.#roomOfToken(change.token).extend(change.token, change.expiresAt, tx);
       case 'tokenCompleted':
-        return this.#room.complete(change.token, change.keepUntil, tx);
+        return this.#roomOfToken(change.token).complete(change.token, change.keepUntil, tx);
       case 'reservationHeld':
         return this.#holds.hold(change.reservation, tx);
       case 'reservationExtended':
@@ -435,8 +544,96 @@ export class Supervisor {
       case 'keyRemembered':
         return this.#keys.remember(change.record, tx);
       case 'catalogAdded':
-        return this.#catalog.add(change.concerts, change.schedules, tx);
+        this.#catalog.add(change.concerts, change.schedules, tx);
+        // A concert's own room starts with it (SPEC §12).
+        for (const concert of change.concerts) {
+          if (concert.room === undefined) continue;
+          const settings = openRoom(this.#config, concert.room, this.#now);
+          this.#addRoom(concert.id, settings).setRoom(settings, tx);
+        }
+        return;
     }
+  }
+
+  #addRoom(id: string, settings: WaitingRoom['settings']): WaitingRoom {
+    const room = new WaitingRoom(this.#config, { id, tokens: this.#tokens, settings });
+    this.#rooms.set(id, room);
+    return room;
+  }
+
+  /** A room by the id an operator gave (`undefined`: the default room); `ROOM_NOT_FOUND` for none. */
+  #requireRoomId(roomId: unknown): WaitingRoom {
+    if (roomId === undefined) return this.#room;
+    return requireRoomId(roomId, (id) => this.#rooms.get(id));
+  }
+
+  #roomOf(entry: TokenEntry): WaitingRoom {
+    return this.#rooms.get(entry.room ?? DEFAULT_ROOM) ?? this.#room;
+  }
+
+  #roomOfToken(token: string): WaitingRoom {
+    return this.#roomOf(this.#tokens.get(token)!);
+  }
+
+  #sum(figure: (room: WaitingRoom) => number): number {
+    let total = 0;
+    for (const room of this.#rooms.values()) total += figure(room);
+    return total;
+  }
+
+  /** The room of a concert's routes (`undefined` for an unknown concert). */
+  #roomOfSchedule(concertId: string | undefined): string | undefined {
+    const concert = concertId === undefined ? undefined : this.#catalog.concert(concertId);
+    return concert && roomOfConcert(concert);
+  }
+
+  /** `TOKEN_WRONG_ROOM` for a live token of another room than the route's (see `requireTokenRoom`). */
+  #requireRoom(token: unknown, room: string | undefined, now: number): void {
+    requireTokenRoom(this.#token(token), room, now, this.#lifecycles);
+  }
+
+  /** A reservation's routes belong to its concert's room; checked for the token's own reservation only (another's is not found). */
+  #requireRoomOfReservation(
+    token: TokenEntry | undefined,
+    reservation: ReservationRecord | undefined,
+    now: number,
+  ): void {
+    if (!token || !reservation || reservation.userId !== token.userId) return;
+    const schedule = this.#catalog.schedule(reservation.scheduleId);
+    requireTokenRoom(
+      token,
+      this.#roomOfSchedule(schedule?.record.concertId),
+      now,
+      this.#lifecycles,
+    );
+  }
+
+  /**
+   * What a room's sold-out check reads: the default room, every seat of the
+   * concerts without a room of their own; a concert's room, that concert's
+   * (O(its schedules)).
+   */
+  #stockOf(roomId: string): Stock {
+    if (roomId === DEFAULT_ROOM && this.#rooms.size === 1)
+      return {
+        totalSeats: this.#catalog.totalSeats,
+        heldSeats: this.#holds.heldCount,
+        paidSeats: this.#holds.paidCount,
+      };
+    const stock = { totalSeats: 0, heldSeats: 0, paidSeats: 0 };
+    const count = (concertId: string) => {
+      for (const schedule of this.#catalog.schedulesOf(concertId)) {
+        const seats = schedule.seats;
+        stock.totalSeats += seats.totalSeats;
+        stock.heldSeats += seats.heldCount;
+        stock.paidSeats += seats.totalSeats - seats.availableCount - seats.heldCount;
+      }
+    };
+    if (roomId !== DEFAULT_ROOM) count(roomId);
+    else
+      for (const concert of this.#catalog.concerts())
+        if (concert.room === undefined) count(concert.id);
+    return stock;
   }
 
   /**
@@ -450,16 +647,17 @@ export class Supervisor {
   #watchUpdates(now: number): QueueToken[] {
     const updates: QueueToken[] = [];
     for (const [token, last] of this.#watched) {
-      const entry = this.#room.find(token);
+      const entry = this.#tokens.get(token);
+      const room = this.#rooms.get(last.room) ?? this.#room;
       let current: WatchedNow;
       if (entry?.status === 'waiting') {
-        this.#room.poll(entry, now);
-        const place = this.#room.placeOf(entry, now);
+        room.poll(entry, now);
+        const place = room.placeOf(entry, now);
         current = { place, view: () => tokenView(entry, place, entry.lastSeenAt, this.#config) };
       } else if (entry && entry.status !== 'expired') {
-        current = { view: this.#room.view(entry, now) };
+        current = { view: room.view(entry, now) };
       }
-      const view = watchUpdate(last, current, this.#room.settings.soldOut);
+      const view = watchUpdate(last, current, room.settings.soldOut);
       if (view === undefined) continue;
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);
@@ -468,13 +666,16 @@ export class Supervisor {
     return updates;
   }
 
-  /** The room with its counts now. */
-  #roomNow() {
-    return roomView(this.#room.settings, {
-      waiting: this.#room.waitingCount,
-      active: this.#room.activeCount,
-      admittedTotal: this.#room.admittedTotal,
-    });
+  /** The room with its counts now; with its id when asked by it (SPEC §12), as `/admin/room` was before rooms. */
+  #roomNow(room: WaitingRoom, named: boolean): Room {
+    return {
+      ...(named ? { id: room.id ?? DEFAULT_ROOM } : {}),
+      ...roomView(room.settings, {
+        waiting: room.waitingCount,
+        active: room.activeCount,
+        admittedTotal: room.admittedTotal,
+      }),
+    };
   }
 
   /** The command's token as the rules see it (after the argument check), with how to rank it. */
@@ -484,13 +685,18 @@ export class Supervisor {
 
   /** The token named by a command's argument, if the engine knows it. */
   #token(token: unknown): TokenEntry | undefined {
-    return typeof token === 'string' ? this.#room.find(token) : undefined;
+    return typeof token === 'string' ? this.#tokens.get(token) : undefined;
   }
 
   readonly #placeOf = (token: TokenState): Place =>
-    this.#room.placeOf(token as TokenEntry, this.#now);
+    this.#roomOf(token as TokenEntry).placeOf(token as TokenEntry, this.#now);
 
   #reservationFacts(token: unknown, reservationId: unknown): ReservationView {
+    this.#requireRoomOfReservation(
+      this.#token(token),
+      this.#find(reservationId, (id) => this.#holds.find(id)),
+      this.#now,
+    );
     return {
       arg: token,
       token: this.#token(token),
@@ -507,11 +713,11 @@ export class Supervisor {
   /** A live (waiting or active) token, counted as polled; or one that ended for a reason, which says why. */
   #polled(token: unknown, now: number): TokenEntry {
     const entry = requireReadable(
-      this.#room.find(requireTokenArg(token)),
+      this.#tokens.get(requireTokenArg(token)),
       now,
       this.#lifecycles,
     ) as TokenEntry;
-    this.#room.poll(entry, now);
+    this.#roomOf(entry).poll(entry, now);
     return entry;
   }
 

@@ -22,7 +22,10 @@ import type {
  */
 interface CommandTable {
   loadCatalog: [{ catalog: CatalogInput }, CatalogLoadResult];
-  issueToken: [{ userId: string }, IssuedToken];
+  issueToken: [
+    { userId: string; concertId?: string | undefined; code?: string | undefined },
+    IssuedToken,
+  ];
   getToken: [{ token: string }, QueueToken];
   tokenOwner: [{ token: string }, string | undefined];
   watch: [{ token: string }, QueueToken];
@@ -46,9 +49,12 @@ interface CommandTable {
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
   sweep: [{}, null];
   expireDue: [{}, null];
-  room: [{}, Room];
+  /** `roomId` absent: the default room. */
+  room: [{ roomId?: string | undefined }, Room];
+  rooms: [{}, readonly Room[]];
   /** The patch as the caller gave it: the rule checks it. */
-  updateRoom: [{ patch: unknown }, RoomChange];
+  updateRoom: [{ patch: unknown; roomId?: string | undefined }, RoomChange];
+  createCodes: [{ roomId: string; count: number }, { readonly codes: readonly string[] }];
   /** The engine adds the tick timing it measures itself. */
   stats: [{}, Omit<EngineStats, 'lastTickMs' | 'maxTickMs'>];
 }

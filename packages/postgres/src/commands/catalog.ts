@@ -1,5 +1,13 @@
-import type { CatalogInput, CatalogLoadResult, Concert, Schedule, SeatList } from '@usher/engine';
 import {
+  EngineError,
+  type CatalogInput,
+  type CatalogLoadResult,
+  type Concert,
+  type Schedule,
+  type SeatList,
+} from '@usher/engine';
+import {
+  concertView,
   checkListConcerts,
   checkListSchedules,
   checkListSeats,
@@ -92,6 +100,16 @@ export function loadCatalog(
       const schedules = new Map(
         rows[0]!.schedules.map((json) => [json['id'] as string, scheduleRecord(json)]),
       );
+      // Rooms of concerts (issue 25) are the embedded engine's so far: this engine keeps one room.
+      const given: unknown[] = Array.isArray(catalog?.concerts) ? catalog.concerts : [];
+      const withRoom = (given as { id?: unknown }[]).find(
+        (concert) => typeof concert === 'object' && concert !== null && 'room' in concert,
+      );
+      if (withRoom)
+        throw new EngineError(
+          'VALIDATION_FAILED',
+          `concert "${String(withRoom.id)}" has a room of its own: the PostgreSQL engine has the default room only (yet)`,
+        );
       const decision = decideLoadCatalog(
         { concert: (id) => concerts.get(id), schedule: (id) => schedules.get(id) },
         catalog,
@@ -112,7 +130,10 @@ export function listConcerts(runner: CommandRunner, token: string): Promise<read
       [],
     );
     checkListConcerts(facts, now, runner.lifecycles);
-    return row.concerts.map(concertRecord).sort((a, b) => compareText(a.id, b.id));
+    return row.concerts
+      .map(concertRecord)
+      .sort((a, b) => compareText(a.id, b.id))
+      .map(concertView);
   });
 }
 

@@ -1,5 +1,11 @@
-import type { IssuedToken } from '@usher/engine';
+import type { IssuedToken, JoinOptions } from '@usher/engine';
 import {
+  DEFAULT_ROOM,
+  hashCode,
+  requireCodeArg,
+  requireConcert,
+  requireId,
+  roomOfConcert,
   decideIssue,
   tokenView,
   userIdProblem,
@@ -56,6 +62,22 @@ export interface IssueArgs {
 const issueSql = 'SELECT err, msg, result FROM usher_issue_many($1::json)';
 /** Waiting tokens: batched as any apply. */
 export const ISSUE: ApplyKind<IssueArgs> = { type: 'usher_issue', sql: issueSql };
+/** `usher_code_issue`'s fields (migration 4): an issue's, and the presale code it spends. */
+export interface CodeIssueArgs extends IssueArgs {
+  readonly code_hash: string;
+  readonly code_room: string;
+}
+
+const codeIssueSql = 'SELECT err, msg, result FROM usher_issue_with_code_many($1::json)';
+/** A waiting token with a presale code: the code is spent with the insert (migration 4). */
+export const CODE_ISSUE: ApplyKind<CodeIssueArgs> = { type: 'usher_code_issue', sql: codeIssueSql };
+/** A token with a presale code admitted at once. */
+export const CODE_ISSUE_AT_ONCE: ApplyKind<CodeIssueArgs> = {
+  type: 'usher_code_issue',
+  sql: codeIssueSql,
+  exclusive: true,
+};
+
 /** Tokens admitted at once: a batch holds the step lock exclusively to its commit. */
 export const ISSUE_AT_ONCE: ApplyKind<IssueArgs> = {
   type: 'usher_issue',
@@ -69,23 +91,43 @@ export function issueApply(
   now: number,
   waitingTtlMs: number,
   room: RoomState,
-): ApplyCall<IssueArgs> | undefined {
-  const token = changesOf(decision, ['tokenIssued']).tokenIssued?.token;
+): ApplyCall<IssueArgs> | ApplyCall<CodeIssueArgs> | undefined {
+  const { tokenIssued, codeSpent } = changesOf(decision, ['tokenIssued', 'codeSpent']);
+  const token = tokenIssued?.token;
   if (!token) return undefined;
-  return {
-    kind: token.status === 'active' ? ISSUE_AT_ONCE : ISSUE,
-    user: token.userId,
-    args: {
-      now,
-      token: token.token,
-      user_id: token.userId,
-      status: token.status,
-      issued_at: token.issuedAt,
-      expires_at: token.expiresAt,
-      waiting_ttl: waitingTtlMs,
-      max_active: room.maxActive,
-    },
+  const args: IssueArgs = {
+    now,
+    token: token.token,
+    user_id: token.userId,
+    status: token.status,
+    issued_at: token.issuedAt,
+    expires_at: token.expiresAt,
+    waiting_ttl: waitingTtlMs,
+    max_active: room.maxActive,
   };
+  if (codeSpent)
+    return {
+      kind: token.status === 'active' ? CODE_ISSUE_AT_ONCE : CODE_ISSUE,
+      user: token.userId,
+      args: { ...args, code_hash: codeSpent.hash, code_room: codeSpent.room },
+    };
+  return { kind: token.status === 'active' ? ISSUE_AT_ONCE : ISSUE, user: token.userId, args };
+}
+
+/**
+ * The room a join names (SPEC §12): the default room without a concert, else
+ * the concert's (`CONCERT_NOT_FOUND` for none). This engine keeps every
+ * concert in the default room (a catalog with rooms of concerts is refused).
+ */
+async function roomOfJoin(runner: CommandRunner, concertId: unknown): Promise<string> {
+  if (concertId === undefined) return DEFAULT_ROOM;
+  const id = requireId(concertId, 'concertId');
+  const { rows } = await runner.db.query<{ id: string; record: Record<string, unknown> }>(
+    'SELECT id, record FROM concerts WHERE id = $1',
+    [id],
+  );
+  const concert = requireConcert(rows[0], id);
+  return roomOfConcert({ id: concert.id, room: concert.record['room'] });
 }
 
 /** An id from nanoid (21 characters), flat (see `newId` in `@usher/engine`). */
@@ -94,9 +136,14 @@ export function newId(): string {
 }
 
 /** Issuing (see `UsherEngine.issueToken`): the user's live token, or a new one, waiting or admitted at once. */
-export function issueToken(runner: CommandRunner, userId: string): Promise<IssuedToken> {
+export function issueToken(
+  runner: CommandRunner,
+  userId: string,
+  options: JoinOptions = {},
+): Promise<IssuedToken> {
   return runner.run(async (now) => {
     const { config, lifecycles, line } = runner;
+
     const fresh = () => ({ token: newId(), seq: 0 });
     // A user id the user id rule refuses reads nothing: the issue rule refuses it, as on the embedded engine.
     if (userIdProblem(userId) !== undefined) {
@@ -109,6 +156,9 @@ export function issueToken(runner: CommandRunner, userId: string): Promise<Issue
         fresh(),
       );
     }
+    const roomId = await roomOfJoin(runner, options.concertId);
+    const code = requireCodeArg(options.code);
+    const hash = code === undefined ? undefined : hashCode(code);
     let facts: Facts | undefined;
     let created: TokenState | undefined;
     const { answer, result } = await runner.decide<Issued>(
@@ -137,11 +187,22 @@ export function issueToken(runner: CommandRunner, userId: string): Promise<Issue
         if (found === 'again') return found;
         facts = found;
         const room = row.room ? roomRow(row.room).room : line.room;
+        let codeFacts;
+        if (hash !== undefined) {
+          const { rows } = await db.query<{ room: string; spent_at: string | null }>(
+            'SELECT room, spent_at FROM presale_codes WHERE hash = $1',
+            [hash],
+          );
+          const known = rows[0];
+          codeFacts = { hash, usable: known?.room === roomId && known.spent_at === null };
+        }
         const view = {
           live: found.token,
           waiting: row.someone_waits ? 1 : 0,
           active: Number(row.active ?? room.maxActive),
           room,
+          roomId,
+          code: codeFacts,
         };
         const decision = decideIssue(view, userId, now, config, lifecycles, fresh());
         created = decision.answer.created ? decision.answer.token : undefined;
@@ -156,6 +217,9 @@ export function issueToken(runner: CommandRunner, userId: string): Promise<Issue
     if (answer.token.status === 'expired')
       return { token: tokenView(answer.token, NOWHERE, now, config, answer.reason), created: true };
     let place = NOWHERE;
+    // With a code: its place at the head of the line, as a poll reads it.
+    if (created?.status === 'waiting' && hash !== undefined)
+      return { token: await pollToken(runner, answer.token.token, now), created: true };
     if (created?.status === 'waiting') {
       const arrival = (result ?? {}) as Partial<Record<keyof Arrival, string | number>>;
       const found = await line.arrivalPlace(

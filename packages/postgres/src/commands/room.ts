@@ -1,5 +1,11 @@
 import type { EngineStats, Room, RoomChange, RoomSettings } from '@usher/engine';
-import { roomView } from '@usher/engine/rules';
+import {
+  DEFAULT_ROOM,
+  decideCreateCodes,
+  newPresaleCode,
+  requireRoomId,
+  roomView,
+} from '@usher/engine/rules';
 import type { CommandRunner } from '../CommandRunner.js';
 import { onClient, query, type Queryable } from '../database.js';
 import type { Keeper } from '../keeper/Keeper.js';
@@ -97,5 +103,35 @@ export function stats(
       lastTickMs: keeper.lastTickMs,
       maxTickMs: keeper.maxTickMs,
     };
+  });
+}
+
+/**
+ * Creates presale codes (see `UsherEngine.createCodes`): the rule draws them,
+ * their hashes are inserted in one statement, keyed by hash with their room.
+ * This engine has the default room only.
+ */
+export function createCodes(
+  runner: CommandRunner,
+  roomId: string,
+  count: number,
+): Promise<{ readonly codes: readonly string[] }> {
+  return runner.run(async (now) => {
+    const room = requireRoomId(roomId, (id) => (id === DEFAULT_ROOM ? id : undefined));
+    const started = performance.now();
+    const { changes, answer } = decideCreateCodes(room, count, newPresaleCode);
+    for (const change of changes) {
+      if (change.type !== 'codesCreated')
+        throw new Error(`createCodes cannot apply ${change.type}`);
+      await query(
+        runner.db,
+        'INSERT INTO presale_codes (hash, room, created_at) SELECT unnest($1::text[]), $2, $3',
+        [change.hashes, change.room, now],
+      );
+    }
+    runner.observers.tell((observer) =>
+      observer.commit?.({ command: 'createCodes', durationMs: performance.now() - started }),
+    );
+    return answer;
   });
 }

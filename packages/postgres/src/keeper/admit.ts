@@ -18,7 +18,24 @@ export async function admit(
   cursor: number,
 ): Promise<{ lines: number[]; cursor: number }> {
   const lines: number[] = [];
-  if (draw && cursor <= draw.to) {
+  // Who joined with a presale code first, in join order (issue 25): the head of the line, outside any draw.
+  // Each leaves the head of the line as it is picked (all of them when fewer than `count`: the picks below
+  // then meet none).
+  if (count > 0) {
+    const { rows } = await db.query<{ token: string; line: string }>(
+      `SELECT t.token, t.line FROM priority_tokens p JOIN tokens t ON t.token = p.token
+        WHERE t.status = 'waiting' ORDER BY p.seq LIMIT $1 FOR UPDATE OF t`,
+      [count],
+    );
+    lines.push(...rows.map((row) => Number(row.line)));
+    if (rows.length > 0)
+      await db.query('DELETE FROM priority_tokens WHERE token = ANY($1::text[])', [
+        rows.map((row) => row.token),
+      ]);
+  }
+  // Picked already: still `waiting` until usher_admit, so the picks below leave them out.
+  const head = new Set(lines);
+  if (draw && cursor <= draw.to && lines.length < count) {
     const order = drawnOrder(draw);
     while (lines.length < count && cursor <= draw.to) {
       const end = Math.min(draw.to, cursor + Math.max(256, 2 * (count - lines.length)) - 1);
@@ -32,7 +49,7 @@ export async function admit(
       for (const line of candidates) {
         if (lines.length === count) break;
         cursor++;
-        if (waiting.has(line)) lines.push(line);
+        if (waiting.has(line) && !head.has(line)) lines.push(line);
       }
     }
   }
@@ -40,8 +57,12 @@ export async function admit(
     // Picked in a statement of its own: a LIMIT inside the UPDATE's WHERE could be rescanned per row by
     // a nested loop (planned on a nearly empty table) and admit the whole line (issue 20).
     const { rows } = await db.query<{ line: string }>(
-      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 ORDER BY line LIMIT $1 FOR UPDATE`,
-      [count - lines.length, draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0)],
+      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 AND line <> ALL($3::bigint[]) ORDER BY line LIMIT $1 FOR UPDATE`,
+      [
+        count - lines.length,
+        draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0),
+        [...head],
+      ],
     );
     lines.push(...rows.map((row) => Number(row.line)));
   }

@@ -20,7 +20,7 @@ import { expireTokens } from './expireTokens.js';
 import { lineUp } from './lineUp.js';
 import { lastStep, nextAbandonAt, publishStep } from './publish.js';
 import { sweep } from './sweep.js';
-import { countActive, readOpeningRange, readStock } from './tickView.js';
+import { countActive, countPriority, readOpeningRange, readStock } from './tickView.js';
 
 /** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
 export class Deposed extends Error {
@@ -140,6 +140,7 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
     const view = {
       room,
       waiting,
+      priorityWaiting: await countPriority(db),
       active,
       stock: await readStock(db, now),
       ...(isOpeningDue(room, now) ? { opening: await readOpeningRange(db, room.opensAt!) } : {}),

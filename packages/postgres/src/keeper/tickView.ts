@@ -10,6 +10,14 @@ export async function countActive(db: Queryable, now: number): Promise<number> {
   return Number(rows[0]!.count);
 }
 
+/** Waiting tokens that joined with a presale code (issue 25): the head of the line (its own small index). */
+export async function countPriority(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ count: string }>(
+    `SELECT count(*) AS count FROM priority_tokens p JOIN tokens t ON t.token = p.token WHERE t.status = 'waiting'`,
+  );
+  return Number(rows[0]!.count);
+}
+
 /**
  * What sold-out compares, from counters: the payments since the last tick
  * are taken from `paid_log` into `room.paid_seats` (O(payments since)); a
