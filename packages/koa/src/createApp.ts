@@ -179,7 +179,7 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
       : undefined;
   let keys: Promise<SigningKeys> | undefined;
   const signingKeys = (): Promise<SigningKeys> =>
-    (keys ??= Promise.resolve(options.signingKeys ?? SigningKeys.open({ uses: ['pass'] })));
+    (keys ??= Promise.resolve(options.signingKeys ?? SigningKeys.open()));
   const routes = apiRoutes(engine.config, {
     document: () => (document ??= openApiDocument(routes, info, options.basePath)),
     events,
