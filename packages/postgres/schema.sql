@@ -998,6 +998,19 @@ CREATE TABLE public.schedules (
 );
 
 --
+-- Name: signing_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.signing_keys (
+    kid text NOT NULL,
+    use text NOT NULL,
+    private_key text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT signing_keys_use_check CHECK ((use = ANY (ARRAY['pass'::text, 'ticket'::text])))
+);
+
+--
 -- Name: token_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1128,6 +1141,13 @@ ALTER TABLE ONLY public.schedules
     ADD CONSTRAINT schedules_pkey PRIMARY KEY (id);
 
 --
+-- Name: signing_keys signing_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.signing_keys
+    ADD CONSTRAINT signing_keys_pkey PRIMARY KEY (kid);
+
+--
 -- Name: spent_challenges spent_challenges_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1209,6 +1229,12 @@ CREATE UNIQUE INDEX reservations_live_seat ON public.reservations USING btree (s
 --
 
 CREATE INDEX schedules_by_concert ON public.schedules USING btree (concert_id);
+
+--
+-- Name: signing_keys_current; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX signing_keys_current ON public.signing_keys USING btree (use) WHERE (retired_at IS NULL);
 
 --
 -- Name: spent_challenges_expiry; Type: INDEX; Schema: public; Owner: -

@@ -13,6 +13,7 @@ import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type * as z from 'zod';
+import { SigningKeys, withPass } from '@usher/engine/signing';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
 import { clientAddress } from './clientAddress.js';
 import { HttpProblem, problems } from './errors.js';
@@ -103,6 +104,15 @@ export interface AppOptions {
   /** Proof of work before joining (`GET /queue/challenge`, `X-Challenge`). Default: off. */
   readonly challenge?: ChallengeOptions | undefined;
   /**
+   * The keys that sign passes (SPEC §12; and ticket codes), published at
+   * `GET /.well-known/jwks.json`. Every gateway of one line must be given
+   * the same (`SigningKeys.open` with a shared vault: `fileKeyVault(DATA_DIR)`,
+   * `postgresKeyVault(pool)`, or the operator's PEM keys). Default: keys of
+   * this app's memory, new at each start: passes verify only against this
+   * process's JWKS, and not after a restart.
+   */
+  readonly signingKeys?: SigningKeys | Promise<SigningKeys> | undefined;
+  /**
    * Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry (the one the
    * proxy added), for the rate limit and the logs; a hop that is not an address (see `clientAddress`)
    * counts as the connection's address, with a warning at most once a minute. Off (the default),
@@ -167,6 +177,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     options.tokenLimiter !== undefined && options.tokenLimiter.length > 0
       ? options.tokenLimiter
       : undefined;
+  let keys: Promise<SigningKeys> | undefined;
+  const signingKeys = (): Promise<SigningKeys> =>
+    (keys ??= Promise.resolve(options.signingKeys ?? SigningKeys.open()));
   const routes = apiRoutes(engine.config, {
     document: () => (document ??= openApiDocument(routes, info, options.basePath)),
     events,
@@ -174,6 +187,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     admin,
     rateLimited: limiter !== undefined,
     challenge,
+    withPass: async (token) =>
+      token.status === 'active' ? withPass(await signingKeys(), token) : token,
+    jwks: async () => (await signingKeys()).jwks(),
     audit: (change, patch, client) =>
       logger?.info(
         auditEntry(change, patch, client),
@@ -341,6 +357,7 @@ function handler(
       client,
     });
     ctx.status = answer.status ?? route.success.status;
+    if (answer.headers !== undefined) ctx.set(answer.headers);
     // A retry answered with the first request's stored answer says so (as Stripe's API does).
     if (route.idempotent && 'body' in answer && isReplay(answer.body))
       ctx.set(REPLAYED_HEADER, 'true');

@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
 import type {
   EngineConfig,
+  QueueToken,
   ReserveRequest,
   Room,
   RoomChange,
   RoomSettings,
   UsherEngine,
 } from '@usher/engine';
+import type { Jwks } from '@usher/engine/signing';
 import type * as z from 'zod';
 import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
@@ -72,7 +74,11 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
 }
 
 /** A route's answer: a body to serialize, JSON already serialized, or an event stream. */
-export type RouteAnswer = { readonly status?: number } & (
+export type RouteAnswer = {
+  readonly status?: number;
+  /** Headers besides the defaults (e.g. a `Cache-Control` other than `no-store`). */
+  readonly headers?: Readonly<Record<string, string>>;
+} & (
   | { readonly body: unknown }
   | { readonly json: string }
   | { readonly events: Readable }
@@ -130,6 +136,10 @@ export interface RouteServices {
     count: number,
     client: RouteInput<unknown, unknown>['client'],
   ) => void;
+  /** The token as answered: an active one with its pass (SPEC §12). */
+  readonly withPass: (token: QueueToken) => Promise<QueueToken>;
+  /** The public keys of passes (and ticket codes), for `GET /.well-known/jwks.json`. */
+  readonly jwks: () => Promise<Jwks>;
   /** Writes an operator's change to the log. */
   readonly audit: (
     change: RoomChange,
@@ -422,7 +432,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
           ...(body.code === undefined ? {} : { code: body.code }),
         };
         const { token, created } = await engine.issueToken(userId, join);
-        return { status: created ? 201 : 200, body: token };
+        return { status: created ? 201 : 200, body: await service.withPass(token) };
       },
     }),
     route({
@@ -436,7 +446,9 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       bearer: true,
       success: { status: 200, schema: schemas.QueueToken, description: 'The token' },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
-      handle: async ({ engine, token }) => ({ body: await engine.getToken(token) }),
+      handle: async ({ engine, token }) => ({
+        body: await service.withPass(await engine.getToken(token)),
+      }),
     }),
     route({
       operationId: 'watchCurrentToken',
@@ -447,7 +459,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
         'A `text/event-stream`: an `event: token` with the QueueToken at once, then whenever its status, position or wait estimate ' +
         'changes (at most once per scheduler tick); the stream ends once the token is active or expired. An open stream counts as polling. ' +
         'A stream also ends after its maximum lifetime (15 min by default), and a token has at most 3 streams open (a newer one ends the oldest): ' +
-        'both are normal ends, after which `EventSource` reconnects by itself. ' +
+        'both are normal ends, after which `EventSource` reconnects by itself. The active token comes with its `pass`. ' +
         '`EventSource` cannot send headers, so the token may also come as `?access_token=` (RFC 6750).',
       bearer: true,
       queryToken: true,
@@ -458,7 +470,26 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
         mediaType: 'text/event-stream',
       },
       errors: ['TOKEN_MISSING', 'TOKEN_INVALID'],
-      handle: async ({ engine, token }) => ({ events: await service.events.open(engine, token) }),
+      handle: async ({ engine, token }) => ({
+        events: await service.events.open(engine, token, service.withPass),
+      }),
+    }),
+    route({
+      operationId: 'jwks',
+      method: 'get',
+      path: '/.well-known/jwks.json',
+      summary: 'The public keys of passes and ticket codes (JWKS)',
+      description:
+        'Ed25519 keys (`kty: OKP`, `alg: EdDSA`), one `kid` per use: `pass-…` signs the `pass` of an active token, `ticket-…` ticket codes. ' +
+        'A site verifies a pass with any JOSE library given this URL, offline. After a key rotation the previous keys stay listed, ' +
+        'so what they signed still verifies. Cacheable for 5 minutes.',
+      bearer: false,
+      success: { status: 200, schema: schemas.Jwks, description: 'The key set' },
+      errors: [],
+      handle: async () => ({
+        body: await service.jwks(),
+        headers: { 'Cache-Control': 'public, max-age=300' },
+      }),
     }),
     route({
       operationId: 'listConcerts',

@@ -156,6 +156,14 @@ export const QueueToken = z
       description:
         "The room it was issued for: the id of a concert with a room of its own, or `default`. It admits to that room's concerts only",
     }),
+    pass: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          'Active: a compact JWS (JWT, EdDSA, the pass `kid` of `GET /.well-known/jwks.json`) over `{ sub, room, jti, iat, exp }`, `exp` this `expiresAt`. ' +
+          'Any site verifies it offline with the JWKS: this user was admitted to `room` until `exp` (SPEC §12).',
+      }),
   })
   .meta({ id: 'QueueToken' });
 
@@ -257,6 +265,25 @@ export const TokenEvents = z.string().meta({
 });
 
 export const Wallet = z.object({ userId: z.string(), balance: Money }).meta({ id: 'Wallet' });
+export const Jwk = z
+  .object({
+    kty: z.literal('OKP'),
+    crv: z.literal('Ed25519'),
+    x: z.string().meta({ description: 'The public key, base64url' }),
+    kid: z.string().meta({ description: '`pass-…` signs passes, `ticket-…` ticket codes' }),
+    alg: z.literal('EdDSA'),
+    use: z.literal('sig'),
+  })
+  .meta({ id: 'Jwk' });
+export const Jwks = z
+  .object({
+    keys: z.array(Jwk).meta({
+      description:
+        'The keys that sign now, first, and those of earlier keys whose signatures still verify',
+    }),
+  })
+  .meta({ id: 'Jwks' });
+
 export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 export const Ready = z.object({ status: z.literal('ready') }).meta({ id: 'Ready' });
 export const OpenApiDocument = z

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { UsherEngine } from '@usher/engine';
+import type { QueueToken, UsherEngine } from '@usher/engine';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -43,14 +43,38 @@ export class TokenEventStreams {
    * then at each change, ending when the token is active or expired (or at the
    * end of its lifetime, or when newer streams of the token replace it).
    * Throws before anything is streamed if the engine refuses the token.
+   * Each view is sent as `answer` makes it (the active token with its pass).
    */
-  async open(engine: UsherEngine, token: string): Promise<PassThrough> {
+  async open(
+    engine: UsherEngine,
+    token: string,
+    answer: (view: QueueToken) => QueueToken | Promise<QueueToken> = (view) => view,
+  ): Promise<PassThrough> {
     const stream = new PassThrough();
     stream.write('retry: 2000\n\n');
+    // `answer` may take a moment (an active token's pass is signed): events keep their order, and the end comes after the last.
+    let written = Promise.resolve();
     const stop = await engine.watchToken(token, {
-      update: (view) => stream.write(`event: token\ndata: ${JSON.stringify(view)}\n\n`),
-      end: () => stream.end(),
+      update: (view) => {
+        written = written
+          .then(() => answer(view))
+          .then(
+            (shown) => {
+              if (!stream.writableEnded)
+                stream.write(`event: token\ndata: ${JSON.stringify(shown)}\n\n`);
+            },
+            () => {
+              stream.destroy();
+            },
+          );
+      },
+      end: () => {
+        written = written.then(() => {
+          stream.end();
+        });
+      },
     });
+    await written;
     if (stream.writableEnded) return stream;
     this.#open.add(stream);
     let mine = this.#byToken.get(token);

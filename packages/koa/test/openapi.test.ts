@@ -61,6 +61,7 @@ for (const [name, options, extra] of [
       [
         ...extra,
         'DELETE /reservations/{reservationId}',
+        'GET /.well-known/jwks.json',
         'GET /concerts',
         'GET /concerts/{concertId}/schedules',
         'GET /health',

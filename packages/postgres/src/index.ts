@@ -6,6 +6,7 @@
 export { createPostgresEngine, type PostgresEngineOptions } from './createPostgresEngine.js';
 export { PostgresEngine } from './PostgresEngine.js';
 export { migrate } from './database.js';
+export { postgresKeyVault } from './keyVault.js';
 export { migrations, type Migration } from './migrations/index.js';
 export { readContents } from './readContents.js';
 export { LOCKS, RATE_LIMITS_TABLE, SQLSTATE } from './names.js';

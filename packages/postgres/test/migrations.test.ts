@@ -51,11 +51,14 @@ test('a migration only adds: nothing is dropped, replaced or renamed', (t) => {
     t.notRegex(migration.sql, /\bOR\s+REPLACE\b/i, migration.name);
     t.notRegex(migration.sql, /\bRENAME\b/i, migration.name);
   }
+  // Numbers are given out to branches (3 orders, 4 rooms, 5 keys): ascending, each once, maybe with gaps until they merge.
+  const versions = migrations.map((migration) => migration.version);
   t.deepEqual(
-    migrations.map((migration) => migration.version),
-    migrations.map((_, i) => i + 1),
-    'numbered 1, 2, 3, …',
+    versions,
+    [...new Set(versions)].sort((a, b) => a - b),
+    'numbered in order, once each',
   );
+  t.is(versions[0], 1);
 });
 
 test('a database built by the squashed, unreleased migrations is refused with a sentence saying so, and left as it was', async (t) => {

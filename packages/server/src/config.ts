@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { configBounds, type EngineConfig } from '@usher/engine';
 import * as z from 'zod';
@@ -35,6 +36,67 @@ const integer = (min: number, max: number, fallback: number | (() => number)) =>
  */
 const engineOption = (option: keyof EngineConfig) =>
   wholeNumber(configBounds[option].min, configBounds[option].max);
+
+/** Comma-separated origins (`scheme://host[:port]`), each checked; unset or empty: none. */
+function origins() {
+  return z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .superRefine((origins, ctx) => {
+      for (const origin of origins) {
+        if (!isOrigin(origin))
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash`,
+          });
+      }
+    });
+}
+
+/**
+ * One or more PEM blocks of Ed25519 keys (`private`: PKCS#8 only, one key);
+ * `\n` written as two characters (an env file on one line) is read as a new line.
+ */
+function signingKey(kind: 'private' | 'any') {
+  const advice = 'make one with: openssl genpkey -algorithm ed25519';
+  return z
+    .string()
+    .transform((value) => value.replaceAll('\\n', '\n').trim())
+    .transform(
+      (value) => value.match(/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g) ?? [],
+    )
+    .superRefine((blocks, ctx) => {
+      if (blocks.length === 0 || (kind === 'private' && blocks.length > 1)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${kind === 'private' ? 'one PEM private key (BEGIN PRIVATE KEY)' : 'PEM keys'}: ${advice}`,
+        });
+        return;
+      }
+      for (const block of blocks) {
+        let type: string | undefined;
+        try {
+          const key =
+            kind === 'private' || block.includes('PRIVATE KEY')
+              ? createPrivateKey(block)
+              : createPublicKey(block);
+          type = key.asymmetricKeyType;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: `is not a readable PEM key: ${advice}` });
+          continue;
+        }
+        if (type !== 'ed25519')
+          ctx.addIssue({ code: 'custom', message: `is a ${type} key, not Ed25519: ${advice}` });
+      }
+    })
+    .optional();
+}
 
 /** The engine's options the environment may set, by variable; unset, the engine's default applies. */
 const engineVariables = {
@@ -101,24 +163,7 @@ const Env = z.object({
   MAX_STREAMS_PER_TOKEN: integer(1, 100, 3),
   STREAM_MAX_LIFETIME_MS: integer(1_000, 86_400_000, 900_000),
   /** Front ends on other origins that may call the API (CORS), comma-separated; unset or empty: CORS off. */
-  CORS_ORIGINS: z
-    .string()
-    .optional()
-    .transform((value) =>
-      (value ?? '')
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter((origin) => origin !== ''),
-    )
-    .superRefine((origins, ctx) => {
-      for (const origin of origins) {
-        if (!isOrigin(origin))
-          ctx.addIssue({
-            code: 'custom',
-            message: `${JSON.stringify(origin)} is not an origin: write scheme://host[:port], no path, no trailing slash`,
-          });
-      }
-    }),
+  CORS_ORIGINS: origins(),
   /** Signed-in mode: the HS256 secret that signs the users' JWTs (at least 32 bytes). Unset with AUTH_JWKS_URL unset: demo mode, claimed identity. */
   AUTH_JWT_SECRET: secret(
     z.string().refine((value) => Buffer.byteLength(value) >= 32, {
@@ -168,6 +213,16 @@ const Env = z.object({
   ),
   /** The challenge's number is in [0, this]: a browser tries half of them on average. */
   QUEUE_CHALLENGE_MAX_NUMBER: wholeNumber(100, 100_000_000),
+  /** The Ed25519 key (PKCS#8 PEM) that signs passes (SPEC §12); unset: generated once and kept (DATA_DIR or the database). */
+  PASS_SIGNING_KEY: signingKey('private'),
+  /** The Ed25519 key (PKCS#8 PEM) that signs ticket codes (SPEC §11); unset: generated once and kept, as the pass key. */
+  TICKET_SIGNING_KEY: signingKey('private'),
+  /** After a rotation: the previous pass key(s), PEM (private or public), still published in the JWKS. */
+  PASS_SIGNING_KEY_PREVIOUS: signingKey('any'),
+  /** After a rotation: the previous ticket key(s), PEM (private or public), still published in the JWKS. */
+  TICKET_SIGNING_KEY_PREVIOUS: signingKey('any'),
+  /** Sites a visitor may be sent back to with their pass (`?return=` of the page), comma-separated origins; unset: none. */
+  PASS_RETURN_ORIGINS: origins(),
 });
 
 /** The default difficulty: about 25,000 SHA-256 on average: a few hundred milliseconds in a browser's worker (WebCrypto). */
@@ -207,6 +262,16 @@ export interface ServerConfig {
   /** Proof of work before joining; `undefined`: off. `secret` unset: a key generated at each start. */
   readonly challenge:
     { readonly secret: string | undefined; readonly maxNumber: number } | undefined;
+  /**
+   * The signing keys of passes and ticket codes given by the operator (PEM), and earlier ones
+   * still published; a use without a key gets one generated once and kept (DATA_DIR or the database).
+   */
+  readonly signing: {
+    readonly keys: { readonly pass?: string; readonly ticket?: string };
+    readonly previous: { readonly pass: readonly string[]; readonly ticket: readonly string[] };
+  };
+  /** Origins the page may send an admitted visitor back to with their pass (`?return=`); empty: none. */
+  readonly passReturnOrigins: readonly string[];
 }
 
 /** Signed-in mode: users prove who they are with a JWT, verified with the secret or the JWKS. */
@@ -298,6 +363,17 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     },
     trustProxy: e.TRUST_PROXY === 'true',
     challenge: challengeConfig(e, env),
+    signing: {
+      keys: {
+        ...(e.PASS_SIGNING_KEY !== undefined ? { pass: e.PASS_SIGNING_KEY[0]! } : {}),
+        ...(e.TICKET_SIGNING_KEY !== undefined ? { ticket: e.TICKET_SIGNING_KEY[0]! } : {}),
+      },
+      previous: {
+        pass: e.PASS_SIGNING_KEY_PREVIOUS ?? [],
+        ticket: e.TICKET_SIGNING_KEY_PREVIOUS ?? [],
+      },
+    },
+    passReturnOrigins: e.PASS_RETURN_ORIGINS,
   };
 }
 

@@ -5,7 +5,8 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
-import { createPostgresEngine } from '@usher/postgres';
+import { fileKeyVault, SigningKeys } from '@usher/engine/signing';
+import { createPostgresEngine, postgresKeyVault } from '@usher/postgres';
 import pg from 'pg';
 import { decideLoadCatalog } from '@usher/engine/rules';
 import { createApp, HttpProblem, Telemetry, toProblem, type AppOptions } from '@usher/koa';
@@ -116,6 +117,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
           options: '-c synchronous_commit=off',
         });
   limiterPool?.on('error', () => undefined);
+  // The keys of passes and ticket codes: the operator's, or generated once and kept beside the data
+  // (DATA_DIR, or the database, where every gateway finds the same).
+  const signingKeys = await openSigningKeys(config).catch(async (error: unknown) => {
+    await engine.close().catch(() => undefined);
+    await limiterPool?.end().catch(() => undefined);
+    throw error;
+  });
   let shuttingDown = false;
   // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
   const host = new Koa();
@@ -128,6 +136,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const cors = crossOrigin(config.corsOrigins);
   if (cors !== undefined) host.use(cors);
   host.use(apiDocs());
+  // Where the page may send an admitted visitor back with their pass (PASS_RETURN_ORIGINS).
+  const returnOrigins = JSON.stringify({ origins: config.passReturnOrigins });
+  host.use(async (ctx, next) => {
+    if (ctx.path !== '/pass/return-origins' || ctx.method !== 'GET') return next();
+    ctx.state.route = ctx.path;
+    ctx.type = 'application/json';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = returnOrigins;
+  });
   host.use(async (ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     ctx.state.route = ctx.path;
@@ -149,6 +166,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         ...(await operations(config, logger, limiterPool)),
         telemetry,
         logger,
+        signingKeys,
       }),
     ),
   );
@@ -271,6 +289,38 @@ async function operations(
             expiresInMs,
           },
   };
+}
+
+/**
+ * The signing keys (SPEC §11, §12): `PASS_SIGNING_KEY`/`TICKET_SIGNING_KEY` when set, else
+ * generated once and kept in `DATA_DIR/signing-keys.json` or the database's `signing_keys`
+ * (`pool`), so that every restart and every gateway signs with the same; previous keys published.
+ */
+async function openSigningKeys(config: ServerConfig): Promise<SigningKeys> {
+  // A connection of its own: the limiter's pool commits without waiting for the disk, and a key must not be lost.
+  const pool =
+    config.database === undefined
+      ? undefined
+      : new pg.Pool({
+          connectionString: config.database.url,
+          max: 1,
+          application_name: 'usher-keys',
+        });
+  pool?.on('error', () => undefined);
+  try {
+    return await SigningKeys.open({
+      keys: config.signing.keys,
+      previous: config.signing.previous,
+      vault: pool !== undefined ? postgresKeyVault(pool) : fileKeyVault(config.dataDir),
+    });
+  } catch (error) {
+    throw new StartupError(
+      `the signing keys (${pool !== undefined ? 'table signing_keys' : `DATA_DIR ${config.dataDir}`}) cannot be opened: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  } finally {
+    await pool?.end().catch(() => undefined);
+  }
 }
 
 /**

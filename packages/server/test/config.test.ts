@@ -243,3 +243,53 @@ test('a challenge secret or difficulty without QUEUE_CHALLENGE=pow is a mistake;
   }
   t.notThrows(() => readConfig({ QUEUE_CHALLENGE: 'pow', WORKERS: '1' }));
 });
+
+test('signing keys and return origins: PEM keys read (also with \\n written out), bad ones refused naming the variable', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pem = (type: 'ed25519' | 'ec' = 'ed25519') =>
+    (type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('ed25519')
+    ).privateKey
+      .export({ format: 'pem', type: 'pkcs8' })
+      .toString();
+  const defaults = readConfig({});
+  t.deepEqual(defaults.signing, { keys: {}, previous: { pass: [], ticket: [] } });
+  t.deepEqual(defaults.passReturnOrigins, []);
+  const pass = pem();
+  const ticket = pem();
+  const old = [pem(), pem()];
+  const set = readConfig({
+    PASS_SIGNING_KEY: pass,
+    TICKET_SIGNING_KEY: ticket.trim().replaceAll('\n', '\\n'),
+    PASS_SIGNING_KEY_PREVIOUS: old.join(''),
+    PASS_RETURN_ORIGINS: 'https://shop.example, http://127.0.0.1:4000',
+  });
+  t.is(set.signing.keys.pass, pass.trim());
+  t.is(set.signing.keys.ticket, ticket.trim());
+  t.deepEqual(
+    set.signing.previous.pass,
+    old.map((key) => key.trim()),
+  );
+  t.deepEqual(set.passReturnOrigins, ['https://shop.example', 'http://127.0.0.1:4000']);
+  for (const [name, value, message] of [
+    ['PASS_SIGNING_KEY', 'not a key', /PASS_SIGNING_KEY: must be one PEM private key/],
+    ['TICKET_SIGNING_KEY', pem('ec'), /TICKET_SIGNING_KEY: is a ec key, not Ed25519/],
+    ['PASS_SIGNING_KEY', pass + pass, /PASS_SIGNING_KEY: must be one PEM private key/],
+    [
+      'PASS_SIGNING_KEY',
+      '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----',
+      /PASS_SIGNING_KEY: is not a readable PEM key/,
+    ],
+    [
+      'PASS_RETURN_ORIGINS',
+      'https://shop.example/path',
+      /PASS_RETURN_ORIGINS: "https:\/\/shop.example\/path" is not an origin/,
+    ],
+  ] as const) {
+    const error = t.throws(() => readConfig({ [name]: value }));
+    t.regex(error.message, message, name);
+    if (name !== 'PASS_RETURN_ORIGINS')
+      t.notRegex(error.message, /MII|AAAA/, 'the key is not echoed');
+  }
+});

@@ -45,6 +45,82 @@ const session = {
   },
 };
 
+/**
+ * A pass for another site (SPEC §12). A site that stands behind this waiting
+ * room sends its visitors here with `?room=…&return=<its URL>`; once admitted,
+ * the visitor goes back there with the pass (`usher_pass=`), which the site
+ * verifies on its own. Only to an origin the box office lists
+ * (`GET /pass/return-origins`, the server's PASS_RETURN_ORIGINS): never an open redirect.
+ */
+const passReturn = {
+  /** Where to go back to once admitted, if a site sent the visitor. */
+  get url() {
+    return sessionStorage.getItem('usher.return') ?? undefined;
+  },
+  /** The room the site asked for. */
+  get room() {
+    return sessionStorage.getItem('usher.room') ?? 'default';
+  },
+  /** Reads `?return=` and `?room=` (then takes them off the address); keeps the return if its origin is allowed. */
+  async read() {
+    const params = new URLSearchParams(location.search);
+    const to = params.get('return');
+    if (to === null) return;
+    history.replaceState(history.state, '', location.pathname + location.hash);
+    sessionStorage.removeItem('usher.return');
+    let target;
+    try {
+      target = new URL(to);
+    } catch {
+      target = undefined;
+    }
+    const { origins } = await call('GET', '/pass/return-origins').catch(() => ({ origins: [] }));
+    if (target === undefined || !origins.includes(target.origin)) {
+      showProblem(
+        new Problem(
+          {
+            title: 'Not sent back',
+            detail: `this box office does not send visitors back to ${target?.origin ?? 'that address'}; you can still buy tickets here`,
+            code: 'RETURN_NOT_ALLOWED',
+          },
+          400,
+        ),
+      );
+      return;
+    }
+    sessionStorage.setItem('usher.return', target.href);
+    sessionStorage.setItem('usher.room', params.get('room') || 'default');
+  },
+  /** A line saying where the visitor goes once admitted, or nothing. */
+  note() {
+    const to = this.url;
+    if (to === undefined) return null;
+    return el(
+      'p',
+      { class: 'small muted', 'data-testid': 'return-to' },
+      `When it is your turn you go back to ${new URL(to).host} with your pass (room ${this.room}).`,
+    );
+  },
+  /** Admitted, with a pass, and a site to go back to: there, with the pass; true when leaving. */
+  leave(token) {
+    const to = this.url;
+    if (to === undefined || token?.status !== 'active' || !token.pass) return false;
+    sessionStorage.removeItem('usher.return');
+    const url = new URL(to);
+    url.searchParams.set('usher_pass', token.pass);
+    render(
+      notice(
+        'returning',
+        'It is your turn',
+        `Taking you back to ${url.host}…`,
+        el('p', { class: 'muted' }, 'Your pass goes with you.'),
+      ),
+    );
+    location.assign(url.href);
+    return true;
+  },
+};
+
 /** What to do next, in plain words, for the API's stable error codes. */
 const advice = {
   TOKEN_INVALID: 'Your place in line has expired. Join again to get a new one.',
@@ -408,6 +484,7 @@ async function restore(state) {
   try {
     const token = await call('GET', '/queue/tokens/current');
     session.turn(token);
+    if (passReturn.leave(token)) return;
     if (soldOutToken(token)) return go('soldout', {}, { replace: true });
     if (token.status !== 'active') return go('line', {}, { replace: true });
     if (view && view !== 'join' && view !== 'line' && views[view]) return views[view](state.data);
@@ -502,6 +579,7 @@ async function enter(userId, report = () => undefined) {
   if (token.userId !== session.userId) session.clear();
   session.save(token.token, token.userId);
   session.turn(token);
+  if (passReturn.leave(token)) return;
   return go(token.status === 'active' ? 'concerts' : 'line');
 }
 
@@ -583,6 +661,7 @@ function join() {
         { class: 'muted' },
         'Everyone gets a fair place in line. When it is your turn, you have 10 minutes to pick a seat, and 5 minutes to pay for it.',
       ),
+      passReturn.note(),
       el(
         'form',
         {
@@ -735,6 +814,7 @@ function waiting() {
         { class: 'small muted' },
         'Keep this page open: it moves on by itself when it is your turn.',
       ),
+      passReturn.note(),
     ),
   );
   let first;
@@ -794,6 +874,7 @@ function waiting() {
     if (token.status === 'active') {
       source.close();
       session.turn(token);
+      if (passReturn.leave(token)) return;
       go('concerts', {}, { replace: true });
     } else if (soldOutToken(token)) {
       source.close();
@@ -815,6 +896,7 @@ function waiting() {
     try {
       const token = await call('GET', '/queue/tokens/current');
       session.turn(token);
+      if (!gone && passReturn.leave(token)) return;
       if (!gone)
         go(
           soldOutToken(token) ? 'soldout' : token.status === 'active' ? 'concerts' : 'line',
@@ -1616,5 +1698,6 @@ function confirmed(concert, schedule, reservation, payment) {
   showWallet(payment?.balance);
 }
 
-// Start where the session left off: the step in history (a reload keeps it), checked against the API.
-restore(history.state);
+// Start where the session left off: the step in history (a reload keeps it), checked against the API;
+// first, a site that sent the visitor here to be sent back (`?return=`).
+passReturn.read().then(() => restore(history.state));

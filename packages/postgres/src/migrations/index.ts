@@ -1,6 +1,7 @@
 import { baseline } from './001_baseline/index.js';
 import { edge } from './002_edge/index.js';
 import { rooms } from './004_rooms/index.js';
+import { keys } from './005_keys/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -23,4 +24,5 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: 'baseline', sql: baseline },
   { version: 2, name: 'edge', sql: edge },
   { version: 4, name: 'rooms', sql: rooms },
+  { version: 5, name: 'keys', sql: keys },
 ];
