@@ -25,6 +25,7 @@ const active: QueueToken = {
   estimatedWaitSeconds: 0,
   issuedAt: '2027-05-01T10:00:00.000Z',
   expiresAt: '2027-05-01T10:10:00.000Z',
+  room: 'default',
 };
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
@@ -82,7 +83,7 @@ test('a pass: the claims of SPEC §12, exp the token’s expiresAt, the pass kid
     exp: Date.parse(active.expiresAt) / 1000,
   });
   t.false(claims.jti.includes('tok_secret'));
-  t.is(passClaims({ ...active, room: 'spring' } as QueueToken, now).room, 'spring');
+  t.is(passClaims({ ...active, room: 'spring' }, now).room, 'spring');
   t.is((await withPass(keys, { ...active, status: 'waiting', position: 3 })).pass, undefined);
 });
 
