@@ -569,11 +569,14 @@ setInterval(tickTurn, 250);
  * progress), then the line or, when it is the user's turn at once, the concerts.
  */
 async function enter(userId, report = () => undefined) {
-  const token = await call('POST', '/queue/tokens', { userId }).catch(async (error) => {
+  // A site's room is its concert's (SPEC §12): join that room's line.
+  const room = passReturn.room;
+  const body = room === 'default' ? { userId } : { userId, concertId: room };
+  const token = await call('POST', '/queue/tokens', body).catch(async (error) => {
     // The box office wants a proof of work first: solve one, then join with it.
     if (error.code !== 'CHALLENGE_FAILED') throw error;
     const proof = await proofOfWork(report);
-    return call('POST', '/queue/tokens', { userId }, proof);
+    return call('POST', '/queue/tokens', body, proof);
   });
   if (soldOutToken(token)) return go('soldout');
   if (token.userId !== session.userId) session.clear();
