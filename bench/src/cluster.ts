@@ -6,15 +6,17 @@
  * few seconds per scenario. Load only on 127.0.0.1.
  *
  * The embedded server is pinned to CPU 0 and the load generator to CPU 1, as
- * in `pnpm bench`; a cluster is not pinned: its workers and PostgreSQL share
- * both cores with the load generator, as they would on one small machine.
+ * in `pnpm bench`; a cluster's workers, PostgreSQL and the load generator are
+ * given both cores, as they would share one small machine. Every process's
+ * cores are set explicitly (a child inherits its parent's mask), read back
+ * with `taskset -p` once the row's server runs, printed, and a process on other
+ * cores than its row says stops the run.
  * Every row also says where its CPU went, per answered request: the load
  * generator (this process), the server's processes (the primary and its
  * workers) and PostgreSQL's; 2 cores ÷ their sum is what this machine could
  * answer at most with those costs.
  * Writes `bench/results/cluster.json` and prints markdown tables.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +43,14 @@ import { sampleActive } from './scenarios/activeSampler.js';
 import { processTreeCpuSeconds } from './http/cpu.js';
 import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
+import {
+  ALL_CORES,
+  checkAffinity,
+  describeAffinity,
+  hasTaskset,
+  postgresPids,
+  setAffinity,
+} from './http/affinity.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const seconds = quick ? 3 : 10;
@@ -51,21 +61,53 @@ const HOLDS_PER_BUYER = 4;
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-
-type Server = UsherServer & { databaseUrl?: string };
+type Server = UsherServer & { databaseUrl?: string; pids?: () => number[] };
 interface Target {
   readonly name: string;
+  /** The cores of the load generator (this process) and of the server's processes (and PostgreSQL's). */
+  readonly cores: { readonly load: string; readonly server: string };
   start(): Promise<Server>;
 }
 /** The bench's PostgreSQL (its processes' CPU time is read from its data folder). */
 const postgresDir = (await benchPostgres()).dataDir;
 const only = process.env.BENCH_TARGETS?.split(',');
+const shared = { load: ALL_CORES, server: ALL_CORES };
 const targets: Target[] = [
-  { name: 'embedded (lowdb)', start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }) },
-  { name: 'PostgreSQL, 1 worker', start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0' }) },
-  { name: 'PostgreSQL, 2 workers', start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0' }) },
+  {
+    name: 'embedded (lowdb)',
+    cores: { load: '1', server: '0' },
+    start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }),
+  },
+  {
+    name: 'PostgreSQL, 1 worker',
+    cores: shared,
+    start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0' }, [], shared.server),
+  },
+  {
+    name: 'PostgreSQL, 2 workers',
+    cores: shared,
+    start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0' }, [], shared.server),
+  },
 ].filter((target, i) => only === undefined || only.includes(String(i)));
+/** Each target's processes and their cores, read back once its server ran. */
+const affinity: Record<string, string> = {};
+
+/** This process (the load generator) on the row's cores; its server's processes checked on theirs. */
+function checkCores(target: Target, server: Server): string {
+  if (!hasTaskset()) return 'not pinned (no taskset)';
+  const load = checkAffinity([{ role: 'load generator', pid: process.pid }], target.cores.load);
+  const pids = server.pids?.() ?? [server.pid!];
+  const processes = [
+    ...pids.map((pid, i) => ({ role: i === 0 ? 'server' : 'worker', pid })),
+    ...(server.databaseUrl === undefined
+      ? []
+      : postgresPids(postgresDir).map((pid, i) => ({
+          role: i === 0 ? 'postgres' : 'postgres child',
+          pid,
+        }))),
+  ];
+  return describeAffinity([...load, ...checkAffinity(processes, target.cores.server)]);
+}
 
 interface Row {
   readonly scenario: string;
@@ -130,6 +172,8 @@ async function measure(
 try {
   for (const target of targets) {
     log(`${target.name}: starting`);
+    if (hasTaskset() && !setAffinity(process.pid, target.cores.load))
+      throw new Error(`could not give the load generator cores ${target.cores.load}`);
     const server = await target.start();
     const ledger = new Ledger();
     // A cluster's active tokens, sampled throughout: never past maxActive (the run fails if one is).
@@ -142,6 +186,9 @@ try {
         `${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
       );
       const users = await provisionUsers(server.url, USERS, 'user');
+      // Once the workers have said they are ready (and PostgreSQL has its backends): every process's cores.
+      affinity[target.name] = checkCores(target, server);
+      log(`${target.name}: cores (taskset -p): ${affinity[target.name]}`);
       const buyers = await provisionUsers(server.url, BUYERS, 'buyer');
       for (const scenario of browse(users, seconds))
         await measure(target.name, server, scenario, scenario);
@@ -247,6 +294,7 @@ const results = {
   mode: quick ? 'quick' : 'full',
   seconds,
   users: USERS,
+  affinity,
   rows,
   invariants,
 };
@@ -256,6 +304,10 @@ writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null,
 process.stdout.write(
   `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
     invariants,
+  )
+    .map(([name, text]) => `${name}: ${text}`)
+    .join('; ')}\n\nCores (taskset -p of every process once the row's server ran): ${Object.entries(
+    affinity,
   )
     .map(([name, text]) => `${name}: ${text}`)
     .join('; ')}\n`,
