@@ -229,22 +229,30 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: options.bodyLimit ?? '16kb',
-      strict: true,
-      // A body that cannot be decoded (a wrong Content-Encoding, say) is the client's error, not a fault: keep
-      // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
-      onerror: (error: Error & { status?: number }) => {
-        if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
-        throw new HttpProblem(
-          'VALIDATION_FAILED',
-          'the body could not be read: check its Content-Encoding and Content-Type',
-        );
-      },
-    }),
-  );
+  const parseBody = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: options.bodyLimit ?? '16kb',
+    strict: true,
+    // A body that cannot be decoded (a wrong Content-Encoding, say) is the client's error, not a fault: keep
+    // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
+    onerror: (error: Error & { status?: number }) => {
+      if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
+      throw new HttpProblem(
+        'VALIDATION_FAILED',
+        'the body could not be read: check its Content-Encoding and Content-Type',
+      );
+    },
+  });
+  // A request with neither Content-Length nor Transfer-Encoding has no body: the parser would find
+  // none (and leave `{}`), so it is not run at all.
+  app.use((ctx, next) => {
+    const { headers } = ctx.req;
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+      (ctx.request as { body?: unknown }).body ??= {};
+      return next();
+    }
+    return parseBody(ctx, next);
+  });
   // The router answers HEAD for every GET; only the routes that declare it do (the probes).
   app.use(async (ctx, next) => {
     if (ctx.method === 'HEAD' && !allowed(ctx.path).includes('HEAD')) notAllowed(ctx, allowed);
@@ -316,7 +324,13 @@ function handler(
       if (owner !== undefined && owner !== hostUserId)
         throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const client = { requestId: String(ctx.state.requestId ?? ''), address: guards.address(ctx) };
+    // The address is read only by what needs it (the operator's audit log).
+    const client = {
+      requestId: String(ctx.state.requestId ?? ''),
+      get address() {
+        return guards.address(ctx);
+      },
+    };
     const answer = await route.handle({
       engine,
       params,
