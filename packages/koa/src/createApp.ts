@@ -21,6 +21,7 @@ import { openApiDocument, type DocumentInfo } from './openapi.js';
 import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
 import { Telemetry } from './telemetry.js';
+import { CACHEABLE, notModified } from './caching.js';
 import { TokenEventStreams } from './tokenEvents.js';
 import { clientKey, rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
 
@@ -347,6 +348,15 @@ function handler(
     if (route.idempotent && 'body' in answer && isReplay(answer.body))
       ctx.set(REPLAYED_HEADER, 'true');
     if ('json' in answer) {
+      if (answer.etag !== undefined) {
+        // A list anyone may read the same: cacheable briefly, and 304 to a client that has this one.
+        ctx.set('ETag', answer.etag);
+        ctx.set('Cache-Control', CACHEABLE);
+        if (notModified(ctx.get('If-None-Match'), answer.etag)) {
+          ctx.status = 304;
+          return;
+        }
+      }
       ctx.type = 'application/json; charset=utf-8';
       ctx.body = answer.json;
     } else if ('events' in answer) {

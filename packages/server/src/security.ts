@@ -75,8 +75,16 @@ export function crossOrigin(origins: readonly string[]): Middleware | undefined 
       'Idempotency-Key',
       CHALLENGE_HEADER,
       REQUEST_ID_HEADER,
+      'If-None-Match',
     ],
-    exposeHeaders: [REPLAYED_HEADER, REQUEST_ID_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    exposeHeaders: [
+      REPLAYED_HEADER,
+      REQUEST_ID_HEADER,
+      'Retry-After',
+      'WWW-Authenticate',
+      'Allow',
+      'ETag',
+    ],
     maxAge: 600,
   });
 }
