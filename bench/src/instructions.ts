@@ -291,6 +291,23 @@ export async function countInstructions(
           };
           await counted(seats!, options.serverWarmUp);
           await counted(dates!, options.warmUp);
+          // The seat list again, asked with the ETag of the list as it is: 304, no body (issue 24).
+          const listed = await fetch(`${usher.url}/schedules/browse/seats`, {
+            headers: { authorization: `Bearer ${users[0]!.token}` },
+          });
+          const etag = listed.headers.get('etag');
+          if (etag !== null)
+            await counted(
+              {
+                ...seats!,
+                name: `${seats!.name}, 304 (If-None-Match)`,
+                request: (i) => {
+                  const request = seats!.request(i);
+                  return { ...request, headers: { ...request.headers, 'if-none-match': etag } };
+                },
+              },
+              options.warmUp,
+            );
           // Contention after the race (every seat already held): refusals, nearly all of a timed run's answers.
           for (const count of [50, 5_000])
             await counted(contention(users, count, 0, ledger).scenario, options.warmUp);

@@ -219,7 +219,8 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   app.maxIpsCount = 1;
   app.use(telemetry.middleware());
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
-  app.use(async (ctx, next) => {
+  // Pass-through middleware is a plain function returning next(): no async frame, no extra promise per request.
+  app.use((ctx, next) => {
     // A failed engine refuses everything until the process is restarted; say so rather than "shutting down".
     if (engine.health.status === 'failed')
       throw new HttpProblem(
@@ -227,8 +228,8 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
         'the service failed and must be restarted; try again shortly',
       );
     if (isShuttingDown()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
-    ctx.set('Cache-Control', 'no-store');
-    await next();
+    ctx.res.setHeader('Cache-Control', 'no-store');
+    return next();
   });
   const parseBody = bodyParser({
     enableTypes: ['json'],
@@ -255,9 +256,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     return parseBody(ctx, next);
   });
   // The router answers HEAD for every GET; only the routes that declare it do (the probes).
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     if (ctx.method === 'HEAD' && !allowed(ctx.path).includes('HEAD')) notAllowed(ctx, allowed);
-    await next();
+    return next();
   });
   app.use(router.routes());
   app.use((ctx) => {

@@ -128,13 +128,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const cors = crossOrigin(config.corsOrigins);
   if (cors !== undefined) host.use(cors);
   host.use(apiDocs());
-  host.use(async (ctx, next) => {
+  host.use((ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     ctx.state.route = ctx.path;
-    await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
+    return send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
       root: webRoot,
       maxage: 60_000,
-    });
+    }).then(() => undefined);
   });
   host.use(
     mount(
