@@ -119,9 +119,21 @@ interface Row {
   readonly answers: Record<string, number>;
   /** CPU µs per answered request: the load generator, the server's processes, PostgreSQL's (cluster targets). */
   readonly cpuUs: { readonly load: number; readonly server: number; readonly postgres?: number };
+  /** What this machine could answer at most with those CPU costs (see the CPU table), and req/s ÷ that. */
+  readonly ceiling: number;
+  readonly ratio: number;
 }
 const rows: Row[] = [];
 const invariants: Record<string, string> = {};
+
+/**
+ * The most this machine could answer with a row's CPU costs: 2 cores ÷ (load + server + PostgreSQL) µs for
+ * a cluster; for the embedded server (one core each for it and the load generator), the smaller of 1 core ÷ each.
+ */
+function ceilingOf(cpu: Row['cpuUs'], cluster: boolean): number {
+  if (cluster) return 2e6 / Math.max(1e-9, cpu.load + cpu.server + (cpu.postgres ?? 0));
+  return Math.min(1e6 / Math.max(1e-9, cpu.load), 1e6 / Math.max(1e-9, cpu.server));
+}
 
 /** The CPU seconds used so far by the load generator, the server's processes and (cluster targets) PostgreSQL. */
 function cpuNow(server: Server): { load: number; server: number; postgres: number | undefined } {
@@ -165,6 +177,11 @@ async function measure(
     serverErrors: serverErrors + result.errors + result.timeouts,
     answers: result.answers,
     cpuUs,
+    ceiling: Math.round(ceilingOf(cpuUs, server.databaseUrl !== undefined)),
+    ratio:
+      Math.round(
+        (result.requestsPerSecond / ceilingOf(cpuUs, server.databaseUrl !== undefined)) * 100,
+      ) / 100,
   });
   return result;
 }
@@ -270,9 +287,8 @@ const table = [
     return `| ${scenario} | ${cells.join(' | ')} | ${errors} |`;
   }),
 ].join('\n');
-const sum = (cpu: Row['cpuUs']) => cpu.load + cpu.server + (cpu.postgres ?? 0);
 const cpuTable = [
-  `| scenario | ${names.map((name) => `${name}: load + server + PostgreSQL µs → at most req/s on 2 cores`).join(' | ')} |`,
+  `| scenario | ${names.map((name) => `${name}: load + server + PostgreSQL µs → at most req/s on 2 cores (ratio)`).join(' | ')} |`,
   `|---|${names.map(() => '---:').join('|')}|`,
   ...scenarios.map((scenario) => {
     const cells = names.map((name) => {
@@ -282,9 +298,7 @@ const cpuTable = [
       const parts = [load, server, ...(postgres === undefined ? [] : [postgres])]
         .map((us) => Math.round(us))
         .join(' + ');
-      const most =
-        postgres === undefined ? Math.min(1e6 / load, 1e6 / server) : 2e6 / sum(row.cpuUs);
-      return `${parts} → ${(Math.round(most / 100) * 100).toLocaleString('en')}`;
+      return `${parts} → ${(Math.round(row.ceiling / 100) * 100).toLocaleString('en')} (${row.ratio.toFixed(2)} of it)`;
     });
     return `| ${scenario} | ${cells.join(' | ')} |`;
   }),
@@ -302,7 +316,7 @@ const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(
-  `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
+  `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" (the row's ceiling, with its req/s ÷ that in brackets, both also in the JSON) is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
     invariants,
   )
     .map(([name, text]) => `${name}: ${text}`)
