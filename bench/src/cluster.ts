@@ -6,15 +6,17 @@
  * few seconds per scenario. Load only on 127.0.0.1.
  *
  * The embedded server is pinned to CPU 0 and the load generator to CPU 1, as
- * in `pnpm bench`; a cluster is not pinned: its workers and PostgreSQL share
- * both cores with the load generator, as they would on one small machine.
+ * in `pnpm bench`; a cluster's workers, PostgreSQL and the load generator are
+ * given both cores, as they would share one small machine. Every process's
+ * cores are set explicitly (a child inherits its parent's mask), read back
+ * with `taskset -p` once the row's server runs, printed, and a process on other
+ * cores than its row says stops the run.
  * Every row also says where its CPU went, per answered request: the load
  * generator (this process), the server's processes (the primary and its
  * workers) and PostgreSQL's; 2 cores ÷ their sum is what this machine could
  * answer at most with those costs.
  * Writes `bench/results/cluster.json` and prints markdown tables.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +44,14 @@ import { processTreeCpuSeconds } from './http/cpu.js';
 import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
 import { checkOrders, ORDER_DATES, orders, ORDERS_ENV, RACE_SEATS } from './scenarios/orders.js';
+import {
+  ALL_CORES,
+  checkAffinity,
+  describeAffinity,
+  hasTaskset,
+  postgresPids,
+  setAffinity,
+} from './http/affinity.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const seconds = quick ? 3 : 10;
@@ -59,27 +69,53 @@ const ORDER_REQUESTS = quick ? 2_000 : 10_000;
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-
-type Server = UsherServer & { databaseUrl?: string };
+type Server = UsherServer & { databaseUrl?: string; pids?: () => number[] };
 interface Target {
   readonly name: string;
+  /** The cores of the load generator (this process) and of the server's processes (and PostgreSQL's). */
+  readonly cores: { readonly load: string; readonly server: string };
   start(): Promise<Server>;
 }
 /** The bench's PostgreSQL (its processes' CPU time is read from its data folder). */
 const postgresDir = (await benchPostgres()).dataDir;
 const only = process.env.BENCH_TARGETS?.split(',');
+const shared = { load: ALL_CORES, server: ALL_CORES };
 const targets: Target[] = [
-  { name: 'embedded (lowdb)', start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }) },
+  {
+    name: 'embedded (lowdb)',
+    cores: { load: '1', server: '0' },
+    start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }),
+  },
   {
     name: 'PostgreSQL, 1 worker',
-    start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }),
+    cores: shared,
+    start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }, [], shared.server),
   },
   {
     name: 'PostgreSQL, 2 workers',
-    start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }),
+    cores: shared,
+    start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }, [], shared.server),
   },
 ].filter((target, i) => only === undefined || only.includes(String(i)));
+/** Each target's processes and their cores, read back once its server ran. */
+const affinity: Record<string, string> = {};
+
+/** This process (the load generator) on the row's cores; its server's processes checked on theirs. */
+function checkCores(target: Target, server: Server): string {
+  if (!hasTaskset()) return 'not pinned (no taskset)';
+  const load = checkAffinity([{ role: 'load generator', pid: process.pid }], target.cores.load);
+  const pids = server.pids?.() ?? [server.pid!];
+  const processes = [
+    ...pids.map((pid, i) => ({ role: i === 0 ? 'server' : 'worker', pid })),
+    ...(server.databaseUrl === undefined
+      ? []
+      : postgresPids(postgresDir).map((pid, i) => ({
+          role: i === 0 ? 'postgres' : 'postgres child',
+          pid,
+        }))),
+  ];
+  return describeAffinity([...load, ...checkAffinity(processes, target.cores.server)]);
+}
 
 interface Row {
   readonly scenario: string;
@@ -91,9 +127,21 @@ interface Row {
   readonly answers: Record<string, number>;
   /** CPU µs per answered request: the load generator, the server's processes, PostgreSQL's (cluster targets). */
   readonly cpuUs: { readonly load: number; readonly server: number; readonly postgres?: number };
+  /** What this machine could answer at most with those CPU costs (see the CPU table), and req/s ÷ that. */
+  readonly ceiling: number;
+  readonly ratio: number;
 }
 const rows: Row[] = [];
 const invariants: Record<string, string> = {};
+
+/**
+ * The most this machine could answer with a row's CPU costs: 2 cores ÷ (load + server + PostgreSQL) µs for
+ * a cluster; for the embedded server (one core each for it and the load generator), the smaller of 1 core ÷ each.
+ */
+function ceilingOf(cpu: Row['cpuUs'], cluster: boolean): number {
+  if (cluster) return 2e6 / Math.max(1e-9, cpu.load + cpu.server + (cpu.postgres ?? 0));
+  return Math.min(1e6 / Math.max(1e-9, cpu.load), 1e6 / Math.max(1e-9, cpu.server));
+}
 
 /** The CPU seconds used so far by the load generator, the server's processes and (cluster targets) PostgreSQL. */
 function cpuNow(server: Server): { load: number; server: number; postgres: number | undefined } {
@@ -137,6 +185,11 @@ async function measure(
     serverErrors: serverErrors + result.errors + result.timeouts,
     answers: result.answers,
     cpuUs,
+    ceiling: Math.round(ceilingOf(cpuUs, server.databaseUrl !== undefined)),
+    ratio:
+      Math.round(
+        (result.requestsPerSecond / ceilingOf(cpuUs, server.databaseUrl !== undefined)) * 100,
+      ) / 100,
   });
   return result;
 }
@@ -144,6 +197,8 @@ async function measure(
 try {
   for (const target of targets) {
     log(`${target.name}: starting`);
+    if (hasTaskset() && !setAffinity(process.pid, target.cores.load))
+      throw new Error(`could not give the load generator cores ${target.cores.load}`);
     const server = await target.start();
     const ledger = new Ledger();
     // A cluster's active tokens, sampled throughout: never past maxActive (the run fails if one is).
@@ -156,6 +211,9 @@ try {
         `${target.name} at ${server.url}: provisioning ${USERS} active users and ${BUYERS} buyers holding ${HOLDS_PER_BUYER} seats each`,
       );
       const users = await provisionUsers(server.url, USERS, 'user');
+      // Once the workers have said they are ready (and PostgreSQL has its backends): every process's cores.
+      affinity[target.name] = checkCores(target, server);
+      log(`${target.name}: cores (taskset -p): ${affinity[target.name]}`);
       const buyers = await provisionUsers(server.url, BUYERS, 'buyer');
       for (const scenario of browse(users, seconds))
         await measure(target.name, server, scenario, scenario);
@@ -263,9 +321,8 @@ const table = [
     return `| ${scenario} | ${cells.join(' | ')} | ${errors} |`;
   }),
 ].join('\n');
-const sum = (cpu: Row['cpuUs']) => cpu.load + cpu.server + (cpu.postgres ?? 0);
 const cpuTable = [
-  `| scenario | ${names.map((name) => `${name}: load + server + PostgreSQL µs → at most req/s on 2 cores`).join(' | ')} |`,
+  `| scenario | ${names.map((name) => `${name}: load + server + PostgreSQL µs → at most req/s on 2 cores (ratio)`).join(' | ')} |`,
   `|---|${names.map(() => '---:').join('|')}|`,
   ...scenarios.map((scenario) => {
     const cells = names.map((name) => {
@@ -275,9 +332,7 @@ const cpuTable = [
       const parts = [load, server, ...(postgres === undefined ? [] : [postgres])]
         .map((us) => Math.round(us))
         .join(' + ');
-      const most =
-        postgres === undefined ? Math.min(1e6 / load, 1e6 / server) : 2e6 / sum(row.cpuUs);
-      return `${parts} → ${(Math.round(most / 100) * 100).toLocaleString('en')}`;
+      return `${parts} → ${(Math.round(row.ceiling / 100) * 100).toLocaleString('en')} (${row.ratio.toFixed(2)} of it)`;
     });
     return `| ${scenario} | ${cells.join(' | ')} |`;
   }),
@@ -287,6 +342,7 @@ const results = {
   mode: quick ? 'quick' : 'full',
   seconds,
   users: USERS,
+  affinity,
   rows,
   invariants,
 };
@@ -294,8 +350,12 @@ const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'cluster.json'), `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write(
-  `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
+  `${table}\n\nCPU per answered request (µs): the load generator (autocannon and reading the servers' logs), the server's processes (the primary and its workers, those replaced during a run included) and PostgreSQL's; "at most" (the row's ceiling, with its req/s ÷ that in brackets, both also in the JSON) is 2 cores ÷ their sum (for the embedded server, pinned to one core with the load generator on the other, the smaller of 1 core ÷ each):\n\n${cpuTable}\n\nInvariants: ${Object.entries(
     invariants,
+  )
+    .map(([name, text]) => `${name}: ${text}`)
+    .join('; ')}\n\nCores (taskset -p of every process once the row's server ran): ${Object.entries(
+    affinity,
   )
     .map(([name, text]) => `${name}: ${text}`)
     .join('; ')}\n`,

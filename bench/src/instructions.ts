@@ -110,6 +110,14 @@ const DAY_MS = String(86_400_000);
 const HOST = '127.0.0.1';
 /** BENCH_KEEP_CALLGRIND=1: the dumps are left for a closer look. */
 const KEEP = process.env.BENCH_KEEP_CALLGRIND === '1';
+/**
+ * BENCH_INSTRUCTION_ROWS='seats|POST /reservations': only the usher rows whose names match (a regular
+ * expression), for a quick look at a change; the first row counted gets a server's first warm-up.
+ */
+const ROWS =
+  process.env.BENCH_INSTRUCTION_ROWS === undefined
+    ? undefined
+    : new RegExp(process.env.BENCH_INSTRUCTION_ROWS);
 
 /** The whole counted pass; undefined (and says why) when valgrind does not run here. */
 export async function countInstructions(
@@ -232,6 +240,7 @@ export async function countInstructions(
       keepGoing(async () => {
         const smallBody = { scheduleId: 'contention-50', seatNo: 17 };
         for (const kind of ['koa-get', 'koa-post'] as const) {
+          if (ROWS !== undefined && !ROWS.test(baselineOf[kind])) continue;
           const { url, child } = await startServer(
             fileURLToPath(new URL('./http/baselineServer.js', import.meta.url)),
             [kind],
@@ -270,15 +279,36 @@ export async function countInstructions(
           const { users, holds, waiting } = prepared;
           const ledger = new Ledger();
           const [seats, dates] = browse(users, 0);
+          let first = true;
           const counted = async (
             scenario: HttpScenario,
             warm: number,
             interruptions?: () => number,
           ) => {
-            usherRows.push(await measure(usher, scenario, warm, interruptions));
+            if (ROWS !== undefined && !ROWS.test(scenario.name)) return;
+            const warmUp = first ? Math.max(warm, options.serverWarmUp) : warm;
+            first = false;
+            usherRows.push(await measure(usher, scenario, warmUp, interruptions));
           };
           await counted(seats!, options.serverWarmUp);
           await counted(dates!, options.warmUp);
+          // The seat list again, asked with the ETag of the list as it is: 304, no body (issue 24).
+          const listed = await fetch(`${usher.url}/schedules/browse/seats`, {
+            headers: { authorization: `Bearer ${users[0]!.token}` },
+          });
+          const etag = listed.headers.get('etag');
+          if (etag !== null)
+            await counted(
+              {
+                ...seats!,
+                name: `${seats!.name}, 304 (If-None-Match)`,
+                request: (i) => {
+                  const request = seats!.request(i);
+                  return { ...request, headers: { ...request.headers, 'if-none-match': etag } };
+                },
+              },
+              options.warmUp,
+            );
           // Contention after the race (every seat already held): refusals, nearly all of a timed run's answers.
           for (const count of [50, 5_000])
             await counted(contention(users, count, 0, ledger).scenario, options.warmUp);
@@ -295,17 +325,20 @@ export async function countInstructions(
           check(holds.length >= paid, `${holds.length} holds to pay, ${paid} needed`);
           await counted(pay(holds, ledger), options.warmUp);
           // What the server runs per second doing nothing (its timers): what a slower host adds to a window.
-          const counter = new InstructionCounter(usher.pid!, dir, HOST, KEEP);
-          await counter.on();
-          await counter.zero();
-          const idleStarted = performance.now();
-          await new Promise((resolve) => setTimeout(resolve, 5_000));
-          const idle = await counter.dump();
-          await counter.off();
-          idleInstructionsPerSecond = Math.round(
-            (idle.total - idle.excluded) / ((performance.now() - idleStarted) / 1000),
-          );
-          log(`  idle: ${idleInstructionsPerSecond.toLocaleString('en')} instructions/s`);
+          if (ROWS === undefined) {
+            const counter = new InstructionCounter(usher.pid!, dir, HOST, KEEP);
+            await counter.on();
+            await counter.zero();
+            const idleStarted = performance.now();
+            await new Promise((resolve) => setTimeout(resolve, 5_000));
+            const idle = await counter.dump();
+            await counter.off();
+            idleInstructionsPerSecond = Math.round(
+              (idle.total - idle.excluded) / ((performance.now() - idleStarted) / 1000),
+            );
+            log(`  idle: ${idleInstructionsPerSecond.toLocaleString('en')} instructions/s`);
+          }
+          if (ROWS !== undefined && !ROWS.test('poll, streams open')) return;
           // 3. Polls by waiting tokens without and with event streams open (the timed run's `poll` rows, × = with / without).
           const back = waiting.slice(Math.floor(waiting.length / 2));
           await counted(pollLine(POLL, back, { requests: options.requests }), options.warmUp);

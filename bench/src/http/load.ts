@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 
 /**
- * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists (unless `pin: false`);
+ * Starts a server script as a child process, pinned to CPU 0 when `taskset` exists (`pin`: other cores,
+ * e.g. `0-1`, given explicitly so that the child does not inherit this process's mask; `false`: not pinned);
  * resolves its URL once a line matches `ready` (default: the first line with a 127.0.0.1 URL).
  * `wrapper`: a command node runs under (e.g. valgrind's, see `valgrind.ts`); the child's pid is then the wrapper's.
  *
@@ -20,11 +21,12 @@ export async function startServer(
   env: NodeJS.ProcessEnv = {},
   nodeArgs: string[] = [],
   wrapper: string[] = [],
-  options: { pin?: boolean; ready?: RegExp } = {},
+  options: { pin?: boolean | string; ready?: RegExp } = {},
 ): Promise<{ url: string; child: ChildProcess; output: string[] }> {
   const pinned = options.pin !== false && (await hasTaskset());
+  const cores = typeof options.pin === 'string' ? options.pin : '0';
   const line = [...wrapper, process.execPath, ...nodeArgs, script, ...args];
-  const [command, ...argv] = pinned ? ['taskset', '-c', '0', ...line] : line;
+  const [command, ...argv] = pinned ? ['taskset', '-c', cores, ...line] : line;
   const folder = mkdtempSync(join(tmpdir(), 'usher-bench-log-'));
   const logFile = join(folder, 'stdout.log');
   const fd = openSync(logFile, 'w');

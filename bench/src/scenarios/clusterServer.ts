@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, startPostgres, type PostgresServer } from '@usher/testkit';
+import { ALL_CORES, setPostgresAffinity } from '../http/affinity.js';
 import { startServer, stopServer } from '../http/load.js';
 import { benchCatalog, type UsherServer } from './usherServer.js';
 
@@ -38,16 +39,20 @@ export async function stopBenchPostgres(): Promise<void> {
 
 /**
  * The real server (`@usher/server`, built) with `DATABASE_URL` and
- * `WORKERS=workers`, on a fresh database of the bench's PostgreSQL. Not
- * pinned: the workers, PostgreSQL and the load generator share the machine's
- * two cores, as a gateway and its database would on one small machine.
+ * `WORKERS=workers`, on a fresh database of the bench's PostgreSQL. The server
+ * (its primary, and the workers it forks) and PostgreSQL run on `cores`, given
+ * explicitly (default: all of them): the workers, PostgreSQL and the load
+ * generator share the machine's two cores, as a gateway and its database would
+ * on one small machine, whatever mask the process that starts them has.
  */
 export async function startCluster(
   workers: number,
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  cores: string = ALL_CORES,
 ): Promise<ClusterServer> {
   const postgres = await benchPostgres();
+  setPostgresAffinity(postgres.dataDir, cores);
   const databaseUrl = await createDatabase(postgres);
   const folder = mkdtempSync(join(tmpdir(), 'usher-bench-cluster-'));
   const catalog = join(folder, 'catalog.json');
@@ -72,7 +77,7 @@ export async function startCluster(
     },
     nodeArgs,
     [],
-    { pin: false, ready: /usher listening on (http:\/\/127\.0\.0\.1:\d+)/ },
+    { pin: cores, ready: /usher listening on (http:\/\/127\.0\.0\.1:\d+)/ },
   );
   const workerPids = () =>
     output.flatMap((line) =>

@@ -22,6 +22,7 @@ import { openApiDocument, type DocumentInfo } from './openapi.js';
 import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './routes.js';
 import { IdempotencyKey } from './schemas.js';
 import { Telemetry } from './telemetry.js';
+import { CACHEABLE, notModified } from './caching.js';
 import { TokenEventStreams } from './tokenEvents.js';
 import { clientKey, rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
 
@@ -246,7 +247,8 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   app.maxIpsCount = 1;
   app.use(telemetry.middleware());
   app.use(problems(options.problemTypeBase ?? 'urn:usher:problem:'));
-  app.use(async (ctx, next) => {
+  // Pass-through middleware is a plain function returning next(): no async frame, no extra promise per request.
+  app.use((ctx, next) => {
     // A failed engine refuses everything until the process is restarted; say so rather than "shutting down".
     if (engine.health.status === 'failed')
       throw new HttpProblem(
@@ -254,29 +256,37 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
         'the service failed and must be restarted; try again shortly',
       );
     if (isShuttingDown()) throw new HttpProblem('SHUTTING_DOWN', 'the server is shutting down');
-    ctx.set('Cache-Control', 'no-store');
-    await next();
+    ctx.res.setHeader('Cache-Control', 'no-store');
+    return next();
   });
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: options.bodyLimit ?? '16kb',
-      strict: true,
-      // A body that cannot be decoded (a wrong Content-Encoding, say) is the client's error, not a fault: keep
-      // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
-      onerror: (error: Error & { status?: number }) => {
-        if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
-        throw new HttpProblem(
-          'VALIDATION_FAILED',
-          'the body could not be read: check its Content-Encoding and Content-Type',
-        );
-      },
-    }),
-  );
+  const parseBody = bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: options.bodyLimit ?? '16kb',
+    strict: true,
+    // A body that cannot be decoded (a wrong Content-Encoding, say) is the client's error, not a fault: keep
+    // the parser's own 4xx (413, 415, malformed JSON), make anything else a 400.
+    onerror: (error: Error & { status?: number }) => {
+      if (error.status !== undefined && error.status >= 400 && error.status < 500) throw error;
+      throw new HttpProblem(
+        'VALIDATION_FAILED',
+        'the body could not be read: check its Content-Encoding and Content-Type',
+      );
+    },
+  });
+  // A request with neither Content-Length nor Transfer-Encoding has no body: the parser would find
+  // none (and leave `{}`), so it is not run at all.
+  app.use((ctx, next) => {
+    const { headers } = ctx.req;
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
+      (ctx.request as { body?: unknown }).body ??= {};
+      return next();
+    }
+    return parseBody(ctx, next);
+  });
   // The router answers HEAD for every GET; only the routes that declare it do (the probes).
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     if (ctx.method === 'HEAD' && !allowed(ctx.path).includes('HEAD')) notAllowed(ctx, allowed);
-    await next();
+    return next();
   });
   app.use(router.routes());
   app.use((ctx) => {
@@ -344,7 +354,13 @@ function handler(
       if (owner !== undefined && owner !== hostUserId)
         throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
     }
-    const client = { requestId: String(ctx.state.requestId ?? ''), address: guards.address(ctx) };
+    // The address is read only by what needs it (the operator's audit log).
+    const client = {
+      requestId: String(ctx.state.requestId ?? ''),
+      get address() {
+        return guards.address(ctx);
+      },
+    };
     const answer = await route.handle({
       engine,
       params,
@@ -362,6 +378,15 @@ function handler(
     if (route.idempotent && 'body' in answer && isReplay(answer.body))
       ctx.set(REPLAYED_HEADER, 'true');
     if ('json' in answer) {
+      if (answer.etag !== undefined) {
+        // A list anyone may read the same: cacheable briefly, and 304 to a client that has this one.
+        ctx.set('ETag', answer.etag);
+        ctx.set('Cache-Control', CACHEABLE);
+        if (notModified(ctx.get('If-None-Match'), answer.etag)) {
+          ctx.status = 304;
+          return;
+        }
+      }
       ctx.type = 'application/json; charset=utf-8';
       ctx.body = answer.json;
     } else if ('events' in answer) {

@@ -9,6 +9,7 @@ import { problemTable, type ProblemCode } from './errors.js';
 import { actsForUser, identityProblems } from './identity.js';
 import { CHALLENGE_HEADER } from './challenge.js';
 import { REPLAYED_HEADER, type Route } from './routes.js';
+import { CACHEABLE } from './caching.js';
 import { ChallengeHeader, IdempotencyKey, Problem } from './schemas.js';
 import { REQUEST_ID_HEADER } from './telemetry.js';
 
@@ -47,6 +48,14 @@ export function openApiDocument(
           }),
           ...(route.idempotent ? { 'Idempotency-Key': IdempotencyKey.optional() } : {}),
           ...(route.challenged ? { [CHALLENGE_HEADER]: ChallengeHeader } : {}),
+          ...(route.cacheable
+            ? {
+                'If-None-Match': z.string().optional().meta({
+                  description:
+                    'The `ETag` of an answer the client has: 304 Not Modified, with no body, while it is still the answer',
+                }),
+              }
+            : {}),
         }),
         ...(route.query ? { query: route.query as z.ZodObject } : {}),
       },
@@ -141,9 +150,28 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
         }
       : {}),
   });
-  const responses: ZodOpenApiResponsesObject = {
-    [`${route.success.status}`]: { description: route.success.description, content: json, headers },
+  const cacheHeaders = {
+    ETag: z.string().meta({
+      description:
+        'A strong validator of this answer (a hash of its bytes): it changes exactly when the answer does, on every gateway. Send it back as `If-None-Match`',
+    }),
+    'Cache-Control': z.literal(CACHEABLE).meta({
+      description:
+        'A browser or a CDN may keep the answer a second, then asks again with `If-None-Match`',
+    }),
   };
+  const responses: ZodOpenApiResponsesObject = {
+    [`${route.success.status}`]: {
+      description: route.success.description,
+      content: json,
+      headers: route.cacheable ? headers.extend(cacheHeaders) : headers,
+    },
+  };
+  if (route.cacheable)
+    responses['304'] = {
+      description: 'Not modified: the `If-None-Match` names the answer as it is; no body',
+      headers: headers.extend(cacheHeaders),
+    };
   if (route.alsoAnswers)
     responses[`${route.alsoAnswers.status}`] = {
       description: route.alsoAnswers.description,

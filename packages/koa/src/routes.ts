@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type {
   EngineConfig,
@@ -59,6 +60,11 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
   /** The query string's parameters (an object schema; unknown ones are ignored). */
   readonly query?: z.ZodType<Q>;
   readonly idempotent?: boolean;
+  /**
+   * Its answer carries a strong `ETag` (the handler answers `{ json, etag }`) and a short
+   * `Cache-Control`, and is 304 Not Modified to an `If-None-Match` that names it.
+   */
+  readonly cacheable?: boolean;
   readonly success: {
     readonly status: 200 | 201;
     readonly schema: z.ZodType;
@@ -80,21 +86,32 @@ export type RouteAnswer = {
   readonly headers?: Readonly<Record<string, string>>;
 } & (
   | { readonly body: unknown }
-  | { readonly json: string }
+  /** `etag`: a strong validator of `json` (see {@link cachedAnswer}): the answer carries it, and is 304 to a client that has it. */
+  | { readonly json: string; readonly etag?: string }
   | { readonly events: Readable }
   | { readonly text: string; readonly type: string }
 );
 
 /**
  * The engine returns the same frozen seat and date lists until something in
- * them changes, so their JSON is kept by identity: browsing does not serialize
- * them again for every request.
+ * them changes, so their JSON and its ETag are kept by identity: browsing does
+ * not serialize them again for every request. The ETag is the list's JSON's
+ * SHA-256 (22 base64url characters): derived from the data, so it is right on
+ * every engine and every gateway (PostgreSQL's lists are read afresh, and
+ * hashed each time), and it changes exactly when the answer's bytes do.
  */
-const serialized = new WeakMap<object, string>();
-function cachedJson(list: readonly object[]): string {
-  let json = serialized.get(list);
-  if (json === undefined) serialized.set(list, (json = JSON.stringify(list)));
-  return json;
+const serialized = new WeakMap<object, { readonly json: string; readonly etag: string }>();
+function cachedAnswer(list: readonly object[]): { readonly json: string; readonly etag: string } {
+  let answer = serialized.get(list);
+  if (answer === undefined) {
+    const json = JSON.stringify(list);
+    answer = {
+      json,
+      etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`,
+    };
+    serialized.set(list, answer);
+  }
+  return answer;
 }
 
 /**
@@ -509,6 +526,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       path: '/concerts/:concertId/schedules',
       summary: 'Dates of a concert with seats left',
       bearer: true,
+      cacheable: true,
       params: schemas.ConcertParams,
       success: {
         status: 200,
@@ -516,9 +534,10 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
         description: 'Dates with available seats, by start time',
       },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'CONCERT_NOT_FOUND'],
-      handle: async ({ engine, token, params }) => ({
-        json: `{"schedules":${cachedJson(await engine.listSchedules(token, params.concertId))}}`,
-      }),
+      handle: async ({ engine, token, params }) => {
+        const { json, etag } = cachedAnswer(await engine.listSchedules(token, params.concertId));
+        return { json: `{"schedules":${json}}`, etag };
+      },
     }),
     route({
       operationId: 'listSeats',
@@ -526,14 +545,15 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       path: '/schedules/:scheduleId/seats',
       summary: 'Available seats of a date',
       bearer: true,
+      cacheable: true,
       params: schemas.ScheduleParams,
       success: { status: 200, schema: schemas.SeatList, description: 'Available seats, ascending' },
       errors: ['VALIDATION_FAILED', ...needsActiveToken, 'TOKEN_WRONG_ROOM', 'SCHEDULE_NOT_FOUND'],
       handle: async ({ engine, token, params }) => {
         const { scheduleId, seats } = await engine.listSeats(token, params.scheduleId);
-        return {
-          json: `{"scheduleId":${JSON.stringify(scheduleId)},"seats":${cachedJson(seats)}}`,
-        };
+        // The date's id is the path's: one list of seats is one answer for this URL.
+        const { json, etag } = cachedAnswer(seats);
+        return { json: `{"scheduleId":${JSON.stringify(scheduleId)},"seats":${json}}`, etag };
       },
     }),
     route({

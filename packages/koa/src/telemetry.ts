@@ -276,23 +276,37 @@ export class Telemetry {
    * it sees the final status of everything after it.
    */
   middleware(): Middleware {
-    return async (ctx, next) => {
+    const duration = this.#duration;
+    const inFlight = this.#inFlight;
+    const logger = this.logger;
+    // The histogram's labels for each route, method and status seen: one object each, not one per request.
+    const labels = new Map<string, { route: string; method: string; status: string }>();
+    return (ctx, next) => {
       if (seen.has(ctx.req)) return next();
       seen.add(ctx.req);
       const started = process.hrtime.bigint();
       const id = requestId(ctx.req, ctx.res);
       ctx.state.requestId = id;
-      this.#inFlight.inc();
-      // When the answer ends (or the client goes away): the metrics, and the access-log line.
-      ctx.res.once('close', () => {
-        this.#inFlight.dec();
+      inFlight.inc();
+      // When the answer ends (or the client goes away): the metrics, and the access-log line. A response
+      // closes once, so a plain listener does (no `once` wrapper).
+      ctx.res.on('close', () => {
+        inFlight.dec();
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const route = routeOf(ctx);
         const status = ctx.res.statusCode;
-        this.#duration.observe({ route, method: ctx.method, status: String(status) }, seconds);
-        if (this.logger !== undefined) accessLine(this.logger, id, ctx.req, route, status, seconds);
+        const method = ctx.method;
+        const key = `${status} ${method} ${route}`;
+        let set = labels.get(key);
+        if (set === undefined) {
+          set = { route, method, status: String(status) };
+          // Bounded like the metric's own label sets (route templates, methods, statuses): a safety cap only.
+          if (labels.size < 10_000) labels.set(key, set);
+        }
+        duration.observe(set, seconds);
+        if (logger !== undefined) accessLine(logger, id, ctx.req, route, status, seconds);
       });
-      await next();
+      return next();
     };
   }
 }

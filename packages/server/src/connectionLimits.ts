@@ -171,7 +171,7 @@ export function limitConnections(
     if (connection === undefined) return;
     connection.inFlight++;
     idle.delete(socket);
-    response.once('close', () => {
+    response.on('close', () => {
       if (--connection.inFlight > 0 || !connections.has(socket)) return;
       connection.readAtIdle = socket.bytesRead;
       idle.add(socket);

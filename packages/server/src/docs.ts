@@ -24,13 +24,13 @@ const files = new Map<string, { root: string; file: string }>([
  * other requests never touch the disk.
  */
 export function apiDocs(): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const target =
       ctx.method === 'GET' || ctx.method === 'HEAD'
         ? files.get(ctx.path === '/docs/' ? '/docs' : ctx.path)
         : undefined;
     if (target === undefined) return next();
     ctx.state.route = ctx.path === '/docs/' ? '/docs' : ctx.path;
-    await send(ctx, target.file, { root: target.root, maxage: 3_600_000 });
+    return send(ctx, target.file, { root: target.root, maxage: 3_600_000 }).then(() => undefined);
   };
 }

@@ -1,7 +1,8 @@
 import cors from '@koa/cors';
 import { CHALLENGE_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER } from '@usher/koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet from 'helmet';
 import type { Middleware } from 'koa';
-import helmet from 'koa-helmet';
 
 /**
  * Security headers on every answer, the page, the API docs and the API alike
@@ -16,7 +17,7 @@ import helmet from 'koa-helmet';
  * script over HTTPS when the page is opened by a LAN address.
  */
 export function securityHeaders(): Middleware {
-  return helmet({
+  const headers = helmetHeaders({
     contentSecurityPolicy: {
       directives: {
         fontSrc: ["'self'", 'data:'],
@@ -25,6 +26,34 @@ export function securityHeaders(): Middleware {
       },
     },
   });
+  // Every header is the same on every answer: computed once here, set as they are (helmet would
+  // run its dozen middlewares again on each request, through a promise per request).
+  return (ctx, next) => {
+    const response = ctx.res;
+    for (const [name, value] of headers) response.setHeader(name, value);
+    if (response.hasHeader('X-Powered-By')) response.removeHeader('X-Powered-By');
+    return next();
+  };
+}
+
+/** The headers helmet sets with `options`, read once from a response it writes them to. */
+function helmetHeaders(options: Parameters<typeof helmet>[0]): [string, string][] {
+  const headers: [string, string][] = [];
+  const response = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers.push([name, String(value)]);
+    },
+    removeHeader: () => undefined,
+    getHeader: () => undefined,
+  };
+  let error: unknown = 'helmet did not finish synchronously';
+  helmet(options)(
+    {} as IncomingMessage,
+    response as unknown as ServerResponse,
+    (failed?: unknown) => (error = failed),
+  );
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  return headers;
 }
 
 /**
@@ -46,8 +75,16 @@ export function crossOrigin(origins: readonly string[]): Middleware | undefined 
       'Idempotency-Key',
       CHALLENGE_HEADER,
       REQUEST_ID_HEADER,
+      'If-None-Match',
     ],
-    exposeHeaders: [REPLAYED_HEADER, REQUEST_ID_HEADER, 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    exposeHeaders: [
+      REPLAYED_HEADER,
+      REQUEST_ID_HEADER,
+      'Retry-After',
+      'WWW-Authenticate',
+      'Allow',
+      'ETag',
+    ],
     maxAge: 600,
   });
 }

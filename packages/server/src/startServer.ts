@@ -138,20 +138,21 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   host.use(apiDocs());
   // Where the page may send an admitted visitor back with their pass (PASS_RETURN_ORIGINS).
   const returnOrigins = JSON.stringify({ origins: config.passReturnOrigins });
-  host.use(async (ctx, next) => {
+  host.use((ctx, next) => {
     if (ctx.path !== '/pass/return-origins' || ctx.method !== 'GET') return next();
     ctx.state.route = ctx.path;
     ctx.type = 'application/json';
     ctx.set('Cache-Control', 'no-store');
     ctx.body = returnOrigins;
+    return undefined;
   });
-  host.use(async (ctx, next) => {
+  host.use((ctx, next) => {
     if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
     ctx.state.route = ctx.path;
-    await send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
+    return send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
       root: webRoot,
       maxage: 60_000,
-    });
+    }).then(() => undefined);
   });
   host.use(
     mount(

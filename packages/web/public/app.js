@@ -165,13 +165,23 @@ class Problem extends Error {
 let serverOffset = 0;
 const serverNow = () => Date.now() + serverOffset;
 
+/**
+ * The last answer to each read that carried an `ETag` (the seat list, the dates): asked again with
+ * `If-None-Match`, a `304` means it is still the answer. The browser's own cache is bypassed
+ * (`no-store`), so a list the user just changed by a hold is always asked for.
+ */
+const validated = new Map();
+
 async function call(method, path, body, headers = {}) {
   const sent = Date.now();
+  const known = method === 'GET' ? validated.get(path) : undefined;
   const response = await fetch(path, {
     method,
+    cache: 'no-store',
     headers: {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(session.token ? { authorization: `Bearer ${session.token}` } : {}),
+      ...(known ? { 'if-none-match': known.etag } : {}),
       ...headers,
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -181,7 +191,14 @@ async function call(method, path, body, headers = {}) {
     const offset = date + 500 - (sent + Date.now()) / 2;
     serverOffset = Math.abs(offset) > 2_000 ? offset : 0;
   }
+  if (response.status === 304 && known) return known.data;
   const data = await response.json().catch(() => undefined);
+  const etag = response.headers.get('etag');
+  if (method === 'GET' && response.ok && etag) {
+    // A few paths at most (the dates of a concert, the seats of a date): bounded all the same.
+    if (validated.size >= 50) validated.clear();
+    validated.set(path, { etag, data });
+  }
   if (!response.ok) throw new Problem(data, response.status);
   return data;
 }
