@@ -38,7 +38,7 @@ export type Feature = 'orders';
  */
 export const supports: Record<EngineKind, Record<Feature, boolean>> = {
   embedded: { orders: true },
-  postgres: { orders: false },
+  postgres: { orders: true },
 };
 
 export interface StartOptions<C extends Clock> {

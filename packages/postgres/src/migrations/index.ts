@@ -1,5 +1,6 @@
 import { baseline } from './001_baseline/index.js';
 import { edge } from './002_edge/index.js';
+import { orders3 } from './003_orders/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -21,4 +22,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'baseline', sql: baseline },
   { version: 2, name: 'edge', sql: edge },
+  { version: 3, name: 'orders', sql: orders3 },
 ];
