@@ -24,7 +24,7 @@ const engine = await createPostgresEngine({
     queueTickMs: 200,
     holdTtlMs: 1_500,
     maxHoldsPerUser: 2,
-    maxTicketsPerUser: 1_000_000,
+    maxTicketsPerUser: 10_000,
     tokenActiveTtlMs: 3_600_000,
   },
 });
