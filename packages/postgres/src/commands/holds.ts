@@ -44,7 +44,7 @@ export const HOLD_VIEWS = {
       (SELECT json_agg(json_build_object('seatNo', s.seat_no, 'id', s.reservation_id, 'userId', s.user_id,
                                          'status', s.status, 'expiresAt', s.expires_at))
          FROM reservation_seats s WHERE s.schedule_id = q.p1 AND usher_seat_live(s)
-          AND (q.p2 IS NULL OR s.seat_no IN (SELECT value::integer FROM jsonb_array_elements_text(q.p2)))) AS occupants,
+          AND (q.p2 IS NULL OR s.seat_no IN (SELECT value::bigint FROM jsonb_array_elements_text(q.p2)))) AS occupants,
       usher_live_holds(tk.user_id, q.now) AS held,
       usher_tickets(tk.user_id, q.p1, q.now) AS tickets`,
   },
