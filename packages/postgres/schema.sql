@@ -61,6 +61,20 @@ CREATE TYPE public.usher_code_issue AS (
 );
 
 --
+-- Name: usher_extend; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_extend AS (
+	now bigint,
+	user_id text,
+	token text,
+	reservation_id text,
+	expires_at bigint,
+	extensions integer,
+	extend_to bigint
+);
+
+--
 -- Name: usher_hold; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -94,6 +108,30 @@ CREATE TYPE public.usher_issue AS (
 	expires_at bigint,
 	waiting_ttl bigint,
 	max_active integer
+);
+
+--
+-- Name: usher_order; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_order AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	tickets integer,
+	id text,
+	schedule_id text,
+	seat_no integer,
+	price bigint,
+	seats json,
+	amount bigint,
+	status text,
+	created_at bigint,
+	expires_at bigint,
+	stale_ids text[],
+	stale_ats bigint[],
+	extend_to bigint
 );
 
 --
@@ -292,6 +330,23 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_extend); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_extend) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_active(a.token, a.now, a.extend_to);
+  UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
+   WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_hold_live(r, a.now)
+     AND r.extensions = a.extensions - 1;
+  IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_hold); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -306,6 +361,32 @@ BEGIN
   INSERT INTO reservations (id, user_id, schedule_id, seat_no, price, status, created_at, expires_at)
     VALUES (a.id, a.user_id, a.schedule_id, a.seat_no, a.price, a.status, a.created_at, a.expires_at)
     -- The arbiter is reservations_live_seat (usher_reservation_live): one live reservation per seat.
+    ON CONFLICT (schedule_id, seat_no) WHERE status IN ('held', 'paid') DO NOTHING;
+  IF NOT FOUND THEN PERFORM usher_conflict('the seat was taken'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_order); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_order) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  i integer;
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_active(a.token, a.now, a.extend_to);
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  IF usher_tickets(a.user_id, a.schedule_id, a.now) <> a.tickets THEN
+    PERFORM usher_conflict('the user''s tickets changed');
+  END IF;
+  FOR i IN 1 .. coalesce(cardinality(a.stale_ids), 0) LOOP
+    PERFORM usher_end_hold(a.stale_ids[i], 'expired', a.stale_ats[i], a.now);
+  END LOOP;
+  INSERT INTO reservations (id, user_id, schedule_id, seat_no, price, seats, amount, status, created_at, expires_at)
+    VALUES (a.id, a.user_id, a.schedule_id, a.seat_no, a.price, a.seats::jsonb, a.amount, a.status, a.created_at, a.expires_at)
     ON CONFLICT (schedule_id, seat_no) WHERE status IN ('held', 'paid') DO NOTHING;
   IF NOT FOUND THEN PERFORM usher_conflict('the seat was taken'); END IF;
   RETURN NULL;
@@ -511,8 +592,14 @@ CREATE TABLE public.reservations (
     created_at bigint NOT NULL,
     expires_at bigint NOT NULL,
     ended_at bigint,
+    seats jsonb,
+    amount bigint,
+    extensions integer DEFAULT 0 NOT NULL,
+    CONSTRAINT reservations_amount_check CHECK ((amount > 0)),
+    CONSTRAINT reservations_extensions_check CHECK ((extensions >= 0)),
     CONSTRAINT reservations_price_check CHECK ((price > 0)),
     CONSTRAINT reservations_seat_no_check CHECK ((seat_no > 0)),
+    CONSTRAINT reservations_seats_check CHECK (((jsonb_typeof(seats) = 'array'::text) AND (jsonb_array_length(seats) > 0))),
     CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['held'::text, 'paid'::text, 'expired'::text, 'cancelled'::text])))
 );
 
@@ -778,12 +865,91 @@ CREATE FUNCTION public.usher_room_admits(r public.room) RETURNS boolean
     AS $$ SELECT NOT (r.paused OR r.pending_opening OR r.sold_out) $$;
 
 --
+-- Name: usher_seat_count(public.reservations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seat_count(r public.reservations) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(jsonb_array_length(r.seats), 1) $$;
+
+--
+-- Name: reservation_seats; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.reservation_seats (
+    reservation_id text NOT NULL,
+    seat_no integer NOT NULL,
+    schedule_id text NOT NULL,
+    user_id text NOT NULL,
+    status text NOT NULL,
+    expires_at bigint NOT NULL,
+    CONSTRAINT reservation_seats_seat_no_check CHECK ((seat_no > 0)),
+    CONSTRAINT reservation_seats_status_check CHECK ((status = ANY (ARRAY['held'::text, 'paid'::text, 'expired'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: usher_seat_live(public.reservation_seats); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seat_live(s public.reservation_seats) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT s.status IN ('held', 'paid') $$;
+
+--
+-- Name: usher_seat_occupied(public.reservation_seats, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seat_occupied(s public.reservation_seats, p_now bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT usher_seat_live(s) AND NOT (s.status = 'held' AND usher_past(s.expires_at, p_now)) $$;
+
+--
 -- Name: usher_seat_taken(public.reservations, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.usher_seat_taken(r public.reservations, p_now bigint) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT usher_reservation_live(r) AND NOT usher_hold_overdue(r, p_now) $$;
+
+--
+-- Name: usher_seats_added(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seats_added() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  INSERT INTO reservation_seats (reservation_id, seat_no, schedule_id, user_id, status, expires_at)
+    SELECT NEW.id, coalesce((e->>'seatNo')::integer, NEW.seat_no), NEW.schedule_id, NEW.user_id, NEW.status, NEW.expires_at
+      FROM jsonb_array_elements(coalesce(NEW.seats, '[{}]'::jsonb)) e
+    -- The arbiter is reservation_seats_live (usher_seat_live): no seat in two live reservations.
+    ON CONFLICT (schedule_id, seat_no) WHERE status IN ('held', 'paid') DO NOTHING;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  IF v_count <> usher_seat_count(NEW) THEN PERFORM usher_conflict('a seat was taken'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_seats_follow(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seats_follow() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  UPDATE reservation_seats s SET status = NEW.status, expires_at = NEW.expires_at WHERE s.reservation_id = NEW.id;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('seats of a reservation', v_count, usher_seat_count(NEW));
+  IF NEW.status = 'paid' AND OLD.status <> 'paid' AND usher_seat_count(NEW) > 1 THEN
+    INSERT INTO paid_log (n) VALUES (usher_seat_count(NEW) - 1);
+  END IF;
+  RETURN NULL;
+END $$;
 
 --
 -- Name: usher_sell_out(bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -838,6 +1004,18 @@ CREATE TABLE public.spent_challenges (
 CREATE FUNCTION public.usher_spent_forgettable(s public.spent_challenges, p_now bigint) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT usher_past(s.expires_at, p_now) $$;
+
+--
+-- Name: usher_tickets(text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_tickets(p_user text, p_schedule text, p_now bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT coalesce(sum(usher_seat_count(r)), 0) FROM reservations r
+           WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND usher_seat_taken(r, p_now));
+END $$;
 
 --
 -- Name: usher_token_active(public.tokens, bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -1120,6 +1298,13 @@ ALTER TABLE ONLY public.queue_ticks
     ADD CONSTRAINT queue_ticks_pkey PRIMARY KEY (no);
 
 --
+-- Name: reservation_seats reservation_seats_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reservation_seats
+    ADD CONSTRAINT reservation_seats_pkey PRIMARY KEY (reservation_id, seat_no);
+
+--
 -- Name: reservations reservations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1193,6 +1378,12 @@ CREATE INDEX idempotency_keys_created ON public.idempotency_keys USING btree (cr
 --
 
 CREATE INDEX priority_tokens_seq ON public.priority_tokens USING btree (seq);
+
+--
+-- Name: reservation_seats_live; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX reservation_seats_live ON public.reservation_seats USING btree (schedule_id, seat_no) INCLUDE (status, expires_at) WHERE (status = ANY (ARRAY['held'::text, 'paid'::text]));
 
 --
 -- Name: reservations_ended; Type: INDEX; Schema: public; Owner: -
@@ -1285,11 +1476,30 @@ CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 
 CREATE TRIGGER payments_logged AFTER INSERT ON public.payments FOR EACH ROW EXECUTE FUNCTION public.usher_log_paid();
 
 --
+-- Name: reservations reservations_seats_added; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER reservations_seats_added AFTER INSERT ON public.reservations FOR EACH ROW EXECUTE FUNCTION public.usher_seats_added();
+
+--
+-- Name: reservations reservations_seats_follow; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER reservations_seats_follow AFTER UPDATE OF status, expires_at ON public.reservations FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.expires_at IS DISTINCT FROM new.expires_at))) EXECUTE FUNCTION public.usher_seats_follow();
+
+--
 -- Name: priority_tokens priority_tokens_token_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.priority_tokens
     ADD CONSTRAINT priority_tokens_token_fkey FOREIGN KEY (token) REFERENCES public.tokens(token) ON DELETE CASCADE;
+
+--
+-- Name: reservation_seats reservation_seats_reservation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reservation_seats
+    ADD CONSTRAINT reservation_seats_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES public.reservations(id) ON DELETE CASCADE;
 
 --
 -- Name: reservations reservations_schedule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

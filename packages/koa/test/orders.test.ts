@@ -1,5 +1,4 @@
-// Orders over HTTP (SPEC §10) on the embedded engine. The PostgreSQL engine does not take
-// seatNos, quantity or extend yet: a postgres/orders.test.ts comes with it (issue 22, PostgreSQL side).
+// Orders over HTTP (SPEC §10); postgres/orders.test.ts runs them on the PostgreSQL engine.
 import test from 'ava';
 import { schemas } from '@usher/koa';
 import {

@@ -30,7 +30,13 @@ import type pg from 'pg';
 import { CommandRunner } from './CommandRunner.js';
 import { listConcerts, listSchedules, listSeats, loadCatalog } from './commands/catalog.js';
 import { spendChallenge } from './commands/challenges.js';
-import { cancelReservation, getReservation, listReservations, reserve } from './commands/holds.js';
+import {
+  cancelReservation,
+  extendReservation,
+  getReservation,
+  listReservations,
+  reserve,
+} from './commands/holds.js';
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
 import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
@@ -171,11 +177,8 @@ export class PostgresEngine implements UsherEngine {
     return reserve(this.#runner, token, request);
   }
 
-  // TODO(issue 22, PostgreSQL side): extending a hold (SPEC §10), with `decideExtend` of the rules.
-  extendReservation(_token: string, _reservationId: string): Promise<Reservation> {
-    return Promise.reject(
-      new EngineError('VALIDATION_FAILED', 'extending a hold is not supported on PostgreSQL yet'),
-    );
+  extendReservation(token: string, reservationId: string): Promise<Reservation> {
+    return extendReservation(this.#runner, token, reservationId);
   }
 
   getReservation(token: string, reservationId: string): Promise<Reservation> {

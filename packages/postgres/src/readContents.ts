@@ -7,6 +7,7 @@ import {
   type StoreContents,
   type TokenEndReason,
 } from '@usher/engine';
+import { orderFields } from './reads.js';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
 /**
@@ -84,9 +85,11 @@ export async function readContents(connectionString: string): Promise<StoreConte
         scheduleId: String(row['schedule_id']),
         seatNo: Number(row['seat_no']),
         price: Number(row['price']),
+        ...orderFields(row),
         status: row['status'] as ReservationStatus,
         createdAt: Number(row['created_at']),
         expiresAt: Number(row['expires_at']),
+        ...(Number(row['extensions'] ?? 0) > 0 ? { extensions: Number(row['extensions']) } : {}),
         ...(row['ended_at'] === null ? {} : { endedAt: Number(row['ended_at']) }),
       });
     }

@@ -4,6 +4,7 @@ import type {
   IdempotencyRecord,
   PriceTier,
   ReservationRecord,
+  ReservedSeat,
   ScheduleRecord,
   TokenEndReason,
 } from '@usher/engine';
@@ -18,7 +19,17 @@ import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/
  */
 
 export const RESERVATION_COLUMNS =
-  'id, user_id, schedule_id, seat_no, price, status, created_at, expires_at, ended_at';
+  'id, user_id, schedule_id, seat_no, price, seats, amount, extensions, status, created_at, expires_at, ended_at';
+
+/** A reservation's seats as the rule builds them (`jsonb` reorders keys), or none for a row of one seat written before orders. */
+export function reservedSeats(json: unknown): ReservedSeat[] | undefined {
+  if (json === null || json === undefined) return undefined;
+  return (json as ReservedSeat[]).map(({ seatNo, price, category }) =>
+    category === undefined
+      ? { seatNo: Number(seatNo), price: Number(price) }
+      : { seatNo: Number(seatNo), price: Number(price), category },
+  );
+}
 
 export function reservationRecord(row: Record<string, unknown>): ReservationRecord {
   const record: ReservationRecord = {
@@ -27,13 +38,29 @@ export function reservationRecord(row: Record<string, unknown>): ReservationReco
     scheduleId: row['schedule_id'] as string,
     seatNo: Number(row['seat_no']),
     price: Number(row['price']),
+    ...orderFields(row),
     status: row['status'] as ReservationRecord['status'],
     createdAt: Number(row['created_at']),
     expiresAt: Number(row['expires_at']),
   };
+  if (Number(row['extensions'] ?? 0) > 0) record.extensions = Number(row['extensions']);
   if (row['ended_at'] !== null && row['ended_at'] !== undefined)
     record.endedAt = Number(row['ended_at']);
   return record;
+}
+
+/** A reservation row's `seats` and `amount` (migration 3), as the record's fields (absent on a row written before orders). */
+export function orderFields(row: Record<string, unknown>): {
+  seats?: readonly ReservedSeat[];
+  amount?: number;
+} {
+  const seats = reservedSeats(row['seats']);
+  return {
+    ...(seats === undefined ? {} : { seats }),
+    ...(row['amount'] === null || row['amount'] === undefined
+      ? {}
+      : { amount: Number(row['amount']) }),
+  };
 }
 
 /** The columns of a token row as views read them. */

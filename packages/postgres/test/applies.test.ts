@@ -4,7 +4,16 @@ import type { StateChange } from '@usher/engine/rules';
 import { createDatabase, usePostgres } from '@usher/testkit';
 import { applyAll, type ApplyCall, type ApplyKind } from '../src/applies.js';
 import { CATALOG, catalogApply } from '../src/commands/catalog.js';
-import { CANCEL, cancelApply, HOLD, holdApply } from '../src/commands/holds.js';
+import {
+  CANCEL,
+  cancelApply,
+  EXTEND,
+  extendApply,
+  HOLD,
+  holdApply,
+  ORDER,
+  orderApply,
+} from '../src/commands/holds.js';
 import { CODE_ISSUE, ISSUE, issueApply } from '../src/commands/issueToken.js';
 import { PAY, payApply } from '../src/commands/pay.js';
 import { CHARGE, chargeApply } from '../src/commands/wallet.js';
@@ -267,6 +276,47 @@ test("a decision becomes its apply's named fields; changes its apply does not ca
   );
   t.throws(() => holdApply(decision([reserveChanges[1]!, reserveChanges[1]!]), 10, 't', 1));
   t.is(holdApply(decision([]), 10, 't', 1), undefined);
+  // An order's apply: every seat, the sum, and every stale hold on its seats.
+  t.deepEqual(
+    orderApply(
+      decision([
+        ...reserveChanges,
+        { type: 'reservationEnded', id: 'older', status: 'expired', at: 4 },
+      ]),
+      10,
+      't',
+      1,
+      2,
+    )?.args,
+    {
+      now: 10,
+      user_id: 'ann',
+      token: 't',
+      held: 1,
+      tickets: 2,
+      id: 'r',
+      schedule_id: 's',
+      seat_no: 3,
+      price: 100,
+      seats: [{ seatNo: 3, price: 100 }],
+      amount: 100,
+      status: 'held',
+      created_at: 10,
+      expires_at: 70,
+      stale_ids: ['old', 'older'],
+      stale_ats: [5, 4],
+      extend_to: 70,
+    },
+  );
+  t.throws(() =>
+    orderApply(
+      decision([...reserveChanges, { type: 'reservationEnded', id: 'x', status: 'paid', at: 4 }]),
+      10,
+      't',
+      1,
+      2,
+    ),
+  );
   t.deepEqual(
     chargeApply(decision([{ type: 'walletCredited', userId: 'ann', amount: 5 }]), 10, 't', 0)?.args,
     {
@@ -311,6 +361,28 @@ test("every apply's named fields are its composite type's attributes, in the sch
   };
   const samples: [ApplyKind<unknown>, object | undefined][] = [
     [HOLD, holdApply({ changes: reserveChanges, answer: null }, 10, 't', 1)?.args],
+    [ORDER, orderApply({ changes: reserveChanges, answer: null }, 10, 't', 1, 0)?.args],
+    [
+      EXTEND,
+      extendApply(
+        {
+          changes: [{ type: 'reservationExtended', id: 'r', expiresAt: 90, extensions: 1 }],
+          answer: null,
+        },
+        10,
+        {
+          ...facts,
+          token: {
+            token: 't',
+            userId: 'ann',
+            status: 'active',
+            seq: 0,
+            issuedAt: 0,
+            expiresAt: 99,
+          },
+        },
+      )?.args,
+    ],
     [
       CANCEL,
       cancelApply(

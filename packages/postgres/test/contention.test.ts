@@ -35,7 +35,7 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string): Pro
 async function assertInvariants(t: import('ava').ExecutionContext, url: string): Promise<void> {
   const doubles = await query(
     url,
-    `SELECT schedule_id, seat_no FROM reservations WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`,
+    `SELECT schedule_id, seat_no FROM reservation_seats WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`,
   );
   t.deepEqual(doubles, [], 'no seat is held or sold twice');
   const wallets = await query<{
@@ -164,10 +164,18 @@ test('holds on 16 seats from 300 users at once: each seat held once, and no user
 test('concurrent charges and payments on one wallet through two engines: money exact, never negative', async (t) => {
   const url = await createDatabase(server());
   const clock = simulatedClock();
-  const a = (await openEngine(t, url, { config: { ...config, maxHoldsPerUser: 10 }, clock }))
-    .engine;
+  const a = (
+    await openEngine(t, url, {
+      config: { ...config, maxHoldsPerUser: 10, maxTicketsPerUser: 10 },
+      clock,
+    })
+  ).engine;
   const b = (
-    await openEngine(t, url, { config: { ...config, maxHoldsPerUser: 10 }, clock, catalog: null })
+    await openEngine(t, url, {
+      config: { ...config, maxHoldsPerUser: 10, maxTicketsPerUser: 10 },
+      clock,
+      catalog: null,
+    })
   ).engine;
   const ann = await activeToken(a, 'ann');
   const holds = await Promise.all(

@@ -42,6 +42,7 @@ test('PostgreSQL crashed under load and started again: UNAVAILABLE while down, n
       queueMaxActive: 100,
       tokenActiveTtlMs: 600_000,
       maxHoldsPerUser: 4,
+      maxTicketsPerUser: 10_000,
     },
   });
   t.teardown(() => engine.close());

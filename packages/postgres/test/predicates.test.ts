@@ -49,11 +49,13 @@ test("the schema's predicates agree with the rules' at every instant", async (t)
             usher_token_overdue(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now) AS token_overdue,
             usher_waiter_present(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS present,
             usher_waiter_abandoned(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS abandoned,
-            usher_hold_live(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS hold_live,
-            usher_hold_overdue(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS hold_overdue,
-            usher_seat_taken(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL)::reservations, s.now) AS seat_taken,
+            usher_hold_live(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS hold_live,
+            usher_hold_overdue(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS hold_overdue,
+            usher_seat_taken(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS seat_taken,
             usher_room_admits(ROW(1, s.paused, 1, 1, NULL, false, s.pending, s.sold_out, 0, 0, NULL, NULL, NULL, NULL)::room) AS room_admits,
-            usher_spent_forgettable(ROW('c', s.deadline)::spent_challenges, s.now) AS spent_forgettable
+            usher_spent_forgettable(ROW('c', s.deadline)::spent_challenges, s.now) AS spent_forgettable,
+            usher_seat_live(ROW('r', 1, 's', 'u', s.hold, s.deadline)::reservation_seats) AS seat_live,
+            usher_seat_occupied(ROW('r', 1, 's', 'u', s.hold, s.deadline)::reservation_seats, s.now) AS seat_occupied
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[], $8::boolean[], $9::boolean[])
             WITH ORDINALITY AS s (token, hold, deadline, last_seen, ttl, now, paused, pending, sold_out, i)
       ORDER BY s.i`,
@@ -112,6 +114,9 @@ test("the schema's predicates agree with the rules' at every instant", async (t)
         seat_taken: holdNow === 'held' || holdNow === 'paid',
         room_admits: isAdmitting(room) && !room.soldOut,
         spent_forgettable: isSpentForgettable(s.deadline, s.now),
+        // Migration 3: a seat of an order, as its reservation.
+        seat_live: s.hold === 'held' || s.hold === 'paid',
+        seat_occupied: holdNow === 'held' || holdNow === 'paid',
       },
       JSON.stringify(s),
     );

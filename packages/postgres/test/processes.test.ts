@@ -17,6 +17,8 @@ const config = {
   queueMaxActive: 2_000,
   tokenActiveTtlMs: 600_000,
   maxHoldsPerUser: 8,
+  // Orders (SPEC §10) are not what these tests are about: no ticket limit in the way.
+  maxTicketsPerUser: 10_000,
 };
 
 const catalog: CatalogInput = {

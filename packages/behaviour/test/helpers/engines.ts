@@ -32,13 +32,12 @@ export type Feature = 'orders';
 /**
  * What each engine supports. A behaviour that `needs` a feature runs only on
  * the engines that have it, and is listed as a todo (`◌ postgres › … (needs
- * orders)` in ava's output) on the others: never skipped silently. The
- * PostgreSQL engine does not take orders of several seats yet (issue 22, its
- * PostgreSQL side): flip `orders` to `true` here when it does.
+ * orders)` in ava's output) on the others: never skipped silently. Both
+ * engines take orders (issue 22; on PostgreSQL, migration 3).
  */
 export const supports: Record<EngineKind, Record<Feature, boolean>> = {
   embedded: { orders: true },
-  postgres: { orders: false },
+  postgres: { orders: true },
 };
 
 export interface StartOptions<C extends Clock> {

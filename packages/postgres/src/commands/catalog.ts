@@ -7,6 +7,7 @@ import {
   type SeatList,
 } from '@usher/engine';
 import {
+  categoryOf,
   concertView,
   checkListConcerts,
   checkListSchedules,
@@ -34,15 +35,15 @@ export const CATALOG_VIEWS = {
     params: ['text'],
     columns: `(SELECT record FROM concerts WHERE id = q.p1) AS concert,
       (SELECT coalesce(json_agg(json_build_object('record', s.record, 'taken',
-         (SELECT count(*) FROM reservations r WHERE r.schedule_id = s.id AND usher_seat_taken(r, q.now)))), '[]')
+         (SELECT count(*) FROM reservation_seats r WHERE r.schedule_id = s.id AND usher_seat_occupied(r, q.now)))), '[]')
          FROM schedules s WHERE s.concert_id = q.p1) AS schedules`,
   },
   seats: {
     name: 'seats',
     params: ['text'],
     columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule,
-      (SELECT coalesce(array_agg(seat_no ORDER BY seat_no), '{}') FROM reservations r
-        WHERE r.schedule_id = q.p1 AND usher_seat_taken(r, q.now)) AS taken`,
+      (SELECT coalesce(array_agg(seat_no ORDER BY seat_no), '{}') FROM reservation_seats r
+        WHERE r.schedule_id = q.p1 AND usher_seat_occupied(r, q.now)) AS taken`,
   },
 } as const satisfies Record<string, ViewKind>;
 
@@ -156,9 +157,17 @@ export function listSchedules(
     );
     const list: Schedule[] = [];
     for (const { record, taken } of row.schedules) {
-      const { id, startsAt, totalSeats } = scheduleRecord(record);
+      const { id, startsAt, totalSeats, seatsPerRow } = scheduleRecord(record);
       const availableSeats = totalSeats - Number(taken);
-      if (availableSeats > 0) list.push({ id, concertId, startsAt, totalSeats, availableSeats });
+      if (availableSeats > 0)
+        list.push({
+          id,
+          concertId,
+          startsAt,
+          totalSeats,
+          availableSeats,
+          ...(seatsPerRow === undefined ? {} : { seatsPerRow }),
+        });
     }
     return list.sort((a, b) => compareText(a.startsAt, b.startsAt) || compareText(a.id, b.id));
   });
@@ -189,7 +198,9 @@ export function listSeats(
         next++;
         continue;
       }
-      seats.push({ seatNo, price: priceOf(prices, seatNo) });
+      const category = categoryOf(prices, seatNo);
+      const price = priceOf(prices, seatNo);
+      seats.push(category === undefined ? { seatNo, price } : { seatNo, price, category });
     }
     return { scheduleId, seats };
   });

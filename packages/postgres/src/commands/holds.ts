@@ -1,19 +1,26 @@
 import {
-  EngineError,
+  isEngineError,
   type Reservation,
   type ReservationRecord,
+  type ReservedSeat,
   type ReserveRequest,
 } from '@usher/engine';
 import {
+  amountOf,
+  categoryOf,
   checkListStatus,
   checkReserve,
   decideCancel,
+  decideExtend,
   decideGetReservation,
   decideListReservations,
   decideReserve,
   priceOf,
   requireId,
+  reservationStatusAt,
   reservationView,
+  SeatPicker,
+  seatsOf,
   type Decision,
   type Occupant,
 } from '@usher/engine/rules';
@@ -31,11 +38,15 @@ const RESERVATION = `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} 
 export const HOLD_VIEWS = {
   reserve: {
     name: 'reserve',
-    params: ['text', 'integer'],
+    // p2: the seats asked for (a JSON array), or NULL for best available (every occupied seat of the schedule).
+    params: ['text', 'jsonb'],
     columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule,
-      (SELECT json_build_object('id', id, 'userId', user_id, 'status', status, 'expiresAt', expires_at)
-         FROM reservations r WHERE r.schedule_id = q.p1 AND r.seat_no = q.p2 AND usher_reservation_live(r)) AS occupant,
-      usher_live_holds(tk.user_id, q.now) AS held`,
+      (SELECT json_agg(json_build_object('seatNo', s.seat_no, 'id', s.reservation_id, 'userId', s.user_id,
+                                         'status', s.status, 'expiresAt', s.expires_at))
+         FROM reservation_seats s WHERE s.schedule_id = q.p1 AND usher_seat_live(s)
+          AND (q.p2 IS NULL OR s.seat_no IN (SELECT value::bigint FROM jsonb_array_elements_text(q.p2)))) AS occupants,
+      usher_live_holds(tk.user_id, q.now) AS held,
+      usher_tickets(tk.user_id, q.p1, q.now) AS tickets`,
   },
   reservation: { name: 'reservation', params: ['text'], columns: RESERVATION },
   reservations: {
@@ -68,6 +79,43 @@ export interface HoldArgs {
   readonly extend_to: number | null;
 }
 export const HOLD = applyKind<HoldArgs>('usher_hold');
+
+/** `usher_order`'s fields (migration 3): a hold of one or several seats. */
+export interface OrderArgs {
+  readonly now: number;
+  readonly user_id: string;
+  readonly token: string;
+  /** The user's live holds and tickets of the schedule, as the decision read them. */
+  readonly held: number;
+  readonly tickets: number;
+  readonly id: string;
+  readonly schedule_id: string;
+  readonly seat_no: number;
+  readonly price: number;
+  readonly seats: readonly ReservedSeat[];
+  readonly amount: number;
+  readonly status: string;
+  readonly created_at: number;
+  readonly expires_at: number;
+  /** Holds past their deadline on its seats, which this one replaces (each ended at its deadline). */
+  readonly stale_ids: readonly string[];
+  readonly stale_ats: readonly number[];
+  /** The token now lasts at least until then (the end of the hold). */
+  readonly extend_to: number | null;
+}
+export const ORDER = applyKind<OrderArgs>('usher_order');
+
+/** `usher_extend`'s fields (migration 3). */
+export interface ExtendArgs {
+  readonly now: number;
+  readonly user_id: string;
+  readonly token: string;
+  readonly reservation_id: string;
+  readonly expires_at: number;
+  readonly extensions: number;
+  readonly extend_to: number | null;
+}
+export const EXTEND = applyKind<ExtendArgs>('usher_extend');
 
 /** `usher_cancel`'s fields. */
 export interface CancelArgs {
@@ -115,6 +163,77 @@ export function holdApply(
   };
 }
 
+/** The apply of a reserve decision of any body: the hold, the stale holds it replaces, the token's extension. */
+export function orderApply(
+  decision: Decision<unknown>,
+  now: number,
+  token: string,
+  held: number,
+  tickets: number,
+): ApplyCall<OrderArgs> | undefined {
+  const stale = decision.changes.filter((change) => change.type === 'reservationEnded');
+  const changes = changesOf(
+    {
+      ...decision,
+      changes: decision.changes.filter((change) => change.type !== 'reservationEnded'),
+    },
+    ['reservationHeld', 'tokenExtended'],
+  );
+  const hold = changes.reservationHeld?.reservation;
+  if (!hold) return undefined;
+  for (const ended of stale)
+    if (ended.status !== 'expired')
+      throw new Error(`a hold replaces only expired ones, not a ${ended.status} one`);
+  return {
+    kind: ORDER,
+    user: hold.userId,
+    args: {
+      now,
+      user_id: hold.userId,
+      token,
+      held,
+      tickets,
+      id: hold.id,
+      schedule_id: hold.scheduleId,
+      seat_no: hold.seatNo,
+      price: hold.price,
+      seats: seatsOf(hold),
+      amount: amountOf(hold),
+      status: hold.status,
+      created_at: hold.createdAt,
+      expires_at: hold.expiresAt,
+      stale_ids: stale.map((ended) => ended.id),
+      stale_ats: stale.map((ended) => ended.at),
+      extend_to: changes.tokenExtended?.expiresAt ?? null,
+    },
+  };
+}
+
+/** The apply of an extend decision. */
+export function extendApply(
+  decision: Decision<unknown>,
+  now: number,
+  facts: Facts,
+): ApplyCall<ExtendArgs> | undefined {
+  const changes = changesOf(decision, ['reservationExtended', 'tokenExtended']);
+  const extended = changes.reservationExtended;
+  if (!extended || !facts.token) return undefined;
+  const { userId, token } = facts.token;
+  return {
+    kind: EXTEND,
+    user: userId,
+    args: {
+      now,
+      user_id: userId,
+      token,
+      reservation_id: extended.id,
+      expires_at: extended.expiresAt,
+      extensions: extended.extensions,
+      extend_to: changes.tokenExtended?.expiresAt ?? null,
+    },
+  };
+}
+
 /** The apply of a cancel decision. */
 export function cancelApply(
   decision: Decision<unknown>,
@@ -138,6 +257,62 @@ export function cancelApply(
   };
 }
 
+/**
+ * The seats this gateway's best-available commands have picked and not yet
+ * committed or given up, by schedule: other picks leave them alone, so a
+ * burst of picks on one gateway takes different seats instead of all but one
+ * losing the race for the same block. Only a hint: the database's
+ * `reservation_seats_live` decides.
+ */
+class Claims {
+  readonly #bySchedule = new Map<string, Map<number, number>>();
+
+  of(scheduleId: string): ReadonlyMap<number, number> {
+    return this.#bySchedule.get(scheduleId) ?? new Map<number, number>();
+  }
+
+  claim(scheduleId: string, seatNos: readonly number[]): void {
+    let seats = this.#bySchedule.get(scheduleId);
+    if (!seats) this.#bySchedule.set(scheduleId, (seats = new Map()));
+    for (const seatNo of seatNos) seats.set(seatNo, (seats.get(seatNo) ?? 0) + 1);
+  }
+
+  release(scheduleId: string, seatNos: readonly number[]): void {
+    const seats = this.#bySchedule.get(scheduleId);
+    if (!seats) return;
+    for (const seatNo of seatNos) {
+      const count = (seats.get(seatNo) ?? 0) - 1;
+      if (count > 0) seats.set(seatNo, count);
+      else seats.delete(seatNo);
+    }
+    if (seats.size === 0) this.#bySchedule.delete(scheduleId);
+  }
+}
+
+const claimsByRunner = new WeakMap<CommandRunner, Claims>();
+function claimsOf(runner: CommandRunner): Claims {
+  let claims = claimsByRunner.get(runner);
+  if (!claims) claimsByRunner.set(runner, (claims = new Claims()));
+  return claims;
+}
+
+/** An occupant of a seat as the reserve view reads it. */
+interface OccupantRow {
+  readonly seatNo: number;
+  readonly id: string;
+  readonly userId: string;
+  readonly status: Occupant['status'];
+  readonly expiresAt: number | string;
+}
+
+/**
+ * Reserves one seat, several (all or none) or the best available (SPEC §10).
+ * Best available picks on the schedule's occupancy as read in the same
+ * snapshot, with the rules' `SeatPicker`; the seats it picked are then
+ * decided as a body of those seats (so holds past their deadline on them end
+ * as for any body), and `reservation_seats_live` refuses any seat taken
+ * meanwhile: the command reads and decides again.
+ */
 export function reserve(
   runner: CommandRunner,
   token: string,
@@ -145,40 +320,117 @@ export function reserve(
 ): Promise<Reservation> {
   return runner.run(async (now) => {
     const command = checkReserve(request, runner.config);
-    // TODO(issue 22, PostgreSQL side): orders of several seats and best available (SPEC §10).
-    if (command.kind !== 'seat')
-      throw new EngineError(
-        'VALIDATION_FAILED',
-        'seatNos and quantity are not supported on PostgreSQL yet: give one seatNo',
-      );
-    const { answer } = await runner.decide('reserve', now, undefined, async (db) => {
-      const read = await runner.read<{
-        schedule: Record<string, unknown> | null;
-        occupant: Occupant | null;
-        held: string | null;
-      }>(token, now, HOLD_VIEWS.reserve, [command.scheduleId, command.seatNo], db);
-      if (read === 'again') return read;
-      const { facts, row } = read;
-      const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
-      const heldByUser = Number(row.held ?? 0);
-      const view = {
-        ...facts,
-        schedule: record && {
+    const asked =
+      command.kind === 'seat'
+        ? JSON.stringify([command.seatNo])
+        : command.kind === 'seats'
+          ? JSON.stringify(command.seatNos)
+          : null;
+    const claims = claimsOf(runner);
+    let claimed: readonly number[] = [];
+    const { answer } = await runner
+      .decide('reserve', now, undefined, async (db) => {
+        const read = await runner.read<{
+          schedule: Record<string, unknown> | null;
+          occupants: OccupantRow[] | null;
+          held: string | null;
+          tickets: string | null;
+        }>(token, now, HOLD_VIEWS.reserve, [command.scheduleId, asked], db);
+        if (read === 'again') return read;
+        const { facts, row } = read;
+        const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
+        const occupants = new Map<number, Occupant>();
+        for (const occupant of row.occupants ?? [])
+          occupants.set(Number(occupant.seatNo), {
+            id: occupant.id,
+            userId: occupant.userId,
+            status: occupant.status,
+            expiresAt: Number(occupant.expiresAt),
+          });
+        const heldByUser = Number(row.held ?? 0);
+        const ticketsOfUser = Number(row.tickets ?? 0);
+        const schedule = record && {
           id: record.id,
           totalSeats: record.totalSeats,
           priceOf: (seatNo: number) => priceOf(record.prices, seatNo),
-        },
-        occupantOf: (seatNo: number) =>
-          row.occupant && seatNo === command.seatNo
-            ? { ...row.occupant, expiresAt: Number(row.occupant.expiresAt) }
-            : undefined,
-        picker: undefined,
-        heldByUser,
-        // TODO(issue 22, PostgreSQL side): the user's held + paid seats of this schedule (MAX_TICKETS_PER_USER).
-        ticketsOfUser: 0,
-      };
-      const decision = decideReserve(view, command, now, runner.config, runner.lifecycles, newId());
-      const apply = holdApply(decision, now, facts.token?.token ?? '', heldByUser);
+          categoryOf: (seatNo: number) => categoryOf(record.prices, seatNo),
+        };
+        const occupantOf = (seatNo: number) => occupants.get(seatNo);
+        const occupied = (seatNo: number) => {
+          const occupant = occupants.get(seatNo);
+          if (!occupant) return false;
+          const status = reservationStatusAt(occupant as ReservationRecord, now, runner.lifecycles);
+          return status === 'held' || status === 'paid';
+        };
+        const view = { ...facts, schedule, occupantOf, heldByUser, ticketsOfUser };
+        const id = newId();
+        const decideWith = (picker: SeatPicker | undefined) =>
+          decideReserve({ ...view, picker }, command, now, runner.config, runner.lifecycles, id);
+        let decision: Decision<ReservationRecord>;
+        if (command.kind === 'best' && record) {
+          // Seats other commands of this gateway are holding right now are left to them, so that
+          // concurrent picks take different seats; none left besides those: pick among them too (the
+          // database decides who gets them).
+          claims.release(command.scheduleId, claimed);
+          claimed = [];
+          const inFlight = claims.of(command.scheduleId);
+          try {
+            decision = decideWith(
+              new SeatPicker(record, (seatNo) => !occupied(seatNo) && !inFlight.has(seatNo)),
+            );
+          } catch (error) {
+            if (!isEngineError(error) || error.code !== 'SEATS_UNAVAILABLE' || inFlight.size === 0)
+              throw error;
+            decision = decideWith(new SeatPicker(record, (seatNo) => !occupied(seatNo)));
+          }
+          // The seats picked, decided as asked for: a hold past its deadline on one of them ends.
+          const picked = changesOf(
+            { ...decision, changes: decision.changes.filter((c) => c.type === 'reservationHeld') },
+            ['reservationHeld'],
+          ).reservationHeld!.reservation;
+          claimed = seatsOf(picked).map((seat) => seat.seatNo);
+          claims.claim(command.scheduleId, claimed);
+          decision = decideReserve(
+            { ...view, picker: undefined },
+            { kind: 'seats', scheduleId: command.scheduleId, seatNos: claimed },
+            now,
+            runner.config,
+            runner.lifecycles,
+            id,
+          );
+        } else decision = decideWith(undefined);
+        const apply = orderApply(
+          decision,
+          now,
+          facts.token?.token ?? '',
+          heldByUser,
+          ticketsOfUser,
+        );
+        return apply ? { decision, apply } : { decision };
+      })
+      .finally(() => claims.release(command.scheduleId, claimed));
+    return reservationView(answer);
+  });
+}
+
+/** Extends a hold (SPEC §10) by `holdExtensionMs`, at most `holdExtensions` times. */
+export function extendReservation(
+  runner: CommandRunner,
+  token: string,
+  reservationId: string,
+): Promise<Reservation> {
+  return runner.run(async (now) => {
+    requireId(reservationId, 'reservationId');
+    const { answer } = await runner.decide('extendReservation', now, undefined, async (db) => {
+      const { facts, reservation } = await readReservation(runner, token, reservationId, now, db);
+      const decision = decideExtend(
+        { ...facts, reservation },
+        reservationId,
+        now,
+        runner.config,
+        runner.lifecycles,
+      );
+      const apply = extendApply(decision, now, facts);
       return apply ? { decision, apply } : { decision };
     });
     return reservationView(answer);

@@ -1,5 +1,6 @@
 import { baseline } from './001_baseline/index.js';
 import { edge } from './002_edge/index.js';
+import { orders3 } from './003_orders/index.js';
 import { rooms } from './004_rooms/index.js';
 import { keys } from './005_keys/index.js';
 
@@ -23,6 +24,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'baseline', sql: baseline },
   { version: 2, name: 'edge', sql: edge },
+  { version: 3, name: 'orders', sql: orders3 },
   { version: 4, name: 'rooms', sql: rooms },
   { version: 5, name: 'keys', sql: keys },
 ];

@@ -35,21 +35,37 @@ export async function assertInvariants(
   db: Database,
 ): Promise<Map<string, { balance: number; charged: number; paid: number }>> {
   const doubles = await db.rows(
-    `SELECT schedule_id, seat_no, count(*)::int AS n FROM reservations WHERE status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`,
+    `SELECT s.schedule_id, s.seat_no, count(*)::int AS n
+       FROM reservations r JOIN reservation_seats s ON s.reservation_id = r.id
+      WHERE r.status IN ('held', 'paid') GROUP BY 1, 2 HAVING count(*) > 1`,
   );
   t.deepEqual(doubles, [], 'no seat is held or sold by two reservations');
+  const unlike = await db.rows(
+    `SELECT r.id FROM reservations r
+      WHERE (SELECT count(*) FROM reservation_seats s WHERE s.reservation_id = r.id AND s.status = r.status
+               AND s.expires_at = r.expires_at AND s.schedule_id = r.schedule_id AND s.user_id = r.user_id
+               AND s.seat_no IN (SELECT coalesce((e->>'seatNo')::int, r.seat_no) FROM jsonb_array_elements(coalesce(r.seats, '[{}]')) e))
+            <> coalesce(jsonb_array_length(r.seats), 1)
+         OR (SELECT count(*) FROM reservation_seats s WHERE s.reservation_id = r.id) <> coalesce(jsonb_array_length(r.seats), 1)`,
+  );
+  t.deepEqual(
+    unlike,
+    [],
+    "every reservation's seats are its seat rows, with its status and deadline",
+  );
   const paidTwice = await db.rows(
     `SELECT reservation_id FROM payments GROUP BY 1 HAVING count(*) > 1`,
   );
   t.deepEqual(paidTwice, [], 'no reservation is paid twice');
   const soldTwice = await db.rows(
-    `SELECT r.schedule_id, r.seat_no FROM payments p JOIN reservations r ON r.id = p.reservation_id GROUP BY 1, 2 HAVING count(*) > 1`,
+    `SELECT s.schedule_id, s.seat_no FROM payments p JOIN reservation_seats s ON s.reservation_id = p.reservation_id GROUP BY 1, 2 HAVING count(*) > 1`,
   );
   t.deepEqual(soldTwice, [], 'no seat is paid for twice');
   const badPayments = await db.rows(
     `SELECT p.id, r.status, p.amount, r.price, p.user_id, r.user_id AS holder
        FROM payments p LEFT JOIN reservations r ON r.id = p.reservation_id
-      WHERE r.id IS NULL OR r.status <> 'paid' OR r.price <> p.amount OR r.user_id <> p.user_id`,
+      WHERE r.id IS NULL OR r.status <> 'paid' OR coalesce(r.amount, r.price) <> p.amount OR r.user_id <> p.user_id
+         OR r.amount <> (SELECT sum((e->>'price')::bigint) FROM jsonb_array_elements(r.seats) e)`,
   );
   t.deepEqual(
     badPayments,

@@ -1,6 +1,7 @@
 /**
  * The child process of the PostgreSQL crash test (`crash.test.ts`): one engine
  * over the database `argv[2]`, on the wall clock, streaming charges, holds,
+ * (of one seat, of several, or the best available: SPEC §10's orders)
  * payments and cancellations, 16 at a time, and printing one JSON line per
  * operation *after* it was acknowledged. It runs until it is killed. Every
  * charge carries an idempotency key, so the parent can find each acknowledged
@@ -23,6 +24,7 @@ const engine = await createPostgresEngine({
     queueTickMs: 200,
     holdTtlMs: 1_500,
     maxHoldsPerUser: 2,
+    maxTicketsPerUser: 10_000,
     tokenActiveTtlMs: 3_600_000,
   },
 });
@@ -63,7 +65,16 @@ async function operate(): Promise<void> {
       await engine.charge(token, { userId, amount }, { idempotencyKey: key });
       ack({ op: 'charge', userId, key, amount });
     } else if (roll < 0.7 || mine.length === 0) {
-      const hold = await engine.reserve(token, pick(seats));
+      const { scheduleId, seatNo } = pick(seats);
+      const kind = Math.random();
+      const hold = await engine.reserve(
+        token,
+        kind < 0.4
+          ? { scheduleId, seatNo }
+          : kind < 0.7
+            ? { scheduleId, seatNos: [seatNo, seatNo + 1, seatNo + 2].filter((n) => n <= 100) }
+            : { scheduleId, quantity: 2 },
+      );
       holds.set(userId, [...mine, hold.id]);
       ack({ op: 'reserve', userId, id: hold.id });
     } else if (roll < 0.92) {
