@@ -143,13 +143,14 @@ test('on a slow network every click shows it is in flight and repeated clicks ar
 });
 
 test("the turn's clock: counting down on every screen after admission, in the visitor's clock format, and a way back into the line when it ends", async (t) => {
-  const running = await server(t, { TOKEN_ACTIVE_TTL_MS: '8000' });
+  // 20 s: long enough to reach the seat map on a loaded machine (300 ms a response), short enough to wait out.
+  const running = await server(t, { TOKEN_ACTIVE_TTL_MS: '20000' });
   const { page } = await slowPage(t, 300, { ...phone, locale: 'en-US' });
   await page.goto(running.url);
   await page.getByTestId('join-name').fill('bob');
   await page.getByTestId('join-button').click();
   await page.getByTestId('concert').first().waitFor();
-  t.regex(await page.getByTestId('turn-clock').innerText(), /^Your turn: 0:0\d left$/);
+  t.regex(await page.getByTestId('turn-clock').innerText(), /^Your turn: 0:[0-2]\d left$/);
   await page.getByTestId('concert').first().click();
   await page.getByTestId('date').first().waitFor();
   t.true(await page.getByTestId('turn-clock').isVisible(), 'on the dates');
@@ -160,7 +161,7 @@ test("the turn's clock: counting down on every screen after admission, in the vi
   t.regex(await page.locator('main h1').first().innerText(), /7:00\sPM/);
   t.regex(await text(page), /updated \d{1,2}:\d\d:\d\d\s[AP]M/);
 
-  await page.getByTestId('turn-ended').waitFor({ timeout: 20_000 });
+  await page.getByTestId('turn-ended').waitFor({ timeout: 40_000 });
   const ended = await text(page);
   t.regex(ended, /Your turn has ended/);
   t.true(await page.getByTestId('turn-clock').isHidden());
@@ -168,5 +169,5 @@ test("the turn's clock: counting down on every screen after admission, in the vi
   await page.getByTestId('rejoin').click();
   await page.getByTestId('concert').first().waitFor();
   t.is(await page.locator('#who-name').innerText(), 'bob', 'back in as the same person');
-  t.regex(await page.getByTestId('turn-clock').innerText(), /^Your turn: 0:0\d left$/);
+  t.regex(await page.getByTestId('turn-clock').innerText(), /^Your turn: 0:[0-2]\d left$/);
 });
