@@ -35,10 +35,10 @@ import {
   extendReservation,
   getReservation,
   listReservations,
-  reserve,
 } from './commands/holds.js';
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
+import { reserve } from './commands/reserve.js';
 import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
