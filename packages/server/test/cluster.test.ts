@@ -555,7 +555,7 @@ test.serial(
         )
           ? true
           : undefined,
-      15_000,
+      60_000,
       'the primary to see the death',
     );
     t.is((await api('GET', '/ready')).status, 200, 'the other worker answers');
@@ -564,7 +564,8 @@ test.serial(
         pidsOf(server)
           .slice(1)
           .find((pid) => pid !== first && pid !== second),
-      15_000,
+      // A worker is ready once its engine and keys are open: well over 15 s on a loaded CI machine.
+      60_000,
       'a new worker',
     );
     t.log(`worker ${first} killed, ${replacement} took its place`);
