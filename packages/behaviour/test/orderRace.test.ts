@@ -83,5 +83,4 @@ behaviour(
     t.is(stats.reservations, held.length);
     assertInvariants(t, await kit.durable());
   },
-  { needs: ['orders'] },
 );

@@ -4,7 +4,6 @@ import { behaviour } from './helpers/engines.js';
 import { assertInvariants } from './helpers/invariants.js';
 import { orderCatalog as catalog } from './helpers/orderCatalog.js';
 
-const needs = ['orders'] as const;
 const seatNosOf = (reservation: { seats: readonly { seatNo: number }[] }) =>
   reservation.seats.map(({ seatNo }) => seatNo);
 
@@ -44,7 +43,6 @@ behaviour(
     t.is(stats.paidSeats, 3);
     assertInvariants(t, await kit.durable());
   },
-  { needs },
 );
 
 behaviour(
@@ -76,7 +74,6 @@ behaviour(
     t.is(stats.reservations, 1);
     t.true(seatNosOf(await engine.listSeats(bob, 'flat')).includes(2), 'seat 2 was not held');
   },
-  { needs },
 );
 
 behaviour(
@@ -115,7 +112,6 @@ behaviour(
     await rejects(t, engine.reserve(ann, { scheduleId: 'rows', quantity: 1 }), 'SEATS_UNAVAILABLE');
     assertInvariants(t, await kit.durable());
   },
-  { needs },
 );
 
 behaviour(
@@ -146,34 +142,26 @@ behaviour(
     );
     assertInvariants(t, await kit.durable());
   },
-  { needs },
 );
 
-behaviour(
-  'cancelling or expiry frees every seat of an order at once',
-  async (t, kit) => {
-    const { engine, clock } = await kit.start({
-      config: { ...manual, tokenActiveTtlMs: 3_600_000 },
-      catalog,
-    });
-    const ann = await activeToken(engine, 'ann');
-    const cancelled = await engine.reserve(ann, { scheduleId: 'flat', quantity: 4 });
-    t.is((await engine.cancelReservation(ann, cancelled.id)).status, 'cancelled');
-    t.is((await engine.listSeats(ann, 'flat')).seats.length, 10);
-    const expiring = await engine.reserve(ann, { scheduleId: 'flat', seatNos: [1, 5, 9] });
-    t.is((await engine.listSeats(ann, 'flat')).seats.length, 7);
-    clock.increment(300_000);
-    t.is((await engine.getReservation(ann, expiring.id)).status, 'expired');
-    t.is((await engine.listSeats(ann, 'flat')).seats.length, 10);
-    t.is((await engine.stats()).heldSeats, 0);
-    t.deepEqual(
-      seatNosOf(await engine.reserve(ann, { scheduleId: 'flat', quantity: 3 })),
-      [1, 2, 3],
-    );
-    assertInvariants(t, await kit.durable());
-  },
-  { needs },
-);
+behaviour('cancelling or expiry frees every seat of an order at once', async (t, kit) => {
+  const { engine, clock } = await kit.start({
+    config: { ...manual, tokenActiveTtlMs: 3_600_000 },
+    catalog,
+  });
+  const ann = await activeToken(engine, 'ann');
+  const cancelled = await engine.reserve(ann, { scheduleId: 'flat', quantity: 4 });
+  t.is((await engine.cancelReservation(ann, cancelled.id)).status, 'cancelled');
+  t.is((await engine.listSeats(ann, 'flat')).seats.length, 10);
+  const expiring = await engine.reserve(ann, { scheduleId: 'flat', seatNos: [1, 5, 9] });
+  t.is((await engine.listSeats(ann, 'flat')).seats.length, 7);
+  clock.increment(300_000);
+  t.is((await engine.getReservation(ann, expiring.id)).status, 'expired');
+  t.is((await engine.listSeats(ann, 'flat')).seats.length, 10);
+  t.is((await engine.stats()).heldSeats, 0);
+  t.deepEqual(seatNosOf(await engine.reserve(ann, { scheduleId: 'flat', quantity: 3 })), [1, 2, 3]);
+  assertInvariants(t, await kit.durable());
+});
 
 behaviour(
   'an extension moves the deadline once: the timer and the sweep honour it, then EXTENSION_LIMIT; an expired hold is HOLD_EXPIRED',
@@ -201,7 +189,6 @@ behaviour(
     await rejects(t, engine.extendReservation(again, hold.id), 'HOLD_EXPIRED');
     t.is((await engine.stats()).heldSeats, 0);
   },
-  { needs },
 );
 
 behaviour(
@@ -247,5 +234,4 @@ behaviour(
     );
     assertInvariants(t, await kit.durable());
   },
-  { needs },
 );

@@ -26,20 +26,6 @@ export type EngineKind = 'embedded' | 'postgres';
 /** Every engine the behaviour suite runs against. */
 export const engineKinds: readonly EngineKind[] = ['embedded', 'postgres'];
 
-/** What a behaviour may need beyond SPEC §4–§9. */
-export type Feature = 'orders';
-
-/**
- * What each engine supports. A behaviour that `needs` a feature runs only on
- * the engines that have it, and is listed as a todo (`◌ postgres › … (needs
- * orders)` in ava's output) on the others: never skipped silently. Both
- * engines take orders (issue 22; on PostgreSQL, migration 3).
- */
-export const supports: Record<EngineKind, Record<Feature, boolean>> = {
-  embedded: { orders: true },
-  postgres: { orders: true },
-};
-
 export interface StartOptions<C extends Clock> {
   /** Default `{}`: the engine's defaults. */
   readonly config?: Partial<EngineConfig>;
@@ -203,20 +189,8 @@ function kitFor(kind: EngineKind, t: ExecutionContext, server: () => PostgresSer
  * });
  * ```
  */
-export function behaviour(
-  title: string,
-  implementation: Behaviour,
-  options: { readonly needs?: readonly Feature[] } = {},
-): void {
-  const needs = options.needs ?? [];
-  const kinds = engineKinds.filter((kind) => needs.every((feature) => supports[kind][feature]));
-  // A file whose behaviours all run on the embedded engine only starts no PostgreSQL server.
-  const server = kinds.includes('postgres') ? postgresServer() : noServer;
-  for (const kind of engineKinds) {
-    if (kinds.includes(kind))
-      test(`${kind} › ${title}`, (t) => implementation(t, kitFor(kind, t, server)));
-    else test.todo(`${kind} › ${title} (needs ${needs.join(', ')})`);
-  }
+export function behaviour(title: string, implementation: Behaviour): void {
+  behaviourOn(engineKinds, title, implementation);
 }
 
 const noServer = (): PostgresServer => {
@@ -233,7 +207,8 @@ export function behaviourOn(
   title: string,
   implementation: Behaviour,
 ): void {
-  const server = postgresServer();
+  // A file whose behaviours all run on the embedded engine only starts no PostgreSQL server.
+  const server = kinds.includes('postgres') ? postgresServer() : noServer;
   for (const kind of kinds) {
     test(`${kind} › ${title}`, (t) => implementation(t, kitFor(kind, t, server)));
   }
