@@ -19,20 +19,20 @@ test('GET /queue/tokens/current/events streams the position as it changes and en
   await activeToken(api, 'ann');
   await api.http.post('/queue/tokens').send({ userId: 'bob' });
   const cat = (await api.http.post('/queue/tokens').send({ userId: 'cat' })).body.token as string;
-  const streaming = api.http
-    .get('/queue/tokens/current/events')
-    .set(bearer(cat))
-    .then((response) => response);
-  await until(async () => (await api.engine.stats()).watchedTokens === 1);
+  // The first event is read before the clock moves: on PostgreSQL the watch is counted before the
+  // stream's first read, so waiting for the count alone let a tick slip in before `waiting 2` was sent.
+  const port = await listening(t, api);
+  const stream = await openStream(port, cat);
+  t.teardown(() => stream.response.destroy());
   for (let i = 0; i < 3; i++) {
     api.clock.increment(1_000);
     await api.engine.tick();
   }
-  const response = await streaming;
-  t.is(response.status, 200);
-  t.regex(response.headers['content-type'] ?? '', /^text\/event-stream/);
-  t.regex(response.text, /^retry: 2000\n\n/);
-  const events = tokenEvents(response.text);
+  t.is(await stream.ended, 'end');
+  t.is(stream.response.statusCode, 200);
+  t.regex(stream.response.headers['content-type'] ?? '', /^text\/event-stream/);
+  t.regex(stream.text(), /^retry: 2000\n\n/);
+  const events = tokenEvents(stream.text());
   t.deepEqual(
     events.map((view) => [view.status, view.position]),
     [
