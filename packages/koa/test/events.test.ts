@@ -1,16 +1,8 @@
-import test, { type ExecutionContext } from 'ava';
-import { schemas } from '@usher/koa';
+import test from 'ava';
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { activeToken, assertProblem, bearer, startApi, until, type Api } from './helpers/api.js';
-
-/** The `token` events of a text/event-stream body. */
-function tokenEvents(text: string) {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event: token\n'))
-    .map((block) => schemas.QueueToken.parse(JSON.parse(block.slice(block.indexOf('data: ') + 6))));
-}
+import { activeToken, assertProblem, bearer, startApi, until } from './helpers/api.js';
+import { listening, openStream, tokenEvents, within } from './helpers/streams.js';
 
 test('GET /queue/tokens/current/events streams the position as it changes and ends once active', async (t) => {
   const api = await startApi({
@@ -87,55 +79,6 @@ test('a client that goes away stops the watch', async (t) => {
   await until(async () => (await api.engine.stats()).watchedTokens === 0);
   t.is((await api.engine.stats()).watchedTokens, 0, 'the watch ended with the connection');
 });
-
-/** The API on a real port, for tests that hold streams open. */
-async function listening(t: ExecutionContext, api: Api): Promise<number> {
-  const server = api.app.listen(0, '127.0.0.1');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise((resolve) => server.once('listening', resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-/** Opens an event stream; resolves at its first `token` event, with its text so far and how it ended. */
-function openStream(port: number, token: string) {
-  return new Promise<{
-    response: IncomingMessage;
-    text: () => string;
-    ended: Promise<'end' | 'aborted'>;
-  }>((resolve, reject) => {
-    const request = get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: `/queue/tokens/current/events?access_token=${token}`,
-        agent: false,
-      },
-      (response) => {
-        let text = '';
-        const ended = new Promise<'end' | 'aborted'>((done) => {
-          response.once('end', () => done('end'));
-          response.once('aborted', () => done('aborted'));
-        });
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          text += chunk;
-          if (text.includes('event: token')) resolve({ response, text: () => text, ended });
-        });
-      },
-    );
-    request.on('error', reject);
-  });
-}
-
-/** `promise`, or 'still open' after `ms` of real time (these streams live on real sockets). */
-const within = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([
-    promise,
-    new Promise<'still open'>((resolve) => setTimeout(resolve, ms, 'still open').unref()),
-  ]);
 
 test('a fourth stream for one token ends the oldest; the other three stay open and get the next event', async (t) => {
   const api = await startApi({

@@ -7,19 +7,12 @@ import {
   bearer,
   startApi,
   START,
-  until,
 } from './helpers/api.js';
+import { listening, openStream, tokenEvents } from './helpers/streams.js';
 
 /** The token's answers around the fair start and sold-out (SPEC §9) are the documented QueueToken and Problem shapes. */
 
 const OPENS_AT = new Date(START + 600_000).toISOString();
-
-function tokenEvents(text: string) {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event: token\n'))
-    .map((block) => schemas.QueueToken.parse(JSON.parse(block.slice(block.indexOf('data: ') + 6))));
-}
 
 test('before the opening: position null and opensAt in the token, the 403 and the stream; at the opening the stream gets the place', async (t) => {
   const api = await startApi({
@@ -50,15 +43,14 @@ test('before the opening: position null and opensAt in the token, the 403 and th
   );
   t.is(problem.position, null);
 
-  const streaming = api.http
-    .get('/queue/tokens/current/events')
-    .set(bearer(bob.token))
-    .then((response) => response);
-  await until(async () => (await api.engine.stats()).watchedTokens === 1);
+  // The first event is read before the clock moves (the watch is counted before the stream's first read).
+  const stream = await openStream(await listening(t, api), bob.token);
+  t.teardown(() => stream.response.destroy());
   api.clock.set(START + 600_000);
   await api.engine.tick();
   await api.engine.close(); // ends the stream
-  const events = tokenEvents((await streaming).text);
+  await stream.ended;
+  const events = tokenEvents(stream.text());
   t.deepEqual(
     events.map((view) => [view.position, view.opensAt]),
     [
