@@ -82,7 +82,8 @@ export function createSite(options: SiteOptions): RequestListener {
         'Set-Cookie',
         `${COOKIE}=${returned}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${here.protocol === 'https:' ? '; Secure' : ''}`,
       );
-      response.writeHead(303, { Location: here.pathname + here.search });
+      // One leading slash only: a path like `//evil.example` (from `/.//evil.example`) is another host to a browser.
+      response.writeHead(303, { Location: here.pathname.replace(/^\/+/, '/') + here.search });
       return void response.end();
     }
     const kept = cookie(request, COOKIE);
