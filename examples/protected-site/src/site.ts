@@ -59,7 +59,11 @@ export function createSite(options: SiteOptions): RequestListener {
   };
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const here = new URL(request.url ?? '/', options.publicUrl);
+    // On this site's own origin whatever the request target (`//evil.example/x` would resolve to another host).
+    const asked = new URL(request.url ?? '/', 'http://request.invalid');
+    const here = new URL(options.publicUrl);
+    here.pathname = asked.pathname;
+    here.search = asked.search;
     const returned = here.searchParams.get(PASS_PARAMETER);
     if (returned !== null) {
       here.searchParams.delete(PASS_PARAMETER);

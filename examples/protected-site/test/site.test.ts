@@ -164,3 +164,18 @@ test('coming back with a pass never redirects off the site: a path that resolves
     t.is(new URL(location!, site.url).origin, new URL(site.url).origin, `${path} → ${location}`);
   }
 });
+
+test('the return address sent to usher is always on the site’s own origin, whatever the request target', async (t) => {
+  // A request target of `//evil.example/x` resolves to another host: usher would be asked to send the pass there.
+  const location = await new Promise<string | undefined>((resolve, reject) => {
+    const url = new URL(site.url);
+    request({ host: url.hostname, port: url.port, path: '//evil.example/x?y=1' }, (res) => {
+      res.resume();
+      resolve(res.headers.location);
+    })
+      .on('error', reject)
+      .end();
+  });
+  const back = new URL(new URL(location!).searchParams.get('return')!);
+  t.is(back.origin, new URL(site.url).origin);
+});
