@@ -59,7 +59,11 @@ export function createSite(options: SiteOptions): RequestListener {
   };
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const here = new URL(request.url ?? '/', options.publicUrl);
+    // On this site's own origin whatever the request target (`//evil.example/x` would resolve to another host).
+    const asked = new URL(request.url ?? '/', 'http://request.invalid');
+    const here = new URL(options.publicUrl);
+    here.pathname = asked.pathname;
+    here.search = asked.search;
     const returned = here.searchParams.get(PASS_PARAMETER);
     if (returned !== null) {
       here.searchParams.delete(PASS_PARAMETER);
@@ -82,7 +86,8 @@ export function createSite(options: SiteOptions): RequestListener {
         'Set-Cookie',
         `${COOKIE}=${returned}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${here.protocol === 'https:' ? '; Secure' : ''}`,
       );
-      response.writeHead(303, { Location: here.pathname + here.search });
+      // One leading slash only: a path like `//evil.example` (from `/.//evil.example`) is another host to a browser.
+      response.writeHead(303, { Location: here.pathname.replace(/^\/+/, '/') + here.search });
       return void response.end();
     }
     const kept = cookie(request, COOKIE);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,4 +145,37 @@ test('a forged pass and an expired one are refused', async (t) => {
     redirect: 'manual',
   });
   t.is(withForgedCookie.status, 302);
+});
+
+test('coming back with a pass never redirects off the site: a path that resolves to //host stays a path', async (t) => {
+  // `/.//evil.example` resolves to the path `//evil.example`, which a browser reads as another host.
+  const pass = await passOf('gil');
+  for (const path of ['/.//evil.example/x', '/..//evil.example', '/a/..//evil.example']) {
+    const location = await new Promise<string | undefined>((resolve, reject) => {
+      const url = new URL(site.url);
+      request({ host: url.hostname, port: url.port, path: `${path}?usher_pass=${pass}` }, (res) => {
+        res.resume();
+        resolve(res.headers.location);
+      })
+        .on('error', reject)
+        .end();
+    });
+    t.truthy(location, path);
+    t.is(new URL(location!, site.url).origin, new URL(site.url).origin, `${path} → ${location}`);
+  }
+});
+
+test('the return address sent to usher is always on the site’s own origin, whatever the request target', async (t) => {
+  // A request target of `//evil.example/x` resolves to another host: usher would be asked to send the pass there.
+  const location = await new Promise<string | undefined>((resolve, reject) => {
+    const url = new URL(site.url);
+    request({ host: url.hostname, port: url.port, path: '//evil.example/x?y=1' }, (res) => {
+      res.resume();
+      resolve(res.headers.location);
+    })
+      .on('error', reject)
+      .end();
+  });
+  const back = new URL(new URL(location!).searchParams.get('return')!);
+  t.is(back.origin, new URL(site.url).origin);
 });

@@ -624,6 +624,7 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
       errors: [
         'VALIDATION_FAILED',
         ...needsActiveToken,
+        'TOKEN_WRONG_ROOM',
         'RESERVATION_NOT_FOUND',
         'HOLD_EXPIRED',
         'ALREADY_PAID',

@@ -104,7 +104,9 @@ const passReturn = {
   /** Admitted, with a pass, and a site to go back to: there, with the pass; true when leaving. */
   leave(token) {
     const to = this.url;
-    if (to === undefined || token?.status !== 'active' || !token.pass) return false;
+    // Only with a pass of the room the site asked for (a token of another room: join that room first).
+    if (to === undefined || token?.status !== 'active' || !token.pass || token.room !== this.room)
+      return false;
     sessionStorage.removeItem('usher.return');
     const url = new URL(to);
     url.searchParams.set('usher_pass', token.pass);
@@ -502,6 +504,9 @@ async function restore(state) {
     const token = await call('GET', '/queue/tokens/current');
     session.turn(token);
     if (passReturn.leave(token)) return;
+    // A site sent the visitor for a room other than their token's: join that one under the same name.
+    if (passReturn.url !== undefined && token.room !== passReturn.room && session.userId)
+      return await enter(session.userId);
     if (soldOutToken(token)) return go('soldout', {}, { replace: true });
     if (token.status !== 'active') return go('line', {}, { replace: true });
     if (view && view !== 'join' && view !== 'line' && views[view]) return views[view](state.data);
