@@ -1,5 +1,11 @@
 import type { QueueToken, TokenWatcher } from '@usher/engine';
-import { TokenWatchers, tokenView, watchUpdate, type WatchedNow } from '@usher/engine/rules';
+import {
+  DEFAULT_ROOM,
+  TokenWatchers,
+  tokenView,
+  watchUpdate,
+  type WatchedNow,
+} from '@usher/engine/rules';
 import type { CommandRunner } from './CommandRunner.js';
 import { query } from './database.js';
 import { NOWHERE } from './LineMirror.js';
@@ -97,7 +103,8 @@ export class WatchedTokens {
       } else if (state?.status === 'active') {
         current = { view: tokenView(state, NOWHERE, Number(row!.last_seen_at), config) };
       }
-      const view = watchUpdate(last, current, line.room.soldOut);
+      const room = line.roomState(row?.room ?? DEFAULT_ROOM) ?? line.room;
+      const view = watchUpdate(last, current, room.soldOut);
       if (view === undefined) continue;
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);

@@ -1,5 +1,6 @@
 import type { EngineConfig, TickReport } from '@usher/engine';
 import {
+  DEFAULT_ROOM,
   decideTick,
   decideUpdateRoom,
   isOpeningDue,
@@ -11,8 +12,8 @@ import {
   type TickOutcome,
 } from '@usher/engine/rules';
 import { inTransaction, type Queryable } from '../database.js';
-import type { TickRow } from '../QueueMirror.js';
-import { readRoom, writeRoom } from '../room.js';
+import { roomTick, type RoomPart, type TickRow } from '../QueueMirror.js';
+import { readRoom, roomIds, writeDrawCursor, writeRoom } from '../room.js';
 import { abandonWaiters } from './abandonWaiters.js';
 import { admit } from './admit.js';
 import { expireHolds } from './expireHolds.js';
@@ -20,7 +21,13 @@ import { expireTokens } from './expireTokens.js';
 import { lineUp } from './lineUp.js';
 import { lastStep, nextAbandonAt, publishStep } from './publish.js';
 import { sweep } from './sweep.js';
-import { countActive, countPriority, readOpeningRange, readStock } from './tickView.js';
+import {
+  countActive,
+  countPriority,
+  readOpeningRange,
+  readStock,
+  takePaidLogs,
+} from './tickView.js';
 
 /** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
 export class Deposed extends Error {
@@ -93,12 +100,13 @@ export function runRoomUpdate(
   now: number,
   patch: unknown,
   options: Omit<StepOptions, 'real'>,
+  roomId: string = DEFAULT_ROOM,
 ): Promise<{ before: RoomState; after: RoomState }> {
   return underStepLock(db, options.epoch, async () => {
-    const { room } = await readRoom(db, options.config);
+    const { room } = await readRoom(db, options.config, roomId);
     const decision = decideUpdateRoom(room, patch, now);
     for (const change of decision.changes)
-      if (change.type === 'roomChanged') await writeRoom(db, change.room);
+      if (change.type === 'roomChanged') await writeRoom(db, change.room, roomId);
     if (decision.changes.length > 0) await step(db, now, { ...options, real: false });
     return decision.answer;
   });
@@ -114,24 +122,81 @@ export function runSweep(
 }
 
 async function step(db: Queryable, now: number, options: StepOptions): Promise<StepResult> {
-  const { config, lifecycles, real } = options;
+  const { config, real } = options;
   const previous = await lastStep(db, config);
-  const departed: number[] = [];
-  let waiting = previous?.waiting ?? 0;
 
-  await expireHolds(db, now, lifecycles);
-  await expireTokens(db, now, lifecycles);
-  for (const line of await abandonWaiters(db, now, config)) {
-    departed.push(line);
-    waiting--;
+  await expireHolds(db, now, options.lifecycles);
+  await expireTokens(db, now, options.lifecycles);
+  const abandoned = await abandonWaiters(db, now, config);
+  const ids = await roomIds(db);
+  const before = (id: string) => (previous ? roomTick(previous, id) : undefined);
+  const { seqEnd, arrivals } = await lineUp(db, (id) => before(id)?.lineEnd ?? 0);
+  if (real) await takePaidLogs(db);
+
+  // One tick serves every room: O(rooms + what is due + admitted), each room by its own indexes.
+  const parts = new Map<string, RoomStepped>();
+  for (const id of ids) {
+    const departed = abandoned.filter((left) => left.room === id).map((left) => left.line);
+    parts.set(
+      id,
+      await roomStep(db, now, options, id, before(id), departed, arrivals.get(id) ?? 0),
+    );
   }
-  const previousEnd = previous?.lineEnd ?? 0;
-  const { seqEnd, arrivals } = await lineUp(db, previousEnd);
-  const lineEnd = previousEnd + arrivals;
-  waiting += arrivals;
+  const main = parts.get(DEFAULT_ROOM)!;
+  const rooms: Record<string, RoomPart> = {};
+  for (const [id, part] of parts) if (id !== DEFAULT_ROOM) rooms[id] = part.part;
+  const tick: TickRow = {
+    no: (previous?.no ?? 0) + 1,
+    at: now,
+    real,
+    seqEnd,
+    nextAbandonAt: await nextAbandonAt(db, now, config),
+    ...main.part,
+    rooms,
+  };
+  await publishStep(db, tick);
+  // As the embedded engine reports it: the sums, and each room's figures when there are rooms of concerts.
+  const totals = { admitted: 0, waiting: 0, active: 0 };
+  const figures: Record<string, { admitted: number; waiting: number; active: number }> = {};
+  for (const [id, { part }] of parts) {
+    figures[id] = { admitted: part.admitted, waiting: part.waiting, active: part.active };
+    totals.admitted += part.admitted;
+    totals.waiting += part.waiting;
+    totals.active += part.active;
+  }
+  const report: TickReport = parts.size > 1 ? { ...totals, rooms: figures } : totals;
+  return { report, tick, outcome: main.outcome };
+}
 
-  let active = await countActive(db, now);
-  const read = await readRoom(db, config);
+interface RoomStepped {
+  readonly part: RoomPart;
+  readonly outcome: TickOutcome | undefined;
+}
+
+/**
+ * One room's part of a step, after what was due expired and the arrivals
+ * lined up: a scheduler tick decides with the room's own view (`decideTick`:
+ * its waiting, code holders, active tokens, its concert's stock, its
+ * opening), and each change is applied to that room's rows only (sold out
+ * ends its own line; admission picks its lines and admits them by key).
+ */
+async function roomStep(
+  db: Queryable,
+  now: number,
+  options: StepOptions,
+  roomId: string,
+  previous: TickRow | undefined,
+  abandoned: readonly number[],
+  arrivals: number,
+): Promise<RoomStepped> {
+  const { config, lifecycles, real } = options;
+  const departed = [...abandoned];
+  const previousEnd = previous?.lineEnd ?? 0;
+  let waiting = (previous?.waiting ?? 0) - abandoned.length + arrivals;
+  const lineEnd = previousEnd + arrivals;
+
+  let active = await countActive(db, now, roomId);
+  const read = await readRoom(db, config, roomId);
   let { room } = read;
   let cursor = read.drawCursor;
   let admitted = 0;
@@ -140,10 +205,12 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
     const view = {
       room,
       waiting,
-      priorityWaiting: await countPriority(db),
+      priorityWaiting: await countPriority(db, roomId),
       active,
-      stock: await readStock(db, now),
-      ...(isOpeningDue(room, now) ? { opening: await readOpeningRange(db, room.opensAt!) } : {}),
+      stock: await readStock(db, now, roomId),
+      ...(isOpeningDue(room, now)
+        ? { opening: await readOpeningRange(db, room.opensAt!, roomId) }
+        : {}),
     };
     const decision = decideTick(view, now, lifecycles, newDrawSeed);
     outcome = decision.answer;
@@ -152,25 +219,25 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
         case 'tokensSoldOut': {
           // Each ended token is kept, saying why, as long as a paid token (the sweep forgets both).
           const { rows } = await db.query<{ lines: string[] }>(
-            'SELECT usher_sell_out($1, $2) AS lines',
-            [waiting, keptUntil(now, config)],
+            'SELECT usher_sell_out_room($1, $2, $3) AS lines',
+            [roomId, waiting, keptUntil(now, config)],
           );
           departed.push(...rows[0]!.lines.map(Number));
           waiting = 0;
           break;
         }
         case 'roomChanged':
-          await writeRoom(db, change.room);
+          await writeRoom(db, change.room, roomId);
           if (change.room.draw && change.room.draw.seed !== room.draw?.seed)
             cursor = change.room.draw.from;
           room = change.room;
           break;
         case 'tokensAdmitted': {
-          const result = await admit(db, change.count, change.expiresAt, room.draw, cursor);
+          const result = await admit(db, roomId, change.count, change.expiresAt, room.draw, cursor);
           departed.push(...result.lines);
           admitted += result.lines.length;
           cursor = result.cursor;
-          if (room.draw) await db.query('UPDATE room SET draw_cursor = $1 WHERE id = 1', [cursor]);
+          if (room.draw) await writeDrawCursor(db, roomId, cursor);
           break;
         }
         default:
@@ -180,21 +247,16 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
     waiting -= admitted;
     active += admitted;
   }
-
-  const tick: TickRow = {
-    no: (previous?.no ?? 0) + 1,
-    at: now,
-    real,
-    lineEnd,
-    seqEnd,
-    departed,
-    admitted,
-    hadWaiting: outcome?.observed ?? false,
-    waiting,
-    active,
-    nextAbandonAt: await nextAbandonAt(db, now, config),
-    room,
+  return {
+    part: {
+      lineEnd,
+      departed,
+      admitted,
+      hadWaiting: outcome?.observed ?? false,
+      waiting,
+      active,
+      room,
+    },
+    outcome,
   };
-  await publishStep(db, tick);
-  return { report: { admitted, waiting, active }, tick, outcome };
 }
