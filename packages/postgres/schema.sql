@@ -311,6 +311,31 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_admit_heads(text[], bigint[], integer[], bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_admit_heads(p_rooms text[], p_afters bigint[], p_counts integer[], p_expires_at bigint) RETURNS TABLE(room text, lines bigint[])
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  i integer;
+  v_lines bigint[];
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(p_rooms), 0) LOOP
+    WITH picked AS MATERIALIZED (
+      SELECT t.line FROM tokens t
+       WHERE t.status = 'waiting' AND t.room = p_rooms[i] AND t.line > p_afters[i]
+       ORDER BY t.line LIMIT p_counts[i] FOR UPDATE
+    )
+    SELECT coalesce(array_agg(picked.line ORDER BY picked.line), '{}') INTO v_lines FROM picked;
+    PERFORM usher_admit_in_room(p_rooms[i], v_lines, p_expires_at, p_counts[i]);
+    room := p_rooms[i];
+    lines := v_lines;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+--
 -- Name: usher_admit_in_room(text, bigint[], bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 

@@ -13,7 +13,7 @@ import {
 } from '@usher/engine/rules';
 import { inTransaction, type Queryable } from '../database.js';
 import { roomTick, type RoomPart, type TickRow } from '../QueueMirror.js';
-import { readRoom, roomIds, writeDrawCursor, writeRoom } from '../room.js';
+import { readRoom, writeDrawCursor, writeRoom } from '../room.js';
 import { abandonWaiters } from './abandonWaiters.js';
 import { admit } from './admit.js';
 import { expireHolds } from './expireHolds.js';
@@ -21,13 +21,7 @@ import { expireTokens } from './expireTokens.js';
 import { lineUp } from './lineUp.js';
 import { lastStep, nextAbandonAt, publishStep } from './publish.js';
 import { sweep } from './sweep.js';
-import {
-  countActive,
-  countPriority,
-  readOpeningRange,
-  readStock,
-  takePaidLogs,
-} from './tickView.js';
+import { readOpeningRange, readTickViews, takePaidLogs, type RoomTickView } from './tickView.js';
 
 /** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
 export class Deposed extends Error {
@@ -128,49 +122,60 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
   await expireHolds(db, now, options.lifecycles);
   await expireTokens(db, now, options.lifecycles);
   const abandoned = await abandonWaiters(db, now, config);
-  const ids = await roomIds(db);
   const before = (id: string) => (previous ? roomTick(previous, id) : undefined);
   const { seqEnd, arrivals } = await lineUp(db, (id) => before(id)?.lineEnd ?? 0);
   if (real) await takePaidLogs(db);
 
-  // One tick serves every room: O(rooms + what is due + admitted), each room by its own indexes.
-  const parts = new Map<string, RoomStepped>();
-  for (const id of ids) {
+  // One tick serves every room: every room's view in one statement, each room decided on its own view,
+  // the heads of the plain rooms' lines admitted in one call. O(rooms + due + arrivals + admitted).
+  const views = await readTickViews(db, now);
+  const stepped = new Map<string, RoomStepped>();
+  for (const [id, view] of views) {
     const departed = abandoned.filter((left) => left.room === id).map((left) => left.line);
-    parts.set(
+    stepped.set(
       id,
-      await roomStep(db, now, options, id, before(id), departed, arrivals.get(id) ?? 0),
+      await roomStep(db, now, options, id, view, before(id), departed, arrivals.get(id) ?? 0),
     );
   }
+  await admitHeads(db, stepped);
+
+  const parts = new Map<string, RoomPart>();
+  for (const [id, room] of stepped) parts.set(id, room.part());
   const main = parts.get(DEFAULT_ROOM)!;
   const rooms: Record<string, RoomPart> = {};
-  for (const [id, part] of parts) if (id !== DEFAULT_ROOM) rooms[id] = part.part;
+  for (const [id, part] of parts) if (id !== DEFAULT_ROOM) rooms[id] = part;
   const tick: TickRow = {
     no: (previous?.no ?? 0) + 1,
     at: now,
     real,
     seqEnd,
     nextAbandonAt: await nextAbandonAt(db, now, config),
-    ...main.part,
+    ...main,
     rooms,
   };
   await publishStep(db, tick);
   // As the embedded engine reports it: the sums, and each room's figures when there are rooms of concerts.
   const totals = { admitted: 0, waiting: 0, active: 0 };
   const figures: Record<string, { admitted: number; waiting: number; active: number }> = {};
-  for (const [id, { part }] of parts) {
+  for (const [id, part] of parts) {
     figures[id] = { admitted: part.admitted, waiting: part.waiting, active: part.active };
     totals.admitted += part.admitted;
     totals.waiting += part.waiting;
     totals.active += part.active;
   }
   const report: TickReport = parts.size > 1 ? { ...totals, rooms: figures } : totals;
-  return { report, tick, outcome: main.outcome };
+  return { report, tick, outcome: stepped.get(DEFAULT_ROOM)!.outcome };
 }
 
+/** A room's part of a step, decided; its admission from the head of its line may still be pending. */
 interface RoomStepped {
-  readonly part: RoomPart;
   readonly outcome: TickOutcome | undefined;
+  /** The head of the line to admit, left to {@link admitHeads}: after which line, how many, until when. */
+  head?: { after: number; count: number; expiresAt: number };
+  /** Called once every admission is done: the room's part of the published step. */
+  part(): RoomPart;
+  /** Lines admitted by {@link admitHeads}. */
+  admitted(lines: readonly number[]): void;
 }
 
 /**
@@ -178,13 +183,16 @@ interface RoomStepped {
  * lined up: a scheduler tick decides with the room's own view (`decideTick`:
  * its waiting, code holders, active tokens, its concert's stock, its
  * opening), and each change is applied to that room's rows only (sold out
- * ends its own line; admission picks its lines and admits them by key).
+ * ends its own line). Admission in drawn order or with code holders first
+ * is done here (`admit`); a plain one, from the head of the line, is left to
+ * {@link admitHeads}, with every other room's.
  */
 async function roomStep(
   db: Queryable,
   now: number,
   options: StepOptions,
   roomId: string,
+  tickView: RoomTickView,
   previous: TickRow | undefined,
   abandoned: readonly number[],
   arrivals: number,
@@ -195,19 +203,19 @@ async function roomStep(
   let waiting = (previous?.waiting ?? 0) - abandoned.length + arrivals;
   const lineEnd = previousEnd + arrivals;
 
-  let active = await countActive(db, now, roomId);
-  const read = await readRoom(db, config, roomId);
-  let { room } = read;
-  let cursor = read.drawCursor;
+  let active = tickView.active;
+  let { room } = tickView.read;
+  let cursor = tickView.read.drawCursor;
   let admitted = 0;
   let outcome: TickOutcome | undefined;
+  let head: RoomStepped['head'];
   if (real) {
     const view = {
       room,
       waiting,
-      priorityWaiting: await countPriority(db, roomId),
+      priorityWaiting: tickView.priorityWaiting,
       active,
-      stock: await readStock(db, now, roomId),
+      stock: tickView.stock,
       ...(isOpeningDue(room, now)
         ? { opening: await readOpeningRange(db, room.opensAt!, roomId) }
         : {}),
@@ -233,6 +241,11 @@ async function roomStep(
           room = change.room;
           break;
         case 'tokensAdmitted': {
+          const drawing = room.draw !== null && cursor <= room.draw.to;
+          if (!drawing && tickView.priorityWaiting === 0) {
+            head = { after: room.draw?.to ?? 0, count: change.count, expiresAt: change.expiresAt };
+            break;
+          }
           const result = await admit(db, roomId, change.count, change.expiresAt, room.draw, cursor);
           departed.push(...result.lines);
           admitted += result.lines.length;
@@ -244,19 +257,50 @@ async function roomStep(
           throw new Error(`a tick cannot apply a change of type ${change.type}`);
       }
     }
-    waiting -= admitted;
-    active += admitted;
   }
-  return {
-    part: {
+  const stepped: RoomStepped = {
+    outcome,
+    ...(head ? { head } : {}),
+    admitted(lines) {
+      departed.push(...lines);
+      admitted += lines.length;
+    },
+    part: () => ({
       lineEnd,
       departed,
       admitted,
       hadWaiting: outcome?.observed ?? false,
-      waiting,
-      active,
+      waiting: waiting - admitted,
+      active: active + admitted,
       room,
-    },
-    outcome,
+    }),
   };
+  return stepped;
+}
+
+/**
+ * The plain admissions of every room (no draw to follow, no code holders
+ * first), in one call per deadline (`usher_admit_heads`: each room's head
+ * picked in a MATERIALIZED CTE, admitted by key, the count checked).
+ */
+async function admitHeads(db: Queryable, stepped: Map<string, RoomStepped>): Promise<void> {
+  const byDeadline = new Map<number, string[]>();
+  for (const [id, room] of stepped) {
+    if (!room.head) continue;
+    const ids = byDeadline.get(room.head.expiresAt) ?? [];
+    ids.push(id);
+    byDeadline.set(room.head.expiresAt, ids);
+  }
+  for (const [expiresAt, ids] of byDeadline) {
+    const { rows } = await db.query<{ room: string; lines: string[] }>(
+      'SELECT room, lines FROM usher_admit_heads($1::text[], $2::bigint[], $3::integer[], $4)',
+      [
+        ids,
+        ids.map((id) => stepped.get(id)!.head!.after),
+        ids.map((id) => stepped.get(id)!.head!.count),
+        expiresAt,
+      ],
+    );
+    for (const row of rows) stepped.get(row.room)!.admitted(row.lines.map(Number));
+  }
 }

@@ -1,24 +1,6 @@
-import { DEFAULT_ROOM, type OpeningRange, type Stock } from '@usher/engine/rules';
+import type { OpeningRange, Stock } from '@usher/engine/rules';
 import type { Queryable } from '../database.js';
-
-/** The active tokens of `room` at `now` (counted under the step lock: nothing else admits meanwhile; `tokens_room_active`). */
-export async function countActive(db: Queryable, now: number, room: string): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(
-    `SELECT count(*) AS count FROM tokens t WHERE t.room = $2 AND usher_token_active(t, $1)`,
-    [now, room],
-  );
-  return Number(rows[0]!.count);
-}
-
-/** Waiting tokens of `room` that joined with a presale code (issue 25): the head of its line. */
-export async function countPriority(db: Queryable, room: string): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(
-    `SELECT count(*) AS count FROM priority_tokens p JOIN tokens t ON t.token = p.token
-      WHERE t.status = 'waiting' AND t.room = $1`,
-    [room],
-  );
-  return Number(rows[0]!.count);
-}
+import { ROOM_COLUMNS, roomRow, type RoomRow } from '../room.js';
 
 /**
  * The payments since the last tick, taken from the logs into the rooms'
@@ -39,35 +21,60 @@ export async function takePaidLogs(db: Queryable): Promise<void> {
   );
 }
 
+/** What one room's tick decides on, besides its waiting count and opening (see {@link readTickViews}). */
+export interface RoomTickView {
+  readonly read: RoomRow;
+  readonly active: number;
+  readonly priorityWaiting: number;
+  readonly stock: Stock;
+}
+
 /**
- * What sold-out compares for `room`, from counters ({@link takePaidLogs} ran
- * first): a concert's room, its `paid_seats`, a live hold on its schedules
- * (one probe), its schedules' seats; the default room, the seats of the
- * concerts without a room, and every paid seat less those of the rooms of
- * concerts. Never counted seat by seat.
+ * Every room's view for a tick, in one statement (one round trip whatever
+ * the number of rooms; {@link takePaidLogs} ran first): its row
+ * (`room_states`), its active tokens (`tokens_room_active`), its code
+ * holders waiting, and what sold-out compares, from counters: a concert's
+ * room, its `paid_seats`, a live hold on its schedules, its schedules' seats;
+ * the default room, the seats of the concerts without a room, and every
+ * paid seat less those of the rooms of concerts. Never counted seat by seat.
+ * By id, the default room first.
  */
-export async function readStock(db: Queryable, now: number, room: string): Promise<Stock> {
-  const own =
-    room === DEFAULT_ROOM
-      ? `NOT EXISTS (SELECT 1 FROM rooms ro WHERE ro.id = s.concert_id)`
-      : `s.concert_id = $2`;
-  const paid =
-    room === DEFAULT_ROOM
-      ? `(SELECT paid_seats FROM room WHERE id = 1) - (SELECT coalesce(sum(paid_seats), 0) FROM rooms)`
-      : `(SELECT paid_seats FROM rooms WHERE id = $2)`;
-  const { rows } = await db.query<{ paid: string | null; held: boolean; seats: string | null }>(
-    `SELECT ${paid} AS paid,
-            EXISTS (SELECT 1 FROM reservations r JOIN schedules s ON s.id = r.schedule_id
-                     WHERE usher_hold_live(r, $1) AND ${own}) AS held,
-            (SELECT sum(total_seats) FROM schedules s WHERE ${own}) AS seats`,
-    room === DEFAULT_ROOM ? [now] : [now, room],
+export async function readTickViews(
+  db: Queryable,
+  now: number,
+): Promise<Map<string, RoomTickView>> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `WITH seats AS (SELECT coalesce(ro.id, 'default') AS room, sum(s.total_seats) AS n
+                      FROM schedules s LEFT JOIN rooms ro ON ro.id = s.concert_id GROUP BY 1),
+          held AS (SELECT DISTINCT coalesce(ro.id, 'default') AS room
+                     FROM reservations r JOIN schedules s ON s.id = r.schedule_id
+                     LEFT JOIN rooms ro ON ro.id = s.concert_id
+                    WHERE usher_hold_live(r, $1))
+     SELECT rs.id, ${ROOM_COLUMNS},
+            (SELECT count(*) FROM tokens t WHERE t.room = rs.id AND usher_token_active(t, $1)) AS active,
+            (SELECT count(*) FROM priority_tokens p JOIN tokens t ON t.token = p.token
+              WHERE t.status = 'waiting' AND t.room = rs.id) AS priority,
+            CASE WHEN rs.id = 'default' THEN rs.paid_seats - (SELECT coalesce(sum(paid_seats), 0) FROM rooms)
+                 ELSE rs.paid_seats END AS paid,
+            EXISTS (SELECT 1 FROM held WHERE held.room = rs.id) AS held,
+            (SELECT n FROM seats WHERE seats.room = rs.id) AS seats
+       FROM room_states rs
+      ORDER BY rs.id <> 'default', rs.id`,
+    [now],
   );
-  const row = rows[0];
-  return {
-    totalSeats: Number(row?.seats ?? 0),
-    heldSeats: row?.held ? 1 : 0,
-    paidSeats: Number(row?.paid ?? 0),
-  };
+  const views = new Map<string, RoomTickView>();
+  for (const row of rows)
+    views.set(String(row['id']), {
+      read: roomRow(row),
+      active: Number(row['active']),
+      priorityWaiting: Number(row['priority']),
+      stock: {
+        totalSeats: Number(row['seats'] ?? 0),
+        heldSeats: row['held'] === true ? 1 : 0,
+        paidSeats: Number(row['paid'] ?? 0),
+      },
+    });
+  return views;
 }
 
 /** What an opening at `cut` draws in `room`: from its first line to the last one given to someone who joined before `cut` (two index reads). */

@@ -35,4 +35,29 @@ BEGIN
   PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
   RETURN v_lines;
 END $fn$;
+
+-- Admission of the head of several rooms' lines at once (rooms without a draw or code holders to
+-- admit first): for each room p_rooms[i], its first p_counts[i] waiting lines after p_afters[i] are
+-- picked in a MATERIALIZED CTE of their own (rows locked; a LIMIT is never re-evaluated under an
+-- UPDATE), then admitted by key with usher_admit_in_room, which checks that exactly p_counts[i] rows
+-- moved. One call per tick for every such room; answers each room's admitted lines.
+CREATE FUNCTION usher_admit_heads(p_rooms text[], p_afters bigint[], p_counts integer[], p_expires_at bigint)
+RETURNS TABLE (room text, lines bigint[]) LANGUAGE plpgsql AS $fn$
+DECLARE
+  i integer;
+  v_lines bigint[];
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(p_rooms), 0) LOOP
+    WITH picked AS MATERIALIZED (
+      SELECT t.line FROM tokens t
+       WHERE t.status = 'waiting' AND t.room = p_rooms[i] AND t.line > p_afters[i]
+       ORDER BY t.line LIMIT p_counts[i] FOR UPDATE
+    )
+    SELECT coalesce(array_agg(picked.line ORDER BY picked.line), '{}') INTO v_lines FROM picked;
+    PERFORM usher_admit_in_room(p_rooms[i], v_lines, p_expires_at, p_counts[i]);
+    room := p_rooms[i];
+    lines := v_lines;
+    RETURN NEXT;
+  END LOOP;
+END $fn$;
 `;
