@@ -74,7 +74,7 @@ export class WatchedTokens {
     const { rows } = await query<TokenRow>(
       this.#runner.pool,
       `WITH touched AS MATERIALIZED (SELECT usher_record_polls($1, $2, $3, $4) AS token)
-       SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.reason,
+       SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.reason, t.room,
               CASE WHEN u.token IS NULL THEN t.last_seen_at ELSE $2 END AS last_seen_at,
               (SELECT usher_last_tick()) AS tick,
               CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, $2, $3) END AS gone_below
