@@ -171,7 +171,10 @@ export async function writeDrawCursor(
   roomId: string,
   cursor: number,
 ): Promise<void> {
-  if (roomId === DEFAULT_ROOM)
-    await db.query('UPDATE room SET draw_cursor = $1 WHERE id = 1', [cursor]);
-  else await db.query('UPDATE rooms SET draw_cursor = $1 WHERE id = $2', [cursor, roomId]);
+  const { rowCount } =
+    roomId === DEFAULT_ROOM
+      ? await db.query('UPDATE room SET draw_cursor = $1 WHERE id = 1', [cursor])
+      : await db.query('UPDATE rooms SET draw_cursor = $1 WHERE id = $2', [cursor, roomId]);
+  if (rowCount !== 1)
+    throw new Error(`room "${roomId}": ${rowCount} rows written where 1 was decided`);
 }
