@@ -167,6 +167,40 @@ CREATE TYPE public.usher_pay AS (
 );
 
 --
+-- Name: usher_room_code_issue; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_room_code_issue AS (
+	now bigint,
+	token text,
+	user_id text,
+	status text,
+	issued_at bigint,
+	expires_at bigint,
+	waiting_ttl bigint,
+	max_active integer,
+	room text,
+	code_hash text,
+	code_room text
+);
+
+--
+-- Name: usher_room_issue; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_room_issue AS (
+	now bigint,
+	token text,
+	user_id text,
+	status text,
+	issued_at bigint,
+	expires_at bigint,
+	waiting_ttl bigint,
+	max_active integer,
+	room text
+);
+
+--
 -- Name: usher_abandon(text[], bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -274,6 +308,49 @@ BEGIN
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM usher_expect_rows('tokens admitted', v_count, p_decided);
   PERFORM usher_count_admitted(v_count);
+END $$;
+
+--
+-- Name: usher_admit_heads(text[], bigint[], integer[], bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_admit_heads(p_rooms text[], p_afters bigint[], p_counts integer[], p_expires_at bigint) RETURNS TABLE(room text, lines bigint[])
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  i integer;
+  v_lines bigint[];
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(p_rooms), 0) LOOP
+    WITH picked AS MATERIALIZED (
+      SELECT t.line FROM tokens t
+       WHERE t.status = 'waiting' AND t.room = p_rooms[i] AND t.line > p_afters[i]
+       ORDER BY t.line LIMIT p_counts[i] FOR UPDATE
+    )
+    SELECT coalesce(array_agg(picked.line ORDER BY picked.line), '{}') INTO v_lines FROM picked;
+    PERFORM usher_admit_in_room(p_rooms[i], v_lines, p_expires_at, p_counts[i]);
+    room := p_rooms[i];
+    lines := v_lines;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+--
+-- Name: usher_admit_in_room(text, bigint[], bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_admit_in_room(p_room text, p_lines bigint[], p_expires_at bigint, p_decided integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  PERFORM usher_expect_rows('lines picked for admission', cardinality(p_lines), p_decided);
+  UPDATE tokens SET status = 'active', expires_at = p_expires_at
+   WHERE room = p_room AND line = ANY (p_lines) AND status = 'waiting';
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('tokens admitted', v_count, p_decided);
+  PERFORM usher_count_admitted_in(p_room, v_count);
 END $$;
 
 --
@@ -455,8 +532,10 @@ CREATE TABLE public.tokens (
     expires_at bigint NOT NULL,
     last_seen_at bigint NOT NULL,
     reason text,
+    room text DEFAULT 'default'::text NOT NULL,
     CONSTRAINT tokens_reason_check CHECK ((reason = 'sold_out'::text)),
     CONSTRAINT tokens_reason_expired CHECK (((reason IS NULL) OR (status = 'expired'::text))),
+    CONSTRAINT tokens_room_check CHECK ((room <> ''::text)),
     CONSTRAINT tokens_status_check CHECK ((status = ANY (ARRAY['waiting'::text, 'active'::text, 'expired'::text])))
 );
 
@@ -499,6 +578,26 @@ CREATE FUNCTION public.usher_count_admitted(p_count bigint) RETURNS void
     AS $$
 BEGIN
   IF p_count > 0 THEN UPDATE room SET admitted_total = admitted_total + p_count WHERE id = 1; END IF;
+END $$;
+
+--
+-- Name: usher_count_admitted_in(text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_count_admitted_in(p_room text, p_count bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  IF p_count <= 0 THEN RETURN; END IF;
+  IF p_room = 'default' THEN
+    PERFORM usher_count_admitted(p_count);
+  ELSE
+    UPDATE rooms SET admitted_total = admitted_total + p_count WHERE id = p_room;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM usher_expect_rows('room counting admissions', v_count, 1);
+  END IF;
 END $$;
 
 --
@@ -620,6 +719,73 @@ CREATE FUNCTION public.usher_hold_overdue(r public.reservations, p_now bigint) R
     AS $$ SELECT r.status = 'held' AND usher_past(r.expires_at, p_now) $$;
 
 --
+-- Name: usher_issue_in_room_many(json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_in_room_many(p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_items usher_room_issue[] := ARRAY(SELECT x FROM json_populate_recordset(NULL::usher_room_issue, p_items) x);
+  a usher_room_issue;
+  o usher_outcome;
+  v_room room_states;
+  v_bound bigint;
+  v_seq bigint;
+BEGIN
+  IF EXISTS (SELECT 1 FROM unnest(v_items) x WHERE x.status = 'active') THEN
+    -- Held to the end, whatever becomes of each issue: no step runs between the bound's reading and its storing.
+    PERFORM usher_lock_steps();
+    v_bound := usher_active_bound();
+  END IF;
+  FOREACH a IN ARRAY v_items LOOP
+    o := NULL;
+    v_seq := NULL;
+    BEGIN
+      PERFORM usher_lock_user(a.user_id);
+      IF a.status = 'active' THEN
+        SELECT * INTO v_room FROM room_states r WHERE r.id = a.room;
+        IF NOT FOUND OR NOT usher_room_state_admits(v_room) THEN PERFORM usher_conflict('the room admits nobody now'); END IF;
+        IF v_room.max_active <> a.max_active THEN PERFORM usher_conflict('the room''s maxActive changed'); END IF;
+        IF EXISTS (SELECT 1 FROM tokens t WHERE t.room = a.room AND usher_waiter_present(t, a.now, a.waiting_ttl)) THEN
+          PERFORM usher_conflict('someone is waiting');
+        END IF;
+        IF a.room <> 'default' OR v_bound IS NULL OR v_bound >= a.max_active THEN
+          -- Exact under the step lock: nothing else makes tokens active meanwhile.
+          IF (SELECT count(*) FROM tokens t WHERE t.room = a.room AND usher_token_active(t, a.now)) >= a.max_active THEN
+            PERFORM usher_conflict('no room under maxActive');
+          END IF;
+          IF a.room = 'default' THEN v_bound := (SELECT count(*) FROM tokens WHERE status = 'active'); END IF;
+        END IF;
+      ELSE
+        PERFORM usher_lock_arrivals();
+        v_seq := nextval('token_seq');
+      END IF;
+      -- The user's active token of this room past its deadline, which no step has removed yet, ends now.
+      DELETE FROM tokens t WHERE t.user_id = a.user_id AND t.room = a.room AND usher_token_overdue(t, a.now);
+      INSERT INTO tokens (token, user_id, status, seq, issued_at, expires_at, last_seen_at, room)
+        VALUES (a.token, a.user_id, a.status, v_seq, a.issued_at, a.expires_at, a.now, a.room)
+        ON CONFLICT (user_id, room) WHERE status IN ('waiting', 'active') DO NOTHING;
+      IF NOT FOUND THEN PERFORM usher_conflict('the user has a live token in this room'); END IF;
+      IF a.status = 'waiting' THEN
+        o.result := json_build_object('seq', v_seq, 'gone', usher_gone_below(v_seq, a.now, a.waiting_ttl),
+                                      'tick', usher_last_tick());
+      ELSE
+        -- Last in the block: counted only once the token stands.
+        IF v_bound IS NOT NULL THEN v_bound := v_bound + 1; END IF;
+        PERFORM usher_count_admitted_in(a.room, 1);
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
+  IF v_bound IS NOT NULL THEN
+    UPDATE active_bound SET bound = v_bound, tick = usher_last_tick() WHERE id = 1;
+  END IF;
+END $$;
+
+--
 -- Name: usher_issue_many(json); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -675,6 +841,37 @@ BEGIN
     UPDATE active_bound SET bound = v_bound, tick = usher_last_tick() WHERE id = 1;
   END IF;
   PERFORM usher_count_admitted(v_admitted);
+END $$;
+
+--
+-- Name: usher_issue_with_code_in_room_many(json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_with_code_in_room_many(p_items json) RETURNS SETOF public.usher_outcome
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  a usher_room_code_issue;
+  o usher_outcome;
+  v_issued usher_outcome;
+BEGIN
+  FOR a IN SELECT * FROM json_populate_recordset(NULL::usher_room_code_issue, p_items) LOOP
+    o := NULL;
+    BEGIN
+      UPDATE presale_codes SET spent_at = a.now
+       WHERE hash = a.code_hash AND room = a.code_room AND room = a.room AND spent_at IS NULL;
+      IF NOT FOUND THEN PERFORM usher_conflict('the presale code is spent or unknown'); END IF;
+      SELECT * INTO v_issued FROM usher_issue_in_room_many(json_build_array(row_to_json(a)));
+      IF v_issued.err IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_issued.err, MESSAGE = v_issued.msg;
+      END IF;
+      INSERT INTO priority_tokens (token, seq) SELECT t.token, t.seq FROM tokens t WHERE t.token = a.token AND t.status = 'waiting';
+      o.result := v_issued.result;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS o.err = RETURNED_SQLSTATE, o.msg = MESSAGE_TEXT;
+    END;
+    RETURN NEXT o;
+  END LOOP;
 END $$;
 
 --
@@ -785,6 +982,20 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_log_room_paid(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_log_room_paid() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO room_paid_log (room, n)
+    SELECT s.concert_id, usher_seat_count(NEW) FROM schedules s JOIN rooms ro ON ro.id = s.concert_id
+     WHERE s.id = NEW.schedule_id;
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_past(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -861,6 +1072,80 @@ CREATE FUNCTION public.usher_reservation_live(r public.reservations) RETURNS boo
 --
 
 CREATE FUNCTION public.usher_room_admits(r public.room) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT NOT (r.paused OR r.pending_opening OR r.sold_out) $$;
+
+--
+-- Name: rooms; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rooms (
+    id text NOT NULL,
+    paused boolean NOT NULL,
+    admit_per_tick integer NOT NULL,
+    max_active integer NOT NULL,
+    opens_at bigint,
+    shuffle boolean NOT NULL,
+    pending_opening boolean NOT NULL,
+    sold_out boolean DEFAULT false NOT NULL,
+    admitted_total bigint DEFAULT 0 NOT NULL,
+    paid_seats bigint DEFAULT 0 NOT NULL,
+    draw_seed text,
+    draw_from bigint,
+    draw_to bigint,
+    draw_cursor bigint,
+    CONSTRAINT rooms_admit_per_tick_check CHECK ((admit_per_tick > 0)),
+    CONSTRAINT rooms_admitted_total_check CHECK ((admitted_total >= 0)),
+    CONSTRAINT rooms_check CHECK (((NOT pending_opening) OR (opens_at IS NOT NULL))),
+    CONSTRAINT rooms_check1 CHECK ((((draw_seed IS NULL) = (draw_from IS NULL)) AND ((draw_seed IS NULL) = (draw_to IS NULL)))),
+    CONSTRAINT rooms_id_check CHECK (((id <> ''::text) AND (id <> 'default'::text))),
+    CONSTRAINT rooms_max_active_check CHECK ((max_active > 0)),
+    CONSTRAINT rooms_paid_seats_check CHECK ((paid_seats >= 0))
+);
+
+--
+-- Name: room_states; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.room_states AS
+ SELECT 'default'::text AS id,
+    room.paused,
+    room.admit_per_tick,
+    room.max_active,
+    room.opens_at,
+    room.shuffle,
+    room.pending_opening,
+    room.sold_out,
+    room.admitted_total,
+    room.paid_seats,
+    room.draw_seed,
+    room.draw_from,
+    room.draw_to,
+    room.draw_cursor
+   FROM public.room
+  WHERE (room.id = 1)
+UNION ALL
+ SELECT rooms.id,
+    rooms.paused,
+    rooms.admit_per_tick,
+    rooms.max_active,
+    rooms.opens_at,
+    rooms.shuffle,
+    rooms.pending_opening,
+    rooms.sold_out,
+    rooms.admitted_total,
+    rooms.paid_seats,
+    rooms.draw_seed,
+    rooms.draw_from,
+    rooms.draw_to,
+    rooms.draw_cursor
+   FROM public.rooms;
+
+--
+-- Name: usher_room_state_admits(public.room_states); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_room_state_admits(r public.room_states) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT NOT (r.paused OR r.pending_opening OR r.sold_out) $$;
 
@@ -982,6 +1267,25 @@ BEGIN
   WITH gone AS (
     UPDATE tokens SET status = 'expired', expires_at = p_keep_until, reason = 'sold_out'
      WHERE status = 'waiting' RETURNING line
+  )
+  SELECT coalesce(array_agg(line), '{}') INTO v_lines FROM gone;
+  PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
+  RETURN v_lines;
+END $$;
+
+--
+-- Name: usher_sell_out_room(text, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_sell_out_room(p_room text, p_waiting bigint, p_keep_until bigint) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_lines bigint[];
+BEGIN
+  WITH gone AS (
+    UPDATE tokens SET status = 'expired', expires_at = p_keep_until, reason = 'sold_out'
+     WHERE room = p_room AND status = 'waiting' RETURNING line
   )
   SELECT coalesce(array_agg(line), '{}') INTO v_lines FROM gone;
   PERFORM usher_expect_rows('waiting tokens sold out', cardinality(v_lines), p_waiting);
@@ -1159,7 +1463,17 @@ CREATE TABLE public.queue_ticks (
     waiting bigint NOT NULL,
     active bigint NOT NULL,
     next_abandon_at bigint NOT NULL,
-    room jsonb
+    room jsonb,
+    rooms jsonb
+);
+
+--
+-- Name: room_paid_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_paid_log (
+    room text NOT NULL,
+    n bigint NOT NULL
 );
 
 --
@@ -1319,6 +1633,13 @@ ALTER TABLE ONLY public.room
     ADD CONSTRAINT room_pkey PRIMARY KEY (id);
 
 --
+-- Name: rooms rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_pkey PRIMARY KEY (id);
+
+--
 -- Name: schedules schedules_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1452,16 +1773,22 @@ CREATE INDEX tokens_kept ON public.tokens USING btree (expires_at) WHERE (status
 CREATE INDEX tokens_last_seen ON public.tokens USING btree (last_seen_at) WHERE (status = 'waiting'::text);
 
 --
--- Name: tokens_line; Type: INDEX; Schema: public; Owner: -
+-- Name: tokens_live_user_room; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX tokens_line ON public.tokens USING btree (line) WHERE (status = 'waiting'::text);
+CREATE UNIQUE INDEX tokens_live_user_room ON public.tokens USING btree (user_id, room) WHERE (status = ANY (ARRAY['waiting'::text, 'active'::text]));
 
 --
--- Name: tokens_live_user; Type: INDEX; Schema: public; Owner: -
+-- Name: tokens_room_active; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX tokens_live_user ON public.tokens USING btree (user_id) WHERE (status = ANY (ARRAY['waiting'::text, 'active'::text]));
+CREATE INDEX tokens_room_active ON public.tokens USING btree (room, expires_at) WHERE (status = 'active'::text);
+
+--
+-- Name: tokens_room_line; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX tokens_room_line ON public.tokens USING btree (room, line) WHERE (status = 'waiting'::text);
 
 --
 -- Name: tokens_unlined; Type: INDEX; Schema: public; Owner: -
@@ -1474,6 +1801,12 @@ CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 
 --
 
 CREATE TRIGGER payments_logged AFTER INSERT ON public.payments FOR EACH ROW EXECUTE FUNCTION public.usher_log_paid();
+
+--
+-- Name: reservations reservations_room_paid; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER reservations_room_paid AFTER UPDATE OF status ON public.reservations FOR EACH ROW WHEN (((new.status = 'paid'::text) AND (old.status IS DISTINCT FROM 'paid'::text))) EXECUTE FUNCTION public.usher_log_room_paid();
 
 --
 -- Name: reservations reservations_seats_added; Type: TRIGGER; Schema: public; Owner: -

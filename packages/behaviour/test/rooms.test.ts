@@ -1,5 +1,5 @@
 import type { CatalogInput, UsherEngine } from '@usher/engine';
-import { behaviour, behaviourOn } from './helpers/engines.js';
+import { behaviour } from './helpers/engines.js';
 import { assertInvariants } from './helpers/invariants.js';
 import { rejects, START } from '@usher/testkit';
 
@@ -11,8 +11,6 @@ const manual = {
   queueWaitingTtlMs: 86_400_000,
 };
 const MINUTE = 60_000;
-/** Rooms of concerts: the embedded engine's so far (the PostgreSQL engine refuses such a catalog, tested below). */
-const ROOMS_ENGINES = ['embedded'] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -75,8 +73,7 @@ async function join(engine: UsherEngine, concertId: string | undefined, users: r
 const names = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
-behaviourOn(
-  ROOMS_ENGINES,
+behaviour(
   'rooms: two rooms with different opensAt and maxActive admit independently; the default room is as before',
   async (t, kit) => {
     const { engine, clock } = await kit.start({ config: manual, catalog: rooms });
@@ -133,8 +130,7 @@ behaviourOn(
   },
 );
 
-behaviourOn(
-  ROOMS_ENGINES,
+behaviour(
   "rooms: a token admits to its own concert's routes only (TOKEN_WRONG_ROOM elsewhere); every active token lists every concert",
   async (t, kit) => {
     const open = {
@@ -182,43 +178,38 @@ behaviourOn(
   },
 );
 
-behaviourOn(
-  ROOMS_ENGINES,
-  "rooms: one room sold out leaves the other's line alone",
-  async (t, kit) => {
-    const small = {
-      concerts: rooms.concerts.map((concert) =>
-        concert.room ? { ...concert, room: { maxActive: 1 } } : concert,
-      ),
-      schedules: rooms.schedules,
-    };
-    const { engine } = await kit.start({ config: manual, catalog: small });
-    const [buyer, ...early] = await join(engine, 'early', ['ann', 'bob', 'cat']);
-    const late = await join(engine, 'late', ['ann', 'dan', 'eve']);
-    const plain = await join(engine, undefined, ['fay']);
-    t.like(await engine.getToken(buyer!), { status: 'active' });
+behaviour("rooms: one room sold out leaves the other's line alone", async (t, kit) => {
+  const small = {
+    concerts: rooms.concerts.map((concert) =>
+      concert.room ? { ...concert, room: { maxActive: 1 } } : concert,
+    ),
+    schedules: rooms.schedules,
+  };
+  const { engine } = await kit.start({ config: manual, catalog: small });
+  const [buyer, ...early] = await join(engine, 'early', ['ann', 'bob', 'cat']);
+  const late = await join(engine, 'late', ['ann', 'dan', 'eve']);
+  const plain = await join(engine, undefined, ['fay']);
+  t.like(await engine.getToken(buyer!), { status: 'active' });
 
-    const held = await engine.reserve(buyer!, { scheduleId: 'early-1', seatNo: 1 });
-    await engine.charge(buyer!, { userId: 'ann', amount: 1_000 });
-    await engine.pay(buyer!, { reservationId: held.id });
-    await engine.tick();
+  const held = await engine.reserve(buyer!, { scheduleId: 'early-1', seatNo: 1 });
+  await engine.charge(buyer!, { userId: 'ann', amount: 1_000 });
+  await engine.pay(buyer!, { reservationId: held.id });
+  await engine.tick();
 
-    t.like(await engine.room('early'), { soldOut: true, waiting: 0 });
-    for (const token of early)
-      t.like(await engine.getToken(token), { status: 'expired', reason: 'sold_out' });
-    t.like(await engine.room('late'), { soldOut: false, waiting: 2, active: 1 });
-    t.like(await engine.getToken(late[1]!), { status: 'waiting', position: 1 });
-    t.like(await engine.room(), { soldOut: false });
-    t.like(await engine.getToken(plain[0]!), { status: 'active' });
-    const joined = await engine.issueToken('gus', { concertId: 'early' });
-    t.like(joined.token, { status: 'expired', reason: 'sold_out', room: 'early' });
-    t.like((await engine.issueToken('gus', { concertId: 'late' })).token, { status: 'waiting' });
-    assertInvariants(t, await kit.durable());
-  },
-);
+  t.like(await engine.room('early'), { soldOut: true, waiting: 0 });
+  for (const token of early)
+    t.like(await engine.getToken(token), { status: 'expired', reason: 'sold_out' });
+  t.like(await engine.room('late'), { soldOut: false, waiting: 2, active: 1 });
+  t.like(await engine.getToken(late[1]!), { status: 'waiting', position: 1 });
+  t.like(await engine.room(), { soldOut: false });
+  t.like(await engine.getToken(plain[0]!), { status: 'active' });
+  const joined = await engine.issueToken('gus', { concertId: 'early' });
+  t.like(joined.token, { status: 'expired', reason: 'sold_out', room: 'early' });
+  t.like((await engine.issueToken('gus', { concertId: 'late' })).token, { status: 'waiting' });
+  assertInvariants(t, await kit.durable());
+});
 
-behaviourOn(
-  ROOMS_ENGINES,
+behaviour(
   "rooms: presale codes go to the head of their room's line, never past maxActive, and are spent once",
   async (t, kit) => {
     const { engine, clock } = await kit.start({ config: manual, catalog: rooms });
@@ -285,33 +276,29 @@ behaviourOn(
   },
 );
 
-behaviourOn(
-  ROOMS_ENGINES,
-  "rooms: a restart keeps every room's settings, order and counts",
-  async (t, kit) => {
-    const { engine, clock } = await kit.start({ config: manual, catalog: rooms, onDisk: true });
-    const early = await join(engine, 'early', names('e', 6));
-    const late = await join(engine, 'late', names('l', 6));
-    clock.set(START + 10 * MINUTE);
-    await engine.tick();
-    await engine.updateRoom({ admitPerTick: 1 }, 'late');
-    const positions = async (target: UsherEngine, tokens: string[]) =>
-      Promise.all(tokens.map(async (token) => (await target.getToken(token)).position));
-    const before = {
-      early: await positions(engine, early),
-      late: await positions(engine, late),
-      rooms: await engine.rooms(),
-    };
-    const restarted = await kit.restart();
-    t.deepEqual(await positions(restarted, early), before.early);
-    t.deepEqual(await positions(restarted, late), before.late);
-    t.deepEqual(await restarted.rooms(), before.rooms);
-    clock.set(START + 30 * MINUTE);
-    await restarted.tick();
-    t.like(await restarted.room('late'), { active: 1, waiting: 5, admitPerTick: 1 });
-    t.like(await restarted.getToken(late[0]!), { status: 'active' });
-  },
-);
+behaviour("rooms: a restart keeps every room's settings, order and counts", async (t, kit) => {
+  const { engine, clock } = await kit.start({ config: manual, catalog: rooms, onDisk: true });
+  const early = await join(engine, 'early', names('e', 6));
+  const late = await join(engine, 'late', names('l', 6));
+  clock.set(START + 10 * MINUTE);
+  await engine.tick();
+  await engine.updateRoom({ admitPerTick: 1 }, 'late');
+  const positions = async (target: UsherEngine, tokens: string[]) =>
+    Promise.all(tokens.map(async (token) => (await target.getToken(token)).position));
+  const before = {
+    early: await positions(engine, early),
+    late: await positions(engine, late),
+    rooms: await engine.rooms(),
+  };
+  const restarted = await kit.restart();
+  t.deepEqual(await positions(restarted, early), before.early);
+  t.deepEqual(await positions(restarted, late), before.late);
+  t.deepEqual(await restarted.rooms(), before.rooms);
+  clock.set(START + 30 * MINUTE);
+  await restarted.tick();
+  t.like(await restarted.room('late'), { active: 1, waiting: 5, admitPerTick: 1 });
+  t.like(await restarted.getToken(late[0]!), { status: 'active' });
+});
 
 behaviour(
   "presale codes in the default room: the head of the line, spent once, kept across a restart; the others' places never go up",
@@ -367,20 +354,17 @@ behaviour(
 );
 
 behaviour(
-  'a catalog with rooms of concerts: the embedded engine takes it, the PostgreSQL engine refuses it whole (yet)',
+  'a catalog with rooms of concerts: both engines take it; a concert without a room of its own joins the default room',
   async (t, kit) => {
     const { engine } = await kit.start({ config: manual, catalog: null });
-    if (kit.kind === 'embedded') {
-      t.like(await engine.loadCatalog(rooms), { concertsAdded: 3 });
-      return;
-    }
-    await rejects(t, engine.loadCatalog(rooms), 'VALIDATION_FAILED');
-    t.like(await engine.loadCatalog(plainCatalog), { concertsAdded: 3 });
+    t.like(await engine.loadCatalog(rooms), { concertsAdded: 3 });
+    t.like(await engine.loadCatalog(rooms), { concertsAdded: 0 }, 'loading it again adds nothing');
     t.deepEqual(
       (await engine.rooms()).map((room) => room.id),
-      ['default'],
+      ['default', 'early', 'late'],
     );
     await rejects(t, engine.issueToken('ann', { concertId: 'nowhere' }), 'CONCERT_NOT_FOUND');
-    t.like((await engine.issueToken('ann', { concertId: 'early' })).token, { room: 'default' });
+    t.like((await engine.issueToken('ann', { concertId: 'plain' })).token, { room: 'default' });
+    t.like((await engine.issueToken('ann', { concertId: 'early' })).token, { room: 'early' });
   },
 );

@@ -155,3 +155,37 @@ behaviour(
     t.is(watch.ended(), 1);
   },
 );
+
+behaviour(
+  "event streams follow the token's room: a place counts its own room's line only, and moves with that room's admissions",
+  async (t, kit) => {
+    const config = { ...manual, queueMaxActive: 100, tokenActiveTtlMs: 1_000 };
+    const { engine, clock } = await kit.start({
+      config,
+      catalog: {
+        concerts: [
+          { id: 'one', title: 'One', room: { maxActive: 1, admitPerTick: 1 } },
+          { id: 'two', title: 'Two', room: { maxActive: 1, admitPerTick: 1 } },
+        ],
+        schedules: [],
+      },
+    });
+    for (const user of ['a1', 'a2', 'a3']) await engine.issueToken(user, { concertId: 'one' });
+    for (const user of ['b1', 'b2']) await engine.issueToken(user, { concertId: 'two' });
+    await engine.tick(); // lines up both rooms
+    const b2 = (await engine.issueToken('b2', { concertId: 'two' })).token;
+    t.like(b2, { status: 'waiting', position: 1, room: 'two' }, "room one's line is not counted");
+    const a3 = (await engine.issueToken('a3', { concertId: 'one' })).token;
+    t.like(a3, { status: 'waiting', position: 2, room: 'one' });
+    const watchA = recorder();
+    const watchB = recorder();
+    await engine.watchToken(a3.token, watchA.watcher);
+    await engine.watchToken(b2.token, watchB.watcher);
+    clock.increment(1_000); // each room's active token expires: each admits its next
+    await engine.tick();
+    t.deepEqual(watchA.updates.map((view) => [view.status, view.position]).at(-1), ['waiting', 1]);
+    t.like(watchB.updates.at(-1), { status: 'active', room: 'two' });
+    t.is(watchB.ended(), 1);
+    t.is(watchA.ended(), 0);
+  },
+);

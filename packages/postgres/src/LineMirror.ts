@@ -1,5 +1,6 @@
 import type { EngineConfig } from '@usher/engine';
 import {
+  DEFAULT_ROOM,
   placeBeforeOpening,
   type Lifecycles,
   type Place,
@@ -9,7 +10,7 @@ import {
 import type pg from 'pg';
 import { onClient, query, unavailable } from './database.js';
 import { runStep } from './keeper/step.js';
-import { QueueMirror, TICK_COLUMNS, tickRow } from './QueueMirror.js';
+import { QueueMirror, roomTick, TICK_COLUMNS, tickRow, type TickRow } from './QueueMirror.js';
 import { tokenState, type TokenRow } from './reads.js';
 import { Rerun } from './Rerun.js';
 
@@ -50,7 +51,8 @@ export class LineMirror {
   readonly #pool: pg.Pool;
   readonly #config: EngineConfig;
   readonly #lifecycles: Lifecycles;
-  readonly #mirror: QueueMirror;
+  /** One mirror per room, the default room's always; a room of a concert's from the first step that publishes it. */
+  readonly #mirrors = new Map<string, QueueMirror>();
   #listener: pg.PoolClient | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
   readonly #refresh: Rerun;
@@ -66,13 +68,23 @@ export class LineMirror {
     this.#pool = options.pool;
     this.#config = options.config;
     this.#lifecycles = options.lifecycles;
-    this.#mirror = new QueueMirror(options.config);
+    this.#mirrors.set(DEFAULT_ROOM, new QueueMirror(options.config));
     this.#refresh = new Rerun(() => this.#applySteps(), options.moved);
   }
 
-  /** The room as of the last step applied. */
+  /** The default room's mirror. */
+  get #mirror(): QueueMirror {
+    return this.#mirrors.get(DEFAULT_ROOM)!;
+  }
+
+  /** The default room as of the last step applied. */
   get room(): RoomState {
     return this.#mirror.room;
+  }
+
+  /** A room as of the last step applied (`undefined`: no step has published it yet). */
+  roomState(roomId: string): RoomState | undefined {
+    return this.#mirrors.get(roomId)?.room;
   }
 
   get rate(): QueueMirror['rate'] {
@@ -137,7 +149,9 @@ export class LineMirror {
     const token = tokenState(row, now, this.#config, this.#lifecycles);
     let place = NOWHERE;
     if (token?.status === 'waiting') {
-      if (this.#mirror.needsCatchUp(now, this.#config.queueTickMs)) {
+      const mirror = this.#mirrors.get(row!.room ?? DEFAULT_ROOM);
+      // A room no step has published yet: one does now.
+      if (!mirror || mirror.needsCatchUp(now, this.#config.queueTickMs)) {
         await this.catchUp(now);
         return 'again';
       }
@@ -155,41 +169,54 @@ export class LineMirror {
    * opening, no rank.
    */
   placeNow(row: TokenRow, now: number): Place | undefined {
+    const mirror = this.#mirrors.get(row.room ?? DEFAULT_ROOM);
+    if (!mirror) return undefined;
     // Joined with a presale code: its rank among those, at the head of the line (also before the opening).
     if (row.priority && row.status === 'waiting')
-      return this.#place(Number(row.priority_ahead ?? 0) + 1);
-    if (this.#mirror.room.pendingOpening) return this.#beforeOpening(now);
+      return this.#place(mirror, Number(row.priority_ahead ?? 0) + 1);
+    if (mirror.room.pendingOpening) return this.#beforeOpening(mirror, now);
     if (row.line === null) {
-      if (Number(row.tick) !== this.#mirror.applied) return undefined;
-      return this.#arrived(Number(row.seq), Number(row.gone_below ?? 0));
+      if (Number(row.tick) !== mirror.applied) return undefined;
+      return this.#arrived(mirror, Number(row.seq), Number(row.gone_below ?? 0));
     }
     const line = Number(row.line);
-    if (line > this.#mirror.line.end) return undefined;
-    const position = this.#mirror.rank(line);
-    return position === 0 ? undefined : this.#place(position);
+    if (line > mirror.line.end) return undefined;
+    const position = mirror.rank(line);
+    return position === 0 ? undefined : this.#place(mirror, position);
   }
 
-  /** A token just issued waiting: its place, or `undefined` when it was issued against another step than the one applied. */
-  async arrivalPlace(arrival: Arrival, now: number): Promise<Place | undefined> {
+  /** A token just issued waiting in `roomId`: its place, or `undefined` when it was issued against another step than the one applied. */
+  async arrivalPlace(
+    arrival: Arrival,
+    now: number,
+    roomId: string = DEFAULT_ROOM,
+  ): Promise<Place | undefined> {
     if (arrival.tick > this.#mirror.applied) await this.refresh();
-    if (arrival.tick !== this.#mirror.applied) return undefined;
-    return this.#mirror.room.pendingOpening
-      ? this.#beforeOpening(now)
-      : this.#arrived(arrival.seq, arrival.gone);
+    const mirror = this.#mirrors.get(roomId);
+    if (!mirror || arrival.tick !== mirror.applied) return undefined;
+    return mirror.room.pendingOpening
+      ? this.#beforeOpening(mirror, now)
+      : this.#arrived(mirror, arrival.seq, arrival.gone);
   }
 
-  /** A token without a line: after everyone in line and the arrivals numbered before it, less those abandoned. */
-  #arrived(seq: number, gone: number): Place {
-    return this.#place(this.#mirror.line.size + seq - this.#mirror.seqEnd - gone);
+  /**
+   * A token without a line: after everyone in its room's line and the
+   * arrivals numbered before it, less those abandoned. Numbers are drawn for
+   * every room from one sequence, so with rooms of concerts this counts the
+   * other rooms' arrivals since the last step too: too high until the next
+   * step, never too low.
+   */
+  #arrived(mirror: QueueMirror, seq: number, gone: number): Place {
+    return this.#place(mirror, mirror.line.size + seq - mirror.seqEnd - gone);
   }
 
-  #place(position: number): Place {
-    return { position, estimatedWaitSeconds: this.#mirror.rate.secondsFor(position) };
+  #place(mirror: QueueMirror, position: number): Place {
+    return { position, estimatedWaitSeconds: mirror.rate.secondsFor(position) };
   }
 
-  /** A waiting token's place while the room waits for its opening (the line as of the last step is the crowd). */
-  #beforeOpening(now: number): Place {
-    return placeBeforeOpening(this.#mirror.room, now, this.#mirror.line.size, this.#mirror.rate);
+  /** A waiting token's place while its room waits for its opening (the line as of the last step is the crowd). */
+  #beforeOpening(mirror: QueueMirror, now: number): Place {
+    return placeBeforeOpening(mirror.room, now, mirror.line.size, mirror.rate);
   }
 
   /** A catch-up step (see the class notes), at most one at a time per instance. */
@@ -220,22 +247,51 @@ export class LineMirror {
         [this.#mirror.applied],
       );
       for (const row of rows) {
-        if (!this.#mirror.apply(tickRow(row, this.#config))) return this.#reload();
+        if (!this.#apply(tickRow(row, this.#config))) return this.#reload();
       }
       if (rows.length < 1000) return;
     }
   }
 
-  /** Rebuilds the line from the tokens and the last step, in one snapshot: at start, or after falling too far behind. */
+  /** Applies one step to every room's mirror; `false` when it is not the next one (the caller reloads). */
+  #apply(row: TickRow): boolean {
+    for (const id of Object.keys(row.rooms ?? {})) {
+      if (this.#mirrors.has(id)) continue;
+      const mirror = new QueueMirror(this.#config, row.rooms![id]!.room);
+      mirror.startAt(row);
+      this.#mirrors.set(id, mirror);
+    }
+    for (const [id, mirror] of this.#mirrors) {
+      const part = roomTick(row, id);
+      if (part === undefined) mirror.skip(row);
+      else if (!mirror.apply(part)) return false;
+    }
+    return true;
+  }
+
+  /** Rebuilds every room's line from the tokens and the last step, in one snapshot: at start, or after falling too far behind. */
   async #reload(): Promise<void> {
-    const { rows } = await query<{ last: Record<string, unknown> | null; lines: string[] }>(
+    const { rows } = await query<{
+      last: Record<string, unknown> | null;
+      lines: Record<string, number[]> | null;
+    }>(
       this.#pool,
       `SELECT (SELECT row_to_json(q) FROM (SELECT ${TICK_COLUMNS} FROM queue_ticks ORDER BY no DESC LIMIT 1) q) AS last,
-              (SELECT coalesce(array_agg(line ORDER BY line), '{}') FROM tokens WHERE status = 'waiting' AND line IS NOT NULL) AS lines`,
+              (SELECT json_object_agg(room, lines) FROM (
+                 SELECT room, array_agg(line ORDER BY line) AS lines FROM tokens
+                  WHERE status = 'waiting' AND line IS NOT NULL GROUP BY room) l) AS lines`,
       [],
     );
-    const { last, lines } = rows[0]!;
-    this.#mirror.load(last ? tickRow(last, this.#config) : undefined, lines.map(Number));
+    const last = rows[0]!.last ? tickRow(rows[0]!.last, this.#config) : undefined;
+    const lines = rows[0]!.lines ?? {};
+    const ids = [DEFAULT_ROOM, ...Object.keys(last?.rooms ?? {})];
+    for (const id of ids) {
+      const part = last ? roomTick(last, id) : undefined;
+      const mirror =
+        this.#mirrors.get(id) ?? new QueueMirror(this.#config, part?.room ?? this.room);
+      this.#mirrors.set(id, mirror);
+      mirror.load(part, (lines[id] ?? []).map(Number));
+    }
   }
 
   /** LISTENs for keeper steps on a connection of its own; reconnects (and catches up) when it is lost. */

@@ -39,12 +39,19 @@ import {
 import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
 import { reserve } from './commands/reserve.js';
-import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
+import {
+  createCodes,
+  listRooms,
+  readRoomView,
+  roomById,
+  stats,
+  updateRoom,
+} from './commands/room.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
 import { Keeper } from './keeper/Keeper.js';
 import { LineMirror } from './LineMirror.js';
-import { ensureRoom } from './room.js';
+import { ensureRoom, ensureRooms } from './room.js';
 import { WatchedTokens } from './WatchedTokens.js';
 
 /**
@@ -119,6 +126,8 @@ export class PostgresEngine implements UsherEngine {
   /** @internal Creates the room if new, loads the line, listens for keeper steps, and arms the keeper's timers. */
   async start(): Promise<void> {
     await ensureRoom(this.#pool, this.config);
+    // Rooms of concerts a catalog load cut short did not create yet (published by the next step).
+    await ensureRooms(this.#pool, this.config, this.#runner.clock.now());
     await this.#line.start();
     this.#keeper.start();
   }
@@ -231,19 +240,16 @@ export class PostgresEngine implements UsherEngine {
     return this.#runner.run((now) => this.#keeper.sweep(now));
   }
 
-  /** The room (SPEC §9) as the database holds it (see {@link readRoomView}). */
+  /** A room (SPEC §9, §12) as the database holds it (see {@link findRoomView}); with its id when asked by it. */
   room(roomId?: string): Promise<Room> {
-    if (roomId !== undefined && roomId !== 'default')
-      return Promise.reject(new EngineError('ROOM_NOT_FOUND', `no room "${roomId}"`));
-    return this.#runner.run(async (now) => ({
-      ...(roomId === undefined ? {} : { id: 'default' }),
-      ...(await readRoomView(this.#pool, now)),
-    }));
+    return this.#runner.run((now) =>
+      roomId === undefined ? readRoomView(this.#pool, now) : roomById(this.#pool, now, roomId),
+    );
   }
 
-  /** Every room (SPEC §12). */
-  async rooms(): Promise<readonly Room[]> {
-    return [await this.room('default')];
+  /** Every room (SPEC §12): the default one, then the rooms of concerts by id. */
+  rooms(): Promise<readonly Room[]> {
+    return this.#runner.run((now) => listRooms(this.#pool, now));
   }
 
   /** Presale codes (SPEC §12). */
@@ -252,8 +258,8 @@ export class PostgresEngine implements UsherEngine {
   }
 
   /** Changes the room's settings (see `UsherEngine.updateRoom`), published as a step to every instance. */
-  updateRoom(patch: Partial<RoomSettings>): Promise<RoomChange> {
-    return updateRoom(this.#runner, patch);
+  updateRoom(patch: Partial<RoomSettings>, roomId?: string): Promise<RoomChange> {
+    return updateRoom(this.#runner, patch, roomId);
   }
 
   /** Reports this instance's ticks (as the keeper, or asked for with {@link tick}), commits and faults to `observer` until the returned function is called. */

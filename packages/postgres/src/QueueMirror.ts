@@ -1,6 +1,7 @@
 import type { EngineConfig } from '@usher/engine';
 import {
   AdmissionRate,
+  DEFAULT_ROOM,
   drawnOrder,
   initialRoom,
   WaitingLine,
@@ -25,12 +26,32 @@ export interface TickRow {
   readonly nextAbandonAt: number;
   /** The room as the step left it. */
   readonly room: RoomState;
+  /** Each room of a concert's part of the step (migration 7), by room id; the fields above are the default room's. */
+  readonly rooms?: Readonly<Record<string, RoomPart>> | undefined;
+}
+
+/** A room's part of a published step: its line's end, the lines that left it, its counts and its state. */
+export interface RoomPart {
+  readonly lineEnd: number;
+  readonly departed: readonly number[];
+  readonly admitted: number;
+  readonly hadWaiting: boolean;
+  readonly waiting: number;
+  readonly active: number;
+  readonly room: RoomState;
+}
+
+/** The step as one room sees it: the default room's is the row; a room of a concert's, its part over the row (`undefined` when the step has none for it). */
+export function roomTick(row: TickRow, roomId: string): TickRow | undefined {
+  if (roomId === DEFAULT_ROOM) return row;
+  const part = row.rooms?.[roomId];
+  return part === undefined ? undefined : { ...row, ...part, rooms: undefined };
 }
 
 const present = () => true as const;
 
 export const TICK_COLUMNS =
-  'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room';
+  'no, at, real, line_end, seq_end, departed, admitted, had_waiting, waiting, active, next_abandon_at, room, rooms';
 
 export function tickRow(row: Record<string, unknown>, config: EngineConfig): TickRow {
   return {
@@ -46,7 +67,25 @@ export function tickRow(row: Record<string, unknown>, config: EngineConfig): Tic
     active: Number(row['active']),
     nextAbandonAt: Number(row['next_abandon_at']),
     room: publishedRoom(row['room'], config),
+    rooms: roomParts(row['rooms'], config),
   };
+}
+
+function roomParts(json: unknown, config: EngineConfig): Record<string, RoomPart> | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const parts: Record<string, RoomPart> = {};
+  for (const [id, value] of Object.entries(json as Record<string, Record<string, unknown>>)) {
+    parts[id] = {
+      lineEnd: Number(value['lineEnd']),
+      departed: ((value['departed'] as unknown[] | null) ?? []).map(Number),
+      admitted: Number(value['admitted']),
+      hadWaiting: value['hadWaiting'] === true,
+      waiting: Number(value['waiting']),
+      active: Number(value['active']),
+      room: publishedRoom(value['room'], config),
+    };
+  }
+  return parts;
 }
 
 /**
@@ -83,13 +122,13 @@ export class QueueMirror {
   /** The room's draw as a permutation: {@link line} counts slots (places in the drawn order), not line numbers. */
   #drawn: DrawnOrder | undefined;
 
-  constructor(config: EngineConfig) {
+  constructor(config: EngineConfig, room: RoomState = initialRoom(config)) {
     this.line.reset([], 0, present);
-    this.room = initialRoom(config);
+    this.room = room;
     this.rate = new AdmissionRate({
-      admitPerTick: config.queueAdmitPerTick,
+      admitPerTick: room.admitPerTick,
       tickMs: config.queueTickMs,
-      maxActive: config.queueMaxActive,
+      maxActive: room.maxActive,
       activeTtlMs: config.tokenActiveTtlMs,
     });
   }
@@ -129,6 +168,21 @@ export class QueueMirror {
     this.seqEnd = row.seqEnd;
     this.#note(row);
     return true;
+  }
+
+  /** A step that has no part for this room (it was not there yet): only the step's number and times move. */
+  skip(row: TickRow): void {
+    if (row.no <= this.applied) return;
+    this.applied = row.no;
+    this.seqEnd = row.seqEnd;
+    if (row.real) this.lastRealTickAt = Math.max(this.lastRealTickAt, row.at);
+    this.nextAbandonAt = row.nextAbandonAt;
+  }
+
+  /** Starts a room first seen in step `row`: nothing of it was in line before (a room's first step publishes it). */
+  startAt(row: TickRow): void {
+    this.applied = row.no - 1;
+    this.seqEnd = row.seqEnd;
   }
 
   /**

@@ -1,5 +1,11 @@
 import type { QueueToken, TokenWatcher } from '@usher/engine';
-import { TokenWatchers, tokenView, watchUpdate, type WatchedNow } from '@usher/engine/rules';
+import {
+  DEFAULT_ROOM,
+  TokenWatchers,
+  tokenView,
+  watchUpdate,
+  type WatchedNow,
+} from '@usher/engine/rules';
 import type { CommandRunner } from './CommandRunner.js';
 import { query } from './database.js';
 import { NOWHERE } from './LineMirror.js';
@@ -68,7 +74,7 @@ export class WatchedTokens {
     const { rows } = await query<TokenRow>(
       this.#runner.pool,
       `WITH touched AS MATERIALIZED (SELECT usher_record_polls($1, $2, $3, $4) AS token)
-       SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.reason,
+       SELECT t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.reason, t.room,
               CASE WHEN u.token IS NULL THEN t.last_seen_at ELSE $2 END AS last_seen_at,
               (SELECT usher_last_tick()) AS tick,
               CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, $2, $3) END AS gone_below
@@ -97,7 +103,8 @@ export class WatchedTokens {
       } else if (state?.status === 'active') {
         current = { view: tokenView(state, NOWHERE, Number(row!.last_seen_at), config) };
       }
-      const view = watchUpdate(last, current, line.room.soldOut);
+      const room = line.roomState(row?.room ?? DEFAULT_ROOM) ?? line.room;
+      const view = watchUpdate(last, current, room.soldOut);
       if (view === undefined) continue;
       updates.push(view);
       if (view.status === 'waiting') this.#watched.set(token, view);

@@ -1,3 +1,4 @@
+import { DEFAULT_ROOM } from '@usher/engine/rules';
 import pg from 'pg';
 import {
   emptyContents,
@@ -46,7 +47,7 @@ export async function readContents(connectionString: string): Promise<StoreConte
       contents.schedules.set(String(row['id']), row['record'] as never);
     }
     for (const row of await rows(
-      'SELECT token, user_id, status, seq, issued_at, expires_at, reason FROM tokens ORDER BY issued_at, token',
+      'SELECT token, user_id, status, seq, issued_at, expires_at, reason, room FROM tokens ORDER BY issued_at, token',
     )) {
       const status = row['status'] as QueueTokenState;
       const common = {
@@ -55,6 +56,7 @@ export async function readContents(connectionString: string): Promise<StoreConte
         status,
         seq: Number(row['seq'] ?? 0),
         issuedAt: Number(row['issued_at']),
+        ...(row['room'] === DEFAULT_ROOM ? {} : { room: String(row['room']) }),
       };
       contents.tokens.set(
         common.token,
@@ -132,6 +134,10 @@ export async function readContents(connectionString: string): Promise<StoreConte
       const { room, admittedTotal } = roomRow(row);
       contents.room.set('room', room);
       contents.counters.set('admittedTotal', { value: admittedTotal });
+    }
+    for (const row of await rows(`SELECT id, ${ROOM_COLUMNS} FROM rooms ORDER BY id`)) {
+      const { room, admittedTotal } = roomRow(row);
+      contents.rooms.set(String(row['id']), { room, admittedTotal });
     }
     await client.query('COMMIT');
     return contents;

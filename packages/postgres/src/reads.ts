@@ -8,7 +8,14 @@ import type {
   ScheduleRecord,
   TokenEndReason,
 } from '@usher/engine';
-import { isAbandoned, statusAt, type Lifecycles, type TokenState } from '@usher/engine/rules';
+import {
+  DEFAULT_ROOM,
+  isAbandoned,
+  statusAt,
+  type Lifecycles,
+  type RoomInput,
+  type TokenState,
+} from '@usher/engine/rules';
 
 /**
  * How commands read the views the rules decide on, and the mapping of rows
@@ -83,16 +90,18 @@ export interface TokenRow {
   readonly priority?: boolean | null;
   /** Waiting with a code only: how many waiting tokens with a code joined before it. */
   readonly priority_ahead?: string | null;
+  /** The room the token stands in (migration 7): `default` or its concert's id. */
+  readonly room?: string | null;
 }
 
 /** The token row's columns (over `tokens t`), with `tick` and `gone_below` for a waiting one (`$3`: the waiting TTL). */
-export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason,
+export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.issued_at, t.expires_at, t.last_seen_at, t.reason, t.room,
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
       CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below,
       CASE WHEN t.status = 'waiting' THEN EXISTS (SELECT 1 FROM priority_tokens p WHERE p.token = t.token) END AS priority,
       CASE WHEN t.status = 'waiting' THEN
         (SELECT count(*) FROM priority_tokens p JOIN tokens w ON w.token = p.token
-          WHERE w.status = 'waiting' AND p.seq < (SELECT o.seq FROM priority_tokens o WHERE o.token = t.token)) END AS priority_ahead`;
+          WHERE w.status = 'waiting' AND w.room = t.room AND p.seq < (SELECT o.seq FROM priority_tokens o WHERE o.token = t.token)) END AS priority_ahead`;
 
 /**
  * What a command reads beside its token, as a batch: the columns (and any
@@ -149,6 +158,7 @@ export function tokenState(
     expiresAt: Number(row.expires_at),
     ...(row.reason ? { reason: row.reason } : {}),
     ...(row.priority ? { priority: true } : {}),
+    ...(row.room && row.room !== DEFAULT_ROOM ? { room: row.room } : {}),
   };
   if (token.status === 'active' && statusAt(token, now, lifecycles) === 'expired') return undefined;
   if (token.status === 'waiting' && isAbandoned(Number(row.last_seen_at), now, config))
@@ -172,12 +182,24 @@ export function isStale(
 
 /** Records come back from `jsonb` with their keys reordered; rebuild them as the catalog rule builds them, so equal records compare equal. */
 export function concertRecord(json: Record<string, unknown>): ConcertRecord {
-  const { id, title, artist, venue } = json as unknown as ConcertRecord;
+  const { id, title, artist, venue, room } = json as unknown as ConcertRecord;
   return {
     id,
     title,
     ...(artist === undefined ? {} : { artist }),
     ...(venue === undefined ? {} : { venue }),
+    ...(room === undefined ? {} : { room: roomInput(room) }),
+  };
+}
+
+/** A concert's room as the catalog rule builds it (`checkRoomInput`'s order), from `jsonb`. */
+function roomInput(json: RoomInput): RoomInput {
+  const { opensAt, maxActive, admitPerTick, shuffle } = json;
+  return {
+    ...(opensAt === undefined ? {} : { opensAt }),
+    ...(maxActive === undefined ? {} : { maxActive }),
+    ...(admitPerTick === undefined ? {} : { admitPerTick }),
+    ...(shuffle === undefined ? {} : { shuffle }),
   };
 }
 

@@ -161,7 +161,7 @@ test('an issue at once decided on a maxActive the room no longer has changes not
   // An operator lowered maxActive to 1 after the issue's view read 10 (updateRoom writes under the step lock).
   await client.query('UPDATE room SET max_active = 1 WHERE id = 1');
   const { rows } = await client.query<{ err: string | null }>(
-    `SELECT err FROM usher_issue_many($1::json)`,
+    `SELECT err FROM usher_issue_in_room_many($1::json)`,
     [
       JSON.stringify([
         {
@@ -173,6 +173,7 @@ test('an issue at once decided on a maxActive the room no longer has changes not
           expires_at: START + 600_000,
           waiting_ttl: 300_000,
           max_active: 10,
+          room: 'default',
         },
       ]),
     ],

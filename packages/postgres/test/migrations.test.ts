@@ -45,9 +45,22 @@ test('each table, type, function, index, trigger and sequence is created by one 
   t.true(where.has('TABLE usher_rate_limits'), "the rate limiter's table is the schema's");
 });
 
-test('a migration only adds: nothing is dropped, replaced or renamed', (t) => {
+/**
+ * The one drop of the schema's history, by name: migration 7 (rooms of
+ * concerts) replaces the baseline's one live token per user and one global
+ * line by their per-room indexes (see its `tables.ts`).
+ */
+const ALLOWED_DROPS = ['DROP INDEX tokens_live_user;', 'DROP INDEX tokens_line;'];
+
+test('a migration only adds: nothing is dropped, replaced or renamed (but the drops allowed by name)', (t) => {
   for (const migration of migrations) {
-    t.notRegex(migration.sql, /\bDROP\s/i, migration.name);
+    let sql = migration.sql;
+    if (migration.name === 'rooms_pg')
+      for (const drop of ALLOWED_DROPS) {
+        t.true(sql.includes(drop), drop);
+        sql = sql.replace(drop, '');
+      }
+    t.notRegex(sql, /\bDROP\s/i, migration.name);
     t.notRegex(migration.sql, /\bOR\s+REPLACE\b/i, migration.name);
     t.notRegex(migration.sql, /\bRENAME\b/i, migration.name);
   }

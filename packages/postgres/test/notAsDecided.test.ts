@@ -57,7 +57,7 @@ test('a tick that could not admit what it decided changes nothing, throws, and a
   t.deepEqual(await state(), before);
 });
 
-test('sold-out keeps exactly the waiting tokens decided, or none: usher_sell_out raises UR500 and ends nothing', async (t) => {
+test('sold-out keeps exactly the waiting tokens decided, or none: usher_sell_out_room raises UR500 and ends nothing', async (t) => {
   const url = await createDatabase(server());
   const { engine } = await openEngine(t, url, { config: { ...manual, queueMaxActive: 1 } });
   await engine.issueToken('first'); // active at once: the others wait
@@ -78,14 +78,14 @@ test('sold-out keeps exactly the waiting tokens decided, or none: usher_sell_out
     { status: 'waiting', reason: null },
   ]);
   // A step that believed 3 were waiting: the 2 there are not ended.
-  const error = await t.throwsAsync(client.query('SELECT usher_sell_out(3, 1000)'));
+  const error = await t.throwsAsync(client.query("SELECT usher_sell_out_room('default', 3, 1000)"));
   t.is((error as { code?: string }).code, 'UR500');
   t.regex(error!.message, /waiting tokens sold out: 2 rows where 3 were decided/);
   t.deepEqual(await waiting(), before);
   // As decided: both end, kept with their reason until the time given.
   await client.query('BEGIN');
   const { rows } = await client.query<{ lines: string[] }>(
-    'SELECT usher_sell_out(2, 1000) AS lines',
+    "SELECT usher_sell_out_room('default', 2, 1000) AS lines",
   );
   t.is(rows[0]!.lines.length, 2);
   t.deepEqual(await waiting(), [

@@ -45,10 +45,10 @@ test("the schema's predicates agree with the rules' at every instant", async (t)
   });
   const samples = fc.sample(sample, { numRuns: 500, seed: 20 });
   const { rows } = await client.query<Record<string, boolean>>(
-    `SELECT usher_token_active(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now) AS token_active,
-            usher_token_overdue(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now) AS token_overdue,
-            usher_waiter_present(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS present,
-            usher_waiter_abandoned(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL)::tokens, s.now, s.ttl) AS abandoned,
+    `SELECT usher_token_active(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL, 'default')::tokens, s.now) AS token_active,
+            usher_token_overdue(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL, 'default')::tokens, s.now) AS token_overdue,
+            usher_waiter_present(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL, 'default')::tokens, s.now, s.ttl) AS present,
+            usher_waiter_abandoned(ROW('t', 'u', s.token, NULL, NULL, 0, s.deadline, s.last_seen, NULL, 'default')::tokens, s.now, s.ttl) AS abandoned,
             usher_hold_live(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS hold_live,
             usher_hold_overdue(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS hold_overdue,
             usher_seat_taken(ROW('r', 'u', 's', 1, 1, s.hold, 0, s.deadline, NULL, NULL, NULL, 0)::reservations, s.now) AS seat_taken,

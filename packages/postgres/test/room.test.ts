@@ -68,14 +68,14 @@ test('every gateway sees a room change at once: token views on another gateway, 
 test('a batch of issues at once refuses them while the room admits nobody, and counts what it admitted once', async (t) => {
   const url = await fresh();
   const { engine } = await openEngine(t, url, { config: manual });
-  await engine.issueToken('ann'); // admitted at once by the engine: counted by usher_issue_many
+  await engine.issueToken('ann'); // admitted at once by the engine: counted by usher_issue_in_room_many
   const { admittedTotal, maxActive } = await engine.room();
   t.is(admittedTotal, 1);
   // As gateways that decided from the room before the operator paused it would apply their decisions, three in one batch.
   const issueAtOnce = (users: string[]) =>
     sql<{ err: string | null; msg: string | null }>(
       url,
-      'SELECT err, msg FROM usher_issue_many($1::json)',
+      'SELECT err, msg FROM usher_issue_in_room_many($1::json)',
       [
         JSON.stringify(
           users.map((user) => ({
@@ -87,6 +87,7 @@ test('a batch of issues at once refuses them while the room admits nobody, and c
             expires_at: START + 600_000,
             waiting_ttl: 300_000,
             max_active: maxActive,
+            room: 'default',
           })),
         ),
       ],

@@ -1,5 +1,4 @@
 import {
-  EngineError,
   type CatalogInput,
   type CatalogLoadResult,
   type Concert,
@@ -21,6 +20,8 @@ import { applyKind, changesOf, type ApplyCall } from '../applies.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { query } from '../database.js';
 import { compareText, concertRecord, scheduleRecord, type ViewKind } from '../reads.js';
+import { ensureRooms } from '../room.js';
+import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
 import { lookupKey } from '../storable.js';
 
 /** What the catalog's listings read beside the token. */
@@ -41,7 +42,7 @@ export const CATALOG_VIEWS = {
   seats: {
     name: 'seats',
     params: ['text'],
-    columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule,
+    columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule, ${routeConcertColumn('q.p1')},
       (SELECT coalesce(array_agg(seat_no ORDER BY seat_no), '{}') FROM reservation_seats r
         WHERE r.schedule_id = q.p1 AND usher_seat_occupied(r, q.now)) AS taken`,
   },
@@ -101,16 +102,6 @@ export function loadCatalog(
       const schedules = new Map(
         rows[0]!.schedules.map((json) => [json['id'] as string, scheduleRecord(json)]),
       );
-      // Rooms of concerts (issue 25) are the embedded engine's so far: this engine keeps one room.
-      const given: unknown[] = Array.isArray(catalog?.concerts) ? catalog.concerts : [];
-      const withRoom = (given as { id?: unknown }[]).find(
-        (concert) => typeof concert === 'object' && concert !== null && 'room' in concert,
-      );
-      if (withRoom)
-        throw new EngineError(
-          'VALIDATION_FAILED',
-          `concert "${String(withRoom.id)}" has a room of its own: the PostgreSQL engine has the default room only (yet)`,
-        );
       const decision = decideLoadCatalog(
         { concert: (id) => concerts.get(id), schedule: (id) => schedules.get(id) },
         catalog,
@@ -118,6 +109,9 @@ export function loadCatalog(
       const apply = catalogApply(decision);
       return apply ? { decision, apply } : { decision };
     });
+    // The rooms of the concerts added (migration 7), then a step that publishes them to every engine.
+    if (answer.concertsAdded > 0 && (await ensureRooms(runner.pool, runner.config, now)) > 0)
+      await runner.line.catchUp(now);
     return answer;
   });
 }
@@ -149,6 +143,7 @@ export function listSchedules(
       concert: unknown;
       schedules: { record: Record<string, unknown>; taken: number }[];
     }>(token, now, CATALOG_VIEWS.schedules, [concertId]);
+    requireRouteRoom(facts.token, row.concert as RouteConcert | null, now, runner.lifecycles);
     checkListSchedules(
       { ...facts, concert: row.concert ?? undefined },
       concertId,
@@ -182,8 +177,10 @@ export function listSeats(
     requireId(scheduleId, 'scheduleId');
     const { facts, row } = await runner.view<{
       schedule: Record<string, unknown> | null;
+      route_concert: RouteConcert | null;
       taken: number[];
     }>(token, now, CATALOG_VIEWS.seats, [scheduleId]);
+    requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
     checkListSeats(
       { ...facts, schedule: row.schedule ?? undefined },
       scheduleId,

@@ -16,9 +16,11 @@ import type { CommandRunner } from '../CommandRunner.js';
 import type { Queryable } from '../database.js';
 import type { Facts } from '../LineMirror.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
+import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
 
 /** A reservation of the token's user by id (`p1`), as JSON. */
-const RESERVATION = `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p1) r) AS reservation`;
+const RESERVATION = `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p1) r) AS reservation,
+  ${routeConcertColumn('(SELECT schedule_id FROM reservations WHERE id = q.p1)')}`;
 
 /** What holding, reading, listing and cancelling read beside the token. */
 export const HOLD_VIEWS = {
@@ -26,7 +28,7 @@ export const HOLD_VIEWS = {
     name: 'reserve',
     // p2: the seats asked for (a JSON array), or NULL for best available (every occupied seat of the schedule).
     params: ['text', 'jsonb'],
-    columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule,
+    columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule, ${routeConcertColumn('q.p1')},
       (SELECT json_agg(json_build_object('seatNo', s.seat_no, 'id', s.reservation_id, 'userId', s.user_id,
                                          'status', s.status, 'expiresAt', s.expires_at))
          FROM reservation_seats s WHERE s.schedule_id = q.p1 AND usher_seat_live(s)
@@ -274,14 +276,15 @@ async function readReservation(
   now: number,
   db: Queryable,
 ): Promise<{ facts: Facts; reservation: ReservationRecord | undefined }> {
-  const { facts, row } = await runner.view<{ reservation: Record<string, unknown> | null }>(
-    token,
-    now,
-    HOLD_VIEWS.reservation,
-    [reservationId],
-    db,
-  );
-  return { facts, reservation: row.reservation ? reservationRecord(row.reservation) : undefined };
+  const { facts, row } = await runner.view<{
+    reservation: Record<string, unknown> | null;
+    route_concert: RouteConcert | null;
+  }>(token, now, HOLD_VIEWS.reservation, [reservationId], db);
+  const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
+  // Checked for the token's own reservation only (another's is not found).
+  if (reservation && reservation.userId === facts.token?.userId)
+    requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
+  return { facts, reservation };
 }
 
 export function getReservation(

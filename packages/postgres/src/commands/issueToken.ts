@@ -19,32 +19,34 @@ import { changesOf, type ApplyCall, type ApplyKind } from '../applies.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { NOWHERE, type Arrival, type Facts } from '../LineMirror.js';
 import { isStale, TOKEN_COLUMNS, type TokenRow, type ViewKind } from '../reads.js';
-import { ROOM_COLUMNS, roomRow } from '../room.js';
+import { ensureRooms, ROOM_COLUMNS, roomRow } from '../room.js';
 import { pollToken } from './tokens.js';
 
 /**
- * The issue view, by user (the item's key is the user id; `p1` the
- * configured `maxActive`, for a room row not created yet): the user's live
- * token, whether anyone waits, the room, and (when nobody waits) how many
- * are active. That is `usher_active_bound()` while it is under `maxActive`:
- * then so is the number of active tokens, and the issue rule only compares
- * the two. At the bound, the live active tokens are counted, up to `maxActive`.
+ * The issue view, by user and room (the item's key is the user id; `p1` the
+ * configured `maxActive`, for a room row not created yet; `p2` the room):
+ * the user's live token in the room, whether anyone of the room waits, the
+ * room, and (when nobody waits) how many of the room are active. For the
+ * default room that is `usher_active_bound()` while it is under `maxActive`
+ * (a bound of every room's active tokens, so of the default room's): then so
+ * is the number of active tokens, and the issue rule only compares the two.
+ * At the bound, and in a room of a concert, the room's live active tokens are
+ * counted, up to `maxActive` (`tokens_room_active`).
  */
 export const ISSUE_VIEW: ViewKind = {
   name: 'issue',
-  params: ['integer'],
-  sql: `WITH r AS (SELECT ${ROOM_COLUMNS} FROM room WHERE id = 1)
-  SELECT q.i, tk.*, w.someone_waits, (SELECT row_to_json(r) FROM r) AS room,
+  params: ['integer', 'text'],
+  sql: `SELECT q.i, tk.*, w.someone_waits, (SELECT row_to_json(r) FROM (SELECT ${ROOM_COLUMNS} FROM room_states WHERE id = q.room) r) AS room_state,
     CASE WHEN NOT w.someone_waits THEN
-      (SELECT CASE WHEN b.bound < m.max_active THEN b.bound
-                   ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens t WHERE usher_token_active(t, q.now) LIMIT m.max_active) a) END
+      (SELECT CASE WHEN q.room = 'default' AND b.bound < m.max_active THEN b.bound
+                   ELSE (SELECT count(*) FROM (SELECT 1 FROM tokens t WHERE t.room = q.room AND usher_token_active(t, q.now) LIMIT m.max_active) a) END
          FROM (SELECT usher_active_bound() AS bound) b)
     END AS active
-  FROM unnest($1::text[], $2::bigint[], $4::integer[]) WITH ORDINALITY AS q (user_id, now, configured, i)
-  CROSS JOIN LATERAL (SELECT coalesce((SELECT max_active FROM r), q.configured) AS max_active) m
-  CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM tokens t WHERE usher_waiter_present(t, q.now, $3::bigint)) AS someone_waits) w
+  FROM unnest($1::text[], $2::bigint[], $4::integer[], $5::text[]) WITH ORDINALITY AS q (user_id, now, configured, room, i)
+  CROSS JOIN LATERAL (SELECT coalesce((SELECT max_active FROM room_states WHERE id = q.room), q.configured) AS max_active) m
+  CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM tokens t WHERE t.room = q.room AND usher_waiter_present(t, q.now, $3::bigint)) AS someone_waits) w
   LEFT JOIN LATERAL (SELECT ${TOKEN_COLUMNS} FROM tokens t
-                      WHERE t.user_id = q.user_id AND t.status IN ('waiting', 'active')) tk ON true`,
+                      WHERE t.user_id = q.user_id AND t.room = q.room AND t.status IN ('waiting', 'active')) tk ON true`,
 };
 
 /** `usher_issue`'s fields (migration 1, `issue.ts`). */
@@ -57,30 +59,35 @@ export interface IssueArgs {
   readonly expires_at: number;
   readonly waiting_ttl: number;
   readonly max_active: number;
+  /** The room (migration 7's `usher_room_issue`). */
+  readonly room: string;
 }
 
-const issueSql = 'SELECT err, msg, result FROM usher_issue_many($1::json)';
+const issueSql = 'SELECT err, msg, result FROM usher_issue_in_room_many($1::json)';
 /** Waiting tokens: batched as any apply. */
-export const ISSUE: ApplyKind<IssueArgs> = { type: 'usher_issue', sql: issueSql };
-/** `usher_code_issue`'s fields (migration 4): an issue's, and the presale code it spends. */
+export const ISSUE: ApplyKind<IssueArgs> = { type: 'usher_room_issue', sql: issueSql };
+/** `usher_room_code_issue`'s fields (migration 7): an issue's, and the presale code it spends. */
 export interface CodeIssueArgs extends IssueArgs {
   readonly code_hash: string;
   readonly code_room: string;
 }
 
-const codeIssueSql = 'SELECT err, msg, result FROM usher_issue_with_code_many($1::json)';
-/** A waiting token with a presale code: the code is spent with the insert (migration 4). */
-export const CODE_ISSUE: ApplyKind<CodeIssueArgs> = { type: 'usher_code_issue', sql: codeIssueSql };
+const codeIssueSql = 'SELECT err, msg, result FROM usher_issue_with_code_in_room_many($1::json)';
+/** A waiting token with a presale code: the code is spent with the insert (migrations 4 and 7). */
+export const CODE_ISSUE: ApplyKind<CodeIssueArgs> = {
+  type: 'usher_room_code_issue',
+  sql: codeIssueSql,
+};
 /** A token with a presale code admitted at once. */
 export const CODE_ISSUE_AT_ONCE: ApplyKind<CodeIssueArgs> = {
-  type: 'usher_code_issue',
+  type: 'usher_room_code_issue',
   sql: codeIssueSql,
   exclusive: true,
 };
 
 /** Tokens admitted at once: a batch holds the step lock exclusively to its commit. */
 export const ISSUE_AT_ONCE: ApplyKind<IssueArgs> = {
-  type: 'usher_issue',
+  type: 'usher_room_issue',
   sql: issueSql,
   exclusive: true,
 };
@@ -91,6 +98,7 @@ export function issueApply(
   now: number,
   waitingTtlMs: number,
   room: RoomState,
+  roomId: string = DEFAULT_ROOM,
 ): ApplyCall<IssueArgs> | ApplyCall<CodeIssueArgs> | undefined {
   const { tokenIssued, codeSpent } = changesOf(decision, ['tokenIssued', 'codeSpent']);
   const token = tokenIssued?.token;
@@ -104,6 +112,7 @@ export function issueApply(
     expires_at: token.expiresAt,
     waiting_ttl: waitingTtlMs,
     max_active: room.maxActive,
+    room: roomId,
   };
   if (codeSpent)
     return {
@@ -114,11 +123,7 @@ export function issueApply(
   return { kind: token.status === 'active' ? ISSUE_AT_ONCE : ISSUE, user: token.userId, args };
 }
 
-/**
- * The room a join names (SPEC §12): the default room without a concert, else
- * the concert's (`CONCERT_NOT_FOUND` for none). This engine keeps every
- * concert in the default room (a catalog with rooms of concerts is refused).
- */
+/** The room a join names (SPEC §12): the default room without a concert, else the concert's (`CONCERT_NOT_FOUND` for none). */
 async function roomOfJoin(runner: CommandRunner, concertId: unknown): Promise<string> {
   if (concertId === undefined) return DEFAULT_ROOM;
   const id = requireId(concertId, 'concertId');
@@ -169,12 +174,12 @@ export function issueToken(
         // The room is read with the view: admission at issue follows the operator's settings at once.
         const row = (await runner.readRow(
           ISSUE_VIEW,
-          { token: userId, now, params: [config.queueMaxActive] },
+          { token: userId, now, params: [config.queueMaxActive, roomId] },
           db,
         )) as unknown as TokenRow & {
           someone_waits: boolean;
           active: string | null;
-          room: Record<string, unknown> | null;
+          room_state: Record<string, unknown> | null;
         };
         if (row.status === 'waiting' && isStale(row, now, config, lifecycles)) {
           // The user's waiting token was abandoned but no keeper step has removed it from the line: one does
@@ -186,7 +191,12 @@ export function issueToken(
         const found = await line.factsOf(row.token, row.token ? row : undefined, now);
         if (found === 'again') return found;
         facts = found;
-        const room = row.room ? roomRow(row.room).room : line.room;
+        if (!row.room_state && roomId !== DEFAULT_ROOM) {
+          // A concert's room whose row a catalog load cut short has not written yet.
+          await ensureRooms(db, config, now);
+          return 'again';
+        }
+        const room = row.room_state ? roomRow(row.room_state).room : line.room;
         let codeFacts;
         if (hash !== undefined) {
           const { rows } = await db.query<{ room: string; spent_at: string | null }>(
@@ -206,7 +216,7 @@ export function issueToken(
         };
         const decision = decideIssue(view, userId, now, config, lifecycles, fresh());
         created = decision.answer.created ? decision.answer.token : undefined;
-        const apply = issueApply(decision, now, config.queueWaitingTtlMs, room);
+        const apply = issueApply(decision, now, config.queueWaitingTtlMs, room, roomId);
         return apply ? { decision, apply } : { decision };
       },
     );
@@ -229,6 +239,7 @@ export function issueToken(
           tick: Number(arrival.tick ?? 0),
         },
         now,
+        roomId,
       );
       if (!found) return { token: await pollToken(runner, answer.token.token, now), created: true };
       place = found;

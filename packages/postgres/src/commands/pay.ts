@@ -3,6 +3,7 @@ import { checkPay, decidePay, type Decision } from '@usher/engine/rules';
 import { applyKind, changesOf, type ApplyCall } from '../applies.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
+import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
 import { newId } from './issueToken.js';
 import { keyFields, STORED, storedAnswer } from './wallet.js';
 
@@ -12,6 +13,7 @@ export const PAY_VIEW: ViewKind = {
   params: ['text', 'text'],
   columns: `${STORED},
       (SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p2) r) AS reservation,
+      ${routeConcertColumn('(SELECT schedule_id FROM reservations WHERE id = q.p2)')},
       usher_balance(tk.user_id) AS balance,
       usher_live_holds(tk.user_id, q.now) AS held`,
 };
@@ -95,15 +97,19 @@ export function pay(
       const read = await runner.read<{
         stored: Record<string, unknown> | null;
         reservation: Record<string, unknown> | null;
+        route_concert: RouteConcert | null;
         balance: string;
         held: string | null;
       }>(token, now, PAY_VIEW, [command.idempotencyKey ?? '', command.reservationId], db);
       if (read === 'again') return read;
       const { facts, row } = read;
+      const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
+      if (reservation && reservation.userId === facts.token?.userId)
+        requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
       const view = {
         ...facts,
         stored: storedAnswer(facts, row.stored, command.idempotencyKey, PAYMENT_KEYS),
-        reservation: row.reservation ? reservationRecord(row.reservation) : undefined,
+        reservation,
         balance: Number(row.balance),
         heldByUser: Number(row.held ?? 0),
       };

@@ -17,6 +17,7 @@ import {
   type Occupant,
 } from '@usher/engine/rules';
 import { changesOf } from '../applies.js';
+import { requireRouteRoom, type RouteConcert } from '../roomRoutes.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { scheduleRecord } from '../reads.js';
 import { HOLD_VIEWS, ORDER, orderApply } from './holds.js';
@@ -97,12 +98,14 @@ export function reserve(
       .decide('reserve', now, undefined, async (db) => {
         const read = await runner.read<{
           schedule: Record<string, unknown> | null;
+          route_concert: RouteConcert | null;
           occupants: OccupantRow[] | null;
           held: string | null;
           tickets: string | null;
         }>(token, now, HOLD_VIEWS.reserve, [command.scheduleId, asked], db);
         if (read === 'again') return read;
         const { facts, row } = read;
+        requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
         const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
         const occupants = new Map<number, Occupant>();
         for (const occupant of row.occupants ?? [])

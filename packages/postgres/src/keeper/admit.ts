@@ -2,7 +2,7 @@ import { drawnOrder, type Draw } from '@usher/engine/rules';
 import type { Queryable } from '../database.js';
 
 /**
- * Admits the first `count` waiting tokens in line order, as the tick
+ * Admits the first `count` waiting tokens of `room` in its line's order, as the tick
  * decided: through the draw first (slot by slot from the cursor, a batch of
  * candidate lines at a time, each batch one indexed read), then by line
  * number after it. The lines are picked first (rows locked), then
@@ -12,6 +12,7 @@ import type { Queryable } from '../database.js';
  */
 export async function admit(
   db: Queryable,
+  room: string,
   count: number,
   expiresAt: number,
   draw: Draw | null,
@@ -24,8 +25,8 @@ export async function admit(
   if (count > 0) {
     const { rows } = await db.query<{ token: string; line: string }>(
       `SELECT t.token, t.line FROM priority_tokens p JOIN tokens t ON t.token = p.token
-        WHERE t.status = 'waiting' ORDER BY p.seq LIMIT $1 FOR UPDATE OF t`,
-      [count],
+        WHERE t.status = 'waiting' AND t.room = $2 ORDER BY p.seq LIMIT $1 FOR UPDATE OF t`,
+      [count, room],
     );
     lines.push(...rows.map((row) => Number(row.line)));
     if (rows.length > 0)
@@ -42,8 +43,8 @@ export async function admit(
       const candidates: number[] = [];
       for (let slot = cursor; slot <= end; slot++) candidates.push(order.placeAt(slot));
       const { rows } = await db.query<{ line: string }>(
-        `SELECT line FROM tokens WHERE status = 'waiting' AND line = ANY($1::bigint[]) FOR UPDATE`,
-        [candidates],
+        `SELECT line FROM tokens WHERE status = 'waiting' AND room = $2 AND line = ANY($1::bigint[]) FOR UPDATE`,
+        [candidates, room],
       );
       const waiting = new Set(rows.map((row) => Number(row.line)));
       for (const line of candidates) {
@@ -57,15 +58,21 @@ export async function admit(
     // Picked in a statement of its own: a LIMIT inside the UPDATE's WHERE could be rescanned per row by
     // a nested loop (planned on a nearly empty table) and admit the whole line (issue 20).
     const { rows } = await db.query<{ line: string }>(
-      `SELECT line FROM tokens WHERE status = 'waiting' AND line > $2 AND line <> ALL($3::bigint[]) ORDER BY line LIMIT $1 FOR UPDATE`,
+      `SELECT line FROM tokens WHERE status = 'waiting' AND room = $4 AND line > $2 AND line <> ALL($3::bigint[]) ORDER BY line LIMIT $1 FOR UPDATE`,
       [
         count - lines.length,
         draw && cursor <= draw.to ? Number.MAX_SAFE_INTEGER : (draw?.to ?? 0),
         [...head],
+        room,
       ],
     );
     lines.push(...rows.map((row) => Number(row.line)));
   }
-  await db.query('SELECT usher_admit($1::bigint[], $2, $3)', [lines, expiresAt, count]);
+  await db.query('SELECT usher_admit_in_room($1, $2::bigint[], $3, $4)', [
+    room,
+    lines,
+    expiresAt,
+    count,
+  ]);
   return { lines, cursor };
 }

@@ -29,7 +29,7 @@ export async function nextAbandonAt(
 /** Publishes a step: its `queue_ticks` row, and one notification every engine's mirror LISTENs for. */
 export async function publishStep(db: Queryable, tick: TickRow): Promise<void> {
   await db.query(
-    `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    `INSERT INTO queue_ticks (${TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       tick.no,
       tick.at,
@@ -43,6 +43,7 @@ export async function publishStep(db: Queryable, tick: TickRow): Promise<void> {
       tick.active,
       tick.nextAbandonAt,
       JSON.stringify(tick.room),
+      JSON.stringify(tick.rooms ?? {}),
     ],
   );
   await db.query(`SELECT pg_notify('usher_tick', $1)`, [String(tick.no)]);

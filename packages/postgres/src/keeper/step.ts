@@ -1,5 +1,6 @@
 import type { EngineConfig, TickReport } from '@usher/engine';
 import {
+  DEFAULT_ROOM,
   decideTick,
   decideUpdateRoom,
   isOpeningDue,
@@ -11,8 +12,8 @@ import {
   type TickOutcome,
 } from '@usher/engine/rules';
 import { inTransaction, type Queryable } from '../database.js';
-import type { TickRow } from '../QueueMirror.js';
-import { readRoom, writeRoom } from '../room.js';
+import { roomTick, type RoomPart, type TickRow } from '../QueueMirror.js';
+import { readRoom, writeDrawCursor, writeRoom } from '../room.js';
 import { abandonWaiters } from './abandonWaiters.js';
 import { admit } from './admit.js';
 import { expireHolds } from './expireHolds.js';
@@ -20,7 +21,7 @@ import { expireTokens } from './expireTokens.js';
 import { lineUp } from './lineUp.js';
 import { lastStep, nextAbandonAt, publishStep } from './publish.js';
 import { sweep } from './sweep.js';
-import { countActive, countPriority, readOpeningRange, readStock } from './tickView.js';
+import { readOpeningRange, readTickViews, takePaidLogs, type RoomTickView } from './tickView.js';
 
 /** Thrown inside a step when the keeper's epoch is no longer the current one: a newer keeper exists. */
 export class Deposed extends Error {
@@ -93,12 +94,13 @@ export function runRoomUpdate(
   now: number,
   patch: unknown,
   options: Omit<StepOptions, 'real'>,
+  roomId: string = DEFAULT_ROOM,
 ): Promise<{ before: RoomState; after: RoomState }> {
   return underStepLock(db, options.epoch, async () => {
-    const { room } = await readRoom(db, options.config);
+    const { room } = await readRoom(db, options.config, roomId);
     const decision = decideUpdateRoom(room, patch, now);
     for (const change of decision.changes)
-      if (change.type === 'roomChanged') await writeRoom(db, change.room);
+      if (change.type === 'roomChanged') await writeRoom(db, change.room, roomId);
     if (decision.changes.length > 0) await step(db, now, { ...options, real: false });
     return decision.answer;
   });
@@ -114,36 +116,109 @@ export function runSweep(
 }
 
 async function step(db: Queryable, now: number, options: StepOptions): Promise<StepResult> {
-  const { config, lifecycles, real } = options;
+  const { config, real } = options;
   const previous = await lastStep(db, config);
-  const departed: number[] = [];
-  let waiting = previous?.waiting ?? 0;
 
-  await expireHolds(db, now, lifecycles);
-  await expireTokens(db, now, lifecycles);
-  for (const line of await abandonWaiters(db, now, config)) {
-    departed.push(line);
-    waiting--;
+  await expireHolds(db, now, options.lifecycles);
+  await expireTokens(db, now, options.lifecycles);
+  const abandoned = await abandonWaiters(db, now, config);
+  const before = (id: string) => (previous ? roomTick(previous, id) : undefined);
+  const { seqEnd, arrivals } = await lineUp(db, (id) => before(id)?.lineEnd ?? 0);
+  if (real) await takePaidLogs(db);
+
+  // One tick serves every room: every room's view in one statement, each room decided on its own view,
+  // the heads of the plain rooms' lines admitted in one call. O(rooms + due + arrivals + admitted).
+  const views = await readTickViews(db, now);
+  const stepped = new Map<string, RoomStepped>();
+  for (const [id, view] of views) {
+    const departed = abandoned.filter((left) => left.room === id).map((left) => left.line);
+    stepped.set(
+      id,
+      await roomStep(db, now, options, id, view, before(id), departed, arrivals.get(id) ?? 0),
+    );
   }
-  const previousEnd = previous?.lineEnd ?? 0;
-  const { seqEnd, arrivals } = await lineUp(db, previousEnd);
-  const lineEnd = previousEnd + arrivals;
-  waiting += arrivals;
+  await admitHeads(db, stepped);
 
-  let active = await countActive(db, now);
-  const read = await readRoom(db, config);
-  let { room } = read;
-  let cursor = read.drawCursor;
+  const parts = new Map<string, RoomPart>();
+  for (const [id, room] of stepped) parts.set(id, room.part());
+  const main = parts.get(DEFAULT_ROOM)!;
+  const rooms: Record<string, RoomPart> = {};
+  for (const [id, part] of parts) if (id !== DEFAULT_ROOM) rooms[id] = part;
+  const tick: TickRow = {
+    no: (previous?.no ?? 0) + 1,
+    at: now,
+    real,
+    seqEnd,
+    nextAbandonAt: await nextAbandonAt(db, now, config),
+    ...main,
+    rooms,
+  };
+  await publishStep(db, tick);
+  // As the embedded engine reports it: the sums, and each room's figures when there are rooms of concerts.
+  const totals = { admitted: 0, waiting: 0, active: 0 };
+  const figures: Record<string, { admitted: number; waiting: number; active: number }> = {};
+  for (const [id, part] of parts) {
+    figures[id] = { admitted: part.admitted, waiting: part.waiting, active: part.active };
+    totals.admitted += part.admitted;
+    totals.waiting += part.waiting;
+    totals.active += part.active;
+  }
+  const report: TickReport = parts.size > 1 ? { ...totals, rooms: figures } : totals;
+  return { report, tick, outcome: stepped.get(DEFAULT_ROOM)!.outcome };
+}
+
+/** A room's part of a step, decided; its admission from the head of its line may still be pending. */
+interface RoomStepped {
+  readonly outcome: TickOutcome | undefined;
+  /** The head of the line to admit, left to {@link admitHeads}: after which line, how many, until when. */
+  head?: { after: number; count: number; expiresAt: number };
+  /** Called once every admission is done: the room's part of the published step. */
+  part(): RoomPart;
+  /** Lines admitted by {@link admitHeads}. */
+  admitted(lines: readonly number[]): void;
+}
+
+/**
+ * One room's part of a step, after what was due expired and the arrivals
+ * lined up: a scheduler tick decides with the room's own view (`decideTick`:
+ * its waiting, code holders, active tokens, its concert's stock, its
+ * opening), and each change is applied to that room's rows only (sold out
+ * ends its own line). Admission in drawn order or with code holders first
+ * is done here (`admit`); a plain one, from the head of the line, is left to
+ * {@link admitHeads}, with every other room's.
+ */
+async function roomStep(
+  db: Queryable,
+  now: number,
+  options: StepOptions,
+  roomId: string,
+  tickView: RoomTickView,
+  previous: TickRow | undefined,
+  abandoned: readonly number[],
+  arrivals: number,
+): Promise<RoomStepped> {
+  const { config, lifecycles, real } = options;
+  const departed = [...abandoned];
+  const previousEnd = previous?.lineEnd ?? 0;
+  let waiting = (previous?.waiting ?? 0) - abandoned.length + arrivals;
+  const lineEnd = previousEnd + arrivals;
+
+  let active = tickView.active;
+  let { room } = tickView.read;
+  let cursor = tickView.read.drawCursor;
   let admitted = 0;
   let outcome: TickOutcome | undefined;
+  let head: RoomStepped['head'];
   if (real) {
     const view = {
       room,
       waiting,
-      priorityWaiting: await countPriority(db),
+      priorityWaiting: tickView.priorityWaiting,
       active,
-      stock: await readStock(db, now),
-      ...(isOpeningDue(room, now) ? { opening: await readOpeningRange(db, room.opensAt!) } : {}),
+      stock: tickView.stock,
+      ...(isOpeningDue(room, now)
+        ? { opening: await readOpeningRange(db, room.opensAt!, roomId) }
+        : {}),
     };
     const decision = decideTick(view, now, lifecycles, newDrawSeed);
     outcome = decision.answer;
@@ -152,49 +227,80 @@ async function step(db: Queryable, now: number, options: StepOptions): Promise<S
         case 'tokensSoldOut': {
           // Each ended token is kept, saying why, as long as a paid token (the sweep forgets both).
           const { rows } = await db.query<{ lines: string[] }>(
-            'SELECT usher_sell_out($1, $2) AS lines',
-            [waiting, keptUntil(now, config)],
+            'SELECT usher_sell_out_room($1, $2, $3) AS lines',
+            [roomId, waiting, keptUntil(now, config)],
           );
           departed.push(...rows[0]!.lines.map(Number));
           waiting = 0;
           break;
         }
         case 'roomChanged':
-          await writeRoom(db, change.room);
+          await writeRoom(db, change.room, roomId);
           if (change.room.draw && change.room.draw.seed !== room.draw?.seed)
             cursor = change.room.draw.from;
           room = change.room;
           break;
         case 'tokensAdmitted': {
-          const result = await admit(db, change.count, change.expiresAt, room.draw, cursor);
+          const drawing = room.draw !== null && cursor <= room.draw.to;
+          if (!drawing && tickView.priorityWaiting === 0) {
+            head = { after: room.draw?.to ?? 0, count: change.count, expiresAt: change.expiresAt };
+            break;
+          }
+          const result = await admit(db, roomId, change.count, change.expiresAt, room.draw, cursor);
           departed.push(...result.lines);
           admitted += result.lines.length;
           cursor = result.cursor;
-          if (room.draw) await db.query('UPDATE room SET draw_cursor = $1 WHERE id = 1', [cursor]);
+          if (room.draw) await writeDrawCursor(db, roomId, cursor);
           break;
         }
         default:
           throw new Error(`a tick cannot apply a change of type ${change.type}`);
       }
     }
-    waiting -= admitted;
-    active += admitted;
   }
-
-  const tick: TickRow = {
-    no: (previous?.no ?? 0) + 1,
-    at: now,
-    real,
-    lineEnd,
-    seqEnd,
-    departed,
-    admitted,
-    hadWaiting: outcome?.observed ?? false,
-    waiting,
-    active,
-    nextAbandonAt: await nextAbandonAt(db, now, config),
-    room,
+  const stepped: RoomStepped = {
+    outcome,
+    ...(head ? { head } : {}),
+    admitted(lines) {
+      departed.push(...lines);
+      admitted += lines.length;
+    },
+    part: () => ({
+      lineEnd,
+      departed,
+      admitted,
+      hadWaiting: outcome?.observed ?? false,
+      waiting: waiting - admitted,
+      active: active + admitted,
+      room,
+    }),
   };
-  await publishStep(db, tick);
-  return { report: { admitted, waiting, active }, tick, outcome };
+  return stepped;
+}
+
+/**
+ * The plain admissions of every room (no draw to follow, no code holders
+ * first), in one call per deadline (`usher_admit_heads`: each room's head
+ * picked in a MATERIALIZED CTE, admitted by key, the count checked).
+ */
+async function admitHeads(db: Queryable, stepped: Map<string, RoomStepped>): Promise<void> {
+  const byDeadline = new Map<number, string[]>();
+  for (const [id, room] of stepped) {
+    if (!room.head) continue;
+    const ids = byDeadline.get(room.head.expiresAt) ?? [];
+    ids.push(id);
+    byDeadline.set(room.head.expiresAt, ids);
+  }
+  for (const [expiresAt, ids] of byDeadline) {
+    const { rows } = await db.query<{ room: string; lines: string[] }>(
+      'SELECT room, lines FROM usher_admit_heads($1::text[], $2::bigint[], $3::integer[], $4)',
+      [
+        ids,
+        ids.map((id) => stepped.get(id)!.head!.after),
+        ids.map((id) => stepped.get(id)!.head!.count),
+        expiresAt,
+      ],
+    );
+    for (const row of rows) stepped.get(row.room)!.admitted(row.lines.map(Number));
+  }
 }
