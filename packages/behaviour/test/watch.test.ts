@@ -148,9 +148,11 @@ behaviour(
     clock.increment(1_000); // ann's time is up: the next tick admits bob
     const watch = recorder();
     await Promise.all([engine.watchToken(bob, watch.watcher), engine.tick()]);
-    t.deepEqual(
-      watch.updates.map((view) => view.status),
-      ['waiting', 'active'],
+    // The watch's first read may come before the tick or after it (PostgreSQL batches reads): either
+    // way the watcher ends on 'active' and never hears 'waiting' after it.
+    t.true(
+      ['waiting,active', 'active'].includes(watch.updates.map((view) => view.status).join()),
+      watch.updates.map((view) => view.status).join(),
     );
     t.is(watch.ended(), 1);
   },
