@@ -4,6 +4,7 @@ import type { UsherEngine } from '@usher/engine';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { accessLineWriter, type AccessLineWriter } from './accessLine.js';
 
 /** The request id header: echoed when the client's is sane, generated otherwise, always on the answer. */
 export const REQUEST_ID_HEADER = 'X-Request-Id';
@@ -45,7 +46,9 @@ export class Telemetry {
   readonly registry: Registry;
   readonly logger: Logger | undefined;
   readonly #duration: Histogram<'route' | 'method' | 'status'>;
-  readonly #inFlight: Gauge;
+  /** Requests being answered: a plain count, read into `http_requests_in_flight` at each scrape. */
+  #inFlight = 0;
+  readonly #accessLine: AccessLineWriter | undefined;
   readonly #rateLimited: Counter;
   readonly #limiterErrors: Counter;
   readonly #challengeFailed: Counter<'reason'>;
@@ -66,11 +69,17 @@ export class Telemetry {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.#inFlight = new Gauge({
+    const telemetry = this;
+    new Gauge({
       name: 'http_requests_in_flight',
       help: 'HTTP requests being answered now (open event streams included)',
       registers,
+      // Read when scraped: a gauge's inc and dec per request cost a label hash each.
+      collect() {
+        this.set(telemetry.#inFlight);
+      },
     });
+    this.#accessLine = options.logger === undefined ? undefined : accessLineWriter(options.logger);
     this.#rateLimited = new Counter({
       name: 'usher_rate_limited_total',
       help: 'POST /queue/tokens refused 429 RATE_LIMITED',
@@ -277,8 +286,7 @@ export class Telemetry {
    */
   middleware(): Middleware {
     const duration = this.#duration;
-    const inFlight = this.#inFlight;
-    const logger = this.logger;
+    const accessLine = this.#accessLine;
     // The histogram's labels for each route, method and status seen: one object each, not one per request.
     const labels = new Map<string, { route: string; method: string; status: string }>();
     return (ctx, next) => {
@@ -287,11 +295,11 @@ export class Telemetry {
       const started = process.hrtime.bigint();
       const id = requestId(ctx.req, ctx.res);
       ctx.state.requestId = id;
-      inFlight.inc();
+      this.#inFlight++;
       // When the answer ends (or the client goes away): the metrics, and the access-log line. A response
       // closes once, so a plain listener does (no `once` wrapper).
       ctx.res.on('close', () => {
-        inFlight.dec();
+        this.#inFlight--;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const route = routeOf(ctx);
         const status = ctx.res.statusCode;
@@ -304,7 +312,7 @@ export class Telemetry {
           if (labels.size < 10_000) labels.set(key, set);
         }
         duration.observe(set, seconds);
-        if (logger !== undefined) accessLine(logger, id, ctx.req, route, status, seconds);
+        if (accessLine !== undefined) accessLine(id, ctx.req, route, status, seconds);
       });
       return next();
     };
@@ -336,33 +344,4 @@ function requestId(request: IncomingMessage, response: ServerResponse): string {
   const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   response.setHeader(REQUEST_ID_HEADER, id);
   return id;
-}
-
-/**
- * The access log: one line when the answer ends, with the request id, method,
- * route template, path (never the query string: it may carry a token), status
- * and duration; no headers (they carry tokens). A 500 is logged as an error,
- * another 5xx as a warning. Written with the app's pino logger directly: pino-http
- * made two child loggers per request, one serializing the whole request, which
- * cost ~20% of a server's CPU on a cheap route.
- */
-function accessLine(
-  logger: Logger,
-  requestId: string,
-  request: IncomingMessage,
-  route: string,
-  status: number,
-  seconds: number,
-): void {
-  const level = status === 500 ? 'error' : status >= 500 ? 'warn' : 'info';
-  if (!logger.isLevelEnabled(level)) return;
-  const line = {
-    requestId,
-    method: request.method,
-    route,
-    path: (request.url ?? '').split('?')[0],
-    status,
-    durationMs: Math.round(seconds * 1_000),
-  };
-  logger[level](line, `${request.method} ${route} ${status}`);
 }
