@@ -11,6 +11,51 @@ export const REQUEST_ID_HEADER = 'X-Request-Id';
 /** A client's request id is kept when it is 1 to 128 of these (UUIDs, trace ids); anything else is replaced. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:=+/@-]{1,128}$/;
 
+/** The buckets of `http_request_duration_seconds`, in seconds. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Their names in prom-client's series (`bucketValues`), made once. */
+const BUCKET_KEYS = DURATION_BUCKETS.map(String);
+
+/** One label set of the duration histogram, and the series prom-client keeps for it once found. */
+interface Series {
+  readonly labels: { route: string; method: string; status: string };
+  map?: object;
+  entry?: { sum: number; count: number; bucketValues: Record<string, number> } | undefined;
+}
+
+/**
+ * `histogram.observe(series.labels, seconds)`, for a series seen before without prom-client's work per
+ * call (a closure, the labels checked, their hash built and looked up, the bucket's key made from a
+ * number): its series is updated as `observe` would. The first observation of a label set goes through
+ * `observe`, which makes the series; it is then found by its labels object and kept, as long as the
+ * histogram keeps the same map (a `reset` makes a new one: back to `observe`).
+ */
+function observeDuration(
+  histogram: Histogram<'route' | 'method' | 'status'>,
+  series: Series,
+  seconds: number,
+): void {
+  const map = (histogram as unknown as { hashMap?: Record<string, unknown> }).hashMap;
+  const entry = series.entry;
+  if (entry !== undefined && series.map === map) {
+    entry.sum += seconds;
+    entry.count += 1;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]!) {
+        entry.bucketValues[BUCKET_KEYS[i]!]! += 1;
+        break;
+      }
+    }
+    return;
+  }
+  histogram.observe(series.labels, seconds);
+  if (map === undefined) return;
+  series.map = map;
+  series.entry = Object.values(map).find(
+    (value) => (value as { labels?: unknown }).labels === series.labels,
+  ) as Series['entry'];
+}
+
 /** Requests a telemetry middleware has taken: each is counted and logged once, by the first one it meets. */
 const seen = new WeakSet<IncomingMessage>();
 
@@ -66,7 +111,7 @@ export class Telemetry {
       name: 'http_request_duration_seconds',
       help: 'Time to answer an HTTP request, by route template, method and status (an event stream: its whole life)',
       labelNames: ['route', 'method', 'status'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...DURATION_BUCKETS],
       registers,
     });
     const telemetry = this;
@@ -288,7 +333,7 @@ export class Telemetry {
     const duration = this.#duration;
     const accessLine = this.#accessLine;
     // The histogram's labels for each route, method and status seen: one object each, not one per request.
-    const labels = new Map<string, { route: string; method: string; status: string }>();
+    const labels = new Map<string, Series>();
     return (ctx, next) => {
       if (seen.has(ctx.req)) return next();
       seen.add(ctx.req);
@@ -307,11 +352,12 @@ export class Telemetry {
         const key = `${status} ${method} ${route}`;
         let set = labels.get(key);
         if (set === undefined) {
-          set = { route, method, status: String(status) };
+          set = { labels: { route, method, status: String(status) } };
           // Bounded like the metric's own label sets (route templates, methods, statuses): a safety cap only.
           if (labels.size < 10_000) labels.set(key, set);
         }
-        duration.observe(set, seconds);
+        if (set.map === undefined && !labels.has(key)) duration.observe(set.labels, seconds);
+        else observeDuration(duration, set, seconds);
         if (accessLine !== undefined) accessLine(id, ctx.req, route, status, seconds);
       });
       return next();

@@ -126,6 +126,16 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
     }),
     3,
   );
+  // The first of a label set is observed by prom-client, the next ones update its series in place: same buckets.
+  t.is(
+    value(second, 'http_request_duration_seconds_bucket', {
+      route: '/concerts/:concertId/schedules',
+      status: '200',
+      le: '10',
+    }),
+    3,
+    'each in its buckets',
+  );
   t.true(
     value(second, 'http_request_duration_seconds_sum', {
       route: '/concerts/:concertId/schedules',
