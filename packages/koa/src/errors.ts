@@ -147,16 +147,14 @@ function isClientHttpError(error: unknown): error is Error & { status: number } 
  * logging) and answered as a bare 500, with no message or stack.
  */
 export function problems(typeBase: string): Middleware {
-  return async (ctx: Context, next) => {
-    try {
-      await next();
-    } catch (error) {
+  // No async frame: the chain's promise with a rejection handler (koa-compose turns a throw into a rejection).
+  return (ctx: Context, next) =>
+    next().then(undefined, (error: unknown) => {
       const problem = toProblem(error, typeBase);
       if (problem.unexpected) ctx.app.emit('error', error, ctx);
       ctx.status = problem.status;
       ctx.set(problem.headers);
       ctx.type = 'application/problem+json';
       ctx.body = JSON.stringify(problem.body);
-    }
-  };
+    });
 }

@@ -4,11 +4,57 @@ import type { UsherEngine } from '@usher/engine';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { accessLineWriter, type AccessLineWriter } from './accessLine.js';
 
 /** The request id header: echoed when the client's is sane, generated otherwise, always on the answer. */
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 /** A client's request id is kept when it is 1 to 128 of these (UUIDs, trace ids); anything else is replaced. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:=+/@-]{1,128}$/;
+
+/** The buckets of `http_request_duration_seconds`, in seconds. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Their names in prom-client's series (`bucketValues`), made once. */
+const BUCKET_KEYS = DURATION_BUCKETS.map(String);
+
+/** One label set of the duration histogram, and the series prom-client keeps for it once found. */
+interface Series {
+  readonly labels: { route: string; method: string; status: string };
+  map?: object;
+  entry?: { sum: number; count: number; bucketValues: Record<string, number> } | undefined;
+}
+
+/**
+ * `histogram.observe(series.labels, seconds)`, for a series seen before without prom-client's work per
+ * call (a closure, the labels checked, their hash built and looked up, the bucket's key made from a
+ * number): its series is updated as `observe` would. The first observation of a label set goes through
+ * `observe`, which makes the series; it is then found by its labels object and kept, as long as the
+ * histogram keeps the same map (a `reset` makes a new one: back to `observe`).
+ */
+function observeDuration(
+  histogram: Histogram<'route' | 'method' | 'status'>,
+  series: Series,
+  seconds: number,
+): void {
+  const map = (histogram as unknown as { hashMap?: Record<string, unknown> }).hashMap;
+  const entry = series.entry;
+  if (entry !== undefined && series.map === map) {
+    entry.sum += seconds;
+    entry.count += 1;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]!) {
+        entry.bucketValues[BUCKET_KEYS[i]!]! += 1;
+        break;
+      }
+    }
+    return;
+  }
+  histogram.observe(series.labels, seconds);
+  if (map === undefined) return;
+  series.map = map;
+  series.entry = Object.values(map).find(
+    (value) => (value as { labels?: unknown }).labels === series.labels,
+  ) as Series['entry'];
+}
 
 /** Requests a telemetry middleware has taken: each is counted and logged once, by the first one it meets. */
 const seen = new WeakSet<IncomingMessage>();
@@ -45,7 +91,9 @@ export class Telemetry {
   readonly registry: Registry;
   readonly logger: Logger | undefined;
   readonly #duration: Histogram<'route' | 'method' | 'status'>;
-  readonly #inFlight: Gauge;
+  /** Requests being answered: a plain count, read into `http_requests_in_flight` at each scrape. */
+  #inFlight = 0;
+  readonly #accessLine: AccessLineWriter | undefined;
   readonly #rateLimited: Counter;
   readonly #limiterErrors: Counter;
   readonly #challengeFailed: Counter<'reason'>;
@@ -63,14 +111,20 @@ export class Telemetry {
       name: 'http_request_duration_seconds',
       help: 'Time to answer an HTTP request, by route template, method and status (an event stream: its whole life)',
       labelNames: ['route', 'method', 'status'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      buckets: [...DURATION_BUCKETS],
       registers,
     });
-    this.#inFlight = new Gauge({
+    const telemetry = this;
+    new Gauge({
       name: 'http_requests_in_flight',
       help: 'HTTP requests being answered now (open event streams included)',
       registers,
+      // Read when scraped: a gauge's inc and dec per request cost a label hash each.
+      collect() {
+        this.set(telemetry.#inFlight);
+      },
     });
+    this.#accessLine = options.logger === undefined ? undefined : accessLineWriter(options.logger);
     this.#rateLimited = new Counter({
       name: 'usher_rate_limited_total',
       help: 'POST /queue/tokens refused 429 RATE_LIMITED',
@@ -277,21 +331,20 @@ export class Telemetry {
    */
   middleware(): Middleware {
     const duration = this.#duration;
-    const inFlight = this.#inFlight;
-    const logger = this.logger;
+    const accessLine = this.#accessLine;
     // The histogram's labels for each route, method and status seen: one object each, not one per request.
-    const labels = new Map<string, { route: string; method: string; status: string }>();
+    const labels = new Map<string, Series>();
     return (ctx, next) => {
       if (seen.has(ctx.req)) return next();
       seen.add(ctx.req);
       const started = process.hrtime.bigint();
       const id = requestId(ctx.req, ctx.res);
       ctx.state.requestId = id;
-      inFlight.inc();
+      this.#inFlight++;
       // When the answer ends (or the client goes away): the metrics, and the access-log line. A response
       // closes once, so a plain listener does (no `once` wrapper).
       ctx.res.on('close', () => {
-        inFlight.dec();
+        this.#inFlight--;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const route = routeOf(ctx);
         const status = ctx.res.statusCode;
@@ -299,12 +352,13 @@ export class Telemetry {
         const key = `${status} ${method} ${route}`;
         let set = labels.get(key);
         if (set === undefined) {
-          set = { route, method, status: String(status) };
+          set = { labels: { route, method, status: String(status) } };
           // Bounded like the metric's own label sets (route templates, methods, statuses): a safety cap only.
           if (labels.size < 10_000) labels.set(key, set);
         }
-        duration.observe(set, seconds);
-        if (logger !== undefined) accessLine(logger, id, ctx.req, route, status, seconds);
+        if (set.map === undefined && !labels.has(key)) duration.observe(set.labels, seconds);
+        else observeDuration(duration, set, seconds);
+        if (accessLine !== undefined) accessLine(id, ctx.req, route, status, seconds);
       });
       return next();
     };
@@ -336,33 +390,4 @@ function requestId(request: IncomingMessage, response: ServerResponse): string {
   const id = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   response.setHeader(REQUEST_ID_HEADER, id);
   return id;
-}
-
-/**
- * The access log: one line when the answer ends, with the request id, method,
- * route template, path (never the query string: it may carry a token), status
- * and duration; no headers (they carry tokens). A 500 is logged as an error,
- * another 5xx as a warning. Written with the app's pino logger directly: pino-http
- * made two child loggers per request, one serializing the whole request, which
- * cost ~20% of a server's CPU on a cheap route.
- */
-function accessLine(
-  logger: Logger,
-  requestId: string,
-  request: IncomingMessage,
-  route: string,
-  status: number,
-  seconds: number,
-): void {
-  const level = status === 500 ? 'error' : status >= 500 ? 'warn' : 'info';
-  if (!logger.isLevelEnabled(level)) return;
-  const line = {
-    requestId,
-    method: request.method,
-    route,
-    path: (request.url ?? '').split('?')[0],
-    status,
-    durationMs: Math.round(seconds * 1_000),
-  };
-  logger[level](line, `${request.method} ${route} ${status}`);
 }

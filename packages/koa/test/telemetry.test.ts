@@ -126,6 +126,16 @@ test('/metrics is Prometheus text with the metrics SPEC §9 names and what on-ca
     }),
     3,
   );
+  // The first of a label set is observed by prom-client, the next ones update its series in place: same buckets.
+  t.is(
+    value(second, 'http_request_duration_seconds_bucket', {
+      route: '/concerts/:concertId/schedules',
+      status: '200',
+      le: '10',
+    }),
+    3,
+    'each in its buckets',
+  );
   t.true(
     value(second, 'http_request_duration_seconds_sum', {
       route: '/concerts/:concertId/schedules',
@@ -230,6 +240,73 @@ test('the access log: one line per request with its request id, method, route te
   t.false(text.includes(ann), 'no queue token in the log');
   t.false(text.includes('secret-in-query'), 'no query string');
   t.false(text.includes('authorization'), 'no headers');
+});
+
+test('the access line is byte for byte what pino writes for the same fields, whatever the logger settings', async (t) => {
+  const Koa = (await import('koa')).default;
+  const { pino } = await import('pino');
+  // Loggers the line is put together for (the server's kind: bindings, a fixed time) and loggers it is
+  // left to pino for (a mixin, redaction, a log formatter, a message hook): the same bytes either way.
+  const settings: Record<string, object> = {
+    plain: {},
+    'base and time': { base: { service: 'usher', pid: 7 }, timestamp: () => ',"time":1' },
+    'message key': { messageKey: 'message', timestamp: () => ',"time":"2026-12-07"' },
+    mixin: { mixin: () => ({ extra: 1 }) },
+    redaction: { redact: ['path'] },
+    'log formatter': { formatters: { log: (fields: object) => ({ ...fields, formatted: true }) } },
+    'message hook': {
+      hooks: {
+        logMethod(this: unknown, args: unknown[], method: (...args: unknown[]) => void) {
+          method.apply(this, args);
+        },
+      },
+    },
+  };
+  for (const [name, options] of Object.entries(settings)) {
+    const written: string[] = [];
+    const root = pino(
+      { level: 'info', timestamp: () => ',"time":1', ...options },
+      { write: (line: string) => void written.push(line) },
+    );
+    for (const logger of [root, root.child({ worker: 2, note: 'a "quoted" \\ one' })]) {
+      written.length = 0;
+      const telemetry = new Telemetry({ logger });
+      const host = new Koa();
+      host.use(telemetry.middleware());
+      host.use((ctx) => {
+        ctx.state.route = ctx.path.startsWith('/fail') ? '/fail' : 'a "route" \\ named é ✓';
+        ctx.status = ctx.path === '/fail/500' ? 500 : ctx.path === '/fail/503' ? 503 : 200;
+        ctx.body = 'x';
+      });
+      const http = request(host.callback());
+      await http.get('/plain?token=secret').set('X-Request-Id', 'trace-1');
+      await http.get('/quote%22d/%5C?x=1');
+      await http.get('/fail/500');
+      await http.get('/fail/503');
+      await until(async () => written.length >= 4);
+      const lines = [...written];
+      t.is(lines.length, 4, `${name}: one line per request`);
+      t.false(lines.join('').includes('secret'), `${name}: no query string`);
+      for (const line of lines) {
+        const fields = JSON.parse(line) as Record<string, any>;
+        written.length = 0;
+        const level = fields.status === 500 ? 'error' : fields.status >= 500 ? 'warn' : 'info';
+        const message = `${fields.method} ${fields.route} ${fields.status}`;
+        logger[level](
+          {
+            requestId: fields.requestId,
+            method: fields.method,
+            route: fields.route,
+            path: fields.path ?? '/plain',
+            status: fields.status,
+            durationMs: fields.durationMs,
+          },
+          message,
+        );
+        t.is(line, written[0]!, `${name}: ${message}`);
+      }
+    }
+  }
 });
 
 test('a host app that runs the telemetry middleware itself, in front of the API, logs and counts each request once', async (t) => {
