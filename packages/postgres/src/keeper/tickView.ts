@@ -19,8 +19,9 @@ export async function countPriority(db: Queryable): Promise<number> {
 }
 
 /**
- * What sold-out compares, from counters: the payments since the last tick
- * are taken from `paid_log` into `room.paid_seats` (O(payments since)); a
+ * What sold-out compares, from counters: the payments (and, as `-1`s, the
+ * refunds, migration 8) since the last tick are taken from `paid_log` into
+ * `room.paid_seats` (O(payments since)); a
  * live hold is one indexed probe; the seats are summed over the schedules
  * (the catalog: a few rows), never counted seat by seat.
  */
@@ -28,7 +29,7 @@ export async function readStock(db: Queryable, now: number): Promise<Stock> {
   const { rows } = await db.query<{ paid: string | null; held: boolean; seats: string | null }>(
     `WITH taken AS (DELETE FROM paid_log RETURNING n),
           added AS (SELECT coalesce(sum(n), 0) AS n FROM taken),
-          counted AS (UPDATE room SET paid_seats = paid_seats + added.n FROM added WHERE id = 1 AND added.n > 0 RETURNING paid_seats)
+          counted AS (UPDATE room SET paid_seats = paid_seats + added.n FROM added WHERE id = 1 AND added.n <> 0 RETURNING paid_seats)
      SELECT coalesce((SELECT paid_seats FROM counted), (SELECT paid_seats FROM room WHERE id = 1)) AS paid,
             EXISTS (SELECT 1 FROM reservations r WHERE usher_hold_live(r, $1)) AS held,
             (SELECT sum(total_seats) FROM schedules) AS seats`,

@@ -3,6 +3,7 @@ import { edge } from './002_edge/index.js';
 import { orders3 } from './003_orders/index.js';
 import { rooms } from './004_rooms/index.js';
 import { keys } from './005_keys/index.js';
+import { tickets } from './008_tickets/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -27,4 +28,5 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: 'orders', sql: orders3 },
   { version: 4, name: 'rooms', sql: rooms },
   { version: 5, name: 'keys', sql: keys },
+  { version: 8, name: 'tickets', sql: tickets },
 ];
