@@ -7,7 +7,7 @@ import {
   type StoreContents,
   type TokenEndReason,
 } from '@usher/engine';
-import { orderFields } from './reads.js';
+import { orderFields, RESERVATION_COLUMNS } from './reads.js';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
 /**
@@ -77,7 +77,9 @@ export async function readContents(connectionString: string): Promise<StoreConte
     for (const row of await rows('SELECT id, expires_at FROM spent_challenges ORDER BY id')) {
       contents.spent.set(String(row['id']), { expiresAt: Number(row['expires_at']) });
     }
-    for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
+    for (const row of await rows(
+      `SELECT ${RESERVATION_COLUMNS} FROM reservations ORDER BY created_at, id`,
+    )) {
       const id = String(row['id']);
       contents.reservations.set(id, {
         id,

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
-import { migrate, migrations } from '@usher/postgres';
+import { migrate, migrations, readContents } from '@usher/postgres';
 import { activeToken, createDatabase, usePostgres } from '@usher/testkit';
 import { manual, openEngine } from './helpers/engines.js';
 
@@ -202,7 +202,7 @@ test('of 50 check-ins of one ticket at once on 5 connections, exactly one applie
 
 test('a refund credits the holder once, frees the seat for sale at once, and remembers its key', async (t) => {
   const url = await createDatabase(server());
-  const { engine, client, now, order } = await paidOrder(t, url, [1, 2]);
+  const { engine, ann, client, now, order } = await paidOrder(t, url, [1, 2]);
   const keyed = { key: 'k1', fingerprint: 'refund tk-1', result: { id: 'tk-1' } };
   // Retries of one refund at once, on 4 connections: one applies (the others find the ticket refunded).
   const clients = await Promise.all([1, 2, 3, 4].map(() => connect(t, url)));
@@ -240,6 +240,8 @@ test('a refund credits the holder once, frees the seat for sale at once, and rem
     { seatNo: 1, price: 1_000 },
     { seatNo: 2, price: 1_000 },
   ]);
+  t.like(await engine.getReservation(ann, order.id), { seatNo: 1, status: 'paid' });
+  t.like((await readContents(url)).reservations.get(order.id), { seatNo: 1, status: 'paid' });
   // For sale: listed, and another user holds it (a one-seat hold starting at it, and an order).
   const bob = await activeToken(engine, 'bob');
   t.true((await engine.listSeats(bob, 's1')).seats.some((seat) => seat.seatNo === 1));
