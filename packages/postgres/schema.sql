@@ -232,9 +232,8 @@ CREATE TYPE public.usher_refund AS (
 	user_id text,
 	ticket_id text,
 	amount bigint,
-	balance bigint,
 	at bigint,
-	key_user text,
+	refunded_by text,
 	key text,
 	fingerprint text,
 	result json
@@ -568,7 +567,7 @@ DECLARE
   v tickets;
 BEGIN
   PERFORM usher_lock_user(a.user_id);
-  UPDATE tickets t SET status = 'refunded', ended_at = a.at
+  UPDATE tickets t SET status = 'refunded', ended_at = a.at, refunded_by = a.refunded_by
    WHERE t.id = a.ticket_id AND t.holder = a.user_id AND usher_ticket_valid(t)
   RETURNING * INTO v;
   IF NOT FOUND THEN PERFORM usher_conflict('the ticket is no longer valid'); END IF;
@@ -576,11 +575,9 @@ BEGIN
   INSERT INTO wallets AS w (user_id, balance, charged, paid, refunded) VALUES (a.user_id, a.amount, a.amount, 0, a.amount)
     ON CONFLICT (user_id) DO UPDATE
       SET balance = w.balance + excluded.balance, charged = w.charged + excluded.charged,
-          refunded = w.refunded + excluded.refunded
-    WHERE a.balance IS NULL OR w.balance = a.balance;
-  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+          refunded = w.refunded + excluded.refunded;
   PERFORM usher_free_ticket_seat(v.reservation_id, v.seat_no);
-  PERFORM usher_remember_key(a.key_user, a.key, a.fingerprint, a.result, a.at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.at);
   RETURN NULL;
 END $$;
 
@@ -1265,13 +1262,16 @@ CREATE TABLE public.tickets (
     status text NOT NULL,
     checked_in_at bigint,
     ended_at bigint,
+    refunded_by text,
     transferred_from text,
     transferred_to text,
     created_at bigint NOT NULL,
     CONSTRAINT tickets_check CHECK (((status = 'checked_in'::text) = (checked_in_at IS NOT NULL))),
     CONSTRAINT tickets_check1 CHECK (((status = ANY (ARRAY['refunded'::text, 'transferred'::text])) = (ended_at IS NOT NULL))),
     CONSTRAINT tickets_check2 CHECK (((status = 'transferred'::text) = (transferred_to IS NOT NULL))),
+    CONSTRAINT tickets_check3 CHECK (((status = 'refunded'::text) = (refunded_by IS NOT NULL))),
     CONSTRAINT tickets_price_check CHECK ((price > 0)),
+    CONSTRAINT tickets_refunded_by_check CHECK ((refunded_by = ANY (ARRAY['holder'::text, 'operator'::text]))),
     CONSTRAINT tickets_seat_no_check CHECK ((seat_no > 0)),
     CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['valid'::text, 'checked_in'::text, 'refunded'::text, 'transferred'::text])))
 );

@@ -93,18 +93,19 @@ BEGIN
   RETURN NULL;
 END $fn$;
 
--- refund: ticketRefunded + walletCredited (the holder's, by the price) (+ keyRemembered). The ticket is
--- still valid and the holder's; the balance, when the decision read one, still what it read.
+-- refund: ticketChanged (refunded) + walletRefunded (the holder's, by the price) + seatFreed (+ keyRemembered,
+-- the holder's). The ticket is still valid and the holder's. No balance is restated: a refund only adds,
+-- whatever else moved the wallet meanwhile (maxBalance does not apply to it).
 CREATE TYPE usher_refund AS (
-  now bigint, user_id text, ticket_id text, amount bigint, balance bigint, at bigint,
-  key_user text, key text, fingerprint text, result json
+  now bigint, user_id text, ticket_id text, amount bigint, at bigint, refunded_by text,
+  key text, fingerprint text, result json
 );
 CREATE FUNCTION usher_apply(a usher_refund) RETURNS json LANGUAGE plpgsql AS $fn$
 DECLARE
   v tickets;
 BEGIN
   PERFORM usher_lock_user(a.user_id);
-  UPDATE tickets t SET status = 'refunded', ended_at = a.at
+  UPDATE tickets t SET status = 'refunded', ended_at = a.at, refunded_by = a.refunded_by
    WHERE t.id = a.ticket_id AND t.holder = a.user_id AND usher_ticket_valid(t)
   RETURNING * INTO v;
   IF NOT FOUND THEN PERFORM usher_conflict('the ticket is no longer valid'); END IF;
@@ -112,15 +113,13 @@ BEGIN
   INSERT INTO wallets AS w (user_id, balance, charged, paid, refunded) VALUES (a.user_id, a.amount, a.amount, 0, a.amount)
     ON CONFLICT (user_id) DO UPDATE
       SET balance = w.balance + excluded.balance, charged = w.charged + excluded.charged,
-          refunded = w.refunded + excluded.refunded
-    WHERE a.balance IS NULL OR w.balance = a.balance;
-  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+          refunded = w.refunded + excluded.refunded;
   PERFORM usher_free_ticket_seat(v.reservation_id, v.seat_no);
-  PERFORM usher_remember_key(a.key_user, a.key, a.fingerprint, a.result, a.at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.at);
   RETURN NULL;
 END $fn$;
 
--- transfer: ticketTransferred (the old one transferred, the receiver's new one valid) (+ keyRemembered).
+-- transfer: ticketChanged (transferred) + ticketsIssued (the receiver's new one, valid) (+ keyRemembered).
 -- Both users' commands wait (their locks, in one order); the ticket is still valid and the giver's, and
 -- the receiver's tickets of the schedule still what the decision read.
 CREATE TYPE usher_transfer AS (

@@ -13,7 +13,8 @@
  * - `wallets.refunded`: money given back by refunds. A refund credits the
  *   wallet as a charge does (`balance` and `charged` both grow, so
  *   migration 1's `balance = charged − paid` still holds) and says so here:
- *   the charges proper are `charged − refunded`, and every wallet is
+ *   the charges proper are `charged − refunded` (the rules'
+ *   `WalletRecord.charged`, as `readContents` maps it), and every wallet is
  *   `charges − payments + refunds`.
  * - `parked_seats`: numbers for the first seat of a reservation whose every
  *   seat was refunded (see `usher_free_ticket_seat`): migration 1's
@@ -32,14 +33,16 @@ CREATE TABLE tickets (
   holder text NOT NULL,
   status text NOT NULL CHECK (status IN ('valid', 'checked_in', 'refunded', 'transferred')),
   checked_in_at bigint,
-  -- When it was refunded or transferred.
+  -- When it was refunded or transferred; a refund's, by whom.
   ended_at bigint,
+  refunded_by text CHECK (refunded_by IN ('holder', 'operator')),
   transferred_from text UNIQUE REFERENCES tickets (id),
   transferred_to text UNIQUE,
   created_at bigint NOT NULL,
   CHECK ((status = 'checked_in') = (checked_in_at IS NOT NULL)),
   CHECK ((status IN ('refunded', 'transferred')) = (ended_at IS NOT NULL)),
-  CHECK ((status = 'transferred') = (transferred_to IS NOT NULL))
+  CHECK ((status = 'transferred') = (transferred_to IS NOT NULL)),
+  CHECK ((status = 'refunded') = (refunded_by IS NOT NULL))
 );
 -- Every seat in at most one valid or checked-in ticket.
 CREATE UNIQUE INDEX tickets_live_seat ON tickets (schedule_id, seat_no) WHERE status IN ('valid', 'checked_in');
@@ -47,9 +50,10 @@ CREATE UNIQUE INDEX tickets_live_seat ON tickets (schedule_id, seat_no) WHERE st
 CREATE INDEX tickets_by_holder ON tickets (holder, created_at DESC, id);
 CREATE INDEX tickets_live_by_holder ON tickets (holder, schedule_id) WHERE status IN ('valid', 'checked_in');
 CREATE INDEX tickets_by_reservation ON tickets (reservation_id);
--- The tickets of the reservations paid before this migration: one per paid seat, issued when it was paid.
+-- The tickets of the reservations paid before this migration: one per paid seat, issued when it was paid,
+-- with the ids a payment gives them (ticketIdOf: '<reservation>-<seat>').
 INSERT INTO tickets (id, reservation_id, schedule_id, seat_no, price, holder, status, created_at)
-  SELECT 'tk' || md5(s.reservation_id || '/' || s.seat_no), s.reservation_id, s.schedule_id, s.seat_no,
+  SELECT s.reservation_id || '-' || s.seat_no, s.reservation_id, s.schedule_id, s.seat_no,
          coalesce((SELECT (e->>'price')::bigint FROM jsonb_array_elements(r.seats) e
                     WHERE (e->>'seatNo')::integer = s.seat_no), r.price),
          r.user_id, 'valid', coalesce(r.ended_at, r.created_at)
