@@ -24,6 +24,10 @@ import {
   type TokenWatcher,
   type UsherEngine,
   type Wallet,
+  type CheckIn,
+  type Ticket,
+  type TicketActor,
+  type TicketClaims,
 } from '@usher/engine';
 import { lifecyclesFor, Observers } from '@usher/engine/rules';
 import type pg from 'pg';
@@ -216,6 +220,31 @@ export class PostgresEngine implements UsherEngine {
     return charge(this.#runner, token, wallet, options);
   }
 
+  // Issue 23 (SPEC §11): tickets on PostgreSQL are the tickets-pg branch's; until it lands, these refuse.
+  listTickets(_userId: string): Promise<readonly Ticket[]> {
+    return Promise.reject(notYet());
+  }
+
+  checkIn(_claims: TicketClaims): Promise<CheckIn> {
+    return Promise.reject(notYet());
+  }
+
+  refundTicket(
+    _ticketId: string,
+    _by: TicketActor,
+    _options?: IdempotencyOptions,
+  ): Promise<Ticket> {
+    return Promise.reject(notYet());
+  }
+
+  transferTicket(
+    _ticketId: string,
+    _transfer: { readonly userId: string; readonly toUserId: string },
+    _options?: IdempotencyOptions,
+  ): Promise<Ticket> {
+    return Promise.reject(notYet());
+  }
+
   /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */
   spendChallenge(id: string, expiresAt: number): Promise<boolean> {
     return spendChallenge(this.#runner, id, expiresAt);
@@ -283,3 +312,7 @@ export class PostgresEngine implements UsherEngine {
     return this.#closing;
   }
 }
+
+/** Tickets (SPEC §11) are not on PostgreSQL yet (the tickets-pg branch). */
+const notYet = (): EngineError =>
+  new EngineError('UNAVAILABLE', 'tickets are not available on PostgreSQL yet');
