@@ -1,14 +1,11 @@
 import type { UsherEngine } from '@usher/engine';
 import { isReplay } from '@usher/engine';
 import { activeToken, manual, rejects, settle, START } from '@usher/testkit';
-import { behaviourOn, type EngineKind } from './helpers/engines.js';
+import { behaviourOn, engineKinds, type EngineKind } from './helpers/engines.js';
 import { assertInvariants } from './helpers/invariants.js';
 
-/**
- * SPEC §11 tickets (issue 23). The embedded engine only until tickets on
- * PostgreSQL land (branch tickets-pg): then `behaviour(…)` on both.
- */
-const engines: readonly EngineKind[] = ['embedded'];
+/** SPEC §11 tickets (issue 23), on both engines. */
+const engines: readonly EngineKind[] = engineKinds;
 
 /** `userId` buys `seatNos` of `scheduleId` (charging what they cost); answers the tickets. */
 async function buy(engine: UsherEngine, userId: string, scheduleId: string, seatNos: number[]) {

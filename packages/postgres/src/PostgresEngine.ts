@@ -44,6 +44,7 @@ import { issueToken } from './commands/issueToken.js';
 import { pay } from './commands/pay.js';
 import { reserve } from './commands/reserve.js';
 import { createCodes, readRoomView, stats, updateRoom } from './commands/room.js';
+import { checkIn, listTickets, refundTicket, transferTicket } from './commands/tickets.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
 import { Keeper } from './keeper/Keeper.js';
@@ -220,29 +221,28 @@ export class PostgresEngine implements UsherEngine {
     return charge(this.#runner, token, wallet, options);
   }
 
-  // Issue 23 (SPEC §11): tickets on PostgreSQL are the tickets-pg branch's; until it lands, these refuse.
-  listTickets(_userId: string): Promise<readonly Ticket[]> {
-    return Promise.reject(notYet());
+  listTickets(userId: string): Promise<readonly Ticket[]> {
+    return listTickets(this.#runner, userId);
   }
 
-  checkIn(_claims: TicketClaims): Promise<CheckIn> {
-    return Promise.reject(notYet());
+  checkIn(claims: TicketClaims): Promise<CheckIn> {
+    return checkIn(this.#runner, claims);
   }
 
   refundTicket(
-    _ticketId: string,
-    _by: TicketActor,
-    _options?: IdempotencyOptions,
+    ticketId: string,
+    by: TicketActor,
+    options: IdempotencyOptions = {},
   ): Promise<Ticket> {
-    return Promise.reject(notYet());
+    return refundTicket(this.#runner, ticketId, by, options);
   }
 
   transferTicket(
-    _ticketId: string,
-    _transfer: { readonly userId: string; readonly toUserId: string },
-    _options?: IdempotencyOptions,
+    ticketId: string,
+    transfer: { readonly userId: string; readonly toUserId: string },
+    options: IdempotencyOptions = {},
   ): Promise<Ticket> {
-    return Promise.reject(notYet());
+    return transferTicket(this.#runner, ticketId, transfer, options);
   }
 
   /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */
@@ -312,7 +312,3 @@ export class PostgresEngine implements UsherEngine {
     return this.#closing;
   }
 }
-
-/** Tickets (SPEC §11) are not on PostgreSQL yet (the tickets-pg branch). */
-const notYet = (): EngineError =>
-  new EngineError('UNAVAILABLE', 'tickets are not available on PostgreSQL yet');

@@ -7,6 +7,7 @@ import {
   type StoreContents,
   type TokenEndReason,
 } from '@usher/engine';
+import { ALL_TICKETS, ticketRecord } from './commands/tickets.js';
 import { orderFields, RESERVATION_COLUMNS } from './reads.js';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
@@ -96,15 +97,22 @@ export async function readContents(connectionString: string): Promise<StoreConte
       });
     }
     for (const row of await rows(
-      'SELECT user_id, balance, charged, paid FROM wallets ORDER BY user_id',
+      'SELECT user_id, balance, charged, paid, refunded FROM wallets ORDER BY user_id',
     )) {
       const userId = String(row['user_id']);
+      // A refund grows `charged` too (migration 8): the charges proper are the rest.
+      const refunded = Number(row['refunded']);
       contents.wallets.set(userId, {
         userId,
         balance: Number(row['balance']),
-        charged: Number(row['charged']),
+        charged: Number(row['charged']) - refunded,
         paid: Number(row['paid']),
+        ...(refunded > 0 ? { refunded } : {}),
       });
+    }
+    for (const row of await rows(ALL_TICKETS)) {
+      const ticket = ticketRecord(row);
+      contents.tickets.set(ticket.id, ticket);
     }
     for (const row of await rows('SELECT * FROM payments ORDER BY created_at, id')) {
       const id = String(row['id']);
