@@ -189,9 +189,9 @@ test('tickets, check-ins, refunds and transfers acknowledged before PostgreSQL c
   const given = await engine.transferTicket(tickets[2]!.id, { userId: 'ann', toUserId: 'bob' });
   const before = await readContents(own.connectionString);
 
+  await engine.close();
   await own.stop('immediate');
   await own.start();
-  await engine.close();
   const again = await open();
   t.teardown(() => again.close());
   const after = await readContents(own.connectionString);
