@@ -44,6 +44,16 @@ CREATE TYPE public.usher_charge AS (
 );
 
 --
+-- Name: usher_check_in; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_check_in AS (
+	now bigint,
+	ticket_id text,
+	at bigint
+);
+
+--
 -- Name: usher_code_issue; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -135,6 +145,30 @@ CREATE TYPE public.usher_order AS (
 );
 
 --
+-- Name: usher_order_tickets; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_order_tickets AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	tickets integer,
+	id text,
+	schedule_id text,
+	seat_no integer,
+	price bigint,
+	seats json,
+	amount bigint,
+	status text,
+	created_at bigint,
+	expires_at bigint,
+	stale_ids text[],
+	stale_ats bigint[],
+	extend_to bigint
+);
+
+--
 -- Name: usher_outcome; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -164,6 +198,45 @@ CREATE TYPE public.usher_pay AS (
 	fingerprint text,
 	result json,
 	keep_until bigint
+);
+
+--
+-- Name: usher_pay_tickets; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_pay_tickets AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	balance bigint,
+	reservation_id text,
+	paid_at bigint,
+	payment_id text,
+	amount bigint,
+	new_balance bigint,
+	created_at bigint,
+	key text,
+	fingerprint text,
+	result json,
+	keep_until bigint,
+	tickets json
+);
+
+--
+-- Name: usher_refund; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_refund AS (
+	now bigint,
+	user_id text,
+	ticket_id text,
+	amount bigint,
+	at bigint,
+	refunded_by text,
+	key text,
+	fingerprint text,
+	result json
 );
 
 --
@@ -198,6 +271,23 @@ CREATE TYPE public.usher_room_issue AS (
 	waiting_ttl bigint,
 	max_active integer,
 	room text
+);
+
+--
+-- Name: usher_transfer; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_transfer AS (
+	now bigint,
+	user_id text,
+	to_user_id text,
+	to_tickets integer,
+	ticket_id text,
+	new_id text,
+	at bigint,
+	key text,
+	fingerprint text,
+	result json
 );
 
 --
@@ -407,6 +497,19 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_check_in); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_check_in) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  UPDATE tickets t SET status = 'checked_in', checked_in_at = a.at WHERE t.id = a.ticket_id AND usher_ticket_valid(t);
+  IF NOT FOUND THEN PERFORM usher_conflict('the ticket is no longer valid'); END IF;
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_extend); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -470,6 +573,25 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_order_tickets); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_order_tickets) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  IF usher_ticket_count(a.user_id, a.schedule_id, a.now) <> a.tickets THEN
+    PERFORM usher_conflict('the user''s tickets changed');
+  END IF;
+  -- Under the user's lock migration 3's count holds still: its own check passes as it is.
+  PERFORM usher_apply(ROW(a.now, a.user_id, a.token, a.held, usher_tickets(a.user_id, a.schedule_id, a.now),
+                          a.id, a.schedule_id, a.seat_no, a.price, a.seats, a.amount, a.status, a.created_at,
+                          a.expires_at, a.stale_ids, a.stale_ats, a.extend_to)::usher_order);
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_pay); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -493,6 +615,71 @@ BEGIN
   INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
     VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
   PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_pay_tickets); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_pay_tickets) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_apply(ROW(a.now, a.user_id, a.token, a.held, a.balance, a.reservation_id, a.paid_at,
+                          a.payment_id, a.amount, a.new_balance, a.created_at, a.key, a.fingerprint, a.result,
+                          a.keep_until)::usher_pay);
+  PERFORM usher_issue_tickets(a.reservation_id, a.tickets);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_refund); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_refund) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v tickets;
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  UPDATE tickets t SET status = 'refunded', ended_at = a.at, refunded_by = a.refunded_by
+   WHERE t.id = a.ticket_id AND t.holder = a.user_id AND usher_ticket_valid(t)
+  RETURNING * INTO v;
+  IF NOT FOUND THEN PERFORM usher_conflict('the ticket is no longer valid'); END IF;
+  PERFORM usher_expect_rows('the refund of a ticket''s price', a.amount, v.price);
+  INSERT INTO wallets AS w (user_id, balance, charged, paid, refunded) VALUES (a.user_id, a.amount, a.amount, 0, a.amount)
+    ON CONFLICT (user_id) DO UPDATE
+      SET balance = w.balance + excluded.balance, charged = w.charged + excluded.charged,
+          refunded = w.refunded + excluded.refunded;
+  PERFORM usher_free_ticket_seat(v.reservation_id, v.seat_no);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_transfer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_transfer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v tickets;
+BEGIN
+  PERFORM usher_lock_user(u) FROM unnest(ARRAY[a.user_id, a.to_user_id]) u ORDER BY hashtext(u), u;
+  IF usher_ticket_count(a.to_user_id, (SELECT t.schedule_id FROM tickets t WHERE t.id = a.ticket_id), a.now)
+     <> a.to_tickets THEN
+    PERFORM usher_conflict('the receiver''s tickets changed');
+  END IF;
+  UPDATE tickets t SET status = 'transferred', transferred_to = a.new_id, ended_at = a.at
+   WHERE t.id = a.ticket_id AND t.holder = a.user_id AND usher_ticket_valid(t)
+  RETURNING * INTO v;
+  IF NOT FOUND THEN PERFORM usher_conflict('the ticket is no longer valid'); END IF;
+  INSERT INTO tickets (id, reservation_id, schedule_id, seat_no, price, holder, status, transferred_from, created_at)
+    VALUES (a.new_id, v.reservation_id, v.schedule_id, v.seat_no, v.price, a.to_user_id, 'valid', v.id, a.at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.at);
   RETURN NULL;
 END $$;
 
@@ -660,6 +847,32 @@ BEGIN
   DELETE FROM tokens t WHERE t.token = ANY (p_tokens) AND usher_token_overdue(t, p_now);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM usher_expect_rows('active tokens expired', v_count, cardinality(p_tokens));
+END $$;
+
+--
+-- Name: usher_free_ticket_seat(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_free_ticket_seat(p_reservation text, p_seat integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  UPDATE reservation_seats s SET status = 'cancelled'
+   WHERE s.reservation_id = p_reservation AND s.seat_no = p_seat AND s.status = 'paid';
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('the seat of a refunded ticket', v_count, 1);
+  INSERT INTO paid_log (n) VALUES (-1);
+  -- and a paid seat less for its concert's room, when it has one (migration 7's room_paid_log).
+  INSERT INTO room_paid_log (room, n)
+    SELECT c.concert_id, -1 FROM reservations r JOIN schedules c ON c.id = r.schedule_id
+      JOIN rooms ro ON ro.id = c.concert_id
+     WHERE r.id = p_reservation;
+  UPDATE reservations r
+     SET seat_no = (SELECT c.total_seats FROM schedules c WHERE c.id = r.schedule_id) + nextval('parked_seats'),
+         seats = coalesce(r.seats, jsonb_build_array(jsonb_build_object('seatNo', r.seat_no, 'price', r.price)))
+   WHERE r.id = p_reservation AND r.seat_no = p_seat;
 END $$;
 
 --
@@ -841,6 +1054,27 @@ BEGIN
     UPDATE active_bound SET bound = v_bound, tick = usher_last_tick() WHERE id = 1;
   END IF;
   PERFORM usher_count_admitted(v_admitted);
+END $$;
+
+--
+-- Name: usher_issue_tickets(text, json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_issue_tickets(p_reservation text, p_tickets json) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_count bigint;
+BEGIN
+  INSERT INTO tickets (id, reservation_id, schedule_id, seat_no, price, holder, status, created_at)
+    SELECT j.id, s.reservation_id, s.schedule_id, s.seat_no, j.price, j.holder, 'valid', j.created_at
+      FROM json_populate_recordset(NULL::tickets, p_tickets) j
+      JOIN reservation_seats s ON s.reservation_id = p_reservation AND s.seat_no = j.seat_no AND s.status = 'paid'
+     WHERE j.holder = s.user_id;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM usher_expect_rows('tickets of a payment', v_count, json_array_length(p_tickets));
+  PERFORM usher_expect_rows('tickets of a payment', v_count,
+                            (SELECT usher_seat_count(r) FROM reservations r WHERE r.id = p_reservation));
 END $$;
 
 --
@@ -1310,6 +1544,64 @@ CREATE FUNCTION public.usher_spent_forgettable(s public.spent_challenges, p_now 
     AS $$ SELECT usher_past(s.expires_at, p_now) $$;
 
 --
+-- Name: usher_ticket_count(text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_ticket_count(p_user text, p_schedule text, p_now bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT coalesce(sum(usher_seat_count(r)), 0) FROM reservations r
+           WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND usher_hold_live(r, p_now))
+       + (SELECT count(*) FROM tickets t
+           WHERE t.holder = p_user AND t.schedule_id = p_schedule AND usher_ticket_live(t));
+END $$;
+
+--
+-- Name: tickets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tickets (
+    id text NOT NULL,
+    reservation_id text NOT NULL,
+    schedule_id text NOT NULL,
+    seat_no integer NOT NULL,
+    price bigint NOT NULL,
+    holder text NOT NULL,
+    status text NOT NULL,
+    checked_in_at bigint,
+    ended_at bigint,
+    refunded_by text,
+    transferred_from text,
+    transferred_to text,
+    created_at bigint NOT NULL,
+    CONSTRAINT tickets_check CHECK (((status = 'checked_in'::text) = (checked_in_at IS NOT NULL))),
+    CONSTRAINT tickets_check1 CHECK (((status = ANY (ARRAY['refunded'::text, 'transferred'::text])) = (ended_at IS NOT NULL))),
+    CONSTRAINT tickets_check2 CHECK (((status = 'transferred'::text) = (transferred_to IS NOT NULL))),
+    CONSTRAINT tickets_check3 CHECK (((status = 'refunded'::text) = (refunded_by IS NOT NULL))),
+    CONSTRAINT tickets_price_check CHECK ((price > 0)),
+    CONSTRAINT tickets_refunded_by_check CHECK ((refunded_by = ANY (ARRAY['holder'::text, 'operator'::text]))),
+    CONSTRAINT tickets_seat_no_check CHECK ((seat_no > 0)),
+    CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['valid'::text, 'checked_in'::text, 'refunded'::text, 'transferred'::text])))
+);
+
+--
+-- Name: usher_ticket_live(public.tickets); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_ticket_live(t public.tickets) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status IN ('valid', 'checked_in') $$;
+
+--
+-- Name: usher_ticket_valid(public.tickets); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_ticket_valid(t public.tickets) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT t.status = 'valid' $$;
+
+--
 -- Name: usher_tickets(text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1411,6 +1703,17 @@ CREATE TABLE public.keeper (
 CREATE TABLE public.paid_log (
     n bigint NOT NULL
 );
+
+--
+-- Name: parked_seats; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.parked_seats
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
 
 --
 -- Name: payments; Type: TABLE; Schema: public; Owner: -
@@ -1542,10 +1845,13 @@ CREATE TABLE public.wallets (
     balance bigint NOT NULL,
     charged bigint NOT NULL,
     paid bigint NOT NULL,
+    refunded bigint DEFAULT 0 NOT NULL,
     CONSTRAINT wallets_balance_check CHECK ((balance >= 0)),
     CONSTRAINT wallets_charged_check CHECK ((charged >= 0)),
     CONSTRAINT wallets_check CHECK ((balance = (charged - paid))),
-    CONSTRAINT wallets_paid_check CHECK ((paid >= 0))
+    CONSTRAINT wallets_paid_check CHECK ((paid >= 0)),
+    CONSTRAINT wallets_refunded_check CHECK ((refunded >= 0)),
+    CONSTRAINT wallets_refunds_credited CHECK ((refunded <= charged))
 );
 
 --
@@ -1661,6 +1967,27 @@ ALTER TABLE ONLY public.spent_challenges
     ADD CONSTRAINT spent_challenges_pkey PRIMARY KEY (id);
 
 --
+-- Name: tickets tickets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_pkey PRIMARY KEY (id);
+
+--
+-- Name: tickets tickets_transferred_from_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_transferred_from_key UNIQUE (transferred_from);
+
+--
+-- Name: tickets tickets_transferred_to_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_transferred_to_key UNIQUE (transferred_to);
+
+--
 -- Name: tokens tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1755,6 +2082,30 @@ CREATE UNIQUE INDEX signing_keys_current ON public.signing_keys USING btree (use
 CREATE INDEX spent_challenges_expiry ON public.spent_challenges USING btree (expires_at);
 
 --
+-- Name: tickets_by_holder; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tickets_by_holder ON public.tickets USING btree (holder, created_at DESC, id);
+
+--
+-- Name: tickets_by_reservation; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tickets_by_reservation ON public.tickets USING btree (reservation_id);
+
+--
+-- Name: tickets_live_by_holder; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tickets_live_by_holder ON public.tickets USING btree (holder, schedule_id) WHERE (status = ANY (ARRAY['valid'::text, 'checked_in'::text]));
+
+--
+-- Name: tickets_live_seat; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX tickets_live_seat ON public.tickets USING btree (schedule_id, seat_no) WHERE (status = ANY (ARRAY['valid'::text, 'checked_in'::text]));
+
+--
 -- Name: tokens_active_deadline; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1847,6 +2198,20 @@ ALTER TABLE ONLY public.reservations
 
 ALTER TABLE ONLY public.schedules
     ADD CONSTRAINT schedules_concert_id_fkey FOREIGN KEY (concert_id) REFERENCES public.concerts(id);
+
+--
+-- Name: tickets tickets_reservation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES public.reservations(id);
+
+--
+-- Name: tickets tickets_transferred_from_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_transferred_from_fkey FOREIGN KEY (transferred_from) REFERENCES public.tickets(id);
 
 --
 -- PostgreSQL database dump complete

@@ -178,13 +178,15 @@ behaviour(
   },
 );
 
+/** The rooms of `rooms`, open now, one place each. */
+const small: CatalogInput = {
+  concerts: rooms.concerts.map((concert) =>
+    concert.room ? { ...concert, room: { maxActive: 1 } } : concert,
+  ),
+  schedules: rooms.schedules,
+};
+
 behaviour("rooms: one room sold out leaves the other's line alone", async (t, kit) => {
-  const small = {
-    concerts: rooms.concerts.map((concert) =>
-      concert.room ? { ...concert, room: { maxActive: 1 } } : concert,
-    ),
-    schedules: rooms.schedules,
-  };
   const { engine } = await kit.start({ config: manual, catalog: small });
   const [buyer, ...early] = await join(engine, 'early', ['ann', 'bob', 'cat']);
   const late = await join(engine, 'late', ['ann', 'dan', 'eve']);
@@ -208,6 +210,32 @@ behaviour("rooms: one room sold out leaves the other's line alone", async (t, ki
   t.like((await engine.issueToken('gus', { concertId: 'late' })).token, { status: 'waiting' });
   assertInvariants(t, await kit.durable());
 });
+
+behaviour(
+  "rooms: a refund reopens its own room's sale, and only that room's (the default room's seats are still all paid)",
+  async (t, kit) => {
+    const { engine } = await kit.start({ config: manual, catalog: small });
+    const [ann] = await join(engine, 'early', ['ann']);
+    const [fay] = await join(engine, undefined, ['fay']);
+    const early = await engine.reserve(ann!, { scheduleId: 'early-1', seatNo: 1 });
+    await engine.charge(ann!, { userId: 'ann', amount: 1_000 });
+    await engine.pay(ann!, { reservationId: early.id });
+    const plain = await engine.reserve(fay!, { scheduleId: 'plain-1', seatNos: [1, 2] });
+    await engine.charge(fay!, { userId: 'fay', amount: 2_000 });
+    await engine.pay(fay!, { reservationId: plain.id });
+    await engine.tick();
+    t.like(await engine.room('early'), { soldOut: true });
+    t.like(await engine.room(), { soldOut: true });
+
+    const [ticket] = await engine.listTickets('ann');
+    t.like(await engine.refundTicket(ticket!.id, { userId: 'ann' }), { status: 'refunded' });
+    await engine.tick();
+    t.like(await engine.room('early'), { soldOut: false });
+    t.like(await engine.room(), { soldOut: true });
+    t.like(await engine.room('late'), { soldOut: false });
+    assertInvariants(t, await kit.durable());
+  },
+);
 
 behaviour(
   "rooms: presale codes go to the head of their room's line, never past maxActive, and are spent once",

@@ -31,6 +31,10 @@ import type {
   Room,
   RoomChange,
   RoomSettings,
+  CheckIn,
+  Ticket,
+  TicketActor,
+  TicketClaims,
 } from './types.js';
 
 /** A command on its way into the supervisor's mailbox, with where its answer goes. */
@@ -232,6 +236,55 @@ export class Engine implements UsherEngine {
 
   getBalance(token: string, userId: string): Promise<Wallet> {
     return this.#ask({ type: 'getBalance', token, userId });
+  }
+
+  /** Every ticket the user holds or held, newest first (see {@link UsherEngine.listTickets}). */
+  listTickets(userId: string): Promise<readonly Ticket[]> {
+    return this.#ask({ type: 'listTickets', userId });
+  }
+
+  /**
+   * Checks in the ticket of a verified code's claims, once (see
+   * {@link UsherEngine.checkIn}). Commands run one at a time: of concurrent
+   * scans of one ticket, the first wins and the rest are `ALREADY_CHECKED_IN`.
+   *
+   * @example
+   * ```ts
+   * const claims = await verifyTicketCode(keys, scanned); // @usher/engine/signing
+   * if (claims) await engine.checkIn(claims);
+   * ```
+   */
+  checkIn(claims: TicketClaims): Promise<CheckIn> {
+    return this.#ask({ type: 'checkIn', claims });
+  }
+
+  /** Refunds a ticket, once (see {@link UsherEngine.refundTicket}). */
+  refundTicket(
+    ticketId: string,
+    by: TicketActor,
+    options: IdempotencyOptions = {},
+  ): Promise<Ticket> {
+    return this.#ask({
+      type: 'refundTicket',
+      ticketId,
+      by,
+      idempotencyKey: options?.idempotencyKey,
+    });
+  }
+
+  /** Transfers a ticket to another user, once (see {@link UsherEngine.transferTicket}). */
+  transferTicket(
+    ticketId: string,
+    transfer: { readonly userId: string; readonly toUserId: string },
+    options: IdempotencyOptions = {},
+  ): Promise<Ticket> {
+    return this.#ask({
+      type: 'transferTicket',
+      ticketId,
+      userId: transfer?.userId,
+      toUserId: transfer?.toUserId,
+      idempotencyKey: options?.idempotencyKey,
+    });
   }
 
   /** Spends a proof-of-work solution once (see `UsherEngine.spendChallenge`), journaled as any command. */

@@ -21,6 +21,10 @@ import type {
   TickReport,
   TokenWatcher,
   Wallet,
+  CheckIn,
+  Ticket,
+  TicketActor,
+  TicketClaims,
 } from './types.js';
 
 /**
@@ -103,6 +107,45 @@ export interface UsherEngine {
     charge: { readonly userId: string; readonly amount: number },
     options?: IdempotencyOptions,
   ): Promise<Wallet>;
+
+  /**
+   * Every ticket `userId` holds or held (SPEC §11), newest first: `valid`,
+   * `checked_in`, and the ones refunded or transferred away. The caller has
+   * identified the user (the owner of a known queue token, kept ones
+   * included, or a signed-in user): tickets outlive the waiting room.
+   */
+  listTickets(userId: string): Promise<readonly Ticket[]>;
+  /**
+   * Checks in the ticket a door scanner read: `claims` are those of a code
+   * whose signature the caller verified (`verifyTicketCode` of
+   * `@usher/engine/signing`). `valid → checked_in` once: of any number of
+   * concurrent check-ins of one ticket, on any processes, exactly one
+   * succeeds; the others are `ALREADY_CHECKED_IN` (with the first
+   * `checkedInAt`). Claims that match no ticket are `TICKET_INVALID`; a
+   * refunded or transferred ticket is `TICKET_VOID`.
+   */
+  checkIn(claims: TicketClaims): Promise<CheckIn>;
+  /**
+   * Refunds a ticket (SPEC §11): `refunded`, its price back in the holder's
+   * wallet, its seat free again, all at once and once. `by.userId` must hold
+   * it (else `TICKET_NOT_FOUND`) and ask at least `refundCutoffMs` before its
+   * show (else `REFUND_CLOSED`); `by.operator` refunds any unused ticket any
+   * time (without a key). Checked in: `ALREADY_CHECKED_IN`; refunded or
+   * transferred: `TICKET_VOID`. A holder's key replays the first answer.
+   */
+  refundTicket(ticketId: string, by: TicketActor, options?: IdempotencyOptions): Promise<Ticket>;
+  /**
+   * Transfers `userId`'s ticket to `toUserId` (SPEC §11): the ticket becomes
+   * `transferred` (its code is `TICKET_VOID` at the door) and the receiver
+   * gets a new `valid` ticket of the same seat, with a new id (the answer).
+   * Not once checked in; the receiver's `maxTicketsPerUser` counts. A key
+   * replays the first answer.
+   */
+  transferTicket(
+    ticketId: string,
+    transfer: { readonly userId: string; readonly toUserId: string },
+    options?: IdempotencyOptions,
+  ): Promise<Ticket>;
 
   /**
    * Spends a one-time proof (a proof-of-work solution, named by its challenge's

@@ -34,6 +34,11 @@ export interface EngineConfig {
   readonly idempotencyTtlMs: number;
   /** How long expired and cancelled reservations stay readable before they are forgotten. */
   readonly reservationRetentionMs: number;
+  /**
+   * A ticket's holder may refund it until this long before its schedule's
+   * `startsAt` (then `REFUND_CLOSED`; an operator may refund any time). SPEC §11.
+   */
+  readonly refundCutoffMs: number;
 }
 
 export const defaultConfig: EngineConfig = Object.freeze({
@@ -53,6 +58,7 @@ export const defaultConfig: EngineConfig = Object.freeze({
   maxBalance: 1_000_000_000_000,
   idempotencyTtlMs: 86_400_000,
   reservationRetentionMs: 86_400_000,
+  refundCutoffMs: 86_400_000,
 });
 
 const DAY_MS = 86_400_000;
@@ -88,6 +94,7 @@ export const configBounds: { readonly [K in keyof EngineConfig]: ConfigBound } =
   maxBalance: { min: 1, max: 8_000_000_000_000_000 },
   idempotencyTtlMs: { min: DAY_MS, max: 30 * DAY_MS },
   reservationRetentionMs: { min: 1, max: 30 * DAY_MS },
+  refundCutoffMs: { min: 0, max: 366 * DAY_MS },
 });
 
 /** Fills in defaults and rejects anything that is not an integer within {@link configBounds}, naming the option. */

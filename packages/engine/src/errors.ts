@@ -26,6 +26,11 @@ export const engineErrorCodes = [
   'TOKEN_WRONG_ROOM',
   'CODE_INVALID',
   'ROOM_NOT_FOUND',
+  'TICKET_NOT_FOUND',
+  'TICKET_INVALID',
+  'TICKET_VOID',
+  'ALREADY_CHECKED_IN',
+  'REFUND_CLOSED',
   'SHUTTING_DOWN',
   'UNAVAILABLE',
 ] as const;
@@ -39,6 +44,8 @@ export interface EngineErrorDetails {
   readonly estimatedWaitSeconds?: number;
   /** With `SEAT_UNAVAILABLE`: the seats asked for that are held or paid. */
   readonly seatNos?: readonly number[];
+  /** With `ALREADY_CHECKED_IN`: when the ticket was checked in, ISO 8601. */
+  readonly checkedInAt?: string;
 }
 
 /**

@@ -28,11 +28,13 @@ export {
   type QueueTokenEvent,
   type QueueTokenState,
 } from './machines/queueTokenMachine.js';
+export { ticketMachine, type TicketEvent, type TicketState } from './machines/ticketMachine.js';
 export { compileLifecycle, TIMEOUT, type Lifecycle } from './machines/compileLifecycle.js';
 export {
   seatLifecycle,
   queueTokenLifecycle,
   reservationLifecycle,
+  ticketLifecycle,
   lifecyclesFor,
   type Lifecycles,
 } from './machines/lifecycles.js';

@@ -1,8 +1,8 @@
 import type { QueueTokenState } from './machines/queueTokenMachine.js';
-import type { PriceTier, ReservationStatus } from './persistence/records.js';
+import type { PriceTier, ReservationStatus, TicketStatus } from './persistence/records.js';
 import type { RoomInput } from './rules/room.js';
 
-export type { PriceTier, ReservationStatus, RoomInput };
+export type { PriceTier, ReservationStatus, RoomInput, TicketStatus };
 export type TokenStatus = QueueTokenState;
 
 /** A waiting-room token as users see it. Times are ISO 8601. */
@@ -134,6 +134,56 @@ export interface Payment {
   readonly balance: number;
   readonly createdAt: string;
 }
+
+/**
+ * A ticket as its holder sees it (SPEC §11), without its `code`: the code is
+ * a signature over {@link TicketClaims}, added where the keys are
+ * (`withCode` of `@usher/engine/signing`; the HTTP API always adds it).
+ * Times are ISO 8601.
+ */
+export interface Ticket {
+  readonly id: string;
+  readonly reservationId: string;
+  readonly scheduleId: string;
+  readonly concertId: string;
+  readonly seatNo: number;
+  readonly price: number;
+  /** The user it belongs to. */
+  readonly holder: string;
+  readonly status: TicketStatus;
+  /** When it was issued: the payment, or the transfer that made it. */
+  readonly createdAt: string;
+  readonly checkedInAt?: string;
+  /** When it was refunded. */
+  readonly refundedAt?: string;
+  /** When it was transferred away. */
+  readonly transferredAt?: string;
+}
+
+/**
+ * What a ticket code vouches for (SPEC §11): the ticket `tid`, its schedule
+ * `sch`, its seat `seat` and its holder `sub`, signed in this order.
+ */
+export interface TicketClaims {
+  readonly tid: string;
+  readonly sch: string;
+  readonly seat: number;
+  readonly sub: string;
+}
+
+/** A successful check-in (SPEC §11, `POST /checkin`). */
+export interface CheckIn {
+  readonly ticketId: string;
+  readonly scheduleId: string;
+  readonly seatNo: number;
+  readonly checkedInAt: string;
+}
+
+/**
+ * Who refunds a ticket: its holder (before `refundCutoffMs` ahead of the
+ * show), or an operator (any unused ticket, any time).
+ */
+export type TicketActor = { readonly userId: string } | { readonly operator: true };
 
 /** A concert to load. */
 export interface ConcertInput {

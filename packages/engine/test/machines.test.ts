@@ -11,6 +11,8 @@ import {
   reservationLifecycle,
   reservationMachine,
   seatMachine,
+  ticketLifecycle,
+  ticketMachine,
   TIMEOUT,
   type Lifecycle,
 } from '@usher/engine';
@@ -28,7 +30,7 @@ test('a seat is held until exactly its deadline, then available again', (t) => {
   t.is(seat.getSnapshot().context.reservationId, null);
 });
 
-test('a released seat is available; a paid seat is final and ignores everything', (t) => {
+test('a released seat is available; a paid seat has no timer and leaves only by a refund', (t) => {
   const clock = new SimulatedClock();
   const seat = createActor(seatMachine, { clock }).start();
   seat.send({ type: 'HOLD', reservationId: 'r1', at: 0, expiresAt: 1_000 });
@@ -37,9 +39,29 @@ test('a released seat is available; a paid seat is final and ignores everything'
   seat.send({ type: 'HOLD', reservationId: 'r2', at: 0, expiresAt: 1_000 });
   seat.send({ type: 'PAY' });
   t.is(seat.getSnapshot().value, 'paid');
-  t.is(seat.getSnapshot().status, 'done');
   clock.increment(10_000);
+  seat.send({ type: 'HOLD', reservationId: 'r3', at: 0, expiresAt: 1_000 });
+  seat.send({ type: 'RELEASE' });
   t.is(seat.getSnapshot().value, 'paid');
+  t.is(seat.getSnapshot().context.reservationId, 'r2');
+  seat.send({ type: 'REFUND' });
+  t.is(seat.getSnapshot().value, 'available');
+  t.is(seat.getSnapshot().context.reservationId, null);
+});
+
+test('a ticket leaves valid once: checked in, refunded or transferred, each final', (t) => {
+  for (const [event, state] of [
+    ['CHECK_IN', 'checked_in'],
+    ['REFUND', 'refunded'],
+    ['TRANSFER', 'transferred'],
+  ] as const) {
+    const ticket = createActor(ticketMachine).start();
+    ticket.send({ type: event });
+    t.is(ticket.getSnapshot().value, state);
+    t.is(ticket.getSnapshot().status, 'done');
+    for (const other of ['CHECK_IN', 'REFUND', 'TRANSFER'] as const) ticket.send({ type: other });
+    t.is(ticket.getSnapshot().value, state);
+  }
 });
 
 test('an available seat ignores RELEASE and PAY; a held seat ignores a second HOLD', (t) => {
@@ -95,10 +117,16 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
         ),
       ]),
     );
-  t.deepEqual(table(seatLifecycle, ['HOLD', 'RELEASE', 'PAY', TIMEOUT]), {
+  t.deepEqual(table(seatLifecycle, ['HOLD', 'RELEASE', 'PAY', 'REFUND', TIMEOUT]), {
     available: { HOLD: 'held' },
     held: { RELEASE: 'available', PAY: 'paid', timeout: 'available' },
-    paid: {},
+    paid: { REFUND: 'available' },
+  });
+  t.deepEqual(table(ticketLifecycle, ['CHECK_IN', 'REFUND', 'TRANSFER', TIMEOUT]), {
+    valid: { CHECK_IN: 'checked_in', REFUND: 'refunded', TRANSFER: 'transferred' },
+    checked_in: {},
+    refunded: {},
+    transferred: {},
   });
   t.deepEqual(
     table(queueTokenLifecycle, ['ADMIT', 'EXTEND', 'COMPLETE', 'ABANDON', 'SOLD_OUT', TIMEOUT]),
@@ -110,7 +138,9 @@ test('the compiled tables are exactly the transitions of SPEC §3', (t) => {
   );
   t.is(seatLifecycle.timerOf('held'), 'holdTtl');
   t.is(queueTokenLifecycle.timerOf('active'), 'activeTtl');
-  t.true(seatLifecycle.isFinal('paid'));
+  t.false(seatLifecycle.isFinal('paid'));
+  for (const state of ['checked_in', 'refunded', 'transferred'] as const)
+    t.true(ticketLifecycle.isFinal(state));
   t.true(queueTokenLifecycle.isFinal('expired'));
 });
 
@@ -145,7 +175,12 @@ test('the compiled seat table agrees with a live seat actor on random event sequ
     conforms(
       seatMachine,
       seatLifecycle,
-      fc.oneof(hold, fc.constant({ type: 'RELEASE' }), fc.constant({ type: 'PAY' })),
+      fc.oneof(
+        hold,
+        fc.constant({ type: 'RELEASE' }),
+        fc.constant({ type: 'PAY' }),
+        fc.constant({ type: 'REFUND' }),
+      ),
     ),
   );
 });

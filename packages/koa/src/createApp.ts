@@ -13,7 +13,7 @@ import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type * as z from 'zod';
-import { SigningKeys, withPass } from '@usher/engine/signing';
+import { SigningKeys, verifyTicketCode, withCode, withPass } from '@usher/engine/signing';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
 import { clientAddress } from './clientAddress.js';
 import { HttpProblem, problems } from './errors.js';
@@ -94,6 +94,15 @@ export interface AppOptions {
    * process's memory; pass one on a shared store to count across gateways.
    */
   readonly adminGuessLimiter?: RateLimiterAbstract | undefined;
+  /**
+   * Turns on `POST /checkin` (SPEC §11), the door scanners' route, which then needs
+   * `Authorization: Bearer <scannerToken>` (compared in constant time; otherwise 401
+   * `SCANNER_TOKEN_INVALID`; wrong tokens counted per address as the admin token's are).
+   * Unset, the route does not exist (404). At least 16 characters.
+   */
+  readonly scannerToken?: string | undefined;
+  /** Counts wrong scanner tokens per client address, as `adminGuessLimiter` does admin tokens. Default: 10 a minute, in memory. */
+  readonly scannerGuessLimiter?: RateLimiterAbstract | undefined;
   /** Where the access log (one line per request) and the operator's changes are written. None: not logged. */
   readonly logger?: Logger | undefined;
   /**
@@ -155,6 +164,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   if (options.adminToken !== undefined && options.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new TypeError(`adminToken must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   }
+  if (options.scannerToken !== undefined && options.scannerToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new TypeError(`scannerToken must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+  }
   const telemetry = options.telemetry ?? new Telemetry({ logger: options.logger });
   const logger = options.logger ?? telemetry.logger;
   let document: unknown;
@@ -192,6 +204,9 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
     withPass: async (token) =>
       token.status === 'active' ? withPass(await signingKeys(), token) : token,
     jwks: async () => (await signingKeys()).jwks(),
+    scanner: options.scannerToken !== undefined,
+    withCode: async (ticket) => withCode(await signingKeys(), ticket),
+    verifyCode: async (code) => verifyTicketCode(await signingKeys(), code),
     audit: (change, patch, client) =>
       logger?.info(
         auditEntry(change, patch, client),
@@ -230,6 +245,21 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
               }),
             client,
             logger,
+          ),
+    scanner:
+      options.scannerToken === undefined
+        ? undefined
+        : secretCheck(
+            options.scannerToken,
+            options.scannerGuessLimiter ??
+              new RateLimiterMemory({
+                keyPrefix: 'scanner_guesses',
+                points: ADMIN_GUESSES_PER_MINUTE,
+                duration: 60,
+              }),
+            client,
+            logger,
+            SCANNER_SECRET,
           ),
     limit:
       limiter === undefined
@@ -303,6 +333,7 @@ interface Guards {
   /** Who sent the request (see {@link clientAddress}). */
   readonly address: (ctx: Context) => string;
   readonly admin: ((ctx: Context) => Promise<void>) | undefined;
+  readonly scanner: ((ctx: Context) => Promise<void>) | undefined;
   readonly limit: ((ctx: Context) => Promise<void>) | undefined;
   readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
 }
@@ -317,6 +348,7 @@ function handler(
   return async (ctx) => {
     // Who may ask, and how often, before anything of the request is read.
     if (route.admin) await guards.admin!(ctx);
+    if (route.scanner) await guards.scanner!(ctx);
     // A join with no solution at all is refused before it counts against the limit: a client learns
     // that proof of work is on by trying without (the page does), and that try costs it nothing.
     if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
@@ -418,32 +450,63 @@ function adminCheck(
   address: (ctx: Context) => string,
   logger: Logger | undefined,
 ): (ctx: Context) => Promise<void> {
-  const expected = createHash('sha256').update(adminToken).digest();
+  return secretCheck(adminToken, guesses, address, logger, ADMIN_SECRET);
+}
+
+/** How a bearer secret's check names it: its problem code, its variable, the audit label. */
+interface SecretKind {
+  readonly code: 'ADMIN_TOKEN_INVALID' | 'SCANNER_TOKEN_INVALID';
+  readonly variable: string;
+  readonly audit: string;
+  readonly name: string;
+}
+const ADMIN_SECRET: SecretKind = {
+  code: 'ADMIN_TOKEN_INVALID',
+  variable: 'ADMIN_TOKEN',
+  audit: 'admin',
+  name: 'admin token',
+};
+const SCANNER_SECRET: SecretKind = {
+  code: 'SCANNER_TOKEN_INVALID',
+  variable: 'SCANNER_TOKEN',
+  audit: 'scanner',
+  name: 'scanner token',
+};
+
+/** {@link adminCheck} for any bearer secret (the admin token, the scanner token, SPEC §11). */
+function secretCheck(
+  secret: string,
+  guesses: RateLimiterAbstract,
+  address: (ctx: Context) => string,
+  logger: Logger | undefined,
+  kind: SecretKind,
+): (ctx: Context) => Promise<void> {
+  const expected = createHash('sha256').update(secret).digest();
   return async (ctx) => {
     const key = clientKey(address(ctx));
     const spent = await guesses.get(key).catch(() => null);
     if (spent !== null && spent.consumedPoints >= guesses.points)
-      throw rateLimited('too many wrong admin tokens from your address', spent.msBeforeNext);
+      throw rateLimited(`too many wrong ${kind.name}s from your address`, spent.msBeforeNext);
     const given = bearerToken(ctx);
     const digest = createHash('sha256').update(given).digest();
     if (timingSafeEqual(digest, expected) && given !== '') return;
     if (given !== '') {
       logger?.warn(
-        { audit: 'admin', requestId: ctx.state.requestId, address: address(ctx) },
-        'a wrong admin token',
+        { audit: kind.audit, requestId: ctx.state.requestId, address: address(ctx) },
+        `a wrong ${kind.name}`,
       );
       const over = await guesses.consume(key).then(
         () => undefined,
         (error: unknown) => (error instanceof RateLimiterRes ? error : undefined),
       );
       if (over !== undefined)
-        throw rateLimited('too many wrong admin tokens from your address', over.msBeforeNext);
+        throw rateLimited(`too many wrong ${kind.name}s from your address`, over.msBeforeNext);
     }
     throw new HttpProblem(
-      'ADMIN_TOKEN_INVALID',
+      kind.code,
       given === ''
-        ? 'send the admin token as Authorization: Bearer <ADMIN_TOKEN>'
-        : 'the admin token is wrong',
+        ? `send the ${kind.name} as Authorization: Bearer <${kind.variable}>`
+        : `the ${kind.name} is wrong`,
     );
   };
 }

@@ -6,6 +6,7 @@ export type HttpErrorCode =
   | 'IDENTITY_MISSING'
   | 'IDENTITY_INVALID'
   | 'ADMIN_TOKEN_INVALID'
+  | 'SCANNER_TOKEN_INVALID'
   | 'CHALLENGE_FAILED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
@@ -27,6 +28,8 @@ export const problemTable = {
   IDENTITY_MISSING: { status: 401, title: 'Not signed in' },
   IDENTITY_INVALID: { status: 401, title: 'Sign-in unknown or expired' },
   ADMIN_TOKEN_INVALID: { status: 401, title: 'Operator token missing or wrong' },
+  SCANNER_TOKEN_INVALID: { status: 401, title: 'Scanner token missing or wrong' },
+  TICKET_INVALID: { status: 400, title: 'Not a ticket code' },
   TOKEN_NOT_ACTIVE: { status: 403, title: 'Still waiting in line' },
   FORBIDDEN: { status: 403, title: 'Not yours' },
   TOKEN_WRONG_ROOM: { status: 403, title: 'Token of another room' },
@@ -36,6 +39,7 @@ export const problemTable = {
   RESERVATION_NOT_FOUND: { status: 404, title: 'Reservation not found' },
   NOT_FOUND: { status: 404, title: 'No such route' },
   ROOM_NOT_FOUND: { status: 404, title: 'Room not found' },
+  TICKET_NOT_FOUND: { status: 404, title: 'Ticket not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   CATEGORY_NOT_FOUND: { status: 404, title: 'Category not found' },
   SEAT_UNAVAILABLE: { status: 409, title: 'Seat unavailable' },
@@ -48,6 +52,9 @@ export const problemTable = {
   INSUFFICIENT_BALANCE: { status: 409, title: 'Balance too low' },
   BALANCE_LIMIT: { status: 409, title: 'Balance limit reached' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'Idempotency key reused' },
+  ALREADY_CHECKED_IN: { status: 409, title: 'Already checked in' },
+  TICKET_VOID: { status: 409, title: 'Ticket refunded or transferred' },
+  REFUND_CLOSED: { status: 409, title: 'Refunds closed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
@@ -133,6 +140,7 @@ function detailsOf(details: EngineErrorDetails): Record<string, unknown> {
   if (details.estimatedWaitSeconds !== undefined)
     extra.estimatedWaitSeconds = details.estimatedWaitSeconds;
   if (details.seatNos !== undefined) extra.seatNos = details.seatNos;
+  if (details.checkedInAt !== undefined) extra.checkedInAt = details.checkedInAt;
   return extra;
 }
 

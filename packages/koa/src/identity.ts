@@ -3,11 +3,13 @@ import type { Route } from './routes.js';
 
 /**
  * With `resolveUserId`, the requests that act for a user: those carrying a
- * queue token (it must be the signed-in user's), and joining the queue (the
- * one such route without a token). Only these ask the host who the user is;
+ * queue token (it must be the signed-in user's), joining the queue (the
+ * one such route without a token), and the ticket routes (with or without one). Only these ask the host who the user is;
  * `/health`, the catalog, the OpenAPI document and the like never do.
  */
 export function actsForUser(route: Route, token: string): boolean {
+  // Tickets (SPEC §11) outlive the waiting room: signed in, no queue token is needed.
+  if (route.user) return true;
   return route.bearer ? token !== '' : route.operationId === 'issueToken';
 }
 

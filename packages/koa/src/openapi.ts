@@ -39,6 +39,7 @@ export function openApiDocument(
         ? { security: [{ queueToken: [] }, ...(route.queryToken ? [{ queueTokenQuery: [] }] : [])] }
         : {}),
       ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
+      ...(route.scanner ? { security: [{ scannerToken: [] }] } : {}),
       requestParams: {
         ...(route.params ? { path: route.params as z.ZodObject } : {}),
         header: z.object({
@@ -117,6 +118,15 @@ export function openApiDocument(
               },
             }
           : {}),
+        ...(routes.some((route) => route.scanner)
+          ? {
+              scannerToken: {
+                type: 'http' as const,
+                scheme: 'bearer',
+                description: "The door scanners' token (`SCANNER_TOKEN`, SPEC §11)",
+              },
+            }
+          : {}),
       },
     },
   });
@@ -182,6 +192,7 @@ function responsesOf(route: Route): ZodOpenApiResponsesObject {
   if (route.body || route.params || route.query || route.idempotent) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('PAYLOAD_TOO_LARGE');
   if (route.admin) codes.add('ADMIN_TOKEN_INVALID');
+  if (route.scanner) codes.add('SCANNER_TOKEN_INVALID');
   // With `resolveUserId` (the host identifies users): not signed in, or not this token's user.
   if (actsForUser(route, 'a token')) for (const code of identityProblems) codes.add(code);
   codes.add('SHUTTING_DOWN');

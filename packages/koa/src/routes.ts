@@ -10,6 +10,7 @@ import type {
   UsherEngine,
 } from '@usher/engine';
 import type { Jwks } from '@usher/engine/signing';
+import { isReplay, type CheckIn, type Ticket, type TicketClaims } from '@usher/engine';
 import type * as z from 'zod';
 import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
@@ -51,6 +52,14 @@ export interface Route<P = unknown, B = unknown, Q = unknown> {
   readonly head?: boolean;
   /** An operator's route: `Authorization: Bearer <adminToken>`, checked before anything else. */
   readonly admin?: boolean;
+  /** A door scanner's route (SPEC §11): `Authorization: Bearer <scannerToken>`, checked before anything else. */
+  readonly scanner?: boolean;
+  /**
+   * Acts for a user who need not be in the waiting room (SPEC §11, tickets): the owner of the
+   * bearer queue token (any the engine knows, kept ones too), or with `resolveUserId` the
+   * signed-in user alone. The handler finds them with {@link userOf}.
+   */
+  readonly user?: boolean;
   /** Counted by the token rate limit per client address, before anything else is read. */
   readonly rateLimited?: boolean;
   /** Needs a solved proof-of-work challenge (`X-Challenge`), checked once the request is otherwise valid. */
@@ -157,6 +166,12 @@ export interface RouteServices {
   readonly withPass: (token: QueueToken) => Promise<QueueToken>;
   /** The public keys of passes (and ticket codes), for `GET /.well-known/jwks.json`. */
   readonly jwks: () => Promise<Jwks>;
+  /** With a scanner token: `POST /checkin`. */
+  readonly scanner?: boolean;
+  /** A ticket as answered: with its `code` (`withCode` of `@usher/engine/signing`). */
+  readonly withCode: (ticket: Ticket) => Promise<Ticket & { readonly code: string }>;
+  /** The claims of a ticket code this app's keys signed, or `undefined` (`verifyTicketCode`). */
+  readonly verifyCode: (code: string) => Promise<TicketClaims | undefined>;
   /** Writes an operator's change to the log. */
   readonly audit: (
     change: RoomChange,
@@ -193,6 +208,7 @@ export type RouteLimits = Pick<
 export function apiRoutes(limits: RouteLimits, service: RouteServices): Route[] {
   return [
     ...userRoutes(limits, service),
+    ...ticketRoutes(service),
     ...(service.challenge ? [challengeRoute(service.challenge)] : []),
     ...(service.admin ? operatorRoutes(service) : []),
   ];
@@ -771,5 +787,200 @@ function userRoutes(limits: RouteLimits, service: RouteServices): Route[] {
         ),
       }),
     }),
+  ];
+}
+
+/**
+ * The user a ticket route acts for (SPEC §11): the signed-in user with
+ * `resolveUserId` (the handler has made sure there is one, and that a token
+ * sent along is theirs); otherwise the owner of the bearer queue token, any
+ * the engine knows (waiting, active, or kept after its payment).
+ */
+async function userOf(input: RouteInput<unknown, unknown>): Promise<string> {
+  if (input.hostAuth && input.hostUserId !== undefined) return input.hostUserId;
+  if (input.token === '')
+    throw new HttpProblem(
+      'TOKEN_MISSING',
+      'send your queue token as Authorization: Bearer <token>',
+    );
+  const owner = await input.engine.tokenOwner(input.token);
+  if (owner === undefined)
+    throw new HttpProblem('TOKEN_INVALID', 'this queue token is unknown or expired');
+  return owner;
+}
+
+/** The ticket with its code, marked as a replay (`Idempotent-Replayed`) when it is one. */
+async function ticketAnswer(
+  service: RouteServices,
+  ticket: Ticket,
+  status?: 201,
+): Promise<RouteAnswer> {
+  return {
+    ...(status === undefined ? {} : { status }),
+    ...(isReplay(ticket) ? { headers: { [REPLAYED_HEADER]: 'true' } } : {}),
+    body: await service.withCode(ticket),
+  };
+}
+
+/** Tickets (SPEC §11): a user's list, refunds and transfers; the operator's refund; the door's check-in. */
+function ticketRoutes(service: RouteServices): Route[] {
+  const user = {
+    bearer: true,
+    user: true,
+  };
+  const userErrors: ProblemCode[] = ['TOKEN_MISSING', 'TOKEN_INVALID'];
+  return [
+    route({
+      ...user,
+      operationId: 'listTickets',
+      method: 'get',
+      path: '/tickets',
+      summary: 'Your tickets',
+      description:
+        'Every ticket you hold or held, newest first: `valid` (show its `code` as a QR code at the door), `checked_in`, and those ' +
+        '`refunded` or `transferred` away. A paid reservation of k seats is k tickets. Your queue token need only be known ' +
+        '(one kept after its payment will do); signed in, your sign-in alone is enough.',
+      success: { status: 200, schema: schemas.TicketList, description: 'Your tickets' },
+      errors: userErrors,
+      handle: async (input) => {
+        const tickets = await input.engine.listTickets(await userOf(input));
+        return { body: { tickets: await Promise.all(tickets.map(service.withCode)) } };
+      },
+    }),
+    route({
+      ...user,
+      operationId: 'refundTicket',
+      method: 'post',
+      path: '/tickets/:ticketId/refund',
+      summary: 'Refund your ticket',
+      description:
+        'The ticket becomes `refunded` (its code is refused at the door), its price goes back to your balance and its seat is on sale again, ' +
+        'all at once. Until `REFUND_CUTOFF_MS` (a day by default) before the show, then 409 `REFUND_CLOSED`; a checked-in ticket is 409 ' +
+        '`ALREADY_CHECKED_IN`, a refunded or transferred one 409 `TICKET_VOID`. A retry with the same `Idempotency-Key` answers the first ' +
+        'refund again with `Idempotent-Replayed: true`; the same key for another request is 409 `IDEMPOTENCY_KEY_REUSED`.',
+      params: schemas.TicketParams,
+      idempotent: true,
+      success: { status: 200, schema: schemas.Ticket, description: 'The refunded ticket' },
+      errors: [
+        'VALIDATION_FAILED',
+        ...userErrors,
+        'TICKET_NOT_FOUND',
+        'REFUND_CLOSED',
+        'ALREADY_CHECKED_IN',
+        'TICKET_VOID',
+        'IDEMPOTENCY_KEY_REUSED',
+      ],
+      handle: async (input) => {
+        const { params, idempotencyKey } = input as RouteInput<{ ticketId: string }, unknown>;
+        const ticket = await input.engine.refundTicket(
+          params.ticketId,
+          { userId: await userOf(input) },
+          idempotencyKey === undefined ? {} : { idempotencyKey },
+        );
+        return ticketAnswer(service, ticket);
+      },
+    }),
+    route({
+      ...user,
+      operationId: 'transferTicket',
+      method: 'post',
+      path: '/tickets/:ticketId/transfer',
+      summary: 'Give your ticket to someone else',
+      description:
+        'Your ticket becomes `transferred` and its code is refused at the door (409 `TICKET_VOID`); `toUserId` gets a new ticket of the seat, ' +
+        'with a new `id` and `code` (the answer). Not once checked in (409 `ALREADY_CHECKED_IN`). `MAX_TICKETS_PER_USER` counts for the receiver ' +
+        '(409 `TICKET_LIMIT_REACHED`). A retry with the same `Idempotency-Key` answers the first transfer again with `Idempotent-Replayed: true`.',
+      params: schemas.TicketParams,
+      body: schemas.TransferBody,
+      idempotent: true,
+      success: { status: 201, schema: schemas.Ticket, description: "The receiver's new ticket" },
+      errors: [
+        'VALIDATION_FAILED',
+        ...userErrors,
+        'TICKET_NOT_FOUND',
+        'ALREADY_CHECKED_IN',
+        'TICKET_VOID',
+        'TICKET_LIMIT_REACHED',
+        'IDEMPOTENCY_KEY_REUSED',
+      ],
+      handle: async (input) => {
+        const { params, body, idempotencyKey } = input as RouteInput<
+          { ticketId: string },
+          { toUserId: string }
+        >;
+        const ticket = await input.engine.transferTicket(
+          params.ticketId,
+          { userId: await userOf(input), toUserId: body.toUserId },
+          idempotencyKey === undefined ? {} : { idempotencyKey },
+        );
+        return ticketAnswer(service, ticket, 201);
+      },
+    }),
+    ...(service.admin
+      ? [
+          route({
+            operationId: 'refundTicketAsOperator',
+            method: 'post',
+            path: '/admin/tickets/:ticketId/refund',
+            summary: 'Refund any unused ticket (operator)',
+            description:
+              "As the holder's refund, at any time (no cutoff): `refunded`, the price back to the holder's balance, the seat on sale again. " +
+              'A checked-in ticket is 409 `ALREADY_CHECKED_IN`, a refunded or transferred one 409 `TICKET_VOID` (so a retry refunds nothing twice).',
+            bearer: false,
+            admin: true,
+            params: schemas.TicketParams,
+            success: { status: 200, schema: schemas.Ticket, description: 'The refunded ticket' },
+            errors: [
+              'ADMIN_TOKEN_INVALID',
+              'RATE_LIMITED',
+              'VALIDATION_FAILED',
+              'TICKET_NOT_FOUND',
+              'ALREADY_CHECKED_IN',
+              'TICKET_VOID',
+            ],
+            handle: async ({ engine, params }) =>
+              ticketAnswer(
+                service,
+                await engine.refundTicket((params as { ticketId: string }).ticketId, {
+                  operator: true,
+                }),
+              ),
+          }),
+        ]
+      : []),
+    ...(service.scanner
+      ? [
+          route({
+            operationId: 'checkIn',
+            method: 'post',
+            path: '/checkin',
+            summary: 'Check a ticket in at the door (scanner)',
+            description:
+              'With `Authorization: Bearer <SCANNER_TOKEN>` (wrong or missing: 401 `SCANNER_TOKEN_INVALID`; no `SCANNER_TOKEN` set: this route does not exist). ' +
+              "`code` is a ticket's code (its QR code). The first scan of a valid ticket is 200; any later one 409 `ALREADY_CHECKED_IN` with the first " +
+              '`checkedInAt`; of many scans at once, on any gateways, exactly one is 200. A code that does not verify is 400 `TICKET_INVALID`; a refunded ' +
+              'or transferred ticket 409 `TICKET_VOID`.',
+            bearer: false,
+            scanner: true,
+            body: schemas.CheckInBody,
+            success: { status: 200, schema: schemas.CheckIn, description: 'Checked in' },
+            errors: [
+              'SCANNER_TOKEN_INVALID',
+              'RATE_LIMITED',
+              'VALIDATION_FAILED',
+              'TICKET_INVALID',
+              'ALREADY_CHECKED_IN',
+              'TICKET_VOID',
+            ],
+            handle: async ({ engine, body }): Promise<RouteAnswer> => {
+              const claims = await service.verifyCode((body as { code: string }).code);
+              if (claims === undefined)
+                throw new HttpProblem('TICKET_INVALID', 'this is not a ticket code of ours');
+              const checkIn: CheckIn = await engine.checkIn(claims);
+              return { body: checkIn };
+            },
+          }),
+        ]
+      : []),
   ];
 }

@@ -1,5 +1,6 @@
 import { configBounds, MAX_ID_LENGTH, userIdProblem } from '@usher/engine';
 import { MAX_CODE_LENGTH, MAX_CODES_PER_REQUEST } from '@usher/engine/rules';
+import { MAX_TICKET_CODE_LENGTH } from '@usher/engine/signing';
 import * as z from 'zod';
 import 'zod-openapi';
 
@@ -258,6 +259,53 @@ export const Payment = z
   })
   .meta({ id: 'Payment' });
 
+// Tickets (SPEC §11)
+
+export const TicketParams = z.object({ ticketId: Id });
+export const TransferBody = z
+  .strictObject({ toUserId: UserId.meta({ description: 'Who gets the ticket (not you)' }) })
+  .meta({ id: 'TransferRequest' });
+export const CheckInBody = z
+  .strictObject({
+    code: z.string().min(1).max(MAX_TICKET_CODE_LENGTH).meta({
+      description: "The ticket's `code` as its QR code carries it",
+    }),
+  })
+  .meta({ id: 'CheckInRequest' });
+
+export const Ticket = z
+  .object({
+    id: z.string(),
+    reservationId: z.string(),
+    scheduleId: z.string(),
+    concertId: z.string(),
+    seatNo: z.int().min(1),
+    price: Money.meta({ description: 'What was paid for the seat, and what a refund gives back' }),
+    holder: z.string().meta({ description: 'The user it belongs to' }),
+    status: z.enum(['valid', 'checked_in', 'refunded', 'transferred']),
+    createdAt: Timestamp.meta({ description: 'Issued: the payment, or the transfer that made it' }),
+    checkedInAt: Timestamp.optional(),
+    refundedAt: Timestamp.optional(),
+    transferredAt: Timestamp.optional(),
+    code: z.string().meta({
+      description:
+        'Compact JWS (EdDSA, Ed25519, `kid` `ticket-…`) over `{ tid, sch, seat, sub }`: verify offline with `GET /.well-known/jwks.json`. ' +
+        'Shown as a QR code; refused at the door once the ticket is refunded or transferred',
+    }),
+  })
+  .meta({ id: 'Ticket' });
+export const TicketList = z
+  .object({ tickets: z.array(Ticket).meta({ description: 'Newest first, every status' }) })
+  .meta({ id: 'TicketList' });
+export const CheckIn = z
+  .object({
+    ticketId: z.string(),
+    scheduleId: z.string(),
+    seatNo: z.int().min(1),
+    checkedInAt: Timestamp,
+  })
+  .meta({ id: 'CheckIn' });
+
 /** `GET /queue/tokens/current/events`: Server-Sent Events text, each event's `data` a QueueToken. */
 export const TokenEvents = z.string().meta({
   description:
@@ -316,6 +364,9 @@ export const Problem = z
       .array(z.int().min(1))
       .optional()
       .meta({ description: 'SEAT_UNAVAILABLE: the seats asked for that are taken' }),
+    checkedInAt: Timestamp.optional().meta({
+      description: 'ALREADY_CHECKED_IN: when the ticket was checked in',
+    }),
     reason: z
       .enum(['missing', 'malformed', 'expired', 'wrong', 'replayed'])
       .optional()

@@ -24,6 +24,10 @@ import {
   type TokenWatcher,
   type UsherEngine,
   type Wallet,
+  type CheckIn,
+  type Ticket,
+  type TicketActor,
+  type TicketClaims,
 } from '@usher/engine';
 import { lifecyclesFor, Observers } from '@usher/engine/rules';
 import type pg from 'pg';
@@ -47,6 +51,7 @@ import {
   stats,
   updateRoom,
 } from './commands/room.js';
+import { checkIn, listTickets, refundTicket, transferTicket } from './commands/tickets.js';
 import { pollSlackMs, pollToken, tokenOwner } from './commands/tokens.js';
 import { charge, getBalance } from './commands/wallet.js';
 import { Keeper } from './keeper/Keeper.js';
@@ -223,6 +228,30 @@ export class PostgresEngine implements UsherEngine {
     options: IdempotencyOptions = {},
   ): Promise<Wallet> {
     return charge(this.#runner, token, wallet, options);
+  }
+
+  listTickets(userId: string): Promise<readonly Ticket[]> {
+    return listTickets(this.#runner, userId);
+  }
+
+  checkIn(claims: TicketClaims): Promise<CheckIn> {
+    return checkIn(this.#runner, claims);
+  }
+
+  refundTicket(
+    ticketId: string,
+    by: TicketActor,
+    options: IdempotencyOptions = {},
+  ): Promise<Ticket> {
+    return refundTicket(this.#runner, ticketId, by, options);
+  }
+
+  transferTicket(
+    ticketId: string,
+    transfer: { readonly userId: string; readonly toUserId: string },
+    options: IdempotencyOptions = {},
+  ): Promise<Ticket> {
+    return transferTicket(this.#runner, ticketId, transfer, options);
   }
 
   /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */

@@ -8,7 +8,8 @@ import {
   type StoreContents,
   type TokenEndReason,
 } from '@usher/engine';
-import { orderFields } from './reads.js';
+import { ALL_TICKETS, ticketRecord } from './commands/tickets.js';
+import { orderFields, RESERVATION_COLUMNS } from './reads.js';
 import { ROOM_COLUMNS, roomRow } from './room.js';
 
 /**
@@ -79,7 +80,9 @@ export async function readContents(connectionString: string): Promise<StoreConte
     for (const row of await rows('SELECT id, expires_at FROM spent_challenges ORDER BY id')) {
       contents.spent.set(String(row['id']), { expiresAt: Number(row['expires_at']) });
     }
-    for (const row of await rows('SELECT * FROM reservations ORDER BY created_at, id')) {
+    for (const row of await rows(
+      `SELECT ${RESERVATION_COLUMNS} FROM reservations ORDER BY created_at, id`,
+    )) {
       const id = String(row['id']);
       contents.reservations.set(id, {
         id,
@@ -96,15 +99,22 @@ export async function readContents(connectionString: string): Promise<StoreConte
       });
     }
     for (const row of await rows(
-      'SELECT user_id, balance, charged, paid FROM wallets ORDER BY user_id',
+      'SELECT user_id, balance, charged, paid, refunded FROM wallets ORDER BY user_id',
     )) {
       const userId = String(row['user_id']);
+      // A refund grows `charged` too (migration 8): the charges proper are the rest.
+      const refunded = Number(row['refunded']);
       contents.wallets.set(userId, {
         userId,
         balance: Number(row['balance']),
-        charged: Number(row['charged']),
+        charged: Number(row['charged']) - refunded,
         paid: Number(row['paid']),
+        ...(refunded > 0 ? { refunded } : {}),
       });
+    }
+    for (const row of await rows(ALL_TICKETS)) {
+      const ticket = ticketRecord(row);
+      contents.tickets.set(ticket.id, ticket);
     }
     for (const row of await rows('SELECT * FROM payments ORDER BY created_at, id')) {
       const id = String(row['id']);

@@ -25,8 +25,12 @@ import {
  * commands of one kind are read by the same statement at once.
  */
 
+/**
+ * A reservation's columns; its `seat_no` is its first seat, `seats[0]` when it has seats (a reservation
+ * whose first seat was refunded moves its own `seat_no` out of the way, migration 8).
+ */
 export const RESERVATION_COLUMNS =
-  'id, user_id, schedule_id, seat_no, price, seats, amount, extensions, status, created_at, expires_at, ended_at';
+  "id, user_id, schedule_id, coalesce((seats->0->>'seatNo')::integer, seat_no) AS seat_no, price, seats, amount, extensions, status, created_at, expires_at, ended_at";
 
 /** A reservation's seats as the rule builds them (`jsonb` reorders keys), or none for a row of one seat written before orders. */
 export function reservedSeats(json: unknown): ReservedSeat[] | undefined {

@@ -15,7 +15,15 @@ import {
   orderApply,
 } from '../src/commands/holds.js';
 import { CODE_ISSUE, ISSUE, issueApply } from '../src/commands/issueToken.js';
-import { PAY, payApply } from '../src/commands/pay.js';
+import { PAY, PAY_TICKETS, payApply } from '../src/commands/pay.js';
+import {
+  CHECK_IN,
+  checkInApply,
+  REFUND,
+  refundApply,
+  TRANSFER,
+  transferApply,
+} from '../src/commands/tickets.js';
 import { CHARGE, chargeApply } from '../src/commands/wallet.js';
 import { activeToken, manual, openEngine, settle, START } from './helpers/engines.js';
 
@@ -352,6 +360,17 @@ test("every apply's named fields are its composite type's attributes, in the sch
         [type],
       )
     ).rows.map((row) => row.name);
+  const ticket = {
+    id: 'r-1',
+    reservationId: 'r',
+    scheduleId: 's1',
+    concertId: 'c1',
+    seatNo: 1,
+    price: 5,
+    holder: 'ann',
+    status: 'valid' as const,
+    createdAt: 10,
+  };
   const facts = {
     arg: 't',
     token: undefined,
@@ -513,6 +532,77 @@ test("every apply's named fields are its composite type's attributes, in the sch
         changes: [{ type: 'catalogAdded', concerts: [], schedules: [] }],
         answer: null,
       })?.args,
+    ],
+    [
+      PAY_TICKETS,
+      payApply(
+        {
+          changes: [
+            { type: 'reservationEnded', id: 'r', status: 'paid', at: 10 },
+            {
+              type: 'paymentMade',
+              payment: {
+                id: 'p',
+                reservationId: 'r',
+                userId: 'ann',
+                amount: 5,
+                balance: 0,
+                createdAt: 10,
+              },
+            },
+            { type: 'ticketsIssued', tickets: [ticket] },
+          ],
+          answer: null,
+        },
+        10,
+        't',
+        1,
+        5,
+      )?.args,
+    ],
+    [
+      CHECK_IN,
+      checkInApply(
+        {
+          changes: [{ type: 'ticketChanged', id: 'r-1', status: 'checked_in', at: 10 }],
+          answer: null,
+        },
+        10,
+        'ann',
+      )?.args,
+    ],
+    [
+      REFUND,
+      refundApply(
+        {
+          changes: [
+            { type: 'ticketChanged', id: 'r-1', status: 'refunded', at: 10, refundedBy: 'holder' },
+            { type: 'walletRefunded', userId: 'ann', amount: 5 },
+            { type: 'seatFreed', scheduleId: 's1', seatNo: 1, reservationId: 'r', cause: 'refund' },
+          ],
+          answer: null,
+        },
+        10,
+        ticket,
+      )?.args,
+    ],
+    [
+      TRANSFER,
+      transferApply(
+        {
+          changes: [
+            { type: 'ticketChanged', id: 'r-1', status: 'transferred', at: 10, transferredTo: 'n' },
+            {
+              type: 'ticketsIssued',
+              tickets: [{ ...ticket, id: 'n', holder: 'bob', transferredFrom: 'r-1' }],
+            },
+          ],
+          answer: null,
+        },
+        10,
+        ticket,
+        0,
+      )?.args,
     ],
   ];
   for (const [kind, args] of samples) {

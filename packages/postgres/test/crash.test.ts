@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { invariantViolations } from '@usher/engine';
+import { readContents } from '@usher/postgres';
 import { startPostgres } from '@usher/testkit';
 import { assertInvariants, Database, random } from './processes/database.js';
 
@@ -15,7 +17,10 @@ type Ack =
   | { op: 'charge'; userId: string; key: string; amount: number }
   | { op: 'reserve'; userId: string; id: string }
   | { op: 'pay'; userId: string; id: string; reservationId: string; amount: number }
-  | { op: 'cancel'; userId: string; reservationId: string };
+  | { op: 'cancel'; userId: string; reservationId: string }
+  | { op: 'refund'; userId: string; ticketId: string; key: string }
+  | { op: 'transfer'; userId: string; ticketId: string; newId: string; toUserId: string }
+  | { op: 'checkin'; ticketId: string };
 
 const child = fileURLToPath(new URL('./processes/operationStream.ts', import.meta.url));
 
@@ -109,6 +114,38 @@ async function assertAcknowledged(
       `reservation ${ack.reservationId} paid`,
     );
   }
+
+  // Tickets (SPEC §11): what was refunded, transferred and checked in is so.
+  const ticketIds = [
+    ...of('refund').map((ack) => ack.ticketId),
+    ...of('transfer').flatMap((ack) => [ack.ticketId, ack.newId]),
+    ...of('checkin').map((ack) => ack.ticketId),
+  ];
+  const tickets = new Map(
+    (
+      await db.rows<{ id: string; holder: string; status: string; transferred_to: string | null }>(
+        `SELECT id, holder, status, transferred_to FROM tickets WHERE id = ANY($1)`,
+        [ticketIds],
+      )
+    ).map((row) => [row.id, row]),
+  );
+  for (const ack of of('refund'))
+    t.like(
+      tickets.get(ack.ticketId),
+      { holder: ack.userId, status: 'refunded' },
+      `refund ${ack.key}`,
+    );
+  for (const ack of of('transfer')) {
+    t.like(
+      tickets.get(ack.ticketId),
+      { holder: ack.userId, status: 'transferred', transferred_to: ack.newId },
+      `transfer of ${ack.ticketId}`,
+    );
+    // The receiver's ticket may have moved on since (refunded, transferred, checked in), never vanished.
+    t.is(tickets.get(ack.newId)?.holder, ack.toUserId, `transferred ticket ${ack.newId}`);
+  }
+  for (const ack of of('checkin'))
+    t.is(tickets.get(ack.ticketId)?.status, 'checked_in', `check-in of ${ack.ticketId}`);
 }
 
 test('an engine process SIGKILLed at random moments loses no acknowledged operation and breaks no invariant', async (t) => {
@@ -146,6 +183,7 @@ test('an engine process SIGKILLed at random moments loses no acknowledged operat
 
     await assertAcknowledged(t, db, acknowledged);
     const wallets = await assertInvariants(t, db);
+    t.deepEqual(invariantViolations(await readContents(server.connectionString)), []);
     // Every charge has a key, so each wallet adds up to the charges the database kept, acknowledged or not.
     const charged = new Map<string, number>();
     for (const { fingerprint } of await db.rows<{ fingerprint: string }>(
@@ -183,5 +221,12 @@ test('an engine process SIGKILLed at random moments loses no acknowledged operat
   t.true(
     operations.some((ack) => ack.op === 'pay') && operations.some((ack) => ack.op === 'charge'),
     'payments and charges were acknowledged',
+  );
+  t.log(
+    `acknowledged: ${(
+      ['charge', 'reserve', 'pay', 'cancel', 'refund', 'transfer', 'checkin'] as const
+    )
+      .map((op) => `${operations.filter((ack) => ack.op === op).length} ${op}`)
+      .join(', ')}`,
   );
 });

@@ -112,6 +112,7 @@ const engineVariables = {
   MAX_TICKETS_PER_USER: 'maxTicketsPerUser',
   HOLD_EXTENSION_MS: 'holdExtensionMs',
   HOLD_EXTENSIONS: 'holdExtensions',
+  REFUND_CUTOFF_MS: 'refundCutoffMs',
 } as const satisfies Record<string, keyof EngineConfig>;
 
 /** The environment the server reads (SPEC §7), with defaults. */
@@ -147,6 +148,8 @@ const Env = z.object({
   HOLD_EXTENSION_MS: engineOption('holdExtensionMs'),
   /** How many times one hold may be extended (0: never). */
   HOLD_EXTENSIONS: engineOption('holdExtensions'),
+  /** A ticket's holder may refund it until this long before the show (SPEC §11). */
+  REFUND_CUTOFF_MS: engineOption('refundCutoffMs'),
   /** `false` trades power-loss safety for speed (acknowledged writes still survive a process crash). */
   FSYNC: z.enum(['true', 'false']).default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -190,6 +193,14 @@ const Env = z.object({
   ALLOW_PUBLIC_DEMO: z.enum(['true', 'false']).default('false'),
   /** The operator's token: turns on `/admin/room` and `/metrics` (otherwise 404). */
   ADMIN_TOKEN: secret(
+    z.string().regex(/^[\x21-\x7e]{16,}$/, {
+      message:
+        'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)',
+      abort: true,
+    }),
+  ),
+  /** The door scanners' token: turns on `POST /checkin` (otherwise 404), SPEC §11. */
+  SCANNER_TOKEN: secret(
     z.string().regex(/^[\x21-\x7e]{16,}$/, {
       message:
         'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)',
@@ -255,6 +266,8 @@ export interface ServerConfig {
   readonly warnings: readonly string[];
   /** The operator's token (`/admin/room`, `/metrics`); `undefined`: those routes are off. */
   readonly adminToken: string | undefined;
+  /** The door scanners' token (`POST /checkin`); `undefined`: that route is off. */
+  readonly scannerToken: string | undefined;
   /** The limit on joining per client address: `perMinute` 0 is none; at most `burstPerSecond` in one second. */
   readonly tokenRate: { readonly perMinute: number; readonly burstPerSecond: number };
   /** Whether the client address comes from `X-Forwarded-For` (its last entry). */
@@ -357,6 +370,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ServerConfig {
     corsOrigins: e.CORS_ORIGINS,
     identity,
     adminToken: e.ADMIN_TOKEN,
+    scannerToken: e.SCANNER_TOKEN,
     tokenRate: {
       perMinute: e.TOKEN_RATE_PER_MINUTE,
       burstPerSecond: Math.min(e.TOKEN_RATE_BURST ?? 10, Math.max(1, e.TOKEN_RATE_PER_MINUTE)),

@@ -260,6 +260,7 @@ async function operations(
   logger.info(
     {
       operatorApi: config.adminToken !== undefined,
+      checkIn: config.scannerToken !== undefined,
       tokenRate: perMinute === 0 ? 'off' : { perMinute, burstPerSecond },
       trustProxy: config.trustProxy,
       challenge:
@@ -270,11 +271,12 @@ async function operations(
               sharedSecret: config.challenge.secret !== undefined,
             },
     },
-    `operator API and /metrics ${config.adminToken === undefined ? 'off (set ADMIN_TOKEN)' : 'on'}; joining ${perMinute === 0 ? 'not rate limited' : `limited to ${perMinute}/min and ${burstPerSecond}/s per address`}; proof of work ${config.challenge === undefined ? 'off' : 'on'}`,
+    `operator API and /metrics ${config.adminToken === undefined ? 'off (set ADMIN_TOKEN)' : 'on'}; check-in ${config.scannerToken === undefined ? 'off (set SCANNER_TOKEN)' : 'on'}; joining ${perMinute === 0 ? 'not rate limited' : `limited to ${perMinute}/min and ${burstPerSecond}/s per address`}; proof of work ${config.challenge === undefined ? 'off' : 'on'}`,
   );
   const expiresInMs = 300_000;
   return {
     adminToken: config.adminToken,
+    scannerToken: config.scannerToken,
     ...(config.adminToken === undefined
       ? {}
       : { adminGuessLimiter: await createAdminGuessLimiter({ logger, pool }) }),

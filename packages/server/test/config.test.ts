@@ -293,3 +293,20 @@ test('signing keys and return origins: PEM keys read (also with \\n written out)
       t.notRegex(error.message, /MII|AAAA/, 'the key is not echoed');
   }
 });
+
+test('tickets (SPEC §11): SCANNER_TOKEN turns check-in on, REFUND_CUTOFF_MS sets the refund cutoff', (t) => {
+  const defaults = readConfig({});
+  t.is(defaults.scannerToken, undefined);
+  t.is(defaults.engine.refundCutoffMs, undefined, 'the engine default (a day) applies');
+  const set = readConfig({ SCANNER_TOKEN: '9c1d27b8e4a60f3a', REFUND_CUTOFF_MS: '3600000' });
+  t.is(set.scannerToken, '9c1d27b8e4a60f3a');
+  t.is(set.engine.refundCutoffMs, 3_600_000);
+  t.is(readConfig({ REFUND_CUTOFF_MS: '0' }).engine.refundCutoffMs, 0);
+  for (const [name, value, message] of [
+    ['SCANNER_TOKEN', 'short', /SCANNER_TOKEN: must be at least 16 visible ASCII characters/],
+    ['SCANNER_TOKEN', 'aaaaaaaaaaaaaaaa', /SCANNER_TOKEN: is guessable/],
+    ['REFUND_CUTOFF_MS', '-1', /REFUND_CUTOFF_MS: /],
+    ['REFUND_CUTOFF_MS', '1.5', /REFUND_CUTOFF_MS: /],
+  ] as const)
+    t.regex(t.throws(() => readConfig({ [name]: value }))!.message, message, `${name}=${value}`);
+});

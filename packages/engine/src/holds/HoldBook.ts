@@ -115,6 +115,20 @@ export class HoldBook {
     tx.put('reservations', reservation.id, reservation);
   }
 
+  /**
+   * A sold seat is free again (its ticket was refunded, SPEC §11):
+   * `paid --REFUND--> available`. The reservation stays `paid` (its payment
+   * stands); the seat is simply no longer its.
+   */
+  freeSeat(reservationId: string, seatNo: number): void {
+    const reservation = this.#reservations.get(reservationId);
+    if (reservation?.status !== 'paid' || this.#seats(reservation).occupant(seatNo) !== reservation)
+      throw new Error(`seat ${seatNo} is not sold to reservation ${reservationId}`);
+    if (!this.#seats(reservation).refund(seatNo))
+      throw new Error(`seat ${seatNo} of ${reservation.scheduleId} cannot be refunded`);
+    this.#paid--;
+  }
+
   /** Expires holds whose deadline is at or before `now`, each at its exact deadline. */
   expireDue(now: number, tx: ChangeSet): void {
     for (
@@ -155,8 +169,16 @@ export class HoldBook {
    * Rebuilds reservations and seat states from stored reservations; holds
    * whose deadline passed while the process was down expire now (in `tx`).
    */
-  restore(records: Iterable<ReservationRecord>, now: number, tx: ChangeSet): void {
+  restore(
+    records: Iterable<ReservationRecord>,
+    now: number,
+    tx: ChangeSet,
+    freed: ReadonlySet<string> = new Set(),
+  ): void {
     const ended: ReservationRecord[] = [];
+    // Paid seats first, without those refunded since (SPEC §11): a refunded seat may be held again.
+    const paid: ReservationRecord[] = [];
+    const held: ReservationRecord[] = [];
     for (const reservation of records) {
       const schedule = this.#catalog.schedule(reservation.scheduleId);
       if (!schedule)
@@ -168,15 +190,24 @@ export class HoldBook {
         ended.push(reservation);
         continue;
       }
-      this.#claim(reservation);
-      if (reservation.status === 'paid') {
-        for (const { seatNo } of seatsOf(reservation)) schedule.seats.pay(seatNo);
-        this.#addLive(reservation);
-        this.#paid += seatsOf(reservation).length;
-      } else {
-        this.#addHeld(reservation);
-        if (reservation.expiresAt <= now) this.#expire(reservation, tx);
+      (reservation.status === 'paid' ? paid : held).push(reservation);
+    }
+    for (const reservation of paid) {
+      const seats = this.#seats(reservation);
+      for (const { seatNo } of seatsOf(reservation)) {
+        if (freed.has(`${reservation.id}#${seatNo}`)) continue;
+        if (!seats.hold(seatNo, reservation) || !seats.pay(seatNo))
+          throw new Error(
+            `seat ${seatNo} of ${reservation.scheduleId} is claimed by ${reservation.id} and another reservation`,
+          );
+        this.#paid++;
       }
+      this.#addLive(reservation);
+    }
+    for (const reservation of held) {
+      this.#claim(reservation);
+      this.#addHeld(reservation);
+      if (reservation.expiresAt <= now) this.#expire(reservation, tx);
     }
     ended.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
     for (const reservation of ended) this.#ended.set(reservation.id, reservation);

@@ -11,6 +11,7 @@ import {
   type ReservationState,
 } from './reservationMachine.js';
 import { seatMachine, type SeatEvent, type SeatState } from './seatMachine.js';
+import { ticketMachine, type TicketEvent, type TicketState } from './ticketMachine.js';
 
 /** The seat machine as a table; compiled once per process. */
 export const seatLifecycle = compileLifecycle<SeatState, SeatEvent['type']>(seatMachine, [
@@ -31,11 +32,21 @@ export const reservationLifecycle = compileLifecycle<ReservationState, Reservati
   ['held', 'paid', 'expired', 'cancelled'],
 );
 
-/** The three lifecycles with the configured times as their delays: what the rules read deadlines from. */
+/** The ticket machine as a table (SPEC §11); compiled once per process. */
+export const ticketLifecycle = compileLifecycle<TicketState, TicketEvent['type']>(ticketMachine, [
+  'valid',
+  'checked_in',
+  'refunded',
+  'transferred',
+]);
+
+/** The lifecycles with the configured times as their delays: what the rules read deadlines from. */
 export interface Lifecycles {
   readonly seat: Lifecycle<SeatState, SeatEvent['type']>;
   readonly token: Lifecycle<QueueTokenState, QueueTokenEvent['type']>;
   readonly reservation: Lifecycle<ReservationState, ReservationEvent['type']>;
+  /** Tickets have no timers: the same table for every configuration. */
+  readonly ticket: Lifecycle<TicketState, TicketEvent['type']>;
 }
 
 const compiled = new WeakMap<EngineConfig, Lifecycles>();
@@ -61,6 +72,7 @@ export function lifecyclesFor(config: EngineConfig): Lifecycles {
         reservationMachine.provide({ delays: { holdTtl: config.holdTtlMs } }),
         reservationLifecycle.states,
       ),
+      ticket: ticketLifecycle,
     };
     compiled.set(config, lifecycles);
   }

@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 
-/** The states of a seat: a seat is sold at most once, so `paid` is final. */
+/** The states of a seat: a sold seat is `paid` until its ticket is refunded (SPEC §11). */
 export type SeatState = 'available' | 'held' | 'paid';
 
 /** What a seat knows while it is held: the reservation and its absolute deadline. */
@@ -21,7 +21,9 @@ export type SeatEvent =
       readonly expiresAt: number;
     }
   | { readonly type: 'RELEASE' }
-  | { readonly type: 'PAY' };
+  | { readonly type: 'PAY' }
+  /** Its ticket was refunded (SPEC §11): the seat may be sold again. */
+  | { readonly type: 'REFUND' };
 
 /**
  * The lifecycle of one seat (SPEC §3):
@@ -75,6 +77,8 @@ export const seatMachine = setup({
         PAY: { target: 'paid' },
       },
     },
-    paid: { type: 'final' },
+    paid: {
+      on: { REFUND: { target: 'available', actions: 'clear' } },
+    },
   },
 });

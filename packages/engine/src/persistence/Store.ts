@@ -43,6 +43,7 @@ export function emptyContents(): StoreContents {
     spent: new Map(),
     rooms: new Map(),
     codes: new Map(),
+    tickets: new Map(),
   };
 }
 

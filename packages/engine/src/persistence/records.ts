@@ -98,6 +98,8 @@ export interface WalletRecord {
   charged: number;
   /** Σ payments. */
   paid: number;
+  /** Σ refunds of tickets (SPEC §11); absent means 0. `balance = charged − paid + refunded`. */
+  refunded?: number;
 }
 
 export interface PaymentRecord {
@@ -153,6 +155,40 @@ export interface CodeRecord {
   readonly spentAt?: number;
 }
 
+export type TicketStatus = 'valid' | 'checked_in' | 'refunded' | 'transferred';
+
+/**
+ * A ticket (SPEC §11): one seat of a paid reservation, held by `holder`.
+ * Payment issues one per seat, with the id {@link ticketIdOf}; a transfer
+ * ends it (`transferred`, `transferredTo` the new one) and issues the
+ * receiver a new ticket of the same seat and reservation with a fresh id
+ * (`transferredFrom` the old one). Tickets are never deleted.
+ */
+export interface TicketRecord {
+  readonly id: string;
+  readonly reservationId: string;
+  readonly scheduleId: string;
+  readonly concertId: string;
+  readonly seatNo: number;
+  /** What was paid for the seat; what a refund gives back. */
+  readonly price: number;
+  /** The user it belongs to (the payer, or a transfer's receiver). */
+  readonly holder: string;
+  status: TicketStatus;
+  /** Epoch ms: the payment, or the transfer that issued it. */
+  readonly createdAt: number;
+  /** Epoch ms, once checked in. */
+  checkedInAt?: number;
+  /** Epoch ms, once refunded or transferred. */
+  endedAt?: number;
+  /** Refunded: by its holder or by an operator. */
+  refundedBy?: 'holder' | 'operator';
+  /** Transferred: the receiver's new ticket. */
+  transferredTo?: string;
+  /** Issued by a transfer: the ticket it replaced. */
+  readonly transferredFrom?: string;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -167,6 +203,7 @@ export interface Records {
   spent: SpentRecord;
   rooms: RoomOfConcertRecord;
   codes: CodeRecord;
+  tickets: TicketRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -184,6 +221,7 @@ export const collectionNames: readonly CollectionName[] = [
   'spent',
   'rooms',
   'codes',
+  'tickets',
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
@@ -193,4 +231,5 @@ export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionN
   'spent',
   'rooms',
   'codes',
+  'tickets',
 ]);

@@ -5,6 +5,7 @@ import type {
   PaymentRecord,
   ReservationRecord,
   ScheduleRecord,
+  TicketRecord,
 } from '../persistence/records.js';
 import type { TokenEndReason } from '../types.js';
 import type { RoomState } from './room.js';
@@ -82,6 +83,42 @@ export type StateChange =
   /** The wallet is debited `payment.amount` (to `payment.balance`) and the payment recorded. */
   | { readonly type: 'paymentMade'; readonly payment: PaymentRecord }
   | { readonly type: 'keyRemembered'; readonly record: IdempotencyRecord }
+  /**
+   * New `valid` tickets (SPEC §11): a payment's, one per seat of its
+   * reservation (ids `ticketIdOf(reservationId, seatNo)`), or a transfer's
+   * one for the receiver (a fresh id). Never an id that exists.
+   */
+  | { readonly type: 'ticketsIssued'; readonly tickets: readonly TicketRecord[] }
+  /**
+   * A ticket leaves `valid` for `status` at `at` (the ticket machine's
+   * answer), once: a store applies it only to a ticket still `valid`
+   * (PostgreSQL: `… WHERE status = 'valid'`), and another decision won if it
+   * is not. `refundedBy` with `refunded`, `transferredTo` (the new ticket's id)
+   * with `transferred`.
+   */
+  | {
+      readonly type: 'ticketChanged';
+      readonly id: string;
+      readonly status: 'checked_in' | 'refunded' | 'transferred';
+      readonly at: number;
+      readonly refundedBy?: 'holder' | 'operator';
+      readonly transferredTo?: string;
+    }
+  /** A refund (SPEC §11): `amount` back to the wallet (`balance` and `refunded` both grow by it; `maxBalance` does not apply). */
+  | { readonly type: 'walletRefunded'; readonly userId: string; readonly amount: number }
+  /**
+   * A sold seat is free again (its ticket was refunded): `paid → available`
+   * for the seat machine, and it no longer counts as its reservation's. The
+   * one change by which sold seats come back (`freeSeat` decides it: the
+   * waitlist of SPEC §11 will hook there).
+   */
+  | {
+      readonly type: 'seatFreed';
+      readonly scheduleId: string;
+      readonly seatNo: number;
+      readonly reservationId: string;
+      readonly cause: 'refund';
+    }
   | {
       readonly type: 'catalogAdded';
       readonly concerts: readonly ConcertRecord[];

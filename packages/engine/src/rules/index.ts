@@ -1,5 +1,5 @@
 /**
- * `@usher/engine/rules`: the rules of SPEC §4 and §10 as pure decisions, shared by
+ * `@usher/engine/rules`: the rules of SPEC §4, §10 and §11 as pure decisions, shared by
  * every engine. Each takes the state it needs, the command and `now`, and
  * returns the changes to apply and the answer, or throws an `EngineError`.
  * No I/O, no clock, no storage: the embedded engine reads its views from
@@ -96,6 +96,30 @@ export {
   ticketsOf,
   type ReserveInput,
 } from './orders.js';
+export {
+  alreadyCheckedIn,
+  checkClaims,
+  checkRefund,
+  checkTransfer,
+  decideCheckIn,
+  decideListTickets,
+  decideRefund,
+  decideTransfer,
+  freeSeat,
+  isLiveTicket,
+  refundFingerprint,
+  requireTicketId,
+  ticketIdOf,
+  ticketInvalid,
+  ticketNotFound,
+  ticketsForPayment,
+  ticketVoid,
+  transferFingerprint,
+  type RefundCommand,
+  type RefundView,
+  type TransferCommand,
+  type TransferView,
+} from './tickets.js';
 export { FreeRuns } from '../seats/FreeRuns.js';
 export { SeatPicker, tierIndex, type PickerLayout } from '../seats/SeatPicker.js';
 export {
@@ -134,7 +158,7 @@ export { TokenWatchers } from '../watch/TokenWatchers.js';
 export { Observers } from '../watch/Observers.js';
 export { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 export { WaitingLine } from '../queue/WaitingLine.js';
-export { reservationView, paymentView } from '../views.js';
+export { reservationView, paymentView, ticketView } from '../views.js';
 export { resolveConfig } from '../config.js';
 export { checkSpend, isSpentForgettable, type SpendCommand } from './challenges.js';
 export {

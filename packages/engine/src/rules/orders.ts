@@ -6,7 +6,7 @@
 import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import type { Lifecycles } from '../machines/lifecycles.js';
-import type { ReservationRecord, ReservedSeat } from '../persistence/records.js';
+import type { ReservationRecord, ReservedSeat, TicketRecord } from '../persistence/records.js';
 import type { SeatPicker } from '../seats/SeatPicker.js';
 import { requireId, requireInteger } from '../validate.js';
 import type { Decision, StateChange } from './changes.js';
@@ -101,11 +101,15 @@ export function amountOf(reservation: ReservationRecord): number {
 }
 
 /**
- * The user's tickets of one schedule for `MAX_TICKETS_PER_USER`: the seats of
- * their reservations of it that are held (not past the deadline) or paid.
+ * The user's seats of one schedule for `MAX_TICKETS_PER_USER`: the seats of
+ * their reservations of it that are held (not past the deadline), plus their
+ * live tickets of it (`valid` or `checked_in`, SPEC §11: a paid seat counts
+ * as its ticket, so a refunded or transferred one no longer does, and a
+ * received one does). `tickets` may hold other users' or schedules'.
  */
 export function ticketsOf(
   reservations: Iterable<ReservationRecord>,
+  tickets: Iterable<TicketRecord>,
   userId: string,
   scheduleId: string,
   now: number,
@@ -114,9 +118,16 @@ export function ticketsOf(
   let count = 0;
   for (const reservation of reservations) {
     if (reservation.userId !== userId || reservation.scheduleId !== scheduleId) continue;
-    const status = reservationStatusAt(reservation, now, lifecycles);
-    if (status === 'held' || status === 'paid') count += seatsOf(reservation).length;
+    if (reservationStatusAt(reservation, now, lifecycles) === 'held')
+      count += seatsOf(reservation).length;
   }
+  for (const ticket of tickets)
+    if (
+      ticket.holder === userId &&
+      ticket.scheduleId === scheduleId &&
+      (ticket.status === 'valid' || ticket.status === 'checked_in')
+    )
+      count++;
   return count;
 }
 

@@ -18,6 +18,7 @@ import { unchanged, type Decision, type StateChange, type TokenState } from './c
 import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
 import { amountOf } from './orders.js';
 import { activeUser, keptUntil, knownUser, type TokenFacts } from './queue.js';
+import { ticketsForPayment } from './tickets.js';
 
 /** A token may only use its own wallet. */
 export function requireSelf(user: TokenState, userId: string): void {
@@ -167,12 +168,15 @@ export interface PayView extends TokenFacts {
   readonly balance: number;
   /** Seats the user holds now, this one included. */
   readonly heldByUser: number;
+  /** The concert of the reservation's schedule (its tickets name it, SPEC §11); `undefined` when there is no reservation. */
+  readonly concertId: string | undefined;
 }
 
 /**
  * Pays a held reservation from the balance, all at once or not at all: only
  * its holder pays, the hold must still be held and not past its deadline, the
- * balance must cover its amount (every seat of it). The token then completes (its slot goes to
+ * balance must cover its amount (every seat of it). Each seat becomes a
+ * `valid` ticket (SPEC §11, `ticketsIssued`, ids `ticketIdOf`). The token then completes (its slot goes to
  * the next user), unless the user still holds other seats. With a key, the
  * first answer is replayed for retries, even after the token completed.
  */
@@ -203,6 +207,8 @@ export function decidePay(
       `the price is ${amount} and the balance ${balance}`,
     );
   }
+  if (view.concertId === undefined)
+    throw new Error(`the schedule of reservation ${reservation.id} has no concert`);
   const record: PaymentRecord = {
     id: paymentId,
     reservationId: reservation.id,
@@ -220,6 +226,7 @@ export function decidePay(
       at: now,
     },
     { type: 'paymentMade', payment: record },
+    { type: 'ticketsIssued', tickets: ticketsForPayment(reservation, view.concertId, now) },
   ];
   if (command.idempotencyKey !== undefined) {
     changes.push({

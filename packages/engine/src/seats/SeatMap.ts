@@ -88,6 +88,11 @@ export class SeatMap {
     return this.#fire(seatNo, 'PAY');
   }
 
+  /** `paid --REFUND--> available` (its ticket was refunded, SPEC §11). */
+  refund(seatNo: number): boolean {
+    return this.#fire(seatNo, 'REFUND');
+  }
+
   /** Available seats, ascending; rebuilt only after a seat changed. Do not mutate. */
   availableSeats(
     priceOf: (seatNo: number) => number,

@@ -1,7 +1,7 @@
 /**
  * `@usher/engine/signing`: usher's signing keys (Ed25519, `jose`), shared by
  * both engines and the HTTP layer: one key set with a key and a `kid` per use
- * (passes, ticket codes), one JWKS, and where generated keys are kept (a file
+ * (passes, ticket codes: made and verified here only, for both engines), one JWKS, and where generated keys are kept (a file
  * in `DATA_DIR` here; PostgreSQL's table in `@usher/postgres`). No HTTP.
  */
 export {
@@ -19,3 +19,10 @@ export {
 } from './keys.js';
 export { fileKeyVault, KEY_FILE } from './fileVault.js';
 export { DEFAULT_ROOM, passClaims, roomOf, withPass, type PassClaims } from './pass.js';
+export {
+  MAX_TICKET_CODE_LENGTH,
+  ticketClaims,
+  ticketCode,
+  verifyTicketCode,
+  withCode,
+} from './ticket.js';

@@ -25,7 +25,7 @@ import {
   type ReservationView,
   type ReserveView,
 } from '../rules/holds.js';
-import { decideExtend, ticketsOf, type ReserveInput } from '../rules/orders.js';
+import { decideExtend, type ReserveInput } from '../rules/orders.js';
 import {
   decideIssue,
   decideTick,
@@ -69,6 +69,7 @@ import { Ledger } from '../wallets/Ledger.js';
 import { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 import { reservationView } from '../views.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './commands.js';
+import { TicketDesk } from './tickets.js';
 
 type Handler<K extends CommandType> = (
   command: CommandOf<K>,
@@ -107,6 +108,8 @@ export class Supervisor {
   /** Tokens someone watches, with what they were last told. */
   readonly #watched = new Map<string, QueueToken>();
   readonly #lifecycles: Lifecycles;
+  /** Tickets and their commands (SPEC §11). */
+  readonly #desk: TicketDesk;
   /** The time of the command being handled (token places before the opening count down to it). */
   #now = 0;
 
@@ -116,6 +119,15 @@ export class Supervisor {
     this.#room = new WaitingRoom(config, { tokens: this.#tokens });
     this.#rooms.set(DEFAULT_ROOM, this.#room);
     this.#holds = new HoldBook(this.#catalog);
+    this.#desk = new TicketDesk({
+      config,
+      lifecycles: this.#lifecycles,
+      catalog: this.#catalog,
+      holds: this.#holds,
+      ledger: this.#ledger,
+      keys: this.#keys,
+      decided: (decision, tx) => this.#decided(decision, tx),
+    });
   }
 
   /** Expires whatever is past its deadline at `now`. Runs before every command. */
@@ -159,7 +171,15 @@ export class Supervisor {
       room.restoreRoom(kept?.room, { value: kept?.admittedTotal ?? 0 });
     }
     for (const schedule of contents.schedules.values()) this.#catalog.addSchedule(schedule);
-    this.#holds.restore(contents.reservations.values(), now, tx);
+    // Tickets first: the seats refunded since their payment are no longer their reservations'.
+    this.#desk.restore(contents.tickets.values());
+    this.#holds.restore(
+      contents.reservations.values(),
+      now,
+      tx,
+      this.#desk.tickets.refundedSeats(),
+    );
+    this.#desk.issueMissing(contents.reservations.values(), tx);
     this.#room.restoreRoom(contents.room.get('room'), contents.counters.get('admittedTotal'));
     const byRoom = new Map<WaitingRoom, TokenRecordOf[]>();
     for (const record of contents.tokens.values()) {
@@ -293,12 +313,11 @@ export class Supervisor {
         picker: command.kind === 'best' ? schedule?.picker : undefined,
         heldByUser: token ? this.#holds.heldBy(token.userId) : 0,
         ticketsOfUser: token
-          ? ticketsOf(
+          ? this.#desk.ticketsOfUser(
               this.#holds.liveOf(token.userId),
               token.userId,
               command.scheduleId,
               now,
-              this.#lifecycles,
             )
           : 0,
       };
@@ -371,6 +390,8 @@ export class Supervisor {
         stored: userId === undefined ? undefined : this.#keys.find(userId, command.idempotencyKey),
         balance: userId === undefined ? 0 : this.#ledger.balanceOf(userId),
         heldByUser: userId === undefined ? 0 : this.#holds.heldBy(userId),
+        concertId: this.#catalog.schedule(this.#holds.find(command.reservationId)?.scheduleId ?? '')
+          ?.record.concertId,
       };
       return this.#decided(
         decidePay(view, command, now, this.#config, this.#lifecycles, newId()),
@@ -451,6 +472,11 @@ export class Supervisor {
         room,
       );
     },
+
+    listTickets: (command) => this.#desk.listTickets(command),
+    checkIn: (command, now, tx) => this.#desk.checkIn(command, now, tx),
+    refundTicket: (command, now, tx) => this.#desk.refundTicket(command, now, tx),
+    transferTicket: (command, now, tx) => this.#desk.transferTicket(command, now, tx),
 
     spendChallenge: (raw, _now, tx) => {
       const { id, expiresAt } = checkSpend(raw.id, raw.expiresAt);
@@ -543,6 +569,11 @@ export class Supervisor {
         return this.#ledger.pay(change.payment, tx);
       case 'keyRemembered':
         return this.#keys.remember(change.record, tx);
+      case 'ticketsIssued':
+      case 'ticketChanged':
+      case 'walletRefunded':
+      case 'seatFreed':
+        return this.#desk.apply(change, tx);
       case 'catalogAdded':
         this.#catalog.add(change.concerts, change.schedules, tx);
         // A concert's own room starts with it (SPEC §12).

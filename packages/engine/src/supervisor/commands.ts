@@ -13,6 +13,10 @@ import type {
   SeatList,
   TickReport,
   Wallet,
+  CheckIn,
+  Ticket,
+  TicketActor,
+  TicketClaims,
 } from '../types.js';
 
 /**
@@ -44,6 +48,14 @@ interface CommandTable {
   charge: [
     { token: string; userId: string; amount: number; idempotencyKey: string | undefined },
     Wallet,
+  ];
+  listTickets: [{ userId: string }, readonly Ticket[]];
+  /** The claims as the caller gave them: the rule checks them. */
+  checkIn: [{ claims: TicketClaims }, CheckIn];
+  refundTicket: [{ ticketId: string; by: TicketActor; idempotencyKey: string | undefined }, Ticket];
+  transferTicket: [
+    { ticketId: string; userId: string; toUserId: string; idempotencyKey: string | undefined },
+    Ticket,
   ];
   spendChallenge: [{ id: string; expiresAt: number }, boolean];
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];

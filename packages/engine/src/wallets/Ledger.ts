@@ -3,7 +3,7 @@ import type { PaymentRecord, WalletRecord } from '../persistence/records.js';
 
 /**
  * Wallets and payments. Every wallet carries its running totals, so invariant
- * 2 (`balance = Σ charges − Σ payments`, never negative) is checkable per user.
+ * 2 (`balance = Σ charges − Σ payments + Σ refunds`, never negative) is checkable per user.
  * Callers check limits first; these methods only apply.
  */
 export class Ledger {
@@ -44,6 +44,15 @@ export class Ledger {
     this.#payments.set(payment.id, payment);
     tx.put('wallets', userId, wallet);
     tx.put('payments', payment.id, payment);
+  }
+
+  /** Credits a refund the rules decided (SPEC §11): `balance` and `refunded` grow by `amount`. */
+  refund(userId: string, amount: number, tx: ChangeSet): void {
+    let wallet = this.#wallets.get(userId);
+    if (!wallet) this.#wallets.set(userId, (wallet = { userId, balance: 0, charged: 0, paid: 0 }));
+    wallet.balance += amount;
+    wallet.refunded = (wallet.refunded ?? 0) + amount;
+    tx.put('wallets', userId, wallet);
   }
 
   restore(wallets: Iterable<WalletRecord>, payments: Iterable<PaymentRecord>): void {

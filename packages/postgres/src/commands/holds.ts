@@ -34,7 +34,7 @@ export const HOLD_VIEWS = {
          FROM reservation_seats s WHERE s.schedule_id = q.p1 AND usher_seat_live(s)
           AND (q.p2 IS NULL OR s.seat_no IN (SELECT value::bigint FROM jsonb_array_elements_text(q.p2)))) AS occupants,
       usher_live_holds(tk.user_id, q.now) AS held,
-      usher_tickets(tk.user_id, q.p1, q.now) AS tickets`,
+      usher_ticket_count(tk.user_id, q.p1, q.now) AS tickets`,
   },
   reservation: { name: 'reservation', params: ['text'], columns: RESERVATION },
   reservations: {
@@ -68,7 +68,7 @@ export interface HoldArgs {
 }
 export const HOLD = applyKind<HoldArgs>('usher_hold');
 
-/** `usher_order`'s fields (migration 3): a hold of one or several seats. */
+/** `usher_order`'s fields (migration 3), and `usher_order_tickets`' (migration 8): a hold of one or several seats. */
 export interface OrderArgs {
   readonly now: number;
   readonly user_id: string;
@@ -91,7 +91,8 @@ export interface OrderArgs {
   /** The token now lasts at least until then (the end of the hold). */
   readonly extend_to: number | null;
 }
-export const ORDER = applyKind<OrderArgs>('usher_order');
+/** Holds are applied by migration 8's overload, which restates the user's tickets as tickets count them (`usher_ticket_count`). */
+export const ORDER = applyKind<OrderArgs>('usher_order_tickets');
 
 /** `usher_extend`'s fields (migration 3). */
 export interface ExtendArgs {

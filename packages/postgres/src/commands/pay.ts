@@ -15,7 +15,8 @@ export const PAY_VIEW: ViewKind = {
       (SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p2) r) AS reservation,
       ${routeConcertColumn('(SELECT schedule_id FROM reservations WHERE id = q.p2)')},
       usher_balance(tk.user_id) AS balance,
-      usher_live_holds(tk.user_id, q.now) AS held`,
+      usher_live_holds(tk.user_id, q.now) AS held,
+      (SELECT s.concert_id FROM reservations r JOIN schedules s ON s.id = r.schedule_id WHERE r.id = q.p2) AS concert_id`,
 };
 
 const PAYMENT_KEYS = ['id', 'reservationId', 'userId', 'amount', 'balance', 'createdAt'];
@@ -42,44 +43,71 @@ export interface PayArgs {
 }
 export const PAY = applyKind<PayArgs>('usher_pay');
 
-/** The apply of a pay decision: the hold paid, the debit and the payment, the key, the token's completion. */
+/** A ticket of a payment as `usher_pay_tickets` writes it (migration 8; the rest is its reservation's seat). */
+export interface PaidTicketArgs {
+  readonly id: string;
+  readonly seat_no: number;
+  readonly price: number;
+  readonly holder: string;
+  readonly created_at: number;
+}
+
+/** `usher_pay_tickets`' fields (migration 8): `usher_pay`'s and the payment's tickets, one per seat. */
+export interface PayTicketsArgs extends PayArgs {
+  readonly tickets: readonly PaidTicketArgs[];
+}
+export const PAY_TICKETS = applyKind<PayTicketsArgs>('usher_pay_tickets');
+
+/**
+ * The apply of a pay decision: the hold paid, the debit and the payment, the key, the token's
+ * completion, and the tickets it issues (SPEC §11: `usher_pay_tickets`, in the same transaction).
+ */
 export function payApply(
   decision: Decision<unknown>,
   now: number,
   token: string,
   held: number,
   balance: number,
-): ApplyCall<PayArgs> | undefined {
+): ApplyCall<PayArgs | PayTicketsArgs> | undefined {
   const changes = changesOf(decision, [
     'paymentMade',
     'reservationEnded',
     'keyRemembered',
     'tokenCompleted',
+    'ticketsIssued',
   ]);
   const payment = changes.paymentMade?.payment;
   if (!payment) return undefined;
   const paid = changes.reservationEnded;
   if (!paid || paid.status !== 'paid' || paid.id !== payment.reservationId)
     throw new Error('a payment pays its own reservation');
-  return {
-    kind: PAY,
-    user: payment.userId,
-    args: {
-      now,
-      user_id: payment.userId,
-      token,
-      held,
-      balance,
-      reservation_id: paid.id,
-      paid_at: paid.at,
-      payment_id: payment.id,
-      amount: payment.amount,
-      new_balance: payment.balance,
-      created_at: payment.createdAt,
-      ...keyFields(changes.keyRemembered),
-      keep_until: changes.tokenCompleted?.keepUntil ?? null,
-    },
+  const issued = changes.ticketsIssued?.tickets;
+  if (issued?.some((ticket) => ticket.reservationId !== paid.id))
+    throw new Error("a payment issues its own reservation's tickets");
+  const args: PayArgs = {
+    now,
+    user_id: payment.userId,
+    token,
+    held,
+    balance,
+    reservation_id: paid.id,
+    paid_at: paid.at,
+    payment_id: payment.id,
+    amount: payment.amount,
+    new_balance: payment.balance,
+    created_at: payment.createdAt,
+    ...keyFields(changes.keyRemembered),
+    keep_until: changes.tokenCompleted?.keepUntil ?? null,
   };
+  if (!issued) return { kind: PAY, user: payment.userId, args };
+  const tickets = issued.map((ticket) => ({
+    id: ticket.id,
+    seat_no: ticket.seatNo,
+    price: ticket.price,
+    holder: ticket.holder,
+    created_at: ticket.createdAt,
+  }));
+  return { kind: PAY_TICKETS, user: payment.userId, args: { ...args, tickets } };
 }
 
 export function pay(
@@ -100,6 +128,7 @@ export function pay(
         route_concert: RouteConcert | null;
         balance: string;
         held: string | null;
+        concert_id: string | null;
       }>(token, now, PAY_VIEW, [command.idempotencyKey ?? '', command.reservationId], db);
       if (read === 'again') return read;
       const { facts, row } = read;
@@ -112,6 +141,7 @@ export function pay(
         reservation,
         balance: Number(row.balance),
         heldByUser: Number(row.held ?? 0),
+        concertId: row.concert_id ?? undefined,
       };
       const decision = decidePay(view, command, now, runner.config, runner.lifecycles, newId());
       const apply = payApply(

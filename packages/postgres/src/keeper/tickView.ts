@@ -12,7 +12,7 @@ export async function takePaidLogs(db: Queryable): Promise<void> {
   await db.query(
     `WITH taken AS (DELETE FROM paid_log RETURNING n),
           added AS (SELECT coalesce(sum(n), 0) AS n FROM taken)
-     UPDATE room SET paid_seats = paid_seats + added.n FROM added WHERE id = 1 AND added.n > 0`,
+     UPDATE room SET paid_seats = paid_seats + added.n FROM added WHERE id = 1 AND added.n <> 0`,
   );
   await db.query(
     `WITH taken AS (DELETE FROM room_paid_log RETURNING room, n),

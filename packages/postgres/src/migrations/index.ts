@@ -4,6 +4,7 @@ import { orders3 } from './003_orders/index.js';
 import { rooms } from './004_rooms/index.js';
 import { keys } from './005_keys/index.js';
 import { roomsPg } from './007_rooms_pg/index.js';
+import { tickets } from './008_tickets/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -29,4 +30,5 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: 'rooms', sql: rooms },
   { version: 5, name: 'keys', sql: keys },
   { version: 7, name: 'rooms_pg', sql: roomsPg },
+  { version: 8, name: 'tickets', sql: tickets },
 ];

@@ -2,12 +2,13 @@
  * The child process of the PostgreSQL crash test (`crash.test.ts`): one engine
  * over the database `argv[2]`, on the wall clock, streaming charges, holds,
  * (of one seat, of several, or the best available: SPEC §10's orders)
- * payments and cancellations, 16 at a time, and printing one JSON line per
+ * payments, cancellations, and the tickets' refunds (with a key), transfers
+ * and check-ins (SPEC §11), 16 at a time, and printing one JSON line per
  * operation *after* it was acknowledged. It runs until it is killed. Every
  * charge carries an idempotency key, so the parent can find each acknowledged
  * charge in the database. `argv[3]` names the run (keys stay unique across runs).
  */
-import { isEngineError } from '@usher/engine';
+import { isEngineError, type Ticket } from '@usher/engine';
 import { createPostgresEngine } from '@usher/postgres';
 
 const [connectionString, run] = process.argv.slice(2) as [string, string];
@@ -44,6 +45,10 @@ ack({ op: 'ready' });
 
 const tokens = new Map<string, string>();
 const holds = new Map<string, string[]>();
+/** Each user's valid tickets, as this process knows them. */
+const tickets = new Map<string, Ticket[]>();
+const give = (userId: string, given: readonly Ticket[]) =>
+  tickets.set(userId, [...(tickets.get(userId) ?? []), ...given]);
 let counter = 0;
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
@@ -56,15 +61,38 @@ async function tokenOf(userId: string): Promise<string> {
 async function operate(): Promise<void> {
   const userId = `u${Math.floor(Math.random() * USERS)}`;
   const mine = holds.get(userId) ?? [];
+  const own = tickets.get(userId) ?? [];
   const roll = Math.random();
   try {
     const token = await tokenOf(userId);
-    if (roll < 0.35) {
+    if (roll >= 0.85 && own.length > 0) {
+      // One of the user's tickets, taken off the list first (the other loops leave it alone).
+      const ticket = own.splice(Math.floor(Math.random() * own.length), 1)[0]!;
+      if (roll < 0.9) {
+        const key = `${run}-${counter++}`;
+        await engine.refundTicket(ticket.id, { userId }, { idempotencyKey: key });
+        ack({ op: 'refund', userId, ticketId: ticket.id, key });
+      } else if (roll < 0.95) {
+        const toUserId = `u${Math.floor(Math.random() * USERS)}`;
+        if (toUserId === userId) return void own.push(ticket);
+        const given = await engine.transferTicket(ticket.id, { userId, toUserId });
+        give(toUserId, [given]);
+        ack({ op: 'transfer', userId, ticketId: ticket.id, newId: given.id, toUserId });
+      } else {
+        await engine.checkIn({
+          tid: ticket.id,
+          sch: ticket.scheduleId,
+          seat: ticket.seatNo,
+          sub: ticket.holder,
+        });
+        ack({ op: 'checkin', ticketId: ticket.id });
+      }
+    } else if (roll < 0.35) {
       const key = `${run}-${counter++}`;
       const amount = 1 + Math.floor(Math.random() * 1_500);
       await engine.charge(token, { userId, amount }, { idempotencyKey: key });
       ack({ op: 'charge', userId, key, amount });
-    } else if (roll < 0.7 || mine.length === 0) {
+    } else if (roll < 0.65 || mine.length === 0) {
       const { scheduleId, seatNo } = pick(seats);
       const kind = Math.random();
       const hold = await engine.reserve(
@@ -77,10 +105,16 @@ async function operate(): Promise<void> {
       );
       holds.set(userId, [...mine, hold.id]);
       ack({ op: 'reserve', userId, id: hold.id });
-    } else if (roll < 0.92) {
+    } else if (roll < 0.8) {
       const reservationId = mine.shift()!;
       const payment = await engine.pay(token, { reservationId });
       ack({ op: 'pay', userId, id: payment.id, reservationId, amount: payment.amount });
+      give(
+        userId,
+        (await engine.listTickets(userId)).filter(
+          (ticket) => ticket.reservationId === reservationId,
+        ),
+      );
     } else {
       const reservationId = mine.shift()!;
       await engine.cancelReservation(token, reservationId);
