@@ -102,7 +102,13 @@ export function reserve(
           occupants: OccupantRow[] | null;
           held: string | null;
           tickets: string | null;
-        }>(token, now, HOLD_VIEWS.reserve, [command.scheduleId, asked], db);
+        }>(
+          token,
+          now,
+          asked === null ? HOLD_VIEWS.reserveBest : HOLD_VIEWS.reserve,
+          asked === null ? [command.scheduleId] : [command.scheduleId, asked],
+          db,
+        );
         if (read === 'again') return read;
         const { facts, row } = read;
         requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
