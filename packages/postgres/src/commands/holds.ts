@@ -35,7 +35,7 @@ export const HOLD_VIEWS = {
          CROSS JOIN LATERAL (SELECT json_build_object('seatNo', s.seat_no, 'id', s.reservation_id, 'userId',
              s.user_id, 'status', s.status, 'expiresAt', s.expires_at) AS occupant
            FROM reservation_seats s
-          WHERE s.schedule_id = q.p1 AND s.seat_no = e.value::integer AND usher_seat_live(s) LIMIT 1) o
+          WHERE s.schedule_id = q.p1 AND s.seat_no = e.value::bigint AND usher_seat_live(s) LIMIT 1) o
       ) AS occupants,
       usher_live_holds(tk.user_id, q.now) AS held,
       usher_ticket_count(tk.user_id, q.p1, q.now) AS tickets`,
