@@ -74,7 +74,7 @@ export async function reportStatements(connectionString: string): Promise<void> 
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     const { rows } = await client.query(
-      `SELECT calls, round(total_exec_time) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms, toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+      `SELECT calls, round(total_exec_time) AS total_ms, shared_blks_hit AS hits, round(mean_exec_time::numeric, 3) AS mean_ms, toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
          FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25`,
     );
     for (const row of rows) process.stderr.write(`${JSON.stringify(row)}\n`);
