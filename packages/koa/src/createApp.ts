@@ -363,6 +363,9 @@ function handler(
       );
     }
     const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
+    // A request that takes no body refuses one that says something: a field it would silently ignore.
+    if (!route.body && hasBody(ctx) && !isEmptyBody(ctx.request.body))
+      throw new HttpProblem('VALIDATION_FAILED', 'this request takes no body (send none, or {})');
     const rawKey = route.idempotent ? header(ctx, 'idempotency-key') : '';
     const idempotencyKey =
       rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
@@ -560,6 +563,14 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   throw new HttpProblem('VALIDATION_FAILED', `${errors[0]!.path}: ${errors[0]!.message}`, {
     extra: { errors },
   });
+}
+
+/** A parsed request body that says nothing: none, or `{}`. */
+function isEmptyBody(body: unknown): boolean {
+  if (body === undefined || body === null) return true;
+  if (typeof body !== 'object' || Array.isArray(body)) return false;
+  for (const _ in body) return false;
+  return true;
 }
 
 function hasBody(ctx: Context): boolean {

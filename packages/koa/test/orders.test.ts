@@ -250,6 +250,37 @@ test('limits: HOLD_LIMIT_REACHED first, then TICKET_LIMIT_REACHED counting held 
   });
 });
 
+test('a request that takes no body refuses one with fields (extend with { ms } is 400, nothing moves); {} and no body are fine', async (t) => {
+  const api = await startApi();
+  await withRows(api);
+  const ann = await activeToken(api, 'ann');
+  const hold = (
+    await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 'rows', quantity: 2 })
+  ).body;
+  const problem = assertProblem(
+    t,
+    await api.http
+      .post(`/reservations/${hold.id}/extend`)
+      .set(bearer(ann))
+      .send({ ms: 86_400_000 }),
+    'VALIDATION_FAILED',
+  );
+  t.regex(problem.detail ?? '', /takes no body/);
+  t.like((await api.http.get(`/reservations/${hold.id}`).set(bearer(ann))).body, {
+    extensions: 0,
+    expiresAt: hold.expiresAt,
+  });
+  assertProblem(
+    t,
+    await api.http.delete(`/reservations/${hold.id}`).set(bearer(ann)).send({ force: true }),
+    'VALIDATION_FAILED',
+  );
+  t.is((await api.http.get(`/reservations/${hold.id}`).set(bearer(ann))).body.status, 'held');
+  const extended = await api.http.post(`/reservations/${hold.id}/extend`).set(bearer(ann)).send({});
+  t.is(extended.status, 200);
+  t.is((await api.http.delete(`/reservations/${hold.id}`).set(bearer(ann))).status, 200);
+});
+
 test('POST /reservations/:id/extend moves expiresAt once; then 409 EXTENSION_LIMIT; expired 409 HOLD_EXPIRED', async (t) => {
   const api = await startApi();
   await withRows(api);
