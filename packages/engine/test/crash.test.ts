@@ -13,7 +13,9 @@ type Ack =
   | { op: 'charge'; userId: string; key: string; amount: number }
   | { op: 'reserve'; userId: string; id: string }
   | { op: 'pay'; userId: string; id: string; reservationId: string; amount: number }
-  | { op: 'cancel'; userId: string; reservationId: string };
+  | { op: 'cancel'; userId: string; reservationId: string }
+  | { op: 'refund'; userId: string; ticketId: string }
+  | { op: 'transfer'; userId: string; ticketId: string; newTicketId: string };
 
 const child = fileURLToPath(new URL('./crash/operationStream.ts', import.meta.url));
 
@@ -76,6 +78,11 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
       }
       if (ack.op === 'cancel')
         t.is(contents.reservations.get(ack.reservationId)?.status, 'cancelled');
+      if (ack.op === 'refund') t.is(contents.tickets.get(ack.ticketId)?.status, 'refunded');
+      if (ack.op === 'transfer') {
+        t.is(contents.tickets.get(ack.ticketId)?.status, 'transferred');
+        t.is(contents.tickets.get(ack.newTicketId)?.transferredFrom, ack.ticketId);
+      }
     }
     assertInvariants(t, contents);
     // Every charge has a key, so the wallets must add up to the charges the store kept, acknowledged or not.
@@ -87,7 +94,7 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
     for (const wallet of contents.wallets.values())
       t.is(wallet.charged, charged.get(wallet.userId) ?? 0);
     t.log(
-      `run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations so far`,
+      `run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'refunded').length} refunds, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'transferred').length} transfers so far`,
     );
   }
   t.true(

@@ -1,5 +1,10 @@
 import test from 'ava';
-import { emptyContents, invariantViolations, type ReservationRecord } from '@usher/engine';
+import {
+  emptyContents,
+  invariantViolations,
+  type ReservationRecord,
+  type TicketRecord,
+} from '@usher/engine';
 
 const reservation = (
   id: string,
@@ -96,6 +101,106 @@ test('every broken invariant is reported', (t) => {
   ];
   for (const [name, damage, message] of cases) {
     const contents = consistent();
+    damage(contents);
+    const violations = invariantViolations(contents);
+    t.true(
+      violations.some((violation) => message.test(violation)),
+      `${name}: ${JSON.stringify(violations)}`,
+    );
+  }
+});
+
+/** SPEC §11: r1's seat 1 was transferred to bob, who refunded it, and r5 (cy) bought it again. */
+function withTickets() {
+  const contents = consistent();
+  const ticket = (id: string, holder: string, status: TicketRecord['status'], extra = {}) => ({
+    id,
+    reservationId: 'r1',
+    scheduleId: 's1',
+    concertId: 'c1',
+    seatNo: 1,
+    price: 100,
+    holder,
+    status,
+    createdAt: 0,
+    ...extra,
+  });
+  contents.tickets.set('r1-1', ticket('r1-1', 'ann', 'transferred', { transferredTo: 't2' }));
+  contents.tickets.set('t2', ticket('t2', 'bob', 'refunded', { transferredFrom: 'r1-1' }));
+  contents.wallets.set('bob', { userId: 'bob', balance: 100, charged: 0, paid: 0, refunded: 100 });
+  contents.reservations.set('r5', reservation('r5', 1, 'paid', 'cy'));
+  contents.payments.set('p5', {
+    id: 'p5',
+    reservationId: 'r5',
+    userId: 'cy',
+    amount: 100,
+    balance: 0,
+    createdAt: 0,
+  });
+  contents.wallets.set('cy', { userId: 'cy', balance: 0, charged: 100, paid: 100 });
+  contents.tickets.set('r5-1', { ...ticket('r5-1', 'cy', 'checked_in'), reservationId: 'r5' });
+  return contents;
+}
+
+test('tickets: a seat refunded and sold again, a transfer, a check-in are consistent', (t) => {
+  t.deepEqual(invariantViolations(withTickets()), []);
+});
+
+test('every broken ticket invariant is reported', (t) => {
+  const cases: [string, (contents: ReturnType<typeof withTickets>) => void, RegExp][] = [
+    [
+      'a refund not in the wallet',
+      (c) => c.wallets.set('bob', { userId: 'bob', balance: 0, charged: 0, paid: 0 }),
+      /refunded tickets of bob add up to 100/,
+    ],
+    [
+      'a wallet with refunds that do not balance',
+      (c) =>
+        c.wallets.set('bob', { userId: 'bob', balance: 150, charged: 0, paid: 0, refunded: 100 }),
+      /does not balance/,
+    ],
+    [
+      'a refunded seat still sold as its ticket',
+      (c) => c.tickets.set('t2', { ...c.tickets.get('t2')!, status: 'valid' }),
+      /seat s1#1 is claimed by r1 and r5|valid ticket t2 is of a seat its reservation lost/,
+    ],
+    [
+      'two valid tickets of one seat',
+      (c) => {
+        const { transferredTo: _, ...given } = c.tickets.get('r1-1')!;
+        c.tickets.set('r1-1', { ...given, status: 'valid' });
+      },
+      /has 2 tickets not transferred/,
+    ],
+    [
+      'a transferred ticket checked in',
+      (c) => c.tickets.set('r1-1', { ...c.tickets.get('r1-1')!, checkedInAt: 5 }),
+      /transferred ticket r1-1 was checked in/,
+    ],
+    [
+      'a transfer without its successor',
+      (c) => c.tickets.set('r1-1', { ...c.tickets.get('r1-1')!, transferredTo: 'nope' }),
+      /names no successor/,
+    ],
+    [
+      'a ticket of a held reservation',
+      (c) =>
+        c.tickets.set('x', { ...c.tickets.get('r5-1')!, id: 'x', reservationId: 'r2', seatNo: 2 }),
+      /ticket x is not of a seat of a paid reservation/,
+    ],
+    [
+      'a ticket at another price',
+      (c) => c.tickets.set('r5-1', { ...c.tickets.get('r5-1')!, price: 99 }),
+      /costs 99/,
+    ],
+    [
+      'a seat of a paid reservation with tickets but none at the end of its chain',
+      (c) => c.tickets.delete('t2'),
+      /seat 1 of paid reservation r1 has 0 tickets not transferred/,
+    ],
+  ];
+  for (const [name, damage, message] of cases) {
+    const contents = withTickets();
     damage(contents);
     const violations = invariantViolations(contents);
     t.true(

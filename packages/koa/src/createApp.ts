@@ -212,6 +212,19 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
         auditEntry(change, patch, client),
         `room${change.room.id === undefined ? '' : ` "${change.room.id}"`} changed by the admin token: ${describeChange(change, patch)}`,
       ),
+    auditRefund: (ticket, client) =>
+      logger?.info(
+        {
+          audit: 'refund',
+          who: 'admin token',
+          requestId: client.requestId,
+          address: client.address,
+          ticket: ticket.id,
+          holder: ticket.holder,
+          amount: ticket.price,
+        },
+        `ticket "${ticket.id}" of ${ticket.holder} refunded (${ticket.price}) by the admin token`,
+      ),
     auditCodes: (roomId, count, client) =>
       logger?.info(
         {

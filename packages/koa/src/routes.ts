@@ -162,6 +162,8 @@ export interface RouteServices {
     count: number,
     client: RouteInput<unknown, unknown>['client'],
   ) => void;
+  /** Writes an operator's refund of a ticket to the log (SPEC §11). */
+  readonly auditRefund?: (ticket: Ticket, client: RouteInput<unknown, unknown>['client']) => void;
   /** The token as answered: an active one with its pass (SPEC §12). */
   readonly withPass: (token: QueueToken) => Promise<QueueToken>;
   /** The public keys of passes (and ticket codes), for `GET /.well-known/jwks.json`. */
@@ -924,7 +926,7 @@ function ticketRoutes(service: RouteServices): Route[] {
             path: '/admin/tickets/:ticketId/refund',
             summary: 'Refund any unused ticket (operator)',
             description:
-              "As the holder's refund, at any time (no cutoff): `refunded`, the price back to the holder's balance, the seat on sale again. " +
+              "Logged (who, ticket, holder, amount). As the holder's refund, at any time (no cutoff): `refunded`, the price back to the holder's balance, the seat on sale again. " +
               'A checked-in ticket is 409 `ALREADY_CHECKED_IN`, a refunded or transferred one 409 `TICKET_VOID` (so a retry refunds nothing twice).',
             bearer: false,
             admin: true,
@@ -938,13 +940,13 @@ function ticketRoutes(service: RouteServices): Route[] {
               'ALREADY_CHECKED_IN',
               'TICKET_VOID',
             ],
-            handle: async ({ engine, params }) =>
-              ticketAnswer(
-                service,
-                await engine.refundTicket((params as { ticketId: string }).ticketId, {
-                  operator: true,
-                }),
-              ),
+            handle: async ({ engine, params, client }) => {
+              const ticket = await engine.refundTicket((params as { ticketId: string }).ticketId, {
+                operator: true,
+              });
+              service.auditRefund?.(ticket, client);
+              return ticketAnswer(service, ticket);
+            },
           }),
         ]
       : []),

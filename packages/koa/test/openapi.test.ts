@@ -28,6 +28,7 @@ test('GET /openapi.json is a valid OpenAPI 3.1 document', async (t) => {
 const everything = () => ({
   app: {
     adminToken: 'operator-secret-0123456789',
+    scannerToken: 'scanner-secret-0123456789',
     tokenLimiter: [new RateLimiterMemory({ points: 100, duration: 60 })],
     challenge: { hmacKey: 'k', maxNumber: 10 },
   },
@@ -47,6 +48,8 @@ for (const [name, options, extra] of [
       'PATCH /admin/room',
       'PATCH /admin/rooms/{roomId}',
       'POST /admin/rooms/{roomId}/codes',
+      'POST /admin/tickets/{ticketId}/refund',
+      'POST /checkin',
     ],
   ],
 ] as const)
@@ -74,6 +77,9 @@ for (const [name, options, extra] of [
         'HEAD /ready',
         'GET /reservations',
         'GET /reservations/{reservationId}',
+        'GET /tickets',
+        'POST /tickets/{ticketId}/refund',
+        'POST /tickets/{ticketId}/transfer',
         'GET /schedules/{scheduleId}/seats',
         'GET /users/{userId}/balance',
         'POST /payments',

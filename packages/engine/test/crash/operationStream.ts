@@ -1,6 +1,6 @@
 /**
- * The child process of the crash test: streams charges, holds, payments and
- * cancellations against a lowdb store in `argv[2]`, 32 at a time, and prints
+ * The child process of the crash test: streams charges, holds, payments,
+ * cancellations, ticket refunds and transfers (SPEC §11) against a lowdb store in `argv[2]`, 32 at a time, and prints
  * one JSON line per operation *after* it was acknowledged. It runs until it is
  * killed. Every charge carries an idempotency key, so the parent can find each
  * acknowledged charge in the store.
@@ -39,7 +39,9 @@ const ack = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 ack({ op: 'ready' });
 
 const tokens = new Map<string, string>();
-const holds = new Map<string, string[]>();
+const holds = new Map<string, { id: string; seatNo: number }[]>();
+/** Each user's valid tickets, by id. */
+const tickets = new Map<string, string[]>();
 let counter = 0;
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
@@ -53,6 +55,7 @@ async function operate(): Promise<void> {
   const userId = `u${Math.floor(Math.random() * USERS)}`;
   const token = await tokenOf(userId);
   const mine = holds.get(userId) ?? [];
+  const owned = tickets.get(userId) ?? [];
   const roll = Math.random();
   try {
     if (roll < 0.35) {
@@ -62,14 +65,27 @@ async function operate(): Promise<void> {
       ack({ op: 'charge', userId, key, amount });
     } else if (roll < 0.7 || mine.length === 0) {
       const hold = await engine.reserve(token, pick(seats));
-      holds.set(userId, [...mine, hold.id]);
+      holds.set(userId, [...mine, { id: hold.id, seatNo: hold.seatNo }]);
       ack({ op: 'reserve', userId, id: hold.id });
+    } else if (roll < 0.85 && owned.length > 0) {
+      const ticketId = owned.shift()!;
+      if (Math.random() < 0.5) {
+        await engine.refundTicket(ticketId, { userId }, { idempotencyKey: `${run}-${counter++}` });
+        ack({ op: 'refund', userId, ticketId });
+      } else {
+        const to = `u${Math.floor(Math.random() * USERS)}`;
+        if (to === userId) return;
+        const given = await engine.transferTicket(ticketId, { userId, toUserId: to });
+        tickets.set(to, [...(tickets.get(to) ?? []), given.id]);
+        ack({ op: 'transfer', userId, ticketId, newTicketId: given.id });
+      }
     } else if (roll < 0.92) {
-      const reservationId = mine.shift()!;
+      const { id: reservationId, seatNo } = mine.shift()!;
       const payment = await engine.pay(token, { reservationId });
+      tickets.set(userId, [...owned, `${reservationId}-${seatNo}`]);
       ack({ op: 'pay', userId, id: payment.id, reservationId, amount: payment.amount });
     } else {
-      const reservationId = mine.shift()!;
+      const { id: reservationId } = mine.shift()!;
       await engine.cancelReservation(token, reservationId);
       ack({ op: 'cancel', userId, reservationId });
     }
