@@ -14,6 +14,7 @@
  */
 import { createEngine, type CatalogInput, type UsherEngine } from '@usher/engine';
 import { createPostgresEngine } from '@usher/postgres';
+import pg from 'pg';
 import { cpuSeconds, openDatabase, postgresCpuSeconds, reportStatements } from './postgres.js';
 import { openStore, type StoreKind } from './stores.js';
 
@@ -101,10 +102,18 @@ async function run(rooms: number) {
   let engine: UsherEngine;
   let dataDir: string | undefined;
   let cleanup: () => Promise<void> | void;
+  let analyze = async () => {};
   if (storeKind === 'postgres') {
     const database = await openDatabase();
     dataDir = database.dataDir;
     engine = await createPostgresEngine({ connectionString: database.connectionString, config });
+    if (process.env['BENCH_PG_ANALYZE'] === '1')
+      analyze = async () => {
+        const client = new pg.Client({ connectionString: database.connectionString });
+        await client.connect();
+        await client.query('ANALYZE');
+        await client.end();
+      };
     cleanup = async () => {
       await reportStatements(database.connectionString);
       await database.remove();
@@ -123,6 +132,8 @@ async function run(rooms: number) {
     const tokens = issue.results.map((issued) => issued.token.token);
     // One keeper tick publishes the lines (as the keeper does every second); nobody is admitted.
     await engine.tick();
+    // BENCH_PG_ANALYZE=1: fresh planner statistics before the polls (as poll.js has them).
+    await analyze();
     const statuses: Record<string, number> = {};
     const poll = await timed(polls, dataDir, async (i) => {
       const view = await engine.getToken(tokens[(i * 2_654_435_761) % users]!);
