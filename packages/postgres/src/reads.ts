@@ -103,7 +103,7 @@ export const TOKEN_COLUMNS = `t.token, t.user_id, t.status, t.seq, t.line, t.iss
       CASE WHEN t.status = 'waiting' THEN (SELECT usher_last_tick()) END AS tick,
       CASE WHEN usher_arrival(t) THEN usher_gone_below(t.seq, q.now, $3::bigint) END AS gone_below,
       CASE WHEN t.status = 'waiting' THEN EXISTS (SELECT 1 FROM priority_tokens p WHERE p.token = t.token) END AS priority,
-      CASE WHEN t.status = 'waiting' THEN
+      CASE WHEN t.status = 'waiting' AND EXISTS (SELECT 1 FROM priority_tokens o WHERE o.token = t.token) THEN
         (SELECT count(*) FROM priority_tokens p JOIN tokens w ON w.token = p.token
           WHERE w.status = 'waiting' AND w.room = t.room AND p.seq < (SELECT o.seq FROM priority_tokens o WHERE o.token = t.token)) END AS priority_ahead`;
 
