@@ -1,5 +1,10 @@
 import type { QueueTokenState } from './machines/queueTokenMachine.js';
-import type { PriceTier, ReservationStatus, TicketStatus } from './persistence/records.js';
+import type {
+  PriceTier,
+  ReservationStatus,
+  TicketRecord,
+  TicketStatus,
+} from './persistence/records.js';
 import type { RoomInput } from './rules/room.js';
 
 export type { PriceTier, ReservationStatus, RoomInput, TicketStatus };
@@ -141,16 +146,12 @@ export interface Payment {
  * (`withCode` of `@usher/engine/signing`; the HTTP API always adds it).
  * Times are ISO 8601.
  */
-export interface Ticket {
-  readonly id: string;
-  readonly reservationId: string;
-  readonly scheduleId: string;
-  readonly concertId: string;
-  readonly seatNo: number;
-  readonly price: number;
-  /** The user it belongs to. */
-  readonly holder: string;
-  readonly status: TicketStatus;
+export interface Ticket extends Readonly<
+  Pick<
+    TicketRecord,
+    'id' | 'reservationId' | 'scheduleId' | 'concertId' | 'seatNo' | 'price' | 'holder' | 'status'
+  >
+> {
   /** When it was issued: the payment, or the transfer that made it. */
   readonly createdAt: string;
   readonly checkedInAt?: string;
