@@ -28,18 +28,19 @@ export const withoutChromium = executable(CHROMIUM)
   : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 
 /**
- * `test`, or, when `missing` says what this test needs and the machine lacks, a skipped test whose
- * title says so: ava lists it as skipped, with the reason. `pnpm test` installs what the tests need
- * first (scripts/test-prerequisites.sh), so this happens only when ava is run by hand. In CI
- * (`CI=true`) nothing is skipped: the test runs, and fails for what is missing.
+ * `test`, or, when `missing` says what this test needs and the machine lacks, a test that fails at once
+ * saying so (never a silent skip). `pnpm test` installs what the tests need first
+ * (scripts/test-prerequisites.sh), so this happens only when ava is run by hand on a machine without it.
  */
 export function testNeeding(
   missing: string | undefined,
 ): (title: string, implementation: Implementation<[]>) => void {
   return (title, implementation) =>
-    missing !== undefined && process.env.CI !== 'true'
-      ? test.skip(`${title} [skipped: ${missing}]`, implementation)
-      : test(title, implementation);
+    missing === undefined
+      ? test(title, implementation)
+      : test(title, (t) => {
+          t.fail(`${missing}: run scripts/test-prerequisites.sh (pnpm test does) first`);
+        });
 }
 
 const FLAGS = [
