@@ -1,7 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Router, { type RouterMiddleware } from '@koa/router';
+import Router from '@koa/router';
 import {
-  isReplay,
   userIdProblem,
   type Room,
   type RoomChange,
@@ -11,21 +9,19 @@ import {
 import Koa, { type Context } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type * as z from 'zod';
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { SigningKeys, verifyTicketCode, withCode, withPass } from '@usher/engine/signing';
 import { CHALLENGE_HEADER, ProofOfWork, type ChallengeOptions } from './challenge.js';
 import { clientAddress } from './clientAddress.js';
 import { HttpProblem, problems } from './errors.js';
-import { actsForUser } from './identity.js';
 import { openApiDocument, type DocumentInfo } from './openapi.js';
-import { apiRoutes, REPLAYED_HEADER, type Route, type RouteInput } from './routes.js';
-import { IdempotencyKey } from './schemas.js';
+import { apiRoutes, type Route, type RouteInput } from './routes.js';
 import { Telemetry } from './telemetry.js';
-import { CACHEABLE, notModified } from './caching.js';
 import { TokenEventStreams } from './tokenEvents.js';
-import { dispatch } from './dispatch.js';
-import { clientKey, rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
+import { allowedMethods, dispatch, notAllowed } from './dispatch.js';
+import { rateLimited, spendTokenRequest, type TokenLimiter } from './tokenLimiter.js';
+import { handler, type Guards } from './request.js';
+import { adminCheck, secretCheck, SCANNER_SECRET } from './secrets.js';
 
 /** An admin token shorter than this is refused: it must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
@@ -341,192 +337,6 @@ export function createApp(engine: UsherEngine, options: AppOptions = {}): Koa {
   return app;
 }
 
-/** The checks some routes make before their handler, each present only when its feature is on. */
-interface Guards {
-  /** Who sent the request (see {@link clientAddress}). */
-  readonly address: (ctx: Context) => string;
-  readonly admin: ((ctx: Context) => Promise<void>) | undefined;
-  readonly scanner: ((ctx: Context) => Promise<void>) | undefined;
-  readonly limit: ((ctx: Context) => Promise<void>) | undefined;
-  readonly challenge: ((ctx: Context) => Promise<void>) | undefined;
-}
-
-function handler(
-  engine: UsherEngine,
-  route: Route,
-  options: AppOptions,
-  guards: Guards,
-): RouterMiddleware {
-  const hostAuth = options.resolveUserId !== undefined;
-  return async (ctx) => {
-    // Who may ask, and how often, before anything of the request is read.
-    if (route.admin) await guards.admin!(ctx);
-    if (route.scanner) await guards.scanner!(ctx);
-    // A join with no solution at all is refused before it counts against the limit: a client learns
-    // that proof of work is on by trying without (the page does), and that try costs it nothing.
-    if (route.challenged && ctx.get(CHALLENGE_HEADER) === '') await guards.challenge!(ctx);
-    if (route.rateLimited) await guards.limit!(ctx);
-    const params = route.params ? validate(route.params, ctx.params, 'path') : undefined;
-    const query = route.query ? validate(route.query, ctx.query, 'query') : undefined;
-    // The body parser leaves `rawBody` unset for anything but JSON.
-    if (route.body && hasBody(ctx) && (ctx.request as { rawBody?: string }).rawBody === undefined) {
-      throw new HttpProblem(
-        'VALIDATION_FAILED',
-        'send the body as JSON (Content-Type: application/json)',
-      );
-    }
-    const body = route.body ? validate(route.body, ctx.request.body ?? {}, 'body') : undefined;
-    // A request that takes no body refuses one that says something: a field it would silently ignore.
-    if (!route.body && hasBody(ctx) && !isEmptyBody(ctx.request.body))
-      throw new HttpProblem('VALIDATION_FAILED', 'this request takes no body (send none, or {})');
-    const rawKey = route.idempotent ? header(ctx, 'idempotency-key') : '';
-    const idempotencyKey =
-      rawKey !== '' ? validate(IdempotencyKey, rawKey, 'header.Idempotency-Key') : undefined;
-    // The proof of work is spent only by a request that is otherwise valid.
-    if (route.challenged) await guards.challenge!(ctx);
-    const token = route.bearer
-      ? bearerToken(ctx) ||
-        (route.queryToken && typeof ctx.query.access_token === 'string'
-          ? ctx.query.access_token
-          : '')
-      : '';
-    const identify = hostAuth && actsForUser(route, token);
-    const hostUserId = identify ? await options.resolveUserId!(ctx) : undefined;
-    if (identify && hostUserId === undefined)
-      throw new HttpProblem('IDENTITY_MISSING', 'sign in first: this request acts for a user');
-    // The host's user id keeps the rule a body's userId keeps: one user id rule for every source.
-    const hostIdProblem = identify ? userIdProblem(hostUserId) : undefined;
-    if (hostIdProblem !== undefined)
-      throw new HttpProblem('IDENTITY_INVALID', `the signed-in user id ${hostIdProblem}`);
-    if (hostAuth && route.bearer && token !== '') {
-      const owner = await engine.tokenOwner(token);
-      if (owner !== undefined && owner !== hostUserId)
-        throw new HttpProblem('FORBIDDEN', 'this queue token belongs to another user');
-    }
-    // The address is read only by what needs it (the operator's audit log).
-    const client = {
-      requestId: String(ctx.state.requestId ?? ''),
-      get address() {
-        return guards.address(ctx);
-      },
-    };
-    const answer = await route.handle({
-      engine,
-      params,
-      query,
-      body,
-      token,
-      idempotencyKey,
-      hostUserId,
-      hostAuth,
-      client,
-    });
-    ctx.status = answer.status ?? route.success.status;
-    if (answer.headers !== undefined) ctx.set(answer.headers);
-    // A retry answered with the first request's stored answer says so (as Stripe's API does).
-    if (route.idempotent && 'body' in answer && isReplay(answer.body))
-      ctx.set(REPLAYED_HEADER, 'true');
-    if ('json' in answer) {
-      if (answer.etag !== undefined) {
-        // A list anyone may read the same: cacheable briefly, and 304 to a client that has this one.
-        ctx.set('ETag', answer.etag);
-        ctx.set('Cache-Control', CACHEABLE);
-        if (notModified(header(ctx, 'if-none-match'), answer.etag)) {
-          ctx.status = 304;
-          return;
-        }
-      }
-      // What `ctx.type = 'application/json'` sets, without its look-up of the type.
-      ctx.set('Content-Type', 'application/json; charset=utf-8');
-      ctx.body = answer.json;
-    } else if ('events' in answer) {
-      ctx.type = 'text/event-stream';
-      ctx.set('X-Accel-Buffering', 'no');
-      ctx.req.socket.setNoDelay(true);
-      ctx.body = answer.events;
-    } else if ('text' in answer) {
-      ctx.type = answer.type;
-      ctx.body = answer.text;
-    } else ctx.body = answer.body;
-  };
-}
-
-/**
- * `Authorization: Bearer <adminToken>` or 401 `ADMIN_TOKEN_INVALID`. The
- * SHA-256 digests of both are compared with `timingSafeEqual`: equal lengths
- * whatever was sent, and no early exit, so timing tells nothing of the token.
- * Wrong tokens are counted per address by `guesses` and logged at `warn`; an
- * address that spent its guesses is 429 `RATE_LIMITED`, before any compare. A
- * request with no token at all guesses nothing and is not counted. A store
- * that cannot count does not lock the operator out.
- */
-function adminCheck(
-  adminToken: string,
-  guesses: RateLimiterAbstract,
-  address: (ctx: Context) => string,
-  logger: Logger | undefined,
-): (ctx: Context) => Promise<void> {
-  return secretCheck(adminToken, guesses, address, logger, ADMIN_SECRET);
-}
-
-/** How a bearer secret's check names it: its problem code, its variable, the audit label. */
-interface SecretKind {
-  readonly code: 'ADMIN_TOKEN_INVALID' | 'SCANNER_TOKEN_INVALID';
-  readonly variable: string;
-  readonly audit: string;
-  readonly name: string;
-}
-const ADMIN_SECRET: SecretKind = {
-  code: 'ADMIN_TOKEN_INVALID',
-  variable: 'ADMIN_TOKEN',
-  audit: 'admin',
-  name: 'admin token',
-};
-const SCANNER_SECRET: SecretKind = {
-  code: 'SCANNER_TOKEN_INVALID',
-  variable: 'SCANNER_TOKEN',
-  audit: 'scanner',
-  name: 'scanner token',
-};
-
-/** {@link adminCheck} for any bearer secret (the admin token, the scanner token, SPEC §11). */
-function secretCheck(
-  secret: string,
-  guesses: RateLimiterAbstract,
-  address: (ctx: Context) => string,
-  logger: Logger | undefined,
-  kind: SecretKind,
-): (ctx: Context) => Promise<void> {
-  const expected = createHash('sha256').update(secret).digest();
-  return async (ctx) => {
-    const key = clientKey(address(ctx));
-    const spent = await guesses.get(key).catch(() => null);
-    if (spent !== null && spent.consumedPoints >= guesses.points)
-      throw rateLimited(`too many wrong ${kind.name}s from your address`, spent.msBeforeNext);
-    const given = bearerToken(ctx);
-    const digest = createHash('sha256').update(given).digest();
-    if (timingSafeEqual(digest, expected) && given !== '') return;
-    if (given !== '') {
-      logger?.warn(
-        { audit: kind.audit, requestId: ctx.state.requestId, address: address(ctx) },
-        `a wrong ${kind.name}`,
-      );
-      const over = await guesses.consume(key).then(
-        () => undefined,
-        (error: unknown) => (error instanceof RateLimiterRes ? error : undefined),
-      );
-      if (over !== undefined)
-        throw rateLimited(`too many wrong ${kind.name}s from your address`, over.msBeforeNext);
-    }
-    throw new HttpProblem(
-      kind.code,
-      given === ''
-        ? `send the ${kind.name} as Authorization: Bearer <${kind.variable}>`
-        : `the ${kind.name} is wrong`,
-    );
-  };
-}
-
 const settingNames = [
   'paused',
   'admitPerTick',
@@ -564,69 +374,4 @@ function describeChange(change: RoomChange, patch: Partial<RoomSettings>): strin
         `${name} ${JSON.stringify(change.before[name])} → ${JSON.stringify(change.room[name])}`,
     )
     .join('; ');
-}
-
-function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const errors = result.error.issues.map((issue) => ({
-    path: [where, ...issue.path].join('.'),
-    message: issue.message,
-  }));
-  throw new HttpProblem('VALIDATION_FAILED', `${errors[0]!.path}: ${errors[0]!.message}`, {
-    extra: { errors },
-  });
-}
-
-/** A parsed request body that says nothing: none, or `{}`. */
-function isEmptyBody(body: unknown): boolean {
-  if (body === undefined || body === null) return true;
-  if (typeof body !== 'object' || Array.isArray(body)) return false;
-  for (const _ in body) return false;
-  return true;
-}
-
-function hasBody(ctx: Context): boolean {
-  return header(ctx, 'transfer-encoding') !== '' || Number(header(ctx, 'content-length') || 0) > 0;
-}
-
-/**
- * A request header as `ctx.get` reads it (`''` when absent), by its lower-case name: `ctx.get` lower-cases
- * the name on every call, and a name made at run time is looked up in V8's string table before the
- * headers object can be read with it.
- */
-function header(ctx: Context, lowerCaseName: string): string {
-  const value = ctx.req.headers[lowerCaseName];
-  return typeof value === 'string' ? value : value === undefined ? '' : String(value);
-}
-
-/** `Authorization: Bearer <token>`; anything else counts as no token. */
-function bearerToken(ctx: Context): string {
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header(ctx, 'authorization'));
-  return match?.[1] ?? '';
-}
-
-/**
- * The methods a path takes, as the OpenAPI document declares them: those of its routes, and
- * `HEAD` only where a route says so. Nothing else is answered as a route, `OPTIONS` included
- * (a cross-origin preflight is for the host to answer: the server does, with `@koa/cors`).
- */
-function allowedMethods(router: Router, routes: readonly Route[]): (path: string) => string[] {
-  const withHead = new Set(routes.filter((route) => route.head).map((route) => route.path));
-  return (path) => [
-    ...new Set(
-      router
-        .match(path, 'GET')
-        .path.flatMap((layer) =>
-          layer.methods.filter((method) => method !== 'HEAD' || withHead.has(String(layer.path))),
-        ),
-    ),
-  ];
-}
-
-/** 405 with the path's declared methods in `Allow`. */
-function notAllowed(ctx: Context, allowed: (path: string) => string[]): never {
-  throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, {
-    headers: { Allow: allowed(ctx.path).join(', ') },
-  });
 }

@@ -1,6 +1,8 @@
 import type Router from '@koa/router';
 import type { Layer } from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { HttpProblem } from './errors.js';
+import type { Route } from './routes.js';
 
 /**
  * The router's routes as one middleware, as `router.routes()` runs them, without its per-request
@@ -47,4 +49,32 @@ export function dispatch(router: Router): Middleware {
     context.routeMatched = false;
     return next();
   };
+}
+
+/**
+ * The methods a path takes, as the OpenAPI document declares them: those of its routes, and
+ * `HEAD` only where a route says so. Nothing else is answered as a route, `OPTIONS` included
+ * (a cross-origin preflight is for the host to answer: the server does, with `@koa/cors`).
+ */
+export function allowedMethods(
+  router: Router,
+  routes: readonly Route[],
+): (path: string) => string[] {
+  const withHead = new Set(routes.filter((route) => route.head).map((route) => route.path));
+  return (path) => [
+    ...new Set(
+      router
+        .match(path, 'GET')
+        .path.flatMap((layer) =>
+          layer.methods.filter((method) => method !== 'HEAD' || withHead.has(String(layer.path))),
+        ),
+    ),
+  ];
+}
+
+/** 405 with the path's declared methods in `Allow`. */
+export function notAllowed(ctx: Context, allowed: (path: string) => string[]): never {
+  throw new HttpProblem('METHOD_NOT_ALLOWED', `${ctx.path} does not take ${ctx.method}`, {
+    headers: { Allow: allowed(ctx.path).join(', ') },
+  });
 }
