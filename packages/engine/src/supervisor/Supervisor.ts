@@ -7,7 +7,8 @@ import { IdempotencyKeys } from '../idempotency/IdempotencyKeys.js';
 import type { ChangeSet } from '../persistence/ChangeSet.js';
 import type { StoreContents } from '../persistence/Store.js';
 import { newDrawSeed } from '../queue/DrawnOrder.js';
-import { WaitingRoom, type TokenEntry } from '../queue/WaitingRoom.js';
+import type { TokenEntry } from '../queue/TokenEntry.js';
+import { WaitingRoom } from '../queue/WaitingRoom.js';
 import type { Decision, StateChange, TokenState } from '../rules/changes.js';
 import {
   checkListConcerts,
