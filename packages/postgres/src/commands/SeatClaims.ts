@@ -48,9 +48,19 @@ export class SeatClaims {
 
   /** Whether a pick that read with `ticket` should leave `seatNo` of `scheduleId` to others. */
   isLeftAlone(scheduleId: string, seatNo: number, ticket: number): boolean {
-    if (this.#picked.get(scheduleId)?.has(seatNo)) return true;
-    const committedAt = this.#committed.get(scheduleId)?.get(seatNo);
-    return committedAt !== undefined && committedAt > ticket;
+    return this.leftAlone(scheduleId, ticket)(seatNo);
+  }
+
+  /** {@link isLeftAlone} of one schedule and read, as a function of the seat (a picker asks it of every seat). */
+  leftAlone(scheduleId: string, ticket: number): (seatNo: number) => boolean {
+    const picked = this.#picked.get(scheduleId);
+    const committed = this.#committed.get(scheduleId);
+    if (!picked && !committed) return () => false;
+    return (seatNo) => {
+      if (picked?.has(seatNo)) return true;
+      const committedAt = committed?.get(seatNo);
+      return committedAt !== undefined && committedAt > ticket;
+    };
   }
 
   /** Whether any seat of `scheduleId` is left alone for some pick (so a pick refused on the rest may try among them). */

@@ -144,12 +144,10 @@ export function reserve(
         // concurrent picks take different seats; none left besides those: pick among them too (the
         // database decides who gets them).
         const { scheduleId } = command;
+        const leftAlone = claims.leftAlone(scheduleId, ticket!);
         try {
           decision = decideWith(
-            new SeatPicker(
-              record,
-              (seatNo) => !occupied(seatNo) && !claims.isLeftAlone(scheduleId, seatNo, ticket!),
-            ),
+            new SeatPicker(record, (seatNo) => !occupied(seatNo) && !leftAlone(seatNo)),
           );
         } catch (error) {
           if (
