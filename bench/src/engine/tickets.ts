@@ -16,10 +16,11 @@
  *   holds, every refunded seat on sale again, each wallet refunded its ticket's price. Any
  *   failure exits non-zero.
  *
- * `node bench/dist/engine/tickets.js [engine] [holders]`, `engine` one of `memory` (default),
+ * `node bench/dist/engine/tickets.js [engine] [holders] [codes]`, `engine` one of `memory` (default),
  * `lowdb` (fsync on), `postgres` (a PostgreSQL of its own, or a new database on `DATABASE_URL`);
  * `holders` paid reservations of two seats each (default 2,000: 4,000 tickets). Prints one JSON
- * line on stdout, a table on stderr.
+ * line on stdout, a table on stderr. `codes`: how many codes the signing figures sign and verify
+ * (default 20,000).
  */
 import { fileURLToPath } from 'node:url';
 import {
@@ -41,7 +42,7 @@ export type TicketsEngineKind = 'memory' | 'lowdb' | 'postgres';
 const CONCURRENCY = 1_000;
 const PRICE = 1_000;
 const SIGNING_WARM_UP = 2_000;
-const SIGNING_COUNT = Number(process.env.BENCH_SIGNING_COUNT ?? 20_000);
+const SIGNING_COUNT = 20_000;
 const SCHEDULE = 'tickets';
 
 export interface TicketRow {
@@ -224,9 +225,12 @@ const catalog = (holders: number): CatalogInput => ({
   ],
 });
 
+export type TicketsResult = Awaited<ReturnType<typeof runTickets>>;
+
 export async function runTickets(
   kind: TicketsEngineKind,
   holders: number,
+  codes = SIGNING_COUNT,
 ): Promise<{
   engine: TicketsEngineKind;
   holders: number;
@@ -234,7 +238,7 @@ export async function runTickets(
   rows: TicketRow[];
   invariants: string;
 }> {
-  const signing = await measureSigning();
+  const signing = await measureSigning(codes);
   const { engine, dataDir, contents, close } = await openEngine(kind, holders);
   const keys = await SigningKeys.open({ uses: ['ticket'] });
   const rows: TicketRow[] = [];
@@ -432,7 +436,7 @@ export function perTicketListed(
   return round((row.cpuUsPerCommand.node + (row.cpuUsPerCommand.postgres ?? 0)) / 2, 0);
 }
 
-export function ticketsTable(result: Awaited<ReturnType<typeof runTickets>>): string {
+export function ticketsTable(result: TicketsResult): string {
   const { signing } = result;
   return [
     `Signing (one at a time, ${signing.codes.toLocaleString('en')} codes of ${signing.codeLength} characters): ticketCode ${signing.signUs} µs, verifyTicketCode ${signing.verifyUs} µs of CPU per code.`,
@@ -457,8 +461,13 @@ export function ticketsTable(result: Awaited<ReturnType<typeof runTickets>>): st
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [kindArg = 'memory', holdersArg = '2000'] = process.argv.slice(2);
-  const result = await runTickets(kindArg as TicketsEngineKind, Number(holdersArg));
+  const [kindArg = 'memory', holdersArg = '2000', codesArg = String(SIGNING_COUNT)] =
+    process.argv.slice(2);
+  const result = await runTickets(
+    kindArg as TicketsEngineKind,
+    Number(holdersArg),
+    Number(codesArg),
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stderr.write(ticketsTable(result));
 }
