@@ -45,6 +45,14 @@ import { cpuSeconds, postgresCpuSeconds } from './engine/postgres.js';
 import { startUsher, type UsherServer } from './scenarios/usherServer.js';
 import { checkOrders, ORDER_DATES, orders, ORDERS_ENV, RACE_SEATS } from './scenarios/orders.js';
 import {
+  checkAll,
+  checkIns,
+  listTickets,
+  refunds,
+  splitTickets,
+  TICKETS_ENV,
+} from './scenarios/tickets.js';
+import {
   ALL_CORES,
   checkAffinity,
   describeAffinity,
@@ -66,6 +74,15 @@ const HOLDS_PER_BUYER = 4;
  */
 const ORDERS = process.env.BENCH_ORDERS === '1';
 const ORDER_REQUESTS = quick ? 2_000 : 10_000;
+/**
+ * `BENCH_TICKETS=1`: the tickets rows too (issue 23), after the checkout: `GET /tickets` of every
+ * buyer (their holds paid: `HOLDS_PER_BUYER` tickets each), then half of those tickets refunded
+ * by their holders and the other half checked in at the door (`SCANNER_TOKEN` set on every
+ * target), each a distinct ticket; on the PostgreSQL targets the load is spread over the
+ * gateway workers by the primary. `pnpm bench:tickets` runs them on PostgreSQL with 2 workers.
+ */
+const TICKETS = process.env.BENCH_TICKETS === '1';
+const TICKET_ENV: Record<string, string> = TICKETS ? TICKETS_ENV : {};
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -84,17 +101,29 @@ const targets: Target[] = [
   {
     name: 'embedded (lowdb)',
     cores: { load: '1', server: '0' },
-    start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0' }),
+    start: () => startUsher({ TOKEN_RATE_PER_MINUTE: '0', ...TICKET_ENV }),
   },
   {
     name: 'PostgreSQL, 1 worker',
     cores: shared,
-    start: () => startCluster(1, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }, [], shared.server),
+    start: () =>
+      startCluster(
+        1,
+        { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV, ...TICKET_ENV },
+        [],
+        shared.server,
+      ),
   },
   {
     name: 'PostgreSQL, 2 workers',
     cores: shared,
-    start: () => startCluster(2, { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV }, [], shared.server),
+    start: () =>
+      startCluster(
+        2,
+        { TOKEN_RATE_PER_MINUTE: '0', ...ORDERS_ENV, ...TICKET_ENV },
+        [],
+        shared.server,
+      ),
   },
 ].filter((target, i) => only === undefined || only.includes(String(i)));
 /** Each target's processes and their cores, read back once its server ran. */
@@ -266,6 +295,22 @@ try {
         throw new Error(
           `${target.name}: ${paid.answers['201']} payments for ${holds.length} holds: ${JSON.stringify(paid.answers)}`,
         );
+      if (TICKETS) {
+        const listing = listTickets(buyers, HOLDS_PER_BUYER);
+        // Warmed up for a second (the same requests, unmeasured): the tables' first reads apart.
+        const listed = await measure(target.name, server, listing.scenario, listing.scenario);
+        const split = splitTickets(buyers, HOLDS_PER_BUYER, listed, listing.listed);
+        checkAll(
+          await measure(target.name, server, refunds(split.refunds, ledger)),
+          split.refunds.length,
+          '200',
+        );
+        checkAll(
+          await measure(target.name, server, checkIns(split.codes)),
+          split.codes.length,
+          '200',
+        );
+      }
       await server.stop();
       const sampled = await sampler?.stop();
       const seatsPerSchedule = {

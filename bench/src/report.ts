@@ -3,6 +3,7 @@ import type { Spread } from './http/cpu.js';
 import type { ScenarioResult } from './http/scenario.js';
 import type { InstructionResults } from './instructions.js';
 import type { EventsResult } from './scenarios/events.js';
+import { ticketsTable, type TicketsResult } from './engine/tickets.js';
 
 export function machine() {
   return {
@@ -112,6 +113,7 @@ export function markdown(results: BenchResults): string {
     `| ${results.engine.tokens.count.toLocaleString('en')} waiting tokens | ${mb(results.engine.tokens.heapAndBuffersBytes)} (${results.engine.tokens.bytesPerEntity} B each) | ${mb(results.engine.tokens.rssBytes)} | built in ${results.engine.tokens.buildMs} ms |`,
     `| ${results.engine.seats.count.toLocaleString('en')} seats | ${mb(results.engine.seats.heapAndBuffersBytes)} (${results.engine.seats.bytesPerEntity} B each) | ${mb(results.engine.seats.rssBytes)} | |`,
     `| both, restored from lowdb (${mb(results.engine.restore.snapshotBytes)} snapshot) | ${mb(results.engine.restore.heapBytes)} | ${mb(results.engine.restore.rssBytes)} | restored in ${results.engine.restore.restoreMs} ms |`,
+    ...(results.engine.tickets ?? []).flatMap((tickets) => ['', ticketsTable(tickets)]),
   ];
   return lines.join('\n');
 }
@@ -182,5 +184,7 @@ export interface BenchResults {
       snapshotBytes: number;
       waitingTokens: number;
     };
+    /** Tickets in-process (issue 23): signing, refunds, check-ins, on lowdb and PostgreSQL. */
+    tickets?: TicketsResult[];
   };
 }

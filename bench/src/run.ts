@@ -29,6 +29,7 @@ import { eventStreams } from './scenarios/events.js';
 import { checkOrders, ORDER_DATES, orders, RACE_SEATS } from './scenarios/orders.js';
 import { checkStore, Ledger } from './scenarios/invariants.js';
 import { startUsher } from './scenarios/usherServer.js';
+import type { TicketsResult } from './engine/tickets.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 /** Seconds of each measured run; full mode repeats each scenario PAIRS times, interleaved with its baseline. */
@@ -425,6 +426,19 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+// 6. Tickets in-process (issue 23): signing a code, refunds and check-ins, invariants checked after.
+const holders = quick ? 1_000 : 5_000;
+log(`- tickets in-process (signing, refunds, check-ins): lowdb, postgres, ${holders} holders`);
+const tickets = (['lowdb', 'postgres'] as const).map(
+  (engine) =>
+    node([
+      here('./engine/tickets.js'),
+      engine,
+      String(holders),
+      String(quick ? 5_000 : 20_000),
+    ]) as TicketsResult,
+);
+
 const results: BenchResults = {
   date: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
@@ -439,7 +453,7 @@ const results: BenchResults = {
     pollWithout: events.pollWithout.requestsPerSecond,
     pollWith: events.pollWith.requestsPerSecond,
   },
-  engine: { throughput, throughputSpread, latency, poll, tokens, seats, restore },
+  engine: { throughput, throughputSpread, latency, poll, tokens, seats, restore, tickets },
 };
 const resultsDir = here('../results');
 mkdirSync(resultsDir, { recursive: true });

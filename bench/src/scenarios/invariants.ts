@@ -1,4 +1,4 @@
-import type { StoreContents } from '@usher/engine';
+import { invariantViolations, type StoreContents } from '@usher/engine';
 import { LowdbStore } from '@usher/engine/lowdb';
 import { readContents } from '@usher/postgres';
 import { PRICE } from './usherServer.js';
@@ -17,6 +17,8 @@ export class Ledger {
   readonly charged = new Map<string, number>();
   readonly paid = new Map<string, number>();
   readonly paymentIds = new Set<string>();
+  /** Refunds of tickets acknowledged (SPEC §11), by user. */
+  readonly refunded = new Map<string, number>();
   readonly heldBySchedule = new Map<string, Set<string>>();
 
   charge(userId: string, amount: number): void {
@@ -26,6 +28,10 @@ export class Ledger {
   pay(userId: string, paymentId: string, amount: number): void {
     this.paymentIds.add(paymentId);
     this.paid.set(userId, (this.paid.get(userId) ?? 0) + amount);
+  }
+
+  refund(userId: string, amount: number): void {
+    this.refunded.set(userId, (this.refunded.get(userId) ?? 0) + amount);
   }
 
   hold(scheduleId: string, reservationId: string): void {
@@ -117,14 +123,28 @@ function checkContents(
       `${wallet.userId}: ${wallet.paid} paid in the store, ${ledger.paid.get(wallet.userId) ?? 0} acknowledged`,
     );
     check(
-      wallet.balance === wallet.charged - wallet.paid && wallet.balance >= 0,
+      (wallet.refunded ?? 0) === (ledger.refunded.get(wallet.userId) ?? 0),
+      `${wallet.userId}: ${wallet.refunded ?? 0} refunded in the store, ${ledger.refunded.get(wallet.userId) ?? 0} acknowledged`,
+    );
+    check(
+      wallet.balance === wallet.charged - wallet.paid + (wallet.refunded ?? 0) &&
+        wallet.balance >= 0,
       `${wallet.userId}: balance ${wallet.balance}`,
     );
   }
+  // SPEC §5 and §11 as the engines' own suites check them (tickets of paid seats, one live per seat, refunds add up).
+  const violations = invariantViolations(contents!);
+  check(violations.length === 0, `invariantViolations: ${violations.slice(0, 5).join('; ')}`);
+  const tickets: Record<string, number> = {};
+  for (const ticket of contents!.tickets.values())
+    tickets[ticket.status] = (tickets[ticket.status] ?? 0) + 1;
   return {
     reservations: contents!.reservations.size,
     payments: contents!.payments.size,
     wallets: contents!.wallets.size,
     tokens: contents!.tokens.size,
+    ...Object.fromEntries(
+      Object.entries(tickets).map(([status, count]) => [`${status} tickets`, count]),
+    ),
   };
 }
