@@ -21,7 +21,7 @@
  *   `user_id = $1 AND schedule_id = $2` and the live statuses match both
  *   `reservations_live_by_user` and `reservations_live_seat` (every live
  *   seat of the schedule) equally well to a generic plan: which one a session
- *   took was a toss (4 or 31 buffers per hold from one run to the next). Now
+ *   took was a toss (7 to 31 buffers per hold from one run to the next). Now
  *   the schedule and the deadline are counted in a FILTER, as above.
  * - `usher_issue_tickets` (migration 8; the payment): its seats by
  *   `reservation_id = $1 AND status = 'paid'` were a BitmapAnd of the primary
