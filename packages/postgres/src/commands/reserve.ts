@@ -19,46 +19,16 @@ import {
 import { changesOf } from '../applies.js';
 import { requireRouteRoom, type RouteConcert } from '../roomRoutes.js';
 import type { CommandRunner } from '../CommandRunner.js';
+import type { Queryable } from '../database.js';
 import { scheduleRecord } from '../reads.js';
 import { HOLD_VIEWS, ORDER, orderApply } from './holds.js';
 import { newId } from './issueToken.js';
+import { SeatClaims } from './SeatClaims.js';
 
-/**
- * The seats this gateway's best-available commands have picked and not yet
- * committed or given up, by schedule: other picks leave them alone, so a
- * burst of picks on one gateway takes different seats instead of all but one
- * losing the race for the same block. Only a hint: the database's
- * `reservation_seats_live` decides.
- */
-class Claims {
-  readonly #bySchedule = new Map<string, Map<number, number>>();
-
-  of(scheduleId: string): ReadonlyMap<number, number> {
-    return this.#bySchedule.get(scheduleId) ?? new Map<number, number>();
-  }
-
-  claim(scheduleId: string, seatNos: readonly number[]): void {
-    let seats = this.#bySchedule.get(scheduleId);
-    if (!seats) this.#bySchedule.set(scheduleId, (seats = new Map()));
-    for (const seatNo of seatNos) seats.set(seatNo, (seats.get(seatNo) ?? 0) + 1);
-  }
-
-  release(scheduleId: string, seatNos: readonly number[]): void {
-    const seats = this.#bySchedule.get(scheduleId);
-    if (!seats) return;
-    for (const seatNo of seatNos) {
-      const count = (seats.get(seatNo) ?? 0) - 1;
-      if (count > 0) seats.set(seatNo, count);
-      else seats.delete(seatNo);
-    }
-    if (seats.size === 0) this.#bySchedule.delete(scheduleId);
-  }
-}
-
-const claimsByRunner = new WeakMap<CommandRunner, Claims>();
-function claimsOf(runner: CommandRunner): Claims {
+const claimsByRunner = new WeakMap<CommandRunner, SeatClaims>();
+function claimsOf(runner: CommandRunner): SeatClaims {
   let claims = claimsByRunner.get(runner);
-  if (!claims) claimsByRunner.set(runner, (claims = new Claims()));
+  if (!claims) claimsByRunner.set(runner, (claims = new SeatClaims()));
   return claims;
 }
 
@@ -96,93 +66,116 @@ export function reserve(
     let claimed: readonly number[] = [];
     const { answer } = await runner
       .decide('reserve', now, undefined, async (db) => {
-        const read = await runner.read<{
-          schedule: Record<string, unknown> | null;
-          route_concert: RouteConcert | null;
-          occupants: OccupantRow[] | null;
-          held: string | null;
-          tickets: string | null;
-        }>(
-          token,
-          now,
-          asked === null ? HOLD_VIEWS.reserveBest : HOLD_VIEWS.reserve,
-          asked === null ? [command.scheduleId] : [command.scheduleId, asked],
-          db,
-        );
-        if (read === 'again') return read;
-        const { facts, row } = read;
-        requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
-        const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
-        const occupants = new Map<number, Occupant>();
-        for (const occupant of row.occupants ?? [])
-          occupants.set(Number(occupant.seatNo), {
-            id: occupant.id,
-            userId: occupant.userId,
-            status: occupant.status,
-            expiresAt: Number(occupant.expiresAt),
-          });
-        const heldByUser = Number(row.held ?? 0);
-        const ticketsOfUser = Number(row.tickets ?? 0);
-        const schedule = record && {
-          id: record.id,
-          totalSeats: record.totalSeats,
-          priceOf: (seatNo: number) => priceOf(record.prices, seatNo),
-          categoryOf: (seatNo: number) => categoryOf(record.prices, seatNo),
-        };
-        const occupantOf = (seatNo: number) => occupants.get(seatNo);
-        const occupied = (seatNo: number) => {
-          const occupant = occupants.get(seatNo);
-          if (!occupant) return false;
-          const status = reservationStatusAt(occupant as ReservationRecord, now, runner.lifecycles);
-          return status === 'held' || status === 'paid';
-        };
-        const view = { ...facts, schedule, occupantOf, heldByUser, ticketsOfUser };
-        const id = newId();
-        const decideWith = (picker: SeatPicker | undefined) =>
-          decideReserve({ ...view, picker }, command, now, runner.config, runner.lifecycles, id);
-        let decision: Decision<ReservationRecord>;
-        if (command.kind === 'best' && record) {
-          // Seats other commands of this gateway are holding right now are left to them, so that
-          // concurrent picks take different seats; none left besides those: pick among them too (the
-          // database decides who gets them).
-          claims.release(command.scheduleId, claimed);
-          claimed = [];
-          const inFlight = claims.of(command.scheduleId);
-          try {
-            decision = decideWith(
-              new SeatPicker(record, (seatNo) => !occupied(seatNo) && !inFlight.has(seatNo)),
-            );
-          } catch (error) {
-            if (!isEngineError(error) || error.code !== 'SEATS_UNAVAILABLE' || inFlight.size === 0)
-              throw error;
-            decision = decideWith(new SeatPicker(record, (seatNo) => !occupied(seatNo)));
-          }
-          // The seats picked, decided as asked for: a hold past its deadline on one of them ends.
-          const picked = changesOf(
-            { ...decision, changes: decision.changes.filter((c) => c.type === 'reservationHeld') },
-            ['reservationHeld'],
-          ).reservationHeld!.reservation;
-          claimed = seatsOf(picked).map((seat) => seat.seatNo);
-          claims.claim(command.scheduleId, claimed);
-          decision = decideReserve(
-            { ...view, picker: undefined },
-            { kind: 'seats', scheduleId: command.scheduleId, seatNos: claimed },
-            now,
-            runner.config,
-            runner.lifecycles,
-            id,
-          );
-        } else decision = decideWith(undefined);
-        const apply = orderApply(
-          decision,
-          now,
-          facts.token?.token ?? '',
-          heldByUser,
-          ticketsOfUser,
-        );
-        return apply ? { decision, apply } : { decision };
+        claims.release(command.scheduleId, claimed);
+        claimed = [];
+        // A pick leaves alone the seats this gateway committed after its read started (SeatClaims).
+        const ticket = command.kind === 'best' ? claims.startRead() : undefined;
+        try {
+          return await attemptOnce(db, ticket);
+        } finally {
+          if (ticket !== undefined) claims.endRead(ticket);
+        }
       })
-      .finally(() => claims.release(command.scheduleId, claimed));
+      .then(
+        (decided) => {
+          // Any hold's seats, not only picked ones: a pick in flight may have read before it.
+          claims.release(command.scheduleId, claimed);
+          claims.committed(
+            command.scheduleId,
+            seatsOf(decided.answer).map((seat) => seat.seatNo),
+          );
+          return decided;
+        },
+        (error: unknown) => {
+          claims.release(command.scheduleId, claimed);
+          throw error;
+        },
+      );
     return reservationView(answer);
+
+    async function attemptOnce(db: Queryable, ticket: number | undefined) {
+      const read = await runner.read<{
+        schedule: Record<string, unknown> | null;
+        route_concert: RouteConcert | null;
+        occupants: OccupantRow[] | null;
+        held: string | null;
+        tickets: string | null;
+      }>(
+        token,
+        now,
+        asked === null ? HOLD_VIEWS.reserveBest : HOLD_VIEWS.reserve,
+        asked === null ? [command.scheduleId] : [command.scheduleId, asked],
+        db,
+      );
+      if (read === 'again') return read;
+      const { facts, row } = read;
+      requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
+      const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
+      const occupants = new Map<number, Occupant>();
+      for (const occupant of row.occupants ?? [])
+        occupants.set(Number(occupant.seatNo), {
+          id: occupant.id,
+          userId: occupant.userId,
+          status: occupant.status,
+          expiresAt: Number(occupant.expiresAt),
+        });
+      const heldByUser = Number(row.held ?? 0);
+      const ticketsOfUser = Number(row.tickets ?? 0);
+      const schedule = record && {
+        id: record.id,
+        totalSeats: record.totalSeats,
+        priceOf: (seatNo: number) => priceOf(record.prices, seatNo),
+        categoryOf: (seatNo: number) => categoryOf(record.prices, seatNo),
+      };
+      const occupantOf = (seatNo: number) => occupants.get(seatNo);
+      const occupied = (seatNo: number) => {
+        const occupant = occupants.get(seatNo);
+        if (!occupant) return false;
+        const status = reservationStatusAt(occupant as ReservationRecord, now, runner.lifecycles);
+        return status === 'held' || status === 'paid';
+      };
+      const view = { ...facts, schedule, occupantOf, heldByUser, ticketsOfUser };
+      const id = newId();
+      const decideWith = (picker: SeatPicker | undefined) =>
+        decideReserve({ ...view, picker }, command, now, runner.config, runner.lifecycles, id);
+      let decision: Decision<ReservationRecord>;
+      if (command.kind === 'best' && record) {
+        // Seats other commands of this gateway are holding right now are left to them, so that
+        // concurrent picks take different seats; none left besides those: pick among them too (the
+        // database decides who gets them).
+        const { scheduleId } = command;
+        const leftAlone = claims.leftAlone(scheduleId, ticket!);
+        try {
+          decision = decideWith(
+            new SeatPicker(record, (seatNo) => !occupied(seatNo) && !leftAlone(seatNo)),
+          );
+        } catch (error) {
+          if (
+            !isEngineError(error) ||
+            error.code !== 'SEATS_UNAVAILABLE' ||
+            !claims.hasAny(scheduleId)
+          )
+            throw error;
+          decision = decideWith(new SeatPicker(record, (seatNo) => !occupied(seatNo)));
+        }
+        // The seats picked, decided as asked for: a hold past its deadline on one of them ends.
+        const picked = changesOf(
+          { ...decision, changes: decision.changes.filter((c) => c.type === 'reservationHeld') },
+          ['reservationHeld'],
+        ).reservationHeld!.reservation;
+        claimed = seatsOf(picked).map((seat) => seat.seatNo);
+        claims.claim(command.scheduleId, claimed);
+        decision = decideReserve(
+          { ...view, picker: undefined },
+          { kind: 'seats', scheduleId: command.scheduleId, seatNos: claimed },
+          now,
+          runner.config,
+          runner.lifecycles,
+          id,
+        );
+      } else decision = decideWith(undefined);
+      const apply = orderApply(decision, now, facts.token?.token ?? '', heldByUser, ticketsOfUser);
+      return apply ? { decision, apply } : { decision };
+    }
   });
 }
