@@ -1069,7 +1069,7 @@ BEGIN
   INSERT INTO tickets (id, reservation_id, schedule_id, seat_no, price, holder, status, created_at)
     SELECT j.id, s.reservation_id, s.schedule_id, s.seat_no, j.price, j.holder, 'valid', j.created_at
       FROM json_populate_recordset(NULL::tickets, p_tickets) j
-      JOIN reservation_seats s ON s.reservation_id = p_reservation AND s.seat_no = j.seat_no AND s.status = 'paid'
+      JOIN reservation_seats s ON s.reservation_id = p_reservation AND s.seat_no = j.seat_no AND (SELECT s.status = 'paid')
      WHERE j.holder = s.user_id;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM usher_expect_rows('tickets of a payment', v_count, json_array_length(p_tickets));
@@ -1274,10 +1274,10 @@ CREATE FUNCTION public.usher_require_active(p_token text, p_now bigint, p_extend
     AS $$
 BEGIN
   IF p_extend_to IS NULL THEN
-    PERFORM 1 FROM tokens t WHERE t.token = p_token AND usher_token_active(t, p_now);
+    PERFORM 1 FROM tokens t WHERE t.token = p_token AND (SELECT usher_token_active(t, p_now));
   ELSE
     UPDATE tokens t SET expires_at = greatest(t.expires_at, p_extend_to)
-      WHERE t.token = p_token AND usher_token_active(t, p_now);
+      WHERE t.token = p_token AND (SELECT usher_token_active(t, p_now));
   END IF;
   IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer active'); END IF;
 END $$;
@@ -1551,8 +1551,8 @@ CREATE FUNCTION public.usher_ticket_count(p_user text, p_schedule text, p_now bi
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
-  RETURN (SELECT coalesce(sum(usher_seat_count(r)), 0) FROM reservations r
-           WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND usher_hold_live(r, p_now))
+  RETURN (SELECT coalesce(sum(usher_seat_count(r)) FILTER (WHERE r.schedule_id = p_schedule AND usher_hold_live(r, p_now)), 0)
+            FROM reservations r WHERE r.user_id = p_user AND r.status = 'held')
        + (SELECT count(*) FROM tickets t
            WHERE t.holder = p_user AND t.schedule_id = p_schedule AND usher_ticket_live(t));
 END $$;
@@ -1609,8 +1609,8 @@ CREATE FUNCTION public.usher_tickets(p_user text, p_schedule text, p_now bigint)
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
-  RETURN (SELECT coalesce(sum(usher_seat_count(r)), 0) FROM reservations r
-           WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND usher_seat_taken(r, p_now));
+  RETURN (SELECT coalesce(sum(usher_seat_count(r)) FILTER (WHERE r.schedule_id = p_schedule AND usher_seat_taken(r, p_now)), 0)
+            FROM reservations r WHERE r.user_id = p_user AND usher_reservation_live(r));
 END $$;
 
 --

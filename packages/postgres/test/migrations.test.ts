@@ -52,7 +52,19 @@ test('each table, type, function, index, trigger and sequence is created by one 
  */
 const ALLOWED_DROPS = ['DROP INDEX tokens_live_user;', 'DROP INDEX tokens_line;'];
 
-test('a migration only adds: nothing is dropped, replaced or renamed (but the drops allowed by name)', (t) => {
+/**
+ * The functions replaced, by name: migration 10 (plans) states four queries
+ * so that no plan of theirs can scan a whole table's live rows, with the
+ * same signatures and answers (see its comment).
+ */
+const ALLOWED_REPLACES = [
+  'CREATE OR REPLACE FUNCTION usher_ticket_count(',
+  'CREATE OR REPLACE FUNCTION usher_tickets(',
+  'CREATE OR REPLACE FUNCTION usher_issue_tickets(',
+  'CREATE OR REPLACE FUNCTION usher_require_active(',
+];
+
+test('a migration only adds: nothing is dropped, replaced or renamed (but the drops and replacements allowed by name)', (t) => {
   for (const migration of migrations) {
     let sql = migration.sql;
     if (migration.name === 'rooms_pg')
@@ -60,8 +72,13 @@ test('a migration only adds: nothing is dropped, replaced or renamed (but the dr
         t.true(sql.includes(drop), drop);
         sql = sql.replace(drop, '');
       }
+    if (migration.name === 'plans')
+      for (const replace of ALLOWED_REPLACES) {
+        t.true(sql.includes(replace), replace);
+        sql = sql.replace(replace, '');
+      }
     t.notRegex(sql, /\bDROP\s/i, migration.name);
-    t.notRegex(migration.sql, /\bOR\s+REPLACE\b/i, migration.name);
+    t.notRegex(sql, /\bOR\s+REPLACE\b/i, migration.name);
     t.notRegex(migration.sql, /\bRENAME\b/i, migration.name);
   }
   // Numbers are given out to branches (3 orders, 4 rooms, 5 keys): ascending, each once, maybe with gaps until they merge.
