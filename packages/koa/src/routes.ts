@@ -870,6 +870,7 @@ function ticketRoutes(service: RouteServices): Route[] {
         'REFUND_CLOSED',
         'ALREADY_CHECKED_IN',
         'TICKET_VOID',
+        'BALANCE_LIMIT',
         'IDEMPOTENCY_KEY_REUSED',
       ],
       handle: async (input) => {
@@ -939,6 +940,7 @@ function ticketRoutes(service: RouteServices): Route[] {
               'TICKET_NOT_FOUND',
               'ALREADY_CHECKED_IN',
               'TICKET_VOID',
+              'BALANCE_LIMIT',
             ],
             handle: async ({ engine, params, client }) => {
               const ticket = await engine.refundTicket((params as { ticketId: string }).ticketId, {

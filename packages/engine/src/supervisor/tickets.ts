@@ -100,7 +100,12 @@ export class TicketDesk {
         : undefined;
     return this.#parts.decided(
       decideRefund(
-        { ticket, stored, startsAt },
+        {
+          ticket,
+          stored,
+          startsAt,
+          balance: ticket ? this.#parts.ledger.balanceOf(ticket.holder) : 0,
+        },
         command,
         now,
         this.#parts.config,
