@@ -112,8 +112,36 @@ test('seatsFreedBy: an ended hold frees its seats together; refunds by date; pay
       find,
     ),
     [
-      { scheduleId: 's1', seatNos: [2, 4] },
+      { scheduleId: 's1', seatNos: [2, 4], from: 'bob' },
       { scheduleId: 's2', seatNos: [3] },
     ],
   );
+});
+
+test('decideOffers: the user who gave the seats up (a declined or lapsed offer, a refund) comes after everyone else waiting, not before', (t) => {
+  const entries: WaitlistRecord[] = [
+    { scheduleId: 's1', userId: 'ann', seq: 1, quantity: 2, offered: 1, joinedAt: 0 },
+    { scheduleId: 's1', userId: 'dan', seq: 2, quantity: 1, offered: 0, joinedAt: 0 },
+  ];
+  const held = (changes: readonly { type: string }[]) =>
+    changes.flatMap((change) =>
+      change.type === 'reservationHeld'
+        ? [(change as unknown as { reservation: ReservationRecord }).reservation.userId]
+        : [],
+    );
+  const offer = (from: string | undefined, seatNos: number[]) =>
+    held(
+      decideOffers(
+        { scheduleId: 's1', seatNos, ...(from === undefined ? {} : { from }) },
+        entries,
+        schedule,
+        0,
+        lifecycles,
+        ids(),
+      ),
+    );
+  t.deepEqual(offer(undefined, [5]), ['ann']);
+  t.deepEqual(offer('ann', [5]), ['dan']);
+  // Nobody else wants them: back to the giver rather than on sale while she waits.
+  t.deepEqual(offer('ann', [5, 6]), ['dan', 'ann']);
 });

@@ -118,6 +118,7 @@ export class HoldBook {
       {
         scheduleId: reservation.scheduleId,
         seatNos: seatsOf(reservation).map(({ seatNo }) => seatNo),
+        from: reservation.userId,
       },
       tx,
     );

@@ -124,6 +124,8 @@ export type StateChange =
       readonly seatNo: number;
       readonly reservationId: string;
       readonly cause: 'refund';
+      /** Who gave the seat up (the refunded ticket's holder): the waitlist offers it to others first. */
+      readonly from?: string;
     }
   /** A user joins a schedule's waitlist (SPEC §11): `entry.offered` is 0, `entry.seq` the next one. */
   | { readonly type: 'waitlistJoined'; readonly entry: WaitlistRecord }

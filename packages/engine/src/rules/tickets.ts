@@ -251,7 +251,8 @@ export function decideRefund(
  * first waiting user gets it as a hold instead.
  */
 export function freeSeat(
-  ticket: Pick<TicketRecord, 'scheduleId' | 'seatNo' | 'reservationId'>,
+  ticket: Pick<TicketRecord, 'scheduleId' | 'seatNo' | 'reservationId'> &
+    Partial<Pick<TicketRecord, 'holder'>>,
 ): StateChange[] {
   return [
     {
@@ -260,6 +261,7 @@ export function freeSeat(
       seatNo: ticket.seatNo,
       reservationId: ticket.reservationId,
       cause: 'refund',
+      ...(ticket.holder === undefined ? {} : { from: ticket.holder }),
     },
   ];
 }

@@ -155,6 +155,12 @@ export function decideLeaveWaitlist(
 export interface FreedSeats {
   readonly scheduleId: string;
   readonly seatNos: readonly number[];
+  /**
+   * Who gave them up (the cancelled or lapsed hold's owner, the refunded
+   * ticket's holder): {@link decideOffers} offers them to everyone else
+   * waiting first, never straight back to the user who just gave them up.
+   */
+  readonly from?: string;
 }
 
 /**
@@ -169,7 +175,7 @@ export function seatsFreedBy(
   reservationOf: (id: string) => ReservationRecord | undefined,
 ): FreedSeats[] {
   const freed: FreedSeats[] = [];
-  const refunded = new Map<string, number[]>();
+  const refunded = new Map<string, { scheduleId: string; seatNos: number[]; from?: string }>();
   for (const change of changes) {
     if (
       change.type === 'reservationEnded' &&
@@ -180,14 +186,20 @@ export function seatsFreedBy(
         freed.push({
           scheduleId: reservation.scheduleId,
           seatNos: seatsOf(reservation).map(({ seatNo }) => seatNo),
+          from: reservation.userId,
         });
     } else if (change.type === 'seatFreed') {
-      const seatNos = refunded.get(change.scheduleId) ?? [];
-      seatNos.push(change.seatNo);
-      refunded.set(change.scheduleId, seatNos);
+      const key = JSON.stringify([change.scheduleId, change.from ?? null]);
+      const group = refunded.get(key) ?? {
+        scheduleId: change.scheduleId,
+        seatNos: [],
+        ...(change.from === undefined ? {} : { from: change.from }),
+      };
+      group.seatNos.push(change.seatNo);
+      refunded.set(key, group);
     }
   }
-  for (const [scheduleId, seatNos] of refunded) freed.push({ scheduleId, seatNos });
+  for (const group of refunded.values()) freed.push(group);
   return freed;
 }
 
@@ -196,7 +208,11 @@ export function seatsFreedBy(
  * (`entries` in `seq` order; others are skipped): each entry in turn gets
  * ONE new hold (`reservationHeld`, `origin: "waitlist"`, the normal
  * `holdTtl`, the catalog's prices) of `min(quantity − offered, seats left)`
- * seats, the lowest first, and a `waitlistOffered`. Seats left when the list
+ * seats, the lowest first, and a `waitlistOffered`. The entry of the user who
+ * gave the seats up (`freed.from`: a declined or lapsed offer, a refund)
+ * comes last: the seats go to everyone else waiting first, never straight
+ * back to them (they would hold again what they just gave up, and the next
+ * in line would wait a hold's TTL for nothing). Seats left when the list
  * is exhausted stay free (for sale, as the change that freed them left them).
  * No changes when nobody waits. `schedule` prices the seats; `newId` names
  * each hold. The engine applies these after the change that freed the seats,
@@ -214,7 +230,9 @@ export function decideOffers(
   const changes: StateChange[] = [];
   const waiting = entries
     .filter((entry) => entry.scheduleId === freed.scheduleId && entry.offered < entry.quantity)
-    .sort((a, b) => a.seq - b.seq);
+    .sort(
+      (a, b) => Number(a.userId === freed.from) - Number(b.userId === freed.from) || a.seq - b.seq,
+    );
   for (const entry of waiting) {
     if (left.length === 0) break;
     const seatNos = left.splice(0, Math.min(entry.quantity - entry.offered, left.length));

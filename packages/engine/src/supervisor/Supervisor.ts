@@ -620,7 +620,11 @@ export class Supervisor {
         // A refunded seat goes to the waitlist first (SPEC §11), in the same change set.
         this.#desk.apply(change, tx);
         return this.#waitlist.offer(
-          { scheduleId: change.scheduleId, seatNos: [change.seatNo] },
+          {
+            scheduleId: change.scheduleId,
+            seatNos: [change.seatNo],
+            ...(change.from === undefined ? {} : { from: change.from }),
+          },
           tx,
         );
       case 'waitlistJoined':
