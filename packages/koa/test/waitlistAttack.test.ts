@@ -122,3 +122,87 @@ test('a refunded seat is not offered back to the one who refunded it while they 
     [5],
   );
 });
+
+test('MAX_TICKETS_PER_USER: seats still awaited on the waitlist count for a transfer’s receiver, so offers cannot carry them past it', async (t) => {
+  const api = await startApi({ config: { maxTicketsPerUser: 2 } });
+  // ann buys 2 seats of s2; bob holds the other 3; dan waits for 2.
+  const ann = await activeToken(api, 'ann');
+  const bought = (
+    await api.http
+      .post('/reservations')
+      .set(bearer(ann))
+      .send({ scheduleId: 's2', seatNos: [1, 2] })
+  ).body as Reservation;
+  await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 6_000 });
+  t.is(
+    (await api.http.post('/payments').set(bearer(ann)).send({ reservationId: bought.id })).status,
+    201,
+  );
+  const bob = await hold(api, 'bob', 's2', [3, 4]);
+  await hold(api, 'cy', 's2', [5]);
+  const dan = await activeToken(api, 'dan');
+  t.is((await join(api, dan, 's2', 2)).status, 201);
+  // ann gives dan her two tickets: with the two he waits for, four > 2.
+  const ann2 = await activeToken(api, 'ann');
+  const tickets = (await api.http.get('/tickets').set(bearer(ann2))).body.tickets as {
+    id: string;
+  }[];
+  const answers = [];
+  for (const ticket of tickets)
+    answers.push(
+      await api.http
+        .post(`/tickets/${ticket.id}/transfer`)
+        .set(bearer(ann2))
+        .send({ toUserId: 'dan' }),
+    );
+  assertProblem(t, answers[0]!, 'TICKET_LIMIT_REACHED');
+  // Had they gone through, bob's cancel would now offer dan two more.
+  await api.http.delete(`/reservations/${bob.hold.id}`).set(bearer(bob.token));
+  const contents = await api.contents();
+  const dansSeats =
+    [...contents.tickets.values()].filter(
+      (x) => x.holder === 'dan' && x.scheduleId === 's2' && x.status === 'valid',
+    ).length +
+    [...contents.reservations.values()]
+      .filter((r) => r.userId === 'dan' && r.scheduleId === 's2' && r.status === 'held')
+      .reduce((n, r) => n + (r.seats?.length ?? 1), 0);
+  t.true(dansSeats <= 2, `dan has ${dansSeats} seats of s2`);
+});
+
+test('quantities and strangers: odd quantities are 400; a stranger’s token sees, leaves and streams none of another’s entry', async (t) => {
+  const api = await startApi();
+  await hold(api, 'bob', 's3', [1]);
+  const ann = await activeToken(api, 'ann');
+  for (const quantity of [0, -1, 1.5, 5, 1e308, '1', null, true, [1], { n: 1 }, 'NaN'])
+    assertProblem(t, await join(api, ann, 's3', quantity as number), 'VALIDATION_FAILED');
+  for (const body of ['[1]', '"x"', '1', 'null'])
+    t.is(
+      (
+        await api.http
+          .post('/schedules/s3/waitlist')
+          .set(bearer(ann))
+          .set('content-type', 'application/json')
+          .send(body)
+      ).status,
+      400,
+      body,
+    );
+  assertAnswer(t, await join(api, ann, 's3', 1), 201, schemas.WaitlistEntry);
+  const mallory = await activeToken(api, 'mallory');
+  assertProblem(
+    t,
+    await api.http.get('/schedules/s3/waitlist/me').set(bearer(mallory)),
+    'WAITLIST_NOT_FOUND',
+  );
+  assertProblem(
+    t,
+    await api.http.delete('/schedules/s3/waitlist/me').set(bearer(mallory)),
+    'WAITLIST_NOT_FOUND',
+  );
+  const stream = await api.http
+    .get(`/schedules/s3/waitlist/me/events?access_token=${mallory}`)
+    .buffer(false);
+  t.is(stream.status, 404);
+  t.is((await api.http.get(`/schedules/s3/waitlist/me/events`)).status, 401);
+  t.is((await api.http.get('/schedules/s3/waitlist/me').set(bearer(ann))).body.position, 1);
+});

@@ -300,7 +300,9 @@ export interface TransferView {
   readonly stored: IdempotencyRecord | undefined;
   /**
    * The receiver's seats of the ticket's schedule for `MAX_TICKETS_PER_USER`
-   * ({@link ticketsOf}: held seats plus live tickets).
+   * ({@link ticketsOf}: held seats plus live tickets), plus the seats they
+   * still await on its waitlist (joining counted them; offers do not check
+   * the limit again).
    */
   readonly receiverTickets: number;
 }

@@ -133,6 +133,7 @@ export class Supervisor {
       ledger: this.#ledger,
       keys: this.#keys,
       decided: (decision, tx) => this.#decided(decision, tx),
+      awaited: (userId, scheduleId) => this.#waitlist.awaited(scheduleId, userId),
     });
     this.#waitlist = new WaitlistDesk({
       config,

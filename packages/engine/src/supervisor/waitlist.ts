@@ -227,6 +227,12 @@ export class WaitlistDesk {
     if (this.#watched.delete(key)) this.#updates.push({ scheduleId, userId, entry: undefined });
   }
 
+  /** Seats `userId` still awaits on the schedule's list (quantity − offered; 0 off the list). */
+  awaited(scheduleId: string, userId: string): number {
+    const entry = this.#find(scheduleId, userId);
+    return entry === undefined ? 0 : entry.quantity - entry.offered;
+  }
+
   #find(scheduleId: string, userId: string): WaitlistRecord | undefined {
     return this.#lists.get(scheduleId)?.find((entry) => entry.userId === userId);
   }
