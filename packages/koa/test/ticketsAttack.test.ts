@@ -449,3 +449,31 @@ test('money at the integer edge: a refund never carries a balance past Number.MA
   const wallet = (await api.contents()).wallets.get('ann')!;
   t.true(Number.isSafeInteger(wallet.balance) && Number.isSafeInteger(wallet.refunded ?? 0));
 });
+
+test('a refund, a transfer, an operator refund and two scans of each of 4 tickets at once: exactly one wins per ticket, money and seats add up', async (t) => {
+  const api = await startApi(withDoor);
+  const { token, tickets } = await buy(api, 'ann', 's1', [1, 2, 3, 4]);
+  const admin = { Authorization: `Bearer ${ADMIN}` };
+  const answers = await Promise.all(
+    tickets.flatMap((ticket) => [
+      api.http.post(`/tickets/${ticket.id}/refund`).set(bearer(token)),
+      api.http.post(`/tickets/${ticket.id}/transfer`).set(bearer(token)).send({ toUserId: 'bob' }),
+      api.http.post(`/admin/tickets/${ticket.id}/refund`).set(admin),
+      api.http.post('/checkin').set(scanner).send({ code: ticket.code }),
+      api.http.post('/checkin').set(scanner).send({ code: ticket.code }),
+    ]),
+  );
+  for (let i = 0; i < tickets.length; i++) {
+    const mine = answers.slice(i * 5, i * 5 + 5);
+    t.is(
+      mine.filter((answer) => answer.status === 200 || answer.status === 201).length,
+      1,
+      mine.map((answer) => `${answer.status} ${answer.body.code ?? ''}`).join(', '),
+    );
+    t.true(mine.every((answer) => answer.status < 500));
+  }
+  const contents = await api.contents();
+  const refunded = [...contents.tickets.values()].filter((x) => x.status === 'refunded').length;
+  t.is(contents.wallets.get('ann')?.balance, refunded * 1_000);
+  t.deepEqual(api.faults, []);
+});
