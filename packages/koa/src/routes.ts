@@ -16,6 +16,7 @@ import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
 import type { Telemetry } from './telemetry.js';
 import type { TokenEventStreams } from './tokenEvents.js';
+import { waitlistRoutes } from './waitlistRoutes.js';
 import * as schemas from './schemas.js';
 
 /** What a route handler gets: validated input and the engine. */
@@ -211,6 +212,7 @@ export function apiRoutes(limits: RouteLimits, service: RouteServices): Route[] 
   return [
     ...userRoutes(limits, service),
     ...ticketRoutes(service),
+    ...waitlistRoutes(limits, service),
     ...(service.challenge ? [challengeRoute(service.challenge)] : []),
     ...(service.admin ? operatorRoutes(service) : []),
   ];
@@ -870,6 +872,7 @@ function ticketRoutes(service: RouteServices): Route[] {
         'REFUND_CLOSED',
         'ALREADY_CHECKED_IN',
         'TICKET_VOID',
+        'BALANCE_LIMIT',
         'IDEMPOTENCY_KEY_REUSED',
       ],
       handle: async (input) => {
@@ -939,6 +942,7 @@ function ticketRoutes(service: RouteServices): Route[] {
               'TICKET_NOT_FOUND',
               'ALREADY_CHECKED_IN',
               'TICKET_VOID',
+              'BALANCE_LIMIT',
             ],
             handle: async ({ engine, params, client }) => {
               const ticket = await engine.refundTicket((params as { ticketId: string }).ticketId, {

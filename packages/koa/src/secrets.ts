@@ -12,7 +12,9 @@ import { bearerToken } from './request.js';
  * SHA-256 digests of both are compared with `timingSafeEqual`: equal lengths
  * whatever was sent, and no early exit, so timing tells nothing of the token.
  * Wrong tokens are counted per address by `guesses` and logged at `warn`; an
- * address that spent its guesses is 429 `RATE_LIMITED`, before any compare. A
+ * address that spent its guesses is 429 `RATE_LIMITED`, before any compare
+ * (each guess is counted before it is compared, and given back when right, so a
+ * burst sent at once is compared no further than the allowance either). A
  * request with no token at all guesses nothing and is not counted. A store
  * that cannot count does not lock the operator out.
  */
@@ -60,19 +62,25 @@ export function secretCheck(
     if (spent !== null && spent.consumedPoints >= guesses.points)
       throw rateLimited(`too many wrong ${kind.name}s from your address`, spent.msBeforeNext);
     const given = bearerToken(ctx);
-    const digest = createHash('sha256').update(given).digest();
-    if (timingSafeEqual(digest, expected) && given !== '') return;
     if (given !== '') {
-      logger?.warn(
-        { audit: kind.audit, requestId: ctx.state.requestId, address: address(ctx) },
-        `a wrong ${kind.name}`,
-      );
+      // A guess is counted BEFORE it is compared (and given back when right): of guesses sent
+      // at once, before the store has counted the first, no more than the allowance are
+      // compared (counted after, a burst was compared whole).
       const over = await guesses.consume(key).then(
         () => undefined,
         (error: unknown) => (error instanceof RateLimiterRes ? error : undefined),
       );
       if (over !== undefined)
         throw rateLimited(`too many wrong ${kind.name}s from your address`, over.msBeforeNext);
+      const digest = createHash('sha256').update(given).digest();
+      if (timingSafeEqual(digest, expected)) {
+        await guesses.reward(key).catch(() => undefined);
+        return;
+      }
+      logger?.warn(
+        { audit: kind.audit, requestId: ctx.state.requestId, address: address(ctx) },
+        `a wrong ${kind.name}`,
+      );
     }
     throw new HttpProblem(
       kind.code,

@@ -6,10 +6,10 @@ import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
-import type { ReservationRecord, ReservationStatus, ReservedSeat } from '../persistence/records.js';
+import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
 import type { SeatPicker } from '../seats/SeatPicker.js';
 import { requireId } from '../validate.js';
-import { checkLimits, pickBest, type ReserveCommand } from './orders.js';
+import { checkLimits, pickBest, pricedSeats, type ReserveCommand } from './orders.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
@@ -120,15 +120,7 @@ export function decideReserve(
     }
   }
   checkLimits(view, seatNos.length, config);
-  const seats: ReservedSeat[] = seatNos.map((seatNo) => {
-    const category = schedule.categoryOf?.(seatNo);
-    const price = schedule.priceOf(seatNo);
-    return category === undefined ? { seatNo, price } : { seatNo, price, category };
-  });
-  let amount = 0;
-  for (const seat of seats) amount += seat.price;
-  if (!Number.isSafeInteger(amount))
-    throw new EngineError('VALIDATION_FAILED', 'the seats cost more than an amount can be');
+  const { seats, amount } = pricedSeats(schedule, seatNos);
   const reservation: ReservationRecord = {
     id: reservationId,
     userId: user.userId,
@@ -157,6 +149,27 @@ export function reservationStatusAt(
     return lifecycles.reservation.next('held', TIMEOUT)!;
   return reservation.status;
 }
+
+/**
+ * Who acts on a reservation: the user of an active token; for a hold
+ * offered from the waitlist (`origin: "waitlist"`, SPEC §11) of the token's
+ * user, any known token of theirs (kept ones too: they may have waited
+ * longer than a turn). `view.reservation` is the one the command names.
+ */
+export function actingUser(
+  view: TokenFacts & { readonly reservation: ReservationRecord | undefined },
+  now: number,
+  lifecycles: Lifecycles,
+): TokenState {
+  const known = knownUser(view);
+  if (isOffer(view.reservation) && view.reservation.userId === known.userId) return known;
+  return activeUser(view, now, lifecycles);
+}
+
+/** A hold offered from the waitlist (SPEC §11): paid, extended or cancelled with any known token of its owner. */
+export const isOffer = (
+  reservation: ReservationRecord | undefined,
+): reservation is ReservationRecord & { origin: 'waitlist' } => reservation?.origin === 'waitlist';
 
 /** The user's own reservation: another user's is answered like a missing one. */
 export function requireOwn(
@@ -187,7 +200,7 @@ export function decideGetReservation(
   lifecycles: Lifecycles,
 ): ReservationRecord {
   const id = requireId(reservationId, 'reservationId');
-  const user = activeUser(view, now, lifecycles);
+  const user = actingUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, id);
   const status = reservationStatusAt(reservation, now, lifecycles);
   return status === reservation.status

@@ -1,5 +1,5 @@
 /**
- * `@usher/engine/rules`: the rules of SPEC §4, §10 and §11 as pure decisions, shared by
+ * `@usher/engine/rules`: the rules of SPEC §4, §10 and §11 (tickets and the waitlist) as pure decisions, shared by
  * every engine. Each takes the state it needs, the command and `now`, and
  * returns the changes to apply and the answer, or throws an `EngineError`.
  * No I/O, no clock, no storage: the embedded engine reads its views from
@@ -66,8 +66,10 @@ export {
 } from './codes.js';
 export { DrawnOrder, drawnOrder, newDrawSeed, type Draw } from '../queue/DrawnOrder.js';
 export {
+  actingUser,
   alreadyPaid,
   checkReserve,
+  isOffer,
   decideCancel,
   checkListStatus,
   decideGetReservation,
@@ -92,6 +94,7 @@ export {
   checkLimits,
   decideExtend,
   pickBest,
+  pricedSeats,
   seatsOf,
   ticketsOf,
   type ReserveInput,
@@ -120,6 +123,21 @@ export {
   type TransferCommand,
   type TransferView,
 } from './tickets.js';
+export {
+  checkJoinWaitlist,
+  decideGetWaitlistEntry,
+  decideJoinWaitlist,
+  decideLeaveWaitlist,
+  decideOffers,
+  seatsFreedBy,
+  waitlistNotFound,
+  waitlistView,
+  type FreedSeats,
+  type JoinWaitlistCommand,
+  type JoinWaitlistView,
+  type PlacedEntry,
+  type WaitlistEntryView,
+} from './waitlist.js';
 export { FreeRuns } from '../seats/FreeRuns.js';
 export { SeatPicker, tierIndex, type PickerLayout } from '../seats/SeatPicker.js';
 export {
@@ -155,6 +173,7 @@ export {
 export { lifecyclesFor, delayOf, type Lifecycles } from '../machines/lifecycles.js';
 export { AdmissionRate } from '../queue/AdmissionRate.js';
 export { TokenWatchers } from '../watch/TokenWatchers.js';
+export { WaitlistWatchers, waitlistKey, type WaitlistUpdate } from '../watch/WaitlistWatchers.js';
 export { Observers } from '../watch/Observers.js';
 export { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 export { WaitingLine } from '../queue/WaitingLine.js';

@@ -11,9 +11,10 @@ import type { SeatPicker } from '../seats/SeatPicker.js';
 import { requireId, requireInteger } from '../validate.js';
 import type { Decision, StateChange } from './changes.js';
 import { requireCategory } from './catalog.js';
-import { activeUser } from './queue.js';
 import {
+  actingUser,
   alreadyPaid,
+  isOffer,
   decideGetReservation,
   holdExpired,
   reservationStatusAt,
@@ -93,6 +94,31 @@ export function checkReserve(input: ReserveInput, config: EngineConfig): Reserve
 /** The seats a reservation holds, ascending (a record written before orders holds its one seat). */
 export function seatsOf(reservation: ReservationRecord): readonly ReservedSeat[] {
   return reservation.seats ?? [{ seatNo: reservation.seatNo, price: reservation.price }];
+}
+
+/**
+ * The seats `seatNos` of `schedule` at the catalog's prices (with their
+ * categories), and what they cost together: what a new hold (a reserve, or
+ * an offer from the waitlist) records. An amount past a safe integer is
+ * `VALIDATION_FAILED`.
+ */
+export function pricedSeats(
+  schedule: {
+    priceOf(seatNo: number): number;
+    categoryOf?(seatNo: number): string | undefined;
+  },
+  seatNos: readonly number[],
+): { readonly seats: ReservedSeat[]; readonly amount: number } {
+  const seats: ReservedSeat[] = seatNos.map((seatNo) => {
+    const category = schedule.categoryOf?.(seatNo);
+    const price = schedule.priceOf(seatNo);
+    return category === undefined ? { seatNo, price } : { seatNo, price, category };
+  });
+  let amount = 0;
+  for (const seat of seats) amount += seat.price;
+  if (!Number.isSafeInteger(amount))
+    throw new EngineError('VALIDATION_FAILED', 'the seats cost more than an amount can be');
+  return { seats, amount };
 }
 
 /** What paying for a reservation costs: the sum of its seats' prices. */
@@ -189,7 +215,7 @@ export function decideExtend(
 ): Decision<ReservationRecord> {
   // The reservation as it stands at `now` (a hold past its deadline is expired), after the id and token checks.
   const reservation = decideGetReservation(view, reservationId, now, lifecycles);
-  const user = activeUser(view, now, lifecycles);
+  const user = actingUser(view, now, lifecycles);
   if (reservation.status === 'paid') throw alreadyPaid();
   if (reservation.status !== 'held') throw holdExpired(reservation.status);
   const extensions = (reservation.extensions ?? 0) + 1;
@@ -202,7 +228,8 @@ export function decideExtend(
   const changes: StateChange[] = [
     { type: 'reservationExtended', id: reservation.id, expiresAt, extensions },
   ];
-  if (expiresAt > user.expiresAt)
+  // An offered hold is not part of a turn: no token needs to live as long as it.
+  if (!isOffer(reservation) && expiresAt > user.expiresAt)
     changes.push({ type: 'tokenExtended', token: user.token, expiresAt });
   return { changes, answer: { ...reservation, expiresAt, extensions } };
 }

@@ -181,6 +181,8 @@ export interface RefundView {
   readonly stored: IdempotencyRecord | undefined;
   /** The ticket's schedule's `startsAt`, epoch ms (the refund cutoff counts back from it). */
   readonly startsAt: number;
+  /** The holder's balance (a refund never carries it past `Number.MAX_SAFE_INTEGER`). */
+  readonly balance: number;
 }
 
 /**
@@ -189,7 +191,10 @@ export interface RefundView {
  * their own ticket (another's is `TICKET_NOT_FOUND`) until `refundCutoffMs`
  * before the show (then `REFUND_CLOSED`); an operator any valid ticket, any
  * time. Checked in: `ALREADY_CHECKED_IN`; refunded or transferred:
- * `TICKET_VOID`. With a key, the first answer is replayed.
+ * `TICKET_VOID`. `maxBalance` does not apply to money given back, but a
+ * balance stays a safe integer: a refund that would carry it past
+ * `Number.MAX_SAFE_INTEGER` is `BALANCE_LIMIT` (spend first). With a key, the
+ * first answer is replayed.
  */
 export function decideRefund(
   view: RefundView,
@@ -213,6 +218,11 @@ export function decideRefund(
       `refunds close ${config.refundCutoffMs} ms before the show (${new Date(view.startsAt).toISOString()})`,
     );
   const status = leave(ticket, 'REFUND', lifecycles) as 'refunded';
+  if (view.balance + ticket.price > Number.MAX_SAFE_INTEGER)
+    throw new EngineError(
+      'BALANCE_LIMIT',
+      `a refund of ${ticket.price} would carry the balance of ${view.balance} past ${Number.MAX_SAFE_INTEGER}: spend some first`,
+    );
   const refundedBy = holder ? 'holder' : 'operator';
   const answer = ticketView({ ...ticket, status, endedAt: now, refundedBy });
   const changes: StateChange[] = [
@@ -241,7 +251,8 @@ export function decideRefund(
  * first waiting user gets it as a hold instead.
  */
 export function freeSeat(
-  ticket: Pick<TicketRecord, 'scheduleId' | 'seatNo' | 'reservationId'>,
+  ticket: Pick<TicketRecord, 'scheduleId' | 'seatNo' | 'reservationId'> &
+    Partial<Pick<TicketRecord, 'holder'>>,
 ): StateChange[] {
   return [
     {
@@ -250,6 +261,7 @@ export function freeSeat(
       seatNo: ticket.seatNo,
       reservationId: ticket.reservationId,
       cause: 'refund',
+      ...(ticket.holder === undefined ? {} : { from: ticket.holder }),
     },
   ];
 }
@@ -288,7 +300,9 @@ export interface TransferView {
   readonly stored: IdempotencyRecord | undefined;
   /**
    * The receiver's seats of the ticket's schedule for `MAX_TICKETS_PER_USER`
-   * ({@link ticketsOf}: held seats plus live tickets).
+   * ({@link ticketsOf}: held seats plus live tickets), plus the seats they
+   * still await on its waitlist (joining counted them; offers do not check
+   * the limit again).
    */
   readonly receiverTickets: number;
 }

@@ -33,6 +33,12 @@ export interface TicketDeskParts {
   readonly keys: IdempotencyKeys;
   /** Applies a decision's changes (the supervisor's `#decided`), answers its answer. */
   readonly decided: <A>(decision: Decision<A>, tx: ChangeSet) => A;
+  /**
+   * Seats the user still awaits on the schedule's waitlist (quantity − offered): joining
+   * counted them for `MAX_TICKETS_PER_USER` and offers do not check it again, so a
+   * transfer's receiver counts them too.
+   */
+  readonly awaited?: (userId: string, scheduleId: string) => number;
 }
 
 type TicketChange = Extract<
@@ -100,7 +106,12 @@ export class TicketDesk {
         : undefined;
     return this.#parts.decided(
       decideRefund(
-        { ticket, stored, startsAt },
+        {
+          ticket,
+          stored,
+          startsAt,
+          balance: ticket ? this.#parts.ledger.balanceOf(ticket.holder) : 0,
+        },
         command,
         now,
         this.#parts.config,
@@ -119,7 +130,7 @@ export class TicketDesk {
           command.toUserId,
           ticket.scheduleId,
           now,
-        )
+        ) + (this.#parts.awaited?.(command.toUserId, ticket.scheduleId) ?? 0)
       : 0;
     const stored = this.#parts.keys.find(command.userId, command.idempotencyKey);
     return this.#parts.decided(

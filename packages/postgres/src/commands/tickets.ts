@@ -51,10 +51,12 @@ const STORED_OF_USER = `(SELECT json_build_object('fingerprint', fingerprint, 'r
 /** What the ticket commands read (no queue token: `''`). */
 export const TICKET_VIEWS = {
   checkIn: { name: 'checkIn', params: ['text'], columns: TICKET },
+  // holder_balance: a refund never carries it past Number.MAX_SAFE_INTEGER.
   refund: {
     name: 'refund',
     params: ['text', 'text', 'text'],
-    columns: `${TICKET}, ${STORED_OF_USER}`,
+    columns: `${TICKET}, ${STORED_OF_USER},
+      (SELECT w.balance FROM wallets w JOIN tickets h ON h.holder = w.user_id WHERE h.id = q.p1) AS holder_balance`,
   },
   // p4: the receiver, whose tickets of the ticket's schedule count (MAX_TICKETS_PER_USER).
   transfer: {
@@ -313,6 +315,7 @@ export function refundTicket(
             ? undefined
             : storedTicket(row['stored'], user, command.idempotencyKey),
         startsAt: json ? Date.parse(String(json['starts_at'])) : 0,
+        balance: Number(row['holder_balance'] ?? 0),
       };
       const decision = decideRefund(view, command, now, runner.config, runner.lifecycles);
       const apply = ticket && refundApply(decision, now, ticket);
