@@ -1160,6 +1160,7 @@ async function walletAfterRefund(amount) {
  * `changed(note)` redraws the list after an action, saying what happened.
  */
 function ticketCard(ticket, library, changed) {
+  // `library` is undefined when the QR code library could not be loaded.
   const place = known.of(ticket.scheduleId);
   const schedule = place?.schedule;
   const valid = ticket.status === 'valid';
@@ -1334,11 +1335,20 @@ function ticketCard(ticket, library, changed) {
       el('span', { 'data-testid': 'ticket-seat' }, seat),
       el('span', { 'data-testid': 'ticket-price' }, won(ticket.price)),
     ),
-    valid
+    valid && library
       ? el(
           'div',
           { class: 'qr', 'data-testid': 'ticket-qr', 'data-code': ticket.code },
           qrSvg(library, ticket.code, `Ticket code, ${seat}`, ticket.id),
+        )
+      : null,
+    // The code as text too: for a door that types it in, or when the QR code could not be drawn.
+    valid
+      ? el(
+          'details',
+          { class: 'code-text', open: library === undefined },
+          el('summary', {}, library ? 'The code as text' : 'Your code for the door'),
+          el('code', { 'data-testid': 'ticket-code' }, ticket.code),
         )
       : null,
     valid ? [buttons, panel] : null,
@@ -1360,7 +1370,11 @@ async function myTickets() {
     hidden: true,
   });
   async function refresh(said) {
-    const [{ tickets }, library] = await Promise.all([call('GET', '/tickets'), qrcodeLibrary()]);
+    // Without the QR code library (it did not load), the tickets and their codes as text all the same.
+    const [{ tickets }, library] = await Promise.all([
+      call('GET', '/tickets'),
+      qrcodeLibrary().catch(() => undefined),
+    ]);
     const changed = (text) => refresh(text);
     const valid = tickets.filter((ticket) => ticket.status === 'valid');
     const others = tickets.filter((ticket) => ticket.status !== 'valid');
