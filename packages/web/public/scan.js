@@ -73,9 +73,13 @@ let busy = false;
 document.getElementById('scan-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   if (busy) return;
-  const token = sessionStorage.getItem(KEY) ?? tokenInput.value.trim();
+  // The token in the field is the one used (typed without pressing Use, it is kept all the same).
+  const token = tokenInput.value.trim();
   if (!token) return say(false, 'Wrong scanner token', 'Type the scanner token first.');
-  if (tokenInput.value.trim() && !sessionStorage.getItem(KEY)) sessionStorage.setItem(KEY, token);
+  if (sessionStorage.getItem(KEY) !== token) {
+    sessionStorage.setItem(KEY, token);
+    showToken();
+  }
   busy = true;
   scanButton.disabled = true;
   scanButton.textContent = 'Checking…';
