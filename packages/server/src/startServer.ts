@@ -10,7 +10,7 @@ import { createPostgresEngine, postgresKeyVault } from '@usher/postgres';
 import pg from 'pg';
 import { decideLoadCatalog } from '@usher/engine/rules';
 import { createApp, HttpProblem, Telemetry, toProblem, type AppOptions } from '@usher/koa';
-import { webPaths, webRoot } from '@usher/web';
+import { webFile } from '@usher/web';
 import { send } from '@koa/send';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -125,7 +125,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     throw error;
   });
   let shuttingDown = false;
-  // The page at `/` (static files, known paths only: API requests never touch the disk), then the API.
+  // The page at `/` and the scanner's at `/scan` (static files, known paths only: API requests never
+  // touch the disk), then the API.
   const host = new Koa();
   // Mounted, the API runs on the host's context: the client address (TRUST_PROXY) is the host's to read.
   host.proxy = config.trustProxy;
@@ -147,12 +148,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     return undefined;
   });
   host.use((ctx, next) => {
-    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !webPaths.has(ctx.path)) return next();
+    const target = ctx.method === 'GET' || ctx.method === 'HEAD' ? webFile(ctx.path) : undefined;
+    if (target === undefined) return next();
     ctx.state.route = ctx.path;
-    return send(ctx, ctx.path === '/' ? 'index.html' : ctx.path.slice(1), {
-      root: webRoot,
-      maxage: 60_000,
-    }).then(() => undefined);
+    return send(ctx, target.file, { root: target.root, maxage: 60_000 }).then(() => undefined);
   });
   host.use(
     mount(

@@ -240,6 +240,9 @@ test('the page is served at / with its files; API routes and unknown paths are u
     ['/app.js', /javascript/],
     ['/styles.css', /^text\/css/],
     ['/favicon.svg', /^image\/svg\+xml/],
+    ['/scan', /^text\/html/],
+    ['/scan.js', /javascript/],
+    ['/vendor/qrcode.mjs', /javascript/],
   ] as const) {
     const response = await fetch(`${server.url}${path}`);
     t.is(response.status, 200, path);
@@ -248,6 +251,11 @@ test('the page is served at / with its files; API routes and unknown paths are u
   t.deepEqual((await client(server.url)('GET', '/health')).body, { status: 'ok' });
   const missing = await client(server.url)('GET', '/index.htm');
   t.deepEqual([missing.status, missing.body.code], [404, 'NOT_FOUND']);
+  // Only the library the page imports is served from its package, nothing else beside it.
+  for (const path of ['/vendor/qrcode.js', '/vendor/package.json', '/vendor/../package.json']) {
+    const other = await client(server.url)('GET', path);
+    t.deepEqual([other.status, other.body.code], [404, 'NOT_FOUND'], path);
+  }
   t.is(
     (await client(server.url)('POST', '/')).body.code,
     'NOT_FOUND',

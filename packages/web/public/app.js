@@ -145,6 +145,11 @@ const advice = {
   UNAVAILABLE: 'The box office cannot take orders right now. Try again in a few seconds.',
   RATE_LIMITED: 'Too many people joined from your network just now. Wait a moment, then try again.',
   CHALLENGE_FAILED: 'The check before joining did not pass. Try again.',
+  REFUND_CLOSED: 'Refunds close a day before the show. You can still give the ticket to someone.',
+  TICKET_VOID: 'This ticket was already refunded or given away.',
+  ALREADY_CHECKED_IN: 'This ticket was used at the door already.',
+  TICKET_NOT_FOUND: 'This ticket is not yours (any more).',
+  RECEIVER_TICKET_LIMIT: 'They already have as many tickets of this date as one person may have.',
 };
 
 /** An RFC 9457 problem answered by the API. */
@@ -435,6 +440,7 @@ const views = {
   ticket: ({ concert, schedule, reservation, payment }) =>
     show(confirmed, concert, schedule, reservation, payment),
   mine: () => show(mine),
+  tickets: () => show(myTickets),
   soldout: () => show(soldOut),
   ended: () => show(turnEnded),
 };
@@ -447,6 +453,7 @@ const titles = {
   hold: 'Your hold',
   ticket: 'Your ticket',
   mine: 'My holds and tickets',
+  tickets: 'My tickets',
   soldout: 'Sold out',
   ended: 'Your turn ended',
 };
@@ -479,7 +486,7 @@ async function restore(state) {
   if (view === 'soldout') return views.soldout();
   if (view === 'ended' && session.userId) return views.ended();
   if (!session.token) return go('join', {}, { replace: true });
-  if (view === 'ticket' || view === 'mine') return views[view](state.data);
+  if (view === 'ticket' || view === 'mine' || view === 'tickets') return views[view](state.data);
   if (view === 'hold') {
     try {
       const { reservations } = await call('GET', '/reservations?status=held');
@@ -1056,7 +1063,348 @@ async function mine() {
   render(
     el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
     el('h1', {}, 'My holds and tickets'),
+    el(
+      'button',
+      { class: 'link', 'data-testid': 'open-tickets', onclick: () => go('tickets') },
+      'My tickets, with the codes for the door',
+    ),
     list,
+  );
+}
+
+/**
+ * qrcode-generator's ES module (`/vendor/qrcode.mjs`, served from its package), loaded the first
+ * time tickets are shown: the page draws each valid ticket's code as an SVG QR code, here.
+ */
+let qrLibrary;
+const qrcodeLibrary = () =>
+  (qrLibrary ??= import('/vendor/qrcode.mjs').catch((error) => {
+    qrLibrary = undefined;
+    throw error;
+  }));
+
+/**
+ * A ticket's code as an SVG QR code (byte mode, error correction M, the smallest version that
+ * fits, a quiet zone of four modules), drawn by the library and parsed as SVG (never as HTML).
+ */
+function qrSvg(library, text, label, id) {
+  const qr = library.default(0, 'M');
+  qr.addData(text, 'Byte');
+  qr.make();
+  const markup = qr.createSvgTag({
+    cellSize: 4,
+    margin: 16,
+    scalable: true,
+    title: { text: label, id: `qr-${id}` },
+  });
+  const svg = new DOMParser().parseFromString(markup, 'image/svg+xml').documentElement;
+  return document.importNode(svg, true);
+}
+
+/** Whom this browser gave a ticket to, by ticket id (the API keeps the new ticket's id, not the name). */
+const given = {
+  get all() {
+    try {
+      return JSON.parse(localStorage.getItem('usher.given') ?? '{}');
+    } catch {
+      return {};
+    }
+  },
+  remember(ticketId, userId) {
+    const all = given.all;
+    all[ticketId] = userId;
+    try {
+      localStorage.setItem('usher.given', JSON.stringify(all));
+    } catch {
+      /* full or disabled: a name is a nicety */
+    }
+  },
+};
+
+/** The refusals of a ticket that changed since the list was drawn (on another device, at the door). */
+const changedElsewhere = new Set(['TICKET_VOID', 'ALREADY_CHECKED_IN', 'TICKET_NOT_FOUND']);
+
+/** A ticket's status in words, with its time where it has one. */
+function ticketStatus(ticket) {
+  switch (ticket.status) {
+    case 'valid':
+      return 'Valid · show this code at the door';
+    case 'checked_in':
+      return `Checked in${ticket.checkedInAt ? ` at ${localTime(Date.parse(ticket.checkedInAt))}` : ''}`;
+    case 'refunded':
+      return `Refunded · ${won(ticket.price)} back to your wallet`;
+    case 'transferred': {
+      const to = given.all[ticket.id];
+      return to ? `Transferred to ${to}` : 'Transferred to someone else';
+    }
+    default:
+      return ticket.status;
+  }
+}
+
+/**
+ * The wallet after a refund of `amount`: asked of the API while the turn lasts (the balance routes
+ * need an active token); after it, the last balance answered plus the refund (the refund's answer
+ * is the ticket, whose price went back to the wallet).
+ */
+async function walletAfterRefund(amount) {
+  if (session.userId && session.turnEndsAt !== undefined) return refreshWallet();
+  if (session.balance !== undefined) showWallet(session.balance + amount);
+  return session.balance;
+}
+
+/**
+ * One ticket as a card: the concert, the date, the seat, the price, its status in words; a valid
+ * one with its code as a QR code and the buttons to refund it or give it to someone, each with a
+ * step to confirm. Each confirmed action sends its own `Idempotency-Key`, the same on a retry.
+ * `changed(note)` redraws the list after an action, saying what happened.
+ */
+function ticketCard(ticket, library, changed) {
+  // `library` is undefined when the QR code library could not be loaded.
+  const place = known.of(ticket.scheduleId);
+  const schedule = place?.schedule;
+  const valid = ticket.status === 'valid';
+  const seat = seatPlace(schedule, { seatNo: ticket.seatNo });
+  const panel = el('div', { class: 'confirm', 'data-testid': 'ticket-confirm', hidden: true });
+  const buttons = el('div', { class: 'row' });
+  const close = () => {
+    panel.hidden = true;
+    buttons.hidden = false;
+    refundKey = undefined;
+  };
+  /**
+   * A refusal because the ticket changed elsewhere (refunded, given away or checked in on another
+   * device, or no longer this user's) redraws the list as it is now; the reason stays shown.
+   * Any other failure (the connection) keeps the confirmation open, and its key, for a retry.
+   */
+  const staleAfter = async (error) => {
+    if (error instanceof Problem && changedElsewhere.has(error.code))
+      await changed().catch(() => undefined);
+  };
+  /** The refund's key: made when the refund is confirmed, kept until it is answered, so a retry is the same refund. */
+  let refundKey;
+  const askRefund = () => {
+    clearProblem();
+    fill(
+      panel,
+      el('p', { class: 'question' }, `Refund ${won(ticket.price)}?`),
+      el(
+        'p',
+        { class: 'small muted' },
+        `The price goes back to your wallet, seat ${ticket.seatNo} goes back on sale and this code stops working at the door.`,
+      ),
+      el(
+        'div',
+        { class: 'row' },
+        el(
+          'button',
+          {
+            class: 'primary',
+            'data-testid': 'confirm-refund',
+            'data-busy': `Refunding ${won(ticket.price)}…`,
+            onclick: async () => {
+              clearProblem();
+              refundKey ??= crypto.randomUUID();
+              let refunded;
+              try {
+                refunded = await call(
+                  'POST',
+                  `/tickets/${encodeURIComponent(ticket.id)}/refund`,
+                  undefined,
+                  { 'idempotency-key': refundKey },
+                );
+              } catch (error) {
+                await staleAfter(error);
+                throw error;
+              }
+              refundKey = undefined;
+              await walletAfterRefund(refunded.price);
+              await changed(`Refunded: ${won(refunded.price)} is back in your wallet.`);
+            },
+          },
+          `Yes, refund ${won(ticket.price)}`,
+        ),
+        el('button', { 'data-testid': 'cancel-confirm', onclick: close }, 'Keep it'),
+      ),
+    );
+    buttons.hidden = true;
+    panel.hidden = false;
+  };
+  /** The transfer's receiver and key: a new key for another receiver, the same on a retry. */
+  let transfer;
+  const askTransfer = () => {
+    clearProblem();
+    const plain = 'Type the user id of the person to give this ticket to.';
+    const input = el('input', {
+      id: `to-${ticket.id}`,
+      required: true,
+      maxlength: 64,
+      autocomplete: 'off',
+      placeholder: 'e.g. minji',
+      'data-testid': 'transfer-to',
+    });
+    const send = el(
+      'button',
+      { type: 'submit', class: 'primary', 'data-testid': 'confirm-transfer' },
+      'Give it away',
+    );
+    input.addEventListener('input', () => {
+      const to = input.value.trim();
+      send.textContent = to ? `Give seat ${ticket.seatNo} to ${to}` : 'Give it away';
+    });
+    fill(
+      panel,
+      el(
+        'form',
+        {
+          class: 'stack',
+          novalidate: true,
+          onsubmit: async (event) => {
+            event.preventDefault();
+            clearProblem();
+            const to = input.value.trim().normalize('NFC');
+            if (to === '')
+              return showProblem(new Problem({ code: 'VALIDATION_FAILED' }, 400), plain);
+            if (transfer?.to !== to) transfer = { to, key: crypto.randomUUID() };
+            send.dataset.busy = `Giving seat ${ticket.seatNo} to ${to}…`;
+            try {
+              await call(
+                'POST',
+                `/tickets/${encodeURIComponent(ticket.id)}/transfer`,
+                { toUserId: to },
+                { 'idempotency-key': transfer.key },
+              );
+            } catch (error) {
+              // The receiver's limit, not the giver's: advice about the giver's holds would mislead.
+              if (error.code === 'TICKET_LIMIT_REACHED') error.code = 'RECEIVER_TICKET_LIMIT';
+              await staleAfter(error);
+              return showProblem(error, plain);
+            }
+            transfer = undefined;
+            given.remember(ticket.id, to);
+            await changed(
+              `Seat ${ticket.seatNo} is now ${to}'s: your code no longer works at the door.`,
+            );
+          },
+        },
+        el('label', { for: `to-${ticket.id}` }, 'Give this ticket to (their user id)'),
+        input,
+        el(
+          'p',
+          { class: 'small muted' },
+          'They get a new code; this one stops working at the door. It cannot be undone.',
+        ),
+        el(
+          'div',
+          { class: 'row' },
+          send,
+          el(
+            'button',
+            { type: 'button', 'data-testid': 'cancel-confirm', onclick: close },
+            'Cancel',
+          ),
+        ),
+      ),
+    );
+    buttons.hidden = true;
+    panel.hidden = false;
+    input.focus();
+  };
+  if (valid)
+    fill(
+      buttons,
+      el('button', { 'data-testid': 'ticket-refund', onclick: askRefund }, 'Refund'),
+      el('button', { 'data-testid': 'ticket-transfer', onclick: askTransfer }, 'Transfer'),
+    );
+  return el(
+    'article',
+    {
+      class: `card ticket-item is-${ticket.status}`,
+      'data-testid': 'ticket',
+      'data-status': ticket.status,
+      'data-ticket-id': ticket.id,
+    },
+    el('p', { class: 'eyebrow', 'data-testid': 'ticket-status' }, ticketStatus(ticket)),
+    el('strong', { class: 'ticket-title' }, place?.concert.title ?? ticket.concertId),
+    schedule?.startsAt
+      ? el('span', { class: 'muted', 'data-testid': 'ticket-date' }, when(schedule.startsAt))
+      : el('span', { class: 'muted', 'data-testid': 'ticket-date' }, `Date ${ticket.scheduleId}`),
+    el(
+      'p',
+      { class: 'ticket-seat' },
+      el('span', { 'data-testid': 'ticket-seat' }, seat),
+      el('span', { 'data-testid': 'ticket-price' }, won(ticket.price)),
+    ),
+    valid && library
+      ? el(
+          'div',
+          { class: 'qr', 'data-testid': 'ticket-qr', 'data-code': ticket.code },
+          qrSvg(library, ticket.code, `Ticket code, ${seat}`, ticket.id),
+        )
+      : null,
+    // The code as text too: for a door that types it in, or when the QR code could not be drawn.
+    valid
+      ? el(
+          'details',
+          { class: 'code-text', open: library === undefined },
+          el('summary', {}, library ? 'The code as text' : 'Your code for the door'),
+          el('code', { 'data-testid': 'ticket-code' }, ticket.code),
+        )
+      : null,
+    valid ? [buttons, panel] : null,
+  );
+}
+
+/**
+ * "My tickets" (`GET /tickets`): valid tickets first, each with its code as a QR code and the ways
+ * to refund it or give it away; then the ones checked in, refunded or transferred, in words.
+ */
+async function myTickets() {
+  const list = el('div', { class: 'list two tickets', 'data-testid': 'tickets-valid' });
+  const past = el('div', { class: 'list two tickets', 'data-testid': 'tickets-past' });
+  const pastTitle = el('h2', {}, 'Checked in, refunded or given away');
+  const note = el('p', {
+    class: 'note',
+    role: 'status',
+    'data-testid': 'tickets-note',
+    hidden: true,
+  });
+  async function refresh(said) {
+    // Without the QR code library (it did not load), the tickets and their codes as text all the same.
+    const [{ tickets }, library] = await Promise.all([
+      call('GET', '/tickets'),
+      qrcodeLibrary().catch(() => undefined),
+    ]);
+    const changed = (text) => refresh(text);
+    const valid = tickets.filter((ticket) => ticket.status === 'valid');
+    const others = tickets.filter((ticket) => ticket.status !== 'valid');
+    fill(
+      list,
+      valid.length === 0
+        ? el('p', { class: 'card', 'data-testid': 'no-tickets' }, 'No valid tickets right now.')
+        : valid.map((ticket) => ticketCard(ticket, library, changed)),
+    );
+    fill(
+      past,
+      others.map((ticket) => ticketCard(ticket, library, changed)),
+    );
+    pastTitle.hidden = past.hidden = others.length === 0;
+    note.textContent = said ?? '';
+    note.hidden = !said;
+  }
+  await Promise.all([refresh(), refreshWallet()]);
+  render(
+    el('button', { class: 'link back', onclick: () => go('concerts') }, '← Concerts'),
+    el('h1', {}, 'My tickets'),
+    note,
+    list,
+    pastTitle,
+    past,
+    el(
+      'button',
+      { class: 'link', 'data-testid': 'open-mine', onclick: () => go('mine') },
+      'My holds and payments',
+    ),
   );
 }
 
@@ -1110,6 +1458,11 @@ async function concerts() {
           'button',
           { class: 'link', 'data-testid': 'open-mine', onclick: () => go('mine') },
           'See all my holds and tickets',
+        ),
+        el(
+          'button',
+          { class: 'link', 'data-testid': 'open-tickets', onclick: () => go('tickets') },
+          'My tickets',
         ),
       ),
     ),
@@ -1711,6 +2064,11 @@ function confirmed(concert, schedule, reservation, payment) {
       el(
         'div',
         { class: 'row' },
+        el(
+          'button',
+          { class: 'primary', 'data-testid': 'open-tickets', onclick: () => go('tickets') },
+          'My tickets',
+        ),
         el('button', { onclick: () => go('mine') }, 'My holds and tickets'),
         el(
           'button',
