@@ -5,6 +5,7 @@ import { rooms } from './004_rooms/index.js';
 import { keys } from './005_keys/index.js';
 import { roomsPg } from './007_rooms_pg/index.js';
 import { tickets } from './008_tickets/index.js';
+import { waitlist } from './009_waitlist/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
 export interface Migration {
@@ -31,4 +32,5 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'keys', sql: keys },
   { version: 7, name: 'rooms_pg', sql: roomsPg },
   { version: 8, name: 'tickets', sql: tickets },
+  { version: 9, name: 'waitlist', sql: waitlist },
 ];
