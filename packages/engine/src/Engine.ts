@@ -35,6 +35,8 @@ import type {
   Ticket,
   TicketActor,
   TicketClaims,
+  WaitlistEntry,
+  WaitlistWatcher,
 } from './types.js';
 
 /** A command on its way into the supervisor's mailbox, with where its answer goes. */
@@ -285,6 +287,34 @@ export class Engine implements UsherEngine {
       toUserId: transfer?.toUserId,
       idempotencyKey: options?.idempotencyKey,
     });
+  }
+
+  /** Joins a schedule's waitlist (see {@link UsherEngine.joinWaitlist}). */
+  joinWaitlist(
+    _token: string,
+    _scheduleId: string,
+    _request?: { readonly quantity?: unknown },
+  ): Promise<WaitlistEntry> {
+    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+  }
+
+  /** The token's user's waitlist entry (see {@link UsherEngine.getWaitlistEntry}). */
+  getWaitlistEntry(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
+    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+  }
+
+  /** Leaves a schedule's waitlist (see {@link UsherEngine.leaveWaitlist}). */
+  leaveWaitlist(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
+    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+  }
+
+  /** Watches a waitlist entry (see {@link UsherEngine.watchWaitlist}). */
+  watchWaitlist(
+    _token: string,
+    _scheduleId: string,
+    _watcher: WaitlistWatcher,
+  ): Promise<() => void> {
+    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
   }
 
   /** Spends a proof-of-work solution once (see `UsherEngine.spendChallenge`), journaled as any command. */

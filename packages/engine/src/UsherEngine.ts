@@ -25,6 +25,8 @@ import type {
   Ticket,
   TicketActor,
   TicketClaims,
+  WaitlistEntry,
+  WaitlistWatcher,
 } from './types.js';
 
 /**
@@ -146,6 +148,32 @@ export interface UsherEngine {
     transfer: { readonly userId: string; readonly toUserId: string },
     options?: IdempotencyOptions,
   ): Promise<Ticket>;
+
+  /**
+   * Joins the schedule's waitlist (SPEC §11) with an active token of the
+   * schedule's concert's room (as a hold): only while no seat of it is for
+   * sale (`SEATS_AVAILABLE`), once (`WAITLIST_JOINED`, `details.position`),
+   * `quantity` seats (default 1, 1..`maxSeatsPerOrder`) within
+   * `maxTicketsPerUser` (`TICKET_LIMIT_REACHED`). Seats freed later (expiry,
+   * cancel, refund) become holds of the entries in order, `origin: "waitlist"`.
+   */
+  joinWaitlist(
+    token: string,
+    scheduleId: string,
+    request?: { readonly quantity?: unknown },
+  ): Promise<WaitlistEntry>;
+  /** The token's user's entry on the schedule's waitlist (any known token); `WAITLIST_NOT_FOUND` for none. */
+  getWaitlistEntry(token: string, scheduleId: string): Promise<WaitlistEntry>;
+  /** Leaves the schedule's waitlist (any known token): answers the removed entry; `WAITLIST_NOT_FOUND` for none. */
+  leaveWaitlist(token: string, scheduleId: string): Promise<WaitlistEntry>;
+  /**
+   * Watches the token's user's entry (any known token; `WAITLIST_NOT_FOUND`
+   * for none): `watcher.entry` at once and at every change, `watcher.reservation`
+   * with each hold offered to the user from this list once it is durable;
+   * `watcher.entry(undefined)` last, when the entry is gone (fulfilled or
+   * left). Answers a function that stops watching.
+   */
+  watchWaitlist(token: string, scheduleId: string, watcher: WaitlistWatcher): Promise<() => void>;
 
   /**
    * Spends a one-time proof (a proof-of-work solution, named by its challenge's

@@ -31,6 +31,9 @@ export const engineErrorCodes = [
   'TICKET_VOID',
   'ALREADY_CHECKED_IN',
   'REFUND_CLOSED',
+  'SEATS_AVAILABLE',
+  'WAITLIST_JOINED',
+  'WAITLIST_NOT_FOUND',
   'SHUTTING_DOWN',
   'UNAVAILABLE',
 ] as const;
@@ -39,7 +42,7 @@ export type EngineErrorCode = (typeof engineErrorCodes)[number];
 
 /** Extra facts some errors carry, e.g. the queue position with `TOKEN_NOT_ACTIVE`. */
 export interface EngineErrorDetails {
-  /** `null` before the room opens (places are drawn at the opening). */
+  /** `null` before the room opens (places are drawn at the opening). With `WAITLIST_JOINED`: the entry's place on the waitlist. */
   readonly position?: number | null;
   readonly estimatedWaitSeconds?: number;
   /** With `SEAT_UNAVAILABLE`: the seats asked for that are held or paid. */

@@ -108,6 +108,8 @@ export interface Reservation {
   readonly expiresAt: string;
   /** How many times the hold was extended. */
   readonly extensions: number;
+  /** `waitlist`: a hold offered from the schedule's waitlist (SPEC §11); absent for a hold the user took. */
+  readonly origin?: 'waitlist';
 }
 
 /**
@@ -278,6 +280,30 @@ export interface EngineHealth {
   readonly status: 'ok' | 'closing' | 'failed';
   /** With `failed`: what happened, for operators (logs, health checks); not meant for end users. */
   readonly reason?: string;
+}
+
+/**
+ * A user's place on a schedule's waitlist (SPEC §11, "Waitlist"). `position`
+ * is 1-based: the schedule's entries ahead of this one, plus one.
+ */
+export interface WaitlistEntry {
+  readonly scheduleId: string;
+  readonly userId: string;
+  readonly position: number;
+  /** Seats asked for (1..`maxSeatsPerOrder`). */
+  readonly quantity: number;
+  /** Seats offered so far (holds of `origin: "waitlist"`); the entry is gone once it reaches `quantity`. */
+  readonly offered: number;
+  /** ISO 8601. */
+  readonly joinedAt: string;
+}
+
+/** Receives a watched waitlist entry's updates (see {@link UsherEngine.watchWaitlist}). */
+export interface WaitlistWatcher {
+  /** The entry as it is now: at once, then at every change; `undefined` once it is gone (fulfilled or left), after which nothing more comes. */
+  entry(entry: WaitlistEntry | undefined): void;
+  /** A hold offered to the user from this waitlist, once it is durable. */
+  reservation(reservation: Reservation): void;
 }
 
 /** Receives a watched token's updates (see {@link Engine.watchToken}). */

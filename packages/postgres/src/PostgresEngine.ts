@@ -28,6 +28,8 @@ import {
   type Ticket,
   type TicketActor,
   type TicketClaims,
+  type WaitlistEntry,
+  type WaitlistWatcher,
 } from '@usher/engine';
 import { lifecyclesFor, Observers } from '@usher/engine/rules';
 import type pg from 'pg';
@@ -254,6 +256,31 @@ export class PostgresEngine implements UsherEngine {
     return transferTicket(this.#runner, ticketId, transfer, options);
   }
 
+  /** The waitlist (SPEC §11): not yet on PostgreSQL (branch `waitlist-pg`). */
+  joinWaitlist(
+    _token: string,
+    _scheduleId: string,
+    _request?: { readonly quantity?: unknown },
+  ): Promise<WaitlistEntry> {
+    return Promise.reject(waitlistUnavailable());
+  }
+
+  getWaitlistEntry(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
+    return Promise.reject(waitlistUnavailable());
+  }
+
+  leaveWaitlist(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
+    return Promise.reject(waitlistUnavailable());
+  }
+
+  watchWaitlist(
+    _token: string,
+    _scheduleId: string,
+    _watcher: WaitlistWatcher,
+  ): Promise<() => void> {
+    return Promise.reject(waitlistUnavailable());
+  }
+
   /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */
   spendChallenge(id: string, expiresAt: number): Promise<boolean> {
     return spendChallenge(this.#runner, id, expiresAt);
@@ -318,3 +345,6 @@ export class PostgresEngine implements UsherEngine {
     return this.#closing;
   }
 }
+
+const waitlistUnavailable = (): EngineError =>
+  new EngineError('UNAVAILABLE', 'the waitlist is not available on PostgreSQL yet');

@@ -44,6 +44,7 @@ export function emptyContents(): StoreContents {
     rooms: new Map(),
     codes: new Map(),
     tickets: new Map(),
+    waitlist: new Map(),
   };
 }
 

@@ -68,6 +68,12 @@ export interface ReservationRecord {
   extensions?: number;
   /** When it left `held`, epoch ms. */
   endedAt?: number;
+  /**
+   * `waitlist`: offered from the schedule's waitlist (SPEC §11) by
+   * `decideOffers`; its owner pays, extends or cancels it with any known
+   * token of theirs, not only an active one. Absent: a hold the user took.
+   */
+  readonly origin?: 'waitlist';
 }
 
 /**
@@ -189,6 +195,23 @@ export interface TicketRecord {
   readonly transferredFrom?: string;
 }
 
+/**
+ * A user's entry on a schedule's waitlist (SPEC §11), under `String(seq)` in
+ * `waitlist`. Removed when `offered === quantity` (fulfilled) or the user leaves.
+ */
+export interface WaitlistRecord {
+  readonly scheduleId: string;
+  readonly userId: string;
+  /** Order of joining, strictly increasing per engine: smaller came first. */
+  readonly seq: number;
+  /** Seats asked for. */
+  readonly quantity: number;
+  /** Seats offered so far (never more than `quantity`). */
+  offered: number;
+  /** Epoch ms. */
+  readonly joinedAt: number;
+}
+
 /** Every collection the engine persists, and the type of its records. */
 export interface Records {
   concerts: ConcertRecord;
@@ -204,6 +227,7 @@ export interface Records {
   rooms: RoomOfConcertRecord;
   codes: CodeRecord;
   tickets: TicketRecord;
+  waitlist: WaitlistRecord;
 }
 
 export type CollectionName = keyof Records;
@@ -222,6 +246,7 @@ export const collectionNames: readonly CollectionName[] = [
   'rooms',
   'codes',
   'tickets',
+  'waitlist',
 ];
 
 /** Collections added after snapshots were first written: an older snapshot without them reads them as empty. */
@@ -232,4 +257,5 @@ export const laterCollections: ReadonlySet<CollectionName> = new Set<CollectionN
   'rooms',
   'codes',
   'tickets',
+  'waitlist',
 ]);

@@ -6,6 +6,7 @@ import type {
   ReservationRecord,
   ScheduleRecord,
   TicketRecord,
+  WaitlistRecord,
 } from '../persistence/records.js';
 import type { TokenEndReason } from '../types.js';
 import type { RoomState } from './room.js';
@@ -63,7 +64,12 @@ export type StateChange =
   | { readonly type: 'tokenExtended'; readonly token: string; readonly expiresAt: number }
   /** After a payment the token expires; it is kept until `keepUntil` so retries can be answered. */
   | { readonly type: 'tokenCompleted'; readonly token: string; readonly keepUntil: number }
-  /** A new hold of one seat or several (`reservation.seats`): every one of its seats becomes held. */
+  /**
+   * A new hold of one seat or several (`reservation.seats`): every one of its
+   * seats becomes held. A hold offered from the waitlist (SPEC §11) is one
+   * too, with `reservation.origin: "waitlist"` (then it comes with a
+   * `waitlistOffered`, after the change that freed its seats).
+   */
   | { readonly type: 'reservationHeld'; readonly reservation: ReservationRecord }
   /** A held reservation's deadline moves to `expiresAt`, its `extensions`-th extension (SPEC §10). */
   | {
@@ -118,6 +124,22 @@ export type StateChange =
       readonly seatNo: number;
       readonly reservationId: string;
       readonly cause: 'refund';
+    }
+  /** A user joins a schedule's waitlist (SPEC §11): `entry.offered` is 0, `entry.seq` the next one. */
+  | { readonly type: 'waitlistJoined'; readonly entry: WaitlistRecord }
+  /** The user's entry on the schedule's waitlist is removed (they left). */
+  | { readonly type: 'waitlistLeft'; readonly scheduleId: string; readonly userId: string }
+  /**
+   * `seats` seats were offered to the user's entry, as the hold
+   * `reservationId` (a `reservationHeld` of the same decision): its `offered`
+   * grows by `seats`; at `quantity` the entry is removed (fulfilled).
+   */
+  | {
+      readonly type: 'waitlistOffered';
+      readonly scheduleId: string;
+      readonly userId: string;
+      readonly reservationId: string;
+      readonly seats: number;
     }
   | {
       readonly type: 'catalogAdded';

@@ -6,10 +6,10 @@ import type { EngineConfig } from '../config.js';
 import { EngineError } from '../errors.js';
 import { TIMEOUT } from '../machines/compileLifecycle.js';
 import { delayOf, type Lifecycles } from '../machines/lifecycles.js';
-import type { ReservationRecord, ReservationStatus, ReservedSeat } from '../persistence/records.js';
+import type { ReservationRecord, ReservationStatus } from '../persistence/records.js';
 import type { SeatPicker } from '../seats/SeatPicker.js';
 import { requireId } from '../validate.js';
-import { checkLimits, pickBest, type ReserveCommand } from './orders.js';
+import { checkLimits, pickBest, pricedSeats, type ReserveCommand } from './orders.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
 import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
@@ -120,15 +120,7 @@ export function decideReserve(
     }
   }
   checkLimits(view, seatNos.length, config);
-  const seats: ReservedSeat[] = seatNos.map((seatNo) => {
-    const category = schedule.categoryOf?.(seatNo);
-    const price = schedule.priceOf(seatNo);
-    return category === undefined ? { seatNo, price } : { seatNo, price, category };
-  });
-  let amount = 0;
-  for (const seat of seats) amount += seat.price;
-  if (!Number.isSafeInteger(amount))
-    throw new EngineError('VALIDATION_FAILED', 'the seats cost more than an amount can be');
+  const { seats, amount } = pricedSeats(schedule, seatNos);
   const reservation: ReservationRecord = {
     id: reservationId,
     userId: user.userId,

@@ -1,5 +1,5 @@
 /**
- * `@usher/engine/rules`: the rules of SPEC §4, §10 and §11 as pure decisions, shared by
+ * `@usher/engine/rules`: the rules of SPEC §4, §10 and §11 (tickets and the waitlist) as pure decisions, shared by
  * every engine. Each takes the state it needs, the command and `now`, and
  * returns the changes to apply and the answer, or throws an `EngineError`.
  * No I/O, no clock, no storage: the embedded engine reads its views from
@@ -92,6 +92,7 @@ export {
   checkLimits,
   decideExtend,
   pickBest,
+  pricedSeats,
   seatsOf,
   ticketsOf,
   type ReserveInput,
@@ -120,6 +121,20 @@ export {
   type TransferCommand,
   type TransferView,
 } from './tickets.js';
+export {
+  checkJoinWaitlist,
+  decideGetWaitlistEntry,
+  decideJoinWaitlist,
+  decideLeaveWaitlist,
+  decideOffers,
+  waitlistNotFound,
+  waitlistView,
+  type FreedSeats,
+  type JoinWaitlistCommand,
+  type JoinWaitlistView,
+  type PlacedEntry,
+  type WaitlistEntryView,
+} from './waitlist.js';
 export { FreeRuns } from '../seats/FreeRuns.js';
 export { SeatPicker, tierIndex, type PickerLayout } from '../seats/SeatPicker.js';
 export {

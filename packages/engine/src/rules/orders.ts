@@ -95,6 +95,31 @@ export function seatsOf(reservation: ReservationRecord): readonly ReservedSeat[]
   return reservation.seats ?? [{ seatNo: reservation.seatNo, price: reservation.price }];
 }
 
+/**
+ * The seats `seatNos` of `schedule` at the catalog's prices (with their
+ * categories), and what they cost together: what a new hold (a reserve, or
+ * an offer from the waitlist) records. An amount past a safe integer is
+ * `VALIDATION_FAILED`.
+ */
+export function pricedSeats(
+  schedule: {
+    priceOf(seatNo: number): number;
+    categoryOf?(seatNo: number): string | undefined;
+  },
+  seatNos: readonly number[],
+): { readonly seats: ReservedSeat[]; readonly amount: number } {
+  const seats: ReservedSeat[] = seatNos.map((seatNo) => {
+    const category = schedule.categoryOf?.(seatNo);
+    const price = schedule.priceOf(seatNo);
+    return category === undefined ? { seatNo, price } : { seatNo, price, category };
+  });
+  let amount = 0;
+  for (const seat of seats) amount += seat.price;
+  if (!Number.isSafeInteger(amount))
+    throw new EngineError('VALIDATION_FAILED', 'the seats cost more than an amount can be');
+  return { seats, amount };
+}
+
 /** What paying for a reservation costs: the sum of its seats' prices. */
 export function amountOf(reservation: ReservationRecord): number {
   return reservation.amount ?? reservation.price;
