@@ -104,6 +104,19 @@ CREATE TYPE public.usher_extend AS (
 );
 
 --
+-- Name: usher_extend_offer; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_extend_offer AS (
+	now bigint,
+	user_id text,
+	token text,
+	reservation_id text,
+	expires_at bigint,
+	extensions integer
+);
+
+--
 -- Name: usher_hold; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -217,6 +230,28 @@ CREATE TYPE public.usher_pay AS (
 	fingerprint text,
 	result json,
 	keep_until bigint
+);
+
+--
+-- Name: usher_pay_offer; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_pay_offer AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	balance bigint,
+	reservation_id text,
+	paid_at bigint,
+	payment_id text,
+	amount bigint,
+	new_balance bigint,
+	created_at bigint,
+	key text,
+	fingerprint text,
+	result json,
+	tickets json
 );
 
 --
@@ -534,6 +569,7 @@ BEGIN
   IF a.known THEN
     PERFORM usher_lock_user(a.user_id);
     PERFORM usher_require_known(a.token, a.user_id);
+    PERFORM usher_require_offer(a.reservation_id, a.user_id);
     PERFORM usher_end_hold(a.reservation_id, a.status, a.at, a.now);
   ELSE
     PERFORM usher_apply(ROW(a.now, a.user_id, a.token, a.reservation_id, a.status, a.at)::usher_cancel);
@@ -606,6 +642,23 @@ BEGIN
   PERFORM usher_require_active(a.token, a.now, a.extend_to);
   UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
    WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_hold_live(r, a.now)
+     AND r.extensions = a.extensions - 1;
+  IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_extend_offer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_extend_offer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
+   WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_offered(r) AND usher_hold_live(r, a.now)
      AND r.extensions = a.extensions - 1;
   IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
   RETURN NULL;
@@ -700,6 +753,29 @@ BEGIN
   INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
     VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
   PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_pay_offer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_pay_offer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  PERFORM usher_require_offer(a.reservation_id, a.user_id);
+  PERFORM usher_end_hold(a.reservation_id, 'paid', a.paid_at, a.now);
+  UPDATE wallets w SET balance = w.balance - a.amount, paid = w.paid + a.amount
+    WHERE w.user_id = a.user_id AND w.balance = a.balance AND w.balance - a.amount = a.new_balance;
+  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+  INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
+    VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  PERFORM usher_issue_tickets(a.reservation_id, a.tickets);
   RETURN NULL;
 END $$;
 
@@ -1431,6 +1507,14 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_offered(public.reservations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_offered(r public.reservations) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT r.origin IS NOT DISTINCT FROM 'waitlist' $$;
+
+--
 -- Name: usher_past(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1504,6 +1588,18 @@ CREATE FUNCTION public.usher_require_known(p_token text, p_user text) RETURNS vo
 BEGIN
   PERFORM 1 FROM tokens t WHERE t.token = p_token AND t.user_id = p_user;
   IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer known'); END IF;
+END $$;
+
+--
+-- Name: usher_require_offer(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_require_offer(p_reservation text, p_user text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM 1 FROM reservations r WHERE r.id = p_reservation AND r.user_id = p_user AND usher_offered(r);
+  IF NOT FOUND THEN PERFORM usher_conflict('not a hold offered to the user'); END IF;
 END $$;
 
 --

@@ -58,6 +58,10 @@ export interface PayTicketsArgs extends PayArgs {
 }
 export const PAY_TICKETS = applyKind<PayTicketsArgs>('usher_pay_tickets');
 
+/** `usher_pay_offer`'s fields (migration 9): an offered hold paid with any known token (no token completes). */
+export type PayOfferArgs = Omit<PayTicketsArgs, 'keep_until'>;
+export const PAY_OFFER = applyKind<PayOfferArgs>('usher_pay_offer');
+
 /**
  * The apply of a pay decision: the hold paid, the debit and the payment, the key, the token's
  * completion, and the tickets it issues (SPEC §11: `usher_pay_tickets`, in the same transaction).
@@ -68,7 +72,8 @@ export function payApply(
   token: string,
   held: number,
   balance: number,
-): ApplyCall<PayArgs | PayTicketsArgs> | undefined {
+  offered = false,
+): ApplyCall<PayArgs | PayTicketsArgs | PayOfferArgs> | undefined {
   const changes = changesOf(decision, [
     'paymentMade',
     'reservationEnded',
@@ -107,6 +112,11 @@ export function payApply(
     holder: ticket.holder,
     created_at: ticket.createdAt,
   }));
+  if (offered && !changes.tokenCompleted) {
+    // An offered hold (SPEC §11): paid with any known token of its owner's; it ends no turn.
+    const { keep_until: _none, ...rest } = args;
+    return { kind: PAY_OFFER, user: payment.userId, args: { ...rest, tickets } };
+  }
   return { kind: PAY_TICKETS, user: payment.userId, args: { ...args, tickets } };
 }
 
@@ -150,6 +160,7 @@ export function pay(
         facts.token?.token ?? '',
         view.heldByUser,
         view.balance,
+        reservation?.origin === 'waitlist' && reservation.userId === facts.token?.userId,
       );
       return apply ? { decision, apply } : { decision };
     });

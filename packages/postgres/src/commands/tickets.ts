@@ -23,6 +23,7 @@ import type { CommandRunner } from '../CommandRunner.js';
 import { query } from '../database.js';
 import { idempotencyRecord, orderedLike, type ViewKind } from '../reads.js';
 import { newId } from './issueToken.js';
+import { headOf, offersOf, waitlistHeadColumns, type HeadRow, type OfferArgs } from './offers.js';
 import { keyFields } from './wallet.js';
 
 /**
@@ -54,7 +55,9 @@ export const TICKET_VIEWS = {
   refund: {
     name: 'refund',
     params: ['text', 'text', 'text'],
-    columns: `${TICKET}, ${STORED_OF_USER}`,
+    // And the head of the ticket's schedule's waitlist (SPEC §11): its seat goes to the first entry.
+    columns: `${TICKET}, ${STORED_OF_USER},
+      ${waitlistHeadColumns('(SELECT schedule_id FROM tickets WHERE id = q.p1)', '1')}`,
   },
   // p4: the receiver, whose tickets of the ticket's schedule count (MAX_TICKETS_PER_USER).
   transfer: {
@@ -146,6 +149,10 @@ export interface RefundArgs {
 }
 export const REFUND = applyKind<RefundArgs>('usher_refund');
 
+/** `usher_refund_offers`' fields (migration 9): the refund and the offer of its seat, in one transaction. */
+export interface RefundOffersArgs extends RefundArgs, OfferArgs {}
+export const REFUND_OFFERS = applyKind<RefundOffersArgs>('usher_refund_offers');
+
 /** `usher_transfer`'s fields (migration 8). */
 export interface TransferArgs {
   readonly now: number;
@@ -179,7 +186,8 @@ export function refundApply(
   decision: Decision<unknown>,
   now: number,
   ticket: TicketRecord,
-): ApplyCall<RefundArgs> | undefined {
+  offers: OfferArgs,
+): ApplyCall<RefundOffersArgs> | undefined {
   const changes = changesOf(decision, [
     'ticketChanged',
     'walletRefunded',
@@ -200,8 +208,10 @@ export function refundApply(
     freed.seatNo !== ticket.seatNo
   )
     throw new Error('a refund credits the holder and frees the seat of its own ticket');
+  if (offers.schedule_id !== freed.scheduleId)
+    throw new Error("a refund's seat goes to its own schedule's waitlist");
   return {
-    kind: REFUND,
+    kind: REFUND_OFFERS,
     user: ticket.holder,
     args: {
       now,
@@ -211,6 +221,7 @@ export function refundApply(
       at: changed.at,
       refunded_by: changed.refundedBy ?? 'holder',
       ...keyFields(changes.keyRemembered),
+      ...offers,
     },
   };
 }
@@ -315,8 +326,18 @@ export function refundTicket(
         startsAt: json ? Date.parse(String(json['starts_at'])) : 0,
       };
       const decision = decideRefund(view, command, now, runner.config, runner.lifecycles);
-      const apply = ticket && refundApply(decision, now, ticket);
-      return apply ? { decision, apply } : { decision };
+      if (!ticket || decision.changes.length === 0) return { decision };
+      // The seat freed goes to the schedule's waitlist first (SPEC §11), in the refund's transaction.
+      const freed = decision.changes.flatMap((change) =>
+        change.type === 'seatFreed'
+          ? [{ scheduleId: change.scheduleId, seatNos: [change.seatNo] }]
+          : [],
+      );
+      const { head, schedule } = headOf(row as Partial<HeadRow>);
+      const offers = offersOf(ticket.scheduleId, freed, head, schedule, now, runner.lifecycles);
+      const apply = refundApply(decision, now, ticket, offers.args);
+      const offered = { ...decision, changes: [...decision.changes, ...offers.changes] };
+      return apply ? { decision: offered, apply } : { decision };
     });
     return answer;
   });

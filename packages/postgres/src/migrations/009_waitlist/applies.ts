@@ -100,6 +100,13 @@ BEGIN
   IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer known'); END IF;
 END $fn$;
 
+-- The reservation is a hold offered to p_user from the waitlist (what let the decision take a known token).
+CREATE FUNCTION usher_require_offer(p_reservation text, p_user text) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM reservations r WHERE r.id = p_reservation AND r.user_id = p_user AND usher_offered(r);
+  IF NOT FOUND THEN PERFORM usher_conflict('not a hold offered to the user'); END IF;
+END $fn$;
+
 -- cancelReservation: reservationEnded (cancelled) + the offers of its seats (decideOffers). An offered
 -- hold (known: decided with a known token) is cancelled with any known token of its owner's; any other, as
 -- migration 1's usher_cancel.
@@ -112,6 +119,7 @@ BEGIN
   IF a.known THEN
     PERFORM usher_lock_user(a.user_id);
     PERFORM usher_require_known(a.token, a.user_id);
+    PERFORM usher_require_offer(a.reservation_id, a.user_id);
     PERFORM usher_end_hold(a.reservation_id, a.status, a.at, a.now);
   ELSE
     PERFORM usher_apply(ROW(a.now, a.user_id, a.token, a.reservation_id, a.status, a.at)::usher_cancel);
@@ -131,6 +139,49 @@ BEGIN
   PERFORM usher_apply(ROW(a.now, a.user_id, a.ticket_id, a.amount, a.at, a.refunded_by,
                           a.key, a.fingerprint, a.result)::usher_refund);
   PERFORM usher_offer(a.schedule_id, a.head, a.entries, a.holds, a.offers);
+  RETURN NULL;
+END $fn$;
+
+-- extendReservation of an offered hold: reservationExtended, with any known token of its owner (no token
+-- is extended: an offered hold is no turn's). As migration 3's usher_extend otherwise.
+CREATE TYPE usher_extend_offer AS (
+  now bigint, user_id text, token text, reservation_id text, expires_at bigint, extensions integer
+);
+CREATE FUNCTION usher_apply(a usher_extend_offer) RETURNS json LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
+   WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_offered(r) AND usher_hold_live(r, a.now)
+     AND r.extensions = a.extensions - 1;
+  IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
+  RETURN NULL;
+END $fn$;
+
+-- pay for an offered hold: reservationEnded (paid) + paymentMade + ticketsIssued (+ keyRemembered), with any
+-- known token of its owner; no token completes (an offered hold ends no turn). As migration 8's
+-- usher_pay_tickets otherwise: the live holds and the balance still what the decision read.
+CREATE TYPE usher_pay_offer AS (
+  now bigint, user_id text, token text, held integer, balance bigint,
+  reservation_id text, paid_at bigint,
+  payment_id text, amount bigint, new_balance bigint, created_at bigint,
+  key text, fingerprint text, result json,
+  tickets json
+);
+CREATE FUNCTION usher_apply(a usher_pay_offer) RETURNS json LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  PERFORM usher_require_offer(a.reservation_id, a.user_id);
+  PERFORM usher_end_hold(a.reservation_id, 'paid', a.paid_at, a.now);
+  UPDATE wallets w SET balance = w.balance - a.amount, paid = w.paid + a.amount
+    WHERE w.user_id = a.user_id AND w.balance = a.balance AND w.balance - a.amount = a.new_balance;
+  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+  INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
+    VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  PERFORM usher_issue_tickets(a.reservation_id, a.tickets);
   RETURN NULL;
 END $fn$;
 `;

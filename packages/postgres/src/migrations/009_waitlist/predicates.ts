@@ -29,6 +29,10 @@ BEGIN
   RETURN coalesce((SELECT s.total_seats - usher_seats_taken(s.id, p_now) FROM schedules s WHERE s.id = p_schedule), 0);
 END $fn$;
 
+-- The reservation is a hold offered from the waitlist (isOffer): its owner acts on it with any known token.
+CREATE FUNCTION usher_offered(r reservations) RETURNS boolean
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT r.origin IS NOT DISTINCT FROM 'waitlist' $fn$;
+
 -- The entry's 1-based place on its schedule's list: the entries that joined before it, plus one.
 CREATE FUNCTION usher_waitlist_position(w waitlist) RETURNS bigint LANGUAGE plpgsql STABLE AS $fn$
 BEGIN
