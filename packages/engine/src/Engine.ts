@@ -6,6 +6,7 @@ import { ChangeSet } from './persistence/ChangeSet.js';
 import type { UsherEngine } from './UsherEngine.js';
 import { Observers } from './watch/Observers.js';
 import { TokenWatchers } from './watch/TokenWatchers.js';
+import { WaitlistWatchers, type WaitlistUpdate } from './watch/WaitlistWatchers.js';
 import type { Store } from './persistence/Store.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './supervisor/commands.js';
 import type { Supervisor } from './supervisor/Supervisor.js';
@@ -50,7 +51,15 @@ interface Envelope {
 type Timer = 'tick' | 'sweep' | 'deadline';
 
 /** The engine's own commands: reported to observers as ticks, or not at all, never as commits. */
-const INTERNAL: ReadonlySet<string> = new Set(['tick', 'sweep', 'expireDue', 'watch', 'unwatch']);
+const INTERNAL: ReadonlySet<string> = new Set([
+  'tick',
+  'sweep',
+  'expireDue',
+  'watch',
+  'unwatch',
+  'watchWaitlist',
+  'unwatchWaitlist',
+]);
 
 /**
  * The usher engine: a supervisor actor that owns every seat, hold, token,
@@ -79,6 +88,9 @@ export class Engine implements UsherEngine {
   #deadlineAt = Infinity;
   readonly #watchers = new TokenWatchers((token) =>
     this.#ask({ type: 'unwatch', token }).catch(() => undefined),
+  );
+  readonly #waitlistWatchers = new WaitlistWatchers((scheduleId, userId) =>
+    this.#ask({ type: 'unwatchWaitlist', scheduleId, userId }).catch(() => undefined),
   );
   #lastTickMs = 0;
   #maxTickMs = 0;
@@ -291,30 +303,37 @@ export class Engine implements UsherEngine {
 
   /** Joins a schedule's waitlist (see {@link UsherEngine.joinWaitlist}). */
   joinWaitlist(
-    _token: string,
-    _scheduleId: string,
-    _request?: { readonly quantity?: unknown },
+    token: string,
+    scheduleId: string,
+    request?: { readonly quantity?: unknown },
   ): Promise<WaitlistEntry> {
-    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+    return this.#ask({ type: 'joinWaitlist', token, scheduleId, request });
   }
 
   /** The token's user's waitlist entry (see {@link UsherEngine.getWaitlistEntry}). */
-  getWaitlistEntry(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
-    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+  getWaitlistEntry(token: string, scheduleId: string): Promise<WaitlistEntry> {
+    return this.#ask({ type: 'getWaitlistEntry', token, scheduleId });
   }
 
   /** Leaves a schedule's waitlist (see {@link UsherEngine.leaveWaitlist}). */
-  leaveWaitlist(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
-    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+  leaveWaitlist(token: string, scheduleId: string): Promise<WaitlistEntry> {
+    return this.#ask({ type: 'leaveWaitlist', token, scheduleId });
   }
 
-  /** Watches a waitlist entry (see {@link UsherEngine.watchWaitlist}). */
-  watchWaitlist(
-    _token: string,
-    _scheduleId: string,
-    _watcher: WaitlistWatcher,
+  /**
+   * Watches the token's user's waitlist entry (see
+   * {@link UsherEngine.watchWaitlist}): offers and changes are pushed once
+   * durable; `watcher.end` (if any) when the engine closes.
+   */
+  async watchWaitlist(
+    token: string,
+    scheduleId: string,
+    watcher: WaitlistWatcher,
   ): Promise<() => void> {
-    return Promise.reject(new EngineError('UNAVAILABLE', 'the waitlist is being built'));
+    const userId = (await this.tokenOwner(token)) ?? '';
+    return this.#waitlistWatchers.watch(String(scheduleId), userId, watcher, () =>
+      this.#ask({ type: 'watchWaitlist', token, scheduleId }),
+    );
   }
 
   /** Spends a proof-of-work solution once (see `UsherEngine.spendChallenge`), journaled as any command. */
@@ -437,6 +456,7 @@ export class Engine implements UsherEngine {
       for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
       this.#timers.clear();
       this.#watchers.endAll();
+      this.#waitlistWatchers.endAll();
       this.#actor.stop();
       await this.#store.flush().catch(() => undefined);
       await this.#store.close();
@@ -496,6 +516,7 @@ export class Engine implements UsherEngine {
     }
     if (fault) {
       // Memory may hold half of this command, and nothing rolls it back: append none of it, and stop.
+      this.#supervisor.dropWaitlistUpdates();
       this.#fail(fault);
       this.#durable([]).then(
         () => reject(this.#refusal()),
@@ -506,8 +527,11 @@ export class Engine implements UsherEngine {
     // A command of the API that changed something itself (not only what expired before it); ticks are reported as ticks.
     const committed =
       !refused && tx.size > expired && this.#observers.size > 0 && !INTERNAL.has(command.type);
+    // Offers and waitlist changes (of the command, or of what expired before it) go out once durable.
+    const waitlist: WaitlistUpdate[] = this.#supervisor.takeWaitlistUpdates();
     this.#durable(tx.changes).then(
       () => {
+        if (waitlist.length > 0) this.#waitlistWatchers.deliver(waitlist);
         if (committed)
           this.#observers.tell((observer) =>
             observer.commit?.({ command: command.type, durationMs: performance.now() - started }),
@@ -538,6 +562,7 @@ export class Engine implements UsherEngine {
     for (const handle of this.#timers.values()) this.#clock.clearTimeout(handle);
     this.#timers.clear();
     this.#watchers.endAll();
+    this.#waitlistWatchers.endAll();
     this.#failed(failure);
   }
 

@@ -7,7 +7,7 @@ import { amountOf, seatsOf } from './rules/orders.js';
  * reservations (seat by seat, a reservation may hold several); every payment
  * is of a paid reservation, by its holder, at its amount, one per reservation; every paid reservation has its payment;
  * every wallet balances (`balance = charged − paid + refunded ≥ 0`) and its
- * payments and refunds add up; tickets as {@link ticketViolations} says. One check for every suite, both engines and the bench.
+ * payments and refunds add up; tickets as {@link ticketViolations} says, waitlists as {@link waitlistViolations}. One check for every suite, both engines and the bench.
  *
  * @example
  * ```ts
@@ -69,6 +69,7 @@ export function invariantViolations(contents: StoreContents): string[] {
       violations.push(`reservation ${reservation.id} is paid without a payment`);
   }
   const refundedByUser = ticketViolations(contents, claims, violations);
+  waitlistViolations(contents, claims, violations);
   for (const wallet of contents.wallets.values()) {
     const refunds = wallet.refunded ?? 0;
     if (!Number.isSafeInteger(wallet.balance) || wallet.balance < 0)
@@ -151,4 +152,47 @@ function ticketViolations(
     }
   }
   return refundedByUser;
+}
+
+/**
+ * SPEC §11 on waitlists: an entry never has `offered > quantity` (nor
+ * reaches it: a fulfilled entry is removed), a user has at most one entry
+ * per schedule, and a schedule with someone waiting has no seat for sale
+ * (freed seats go to the waitlist first). Offered holds are holds: the seat
+ * checks above cover them.
+ */
+function waitlistViolations(
+  contents: StoreContents,
+  claims: ReadonlyMap<string, string>,
+  violations: string[],
+): void {
+  const entries = new Set<string>();
+  const waiting = new Set<string>();
+  for (const entry of contents.waitlist.values()) {
+    const key = JSON.stringify([entry.scheduleId, entry.userId]);
+    if (entries.has(key))
+      violations.push(`${entry.userId} is on the waitlist of ${entry.scheduleId} twice`);
+    entries.add(key);
+    if (
+      !Number.isSafeInteger(entry.offered) ||
+      entry.offered < 0 ||
+      entry.offered >= entry.quantity
+    )
+      violations.push(
+        `the waitlist entry of ${entry.userId} on ${entry.scheduleId} was offered ${entry.offered} of ${entry.quantity}`,
+      );
+    else waiting.add(entry.scheduleId);
+  }
+  for (const scheduleId of waiting) {
+    const schedule = contents.schedules.get(scheduleId);
+    if (!schedule) {
+      violations.push(`a waitlist names unknown schedule ${scheduleId}`);
+      continue;
+    }
+    let free = 0;
+    for (let seatNo = 1; seatNo <= schedule.totalSeats; seatNo++)
+      if (!claims.has(`${scheduleId}#${seatNo}`)) free++;
+    if (free > 0)
+      violations.push(`schedule ${scheduleId} has ${free} seats for sale while users wait for one`);
+  }
 }

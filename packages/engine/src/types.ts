@@ -304,6 +304,8 @@ export interface WaitlistWatcher {
   entry(entry: WaitlistEntry | undefined): void;
   /** A hold offered to the user from this waitlist, once it is durable. */
   reservation(reservation: Reservation): void;
+  /** No more updates will come though the entry may still exist: the engine is closing or failed. */
+  end?(): void;
 }
 
 /** Receives a watched token's updates (see {@link Engine.watchToken}). */

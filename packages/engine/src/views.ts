@@ -17,6 +17,7 @@ export function reservationView(record: ReservationRecord): Reservation {
     createdAt: iso(record.createdAt),
     expiresAt: iso(record.expiresAt),
     extensions: record.extensions ?? 0,
+    ...(record.origin === undefined ? {} : { origin: record.origin }),
   };
 }
 

@@ -6,6 +6,10 @@ import { TIMEOUT, type Timeout } from '../machines/compileLifecycle.js';
 import { reservationLifecycle } from '../machines/lifecycles.js';
 import type { ReservationEvent } from '../machines/reservationMachine.js';
 import { seatsOf } from '../rules/orders.js';
+import type { FreedSeats } from '../rules/waitlist.js';
+
+/** Told of seats a hold's end (expiry or cancel) freed, in the change set that frees them: the waitlist's hook. */
+export type OnFreed = (freed: FreedSeats, tx: ChangeSet) => void;
 
 /**
  * Reservations and the seats they occupy, kept consistent together: a seat is
@@ -26,8 +30,11 @@ export class HoldBook {
   #held = 0;
   #paid = 0;
 
-  constructor(catalog: Catalog) {
+  readonly #onFreed: OnFreed;
+
+  constructor(catalog: Catalog, onFreed: OnFreed = () => undefined) {
     this.#catalog = catalog;
+    this.#onFreed = onFreed;
   }
 
   /** Seats held now (a reservation of several counts each). */
@@ -98,11 +105,22 @@ export class HoldBook {
     else this.#expire(reservation, tx);
   }
 
-  /** `held → cancelled`, every seat becomes available. */
+  /** `held → cancelled`, every seat becomes available (then the waitlist may take them). */
   #cancel(reservation: ReservationRecord, at: number, tx: ChangeSet): void {
     const seats = this.#seats(reservation);
     for (const { seatNo } of seatsOf(reservation)) seats.release(seatNo);
     this.#end(reservation, 'CANCEL', at, tx);
+    this.#freed(reservation, tx);
+  }
+
+  #freed(reservation: ReservationRecord, tx: ChangeSet): void {
+    this.#onFreed(
+      {
+        scheduleId: reservation.scheduleId,
+        seatNos: seatsOf(reservation).map(({ seatNo }) => seatNo),
+      },
+      tx,
+    );
   }
 
   /** `held → paid`, every seat is sold. */
@@ -167,7 +185,8 @@ export class HoldBook {
 
   /**
    * Rebuilds reservations and seat states from stored reservations; holds
-   * whose deadline passed while the process was down expire now (in `tx`).
+   * whose deadline passed while the process was down expire now (in `tx`),
+   * their seats going to the waitlist as any expiry's (restore it first).
    */
   restore(
     records: Iterable<ReservationRecord>,
@@ -207,16 +226,19 @@ export class HoldBook {
     for (const reservation of held) {
       this.#claim(reservation);
       this.#addHeld(reservation);
-      if (reservation.expiresAt <= now) this.#expire(reservation, tx);
     }
+    // Once every seat is claimed: an expiry may hand its seats to the waitlist as new holds.
+    for (const reservation of held) if (reservation.expiresAt <= now) this.#expire(reservation, tx);
     ended.sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0));
     for (const reservation of ended) this.#ended.set(reservation.id, reservation);
   }
 
+  /** `held → expired` at its deadline, every seat becomes available (then the waitlist may take them). */
   #expire(reservation: ReservationRecord, tx: ChangeSet): void {
     const seats = this.#seats(reservation);
     for (const { seatNo } of seatsOf(reservation)) seats.expire(seatNo);
     this.#end(reservation, TIMEOUT, reservation.expiresAt, tx);
+    this.#freed(reservation, tx);
   }
 
   #end(

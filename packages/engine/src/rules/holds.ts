@@ -150,6 +150,27 @@ export function reservationStatusAt(
   return reservation.status;
 }
 
+/**
+ * Who acts on a reservation: the user of an active token; for a hold
+ * offered from the waitlist (`origin: "waitlist"`, SPEC §11) of the token's
+ * user, any known token of theirs (kept ones too: they may have waited
+ * longer than a turn). `view.reservation` is the one the command names.
+ */
+export function actingUser(
+  view: TokenFacts & { readonly reservation: ReservationRecord | undefined },
+  now: number,
+  lifecycles: Lifecycles,
+): TokenState {
+  const known = knownUser(view);
+  if (isOffer(view.reservation) && view.reservation.userId === known.userId) return known;
+  return activeUser(view, now, lifecycles);
+}
+
+/** A hold offered from the waitlist (SPEC §11): paid, extended or cancelled with any known token of its owner. */
+export const isOffer = (
+  reservation: ReservationRecord | undefined,
+): reservation is ReservationRecord & { origin: 'waitlist' } => reservation?.origin === 'waitlist';
+
 /** The user's own reservation: another user's is answered like a missing one. */
 export function requireOwn(
   reservation: ReservationRecord | undefined,
@@ -179,7 +200,7 @@ export function decideGetReservation(
   lifecycles: Lifecycles,
 ): ReservationRecord {
   const id = requireId(reservationId, 'reservationId');
-  const user = activeUser(view, now, lifecycles);
+  const user = actingUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, id);
   const status = reservationStatusAt(reservation, now, lifecycles);
   return status === reservation.status

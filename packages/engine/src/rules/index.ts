@@ -66,8 +66,10 @@ export {
 } from './codes.js';
 export { DrawnOrder, drawnOrder, newDrawSeed, type Draw } from '../queue/DrawnOrder.js';
 export {
+  actingUser,
   alreadyPaid,
   checkReserve,
+  isOffer,
   decideCancel,
   checkListStatus,
   decideGetReservation,
@@ -127,6 +129,7 @@ export {
   decideJoinWaitlist,
   decideLeaveWaitlist,
   decideOffers,
+  seatsFreedBy,
   waitlistNotFound,
   waitlistView,
   type FreedSeats,

@@ -11,9 +11,10 @@ import type { SeatPicker } from '../seats/SeatPicker.js';
 import { requireId, requireInteger } from '../validate.js';
 import type { Decision, StateChange } from './changes.js';
 import { requireCategory } from './catalog.js';
-import { activeUser } from './queue.js';
 import {
+  actingUser,
   alreadyPaid,
+  isOffer,
   decideGetReservation,
   holdExpired,
   reservationStatusAt,
@@ -214,7 +215,7 @@ export function decideExtend(
 ): Decision<ReservationRecord> {
   // The reservation as it stands at `now` (a hold past its deadline is expired), after the id and token checks.
   const reservation = decideGetReservation(view, reservationId, now, lifecycles);
-  const user = activeUser(view, now, lifecycles);
+  const user = actingUser(view, now, lifecycles);
   if (reservation.status === 'paid') throw alreadyPaid();
   if (reservation.status !== 'held') throw holdExpired(reservation.status);
   const extensions = (reservation.extensions ?? 0) + 1;
@@ -227,7 +228,8 @@ export function decideExtend(
   const changes: StateChange[] = [
     { type: 'reservationExtended', id: reservation.id, expiresAt, extensions },
   ];
-  if (expiresAt > user.expiresAt)
+  // An offered hold is not part of a turn: no token needs to live as long as it.
+  if (!isOffer(reservation) && expiresAt > user.expiresAt)
     changes.push({ type: 'tokenExtended', token: user.token, expiresAt });
   return { changes, answer: { ...reservation, expiresAt, extensions } };
 }

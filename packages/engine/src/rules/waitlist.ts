@@ -14,7 +14,7 @@ import type { WaitlistEntry } from '../types.js';
 import { requireId, requireInteger } from '../validate.js';
 import type { Decision, StateChange } from './changes.js';
 import { requireSchedule, type ScheduleFacts } from './holds.js';
-import { pricedSeats } from './orders.js';
+import { pricedSeats, seatsOf } from './orders.js';
 import { activeUser, knownUser, type TokenFacts } from './queue.js';
 
 /** A user's entry with its 1-based place on its schedule's list (entries with a smaller `seq`, plus one). */
@@ -155,6 +155,40 @@ export function decideLeaveWaitlist(
 export interface FreedSeats {
   readonly scheduleId: string;
   readonly seatNos: readonly number[];
+}
+
+/**
+ * The seats a decision's changes free, one {@link FreedSeats} per freeing
+ * (to hand to {@link decideOffers} each, in the same durable step): a hold
+ * that ends `cancelled` or `expired` frees its seats together (an order's
+ * several), `seatFreed` changes (refunds) their seats, by schedule.
+ * `reservationOf` finds the ended holds (as they were before the decision).
+ */
+export function seatsFreedBy(
+  changes: readonly StateChange[],
+  reservationOf: (id: string) => ReservationRecord | undefined,
+): FreedSeats[] {
+  const freed: FreedSeats[] = [];
+  const refunded = new Map<string, number[]>();
+  for (const change of changes) {
+    if (
+      change.type === 'reservationEnded' &&
+      (change.status === 'cancelled' || change.status === 'expired')
+    ) {
+      const reservation = reservationOf(change.id);
+      if (reservation)
+        freed.push({
+          scheduleId: reservation.scheduleId,
+          seatNos: seatsOf(reservation).map(({ seatNo }) => seatNo),
+        });
+    } else if (change.type === 'seatFreed') {
+      const seatNos = refunded.get(change.scheduleId) ?? [];
+      seatNos.push(change.seatNo);
+      refunded.set(change.scheduleId, seatNos);
+    }
+  }
+  for (const [scheduleId, seatNos] of refunded) freed.push({ scheduleId, seatNos });
+  return freed;
 }
 
 /**

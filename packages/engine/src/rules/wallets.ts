@@ -15,7 +15,14 @@ import type { Payment, Wallet } from '../types.js';
 import { requireId, requireInteger, requireUserId } from '../validate.js';
 import { paymentView } from '../views.js';
 import { unchanged, type Decision, type StateChange, type TokenState } from './changes.js';
-import { alreadyPaid, holdExpired, requireOwn, reservationStatusAt } from './holds.js';
+import {
+  actingUser,
+  alreadyPaid,
+  holdExpired,
+  isOffer,
+  requireOwn,
+  reservationStatusAt,
+} from './holds.js';
 import { amountOf } from './orders.js';
 import { activeUser, keptUntil, knownUser, type TokenFacts } from './queue.js';
 import { ticketsForPayment } from './tickets.js';
@@ -194,7 +201,7 @@ export function decidePay(
     const replay = replayOf<Payment>(view.stored, fingerprint);
     if (replay) return unchanged(replay);
   }
-  const user = activeUser(view, now, lifecycles);
+  const user = actingUser(view, now, lifecycles);
   const reservation = requireOwn(view.reservation, user, command.reservationId);
   const { balance } = view;
   const status = reservationStatusAt(reservation, now, lifecycles);
@@ -240,7 +247,8 @@ export function decidePay(
       },
     });
   }
-  if (view.heldByUser <= 1)
+  // An offered hold (SPEC §11) is paid with any known token: it ends no turn.
+  if (view.heldByUser <= 1 && !isOffer(reservation))
     changes.push({
       type: 'tokenCompleted',
       token: user.token,

@@ -27,6 +27,7 @@ import {
   type ReserveView,
 } from '../rules/holds.js';
 import { decideExtend, type ReserveInput } from '../rules/orders.js';
+import { isOffer } from '../rules/holds.js';
 import {
   decideIssue,
   decideTick,
@@ -71,6 +72,8 @@ import { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 import { reservationView } from '../views.js';
 import type { Command, CommandOf, CommandResults, CommandType } from './commands.js';
 import { TicketDesk } from './tickets.js';
+import { WaitlistDesk } from './waitlist.js';
+import type { WaitlistUpdate } from '../watch/WaitlistWatchers.js';
 
 type Handler<K extends CommandType> = (
   command: CommandOf<K>,
@@ -111,6 +114,8 @@ export class Supervisor {
   readonly #lifecycles: Lifecycles;
   /** Tickets and their commands (SPEC §11). */
   readonly #desk: TicketDesk;
+  /** The waitlists (SPEC §11): freed seats go there first. */
+  readonly #waitlist: WaitlistDesk;
   /** The time of the command being handled (token places before the opening count down to it). */
   #now = 0;
 
@@ -119,7 +124,7 @@ export class Supervisor {
     this.#lifecycles = lifecyclesFor(config);
     this.#room = new WaitingRoom(config, { tokens: this.#tokens });
     this.#rooms.set(DEFAULT_ROOM, this.#room);
-    this.#holds = new HoldBook(this.#catalog);
+    this.#holds = new HoldBook(this.#catalog, (freed, tx) => this.#waitlist.offer(freed, tx));
     this.#desk = new TicketDesk({
       config,
       lifecycles: this.#lifecycles,
@@ -129,10 +134,38 @@ export class Supervisor {
       keys: this.#keys,
       decided: (decision, tx) => this.#decided(decision, tx),
     });
+    this.#waitlist = new WaitlistDesk({
+      config,
+      lifecycles: this.#lifecycles,
+      catalog: this.#catalog,
+      holds: this.#holds,
+      tokenFacts: (token) => this.#tokenFacts(token),
+      requireRoomOfSchedule: (token, scheduleId) =>
+        this.#requireRoom(
+          token,
+          this.#roomOfSchedule(this.#catalog.schedule(scheduleId)?.record.concertId),
+          this.#now,
+        ),
+      ticketsOfUser: (userId, scheduleId) =>
+        this.#desk.ticketsOfUser(this.#holds.liveOf(userId), userId, scheduleId, this.#now),
+      decided: (decision, tx) => this.#decided(decision, tx),
+      now: () => this.#now,
+    });
+  }
+
+  /** What changed for watched waitlist entries in the command just handled (to push once durable). */
+  takeWaitlistUpdates(): WaitlistUpdate[] {
+    return this.#waitlist.takeUpdates();
+  }
+
+  /** Forgets the waitlist updates of a command that faulted. */
+  dropWaitlistUpdates(): void {
+    this.#waitlist.dropUpdates();
   }
 
   /** Expires whatever is past its deadline at `now`. Runs before every command. */
   expireDue(now: number, tx: ChangeSet): void {
+    this.#now = now;
     this.#holds.expireDue(now, tx);
     for (const room of this.#rooms.values()) room.expireDue(now, tx);
   }
@@ -161,6 +194,7 @@ export class Supervisor {
 
   /** Rebuilds everything from a store's contents; what ended during downtime ends now (in `tx`). */
   restore(contents: StoreContents, now: number, tx: ChangeSet): void {
+    this.#now = now;
     for (const concert of contents.concerts.values()) {
       this.#catalog.addConcert(concert);
       if (concert.room === undefined) continue;
@@ -174,6 +208,8 @@ export class Supervisor {
     for (const schedule of contents.schedules.values()) this.#catalog.addSchedule(schedule);
     // Tickets first: the seats refunded since their payment are no longer their reservations'.
     this.#desk.restore(contents.tickets.values());
+    // The waitlists before the holds: a hold that expired while down hands its seats to them.
+    this.#waitlist.restore(contents.waitlist.values(), contents.counters.get('waitlistSeq'));
     this.#holds.restore(
       contents.reservations.values(),
       now,
@@ -479,6 +515,12 @@ export class Supervisor {
     refundTicket: (command, now, tx) => this.#desk.refundTicket(command, now, tx),
     transferTicket: (command, now, tx) => this.#desk.transferTicket(command, now, tx),
 
+    joinWaitlist: (command, _now, tx) => this.#waitlist.join(command, tx),
+    getWaitlistEntry: (command) => this.#waitlist.get(command),
+    leaveWaitlist: (command, _now, tx) => this.#waitlist.leave(command, tx),
+    watchWaitlist: (command) => this.#waitlist.watch(command),
+    unwatchWaitlist: (command) => this.#waitlist.unwatch(command),
+
     spendChallenge: (raw, _now, tx) => {
       const { id, expiresAt } = checkSpend(raw.id, raw.expiresAt);
       if (this.#spent.has(id)) return false;
@@ -573,8 +615,18 @@ export class Supervisor {
       case 'ticketsIssued':
       case 'ticketChanged':
       case 'walletRefunded':
-      case 'seatFreed':
         return this.#desk.apply(change, tx);
+      case 'seatFreed':
+        // A refunded seat goes to the waitlist first (SPEC §11), in the same change set.
+        this.#desk.apply(change, tx);
+        return this.#waitlist.offer(
+          { scheduleId: change.scheduleId, seatNos: [change.seatNo] },
+          tx,
+        );
+      case 'waitlistJoined':
+      case 'waitlistLeft':
+      case 'waitlistOffered':
+        return this.#waitlist.apply(change, tx);
       case 'catalogAdded':
         this.#catalog.add(change.concerts, change.schedules, tx);
         // A concert's own room starts with it (SPEC §12).
@@ -630,7 +682,9 @@ export class Supervisor {
     reservation: ReservationRecord | undefined,
     now: number,
   ): void {
-    if (!token || !reservation || reservation.userId !== token.userId) return;
+    // A hold offered from the waitlist takes any known token of its owner, of any room (SPEC §11).
+    if (!token || !reservation || reservation.userId !== token.userId || isOffer(reservation))
+      return;
     const schedule = this.#catalog.schedule(reservation.scheduleId);
     requireTokenRoom(
       token,

@@ -17,6 +17,7 @@ import type {
   Ticket,
   TicketActor,
   TicketClaims,
+  WaitlistEntry,
 } from '../types.js';
 
 /**
@@ -57,6 +58,12 @@ interface CommandTable {
     { ticketId: string; userId: string; toUserId: string; idempotencyKey: string | undefined },
     Ticket,
   ];
+  /** The body as the caller gave it: the rule checks it. */
+  joinWaitlist: [{ token: string; scheduleId: string; request: unknown }, WaitlistEntry];
+  getWaitlistEntry: [{ token: string; scheduleId: string }, WaitlistEntry];
+  leaveWaitlist: [{ token: string; scheduleId: string }, WaitlistEntry];
+  watchWaitlist: [{ token: string; scheduleId: string }, WaitlistEntry];
+  unwatchWaitlist: [{ scheduleId: string; userId: string }, null];
   spendChallenge: [{ id: string; expiresAt: number }, boolean];
   tick: [{}, { readonly report: TickReport; readonly updates: readonly QueueToken[] }];
   sweep: [{}, null];
