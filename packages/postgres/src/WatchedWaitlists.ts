@@ -94,6 +94,15 @@ export class WatchedWaitlists {
 
   /** Ends every watch (the engine is closing). */
   endAll(): void {
+    for (const users of this.#bySchedule.values())
+      for (const watched of users.values())
+        for (const watcher of watched.watchers) {
+          try {
+            watcher.end?.();
+          } catch {
+            // A watcher's fault is its own.
+          }
+        }
     this.#bySchedule.clear();
     this.#due.clear();
   }

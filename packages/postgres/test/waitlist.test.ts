@@ -109,3 +109,105 @@ test('a refund on gateway A offers the seat to the first waiting user, whose wat
   t.like(await a.pay(bob, { reservationId: offer.reservation.id }), { amount: 1_000 });
   t.deepEqual(invariantViolations(await readContents(url)), []);
 });
+
+/** Every offered hold's seats (`origin = 'waitlist'`, any status), by seat, from the database. */
+async function offeredSeats(url: string) {
+  const contents = await readContents(url);
+  const bySeat = new Map<number, string[]>();
+  const byUser = new Map<string, number>();
+  for (const r of contents.reservations.values()) {
+    if (r.origin !== 'waitlist') continue;
+    const seats = r.seats?.map((seat) => seat.seatNo) ?? [r.seatNo];
+    for (const seatNo of seats) bySeat.set(seatNo, [...(bySeat.get(seatNo) ?? []), r.id]);
+    byUser.set(r.userId, (byUser.get(r.userId) ?? 0) + seats.length);
+  }
+  return { contents, bySeat, byUser };
+}
+
+test('20 refunds, cancels and expiries at once on two gateways, 10 users waiting: every seat offered once, no entry past its quantity', async (t) => {
+  const { url, a, b, clock } = await twoGateways(t, 20);
+  const gateway = (i: number) => (i % 2 === 0 ? a : b);
+  // Seats 15..20: holds that will be past their deadline.
+  const late = await Promise.all(
+    [15, 16, 17, 18, 19, 20].map(async (seatNo) => {
+      const token = await activeToken(a, `e${seatNo}`);
+      return a.reserve(token, { scheduleId: 'w', seatNo });
+    }),
+  );
+  clock.increment(a.config.holdTtlMs - 1_000);
+  // Seats 1..8 sold (to be refunded), 9..14 held (to be cancelled).
+  const tickets = [
+    ...(await paidTickets(a, [1, 2, 3, 4])),
+    ...(await paidTickets(a, [5, 6, 7, 8])),
+  ];
+  const held = await Promise.all(
+    [9, 10, 11, 12, 13, 14].map(async (seatNo) => {
+      const token = await activeToken(b, `h${seatNo}`);
+      return { token, hold: await b.reserve(token, { scheduleId: 'w', seatNo }) };
+    }),
+  );
+  // Ten users wait, asking 17 seats in all (3 go back on sale).
+  const quantities = [1, 2, 3, 1, 2, 3, 1, 2, 1, 1];
+  const waiting: string[] = [];
+  for (const [i, quantity] of quantities.entries()) {
+    const user = `w${i}`;
+    const token = await activeToken(gateway(i), user);
+    // Not while a seat is for sale: the holds still hold every seat.
+    t.like(await gateway(i).joinWaitlist(token, 'w', { quantity }), { position: i + 1 });
+    waiting.push(user);
+  }
+  clock.increment(1_001); // seats 15..20 are now past their deadline
+  const buyers = await Promise.all([0, 1].map((i) => activeToken(gateway(i), `f${i}`)));
+
+  const outcomes = await Promise.allSettled([
+    ...tickets.map((ticket, i) => gateway(i).refundTicket(ticket.id, { userId: 'ann' })),
+    ...held.map(({ token, hold }, i) => gateway(i + 1).cancelReservation(token, hold.id)),
+    a.tick(),
+    b.sweep(),
+    // Someone wants a seat past its deadline meanwhile: it goes to the waitlist first.
+    ...buyers.map((token, i) => gateway(i).reserve(token, { scheduleId: 'w', seatNo: 15 + i })),
+  ]);
+  const failed = outcomes
+    .slice(0, 16)
+    .filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+  t.deepEqual(
+    failed.map((o) => String(o.reason)),
+    [],
+  );
+  // Whatever the tick and the sweep left (one of them found the holds due), expired now.
+  await a.tick();
+
+  const { contents, bySeat, byUser } = await offeredSeats(url);
+  t.deepEqual(invariantViolations(contents), []);
+  // Every seat in at most one offered hold; 17 seats offered, each user exactly what they asked.
+  t.deepEqual(
+    [...bySeat].filter(([, ids]) => ids.length > 1),
+    [],
+  );
+  t.is(bySeat.size, 17);
+  t.deepEqual(
+    waiting.map((user) => byUser.get(user) ?? 0),
+    quantities,
+  );
+  t.is(contents.waitlist.size, 0, 'every entry fulfilled, none past its quantity');
+  // No seat in two live holds (offers included), and the 3 left are for sale or taken by the buyers.
+  const live = new Map<number, string>();
+  for (const r of contents.reservations.values()) {
+    if (r.status !== 'held' && r.status !== 'paid') continue;
+    for (const seatNo of r.seats?.map((seat) => seat.seatNo) ?? [r.seatNo]) {
+      if (
+        r.status === 'paid' &&
+        [...contents.tickets.values()].some(
+          (x) => x.reservationId === r.id && x.seatNo === seatNo && x.status === 'refunded',
+        )
+      )
+        continue;
+      t.false(live.has(seatNo), `seat ${seatNo} in two live reservations`);
+      live.set(seatNo, r.id);
+    }
+  }
+  const bought = outcomes.slice(16).filter((o) => o.status === 'fulfilled').length;
+  t.is(live.size, 17 + bought);
+  const free = (await a.listSeats(buyers[0]!, 'w')).seats.length;
+  t.is(free, 3 - bought);
+});

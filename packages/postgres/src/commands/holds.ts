@@ -8,6 +8,8 @@ import {
   decideListReservations,
   requireId,
   reservationView,
+  isOffer,
+  seatsFreedBy,
   seatsOf,
   type Decision,
 } from '@usher/engine/rules';
@@ -17,14 +19,7 @@ import type { Queryable } from '../database.js';
 import type { Facts } from '../LineMirror.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
 import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
-import {
-  headOf,
-  offersOf,
-  seatsOfHold,
-  waitlistHeadColumns,
-  type HeadRow,
-  type OfferArgs,
-} from './offers.js';
+import { headOf, offersOf, waitlistHeadColumns, type HeadRow, type OfferArgs } from './offers.js';
 
 /** A reservation of the token's user by id (`p1`), as JSON. */
 const RESERVATION = `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p1) r) AS reservation,
@@ -251,7 +246,7 @@ export function extendApply(
   const extended = changes.reservationExtended;
   if (!extended || !facts.token) return undefined;
   const { userId, token } = facts.token;
-  if (reservation?.origin === 'waitlist' && !changes.tokenExtended) {
+  if (isOffer(reservation) && !changes.tokenExtended) {
     // An offered hold (SPEC §11): extended with any known token of its owner's.
     return {
       kind: EXTEND_OFFER,
@@ -307,7 +302,7 @@ export function cancelApply(
       reservation_id: ended.id,
       status: ended.status,
       at: ended.at,
-      known: reservation.origin === 'waitlist',
+      known: isOffer(reservation),
       ...offers,
     },
   };
@@ -352,8 +347,9 @@ async function readReservation(
     } & Partial<HeadRow>
   >(token, now, kind, [reservationId], db);
   const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
-  // Checked for the token's own reservation only (another's is not found).
-  if (reservation && reservation.userId === facts.token?.userId)
+  // Checked for the token's own reservation only (another's is not found); a hold offered from the
+  // waitlist takes any known token of its owner's, of any room (SPEC §11).
+  if (reservation && reservation.userId === facts.token?.userId && !isOffer(reservation))
     requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
   return { facts, reservation, row };
 }
@@ -426,7 +422,7 @@ export function cancelReservation(
       const { head, schedule } = headOf(row);
       const offers = offersOf(
         reservation.scheduleId,
-        [seatsOfHold(reservation)],
+        seatsFreedBy(decision.changes, (id) => (id === reservation.id ? reservation : undefined)),
         head,
         schedule,
         now,

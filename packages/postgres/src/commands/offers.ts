@@ -84,12 +84,6 @@ export interface OfferArgs {
   readonly offers: readonly { user_id: string; seats: number }[];
 }
 
-/** The seats a hold frees when it ends (cancelled or expired): all of its seats, together. */
-export const seatsOfHold = (reservation: ReservationRecord): FreedSeats => ({
-  scheduleId: reservation.scheduleId,
-  seatNos: seatsOf(reservation).map((seat) => seat.seatNo),
-});
-
 /**
  * What seats freed on one schedule become: the offers `decideOffers` makes
  * for each freeing in turn (`freed`, in the order they happened; each sees

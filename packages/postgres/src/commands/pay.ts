@@ -1,5 +1,5 @@
 import type { IdempotencyOptions, Payment } from '@usher/engine';
-import { checkPay, decidePay, type Decision } from '@usher/engine/rules';
+import { checkPay, decidePay, isOffer, type Decision } from '@usher/engine/rules';
 import { applyKind, changesOf, type ApplyCall } from '../applies.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
@@ -143,7 +143,8 @@ export function pay(
       if (read === 'again') return read;
       const { facts, row } = read;
       const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
-      if (reservation && reservation.userId === facts.token?.userId)
+      // An offered hold takes any known token of its owner's, of any room (SPEC §11).
+      if (reservation && reservation.userId === facts.token?.userId && !isOffer(reservation))
         requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
       const view = {
         ...facts,
@@ -160,7 +161,7 @@ export function pay(
         facts.token?.token ?? '',
         view.heldByUser,
         view.balance,
-        reservation?.origin === 'waitlist' && reservation.userId === facts.token?.userId,
+        isOffer(reservation) && reservation.userId === facts.token?.userId,
       );
       return apply ? { decision, apply } : { decision };
     });

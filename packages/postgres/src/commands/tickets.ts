@@ -16,6 +16,7 @@ import {
   decideRefund,
   decideTransfer,
   requireUserId,
+  seatsFreedBy,
   type Decision,
 } from '@usher/engine/rules';
 import { applyKind, changesOf, type ApplyCall } from '../applies.js';
@@ -328,11 +329,7 @@ export function refundTicket(
       const decision = decideRefund(view, command, now, runner.config, runner.lifecycles);
       if (!ticket || decision.changes.length === 0) return { decision };
       // The seat freed goes to the schedule's waitlist first (SPEC §11), in the refund's transaction.
-      const freed = decision.changes.flatMap((change) =>
-        change.type === 'seatFreed'
-          ? [{ scheduleId: change.scheduleId, seatNos: [change.seatNo] }]
-          : [],
-      );
+      const freed = seatsFreedBy(decision.changes, () => undefined);
       const { head, schedule } = headOf(row as Partial<HeadRow>);
       const offers = offersOf(ticket.scheduleId, freed, head, schedule, now, runner.lifecycles);
       const apply = refundApply(decision, now, ticket, offers.args);
