@@ -6,8 +6,8 @@ import {
   type UsherEngine,
   type WaitlistEntry,
 } from '@usher/engine';
-import { readContents } from '@usher/postgres';
-import { createDatabase, usePostgres } from '@usher/testkit';
+import { createPostgresEngine, readContents } from '@usher/postgres';
+import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
 import { activeToken, manual, openEngine, simulatedClock } from './helpers/engines.js';
 
 /**
@@ -210,4 +210,60 @@ test('20 refunds, cancels and expiries at once on two gateways, 10 users waiting
   t.is(live.size, 17 + bought);
   const free = (await a.listSeats(buyers[0]!, 'w')).seats.length;
   t.is(free, 3 - bought);
+});
+
+test('joins and offers acknowledged before PostgreSQL crashes are there after it restarts, and nothing is offered twice', async (t) => {
+  const own = await startPostgres();
+  t.teardown(() => own.remove());
+  const clock = simulatedClock();
+  const open = () =>
+    createPostgresEngine({ connectionString: own.connectionString, clock, config });
+  const engine = await open();
+  await engine.loadCatalog(small(4));
+  const tickets = await paidTickets(engine, [1, 2]);
+  const holds = await Promise.all(
+    [3, 4].map(async (seatNo) => {
+      const token = await activeToken(engine, `h${seatNo}`);
+      return engine.reserve(token, { scheduleId: 'w', seatNo });
+    }),
+  );
+  const joined: WaitlistEntry[] = [];
+  for (const [i, quantity] of [2, 1, 2].entries()) {
+    const token = await activeToken(engine, `w${i}`);
+    joined.push(await engine.joinWaitlist(token, 'w', { quantity }));
+  }
+  // A refund offers seat 1 to w0 (who asked for 2), half a hold's life later; the holds expire after the crash.
+  clock.increment(engine.config.holdTtlMs / 2);
+  await engine.refundTicket(tickets[0]!.id, { userId: 'ann' });
+  const before = await readContents(own.connectionString);
+  t.is([...before.reservations.values()].filter((r) => r.origin === 'waitlist').length, 1);
+
+  await engine.close();
+  await own.stop('immediate');
+  await own.start();
+  const again = await open();
+  t.teardown(() => again.close());
+  const after = await readContents(own.connectionString);
+  t.deepEqual([...after.waitlist], [...before.waitlist]);
+  t.deepEqual([...after.reservations], [...before.reservations]);
+  const w1 = await activeToken(again, 'w1');
+  t.like(await again.getWaitlistEntry(w1, 'w'), { position: 2, quantity: 1, offered: 0 });
+
+  // The holds expire after the restart: seat 3 to w0 (now fulfilled), seat 4 to w1.
+  clock.increment(again.config.holdTtlMs / 2);
+  t.true(holds.every((hold) => Date.parse(hold.expiresAt) <= clock.now()));
+  await again.tick();
+  await again.tick();
+  await again.sweep();
+  const { contents, bySeat, byUser } = await offeredSeats(own.connectionString);
+  t.deepEqual(invariantViolations(contents), []);
+  t.deepEqual(
+    [...bySeat].filter(([, ids]) => ids.length > 1),
+    [],
+  );
+  t.deepEqual(Object.fromEntries(byUser), { w0: 2, w1: 1 });
+  t.deepEqual(
+    [...contents.waitlist.values()].map((entry) => [entry.userId, entry.offered]),
+    [['w2', 0]],
+  );
 });
