@@ -343,7 +343,7 @@ test('migration 8 gives the reservations paid before it their tickets, one per p
             ('r2', 'bob', 's1', 3, 1000, '[{"seatNo":3,"price":1000},{"seatNo":4,"price":2000}]', 3000, 'paid', 11, 21, 16),
             ('r3', 'cat', 's1', 5, 1000, NULL, NULL, 'held', 12, 99, NULL)`,
   );
-  t.deepEqual(await migrate(pool), [8]);
+  t.deepEqual(await migrate(pool), [8, 9]);
   const { rows } = await pool.query(
     'SELECT id, reservation_id, seat_no, price::int, holder, status, created_at::int FROM tickets ORDER BY seat_no',
   );

@@ -6,9 +6,10 @@ import {
   type UsherEngine,
   type WaitlistEntry,
 } from '@usher/engine';
-import { createPostgresEngine, readContents } from '@usher/postgres';
+import pg from 'pg';
+import { createPostgresEngine, migrate, migrations, readContents } from '@usher/postgres';
 import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
-import { activeToken, manual, openEngine, simulatedClock } from './helpers/engines.js';
+import { activeToken, manual, openEngine, simulatedClock, START } from './helpers/engines.js';
 
 /**
  * The waitlist on PostgreSQL (SPEC §11, migration 9), where the behaviour
@@ -266,4 +267,43 @@ test('joins and offers acknowledged before PostgreSQL crashes are there after it
     [...contents.waitlist.values()].map((entry) => [entry.userId, entry.offered]),
     [['w2', 0]],
   );
+});
+
+test('migration 9 applies on a database of migration 8 with its data: existing holds are no offers, the engine serves them', async (t) => {
+  const url = await createDatabase(server());
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  t.teardown(() => pool.end());
+  await pool.query(
+    'CREATE TABLE usher_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  for (const migration of migrations.filter((m) => m.version < 9)) {
+    await pool.query(migration.sql);
+    await pool.query('INSERT INTO usher_migrations (version, name) VALUES ($1, $2)', [
+      migration.version,
+      migration.name,
+    ]);
+  }
+  await pool.query(`INSERT INTO concerts VALUES ('c1', '{"id":"c1","title":"Old"}')`);
+  await pool.query(
+    `INSERT INTO schedules VALUES ('w', 'c1', '2027-01-01T19:00:00Z', 1,
+       '{"id":"w","concertId":"c1","startsAt":"2027-01-01T19:00:00Z","totalSeats":1,"prices":[{"from":1,"to":1,"price":1000}]}')`,
+  );
+  await pool.query(
+    `INSERT INTO reservations (id, user_id, schedule_id, seat_no, price, status, created_at, expires_at)
+     VALUES ('r1', 'ann', 'w', 1, 1000, 'held', $1, $2)`,
+    [START, START + 1_000],
+  );
+  t.deepEqual(await migrate(pool), [9]);
+  t.deepEqual((await pool.query(`SELECT id, origin FROM reservations`)).rows, [
+    { id: 'r1', origin: null },
+  ]);
+  // The old hold holds the only seat: a join waits, and its expiry offers the seat.
+  const clock = simulatedClock();
+  const { engine } = await openEngine(t, url, { config, clock, catalog: null });
+  const bob = await activeToken(engine, 'bob');
+  t.like(await engine.joinWaitlist(bob, 'w'), { position: 1 });
+  clock.increment(1_000);
+  await engine.tick();
+  const [offer] = await engine.listReservations(bob);
+  t.like(offer, { userId: 'bob', seatNo: 1, status: 'held' });
 });
