@@ -16,6 +16,7 @@ import type { ProofOfWork } from './challenge.js';
 import { HttpProblem, type ProblemCode } from './errors.js';
 import type { Telemetry } from './telemetry.js';
 import type { TokenEventStreams } from './tokenEvents.js';
+import { waitlistRoutes } from './waitlistRoutes.js';
 import * as schemas from './schemas.js';
 
 /** What a route handler gets: validated input and the engine. */
@@ -211,6 +212,7 @@ export function apiRoutes(limits: RouteLimits, service: RouteServices): Route[] 
   return [
     ...userRoutes(limits, service),
     ...ticketRoutes(service),
+    ...waitlistRoutes(limits, service),
     ...(service.challenge ? [challengeRoute(service.challenge)] : []),
     ...(service.admin ? operatorRoutes(service) : []),
   ];

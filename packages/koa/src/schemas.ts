@@ -229,8 +229,43 @@ export const Reservation = z
       .int()
       .min(0)
       .meta({ description: 'How many times the hold was extended (at most holdExtensions)' }),
+    origin: z.literal('waitlist').optional().meta({
+      description:
+        "Offered from the date's waitlist (SPEC §11): paid, extended or cancelled with any known token of yours. Absent for a hold you took",
+    }),
   })
   .meta({ id: 'Reservation' });
+
+// The waitlist (SPEC §11)
+
+export const waitlistBody = (maxSeatsPerOrder: number) =>
+  z
+    .strictObject({
+      quantity: z
+        .int()
+        .min(1)
+        .max(maxSeatsPerOrder)
+        .optional()
+        .meta({ description: 'Seats you wait for (default 1)' }),
+    })
+    .meta({ id: 'WaitlistRequest' });
+export const WaitlistEntry = z
+  .object({
+    scheduleId: z.string(),
+    userId: z.string(),
+    position: z.int().min(1).meta({ description: 'Your place: 1 is next' }),
+    quantity: z.int().min(1).meta({ description: 'Seats asked for' }),
+    offered: z.int().min(0).meta({ description: 'Seats offered to you so far, as holds' }),
+    joinedAt: Timestamp,
+  })
+  .meta({ id: 'WaitlistEntry' });
+/** `GET /schedules/:id/waitlist/me/events`: Server-Sent Events text. */
+export const WaitlistEvents = z.string().meta({
+  description:
+    'Server-Sent Events (text/event-stream): `retry: 2000`, then `event: waitlist` with `data:` a WaitlistEntry (JSON) at once and at every change, ' +
+    '`event: reservation` with `data:` a Reservation offered to you, and last `event: waitlist` with `data: null` when the entry is gone; ' +
+    'comment lines (`:`) keep the connection open',
+});
 
 /** `GET /order-limits`: what the page needs to know before it offers an order. */
 export const OrderLimits = z

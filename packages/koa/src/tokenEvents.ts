@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { QueueToken, UsherEngine } from '@usher/engine';
+import type { QueueToken, Reservation, UsherEngine, WaitlistEntry } from '@usher/engine';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -75,7 +75,41 @@ export class TokenEventStreams {
       },
     });
     await written;
-    if (stream.writableEnded) return stream;
+    return this.#track(stream, token, stop);
+  }
+
+  /**
+   * A `text/event-stream` of the token's user's waitlist entry of a schedule
+   * (SPEC §11, "their event stream"): `event: waitlist` with the entry at
+   * once and at every change, `event: reservation` with each hold offered to
+   * them; when the entry is gone (fulfilled or left), a last `event:
+   * waitlist` with `data: null`, and the stream ends. Same lifetime, limits
+   * and keep-alives as a token's stream. Throws before anything is streamed
+   * if the engine refuses (`WAITLIST_NOT_FOUND`, `TOKEN_INVALID`, …).
+   */
+  async openWaitlist(engine: UsherEngine, token: string, scheduleId: string): Promise<PassThrough> {
+    const stream = new PassThrough();
+    stream.write('retry: 2000\n\n');
+    const write = (event: string, data: unknown) => {
+      if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const stop = await engine.watchWaitlist(token, scheduleId, {
+      entry: (entry: WaitlistEntry | undefined) => {
+        write('waitlist', entry ?? null);
+        if (entry === undefined) stream.end();
+      },
+      reservation: (reservation: Reservation) => write('reservation', reservation),
+      end: () => stream.end(),
+    });
+    return this.#track(stream, `waitlist ${scheduleId} ${token}`, stop);
+  }
+
+  /** Keeps an open stream: its lifetime, the per-key limit, the keep-alives and shutdown; `stop` when it closes. */
+  #track(stream: PassThrough, token: string, stop: () => void): PassThrough {
+    if (stream.writableEnded) {
+      stop();
+      return stream;
+    }
     this.#open.add(stream);
     let mine = this.#byToken.get(token);
     if (mine === undefined) this.#byToken.set(token, (mine = new Set()));

@@ -25,6 +25,10 @@ const ROUTES: [method: (typeof METHODS)[number], path: string][] = [
   ['GET', '/health'],
   ['GET', '/ready'],
   ['GET', '/openapi.json'],
+  // The waitlist (SPEC §11); its event stream stays open, so it is not thrown at here.
+  ['POST', '/schedules/:id/waitlist'],
+  ['GET', '/schedules/:id/waitlist/me'],
+  ['DELETE', '/schedules/:id/waitlist/me'],
 ];
 const visible = (max: number) => fc.stringMatching(new RegExp(`^[\\x20-\\x7e]{0,${max}}$`));
 const spoofed = fc
@@ -48,6 +52,9 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
     await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's1', seatNo: 1 })
   ).body.id as string;
   await api.http.post('/users/ann/balance/charge').set(bearer(ann)).send({ amount: 500 });
+  // s3 (one seat) sold out, with bob on its waitlist: joins, reads and leaves meet real entries.
+  await api.http.post('/reservations').set(bearer(ann)).send({ scheduleId: 's3', seatNo: 1 });
+  await api.http.post('/schedules/s3/waitlist').set(bearer(bob)).send({ quantity: 1 });
 
   const id = fc.oneof(
     fc.constantFrom('c1', 'c2', 's1', 's2', 's3', 'ann', 'bob', 'cat', hold, ''),
@@ -117,6 +124,10 @@ test('random requests at every route: never a 5xx, refusals are problem+json, an
         { requiredKeys: ['scheduleId'] },
       ),
       fc.integer({ min: 1, max: 120_000 }).map((amount) => ({ amount })),
+      // Joining a waitlist.
+      fc
+        .oneof(fc.integer({ min: -1, max: 6 }), fc.double(), fc.string(), fc.constant(null))
+        .map((quantity) => ({ quantity })),
       fc.constantFrom({ reservationId: hold }, { userId: 'dan' }, { userId: 'eve' }),
       spoofed.map((userId) => ({ userId })),
     ),

@@ -173,6 +173,7 @@ export {
 export { lifecyclesFor, delayOf, type Lifecycles } from '../machines/lifecycles.js';
 export { AdmissionRate } from '../queue/AdmissionRate.js';
 export { TokenWatchers } from '../watch/TokenWatchers.js';
+export { WaitlistWatchers, waitlistKey, type WaitlistUpdate } from '../watch/WaitlistWatchers.js';
 export { Observers } from '../watch/Observers.js';
 export { watchUpdate, type WatchedNow } from '../watch/watchUpdate.js';
 export { WaitingLine } from '../queue/WaitingLine.js';
