@@ -9,7 +9,14 @@ import {
 import pg from 'pg';
 import { createPostgresEngine, migrate, migrations, readContents } from '@usher/postgres';
 import { createDatabase, startPostgres, usePostgres } from '@usher/testkit';
-import { activeToken, manual, openEngine, simulatedClock, START } from './helpers/engines.js';
+import {
+  activeToken,
+  manual,
+  openEngine,
+  rejects,
+  simulatedClock,
+  START,
+} from './helpers/engines.js';
 
 /**
  * The waitlist on PostgreSQL (SPEC §11, migration 9), where the behaviour
@@ -97,6 +104,7 @@ test('a refund on gateway A offers the seat to the first waiting user, whose wat
     scheduleId: 'w',
     seatNo: 1,
     status: 'held',
+    origin: 'waitlist',
   });
   t.is((await readContents(url)).reservations.get(offer.reservation.id)?.origin, 'waitlist');
   // Cat moved up to the head.
@@ -306,4 +314,29 @@ test('migration 9 applies on a database of migration 8 with its data: existing h
   await engine.tick();
   const [offer] = await engine.listReservations(bob);
   t.like(offer, { userId: 'bob', seatNo: 1, status: 'held' });
+});
+
+test('a hold past its deadline that no keeper has expired yet goes to the waitlist first: a join or a reserve meeting it expires it with its offer', async (t) => {
+  const url = await createDatabase(server());
+  const clock = simulatedClock();
+  const { engine } = await openEngine(t, url, { config, clock, catalog: small(3) });
+  const hold = async (user: string, seatNo: number) =>
+    engine.reserve(await activeToken(engine, user), { scheduleId: 'w', seatNo });
+  await hold('ann', 1);
+  await hold('amy', 2);
+  clock.increment(engine.config.holdTtlMs / 2);
+  await hold('bob', 3);
+  const cat = await activeToken(engine, 'cat');
+  await engine.joinWaitlist(cat, 'w', { quantity: 1 });
+  const dan = await activeToken(engine, 'dan');
+  await engine.joinWaitlist(dan, 'w', { quantity: 1 });
+  clock.increment(engine.config.holdTtlMs / 2); // ann's and amy's holds are past their deadline, bob's is not
+  // A reserve of ann's seat finds it overdue: it goes to cat, the first waiting.
+  const eve = await activeToken(engine, 'eve');
+  await rejects(t, engine.reserve(eve, { scheduleId: 'w', seatNo: 1 }), 'SEAT_UNAVAILABLE');
+  t.like((await engine.listReservations(cat))[0], { seatNo: 1, origin: 'waitlist' });
+  // A join finds amy's seat overdue: it goes to dan, and no seat is for sale, so eve waits.
+  t.like(await engine.joinWaitlist(eve, 'w'), { position: 1 });
+  t.like((await engine.listReservations(dan))[0], { seatNo: 2, origin: 'waitlist' });
+  t.deepEqual(invariantViolations(await readContents(url)), []);
 });

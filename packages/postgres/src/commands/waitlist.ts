@@ -10,7 +10,8 @@ import {
 } from '@usher/engine/rules';
 import { applyAll, applyKind, changesOf, type ApplyCall } from '../applies.js';
 import { MAX_TRIES, type CommandRunner } from '../CommandRunner.js';
-import { isConflict } from '../database.js';
+import { inTransaction, isConflict, onClient } from '../database.js';
+import { expireHoldsById } from '../keeper/expireHolds.js';
 import type { Facts } from '../LineMirror.js';
 import { scheduleRecord, type ViewKind } from '../reads.js';
 import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
@@ -39,7 +40,9 @@ export const WAITLIST_VIEWS = {
     columns: `(SELECT record FROM schedules WHERE id = q.p1) AS schedule, ${routeConcertColumn('q.p1')},
       usher_seats_for_sale(q.p1, q.now) AS for_sale, ${ENTRY},
       (SELECT count(*) FROM waitlist w WHERE w.schedule_id = q.p1) AS length,
-      usher_ticket_count(tk.user_id, q.p1, q.now) AS tickets`,
+      usher_ticket_count(tk.user_id, q.p1, q.now) AS tickets,
+      (SELECT array_agg(DISTINCT s.reservation_id) FROM reservation_seats s
+        WHERE s.schedule_id = q.p1 AND usher_seat_live(s) AND NOT usher_seat_occupied(s, q.now)) AS overdue`,
   },
   entry: { name: 'waitlistEntry', params: ['text'], columns: ENTRY },
   // A watch's first view: the entry, and the offered holds live now (known already: not pushed), one snapshot.
@@ -138,10 +141,13 @@ async function decideAlone<T>(
     answer: T;
     apply?: ApplyCall<unknown>;
     applied?: (result: unknown) => T;
+    /** Read again (something was done first). */
+    again?: true;
   }>,
 ): Promise<T> {
   for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const { answer, apply, applied } = await attempt();
+    const { answer, apply, applied, again } = await attempt();
+    if (again) continue;
     if (!apply) return answer;
     const [outcome] = await applyAll(runner.db, apply.kind, [apply]);
     if (outcome!.ok) return applied ? applied(outcome!.value) : answer;
@@ -166,7 +172,21 @@ export function joinWaitlist(
         entry: Record<string, unknown> | null;
         length: string | null;
         tickets: string | null;
+        overdue: string[] | null;
       }>(token, now, WAITLIST_VIEWS.join, [command.scheduleId]);
+      if (row.overdue && row.overdue.length > 0) {
+        // Holds past their deadline, not expired yet: they expire first (their seats to the list, with
+        // their offers), as the keeper's would, so "a seat for sale" means what it does on the embedded
+        // engine (which expires holds at their deadline), and the join reads again.
+        await onClient(runner.pool, (client) =>
+          inTransaction(client, () =>
+            expireHoldsById(client, row.overdue!, now, runner.lifecycles),
+          ),
+        ).catch((error: unknown) => {
+          if (!isConflict(error)) throw error;
+        });
+        return { answer: undefined as never, again: true };
+      }
       requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
       const record = row.schedule ? scheduleRecord(row.schedule) : undefined;
       const length = Number(row.length ?? 0);
