@@ -353,3 +353,22 @@ behaviour('nothing is offered twice after a restart', async (t, kit) => {
 async function waitFor(done: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
 }
+
+behaviour(
+  "a hold's deadline alone hands its seats out: the watcher gets the offer",
+  async (t, kit) => {
+    const { engine, clock } = await kit.start({ config: { ...manual, holdSweepMs: 1_000 } });
+    await hold(engine, 'bob', 's3', [1]);
+    const ann = await join(engine, 'ann', 's3');
+    const seen: string[] = [];
+    await engine.watchWaitlist(ann.token, 's3', {
+      entry: (entry) => seen.push(entry === undefined ? 'gone' : `place ${entry.position}`),
+      reservation: (r) => seen.push(`hold ${seatsOf(r).join(',')} ${r.origin}`),
+    });
+    // No request: the engine's own timers (the hold's deadline, the sweep) expire the hold.
+    clock.increment(HOLD_TTL + 1_000);
+    await waitFor(() => seen.includes('gone'));
+    t.deepEqual(seen, ['place 1', 'hold 1 waitlist', 'gone']);
+    assertInvariants(t, await kit.durable());
+  },
+);

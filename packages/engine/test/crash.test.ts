@@ -15,7 +15,8 @@ type Ack =
   | { op: 'pay'; userId: string; id: string; reservationId: string; amount: number }
   | { op: 'cancel'; userId: string; reservationId: string }
   | { op: 'refund'; userId: string; ticketId: string }
-  | { op: 'transfer'; userId: string; ticketId: string; newTicketId: string };
+  | { op: 'transfer'; userId: string; ticketId: string; newTicketId: string }
+  | { op: 'join'; userId: string };
 
 const child = fileURLToPath(new URL('./crash/operationStream.ts', import.meta.url));
 
@@ -79,6 +80,15 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
       if (ack.op === 'cancel')
         t.is(contents.reservations.get(ack.reservationId)?.status, 'cancelled');
       if (ack.op === 'refund') t.is(contents.tickets.get(ack.ticketId)?.status, 'refunded');
+      // A join stands until it has all it asked for (then its offers are holds) or the user leaves (never here).
+      if (ack.op === 'join')
+        t.true(
+          [...contents.waitlist.values()].some((e) => e.userId === ack.userId) ||
+            [...contents.reservations.values()].some(
+              (r) => r.userId === ack.userId && r.origin === 'waitlist',
+            ),
+          `join of ${ack.userId}`,
+        );
       if (ack.op === 'transfer') {
         t.is(contents.tickets.get(ack.ticketId)?.status, 'transferred');
         t.is(contents.tickets.get(ack.newTicketId)?.transferredFrom, ack.ticketId);
@@ -94,7 +104,7 @@ test('SIGKILL at random moments loses no acknowledged operation and breaks no in
     for (const wallet of contents.wallets.values())
       t.is(wallet.charged, charged.get(wallet.userId) ?? 0);
     t.log(
-      `run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'refunded').length} refunds, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'transferred').length} transfers so far`,
+      `run ${run}: killed after ${killAfter} acknowledgements; ${contents.payments.size} payments, ${contents.reservations.size} reservations, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'refunded').length} refunds, ${[...contents.tickets.values()].filter((ticket) => ticket.status === 'transferred').length} transfers, ${[...contents.reservations.values()].filter((r) => r.origin === 'waitlist').length} offers so far`,
     );
   }
   t.true(

@@ -1,6 +1,7 @@
 /**
  * The child process of the crash test: streams charges, holds, payments,
- * cancellations, ticket refunds and transfers (SPEC §11) against a lowdb store in `argv[2]`, 32 at a time, and prints
+ * cancellations, ticket refunds and transfers (SPEC §11), holds of a small date
+ * `w` and joins of its waitlist (its freed seats become offers) against a lowdb store in `argv[2]`, 32 at a time, and prints
  * one JSON line per operation *after* it was acknowledged. It runs until it is
  * killed. Every charge carries an idempotency key, so the parent can find each
  * acknowledged charge in the store.
@@ -26,13 +27,17 @@ const engine: Engine = await createEngine({
 if ((await engine.stats()).schedules === 0) {
   await engine.loadCatalog({
     concerts: [{ id: 'c', title: 'Crash Test' }],
-    schedules: ['a', 'b', 'c', 'd'].map((id) => ({
-      id,
-      concertId: 'c',
-      startsAt: '2027-01-01T19:00:00Z',
-      totalSeats: 250,
-      price: 700,
-    })),
+    schedules: [
+      ...['a', 'b', 'c', 'd'].map((id) => ({
+        id,
+        concertId: 'c',
+        startsAt: '2027-01-01T19:00:00Z',
+        totalSeats: 250,
+        price: 700,
+      })),
+      // Sold out often: its freed seats go to its waitlist (SPEC §11).
+      { id: 'w', concertId: 'c', startsAt: '2027-01-01T19:00:00Z', totalSeats: 3, price: 900 },
+    ],
   });
 }
 const ack = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -63,6 +68,19 @@ async function operate(): Promise<void> {
       const amount = 1 + Math.floor(Math.random() * 1_500);
       await engine.charge(token, { userId, amount }, { idempotencyKey: key });
       ack({ op: 'charge', userId, key, amount });
+    } else if (roll < 0.45) {
+      if (Math.random() < 0.5) {
+        const hold = await engine.reserve(token, {
+          scheduleId: 'w',
+          seatNo: 1 + Math.floor(Math.random() * 3),
+        });
+        holds.set(userId, [...mine, { id: hold.id, seatNo: hold.seatNo }]);
+        ack({ op: 'reserve', userId, id: hold.id });
+      } else {
+        const quantity = 1 + Math.floor(Math.random() * 2);
+        await engine.joinWaitlist(token, 'w', { quantity });
+        ack({ op: 'join', userId });
+      }
     } else if (roll < 0.7 || mine.length === 0) {
       const hold = await engine.reserve(token, pick(seats));
       holds.set(userId, [...mine, { id: hold.id, seatNo: hold.seatNo }]);
