@@ -372,3 +372,53 @@ behaviour(
     assertInvariants(t, await kit.durable());
   },
 );
+
+behaviour(
+  "joining takes a token of the concert's room; an offer is paid with a token of any room",
+  async (t, kit) => {
+    const { engine } = await kit.start({
+      config: manual,
+      catalog: {
+        concerts: [
+          { id: 'own', title: 'With a room of its own', room: {} },
+          { id: 'plain', title: 'In the default room' },
+        ],
+        schedules: [
+          {
+            id: 'own-1',
+            concertId: 'own',
+            startsAt: '2027-05-01T19:00:00Z',
+            totalSeats: 1,
+            price: 700,
+          },
+          {
+            id: 'plain-1',
+            concertId: 'plain',
+            startsAt: '2027-05-01T19:00:00Z',
+            totalSeats: 1,
+            price: 500,
+          },
+        ],
+      },
+    });
+    const inRoom = async (userId: string) => {
+      const { token } = await engine.issueToken(userId, { concertId: 'own' });
+      while ((await engine.getToken(token.token)).status === 'waiting') await engine.tick();
+      return token.token;
+    };
+    const bob = await inRoom('bob');
+    const held = await engine.reserve(bob, { scheduleId: 'own-1', seatNo: 1 });
+    const annDefault = await activeToken(engine, 'ann');
+    await rejects(t, engine.joinWaitlist(annDefault, 'own-1', {}), 'TOKEN_WRONG_ROOM');
+    const annOwn = await inRoom('ann');
+    t.like(await engine.joinWaitlist(annOwn, 'own-1', {}), { position: 1 });
+    await engine.cancelReservation(bob, held.id);
+    const [offer] = (await engine.listReservations(annDefault, { status: 'held' })).filter(
+      (r) => r.origin === 'waitlist',
+    );
+    t.like(offer, { scheduleId: 'own-1', seatNo: 1 });
+    await engine.charge(annDefault, { userId: 'ann', amount: 700 });
+    t.like(await engine.pay(annDefault, { reservationId: offer!.id }), { amount: 700 });
+    assertInvariants(t, await kit.durable());
+  },
+);
