@@ -19,6 +19,25 @@ CREATE TYPE public.usher_cancel AS (
 );
 
 --
+-- Name: usher_cancel_offers; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_cancel_offers AS (
+	now bigint,
+	user_id text,
+	token text,
+	reservation_id text,
+	status text,
+	at bigint,
+	known boolean,
+	schedule_id text,
+	head integer,
+	entries json,
+	holds json,
+	offers json
+);
+
+--
 -- Name: usher_catalog; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -82,6 +101,19 @@ CREATE TYPE public.usher_extend AS (
 	expires_at bigint,
 	extensions integer,
 	extend_to bigint
+);
+
+--
+-- Name: usher_extend_offer; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_extend_offer AS (
+	now bigint,
+	user_id text,
+	token text,
+	reservation_id text,
+	expires_at bigint,
+	extensions integer
 );
 
 --
@@ -201,6 +233,28 @@ CREATE TYPE public.usher_pay AS (
 );
 
 --
+-- Name: usher_pay_offer; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_pay_offer AS (
+	now bigint,
+	user_id text,
+	token text,
+	held integer,
+	balance bigint,
+	reservation_id text,
+	paid_at bigint,
+	payment_id text,
+	amount bigint,
+	new_balance bigint,
+	created_at bigint,
+	key text,
+	fingerprint text,
+	result json,
+	tickets json
+);
+
+--
 -- Name: usher_pay_tickets; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -237,6 +291,27 @@ CREATE TYPE public.usher_refund AS (
 	key text,
 	fingerprint text,
 	result json
+);
+
+--
+-- Name: usher_refund_offers; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_refund_offers AS (
+	now bigint,
+	user_id text,
+	ticket_id text,
+	amount bigint,
+	at bigint,
+	refunded_by text,
+	key text,
+	fingerprint text,
+	result json,
+	schedule_id text,
+	head integer,
+	entries json,
+	holds json,
+	offers json
 );
 
 --
@@ -288,6 +363,32 @@ CREATE TYPE public.usher_transfer AS (
 	key text,
 	fingerprint text,
 	result json
+);
+
+--
+-- Name: usher_waitlist_join; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_waitlist_join AS (
+	now bigint,
+	user_id text,
+	token text,
+	tickets integer,
+	length integer,
+	schedule_id text,
+	quantity integer,
+	joined_at bigint
+);
+
+--
+-- Name: usher_waitlist_leave; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.usher_waitlist_leave AS (
+	now bigint,
+	user_id text,
+	schedule_id text,
+	offered integer
 );
 
 --
@@ -458,6 +559,26 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_cancel_offers); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_cancel_offers) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF a.known THEN
+    PERFORM usher_lock_user(a.user_id);
+    PERFORM usher_require_known(a.token, a.user_id);
+    PERFORM usher_require_offer(a.reservation_id, a.user_id);
+    PERFORM usher_end_hold(a.reservation_id, a.status, a.at, a.now);
+  ELSE
+    PERFORM usher_apply(ROW(a.now, a.user_id, a.token, a.reservation_id, a.status, a.at)::usher_cancel);
+  END IF;
+  PERFORM usher_offer(a.schedule_id, a.head, a.entries, a.holds, a.offers);
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_catalog); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -521,6 +642,23 @@ BEGIN
   PERFORM usher_require_active(a.token, a.now, a.extend_to);
   UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
    WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_hold_live(r, a.now)
+     AND r.extensions = a.extensions - 1;
+  IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_extend_offer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_extend_offer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  UPDATE reservations r SET expires_at = a.expires_at, extensions = a.extensions
+   WHERE r.id = a.reservation_id AND r.user_id = a.user_id AND usher_offered(r) AND usher_hold_live(r, a.now)
      AND r.extensions = a.extensions - 1;
   IF NOT FOUND THEN PERFORM usher_conflict('the hold changed'); END IF;
   RETURN NULL;
@@ -619,6 +757,29 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_pay_offer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_pay_offer) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_user(a.user_id);
+  PERFORM usher_require_known(a.token, a.user_id);
+  PERFORM usher_require_holds(a.user_id, a.now, a.held);
+  PERFORM usher_require_offer(a.reservation_id, a.user_id);
+  PERFORM usher_end_hold(a.reservation_id, 'paid', a.paid_at, a.now);
+  UPDATE wallets w SET balance = w.balance - a.amount, paid = w.paid + a.amount
+    WHERE w.user_id = a.user_id AND w.balance = a.balance AND w.balance - a.amount = a.new_balance;
+  IF NOT FOUND THEN PERFORM usher_conflict('the balance changed'); END IF;
+  INSERT INTO payments (id, reservation_id, user_id, amount, balance, created_at)
+    VALUES (a.payment_id, a.reservation_id, a.user_id, a.amount, a.new_balance, a.created_at);
+  PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.created_at);
+  PERFORM usher_issue_tickets(a.reservation_id, a.tickets);
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_pay_tickets); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -659,6 +820,20 @@ BEGIN
 END $$;
 
 --
+-- Name: usher_apply(public.usher_refund_offers); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_refund_offers) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_apply(ROW(a.now, a.user_id, a.ticket_id, a.amount, a.at, a.refunded_by,
+                          a.key, a.fingerprint, a.result)::usher_refund);
+  PERFORM usher_offer(a.schedule_id, a.head, a.entries, a.holds, a.offers);
+  RETURN NULL;
+END $$;
+
+--
 -- Name: usher_apply(public.usher_transfer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -680,6 +855,47 @@ BEGIN
   INSERT INTO tickets (id, reservation_id, schedule_id, seat_no, price, holder, status, transferred_from, created_at)
     VALUES (a.new_id, v.reservation_id, v.schedule_id, v.seat_no, v.price, a.to_user_id, 'valid', v.id, a.at);
   PERFORM usher_remember_key(a.user_id, a.key, a.fingerprint, a.result, a.at);
+  RETURN NULL;
+END $$;
+
+--
+-- Name: usher_apply(public.usher_waitlist_join); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_waitlist_join) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v waitlist;
+BEGIN
+  PERFORM usher_lock_waitlist(a.schedule_id);
+  PERFORM usher_require_active(a.token, a.now, NULL);
+  IF usher_seats_for_sale(a.schedule_id, a.now) <> 0 THEN PERFORM usher_conflict('a seat is for sale'); END IF;
+  IF (SELECT count(*) FROM waitlist w WHERE w.schedule_id = a.schedule_id) <> a.length THEN
+    PERFORM usher_conflict('the waitlist changed');
+  END IF;
+  IF usher_ticket_count(a.user_id, a.schedule_id, a.now) <> a.tickets THEN
+    PERFORM usher_conflict('the user''s tickets changed');
+  END IF;
+  INSERT INTO waitlist (schedule_id, user_id, quantity, offered, joined_at)
+    VALUES (a.schedule_id, a.user_id, a.quantity, 0, a.joined_at)
+    ON CONFLICT DO NOTHING
+  RETURNING * INTO v;
+  IF NOT FOUND THEN PERFORM usher_conflict('the user joined meanwhile'); END IF;
+  RETURN json_build_object('seq', v.seq, 'position', usher_waitlist_position(v));
+END $$;
+
+--
+-- Name: usher_apply(public.usher_waitlist_leave); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_apply(a public.usher_waitlist_leave) RETURNS json
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  DELETE FROM waitlist w WHERE w.schedule_id = a.schedule_id AND w.user_id = a.user_id AND w.offered = a.offered;
+  IF NOT FOUND THEN PERFORM usher_conflict('the entry changed'); END IF;
+  PERFORM pg_notify('usher_waitlist', a.schedule_id);
   RETURN NULL;
 END $$;
 
@@ -907,8 +1123,10 @@ CREATE TABLE public.reservations (
     seats jsonb,
     amount bigint,
     extensions integer DEFAULT 0 NOT NULL,
+    origin text,
     CONSTRAINT reservations_amount_check CHECK ((amount > 0)),
     CONSTRAINT reservations_extensions_check CHECK ((extensions >= 0)),
+    CONSTRAINT reservations_origin_check CHECK ((origin = 'waitlist'::text)),
     CONSTRAINT reservations_price_check CHECK ((price > 0)),
     CONSTRAINT reservations_seat_no_check CHECK ((seat_no > 0)),
     CONSTRAINT reservations_seats_check CHECK (((jsonb_typeof(seats) = 'array'::text) AND (jsonb_array_length(seats) > 0))),
@@ -1204,6 +1422,22 @@ CREATE FUNCTION public.usher_lock_user(p_user text) RETURNS void
     AS $$ SELECT pg_advisory_xact_lock(29557, hashtext(p_user)) $$;
 
 --
+-- Name: usher_lock_waitlist(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_lock_waitlist(p_schedule text) RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_advisory_xact_lock(29558, hashtext(p_schedule)) $$;
+
+--
+-- Name: usher_lock_waitlist_shared(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_lock_waitlist_shared(p_schedule text) RETURNS void
+    LANGUAGE sql
+    AS $$ SELECT pg_advisory_xact_lock_shared(29558, hashtext(p_schedule)) $$;
+
+--
 -- Name: usher_log_paid(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1228,6 +1462,57 @@ BEGIN
      WHERE s.id = NEW.schedule_id;
   RETURN NULL;
 END $$;
+
+--
+-- Name: usher_offer(text, integer, json, json, json); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_offer(p_schedule text, p_limit integer, p_entries json, p_holds json, p_offers json) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_head jsonb;
+  v_count bigint;
+BEGIN
+  SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', w.user_id, 'seq', w.seq, 'quantity', w.quantity,
+                                               'offered', w.offered) ORDER BY w.seq), '[]')
+    INTO v_head FROM usher_waitlist_head(p_schedule, p_limit) w;
+  IF v_head IS DISTINCT FROM (
+       SELECT coalesce(jsonb_agg(jsonb_build_object('user_id', e.user_id, 'seq', e.seq, 'quantity', e.quantity,
+                                                    'offered', e.offered) ORDER BY e.seq), '[]')
+         FROM json_to_recordset(p_entries) AS e (user_id text, seq bigint, quantity integer, offered integer)) THEN
+    PERFORM usher_conflict('the waitlist changed');
+  END IF;
+  IF json_array_length(p_offers) = 0 THEN
+    PERFORM usher_expect_rows('holds offered without offers', json_array_length(p_holds), 0);
+    RETURN;
+  END IF;
+  INSERT INTO reservations (id, user_id, schedule_id, seat_no, price, seats, amount, status, created_at, expires_at, origin)
+    SELECT h.id, h.user_id, p_schedule, h.seat_no, h.price, h.seats, h.amount, h.status, h.created_at, h.expires_at, 'waitlist'
+      FROM json_populate_recordset(NULL::reservations, p_holds) h
+    -- The arbiter is reservations_live_seat; every other seat, reservation_seats_live (usher_seats_added).
+    ON CONFLICT (schedule_id, seat_no) WHERE status IN ('held', 'paid') DO NOTHING;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  IF v_count <> json_array_length(p_holds) THEN PERFORM usher_conflict('a seat offered was taken'); END IF;
+  WITH o AS (SELECT * FROM json_to_recordset(p_offers) AS x (user_id text, seats integer)),
+       more AS (UPDATE waitlist w SET offered = w.offered + o.seats FROM o
+                 WHERE w.schedule_id = p_schedule AND w.user_id = o.user_id AND w.offered + o.seats < w.quantity
+                RETURNING 1),
+       done AS (DELETE FROM waitlist w USING o
+                 WHERE w.schedule_id = p_schedule AND w.user_id = o.user_id AND w.offered + o.seats = w.quantity
+                RETURNING 1)
+  SELECT (SELECT count(*) FROM more) + (SELECT count(*) FROM done) INTO v_count;
+  PERFORM usher_expect_rows('waitlist entries offered seats', v_count, json_array_length(p_offers));
+  PERFORM pg_notify('usher_waitlist', p_schedule);
+END $$;
+
+--
+-- Name: usher_offered(public.reservations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_offered(r public.reservations) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT r.origin IS NOT DISTINCT FROM 'waitlist' $$;
 
 --
 -- Name: usher_past(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
@@ -1291,6 +1576,30 @@ CREATE FUNCTION public.usher_require_holds(p_user text, p_now bigint, p_held int
     AS $$
 BEGIN
   IF usher_live_holds(p_user, p_now) <> p_held THEN PERFORM usher_conflict('the user''s holds changed'); END IF;
+END $$;
+
+--
+-- Name: usher_require_known(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_require_known(p_token text, p_user text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM 1 FROM tokens t WHERE t.token = p_token AND t.user_id = p_user;
+  IF NOT FOUND THEN PERFORM usher_conflict('the token is no longer known'); END IF;
+END $$;
+
+--
+-- Name: usher_require_offer(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_require_offer(p_reservation text, p_user text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM 1 FROM reservations r WHERE r.id = p_reservation AND r.user_id = p_user AND usher_offered(r);
+  IF NOT FOUND THEN PERFORM usher_conflict('not a hold offered to the user'); END IF;
 END $$;
 
 --
@@ -1468,6 +1777,28 @@ BEGIN
     INSERT INTO paid_log (n) VALUES (usher_seat_count(NEW) - 1);
   END IF;
   RETURN NULL;
+END $$;
+
+--
+-- Name: usher_seats_for_sale(text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seats_for_sale(p_schedule text, p_now bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN coalesce((SELECT s.total_seats - usher_seats_taken(s.id, p_now) FROM schedules s WHERE s.id = p_schedule), 0);
+END $$;
+
+--
+-- Name: usher_seats_taken(text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_seats_taken(p_schedule text, p_now bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM reservation_seats r WHERE r.schedule_id = p_schedule AND usher_seat_occupied(r, p_now));
 END $$;
 
 --
@@ -1654,6 +1985,45 @@ CREATE FUNCTION public.usher_waiter_present(t public.tokens, p_now bigint, p_wai
     AS $$ SELECT t.status = 'waiting' AND NOT usher_abandoned(t.last_seen_at, p_now, p_waiting_ttl) $$;
 
 --
+-- Name: waitlist; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.waitlist (
+    schedule_id text NOT NULL,
+    user_id text NOT NULL,
+    seq bigint NOT NULL,
+    quantity integer NOT NULL,
+    offered integer DEFAULT 0 NOT NULL,
+    joined_at bigint NOT NULL,
+    CONSTRAINT waitlist_check CHECK ((offered <= quantity)),
+    CONSTRAINT waitlist_offered_check CHECK ((offered >= 0)),
+    CONSTRAINT waitlist_quantity_check CHECK ((quantity > 0))
+);
+
+--
+-- Name: usher_waitlist_head(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_waitlist_head(p_schedule text, p_limit integer) RETURNS SETOF public.waitlist
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM usher_lock_waitlist_shared(p_schedule);
+  RETURN QUERY SELECT * FROM waitlist w WHERE w.schedule_id = p_schedule ORDER BY w.seq LIMIT p_limit FOR UPDATE;
+END $$;
+
+--
+-- Name: usher_waitlist_position(public.waitlist); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.usher_waitlist_position(w public.waitlist) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM waitlist o WHERE o.schedule_id = w.schedule_id AND o.seq < w.seq) + 1;
+END $$;
+
+--
 -- Name: active_bound; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1837,6 +2207,19 @@ CREATE TABLE public.usher_rate_limits (
 );
 
 --
+-- Name: waitlist_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.waitlist ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.waitlist_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: wallets; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2009,6 +2392,13 @@ ALTER TABLE ONLY public.usher_rate_limits
     ADD CONSTRAINT usher_rate_limits_pkey PRIMARY KEY (key);
 
 --
+-- Name: waitlist waitlist_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_pkey PRIMARY KEY (schedule_id, user_id);
+
+--
 -- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2148,6 +2538,12 @@ CREATE UNIQUE INDEX tokens_room_line ON public.tokens USING btree (room, line) W
 CREATE INDEX tokens_unlined ON public.tokens USING btree (seq) WHERE ((status = 'waiting'::text) AND (line IS NULL));
 
 --
+-- Name: waitlist_order; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX waitlist_order ON public.waitlist USING btree (schedule_id, seq);
+
+--
 -- Name: payments payments_logged; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2212,6 +2608,13 @@ ALTER TABLE ONLY public.tickets
 
 ALTER TABLE ONLY public.tickets
     ADD CONSTRAINT tickets_transferred_from_fkey FOREIGN KEY (transferred_from) REFERENCES public.tickets(id);
+
+--
+-- Name: waitlist waitlist_schedule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.waitlist
+    ADD CONSTRAINT waitlist_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES public.schedules(id);
 
 --
 -- PostgreSQL database dump complete

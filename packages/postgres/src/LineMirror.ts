@@ -58,13 +58,25 @@ export class LineMirror {
   readonly #refresh: Rerun;
   #catchingUp: Promise<void> | undefined;
   #closed = false;
+  /** Other channels heard on the same connection, and what to do once (re)connected (see the constructor). */
+  readonly #channels: Readonly<Record<string, (payload: string) => void>>;
+  readonly #listening: () => void;
 
+  /**
+   * `channels`: other notifications to hear on the LISTEN connection (the
+   * waitlist's, migration 9), each with its handler; `listening` runs each
+   * time that connection is (re)opened, for what was missed meanwhile.
+   */
   constructor(options: {
     pool: pg.Pool;
     config: EngineConfig;
     lifecycles: Lifecycles;
     moved: () => Promise<void>;
+    channels?: Readonly<Record<string, (payload: string) => void>>;
+    listening?: () => void;
   }) {
+    this.#channels = options.channels ?? {};
+    this.#listening = options.listening ?? (() => undefined);
     this.#pool = options.pool;
     this.#config = options.config;
     this.#lifecycles = options.lifecycles;
@@ -306,14 +318,20 @@ export class LineMirror {
     };
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', () => void this.refresh().catch(() => undefined));
+    client.on('notification', (message) => {
+      const other = message.channel === 'usher_tick' ? undefined : this.#channels[message.channel];
+      if (other) other(message.payload ?? '');
+      else void this.refresh().catch(() => undefined);
+    });
     try {
       await client.query('LISTEN usher_tick');
+      for (const channel of Object.keys(this.#channels)) await client.query(`LISTEN ${channel}`);
     } catch (error) {
       client.release(true);
       throw error;
     }
     this.#listener = client;
+    this.#listening();
     // Whatever was published while not listening.
     await this.refresh();
   }

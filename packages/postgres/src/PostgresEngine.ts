@@ -60,6 +60,13 @@ import { Keeper } from './keeper/Keeper.js';
 import { LineMirror } from './LineMirror.js';
 import { ensureRoom, ensureRooms } from './room.js';
 import { WatchedTokens } from './WatchedTokens.js';
+import { WatchedWaitlists } from './WatchedWaitlists.js';
+import {
+  firstWatchedView,
+  getWaitlistEntry,
+  joinWaitlist,
+  leaveWaitlist,
+} from './commands/waitlist.js';
 
 /**
  * The usher engine over PostgreSQL: the same {@link UsherEngine} as the
@@ -94,6 +101,7 @@ export class PostgresEngine implements UsherEngine {
   readonly #runner: CommandRunner;
   readonly #line: LineMirror;
   readonly #watched: WatchedTokens;
+  readonly #waitlists: WatchedWaitlists;
   readonly #keeper: Keeper;
   readonly #observers = new Observers();
   #closing: Promise<void> | undefined;
@@ -116,6 +124,9 @@ export class PostgresEngine implements UsherEngine {
       config: this.config,
       lifecycles,
       moved: () => this.#watched.refresh(),
+      // The waitlist's changes, from whichever instance made them (migration 9's usher_waitlist).
+      channels: { usher_waitlist: (scheduleId) => this.#waitlists.heard(scheduleId) },
+      listening: () => this.#waitlists.listening(),
     });
     this.#runner = new CommandRunner({
       pool: this.#pool,
@@ -127,6 +138,7 @@ export class PostgresEngine implements UsherEngine {
       commandSlots: options.commandSlots,
     });
     this.#watched = new WatchedTokens(this.#runner, pollSlackMs(this.config));
+    this.#waitlists = new WatchedWaitlists(this.#runner);
     this.#keeper = new Keeper(this.#runner, options.keeper);
   }
 
@@ -256,29 +268,26 @@ export class PostgresEngine implements UsherEngine {
     return transferTicket(this.#runner, ticketId, transfer, options);
   }
 
-  /** The waitlist (SPEC §11): not yet on PostgreSQL (branch `waitlist-pg`). */
+  /** Joins a schedule's waitlist (SPEC §11, see `UsherEngine.joinWaitlist`). */
   joinWaitlist(
-    _token: string,
-    _scheduleId: string,
-    _request?: { readonly quantity?: unknown },
+    token: string,
+    scheduleId: string,
+    request?: { readonly quantity?: unknown },
   ): Promise<WaitlistEntry> {
-    return Promise.reject(waitlistUnavailable());
+    return joinWaitlist(this.#runner, token, scheduleId, request);
   }
 
-  getWaitlistEntry(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
-    return Promise.reject(waitlistUnavailable());
+  getWaitlistEntry(token: string, scheduleId: string): Promise<WaitlistEntry> {
+    return getWaitlistEntry(this.#runner, token, scheduleId);
   }
 
-  leaveWaitlist(_token: string, _scheduleId: string): Promise<WaitlistEntry> {
-    return Promise.reject(waitlistUnavailable());
+  leaveWaitlist(token: string, scheduleId: string): Promise<WaitlistEntry> {
+    return leaveWaitlist(this.#runner, token, scheduleId);
   }
 
-  watchWaitlist(
-    _token: string,
-    _scheduleId: string,
-    _watcher: WaitlistWatcher,
-  ): Promise<() => void> {
-    return Promise.reject(waitlistUnavailable());
+  /** Watches the token's user's entry: offers and changes made on any instance are pushed (see {@link WatchedWaitlists}). */
+  watchWaitlist(token: string, scheduleId: string, watcher: WaitlistWatcher): Promise<() => void> {
+    return this.#waitlists.watch(watcher, () => firstWatchedView(this.#runner, token, scheduleId));
   }
 
   /** Spends a proof-of-work solution (see `UsherEngine.spendChallenge`): once across every instance, durable at once. */
@@ -338,6 +347,7 @@ export class PostgresEngine implements UsherEngine {
       await this.#runner.close();
       // After the commands in flight: a watch being set up has had its first view by now.
       this.#watched.endAll();
+      this.#waitlists.endAll();
       this.#keeper.stop();
       await this.#line.close();
       if (this.#ownsPool) await this.#pool.end();
@@ -345,6 +355,3 @@ export class PostgresEngine implements UsherEngine {
     return this.#closing;
   }
 }
-
-const waitlistUnavailable = (): EngineError =>
-  new EngineError('UNAVAILABLE', 'the waitlist is not available on PostgreSQL yet');

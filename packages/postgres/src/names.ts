@@ -10,6 +10,8 @@
 export const LOCKS = {
   usher: 29556,
   user: 29557,
+  /** `(waitlist, hashtext(scheduleId))`: a join (exclusive) against the frees that hand seats out (shared), migration 9. */
+  waitlist: 29558,
   /** Held while migrations run (transaction-level). */
   migrations: 1,
   /** Keeper steps, room updates and issues at once (exclusive), arrivals (shared): transaction-level. */

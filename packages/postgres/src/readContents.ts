@@ -96,6 +96,21 @@ export async function readContents(connectionString: string): Promise<StoreConte
         expiresAt: Number(row['expires_at']),
         ...(Number(row['extensions'] ?? 0) > 0 ? { extensions: Number(row['extensions']) } : {}),
         ...(row['ended_at'] === null ? {} : { endedAt: Number(row['ended_at']) }),
+        ...(row['origin'] === 'waitlist' ? { origin: 'waitlist' as const } : {}),
+      });
+    }
+    // The waitlist (migration 9), under String(seq) as the embedded engine keeps it.
+    for (const row of await rows(
+      'SELECT schedule_id, user_id, seq, quantity, offered, joined_at FROM waitlist ORDER BY seq',
+    )) {
+      const seq = Number(row['seq']);
+      contents.waitlist.set(String(seq), {
+        scheduleId: String(row['schedule_id']),
+        userId: String(row['user_id']),
+        seq,
+        quantity: Number(row['quantity']),
+        offered: Number(row['offered']),
+        joinedAt: Number(row['joined_at']),
       });
     }
     for (const row of await rows(

@@ -30,7 +30,7 @@ import {
  * whose first seat was refunded moves its own `seat_no` out of the way, migration 8).
  */
 export const RESERVATION_COLUMNS =
-  "id, user_id, schedule_id, coalesce((seats->0->>'seatNo')::integer, seat_no) AS seat_no, price, seats, amount, extensions, status, created_at, expires_at, ended_at";
+  "id, user_id, schedule_id, coalesce((seats->0->>'seatNo')::integer, seat_no) AS seat_no, price, seats, amount, extensions, status, created_at, expires_at, ended_at, origin";
 
 /** A reservation's seats as the rule builds them (`jsonb` reorders keys), or none for a row of one seat written before orders. */
 export function reservedSeats(json: unknown): ReservedSeat[] | undefined {
@@ -57,6 +57,8 @@ export function reservationRecord(row: Record<string, unknown>): ReservationReco
   if (Number(row['extensions'] ?? 0) > 0) record.extensions = Number(row['extensions']);
   if (row['ended_at'] !== null && row['ended_at'] !== undefined)
     record.endedAt = Number(row['ended_at']);
+  // Offered from the waitlist (migration 9).
+  if (row['origin'] === 'waitlist') return { ...record, origin: 'waitlist' };
   return record;
 }
 

@@ -6,8 +6,10 @@ import { applyAll, type ApplyCall, type ApplyKind } from '../src/applies.js';
 import { CATALOG, catalogApply } from '../src/commands/catalog.js';
 import {
   CANCEL,
+  CANCEL_OFFERS,
   cancelApply,
   EXTEND,
+  EXTEND_OFFER,
   extendApply,
   HOLD,
   holdApply,
@@ -15,16 +17,17 @@ import {
   orderApply,
 } from '../src/commands/holds.js';
 import { CODE_ISSUE, ISSUE, issueApply } from '../src/commands/issueToken.js';
-import { PAY, PAY_TICKETS, payApply } from '../src/commands/pay.js';
+import { PAY, PAY_OFFER, PAY_TICKETS, payApply } from '../src/commands/pay.js';
 import {
   CHECK_IN,
   checkInApply,
-  REFUND,
+  REFUND_OFFERS,
   refundApply,
   TRANSFER,
   transferApply,
 } from '../src/commands/tickets.js';
 import { CHARGE, chargeApply } from '../src/commands/wallet.js';
+import { JOIN, joinApply, LEAVE, leaveApply } from '../src/commands/waitlist.js';
 import { activeToken, manual, openEngine, settle, START } from './helpers/engines.js';
 
 /**
@@ -378,6 +381,17 @@ test("every apply's named fields are its composite type's attributes, in the sch
     row: undefined,
     lastSeenAt: 0,
   };
+  const hold = {
+    id: 'r',
+    userId: 'ann',
+    scheduleId: 's1',
+    seatNo: 1,
+    price: 5,
+    status: 'held' as const,
+    createdAt: 0,
+    expiresAt: 50,
+  };
+  const noOffers = { schedule_id: 's1', head: 1, entries: [], holds: [], offers: [] };
   const samples: [ApplyKind<unknown>, object | undefined][] = [
     [HOLD, holdApply({ changes: reserveChanges, answer: null }, 10, 't', 1)?.args],
     [ORDER, orderApply({ changes: reserveChanges, answer: null }, 10, 't', 1, 0)?.args],
@@ -403,7 +417,7 @@ test("every apply's named fields are its composite type's attributes, in the sch
       )?.args,
     ],
     [
-      CANCEL,
+      CANCEL_OFFERS,
       cancelApply(
         {
           changes: [{ type: 'reservationEnded', id: 'r', status: 'cancelled', at: 10 }],
@@ -421,6 +435,72 @@ test("every apply's named fields are its composite type's attributes, in the sch
             expiresAt: 99,
           },
         },
+        hold,
+        noOffers,
+      )?.args,
+    ],
+    [
+      EXTEND_OFFER,
+      extendApply(
+        {
+          changes: [{ type: 'reservationExtended', id: 'r', expiresAt: 90, extensions: 1 }],
+          answer: null,
+        },
+        10,
+        {
+          ...facts,
+          token: {
+            token: 't',
+            userId: 'ann',
+            status: 'active',
+            seq: 0,
+            issuedAt: 0,
+            expiresAt: 99,
+          },
+        },
+        { ...hold, origin: 'waitlist' },
+      )?.args,
+    ],
+    [
+      JOIN,
+      joinApply(
+        {
+          changes: [
+            {
+              type: 'waitlistJoined',
+              entry: {
+                scheduleId: 's1',
+                userId: 'ann',
+                seq: 0,
+                quantity: 1,
+                offered: 0,
+                joinedAt: 10,
+              },
+            },
+          ],
+          answer: null,
+        },
+        10,
+        't',
+        0,
+        0,
+      )?.args,
+    ],
+    [
+      LEAVE,
+      leaveApply(
+        {
+          changes: [{ type: 'waitlistLeft', scheduleId: 's1', userId: 'ann' }],
+          answer: {
+            scheduleId: 's1',
+            userId: 'ann',
+            position: 1,
+            quantity: 1,
+            offered: 0,
+            joinedAt: '1970-01-01T00:00:00.010Z',
+          },
+        },
+        10,
       )?.args,
     ],
     [
@@ -561,6 +641,34 @@ test("every apply's named fields are its composite type's attributes, in the sch
       )?.args,
     ],
     [
+      PAY_OFFER,
+      payApply(
+        {
+          changes: [
+            { type: 'reservationEnded', id: 'r', status: 'paid', at: 10 },
+            {
+              type: 'paymentMade',
+              payment: {
+                id: 'p',
+                reservationId: 'r',
+                userId: 'ann',
+                amount: 5,
+                balance: 0,
+                createdAt: 10,
+              },
+            },
+            { type: 'ticketsIssued', tickets: [ticket] },
+          ],
+          answer: null,
+        },
+        10,
+        't',
+        1,
+        5,
+        true,
+      )?.args,
+    ],
+    [
       CHECK_IN,
       checkInApply(
         {
@@ -572,7 +680,7 @@ test("every apply's named fields are its composite type's attributes, in the sch
       )?.args,
     ],
     [
-      REFUND,
+      REFUND_OFFERS,
       refundApply(
         {
           changes: [
@@ -584,6 +692,7 @@ test("every apply's named fields are its composite type's attributes, in the sch
         },
         10,
         ticket,
+        noOffers,
       )?.args,
     ],
     [

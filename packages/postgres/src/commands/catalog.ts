@@ -36,7 +36,7 @@ export const CATALOG_VIEWS = {
     params: ['text'],
     columns: `(SELECT record FROM concerts WHERE id = q.p1) AS concert,
       (SELECT coalesce(json_agg(json_build_object('record', s.record, 'taken',
-         (SELECT count(*) FROM reservation_seats r WHERE r.schedule_id = s.id AND usher_seat_occupied(r, q.now)))), '[]')
+         usher_seats_taken(s.id, q.now))), '[]')
          FROM schedules s WHERE s.concert_id = q.p1) AS schedules`,
   },
   seats: {

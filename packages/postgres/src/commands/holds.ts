@@ -8,6 +8,8 @@ import {
   decideListReservations,
   requireId,
   reservationView,
+  isOffer,
+  seatsFreedBy,
   seatsOf,
   type Decision,
 } from '@usher/engine/rules';
@@ -17,6 +19,14 @@ import type { Queryable } from '../database.js';
 import type { Facts } from '../LineMirror.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
 import { requireRouteRoom, routeConcertColumn, type RouteConcert } from '../roomRoutes.js';
+import {
+  headOf,
+  offersOf,
+  WAITLIST_HEAD_EXTRA,
+  waitlistHeadColumns,
+  type HeadRow,
+  type OfferArgs,
+} from './offers.js';
 
 /** A reservation of the token's user by id (`p1`), as JSON. */
 const RESERVATION = `(SELECT row_to_json(r) FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE id = q.p1) r) AS reservation,
@@ -52,6 +62,15 @@ export const HOLD_VIEWS = {
       usher_ticket_count(tk.user_id, q.p1, q.now) AS tickets`,
   },
   reservation: { name: 'reservation', params: ['text'], columns: RESERVATION },
+  // A cancel: the reservation and the head of its schedule's waitlist, as many entries as it has seats (SPEC §11).
+  cancel: {
+    name: 'cancel',
+    params: ['text'],
+    columns: `${RESERVATION}, ${waitlistHeadColumns(
+      '(SELECT schedule_id FROM reservations WHERE id = q.p1)',
+      `(SELECT usher_seat_count(r) + ${WAITLIST_HEAD_EXTRA} FROM reservations r WHERE r.id = q.p1)`,
+    )}`,
+  },
   reservations: {
     name: 'reservations',
     params: [],
@@ -131,6 +150,16 @@ export interface CancelArgs {
   readonly at: number;
 }
 export const CANCEL = applyKind<CancelArgs>('usher_cancel');
+
+/** `usher_cancel_offers`' fields (migration 9): the cancel, by a known token for an offered hold, and the offers of its seats. */
+export interface CancelOffersArgs extends CancelArgs, OfferArgs {
+  readonly known: boolean;
+}
+export const CANCEL_OFFERS = applyKind<CancelOffersArgs>('usher_cancel_offers');
+
+/** `usher_extend_offer`'s fields (migration 9): an offered hold extended with a known token. */
+export type ExtendOfferArgs = Omit<ExtendArgs, 'extend_to'>;
+export const EXTEND_OFFER = applyKind<ExtendOfferArgs>('usher_extend_offer');
 
 /** The apply of a reserve decision: the hold, the stale hold it replaces, the token's extension. */
 export function holdApply(
@@ -213,16 +242,32 @@ export function orderApply(
   };
 }
 
-/** The apply of an extend decision. */
+/** The apply of an extend decision (of an offered hold: with a known token, no token extended). */
 export function extendApply(
   decision: Decision<unknown>,
   now: number,
   facts: Facts,
-): ApplyCall<ExtendArgs> | undefined {
+  reservation?: ReservationRecord,
+): ApplyCall<ExtendArgs | ExtendOfferArgs> | undefined {
   const changes = changesOf(decision, ['reservationExtended', 'tokenExtended']);
   const extended = changes.reservationExtended;
   if (!extended || !facts.token) return undefined;
   const { userId, token } = facts.token;
+  if (isOffer(reservation) && !changes.tokenExtended) {
+    // An offered hold (SPEC §11): extended with any known token of its owner's.
+    return {
+      kind: EXTEND_OFFER,
+      user: userId,
+      args: {
+        now,
+        user_id: userId,
+        token,
+        reservation_id: extended.id,
+        expires_at: extended.expiresAt,
+        extensions: extended.extensions,
+      },
+    };
+  }
   return {
     kind: EXTEND,
     user: userId,
@@ -238,17 +283,24 @@ export function extendApply(
   };
 }
 
-/** The apply of a cancel decision. */
+/**
+ * The apply of a cancel decision and of the offers of the seats it frees
+ * (`offers`, SPEC §11): both in one transaction (`usher_cancel_offers`).
+ */
 export function cancelApply(
   decision: Decision<unknown>,
   now: number,
   facts: Facts,
-): ApplyCall<CancelArgs> | undefined {
+  reservation: ReservationRecord | undefined,
+  offers: OfferArgs | undefined,
+): ApplyCall<CancelOffersArgs> | undefined {
   const ended = changesOf(decision, ['reservationEnded']).reservationEnded;
   if (!ended || !facts.token) return undefined;
+  if (!reservation || reservation.id !== ended.id || !offers)
+    throw new Error('a cancel frees the seats of its own reservation');
   const { userId, token } = facts.token;
   return {
-    kind: CANCEL,
+    kind: CANCEL_OFFERS,
     user: userId,
     args: {
       now,
@@ -257,6 +309,8 @@ export function cancelApply(
       reservation_id: ended.id,
       status: ended.status,
       at: ended.at,
+      known: isOffer(reservation),
+      ...offers,
     },
   };
 }
@@ -278,7 +332,7 @@ export function extendReservation(
         runner.config,
         runner.lifecycles,
       );
-      const apply = extendApply(decision, now, facts);
+      const apply = extendApply(decision, now, facts, reservation);
       return apply ? { decision, apply } : { decision };
     });
     return reservationView(answer);
@@ -291,16 +345,20 @@ async function readReservation(
   reservationId: string,
   now: number,
   db: Queryable,
-): Promise<{ facts: Facts; reservation: ReservationRecord | undefined }> {
-  const { facts, row } = await runner.view<{
-    reservation: Record<string, unknown> | null;
-    route_concert: RouteConcert | null;
-  }>(token, now, HOLD_VIEWS.reservation, [reservationId], db);
+  kind: ViewKind = HOLD_VIEWS.reservation,
+): Promise<{ facts: Facts; reservation: ReservationRecord | undefined; row: Partial<HeadRow> }> {
+  const { facts, row } = await runner.view<
+    {
+      reservation: Record<string, unknown> | null;
+      route_concert: RouteConcert | null;
+    } & Partial<HeadRow>
+  >(token, now, kind, [reservationId], db);
   const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
-  // Checked for the token's own reservation only (another's is not found).
-  if (reservation && reservation.userId === facts.token?.userId)
+  // Checked for the token's own reservation only (another's is not found); a hold offered from the
+  // waitlist takes any known token of its owner's, of any room (SPEC §11).
+  if (reservation && reservation.userId === facts.token?.userId && !isOffer(reservation))
     requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
-  return { facts, reservation };
+  return { facts, reservation, row };
 }
 
 export function getReservation(
@@ -352,15 +410,34 @@ export function cancelReservation(
   return runner.run(async (now) => {
     requireId(reservationId, 'reservationId');
     const { answer } = await runner.decide('cancelReservation', now, undefined, async (db) => {
-      const { facts, reservation } = await readReservation(runner, token, reservationId, now, db);
+      const { facts, reservation, row } = await readReservation(
+        runner,
+        token,
+        reservationId,
+        now,
+        db,
+        HOLD_VIEWS.cancel,
+      );
       const decision = decideCancel(
         { ...facts, reservation },
         reservationId,
         now,
         runner.lifecycles,
       );
-      const apply = cancelApply(decision, now, facts);
-      return apply ? { decision, apply } : { decision };
+      if (decision.changes.length === 0 || !reservation) return { decision };
+      // Its seats go to the schedule's waitlist first (SPEC §11), in the cancel's transaction.
+      const { head, schedule } = headOf(row);
+      const offers = offersOf(
+        reservation.scheduleId,
+        seatsFreedBy(decision.changes, (id) => (id === reservation.id ? reservation : undefined)),
+        head,
+        schedule,
+        now,
+        runner.lifecycles,
+      );
+      const apply = cancelApply(decision, now, facts, reservation, offers.args);
+      const offered = { ...decision, changes: [...decision.changes, ...offers.changes] };
+      return apply ? { decision: offered, apply } : { decision };
     });
     return reservationView(answer);
   });

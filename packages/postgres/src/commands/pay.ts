@@ -1,5 +1,5 @@
 import type { IdempotencyOptions, Payment } from '@usher/engine';
-import { checkPay, decidePay, type Decision } from '@usher/engine/rules';
+import { checkPay, decidePay, isOffer, type Decision } from '@usher/engine/rules';
 import { applyKind, changesOf, type ApplyCall } from '../applies.js';
 import type { CommandRunner } from '../CommandRunner.js';
 import { RESERVATION_COLUMNS, reservationRecord, type ViewKind } from '../reads.js';
@@ -58,6 +58,10 @@ export interface PayTicketsArgs extends PayArgs {
 }
 export const PAY_TICKETS = applyKind<PayTicketsArgs>('usher_pay_tickets');
 
+/** `usher_pay_offer`'s fields (migration 9): an offered hold paid with any known token (no token completes). */
+export type PayOfferArgs = Omit<PayTicketsArgs, 'keep_until'>;
+export const PAY_OFFER = applyKind<PayOfferArgs>('usher_pay_offer');
+
 /**
  * The apply of a pay decision: the hold paid, the debit and the payment, the key, the token's
  * completion, and the tickets it issues (SPEC §11: `usher_pay_tickets`, in the same transaction).
@@ -68,7 +72,8 @@ export function payApply(
   token: string,
   held: number,
   balance: number,
-): ApplyCall<PayArgs | PayTicketsArgs> | undefined {
+  offered = false,
+): ApplyCall<PayArgs | PayTicketsArgs | PayOfferArgs> | undefined {
   const changes = changesOf(decision, [
     'paymentMade',
     'reservationEnded',
@@ -107,6 +112,11 @@ export function payApply(
     holder: ticket.holder,
     created_at: ticket.createdAt,
   }));
+  if (offered && !changes.tokenCompleted) {
+    // An offered hold (SPEC §11): paid with any known token of its owner's; it ends no turn.
+    const { keep_until: _none, ...rest } = args;
+    return { kind: PAY_OFFER, user: payment.userId, args: { ...rest, tickets } };
+  }
   return { kind: PAY_TICKETS, user: payment.userId, args: { ...args, tickets } };
 }
 
@@ -133,7 +143,8 @@ export function pay(
       if (read === 'again') return read;
       const { facts, row } = read;
       const reservation = row.reservation ? reservationRecord(row.reservation) : undefined;
-      if (reservation && reservation.userId === facts.token?.userId)
+      // An offered hold takes any known token of its owner's, of any room (SPEC §11).
+      if (reservation && reservation.userId === facts.token?.userId && !isOffer(reservation))
         requireRouteRoom(facts.token, row.route_concert, now, runner.lifecycles);
       const view = {
         ...facts,
@@ -150,6 +161,7 @@ export function pay(
         facts.token?.token ?? '',
         view.heldByUser,
         view.balance,
+        isOffer(reservation) && reservation.userId === facts.token?.userId,
       );
       return apply ? { decision, apply } : { decision };
     });

@@ -19,7 +19,8 @@ import {
 import { changesOf } from '../applies.js';
 import { requireRouteRoom, type RouteConcert } from '../roomRoutes.js';
 import type { CommandRunner } from '../CommandRunner.js';
-import type { Queryable } from '../database.js';
+import { inTransaction, isConflict, onClient, type Queryable } from '../database.js';
+import { expireHoldsById } from '../keeper/expireHolds.js';
 import { scheduleRecord } from '../reads.js';
 import { HOLD_VIEWS, ORDER, orderApply } from './holds.js';
 import { newId } from './issueToken.js';
@@ -174,6 +175,20 @@ export function reserve(
           id,
         );
       } else decision = decideWith(undefined);
+      // Holds past their deadline on the seats it takes: their seats go to the waitlist first (SPEC §11).
+      // They expire as the keeper's do, with their offers, in a transaction of their own (the pool's
+      // spare connections: this attempt may hold a slot and its user's lock), and the reserve reads again.
+      const stale = decision.changes.flatMap((change) =>
+        change.type === 'reservationEnded' ? [change.id] : [],
+      );
+      if (stale.length > 0) {
+        await onClient(runner.pool, (client) =>
+          inTransaction(client, () => expireHoldsById(client, stale, now, runner.lifecycles)),
+        ).catch((error: unknown) => {
+          if (!isConflict(error)) throw error;
+        });
+        return 'again';
+      }
       const apply = orderApply(decision, now, facts.token?.token ?? '', heldByUser, ticketsOfUser);
       return apply ? { decision, apply } : { decision };
     }

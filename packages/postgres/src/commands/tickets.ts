@@ -16,6 +16,7 @@ import {
   decideRefund,
   decideTransfer,
   requireUserId,
+  seatsFreedBy,
   type Decision,
 } from '@usher/engine/rules';
 import { applyKind, changesOf, type ApplyCall } from '../applies.js';
@@ -23,6 +24,14 @@ import type { CommandRunner } from '../CommandRunner.js';
 import { query } from '../database.js';
 import { idempotencyRecord, orderedLike, type ViewKind } from '../reads.js';
 import { newId } from './issueToken.js';
+import {
+  headOf,
+  offersOf,
+  WAITLIST_HEAD_EXTRA,
+  waitlistHeadColumns,
+  type HeadRow,
+  type OfferArgs,
+} from './offers.js';
 import { keyFields } from './wallet.js';
 
 /**
@@ -55,15 +64,20 @@ export const TICKET_VIEWS = {
   refund: {
     name: 'refund',
     params: ['text', 'text', 'text'],
+    // And the head of the ticket's schedule's waitlist (SPEC §11): its seat goes to the first entry
+    // (the second, when the first is the holder: see offers.ts, WAITLIST_HEAD_EXTRA).
     columns: `${TICKET}, ${STORED_OF_USER},
-      (SELECT w.balance FROM wallets w JOIN tickets h ON h.holder = w.user_id WHERE h.id = q.p1) AS holder_balance`,
+      (SELECT w.balance FROM wallets w JOIN tickets h ON h.holder = w.user_id WHERE h.id = q.p1) AS holder_balance,
+      ${waitlistHeadColumns('(SELECT schedule_id FROM tickets WHERE id = q.p1)', `1 + ${WAITLIST_HEAD_EXTRA}`)}`,
   },
   // p4: the receiver, whose tickets of the ticket's schedule count (MAX_TICKETS_PER_USER).
   transfer: {
     name: 'transfer',
     params: ['text', 'text', 'text', 'text'],
     columns: `${TICKET}, ${STORED_OF_USER},
-      usher_ticket_count(q.p4, (SELECT schedule_id FROM tickets WHERE id = q.p1), q.now) AS receiver_tickets`,
+      usher_ticket_count(q.p4, (SELECT schedule_id FROM tickets WHERE id = q.p1), q.now) AS receiver_tickets,
+      (SELECT w.quantity - w.offered FROM waitlist w
+        WHERE w.user_id = q.p4 AND w.schedule_id = (SELECT schedule_id FROM tickets WHERE id = q.p1)) AS receiver_awaited`,
   },
 } as const satisfies Record<string, ViewKind>;
 
@@ -148,6 +162,10 @@ export interface RefundArgs {
 }
 export const REFUND = applyKind<RefundArgs>('usher_refund');
 
+/** `usher_refund_offers`' fields (migration 9): the refund and the offer of its seat, in one transaction. */
+export interface RefundOffersArgs extends RefundArgs, OfferArgs {}
+export const REFUND_OFFERS = applyKind<RefundOffersArgs>('usher_refund_offers');
+
 /** `usher_transfer`'s fields (migration 8). */
 export interface TransferArgs {
   readonly now: number;
@@ -181,7 +199,8 @@ export function refundApply(
   decision: Decision<unknown>,
   now: number,
   ticket: TicketRecord,
-): ApplyCall<RefundArgs> | undefined {
+  offers: OfferArgs,
+): ApplyCall<RefundOffersArgs> | undefined {
   const changes = changesOf(decision, [
     'ticketChanged',
     'walletRefunded',
@@ -202,8 +221,10 @@ export function refundApply(
     freed.seatNo !== ticket.seatNo
   )
     throw new Error('a refund credits the holder and frees the seat of its own ticket');
+  if (offers.schedule_id !== freed.scheduleId)
+    throw new Error("a refund's seat goes to its own schedule's waitlist");
   return {
-    kind: REFUND,
+    kind: REFUND_OFFERS,
     user: ticket.holder,
     args: {
       now,
@@ -213,6 +234,7 @@ export function refundApply(
       at: changed.at,
       refunded_by: changed.refundedBy ?? 'holder',
       ...keyFields(changes.keyRemembered),
+      ...offers,
     },
   };
 }
@@ -318,8 +340,14 @@ export function refundTicket(
         balance: Number(row['holder_balance'] ?? 0),
       };
       const decision = decideRefund(view, command, now, runner.config, runner.lifecycles);
-      const apply = ticket && refundApply(decision, now, ticket);
-      return apply ? { decision, apply } : { decision };
+      if (!ticket || decision.changes.length === 0) return { decision };
+      // The seat freed goes to the schedule's waitlist first (SPEC §11), in the refund's transaction.
+      const freed = seatsFreedBy(decision.changes, () => undefined);
+      const { head, schedule } = headOf(row as Partial<HeadRow>);
+      const offers = offersOf(ticket.scheduleId, freed, head, schedule, now, runner.lifecycles);
+      const apply = refundApply(decision, now, ticket, offers.args);
+      const offered = { ...decision, changes: [...decision.changes, ...offers.changes] };
+      return apply ? { decision: offered, apply } : { decision };
     });
     return answer;
   });
@@ -359,7 +387,9 @@ export function transferTicket(
       const view = {
         ticket,
         stored: storedTicket(row['stored'], command.userId, command.idempotencyKey),
-        receiverTickets,
+        // Plus the seats the receiver still awaits on the date's waitlist: joining counted them, offers
+        // do not check the limit again (the apply re-checks the tickets it read, not these).
+        receiverTickets: receiverTickets + Number(row['receiver_awaited'] ?? 0),
       };
       const decision = decideTransfer(
         view,

@@ -126,8 +126,10 @@ export class Keeper {
     }
   }
 
+  /** A timer's sweep: competes for the keeper's seat too (ticks may be far apart), and sweeps if this instance holds it. */
   async #timedSweep(): Promise<void> {
-    if (this.#session.held) await this.#session.sweep(this.#runner.clock.now(), this.#options());
+    if (await this.#session.ensure())
+      await this.#session.sweep(this.#runner.clock.now(), this.#options());
   }
 
   async #ticked(started: number, admitted: number): Promise<void> {

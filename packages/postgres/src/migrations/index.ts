@@ -5,6 +5,7 @@ import { rooms } from './004_rooms/index.js';
 import { keys } from './005_keys/index.js';
 import { roomsPg } from './007_rooms_pg/index.js';
 import { tickets } from './008_tickets/index.js';
+import { waitlist } from './009_waitlist/index.js';
 import { plans } from './010_plans/index.js';
 
 /** A versioned step of the schema, applied once, in order. */
@@ -32,5 +33,6 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'keys', sql: keys },
   { version: 7, name: 'rooms_pg', sql: roomsPg },
   { version: 8, name: 'tickets', sql: tickets },
+  { version: 9, name: 'waitlist', sql: waitlist },
   { version: 10, name: 'plans', sql: plans },
 ];
