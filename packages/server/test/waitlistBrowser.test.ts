@@ -235,3 +235,82 @@ test('the waitlist in a real browser: leaving it, and a join refused because sea
   });
   t.deepEqual(errors, []);
 });
+
+test('the waitlist in a real browser: the turn ends while waiting, the page stays on the list and the offer still comes to it', async (t) => {
+  await mkdir(artifacts, { recursive: true });
+  const dir = await mkdtemp(join(tmpdir(), 'usher-waitlist-browser-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const CATALOG = join(dir, 'catalog.json');
+  await writeFile(
+    CATALOG,
+    JSON.stringify({
+      concerts: [{ id: 'tiny', title: 'Tiny Hall' }],
+      schedules: [
+        {
+          id: 'tiny-1',
+          concertId: 'tiny',
+          startsAt: '2027-05-01T19:00:00+09:00',
+          totalSeats: 1,
+          price: 50_000,
+        },
+      ],
+    }),
+  );
+  const running = await startServerProcess({
+    DATA_DIR: join(dir, 'data'),
+    CATALOG,
+    QUEUE_TICK_MS: '200',
+    TOKEN_ACTIVE_TTL_MS: '20000',
+  });
+  t.teardown(() => running.process.kill('SIGKILL'));
+  const api = client(running.url);
+  const activeToken = async (userId: string) => {
+    const { body } = await api('POST', '/queue/tokens', { body: { userId } });
+    const token = body.token as string;
+    await eventually(
+      async () =>
+        (await api('GET', '/queue/tokens/current', { token })).body.status === 'active'
+          ? true
+          : undefined,
+      10_000,
+      `${userId}'s turn`,
+    );
+    return token;
+  };
+  const browser = await launchChromium(t);
+  const context = await browser.newContext({ ...phone, locale: 'en-GB' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  await page.goto(running.url);
+  await page.getByTestId('join-name').fill('bob');
+  await page.getByTestId('join-button').click();
+  await page.getByTestId('concert').first().click();
+  const date = page.getByTestId('date');
+  await date.waitFor();
+  const hold = await api('POST', '/reservations', {
+    token: await activeToken('ann'),
+    body: { scheduleId: 'tiny-1', seatNo: 1 },
+  });
+  t.is(hold.status, 201);
+  await date.click();
+  await page.getByTestId('waitlist-join').click();
+  await page.getByTestId('waitlist-position').waitFor();
+  // Bob's turn runs out: no "Your turn ended" screen, his place stays on screen.
+  await page.getByTestId('turn-clock').waitFor({ state: 'hidden', timeout: 30_000 });
+  await page.waitForTimeout(2_500);
+  t.is(new URL(page.url()).hash, '#seats');
+  t.is(await page.getByTestId('waitlist-position').innerText(), 'You are number 1 on the waitlist');
+  // Ann (a new turn) releases the seat: it comes to bob's page.
+  const cancelled = await api('DELETE', `/reservations/${hold.body.id as string}`, {
+    token: await activeToken('ann'),
+  });
+  t.is(cancelled.status, 200, JSON.stringify(cancelled.body));
+  await page.getByTestId('hold').waitFor({ timeout: 10_000 });
+  t.is(await page.getByTestId('hold').locator('h1').innerText(), 'Seat 1');
+  t.regex(await page.getByTestId('from-waitlist').innerText(), /^From the waitlist: this seat/);
+  t.regex(await page.getByTestId('countdown').innerText(), /^\d+:\d\d left to pay$/);
+  await page.screenshot({ path: join(artifacts, 'waitlist-6-after-turn.png'), fullPage: true });
+  t.deepEqual(errors, []);
+});

@@ -393,6 +393,8 @@ const roughly = (seconds) =>
 
 /** What the screen now shown must stop (timers, streams) when another replaces it. */
 let leave = () => undefined;
+/** On a date's waitlist, its stream open: the turn's end does not take the user away (an offer is theirs with any known token). */
+let onWaitlist = false;
 /** The step being gone to ({@link go}): it enters history when its screen is drawn. */
 let pending;
 
@@ -591,6 +593,7 @@ function tickTurn() {
   if (left > 0) return;
   session.turn(undefined);
   turnClock.hidden = true;
+  if (onWaitlist) return;
   go('ended', {}, { replace: true });
 }
 setInterval(tickTurn, 250);
@@ -1681,6 +1684,7 @@ async function seats(concert, schedule) {
   /** Sold out or on the list: the waitlist panel in place of the order; else the order. */
   function showWaitlist() {
     const waiting = entry !== undefined;
+    onWaitlist = waiting;
     const soldOutHere = available.length === 0;
     const panel = waiting || soldOutHere;
     for (const node of [seatsTitle, summary, holdPicked, bestBox]) node.hidden = panel;
@@ -1967,17 +1971,25 @@ async function seats(concert, schedule) {
       ),
     ),
   );
-  // Every 2 s after the last answer (a slow answer is not asked again meanwhile), not while a tap is in flight.
+  // Every 2 s after the last answer (a slow answer is not asked again meanwhile), not while a tap is in flight;
+  // not once the turn ended on the waitlist (the map is for an active turn; the entry's stream goes on).
   let timer;
   const again = () =>
     (timer = setTimeout(
-      () => (inFlight ? Promise.resolve() : refresh()).catch(showProblem).finally(again),
+      () =>
+        (inFlight || (onWaitlist && session.turnEndsAt === undefined)
+          ? Promise.resolve()
+          : refresh()
+        )
+          .catch(showProblem)
+          .finally(again),
       2_000,
     ));
   again();
   return () => {
     clearTimeout(timer);
     stopWatching();
+    onWaitlist = false;
   };
 }
 
