@@ -150,6 +150,9 @@ const advice = {
   ALREADY_CHECKED_IN: 'This ticket was used at the door already.',
   TICKET_NOT_FOUND: 'This ticket is not yours (any more).',
   RECEIVER_TICKET_LIMIT: 'They already have as many tickets of this date as one person may have.',
+  SEATS_AVAILABLE: 'Seats came back on sale: pick one on the map.',
+  WAITLIST_JOINED: 'You are already on the waitlist of this date.',
+  WAITLIST_NOT_FOUND: 'You are no longer on the waitlist of this date.',
 };
 
 /** An RFC 9457 problem answered by the API. */
@@ -390,6 +393,8 @@ const roughly = (seconds) =>
 
 /** What the screen now shown must stop (timers, streams) when another replaces it. */
 let leave = () => undefined;
+/** On a date's waitlist, its stream open: the turn's end does not take the user away (an offer is theirs with any known token). */
+let onWaitlist = false;
 /** The step being gone to ({@link go}): it enters history when its screen is drawn. */
 let pending;
 
@@ -588,6 +593,7 @@ function tickTurn() {
   if (left > 0) return;
   session.turn(undefined);
   turnClock.hidden = true;
+  if (onWaitlist) return;
   go('ended', {}, { replace: true });
 }
 setInterval(tickTurn, 250);
@@ -1578,12 +1584,184 @@ async function seats(concert, schedule) {
     best.textContent = n === 1 ? 'Best seat' : `Best ${n} together`;
     best.dataset.busy = `Finding the best ${n === 1 ? 'seat' : `${n} seats together`}…`;
   };
-  quantity.addEventListener('change', bestLabel);
+  quantity.addEventListener('change', () => {
+    bestLabel();
+    wanted = Number(quantity.value);
+  });
   bestLabel();
+  // Sold out (no seat for sale): the waitlist instead of the order, live from its event stream.
+  const scheduleUrl = `/schedules/${encodeURIComponent(schedule.id)}`;
+  const bestBox = el(
+    'div',
+    { class: 'best', role: 'group', 'aria-labelledby': 'best-title' },
+    el('h2', { id: 'best-title' }, 'Or the best seats together'),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'quantity', class: 'sr-only' }, 'How many seats'),
+      quantity,
+      el('label', { for: 'category', class: 'sr-only' }, 'Category'),
+      category,
+    ),
+    best,
+  );
+  const seatsTitle = el('h2', {}, 'Your seats');
+  const waitBox = el('div', { class: 'waitlist', 'data-testid': 'waitlist', hidden: true });
+  /** How many seats the user was after (picked, or asked of the box office): the waitlist's default. */
+  let wanted = Number(quantity.value);
+  const waitQuantity = el('select', { id: 'wait-quantity', 'data-testid': 'waitlist-quantity' });
+  /** The user's entry (`{ position, quantity, offered }`) while on the list; what the panel shows. */
+  let entry;
+  let checkedEntry = false;
+  let stream;
+  let drawn;
+  const stopWatching = () => {
+    stream?.close();
+    stream = undefined;
+  };
+  /** The entry's stream: `waitlist` (the entry, `null` when gone) and `reservation` (a hold offered). */
+  function watch() {
+    if (stream) return;
+    const source = (stream = new EventSource(
+      `${scheduleUrl}/waitlist/me/events?access_token=${encodeURIComponent(session.token)}`,
+    ));
+    source.addEventListener('waitlist', (event) => {
+      const data = JSON.parse(event.data);
+      if (data === null) stopWatching();
+      entry = data ?? undefined;
+      showWaitlist();
+    });
+    source.addEventListener('reservation', (event) => {
+      const reservation = JSON.parse(event.data);
+      stopWatching();
+      session.holdUntil(reservation.expiresAt);
+      clearProblem();
+      void go('hold', { concert, schedule, reservation });
+    });
+    source.onerror = () => {
+      // A refused reconnect (the entry is gone): ask once where the user stands.
+      if (source.readyState !== EventSource.CLOSED || stream !== source) return;
+      stopWatching();
+      readEntry().then(showWaitlist, showProblem);
+    };
+  }
+  /** The user's entry as the API has it (`undefined`: not on the list), watched while there is one. */
+  async function readEntry() {
+    try {
+      entry = await call('GET', `${scheduleUrl}/waitlist/me`);
+      watch();
+    } catch (error) {
+      if (error.code !== 'WAITLIST_NOT_FOUND') throw error;
+      entry = undefined;
+    }
+  }
+  async function joinWaitlist() {
+    clearProblem();
+    try {
+      entry = await call('POST', `${scheduleUrl}/waitlist`, {
+        quantity: Number(waitQuantity.value),
+      });
+      watch();
+    } catch (error) {
+      showProblem(error);
+      if (error.code === 'WAITLIST_JOINED') await readEntry().catch(() => undefined);
+      // Seats came back (SEATS_AVAILABLE): the map shows them again.
+      await refresh().catch(showProblem);
+    }
+    showWaitlist();
+  }
+  async function leaveWaitlist() {
+    clearProblem();
+    try {
+      await call('DELETE', `${scheduleUrl}/waitlist/me`);
+    } catch (error) {
+      showProblem(error);
+    }
+    stopWatching();
+    entry = undefined;
+    await refresh().catch(showProblem);
+  }
+  /** Sold out or on the list: the waitlist panel in place of the order; else the order. */
+  function showWaitlist() {
+    const waiting = entry !== undefined;
+    onWaitlist = waiting;
+    const soldOutHere = available.length === 0;
+    const panel = waiting || soldOutHere;
+    for (const node of [seatsTitle, summary, holdPicked, bestBox]) node.hidden = panel;
+    if (!panel) holdPicked.hidden = picked.size === 0;
+    waitBox.hidden = !panel;
+    const state = waiting ? `on ${entry.position} ${entry.quantity} ${entry.offered}` : 'off';
+    if (!panel) drawn = undefined;
+    if (!panel || state === drawn) return;
+    drawn = state;
+    if (waiting) {
+      const left = entry.quantity - entry.offered;
+      fill(
+        waitBox,
+        el('h2', {}, 'Sold out'),
+        el(
+          'p',
+          { class: 'waitlist-position', 'data-testid': 'waitlist-position', 'aria-live': 'polite' },
+          `You are number ${entry.position} on the waitlist`,
+        ),
+        el(
+          'p',
+          { class: 'muted small' },
+          `For ${left === 1 ? '1 seat' : `${left} seats`}${entry.offered > 0 ? ` more (${entry.offered} offered so far)` : ''}. When seats come back they are held for you here, with the time to pay them. Keep this page open.`,
+        ),
+        el(
+          'button',
+          {
+            'data-testid': 'waitlist-leave',
+            'data-busy': 'Leaving the waitlist…',
+            onclick: () => leaveWaitlist(),
+          },
+          'Leave the waitlist',
+        ),
+      );
+    } else {
+      fill(
+        waitQuantity,
+        Array.from({ length: maxSeatsPerOrder }, (_, i) =>
+          el(
+            'option',
+            { value: i + 1, selected: i + 1 === Math.min(wanted, maxSeatsPerOrder) },
+            i === 0 ? '1 seat' : `${i + 1} seats`,
+          ),
+        ),
+      );
+      fill(
+        waitBox,
+        el('h2', { 'data-testid': 'sold-out-date' }, 'Sold out'),
+        el(
+          'p',
+          { class: 'muted small' },
+          'Every seat of this date is taken. Join the waitlist: seats that come back (a hold that runs out or is released, a refund) are held for those waiting, in turn.',
+        ),
+        el(
+          'div',
+          { class: 'row' },
+          el('label', { for: 'wait-quantity', class: 'sr-only' }, 'How many seats'),
+          waitQuantity,
+          el(
+            'button',
+            {
+              class: 'primary',
+              'data-testid': 'waitlist-join',
+              'data-busy': 'Joining the waitlist…',
+              onclick: () => joinWaitlist(),
+            },
+            'Join the waitlist',
+          ),
+        ),
+      );
+    }
+  }
   /** What is picked, its total and the button that holds it. */
   function showPicked() {
     const list = [...picked.values()].sort((a, b) => a.seatNo - b.seatNo);
     const total = list.reduce((sum, seat) => sum + seat.price, 0);
+    if (list.length > 0) wanted = list.length;
     fill(
       summary,
       list.length === 0
@@ -1739,10 +1917,17 @@ async function seats(concert, schedule) {
     category.hidden = categories.length === 0;
     status.textContent = `${available.length} seats left · updated ${new Date().toLocaleTimeString(undefined, { ...clock, second: '2-digit', timeZoneName: 'short' })}`;
     showPicked();
+    // Sold out: is the user already on the list (another tab, a reload)? Asked once.
+    if (available.length === 0 && !checkedEntry) {
+      checkedEntry = true;
+      await readEntry().catch(() => undefined);
+    }
+    showWaitlist();
   }
   /** Holds what was asked (`body`): the hold screen, or the reason why not and a fresh map. */
   async function holdWith(body) {
     clearProblem();
+    wanted = body.quantity ?? body.seatNos?.length ?? 1;
     try {
       const reservation = await call('POST', '/reservations', { scheduleId: schedule.id, ...body });
       session.holdUntil(reservation.expiresAt);
@@ -1777,36 +1962,35 @@ async function seats(concert, schedule) {
       el(
         'aside',
         { class: 'aside order' },
-        el('h2', {}, 'Your seats'),
+        seatsTitle,
         summary,
         holdPicked,
-        el(
-          'div',
-          { class: 'best', role: 'group', 'aria-labelledby': 'best-title' },
-          el('h2', { id: 'best-title' }, 'Or the best seats together'),
-          el(
-            'div',
-            { class: 'row' },
-            el('label', { for: 'quantity', class: 'sr-only' }, 'How many seats'),
-            quantity,
-            el('label', { for: 'category', class: 'sr-only' }, 'Category'),
-            category,
-          ),
-          best,
-        ),
+        waitBox,
+        bestBox,
         el('button', { class: 'link', onclick: () => go('mine') }, 'My holds and tickets'),
       ),
     ),
   );
-  // Every 2 s after the last answer (a slow answer is not asked again meanwhile), not while a tap is in flight.
+  // Every 2 s after the last answer (a slow answer is not asked again meanwhile), not while a tap is in flight;
+  // not once the turn ended on the waitlist (the map is for an active turn; the entry's stream goes on).
   let timer;
   const again = () =>
     (timer = setTimeout(
-      () => (inFlight ? Promise.resolve() : refresh()).catch(showProblem).finally(again),
+      () =>
+        (inFlight || (onWaitlist && session.turnEndsAt === undefined)
+          ? Promise.resolve()
+          : refresh()
+        )
+          .catch(showProblem)
+          .finally(again),
       2_000,
     ));
   again();
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    stopWatching();
+    onWaitlist = false;
+  };
 }
 
 /**
@@ -1919,6 +2103,13 @@ async function checkout(concert, schedule, held) {
       ),
       el('h1', {}, names),
       el('p', {}, `${concert.title}${schedule.startsAt ? ` · ${when(schedule.startsAt)}` : ''}`),
+      reservation.origin === 'waitlist'
+        ? el(
+            'p',
+            { class: 'note', 'data-testid': 'from-waitlist' },
+            `From the waitlist: ${list.length === 1 ? 'this seat came back and is' : 'these seats came back and are'} held for you. Pay before the time runs out.`,
+          )
+        : null,
       list.length > 1 || list[0].category || rowOf(schedule, list[0].seatNo)
         ? el(
             'ul',
